@@ -1,0 +1,37 @@
+"""Errors raised by provider and wallet clients.
+
+The category says what the caller should do: ``...Unavailable`` means the
+answer is unknown and the call may be tried again later (handled like an
+outage); ``...Rejected`` means the other side refused and repeating the same
+call will not help.
+"""
+
+from __future__ import annotations
+
+
+class ProviderError(Exception):
+    """Raised when a call to a game provider does not give a usable answer."""
+
+
+class ProviderUnavailable(ProviderError):
+    """Raised when the provider cannot be reached, times out or answers 5xx."""
+
+
+class ProviderInvalidResponse(ProviderUnavailable):
+    """Raised when a response is malformed, mis-signed or about another bet."""
+
+
+class ProviderRejected(ProviderError):
+    """Raised when the provider refuses the request (4xx other than the contract's)."""
+
+
+class WalletError(Exception):
+    """Raised when a refund call to the wallet does not give a usable answer."""
+
+
+class WalletUnavailable(WalletError):
+    """Raised when the wallet's answer is unknown: the refund is in doubt, retry same key."""
+
+
+class WalletRejected(WalletError):
+    """Raised when the wallet refuses the refund; a person must look at it."""
