@@ -1,0 +1,35 @@
+# betguard developer entry points. Tests and the demo start their own PostgreSQL and
+# Redis on loopback (see betguard/local_services); no Docker needed.
+
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+PACKAGES := betguard config models providers services tasks
+
+.PHONY: venv test demo lint clean
+
+venv: $(STAMP)
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+
+# Re-install only when pyproject.toml changed since the last successful install.
+$(STAMP): pyproject.toml | $(BIN)/python
+	$(BIN)/pip install -e '.[test]'
+	touch $@
+
+test: venv
+	$(BIN)/python -m betguard.local_services --ensure
+	$(BIN)/pytest -q
+
+demo: venv
+	$(BIN)/betguard demo
+
+lint: venv
+	$(BIN)/ruff check $(PACKAGES) tests
+	$(BIN)/mypy $(PACKAGES)
+
+clean:
+	rm -rf build dist *.egg-info .pytest_cache .mypy_cache .ruff_cache
+	find . -path ./$(VENV) -prune -o -type d -name __pycache__ -exec rm -rf {} +

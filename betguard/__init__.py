@@ -1,0 +1,1 @@
+"""betguard: durable bet tracking with provider checks and safe escalation."""

@@ -1,0 +1,20 @@
+"""Start and stop real local PostgreSQL and Redis servers for tests, drills and the demo.
+
+No Docker on these machines: we run the real binaries on loopback, each in its own
+directory, with bounded waits and exit-time cleanup.
+"""
+
+from ._common import ServiceError, free_port
+from .pg_install import ensure_postgres_installed, find_pg_bindir
+from .postgres import PostgresServer
+from .redis import RedisServer, find_redis_server
+
+__all__ = [
+    "PostgresServer",
+    "RedisServer",
+    "ServiceError",
+    "ensure_postgres_installed",
+    "find_pg_bindir",
+    "find_redis_server",
+    "free_port",
+]

@@ -1,0 +1,1 @@
+"""Configuration: one settings object, per-provider policies, Celery configuration."""

@@ -1,0 +1,53 @@
+"""Celery configuration, the same for every client: workers, beat, intake and Flower."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from config.settings import Settings
+
+DEFAULT_QUEUE = "betguard.default"
+PROVIDER_QUEUE = "betguard.provider"  # provider and wallet calls: served by an I/O pool
+
+CHECK_TASK = "betguard.check"
+REFUND_TASK = "betguard.refund"
+PLACE_TASK = "betguard.place"
+SWEEP_TASK = "betguard.sweep"
+
+
+def celery_config(settings: Settings) -> dict[str, Any]:
+    broker = settings.broker_url
+    # One visibility timeout for every client: a message not acked within it is
+    # delivered again, so countdowns stay well below it (settings enforce that).
+    transport = {"visibility_timeout": settings.visibility_timeout}
+    return {
+        "broker_url": broker,
+        "broker_transport_options": transport,
+        "result_backend": broker,
+        "result_backend_transport_options": transport,
+        "result_expires": 24 * 3600,
+        "task_ignore_result": True,
+        "task_serializer": "json",
+        "result_serializer": "json",
+        "accept_content": ["json"],
+        "result_accept_content": ["json"],
+        "task_acks_late": True,
+        "task_reject_on_worker_lost": True,
+        "worker_prefetch_multiplier": 1,
+        "worker_cancel_long_running_tasks_on_connection_loss": True,
+        "broker_connection_retry_on_startup": True,
+        "task_default_queue": DEFAULT_QUEUE,
+        "task_routes": {
+            CHECK_TASK: {"queue": PROVIDER_QUEUE},
+            REFUND_TASK: {"queue": PROVIDER_QUEUE},
+        },
+        "task_time_limit": 300,
+        "task_soft_time_limit": 240,
+        "task_send_sent_event": True,
+        "worker_send_task_events": True,
+        "timezone": "UTC",
+        "enable_utc": True,
+        "beat_schedule": {
+            "sweep": {"task": SWEEP_TASK, "schedule": settings.sweep_interval},
+        },
+    }

@@ -1,0 +1,95 @@
+"""Per-provider policies, loaded from a TOML file and validated at start-up.
+
+A policy says how often a provider's unreturned bets are checked, when their
+deadline falls and what happens then. A broken file fails at start-up with a
+message naming the provider and the key.
+"""
+
+from __future__ import annotations
+
+import tomllib
+from decimal import Decimal
+from enum import StrEnum
+from pathlib import Path
+from typing import Annotated
+
+from pydantic import BaseModel, ConfigDict, Field, HttpUrl, ValidationError, model_validator
+
+PositiveSeconds = Annotated[float, Field(gt=0)]
+
+
+class Escalation(StrEnum):
+    REFUND = "refund"  # at the deadline, cancel at the provider and refund when it accepts
+    REVIEW = "review"  # at the deadline, a person decides
+    REFUND_UP_TO = "refund_up_to"  # refund stakes up to `refund_limit`, review the rest
+
+
+class PolicyError(ValueError):
+    """Raised when the policy file is missing, unreadable or names a bad key."""
+
+
+class ProviderPolicy(BaseModel):
+    """How one provider's bets are checked and escalated."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    name: str = Field(pattern=r"^[a-z0-9][a-z0-9_-]{0,63}$")
+    adapter: str = "generic"
+    base_url: HttpUrl
+    supports_batch: bool = False
+    first_check_delay: PositiveSeconds = 30.0
+    backoff_base: PositiveSeconds = 30.0
+    backoff_factor: float = Field(default=2.0, ge=1.0)
+    backoff_cap: PositiveSeconds = 1800.0
+    jitter: float = Field(default=1.0, ge=0.0, le=1.0)  # 1.0 is "full jitter"
+    deadline: PositiveSeconds = 6 * 3600.0
+    escalation: Escalation = Escalation.REVIEW
+    refund_limit: Decimal | None = Field(default=None, ge=0)
+    connect_timeout: PositiveSeconds = 3.0
+    read_timeout: PositiveSeconds = 10.0
+    http_attempts: int = Field(default=3, ge=1, le=10)
+
+    @model_validator(mode="after")
+    def _limit_matches_escalation(self) -> ProviderPolicy:
+        if self.escalation is Escalation.REFUND_UP_TO and self.refund_limit is None:
+            raise ValueError("escalation 'refund_up_to' needs refund_limit")
+        if self.backoff_cap < self.backoff_base:
+            raise ValueError("backoff_cap must not be below backoff_base")
+        return self
+
+
+def parse_policies(
+    data: dict[str, object], *, source: str = "policies"
+) -> dict[str, ProviderPolicy]:
+    """Validate the ``[providers.<name>]`` tables of a parsed policy document."""
+    providers = data.get("providers")
+    if not isinstance(providers, dict) or not providers:
+        raise PolicyError(f"{source}: no [providers.<name>] table")
+    policies: dict[str, ProviderPolicy] = {}
+    for name, table in providers.items():
+        if not isinstance(table, dict):
+            raise PolicyError(f"{source}: providers.{name} must be a table")
+        try:
+            policies[name] = ProviderPolicy.model_validate({"name": name, **table})
+        except ValidationError as exc:
+            raise PolicyError(_describe(source, name, exc)) from exc
+    return policies
+
+
+def load_policies(path: Path) -> dict[str, ProviderPolicy]:
+    """Read and validate the policy file at ``path``."""
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise PolicyError(f"policy file not found: {path}") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise PolicyError(f"{path}: not valid TOML: {exc}") from exc
+    return parse_policies(data, source=str(path))
+
+
+def _describe(source: str, name: str, exc: ValidationError) -> str:
+    problems = []
+    for error in exc.errors():
+        key = ".".join(str(part) for part in error["loc"]) or "(table)"
+        problems.append(f"providers.{name}.{key}: {error['msg']}")
+    return f"{source}: " + "; ".join(problems)

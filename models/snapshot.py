@@ -1,0 +1,54 @@
+"""An immutable view of a bet as read at one moment, carrying the version to compare against."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import Decimal
+
+from models.states import BetState
+from models.tables import Bet
+
+
+@dataclass(frozen=True)
+class BetSnapshot:
+    id: int
+    provider: str
+    bet_ref: str
+    player_id: str
+    game_id: str
+    round_id: str
+    stake: Decimal
+    currency: str
+    placed_at: datetime
+    state: BetState
+    payout: Decimal | None
+    deadline: datetime
+    next_check_at: datetime | None
+    check_attempt: int
+    version: int
+
+    @classmethod
+    def of(cls, bet: Bet) -> BetSnapshot:
+        return cls(
+            id=bet.id,
+            provider=bet.provider,
+            bet_ref=bet.bet_ref,
+            player_id=bet.player_id,
+            game_id=bet.game_id,
+            round_id=bet.round_id,
+            stake=bet.stake,
+            currency=bet.currency,
+            placed_at=bet.placed_at,
+            state=BetState(bet.state),
+            payout=bet.payout,
+            deadline=bet.deadline,
+            next_check_at=bet.next_check_at,
+            check_attempt=bet.check_attempt,
+            version=bet.version,
+        )
+
+    @property
+    def label(self) -> str:
+        """How logs and task names refer to the bet: ``provider/bet_ref``."""
+        return f"{self.provider}/{self.bet_ref}"

@@ -1,0 +1,98 @@
+"""SQLAlchemy 2.0 typed models: bets, their audit events and review items."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from decimal import Decimal
+from typing import Annotated, Any
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+from models.types import Money, UTCDateTime
+
+Id = Annotated[int, mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)]
+Name = Annotated[str, mapped_column(String(128))]
+Moment = Annotated[datetime, mapped_column(UTCDateTime())]
+MaybeMoment = Annotated[datetime | None, mapped_column(UTCDateTime(), nullable=True)]
+Amount = Annotated[Decimal, mapped_column(Money())]
+BetId = Annotated[
+    int,
+    mapped_column(
+        BigInteger().with_variant(Integer, "sqlite"), ForeignKey("bets.id"), index=True
+    ),
+]
+
+
+class Base(DeclarativeBase):
+    type_annotation_map = {dict[str, Any]: JSON}
+
+
+class Bet(Base):
+    """One bet placed with a provider, and where betguard is with it."""
+
+    __tablename__ = "bets"
+    __table_args__ = (
+        UniqueConstraint("provider", "bet_ref", name="uq_bets_provider_ref"),
+        # Sweeps read "due work in a state"; this keeps them independent of table size.
+        Index("ix_bets_state_next_check", "state", "next_check_at"),
+    )
+
+    id: Mapped[Id]
+    provider: Mapped[str] = mapped_column(String(64))
+    bet_ref: Mapped[Name]
+    player_id: Mapped[Name]
+    game_id: Mapped[Name]
+    round_id: Mapped[Name]
+    stake: Mapped[Amount]
+    currency: Mapped[str] = mapped_column(String(3))
+    placed_at: Mapped[Moment]
+    state: Mapped[str] = mapped_column(String(20))
+    payout: Mapped[Decimal | None] = mapped_column(Money(), nullable=True)
+    deadline: Mapped[Moment]
+    next_check_at: Mapped[MaybeMoment]
+    check_attempt: Mapped[int] = mapped_column(Integer, default=1)
+    version: Mapped[int] = mapped_column(Integer, default=1)
+    duplicate_deliveries: Mapped[int] = mapped_column(Integer, default=0)
+    created_at: Mapped[Moment]
+    updated_at: Mapped[Moment]
+    final_at: Mapped[MaybeMoment]
+
+
+class AuditEvent(Base):
+    """One step of a bet's history. Append-only: never updated, never deleted."""
+
+    __tablename__ = "audit_events"
+
+    id: Mapped[Id]
+    bet_id: Mapped[BetId]
+    at: Mapped[Moment]
+    kind: Mapped[str] = mapped_column(String(40))
+    actor: Mapped[str] = mapped_column(String(128))
+    detail: Mapped[dict[str, Any]]
+
+
+class Review(Base):
+    """A question for a person about one bet, and its answer once given."""
+
+    __tablename__ = "reviews"
+    __table_args__ = (Index("ix_reviews_open", "resolved_at", "opened_at"),)
+
+    id: Mapped[Id]
+    bet_id: Mapped[BetId]
+    reason: Mapped[str] = mapped_column(String(20))
+    opened_at: Mapped[Moment]
+    detail: Mapped[dict[str, Any]]
+    resolved_at: Mapped[MaybeMoment]
+    resolution: Mapped[str | None] = mapped_column(String(20), nullable=True)
+    operator: Mapped[str | None] = mapped_column(String(128), nullable=True)
+    note: Mapped[str | None] = mapped_column(Text, nullable=True)

@@ -1,0 +1,113 @@
+"""Transitions as verbs on a bet: each refuses an illegal start state and
+describes one compare-and-set change together with its audit event.
+
+They compute; they do not write. ``models.repository.apply`` performs the change.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+
+from models.events import EventKind, ReviewReason
+from models.snapshot import BetSnapshot
+from models.states import BetState, ensure_transition
+
+
+@dataclass(frozen=True)
+class NewEvent:
+    kind: EventKind
+    actor: str
+    detail: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class NewReview:
+    reason: ReviewReason
+    detail: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class Change:
+    """One compare-and-set: from the bet's state (and version) to ``values``."""
+
+    expect_state: BetState
+    values: dict[str, Any]
+    events: list[NewEvent]
+    review: NewReview | None = None
+
+    @property
+    def target_state(self) -> BetState:
+        return BetState(self.values.get("state", self.expect_state))
+
+
+def settle(bet: BetSnapshot, *, payout: Decimal, actor: str, why: str, now: datetime) -> Change:
+    ensure_transition(bet.state, BetState.SETTLED)
+    detail = {"payout": str(payout), "currency": bet.currency, "why": why}
+    return Change(
+        bet.state,
+        {"state": BetState.SETTLED, "payout": payout, "final_at": now, "next_check_at": None},
+        [NewEvent(EventKind.BET_SETTLED, actor, detail)],
+    )
+
+
+def decide_refund(bet: BetSnapshot, *, actor: str, why: str, now: datetime) -> Change:
+    ensure_transition(bet.state, BetState.REFUND_PENDING)
+    return Change(
+        bet.state,
+        {"state": BetState.REFUND_PENDING, "next_check_at": now},
+        [NewEvent(EventKind.REFUND_DECIDED, actor, {"why": why, "amount": str(bet.stake)})],
+    )
+
+
+def confirm_refund(bet: BetSnapshot, *, refund_id: str, key: str, now: datetime) -> Change:
+    ensure_transition(bet.state, BetState.REFUNDED)
+    detail = {"refund_id": refund_id, "idempotency_key": key, "amount": str(bet.stake)}
+    return Change(
+        bet.state,
+        {"state": BetState.REFUNDED, "final_at": now, "next_check_at": None},
+        [NewEvent(EventKind.BET_REFUNDED, "wallet", detail)],
+    )
+
+
+def open_review(
+    bet: BetSnapshot, *, reason: ReviewReason, why: str, actor: str, detail: dict[str, Any]
+) -> Change:
+    ensure_transition(bet.state, BetState.IN_REVIEW)
+    return Change(
+        bet.state,
+        {"state": BetState.IN_REVIEW, "next_check_at": None},
+        [NewEvent(EventKind.REVIEW_OPENED, actor, {"reason": reason.value, "why": why, **detail})],
+        NewReview(reason, {"why": why, **detail}),
+    )
+
+
+def order_recheck(
+    bet: BetSnapshot, *, deadline: datetime, operator: str, note: str, now: datetime
+) -> Change:
+    ensure_transition(bet.state, BetState.PENDING)
+    detail = {"deadline": deadline.isoformat(), "note": note, "attempt": bet.check_attempt + 1}
+    return Change(
+        bet.state,
+        {
+            "state": BetState.PENDING,
+            "deadline": deadline,
+            "next_check_at": now,
+            "check_attempt": bet.check_attempt + 1,
+        },
+        [NewEvent(EventKind.RECHECK_ORDERED, operator, detail)],
+    )
+
+
+def reschedule(bet: BetSnapshot, *, at: datetime, events: list[NewEvent]) -> Change:
+    """Keep the bet pending and set its next check; ``events`` tell what the check found."""
+    if bet.state is not BetState.PENDING:
+        ensure_transition(bet.state, BetState.PENDING)
+    detail = {"attempt": bet.check_attempt, "at": at.isoformat()}
+    return Change(
+        bet.state,
+        {"next_check_at": at},
+        [*events, NewEvent(EventKind.CHECK_RESCHEDULED, "betguard", detail)],
+    )

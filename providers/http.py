@@ -1,0 +1,228 @@
+"""Signed JSON over HTTP: the plumbing shared by the provider and wallet clients.
+
+One :class:`SignedJsonClient` per remote service per process, created at
+process start (never at import), holding one pooled ``requests.Session``.
+
+What it guarantees to its callers:
+
+* every request body is signed and every response signature is verified
+  (invariant 9) -- a response that is not provably from the other side is an
+  invalid response, never an answer;
+* a response body is read up to :data:`MAX_RESPONSE_BYTES` and no further;
+* one call is retried for a few seconds at most (tenacity) on connection
+  errors, timeouts and 5xx -- never on 4xx, never for minutes: longer waits
+  are the check task rescheduling itself (STYLE rule 5). Every request the
+  contract defines is safe to repeat (reads, idempotent cancel, refunds keyed
+  by an idempotency key), so a retry after a lost answer is harmless.
+
+Status codes other than 5xx are returned to the caller, who knows which of
+them the contract gives a meaning to (404, 409, ...).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import requests
+from requests.adapters import HTTPAdapter
+from tenacity import (
+    RetryCallState,
+    Retrying,
+    retry_if_exception_type,
+    stop_after_attempt,
+    wait_random_exponential,
+)
+
+from providers import signing
+from providers.errors import (
+    ProviderInvalidResponse,
+    ProviderRejected,
+    ProviderUnavailable,
+    WalletRejected,
+    WalletUnavailable,
+)
+
+log = logging.getLogger(__name__)
+
+MAX_RESPONSE_BYTES = 1024 * 1024
+_CHUNK_BYTES = 64 * 1024
+# Transport failures worth another try: the request may not have arrived, or
+# its answer was lost on the way back.
+_TRANSIENT_TRANSPORT_ERRORS = (
+    requests.exceptions.ConnectionError,
+    requests.exceptions.Timeout,
+    requests.exceptions.ChunkedEncodingError,
+)
+
+
+@dataclass(frozen=True)
+class ErrorClasses:
+    """Which exceptions a client raises, so provider and wallet callers each get their own."""
+
+    unavailable: type[Exception]  # no answer: 5xx, timeout, connection error
+    invalid: type[Exception]  # an answer that cannot be trusted or parsed
+    rejected: type[Exception]  # the other side refused (4xx): do not repeat
+
+
+PROVIDER_ERRORS = ErrorClasses(
+    unavailable=ProviderUnavailable, invalid=ProviderInvalidResponse, rejected=ProviderRejected
+)
+# For the wallet an untrustworthy answer leaves the refund in doubt, exactly
+# like no answer at all: the caller retries later under the same key.
+WALLET_ERRORS = ErrorClasses(
+    unavailable=WalletUnavailable, invalid=WalletUnavailable, rejected=WalletRejected
+)
+
+
+@dataclass(frozen=True)
+class SignedResponse:
+    """A response whose signature has been verified: its body is the other side's words."""
+
+    status_code: int
+    content: bytes
+
+    def text_excerpt(self, limit: int = 200) -> str:
+        """The start of the body, for error messages (never the whole of a large body)."""
+        return self.content[:limit].decode("utf-8", errors="replace")
+
+
+class _TransientFailure(Exception):
+    """One attempt failed in a way another attempt may fix (5xx, timeout, connection)."""
+
+
+class _UntrustedResponse(Exception):
+    """A response that must not be believed: mis-signed, oversized or truncated."""
+
+
+def make_session(*, pool_maxsize: int = 32) -> requests.Session:
+    """A session with a connection pool and no hidden retries (tenacity owns retrying)."""
+    session = requests.Session()
+    adapter = HTTPAdapter(pool_connections=4, pool_maxsize=pool_maxsize, max_retries=0)
+    session.mount("http://", adapter)
+    session.mount("https://", adapter)
+    return session
+
+
+class SignedJsonClient:
+    """Sends signed JSON requests to one service and returns verified responses."""
+
+    def __init__(
+        self,
+        *,
+        base_url: str,
+        secret: str,
+        errors: ErrorClasses = PROVIDER_ERRORS,
+        name: str = "",
+        connect_timeout: float = 2.0,
+        read_timeout: float = 5.0,
+        attempts: int = 3,
+        max_wait: float = 1.0,
+        session: requests.Session | None = None,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        if attempts < 1:
+            raise ValueError(f"attempts must be at least 1, not {attempts}")
+        self.base_url = base_url.rstrip("/")
+        self.name = name or self.base_url
+        self.errors = errors
+        self._secret = secret
+        self._timeout = (connect_timeout, read_timeout)
+        self._session = session if session is not None else make_session()
+        self._retrying = Retrying(
+            stop=stop_after_attempt(attempts),
+            # full jitter between 0.1 s and an exponential ceiling capped at max_wait:
+            # workers retrying the same outage spread out instead of stampeding
+            wait=wait_random_exponential(multiplier=0.1, min=0.1, max=max_wait),
+            retry=retry_if_exception_type(_TransientFailure),
+            sleep=sleep,
+            before_sleep=self._log_retry,
+            reraise=True,
+        )
+
+    def close(self) -> None:
+        """Release pooled connections (at process shutdown)."""
+        self._session.close()
+
+    def request(self, method: str, path: str, *, body: object | None = None) -> SignedResponse:
+        """Send one call (retried briefly if transient) and return its verified response.
+
+        Raises ``errors.unavailable`` when no attempt got an answer, and
+        ``errors.invalid`` when the answer cannot be trusted.
+        """
+        payload = b"" if body is None else json.dumps(body, separators=(",", ":")).encode()
+        where = f"{self.name}: {method} {path}"
+        try:
+            # a copy per call: one client may serve several threads at once
+            retrying = self._retrying.copy()
+            response: SignedResponse = retrying(self._attempt, method, path, payload)
+        except _TransientFailure as exc:
+            raise self.errors.unavailable(f"{where}: {exc}") from exc
+        except _UntrustedResponse as exc:
+            raise self.errors.invalid(f"{where}: untrusted response: {exc}") from exc
+        except requests.RequestException as exc:  # a malformed URL and the like: do not retry
+            raise self.errors.unavailable(f"{where}: request failed: {exc}") from exc
+        return response
+
+    def _attempt(self, method: str, path: str, payload: bytes) -> SignedResponse:
+        headers = {"Content-Type": "application/json", "Accept": "application/json"}
+        headers.update(signing.sign(self._secret, payload))
+        deadline = time.monotonic() + sum(self._timeout)
+        try:
+            with self._session.request(
+                method,
+                self.base_url + path,
+                data=payload or None,
+                headers=headers,
+                timeout=self._timeout,
+                stream=True,
+                allow_redirects=False,  # a redirect is not part of any contract
+            ) as raw:
+                if raw.status_code >= 500:
+                    raise _TransientFailure(f"HTTP {raw.status_code}")
+                content = _read_capped(raw, deadline)
+                return self._verified(raw, content)
+        except _TRANSIENT_TRANSPORT_ERRORS as exc:
+            raise _TransientFailure(f"{type(exc).__name__}: {exc}") from exc
+
+    def _verified(self, raw: requests.Response, content: bytes) -> SignedResponse:
+        try:
+            signing.verify(self._secret, raw.headers, content)
+        except signing.SignatureError as exc:
+            raise _UntrustedResponse(f"HTTP {raw.status_code}, {exc}") from exc
+        return SignedResponse(status_code=raw.status_code, content=content)
+
+    def _log_retry(self, state: RetryCallState) -> None:
+        outcome = state.outcome
+        reason = outcome.exception() if outcome is not None else None
+        method, path = state.args[0], state.args[1]
+        log.warning(
+            "%s: %s %s failed (attempt %d: %s), retrying",
+            self.name,
+            method,
+            path,
+            state.attempt_number,
+            reason,
+        )
+
+
+def _read_capped(raw: requests.Response, deadline: float) -> bytes:
+    """Read the body, refusing more than MAX_RESPONSE_BYTES or a trickle past the deadline.
+
+    The read timeout bounds each socket read, not the whole body; the
+    deadline stops a peer that sends a byte just often enough to keep us.
+    """
+    declared = raw.headers.get("Content-Length", "")
+    if declared.isdigit() and int(declared) > MAX_RESPONSE_BYTES:
+        raise _UntrustedResponse(f"body of {declared} bytes exceeds {MAX_RESPONSE_BYTES}")
+    body = bytearray()
+    for chunk in raw.iter_content(chunk_size=_CHUNK_BYTES):
+        body += chunk
+        if len(body) > MAX_RESPONSE_BYTES:
+            raise _UntrustedResponse(f"body exceeds {MAX_RESPONSE_BYTES} bytes")
+        if time.monotonic() > deadline:
+            raise _TransientFailure("response body arrived too slowly")
+    return bytes(body)

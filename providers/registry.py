@@ -1,0 +1,26 @@
+"""Which adapter serves which kind of provider.
+
+Adding a provider is one adapter module plus one line in ``ADAPTERS``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from providers.base import Provider
+from providers.generic import GenericHttpProvider
+
+ADAPTERS: dict[str, Callable[..., Provider]] = {
+    "generic": GenericHttpProvider,
+}
+
+
+def build_provider(kind: str, **options: Any) -> Provider:
+    """Build the adapter for ``kind`` with its keyword options (name, base_url, secret, ...)."""
+    try:
+        adapter = ADAPTERS[kind]
+    except KeyError:
+        known = ", ".join(sorted(ADAPTERS))
+        raise ValueError(f"unknown provider kind {kind!r}; known kinds: {known}") from None
+    return adapter(**options)

@@ -1,0 +1,312 @@
+"""The simulator's truth: bets and their fates, refunds, faults, counts and a request log.
+
+Pure Python and thread-safe: the HTTP server is threaded, so every read and
+write of the truth happens under one lock, and nothing sleeps while holding it.
+All random choices come from one seeded ``random.Random`` so a run can be
+repeated.
+"""
+
+from __future__ import annotations
+
+import random
+import threading
+import time
+from collections import deque
+from collections.abc import Callable, Iterable
+from decimal import ROUND_HALF_UP, Decimal
+from typing import Any
+
+from providers.simulator.inputs import (
+    MALFORMED,
+    BetSpec,
+    Fate,
+    Fault,
+    FaultRequest,
+    RefundRequest,
+    money,
+)
+from providers.simulator.knobs import Knobs
+from providers.simulator.records import LogEntry, Refund, SimBet
+
+LOG_CAPACITY = 1_000_000
+MULTIPLIERS = (Decimal("1.5"), Decimal("2"), Decimal("3"))
+CENT = Decimal("0.01")
+COUNT_KINDS = ("status", "batch", "cancel", "refund", "faults_injected", "unauthorized")
+UNKNOWN_BET: dict[str, Any] = {"error": "unknown bet"}
+
+
+class SimState:
+    """Everything the simulator knows, guarded by one lock."""
+
+    def __init__(
+        self,
+        *,
+        seed: int | None = None,
+        knobs: Knobs | None = None,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self._lock = threading.Lock()
+        self._seed = seed
+        self._clock = clock
+        self._started_at = clock()
+        self._knobs = knobs or Knobs()
+        self._log: deque[LogEntry] = deque(maxlen=LOG_CAPACITY)
+        self._clear()
+
+    def _clear(self) -> None:
+        self._rng = random.Random(self._seed)
+        self._bets: dict[str, SimBet] = {}
+        self._refunds: dict[str, Refund] = {}
+        self._refund_requests: dict[str, int] = {}
+        self._counts = dict.fromkeys(COUNT_KINDS, 0)
+        self._faults: dict[str | None, deque[Fault]] = {}
+        self._log.clear()
+
+    def reset(self) -> None:
+        """Back to a just-started simulator, except the knobs."""
+        with self._lock:
+            self._clear()
+
+    # -- knobs -------------------------------------------------------------
+
+    @property
+    def knobs(self) -> Knobs:
+        return self._knobs
+
+    def update_knobs(self, changes: object) -> Knobs:
+        """Validate and apply a partial change; raises ``KnobError`` naming the bad key."""
+        with self._lock:
+            self._knobs = self._knobs.updated(changes)
+            return self._knobs
+
+    # -- bets --------------------------------------------------------------
+
+    def register(self, specs: Iterable[BetSpec]) -> list[tuple[bool, dict[str, Any]]]:
+        """Decide each new bet's fate; a known ref keeps its first decision."""
+        with self._lock:
+            now = self._clock()
+            results = []
+            for spec in specs:
+                known = self._bets.get(spec.bet_ref)
+                if known is None:
+                    known = self._bets[spec.bet_ref] = self._decide(spec, now)
+                    results.append((True, known.decision()))
+                else:
+                    results.append((False, known.decision()))
+            return results
+
+    def _decide(self, spec: BetSpec, now: float) -> SimBet:
+        fate = spec.fate or self._draw_fate()
+        payout, result_at = None, None
+        if fate in (Fate.RETURNED, Fate.DELAYED):
+            payout = spec.payout if spec.payout is not None else self._draw_payout(spec.stake)
+            delay = 0.0
+            if fate is Fate.DELAYED:
+                delay = spec.delay if spec.delay is not None else self._draw_delay()
+            result_at = now + delay
+        return SimBet(spec.bet_ref, fate, spec.stake, spec.currency, payout, result_at)
+
+    def _draw_fate(self) -> Fate:
+        k = self._knobs
+        weights = [k.share_returned, k.share_delayed, k.share_never, k.share_unknown]
+        return self._rng.choices(list(Fate), weights=weights)[0]
+
+    def _draw_delay(self) -> float:
+        low, high = self._knobs.delay_range
+        return self._rng.uniform(low, high)
+
+    def _draw_payout(self, stake: Decimal) -> Decimal:
+        if self._rng.random() < 0.5:
+            return Decimal("0.00")
+        return (stake * self._rng.choice(MULTIPLIERS)).quantize(CENT, rounding=ROUND_HALF_UP)
+
+    def status(self, ref: str) -> tuple[int, dict[str, Any]]:
+        """``GET /bets/<ref>``: the status object, or 404 when the provider never saw it."""
+        with self._lock:
+            bet = self._bets.get(ref)
+            if bet is None or bet.fate is Fate.UNKNOWN:
+                return 404, dict(UNKNOWN_BET)
+            return 200, bet.status_object(self._clock())
+
+    def statuses(self, refs: list[str]) -> tuple[int, dict[str, Any]]:
+        """``POST /bets/status``: the known bets' statuses and the refs never seen."""
+        with self._lock:
+            now = self._clock()
+            known, unknown = [], []
+            for ref in refs:
+                bet = self._bets.get(ref)
+                if bet is None or bet.fate is Fate.UNKNOWN:
+                    unknown.append(ref)
+                else:
+                    known.append(bet.status_object(now))
+            return 200, {"bets": known, "unknown": unknown}
+
+    def cancel(self, ref: str) -> tuple[int, dict[str, Any]]:
+        """Cancel a pending bet for good; a bet with a result answers 409 with it."""
+        with self._lock:
+            bet = self._bets.get(ref)
+            if bet is None or bet.fate is Fate.UNKNOWN:
+                return 404, dict(UNKNOWN_BET)
+            now = self._clock()
+            status = bet.status_at(now)
+            if status == "settled":
+                return 409, bet.status_object(now)
+            bet.cancelled = True
+            return 200, bet.status_object(now)
+
+    def count(self, kind: str, refs: Iterable[str] = ()) -> None:
+        """Count a request that reached an endpoint, and the bets it concerned."""
+        with self._lock:
+            self._counts[kind] += 1
+            for ref in refs:
+                bet = self._bets.get(ref)
+                if bet is None:
+                    continue
+                if kind == "cancel":
+                    bet.cancels += 1
+                else:
+                    bet.queries += 1
+
+    def other_ref(self, ref: str) -> str:
+        """Another bet's reference, for answers about the wrong bet."""
+        with self._lock:
+            for candidate in self._bets:
+                if candidate != ref:
+                    return candidate
+        return f"{ref}-other"
+
+    # -- faults ------------------------------------------------------------
+
+    def queue_fault(self, request: FaultRequest) -> int:
+        """Queue a fault for the next responses about a ref (``None``: the wallet)."""
+        with self._lock:
+            queue = self._faults.setdefault(request.bet_ref, deque())
+            queue.extend([request.fault] * request.times)
+            return len(queue)
+
+    def take_outage(self) -> bool:
+        """Whether the provider is down right now (counted as an injected fault)."""
+        with self._lock:
+            down = self._knobs.in_outage(self._clock() - self._started_at)
+            if down:
+                self._counts["faults_injected"] += 1
+            return down
+
+    def next_provider_fault(self, refs: Iterable[str]) -> Fault | None:
+        """A queued fault for one of ``refs``, else a random one per the knobs."""
+        with self._lock:
+            fault = self._pop_queued(refs)
+            if fault is None:
+                fault = self._draw_provider_fault()
+            return self._counted(fault)
+
+    def next_wallet_fault(self) -> Fault | None:
+        with self._lock:
+            fault = self._pop_queued([None])
+            if fault is None:
+                k = self._knobs
+                fault = self._draw(
+                    [(k.wallet_error_rate, Fault.ERROR_503), (k.wallet_timeout_rate, Fault.TIMEOUT)]
+                )
+            return self._counted(fault)
+
+    def _counted(self, fault: Fault | None) -> Fault | None:
+        if fault is not None:
+            self._counts["faults_injected"] += 1
+        return fault
+
+    def _pop_queued(self, keys: Iterable[str | None]) -> Fault | None:
+        for key in keys:
+            queue = self._faults.get(key)
+            if queue:
+                return queue.popleft()
+        return None
+
+    def _draw_provider_fault(self) -> Fault | None:
+        k = self._knobs
+        fault = self._draw(
+            [
+                (k.error_rate, Fault.ERROR_503),
+                (k.timeout_rate, Fault.TIMEOUT),
+                (k.malformed_rate, Fault.NOT_JSON),
+                (k.bad_signature_rate, Fault.BAD_SIGNATURE),
+            ]
+        )
+        if fault is Fault.NOT_JSON:  # stands for "some malformed answer"
+            fault = self._rng.choice(MALFORMED)
+        return fault
+
+    def _draw(self, chances: list[tuple[float, Fault]]) -> Fault | None:
+        for rate, fault in chances:
+            if rate > 0 and self._rng.random() < rate:
+                return fault
+        return None
+
+    # -- wallet ------------------------------------------------------------
+
+    def count_refund_request(self, key: str) -> None:
+        with self._lock:
+            self._refund_requests[key] = self._refund_requests.get(key, 0) + 1
+
+    def refund(self, request: RefundRequest) -> tuple[int, dict[str, Any]]:
+        """Record a refund once per key; a replay gets the first answer back."""
+        with self._lock:
+            known = self._refunds.get(request.idempotency_key)
+            if known is not None:
+                if known.request == request:
+                    return 200, dict(known.answer)
+                return 409, {"error": "idempotency key reused with a different payload"}
+            answer = {
+                "refund_id": f"rf-{len(self._refunds) + 1}",
+                "idempotency_key": request.idempotency_key,
+                "bet_ref": request.bet_ref,
+                "amount": money(request.amount),
+                "currency": request.currency,
+                "status": "refunded",
+            }
+            self._refunds[request.idempotency_key] = Refund(request, answer)
+            return 201, dict(answer)
+
+    # -- observation -------------------------------------------------------
+
+    def log_start(self, method: str, path: str) -> LogEntry:
+        with self._lock:
+            entry = LogEntry(self._clock(), method, path)
+            self._log.append(entry)
+            return entry
+
+    def log_finish(self, entry: LogEntry, status: int) -> None:
+        with self._lock:
+            entry.status = status
+
+    def log_since(self, since: float) -> list[dict[str, Any]]:
+        """Requests that arrived after ``since`` (entries are appended in arrival order)."""
+        with self._lock:
+            found: list[dict[str, Any]] = []
+            for entry in reversed(self._log):
+                if entry.t <= since:
+                    break
+                found.append(entry.as_dict())
+        found.reverse()
+        return found
+
+    def truth(self) -> dict[str, Any]:
+        with self._lock:
+            now = self._clock()
+            refunds = {
+                key: {
+                    "refund_id": refund.answer["refund_id"],
+                    "bet_ref": refund.request.bet_ref,
+                    "provider": refund.request.provider,
+                    "amount": money(refund.request.amount),
+                    "currency": refund.request.currency,
+                    "requests": self._refund_requests.get(key, 0),
+                }
+                for key, refund in self._refunds.items()
+            }
+            return {
+                "bets": {ref: bet.truth(now) for ref, bet in self._bets.items()},
+                "refunds": refunds,
+                "refund_requests": dict(self._refund_requests),
+                "counts": dict(self._counts),
+            }

@@ -1,0 +1,55 @@
+"""What a service function needs from the world, passed in (never imported globals)."""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Protocol
+
+from config.policies import ProviderPolicy
+from models.db import Database
+from models.errors import UnknownProvider
+from providers.base import Provider, Wallet
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+class Scheduler(Protocol):
+    """Wakes workers up. Called only after commit; must not raise (the sweeps back it up)."""
+
+    def check(self, bet_id: int, attempt: int, at: datetime, *, label: str) -> None: ...
+
+    def refund(self, bet_id: int, at: datetime, *, label: str) -> None: ...
+
+
+@dataclass(frozen=True)
+class Timing:
+    """Durations (seconds) that the pipeline's safety nets depend on."""
+
+    check_lease: float = 120.0  # a claimed check not finished by then is dispatched again
+    due_grace: float = 10.0  # how late a wake-up may be before the sweep sends another
+    refund_retry_delay: float = 30.0
+    sweep_batch: int = 1000
+
+
+@dataclass
+class Context:
+    db: Database
+    policies: Mapping[str, ProviderPolicy]
+    providers: Mapping[str, Provider]
+    wallet: Wallet
+    scheduler: Scheduler
+    timing: Timing = field(default_factory=Timing)
+    clock: Callable[[], datetime] = utcnow
+    draw: Callable[[], float] = random.random
+
+    def policy(self, provider: str) -> ProviderPolicy:
+        try:
+            return self.policies[provider]
+        except KeyError:
+            known = ", ".join(sorted(self.policies)) or "none"
+            raise UnknownProvider(f"unknown provider {provider!r} (known: {known})") from None

@@ -1,0 +1,79 @@
+"""The normal path: the game server reports the result it received."""
+
+from __future__ import annotations
+
+import re
+from decimal import Decimal, InvalidOperation
+from enum import StrEnum
+
+from models import repository, transitions
+from models.errors import InvalidCommand
+from models.events import EventKind
+from models.states import BetState
+from models.transitions import NewEvent
+from providers.base import ProviderStatus
+from services.context import Context
+from services.facts import Fact, note_late_fact
+
+CURRENCY = re.compile(r"^[A-Z]{3}$")
+MAX_PAYOUT = Decimal("1e14")
+CAS_ATTEMPTS = 5
+
+
+class ResultOutcome(StrEnum):
+    SETTLED = "settled"  # the bet was pending and is now settled
+    ALREADY_SETTLED = "already_settled"  # the same result was reported before
+    CONFLICT = "conflict"  # contradicts a decided bet: a conflict review is open
+    NOTED_FOR_REVIEW = "noted_for_review"  # the bet is in review: the result is in its history
+
+
+def parse_payout(value: object) -> Decimal:
+    if isinstance(value, bool) or not isinstance(value, str | int | Decimal):
+        raise InvalidCommand("payout: expected a decimal string like \"12.50\"")
+    try:
+        payout = Decimal(value)
+    except InvalidOperation:
+        raise InvalidCommand(f"payout: {value!r} is not a decimal number") from None
+    exponent = payout.as_tuple().exponent
+    if not payout.is_finite() or payout < 0 or payout >= MAX_PAYOUT:
+        raise InvalidCommand(f"payout: {value!r} must be between 0 and {MAX_PAYOUT}")
+    if isinstance(exponent, int) and exponent < -4:
+        raise InvalidCommand(f"payout: {value!r} has more than 4 decimal places")
+    return payout
+
+
+def report_result(
+    ctx: Context, provider: str, bet_ref: str, *, payout: object, currency: str,
+    actor: str = "game-server",
+) -> ResultOutcome:
+    """Settle a pending bet with the result the game server received. Never overwrites
+    a decided bet: a contradicting result opens a conflict review instead."""
+    amount = parse_payout(payout)
+    if not isinstance(currency, str) or not CURRENCY.match(currency):
+        raise InvalidCommand(f"currency: {currency!r} is not a 3-letter code")
+    fact = Fact(actor, ProviderStatus.SETTLED, amount, currency)
+    reported = NewEvent(EventKind.RESULT_REPORTED, actor, fact.as_detail())
+    for _ in range(CAS_ATTEMPTS):
+        now = ctx.clock()
+        with ctx.db.unit_of_work() as session:
+            bet = repository.get_by_ref(session, provider, bet_ref)
+            if bet.state is BetState.PENDING:
+                if currency != bet.currency:
+                    raise InvalidCommand(f"currency: the bet is in {bet.currency}, not {currency}")
+                change = transitions.settle(bet, payout=amount, actor=actor,
+                                            why="game server reported the result", now=now)
+                change.events.insert(0, reported)
+                if repository.apply(session, bet, change, now=now):
+                    session.commit()
+                    return ResultOutcome.SETTLED
+                continue  # a check claimed the bet meanwhile: read it again
+            if bet.state is BetState.SETTLED and bet.payout == amount and bet.currency == currency:
+                return ResultOutcome.ALREADY_SETTLED
+            if bet.state is BetState.IN_REVIEW:
+                repository.add_events(session, bet.id, [reported], now=now)
+                session.commit()
+                return ResultOutcome.NOTED_FOR_REVIEW
+            note_late_fact(session, bet, fact, events=[reported], now=now)
+            session.commit()
+            return ResultOutcome.CONFLICT
+    raise InvalidCommand(f"bet {provider}/{bet_ref} kept changing; report the result again")

@@ -1,0 +1,49 @@
+"""Tasks about one bet. Arguments are JSON primitives; ``ref`` is only for people
+reading Flower and logs (``provider/bet_ref``)."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from config.celery import CHECK_TASK, PLACE_TASK, REFUND_TASK
+from models.errors import BetguardError, ConflictingBet, InvalidBet
+from services.checks import run_check
+from services.intake import place_bet
+from services.refunds import run_refund
+from tasks.app import app
+from tasks.runtime import context
+
+log = logging.getLogger(__name__)
+
+
+@app.task(name=CHECK_TASK)
+def check(bet_id: int, attempt: int, ref: str = "") -> str:
+    outcome = run_check(context(), bet_id, attempt)
+    log.info("bet %s: check %d %s", ref, attempt, outcome.value)
+    return outcome.value
+
+
+@app.task(name=REFUND_TASK)
+def refund(bet_id: int, ref: str = "") -> str:
+    outcome = run_refund(context(), bet_id)
+    log.info("bet %s: refund %s", ref, outcome.value)
+    return outcome.value
+
+
+@app.task(name=PLACE_TASK, ignore_result=False)
+def place(bet: dict[str, Any]) -> dict[str, Any]:
+    """Register a bet. A refusal is an answer, not a task failure: the caller reads it."""
+    try:
+        placed = place_bet(context(), bet)
+    except InvalidBet as exc:
+        return {"status": "rejected", "error": str(exc), "fields": exc.fields}
+    except ConflictingBet as exc:
+        return {"status": "conflict", "error": str(exc), "fields": exc.fields}
+    except BetguardError as exc:
+        return {"status": "rejected", "error": str(exc), "fields": []}
+    return {
+        "status": "placed" if placed.created else "exists",
+        "bet_id": placed.bet.id,
+        "state": placed.bet.state.value,
+    }

@@ -1,0 +1,43 @@
+"""The per-process context: built at worker process start, never at import."""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+from celery.signals import worker_init, worker_process_init, worker_process_shutdown
+
+from betguard.bootstrap import build_context
+from config.settings import get_settings
+from services.context import Context
+from tasks.app import app
+from tasks.scheduler import CeleryScheduler
+
+_context: Context | None = None
+_pid: int | None = None
+
+
+def context() -> Context:
+    """This process's context; a forked child builds its own."""
+    global _context, _pid
+    if _context is None or _pid != os.getpid():
+        settings = get_settings()
+        scheduler = CeleryScheduler(app, max_countdown=settings.max_countdown)
+        _context, _pid = build_context(settings, scheduler), os.getpid()
+    return _context
+
+
+@worker_init.connect
+def _on_worker_init(**_: Any) -> None:
+    get_settings().validate_for_start()  # fail at start-up, not at the first task
+
+
+@worker_process_init.connect
+def _on_process_init(**_: Any) -> None:
+    context()
+
+
+@worker_process_shutdown.connect
+def _on_process_shutdown(**_: Any) -> None:
+    if _context is not None and _pid == os.getpid():
+        _context.db.dispose()

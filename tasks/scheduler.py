@@ -1,0 +1,42 @@
+"""Publishing wake-ups to the broker, after commit. A failed publish is logged, not
+raised: the bet is already durable and a sweep will dispatch it."""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime
+from typing import Any
+
+from celery import Celery
+
+from config.celery import CHECK_TASK, REFUND_TASK
+from services.context import utcnow
+
+log = logging.getLogger(__name__)
+
+PUBLISH_RETRY = {"max_retries": 2, "interval_start": 0, "interval_step": 0.2, "interval_max": 0.5}
+
+
+class CeleryScheduler:
+    def __init__(self, app: Celery, *, max_countdown: float) -> None:
+        self._app = app
+        self._max_countdown = max_countdown
+
+    def check(self, bet_id: int, attempt: int, at: datetime, *, label: str) -> None:
+        self._send(CHECK_TASK, {"bet_id": bet_id, "attempt": attempt, "ref": label}, at, label)
+
+    def refund(self, bet_id: int, at: datetime, *, label: str) -> None:
+        self._send(REFUND_TASK, {"bet_id": bet_id, "ref": label}, at, label)
+
+    def _send(self, task: str, kwargs: dict[str, Any], at: datetime, label: str) -> None:
+        countdown = max(0.0, (at - utcnow()).total_seconds())
+        if countdown > self._max_countdown:
+            # Long waits live in the database only; a sweep dispatches them when due.
+            return
+        try:
+            self._app.send_task(
+                task, kwargs=kwargs, countdown=countdown, retry=True, retry_policy=PUBLISH_RETRY
+            )
+        except Exception as exc:  # the broker is down: the sweep backs this up
+            log.warning("bet %s: could not publish %s (%s); a sweep will dispatch it",
+                        label, task, exc)

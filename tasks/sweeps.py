@@ -1,0 +1,21 @@
+"""The beat sweep: dispatch due and lost checks and refunds. Bounded and idempotent."""
+
+from __future__ import annotations
+
+import logging
+
+from config.celery import SWEEP_TASK
+from services.sweeps import run_sweeps
+from tasks.app import app
+from tasks.runtime import context
+
+log = logging.getLogger(__name__)
+
+
+@app.task(name=SWEEP_TASK)
+def sweep() -> dict[str, int]:
+    report = run_sweeps(context())
+    if report.checks_dispatched or report.refunds_dispatched:
+        log.info("sweep dispatched %d checks, %d refunds",
+                 report.checks_dispatched, report.refunds_dispatched)
+    return {"checks": report.checks_dispatched, "refunds": report.refunds_dispatched}

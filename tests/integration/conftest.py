@@ -1,0 +1,40 @@
+"""One running betguard for the integration suite (see harness.py)."""
+
+from __future__ import annotations
+
+import os
+import secrets
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from betguard.local_services import PostgresServer, RedisServer
+from config.settings import get_settings, reset_settings
+from models.migrate import upgrade
+from tests.integration.harness import Stack, configure, start_simulator, test_context
+
+
+@pytest.fixture(scope="session")
+def stack() -> Iterator[Stack]:
+    base = Path(tempfile.mkdtemp(prefix="betguard-test-"))
+    base.chmod(0o755)  # PostgreSQL runs as its own user and must reach its folder
+    provider_secret, wallet_secret = secrets.token_hex(16), secrets.token_hex(16)
+    with PostgresServer(base_dir=base / "pg") as pg, RedisServer(base_dir=base / "redis") as rd:
+        stack = Stack(base=base, postgres=pg, redis=rd, env=dict(os.environ))
+        start_simulator(stack, provider_secret, wallet_secret)
+        stack.env.update(configure(stack, provider_secret, wallet_secret))
+        os.environ.update(stack.env)
+        reset_settings()
+        upgrade(pg.url)
+        stack.ctx = test_context(get_settings())
+        stack.start_workers()
+        stack.start_beat()
+        try:
+            yield stack
+        finally:
+            for process in [*stack.workers, stack.beat]:
+                if process is not None:
+                    process.stop()
+            stack.context.db.dispose()

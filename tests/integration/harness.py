@@ -1,0 +1,255 @@
+"""A running betguard for integration tests: real PostgreSQL, Redis, simulator,
+Celery worker processes and beat, and a test-side context to place bets and
+read their history."""
+
+from __future__ import annotations
+
+import json
+import secrets
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import requests
+from sqlalchemy import select
+
+from betguard import processes
+from betguard.bootstrap import build_context
+from betguard.local_services import PostgresServer, RedisServer
+from config.settings import Settings
+from models import repository
+from models.snapshot import BetSnapshot
+from models.states import BetState
+from models.tables import AuditEvent, Bet, Review
+from services.context import Context
+from tasks.scheduler import CeleryScheduler
+
+WAIT_SECONDS = 45.0
+
+POLICY_TEMPLATE = """
+[providers.refunder]   # refund at the deadline
+base_url = "{sim}"
+escalation = "refund"
+first_check_delay = 0.2
+backoff_base = 0.3
+backoff_factor = 2
+backoff_cap = 1.0
+jitter = 0.5
+deadline = 3.0
+read_timeout = 1.0
+http_attempts = 2
+
+[providers.reviewer]   # a person decides at the deadline
+base_url = "{sim}"
+escalation = "review"
+first_check_delay = 0.2
+backoff_base = 0.3
+backoff_factor = 2
+backoff_cap = 1.0
+jitter = 0.5
+deadline = 3.0
+read_timeout = 1.0
+http_attempts = 2
+
+[providers.patient]    # a long deadline: anything final before it did not wait for it
+base_url = "{sim}"
+escalation = "refund"
+first_check_delay = 0.2
+backoff_base = 0.3
+backoff_factor = 2
+backoff_cap = 1.0
+jitter = 0.5
+deadline = 600
+read_timeout = 1.0
+http_attempts = 2
+
+[providers.backoff]    # small jitter, so the growth of the gaps is visible
+base_url = "{sim}"
+escalation = "review"
+first_check_delay = 0.2
+backoff_base = 0.4
+backoff_factor = 2
+backoff_cap = 3.2
+jitter = 0.25
+deadline = 12
+read_timeout = 1.0
+http_attempts = 2
+
+[providers.sleepy]     # checks far apart: only the messages a test sends run
+base_url = "{sim}"
+escalation = "refund"
+first_check_delay = 60
+backoff_base = 60
+backoff_cap = 60
+deadline = 900
+read_timeout = 1.0
+http_attempts = 1
+
+[providers.slow]       # waits long enough for a check to be caught in flight
+base_url = "{sim}"
+escalation = "refund"
+first_check_delay = 0.2
+backoff_base = 0.5
+backoff_cap = 1.0
+deadline = 8
+read_timeout = 10.0
+http_attempts = 1
+"""
+
+
+@dataclass
+class Stack:
+    base: Path
+    postgres: PostgresServer
+    redis: RedisServer
+    env: dict[str, str] = field(default_factory=dict)
+    sim_url: str = ""
+    workers: list[processes.ManagedProcess] = field(default_factory=list)
+    beat: processes.ManagedProcess | None = None
+    ctx: Context | None = None
+
+    # -- the game server's side ------------------------------------------------------------
+    def place(self, provider: str, *, fate: str, stake: str = "10.00", **sim: Any) -> BetSnapshot:
+        """Place a bet at the simulator (as the game server would), then register it."""
+        ref = f"bet-{secrets.token_hex(6)}"
+        decided = self.sim("POST", "/_sim/bets",
+                           {"bet_ref": ref, "stake": stake, "currency": "EUR", "fate": fate, **sim})
+        self.last_fate = decided
+        from services.intake import place_bet
+
+        return place_bet(self.context, bet_payload(provider, ref, stake)).bet
+
+    @property
+    def context(self) -> Context:
+        assert self.ctx is not None
+        return self.ctx
+
+    # -- reading the truth -----------------------------------------------------------------
+    def bet(self, bet_id: int) -> BetSnapshot:
+        with self.context.db.unit_of_work() as session:
+            bet = repository.get(session, bet_id)
+        assert bet is not None
+        return bet
+
+    def row(self, bet_id: int) -> Bet:
+        with self.context.db.unit_of_work() as session:
+            row = session.get(Bet, bet_id)
+            assert row is not None
+            session.expunge(row)
+            return row
+
+    def history(self, bet_id: int) -> list[AuditEvent]:
+        with self.context.db.unit_of_work() as session:
+            events = repository.history(session, bet_id)
+            session.expunge_all()
+            return events
+
+    def kinds(self, bet_id: int) -> list[str]:
+        return [e.kind for e in self.history(bet_id)]
+
+    def reviews(self, bet_id: int) -> list[Review]:
+        with self.context.db.unit_of_work() as session:
+            rows = list(session.scalars(select(Review).where(Review.bet_id == bet_id)))
+            session.expunge_all()
+            return rows
+
+    def wait_for_state(self, bet_id: int, *states: BetState,
+                       timeout: float = WAIT_SECONDS) -> BetSnapshot:
+        bet = wait_until(lambda: self._in_state(bet_id, states), timeout,
+                         lambda: f"bet {bet_id} history: {self.kinds(bet_id)}")
+        assert isinstance(bet, BetSnapshot)
+        return bet
+
+    def _in_state(self, bet_id: int, states: tuple[BetState, ...]) -> BetSnapshot | None:
+        bet = self.bet(bet_id)
+        return bet if bet.state in states else None
+
+    def sim(self, method: str, path: str, body: object | None = None) -> Any:
+        response = requests.request(method, self.sim_url + path, json=body, timeout=10)
+        response.raise_for_status()
+        return response.json()
+
+    def truth(self) -> dict[str, Any]:
+        return dict(self.sim("GET", "/_sim/truth"))
+
+    # -- processes -------------------------------------------------------------------------
+    def start_workers(self) -> None:
+        logs = self.base / "logs"
+        self.workers = [
+            processes.provider_worker(self.env, logs / "provider.log").start(),
+            processes.default_worker(self.env, logs / "default.log", concurrency=1).start(),
+        ]
+        wait_for_workers(self, len(self.workers))
+
+    def stop_workers(self) -> None:
+        for worker in self.workers:
+            worker.stop()
+        self.workers = []
+
+    def start_beat(self) -> None:
+        self.beat = processes.beat(self.env, self.base / "logs" / "beat.log",
+                                   schedule_file=self.base / "beat-schedule").start()
+
+
+def bet_payload(provider: str, ref: str, stake: str = "10.00") -> dict[str, str]:
+    return {"provider": provider, "bet_ref": ref, "player_id": "player-1",
+            "game_id": "slots-7", "round_id": f"round-{ref}", "stake": stake, "currency": "EUR"}
+
+
+def wait_until(probe: Callable[[], Any], timeout: float = WAIT_SECONDS,
+               describe: Callable[[], str] = lambda: "") -> Any:
+    """Poll ``probe`` until it returns something truthy; fail after ``timeout``."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = probe()
+        if value:
+            return value
+        time.sleep(0.1)
+    raise AssertionError(f"not reached within {timeout} s. {describe()}")
+
+
+def wait_for_workers(stack: Stack, count: int) -> None:
+    from tasks.app import app
+
+    def answered() -> bool:
+        for worker in stack.workers:
+            if not worker.alive():
+                raise AssertionError(f"{worker.name} died: {worker.log.read_text()[-3000:]}")
+        return len(app.control.ping(timeout=0.5)) >= count
+
+    wait_until(answered, 60, lambda: "workers did not answer ping")
+
+
+def start_simulator(stack: Stack, provider_secret: str, wallet_secret: str) -> None:
+    port_file = stack.base / "sim.port"
+    process = processes.simulator(stack.env, stack.base / "logs" / "simulator.log",
+                                  port_file=port_file, provider_secret=provider_secret,
+                                  wallet_secret=wallet_secret).start()
+    port = processes.wait_for_file(port_file, process)
+    stack.sim_url = f"http://127.0.0.1:{port}"
+
+
+def configure(stack: Stack, provider_secret: str, wallet_secret: str) -> Mapping[str, str]:
+    policy_file = stack.base / "policies.toml"
+    policy_file.write_text(POLICY_TEMPLATE.format(sim=stack.sim_url))
+    names = ["refunder", "reviewer", "patient", "backoff", "sleepy", "slow"]
+    return {
+        "DATABASE_URL": stack.postgres.url,
+        "REDIS_URL": stack.redis.url,
+        "BETGUARD_POLICY_FILE": str(policy_file),
+        "BETGUARD_PROVIDER_SECRETS": json.dumps({n: provider_secret for n in names}),
+        "BETGUARD_WALLET_URL": stack.sim_url,
+        "BETGUARD_WALLET_SECRET": wallet_secret,
+        "BETGUARD_CHECK_LEASE": "6",
+        "BETGUARD_DUE_GRACE": "0.5",
+        "BETGUARD_SWEEP_INTERVAL": "1",
+        "BETGUARD_REFUND_RETRY_DELAY": "0.5",
+    }
+
+
+def test_context(settings: Settings) -> Context:
+    from tasks.app import app
+
+    return build_context(settings, CeleryScheduler(app, max_countdown=settings.max_countdown))
