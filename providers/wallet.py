@@ -25,6 +25,16 @@ from providers.errors import WalletRejected, WalletUnavailable
 from providers.http import WALLET_ERRORS, SignedJsonClient, SignedResponse
 
 
+CENTS = Decimal("0.01")
+
+
+def wire_amount(amount: Decimal) -> str:
+    """Money as it travels: at least two decimals, no padding beyond them ("12.50",
+    "0.125"), so a NUMERIC(18, 4) read back as 12.5000 means the same to the wallet."""
+    cents = amount.quantize(CENTS)
+    return f"{cents:f}" if cents == amount else f"{amount.normalize():f}"
+
+
 def refund_idempotency_key(provider: str, bet_ref: str) -> str:
     """The one key under which this bet's stake is ever refunded.
 
@@ -90,7 +100,7 @@ class HttpWallet:
             "idempotency_key": idempotency_key,
             "provider": provider,
             "bet_ref": bet_ref,
-            "amount": f"{amount:f}",  # a string: money never travels as a float
+            "amount": wire_amount(amount),  # a string: money never travels as a float
             "currency": currency,
         }
         response = self._client.request("POST", "/refunds", body=body)

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import redis
 import requests
 from sqlalchemy import select
 
@@ -217,7 +218,10 @@ def wait_for_workers(stack: Stack, count: int) -> None:
         for worker in stack.workers:
             if not worker.alive():
                 raise AssertionError(f"{worker.name} died: {worker.log.read_text()[-3000:]}")
-        return len(app.control.ping(timeout=0.5)) >= count
+        try:
+            return len(app.control.ping(timeout=0.5)) >= count
+        except (ConnectionError, OSError, redis.exceptions.ConnectionError):
+            return False  # Redis was just restarted: the pool reconnects on the next try
 
     wait_until(answered, 60, lambda: "workers did not answer ping")
 

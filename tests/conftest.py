@@ -1,4 +1,4 @@
-"""One running betguard for the integration suite (see harness.py)."""
+"""Shared fixtures. The running betguard (see tests/integration/harness.py) starts only for tests that ask for it."""
 
 from __future__ import annotations
 

@@ -1,0 +1,285 @@
+"""Transitions as verbs: each refuses an illegal start state and describes one
+compare-and-set change with its past-tense audit event."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+from typing import Any
+
+import pytest
+
+from models import transitions
+from models.errors import IllegalTransition
+from models.events import EventKind, ReviewReason
+from models.snapshot import BetSnapshot
+from models.states import BetState
+from models.transitions import Change, NewEvent, NewReview
+
+NOW = datetime(2026, 1, 1, tzinfo=UTC)
+DEADLINE = NOW + timedelta(hours=6)
+LATER = NOW + timedelta(minutes=5)
+
+
+def bet(state: BetState = BetState.PENDING, **changes: Any) -> BetSnapshot:
+    snapshot = BetSnapshot(
+        id=7,
+        provider="acme",
+        bet_ref="b-1",
+        player_id="p-1",
+        game_id="g-1",
+        round_id="r-1",
+        stake=Decimal("25.00"),
+        currency="EUR",
+        placed_at=NOW - timedelta(hours=1),
+        state=state,
+        payout=None,
+        deadline=DEADLINE,
+        next_check_at=NOW,
+        check_attempt=3,
+        version=4,
+    )
+    return dataclasses.replace(snapshot, **changes)
+
+
+def settle(snapshot: BetSnapshot) -> Change:
+    return transitions.settle(
+        snapshot, payout=Decimal("120.50"), actor="provider:acme", why="result", now=NOW
+    )
+
+
+def decide_refund(snapshot: BetSnapshot) -> Change:
+    return transitions.decide_refund(snapshot, actor="betguard", why="cancelled", now=NOW)
+
+
+def confirm_refund(snapshot: BetSnapshot) -> Change:
+    return transitions.confirm_refund(snapshot, refund_id="rf-9", key="refund:acme:b-1", now=NOW)
+
+
+def open_review(snapshot: BetSnapshot) -> Change:
+    return transitions.open_review(
+        snapshot,
+        reason=ReviewReason.DEADLINE,
+        why="deadline passed",
+        actor="betguard",
+        detail={"answer": None},
+    )
+
+
+def order_recheck(snapshot: BetSnapshot) -> Change:
+    return transitions.order_recheck(
+        snapshot, deadline=DEADLINE + timedelta(hours=2), operator="ops:ann", note="try", now=NOW
+    )
+
+
+def reschedule(snapshot: BetSnapshot) -> Change:
+    return transitions.reschedule(snapshot, at=LATER, events=[])
+
+
+Verb = Callable[[BetSnapshot], Change]
+VERBS: list[tuple[Verb, set[BetState], EventKind]] = [
+    (settle, {BetState.PENDING, BetState.IN_REVIEW}, EventKind.BET_SETTLED),
+    (decide_refund, {BetState.PENDING, BetState.IN_REVIEW}, EventKind.REFUND_DECIDED),
+    (confirm_refund, {BetState.REFUND_PENDING}, EventKind.BET_REFUNDED),
+    (open_review, {BetState.PENDING}, EventKind.REVIEW_OPENED),
+    (order_recheck, {BetState.IN_REVIEW}, EventKind.RECHECK_ORDERED),
+    (reschedule, {BetState.PENDING}, EventKind.CHECK_RESCHEDULED),
+]
+LEGAL_STARTS = [
+    pytest.param(verb, start, kind, id=f"{verb.__name__}-from-{start.value}")
+    for verb, starts, kind in VERBS
+    for start in sorted(starts)
+]
+# Rescheduling a bet in review has its own (failing) test at the end of this file.
+KNOWN_GAPS: dict[Verb, set[BetState]] = {reschedule: {BetState.IN_REVIEW}}
+ILLEGAL_STARTS = [
+    pytest.param(verb, start, id=f"{verb.__name__}-from-{start.value}")
+    for verb, starts, _ in VERBS
+    for start in sorted(set(BetState) - starts - KNOWN_GAPS.get(verb, set()))
+]
+
+
+# --- every verb -------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(("verb", "start", "kind"), LEGAL_STARTS)
+def test_each_verb_compares_against_the_state_it_was_read_in_and_emits_one_past_tense_event(
+    verb: Verb, start: BetState, kind: EventKind
+) -> None:
+    change = verb(bet(start))
+    assert change.expect_state is start
+    assert [event.kind for event in change.events] == [kind]
+    assert kind.value.endswith("ed")
+
+
+@pytest.mark.parametrize(("verb", "start"), ILLEGAL_STARTS)
+def test_each_verb_refuses_an_illegal_start_state(verb: Verb, start: BetState) -> None:
+    with pytest.raises(IllegalTransition):
+        verb(bet(start))
+
+
+@pytest.mark.parametrize(("verb", "start", "kind"), LEGAL_STARTS)
+def test_every_event_detail_is_ready_for_a_json_audit_column(
+    verb: Verb, start: BetState, kind: EventKind
+) -> None:
+    for event in verb(bet(start)).events:
+        json.dumps(event.detail)
+
+
+def test_a_transition_describes_a_change_and_leaves_the_snapshot_untouched() -> None:
+    before = bet()
+    settle(before)
+    assert before == bet()
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        before.state = BetState.SETTLED  # type: ignore[misc]
+
+
+# --- settle -----------------------------------------------------------------------
+
+
+def test_settling_records_the_payout_and_makes_the_bet_final() -> None:
+    change = settle(bet())
+    assert change.target_state is BetState.SETTLED
+    assert change.values == {
+        "state": BetState.SETTLED,
+        "payout": Decimal("120.50"),
+        "final_at": NOW,
+        "next_check_at": None,
+    }
+    assert change.events == [
+        NewEvent(
+            EventKind.BET_SETTLED,
+            "provider:acme",
+            {"payout": "120.50", "currency": "EUR", "why": "result"},
+        )
+    ]
+    assert change.review is None
+
+
+def test_settling_a_refunded_bet_is_refused() -> None:
+    with pytest.raises(IllegalTransition, match="from refunded to settled"):
+        settle(bet(BetState.REFUNDED))
+
+
+def test_settling_a_settled_bet_again_is_refused() -> None:
+    with pytest.raises(IllegalTransition, match="from settled to settled"):
+        settle(bet(BetState.SETTLED, payout=Decimal("120.50")))
+
+
+# --- refunds ------------------------------------------------------------------------
+
+
+def test_deciding_a_refund_wakes_the_refund_at_once_for_the_whole_stake() -> None:
+    change = decide_refund(bet())
+    assert change.target_state is BetState.REFUND_PENDING
+    assert change.values == {"state": BetState.REFUND_PENDING, "next_check_at": NOW}
+    assert change.events[0].detail == {"why": "cancelled", "amount": "25.00"}
+    assert change.events[0].actor == "betguard"
+
+
+def test_a_bet_already_waiting_for_its_refund_is_not_refunded_twice() -> None:
+    with pytest.raises(IllegalTransition):
+        decide_refund(bet(BetState.REFUND_PENDING))
+
+
+def test_confirming_a_refund_makes_the_bet_final_and_records_the_wallets_receipt() -> None:
+    change = confirm_refund(bet(BetState.REFUND_PENDING))
+    assert change.target_state is BetState.REFUNDED
+    assert change.values == {"state": BetState.REFUNDED, "final_at": NOW, "next_check_at": None}
+    assert change.events == [
+        NewEvent(
+            EventKind.BET_REFUNDED,
+            "wallet",
+            {"refund_id": "rf-9", "idempotency_key": "refund:acme:b-1", "amount": "25.00"},
+        )
+    ]
+
+
+def test_confirming_a_refund_for_a_bet_no_one_decided_to_refund_is_refused() -> None:
+    with pytest.raises(IllegalTransition, match="from pending to refunded"):
+        confirm_refund(bet())
+
+
+# --- reviews ------------------------------------------------------------------------
+
+
+def test_opening_a_review_stops_the_checks_and_files_a_review_item() -> None:
+    change = open_review(bet())
+    assert change.target_state is BetState.IN_REVIEW
+    assert change.values == {"state": BetState.IN_REVIEW, "next_check_at": None}
+    assert change.events[0].detail == {
+        "reason": "deadline",
+        "why": "deadline passed",
+        "answer": None,
+    }
+    assert change.review == NewReview(
+        ReviewReason.DEADLINE, {"why": "deadline passed", "answer": None}
+    )
+
+
+def test_a_bet_in_review_cannot_be_put_in_review_again() -> None:
+    with pytest.raises(IllegalTransition, match="from in_review to in_review"):
+        open_review(bet(BetState.IN_REVIEW))
+
+
+def test_ordering_a_recheck_returns_the_bet_to_pending_with_a_new_deadline_and_attempt() -> None:
+    new_deadline = DEADLINE + timedelta(hours=2)
+    change = order_recheck(bet(BetState.IN_REVIEW))
+    assert change.target_state is BetState.PENDING
+    assert change.values == {
+        "state": BetState.PENDING,
+        "deadline": new_deadline,
+        "next_check_at": NOW,
+        "check_attempt": 4,
+    }
+    assert change.events == [
+        NewEvent(
+            EventKind.RECHECK_ORDERED,
+            "ops:ann",
+            {"deadline": new_deadline.isoformat(), "note": "try", "attempt": 4},
+        )
+    ]
+
+
+def test_a_recheck_of_a_pending_bet_is_refused() -> None:
+    with pytest.raises(IllegalTransition, match="from pending to pending"):
+        order_recheck(bet())
+
+
+# --- reschedule ---------------------------------------------------------------------
+
+
+def test_rescheduling_keeps_the_bet_pending_and_moves_its_next_check() -> None:
+    change = reschedule(bet())
+    assert change.target_state is BetState.PENDING
+    assert change.values == {"next_check_at": LATER}
+    assert change.events == [
+        NewEvent(
+            EventKind.CHECK_RESCHEDULED, "betguard", {"attempt": 3, "at": LATER.isoformat()}
+        )
+    ]
+
+
+def test_rescheduling_records_what_the_check_found_before_the_new_time() -> None:
+    found = NewEvent(EventKind.PROVIDER_ANSWERED, "provider:acme", {"status": "pending"})
+    change = transitions.reschedule(bet(), at=LATER, events=[found])
+    assert [event.kind for event in change.events] == [
+        EventKind.PROVIDER_ANSWERED,
+        EventKind.CHECK_RESCHEDULED,
+    ]
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="bug: reschedule() lets an in_review bet through (in_review -> pending is legal)"
+    " but does not set state, so the change leaves the bet in_review with a next check",
+)
+def test_rescheduling_a_bet_in_review_never_leaves_it_in_review_with_a_check_due() -> None:
+    try:
+        change = reschedule(bet(BetState.IN_REVIEW))
+    except IllegalTransition:
+        return
+    assert change.target_state is BetState.PENDING
