@@ -5,14 +5,10 @@ Pure functions of (policy, attempt, now, random draw): tested without a clock.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Protocol
-
-# Beyond this many doublings every sane policy has hit its cap; it also keeps
-# ``factor ** n`` far from float overflow.
-_MAX_EXPONENT = 64
-
 
 class BackoffPolicy(Protocol):
     @property
@@ -29,7 +25,12 @@ class BackoffPolicy(Protocol):
 
 def backoff_ceiling(policy: BackoffPolicy, attempt: int) -> float:
     """The longest wait after check number ``attempt`` (1-based)."""
-    exponent = min(max(attempt - 1, 0), _MAX_EXPONENT)
+    exponent = max(attempt - 1, 0)
+    # Compare in logarithms first: a steep factor would overflow ``factor ** n``.
+    if exponent * math.log(policy.backoff_factor) >= math.log(
+        policy.backoff_cap / policy.backoff_base
+    ):
+        return policy.backoff_cap
     return min(policy.backoff_cap, policy.backoff_base * policy.backoff_factor**exponent)
 
 

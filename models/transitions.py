@@ -13,6 +13,7 @@ from typing import Any
 
 from models.events import EventKind, ReviewReason
 from models.snapshot import BetSnapshot
+from models.errors import IllegalTransition
 from models.states import BetState, ensure_transition
 
 
@@ -104,7 +105,7 @@ def order_recheck(
 def reschedule(bet: BetSnapshot, *, at: datetime, events: list[NewEvent]) -> Change:
     """Keep the bet pending and set its next check; ``events`` tell what the check found."""
     if bet.state is not BetState.PENDING:
-        ensure_transition(bet.state, BetState.PENDING)
+        raise IllegalTransition(f"only a pending bet is checked again, not a {bet.state.value} one")
     detail = {"attempt": bet.check_attempt, "at": at.isoformat()}
     return Change(
         bet.state,

@@ -44,10 +44,12 @@ def verify(
     given = headers.get(SIGNATURE_HEADER)
     if not timestamp or not given:
         raise SignatureError("missing signature headers")
-    try:
-        sent_at = int(timestamp)
-    except ValueError:
-        raise SignatureError(f"malformed timestamp {timestamp[:32]!r}") from None
+    # Header values come off the wire: only plain ASCII digits and hex are well-formed.
+    if not (timestamp.isascii() and timestamp.isdigit()):
+        raise SignatureError(f"malformed timestamp {timestamp[:32]!r}")
+    if not (given.isascii() and len(given) == 64):
+        raise SignatureError("malformed signature")
+    sent_at = int(timestamp)
     current = time.time() if now is None else now
     if abs(current - sent_at) > max_skew:
         raise SignatureError(f"stale timestamp: {int(current - sent_at)} s from now")

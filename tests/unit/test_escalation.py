@@ -10,6 +10,7 @@ from decimal import Decimal
 from typing import Any
 
 import pytest
+from pydantic import HttpUrl
 
 from config.policies import Escalation, ProviderPolicy
 from models.escalation import (
@@ -30,7 +31,7 @@ LIMIT = Decimal("100.00")
 
 def policy(escalation: Escalation, **changes: Any) -> ProviderPolicy:
     return ProviderPolicy(
-        name="acme", base_url="http://provider.test", escalation=escalation, **changes
+        name="acme", base_url=HttpUrl("http://provider.test"), escalation=escalation, **changes
     )
 
 
@@ -136,7 +137,9 @@ def test_a_provider_error_before_the_deadline_is_checked_again_later(
 # --- no result at the deadline -------------------------------------------------
 
 
-@pytest.mark.parametrize("silence", [answer(ProviderStatus.PENDING), None], ids=["pending", "error"])
+@pytest.mark.parametrize(
+    "silence", [answer(ProviderStatus.PENDING), None], ids=["pending", "error"]
+)
 @pytest.mark.parametrize("now", [DEADLINE, DEADLINE + timedelta(hours=1)], ids=["at", "after"])
 def test_at_the_deadline_a_refund_policy_asks_the_provider_to_cancel(
     silence: BetStatus | None, now: datetime
@@ -144,7 +147,9 @@ def test_at_the_deadline_a_refund_policy_asks_the_provider_to_cancel(
     assert after_check(REFUND, silence, now=now).action is Action.CANCEL
 
 
-@pytest.mark.parametrize("silence", [answer(ProviderStatus.PENDING), None], ids=["pending", "error"])
+@pytest.mark.parametrize(
+    "silence", [answer(ProviderStatus.PENDING), None], ids=["pending", "error"]
+)
 def test_at_the_deadline_a_review_policy_hands_the_bet_to_a_person(
     silence: BetStatus | None,
 ) -> None:

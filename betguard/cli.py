@@ -1,0 +1,47 @@
+"""The ``betguard`` command: the demo, migrations and the ops commands."""
+
+from __future__ import annotations
+
+import click
+
+from betguard.ops import register_ops_commands
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+def main() -> None:
+    """betguard: no bet left unreturned."""
+
+
+@main.command()
+@click.option("--database-url", envvar="DATABASE_URL", help="Defaults to the settings' URL.")
+def migrate(database_url: str | None) -> None:
+    """Bring the database schema up to date (safe to run again)."""
+    from config.settings import get_settings
+    from models.migrate import upgrade
+
+    url = database_url or get_settings().database_url
+    upgrade(url)
+    click.echo("database is up to date")
+
+
+@main.command()
+@click.option("--bets", "bet_count", default=300, show_default=True, type=click.IntRange(1, 100000),
+              help="How many bets to place.")
+@click.option("--scenario", default="mixed", show_default=True,
+              type=click.Choice(["mixed", "calm", "outage", "chaos"]),
+              help="mixed: most results return, some late, some never, some unknown, an "
+                   "outage in the middle; calm: no faults; outage: a long provider outage; "
+                   "chaos: errors, timeouts and malformed answers throughout.")
+@click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON.")
+@click.option("--keep", is_flag=True, help="Leave the services running to explore them.")
+@click.option("--workdir", type=click.Path(file_okay=False), default="var/demo",
+              show_default=True, help="Where the demo keeps its database, logs and report.")
+def demo(bet_count: int, scenario: str, as_json: bool, keep: bool, workdir: str) -> None:
+    """Run the whole pipeline on this machine and show what became of every bet."""
+    from betguard.demo.runner import run_demo
+
+    raise SystemExit(run_demo(bets=bet_count, scenario=scenario, as_json=as_json, keep=keep,
+                              workdir=workdir))
+
+
+register_ops_commands(main)

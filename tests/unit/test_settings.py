@@ -1,0 +1,202 @@
+"""Settings: one object, read from the environment, checked at start-up.
+
+Production mode refuses what would be unsafe: missing, placeholder or short
+secrets, SQLite, no Redis.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+import pytest
+from pydantic import SecretStr, ValidationError
+
+from config.policies import PolicyError
+from config.settings import PLACEHOLDER_SECRETS, Settings, SettingsError
+
+STRONG = "s3cr3t-0123456789abcdef"
+POLICIES = """
+[providers.acme]
+base_url = "http://acme.test"
+
+[providers.beta]
+base_url = "http://beta.test"
+"""
+
+
+@pytest.fixture(autouse=True)
+def clean_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Whatever the shell running the tests exports must not leak into them."""
+    for name in list(os.environ):
+        if name.startswith("BETGUARD_") or name in {"DATABASE_URL", "REDIS_URL"}:
+            monkeypatch.delenv(name)
+
+
+@pytest.fixture
+def policy_file(tmp_path: Path) -> Path:
+    path = tmp_path / "policies.toml"
+    path.write_text(POLICIES, encoding="utf-8")
+    return path
+
+
+def production(policy_file: Path, **changes: Any) -> Settings:
+    options: dict[str, Any] = {
+        "mode": "production",
+        "database_url": "postgresql+psycopg://betguard@db.test/betguard",
+        "redis_url": "redis://redis.test:6379/3",
+        "policy_file": policy_file,
+        "provider_secrets": {"acme": STRONG, "beta": STRONG[::-1]},
+        "wallet_secret": STRONG.upper(),
+        **changes,
+    }
+    return Settings(**options)
+
+
+def development(policy_file: Path, **changes: Any) -> Settings:
+    options: dict[str, Any] = {
+        "policy_file": policy_file,
+        "provider_secrets": {"acme": "dev", "beta": "dev"},
+        "wallet_secret": "dev",
+        **changes,
+    }
+    return Settings(**options)
+
+
+# --- what starts ----------------------------------------------------------------
+
+
+def test_a_complete_production_configuration_starts(policy_file: Path) -> None:
+    production(policy_file).validate_for_start()
+
+
+def test_development_mode_starts_with_placeholder_secrets_sqlite_and_no_redis(
+    policy_file: Path,
+) -> None:
+    settings = development(policy_file)
+    assert settings.mode == "development"
+    assert settings.database_url.startswith("sqlite")
+    settings.validate_for_start()
+
+
+def test_the_environment_configures_a_production_start(
+    policy_file: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("BETGUARD_MODE", "production")
+    monkeypatch.setenv("DATABASE_URL", "postgresql+psycopg://betguard@db.test/betguard")
+    monkeypatch.setenv("REDIS_URL", "redis://redis.test:6379/3")
+    monkeypatch.setenv("BETGUARD_POLICY_FILE", str(policy_file))
+    monkeypatch.setenv("BETGUARD_PROVIDER_SECRETS", json.dumps({"acme": STRONG, "beta": STRONG}))
+    monkeypatch.setenv("BETGUARD_WALLET_SECRET", STRONG)
+    settings = Settings()
+    settings.validate_for_start()
+    assert settings.provider_secret("beta") == STRONG
+    assert settings.broker_url == "redis://redis.test:6379/3"
+
+
+def test_a_secret_of_sixteen_characters_is_long_enough(policy_file: Path) -> None:
+    production(policy_file, wallet_secret="x" * 16).validate_for_start()
+
+
+def test_secrets_do_not_show_in_the_settings_representation(policy_file: Path) -> None:
+    shown = repr(production(policy_file)) + str(production(policy_file).model_dump())
+    assert STRONG not in shown
+    assert STRONG.upper() not in shown
+
+
+# --- what every mode refuses ---------------------------------------------------------
+
+
+@pytest.mark.parametrize("mode", ["development", "production"])
+def test_a_provider_without_a_secret_is_refused_by_name(policy_file: Path, mode: str) -> None:
+    settings = production(policy_file, mode=mode, provider_secrets={"acme": STRONG})
+    with pytest.raises(SettingsError, match="no secret for provider 'beta'"):
+        settings.validate_for_start()
+
+
+@pytest.mark.parametrize("mode", ["development", "production"])
+def test_a_missing_wallet_secret_is_refused(policy_file: Path, mode: str) -> None:
+    settings = production(policy_file, mode=mode, wallet_secret=None)
+    with pytest.raises(SettingsError, match="BETGUARD_WALLET_SECRET"):
+        settings.validate_for_start()
+
+
+def test_a_broken_policy_file_stops_the_start(tmp_path: Path) -> None:
+    broken = tmp_path / "broken.toml"
+    broken.write_text('[providers.acme]\nbase_url = "http://acme.test"\njitter = 3\n')
+    with pytest.raises(PolicyError, match=r"providers\.acme\.jitter"):
+        development(broken).validate_for_start()
+
+
+def test_a_missing_policy_file_stops_the_start(tmp_path: Path) -> None:
+    with pytest.raises(PolicyError, match="policy file not found"):
+        development(tmp_path / "absent.toml").validate_for_start()
+
+
+def test_a_countdown_near_the_visibility_timeout_is_refused() -> None:
+    with pytest.raises(ValidationError, match="max_countdown"):
+        Settings(visibility_timeout=600, max_countdown=301)
+
+
+def test_asking_for_the_broker_without_redis_url_says_how_to_fix_it() -> None:
+    with pytest.raises(SettingsError, match="REDIS_URL is not set"):
+        _ = Settings().broker_url
+
+
+# --- what production mode refuses ---------------------------------------------------
+
+
+@pytest.mark.parametrize("placeholder", sorted(PLACEHOLDER_SECRETS))
+def test_production_refuses_a_placeholder_provider_secret(
+    policy_file: Path, placeholder: str
+) -> None:
+    settings = production(policy_file, provider_secrets={"acme": STRONG, "beta": placeholder})
+    with pytest.raises(SettingsError, match="placeholder provider secret 'beta'"):
+        settings.validate_for_start()
+
+
+@pytest.mark.parametrize("placeholder", sorted(PLACEHOLDER_SECRETS))
+def test_production_refuses_a_placeholder_wallet_secret(
+    policy_file: Path, placeholder: str
+) -> None:
+    with pytest.raises(SettingsError, match="placeholder wallet secret"):
+        production(policy_file, wallet_secret=placeholder).validate_for_start()
+
+
+def test_production_refuses_a_placeholder_padded_to_look_long(policy_file: Path) -> None:
+    padded = "  CHANGE-ME          "
+    with pytest.raises(SettingsError, match="placeholder wallet secret"):
+        production(policy_file, wallet_secret=padded).validate_for_start()
+
+
+def test_production_refuses_a_secret_shorter_than_sixteen_characters(policy_file: Path) -> None:
+    settings = production(policy_file, provider_secrets={"acme": "x" * 15, "beta": STRONG})
+    with pytest.raises(SettingsError, match="provider secret 'acme'"):
+        settings.validate_for_start()
+
+
+@pytest.mark.parametrize(
+    "url", ["sqlite:///var/betguard.db", "sqlite+pysqlite:///:memory:", "sqlite://"]
+)
+def test_production_refuses_sqlite(policy_file: Path, url: str) -> None:
+    with pytest.raises(SettingsError, match="PostgreSQL"):
+        production(policy_file, database_url=url).validate_for_start()
+
+
+def test_production_refuses_the_default_database(policy_file: Path) -> None:
+    settings = Settings(
+        mode="production",
+        redis_url="redis://redis.test:6379/3",
+        policy_file=policy_file,
+        provider_secrets={"acme": SecretStr(STRONG), "beta": SecretStr(STRONG)},
+        wallet_secret=SecretStr(STRONG),
+    )
+    with pytest.raises(SettingsError, match="PostgreSQL"):
+        settings.validate_for_start()
+
+
+def test_production_refuses_to_start_without_redis(policy_file: Path) -> None:
+    with pytest.raises(SettingsError, match="production mode needs REDIS_URL"):
+        production(policy_file, redis_url=None).validate_for_start()
