@@ -73,6 +73,13 @@ class ManagedProcess:
 _live: list[ManagedProcess] = []
 
 
+def forget(children: list[ManagedProcess]) -> None:
+    """Leave ``children`` running after this process exits."""
+    for child in children:
+        with contextlib.suppress(ValueError):
+            _live.remove(child)
+
+
 @atexit.register
 def _stop_all() -> None:
     for process in reversed(list(_live)):

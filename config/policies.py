@@ -69,6 +69,8 @@ def parse_policies(
     for name, table in providers.items():
         if not isinstance(table, dict):
             raise PolicyError(f"{source}: providers.{name} must be a table")
+        if "name" in table:
+            raise PolicyError(f"{source}: providers.{name}.name: the table's name is the name")
         try:
             policies[name] = ProviderPolicy.model_validate({"name": name, **table})
         except ValidationError as exc:
@@ -82,6 +84,8 @@ def load_policies(path: Path) -> dict[str, ProviderPolicy]:
         data = tomllib.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
         raise PolicyError(f"policy file not found: {path}") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise PolicyError(f"policy file {path} cannot be read: {exc}") from exc
     except tomllib.TOMLDecodeError as exc:
         raise PolicyError(f"{path}: not valid TOML: {exc}") from exc
     return parse_policies(data, source=str(path))

@@ -99,7 +99,7 @@ class Settings(BaseSettings):
         for label, value in secrets.items():
             if value.strip().lower() in PLACEHOLDER_SECRETS or len(value) < 16:
                 raise SettingsError(f"production mode refuses the placeholder {label}")
-        if self.database_url.startswith("sqlite"):
+        if not self.database_url.startswith("postgresql"):
             raise SettingsError("production mode needs DATABASE_URL to name PostgreSQL")
         if self.redis_url is None:
             raise SettingsError("production mode needs REDIS_URL")

@@ -8,7 +8,7 @@ from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Annotated, Any
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, ValidationError
+from pydantic import AwareDatetime, BaseModel, BeforeValidator, ConfigDict, Field, ValidationError
 from sqlalchemy.exc import IntegrityError
 
 from models import repository, schedule
@@ -24,6 +24,13 @@ Identifier = Annotated[str, Field(min_length=1, max_length=128, pattern=r"^[A-Za
 COMPARED_FIELDS = ("player_id", "game_id", "round_id", "stake", "currency")
 
 
+def _no_float(value: object) -> object:
+    # A float is already inexact when it arrives: money travels as a decimal string.
+    if isinstance(value, float):
+        raise ValueError('send money as a decimal string like "12.50", not a float')
+    return value
+
+
 class PlaceBet(BaseModel):
     """A bet as the game server registers it."""
 
@@ -34,7 +41,11 @@ class PlaceBet(BaseModel):
     player_id: Identifier
     game_id: Identifier
     round_id: Identifier
-    stake: Annotated[Decimal, Field(gt=0, max_digits=18, decimal_places=4, allow_inf_nan=False)]
+    stake: Annotated[
+        Decimal,
+        BeforeValidator(_no_float),
+        Field(gt=0, max_digits=18, decimal_places=4, allow_inf_nan=False),
+    ]
     currency: Annotated[str, Field(pattern=r"^[A-Z]{3}$")]
     placed_at: AwareDatetime | None = None
 

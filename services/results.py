@@ -16,6 +16,7 @@ from services.context import Context
 from services.facts import Fact, note_late_fact
 
 CURRENCY = re.compile(r"^[A-Z]{3}$")
+DECIMAL_TEXT = re.compile(r"^\d{1,14}(\.\d{1,4})?$")
 MAX_PAYOUT = Decimal("1e14")
 CAS_ATTEMPTS = 5
 
@@ -39,6 +40,8 @@ def parse_payout(value: object) -> Decimal:
         raise InvalidCommand(f"payout: {value!r} must be between 0 and {MAX_PAYOUT}")
     if isinstance(exponent, int) and exponent < -4:
         raise InvalidCommand(f"payout: {value!r} has more than 4 decimal places")
+    if isinstance(value, str) and not DECIMAL_TEXT.match(value):
+        raise InvalidCommand(f"payout: {value[:40]!r} is not a plain decimal like \"12.50\"")
     return payout
 
 

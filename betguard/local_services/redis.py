@@ -131,6 +131,10 @@ class RedisServer:
             proc.kill()
             proc.wait(timeout=WAIT_SECONDS)
 
+    def detach(self) -> None:
+        """Leave the server running after this process exits (the demo's ``--keep``)."""
+        unregister_running(self)
+
     def restart(self, *, wipe: bool = False) -> Self:
         """Stop and start on the same address; ``wipe`` empties the data dir in between."""
         self.stop()

@@ -170,11 +170,6 @@ def test_the_refusal_keeps_the_validation_error_as_its_cause() -> None:
     assert isinstance(refused.value.__cause__, ValidationError)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="bug: parse_policies builds {'name': key, **table}, so a `name` key in the table"
-    " silently renames the provider and bypasses the name pattern check on the table key",
-)
 def test_a_table_cannot_rename_its_provider() -> None:
     with pytest.raises(PolicyError):
         parse_policies({"providers": {"Acme Corp": {"base_url": "http://a.test", "name": "x"}}})
@@ -204,12 +199,6 @@ def test_a_bad_key_in_a_file_names_the_file_the_provider_and_the_key(tmp_path: P
     assert str(refused.value).startswith(f"{path}: providers.acme.backoff_factor:")
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=(UnicodeDecodeError, IsADirectoryError),
-    reason="bug: load_policies only maps FileNotFoundError and TOMLDecodeError; an unreadable"
-    " file (not UTF-8, or a directory) escapes as UnicodeDecodeError / IsADirectoryError",
-)
 @pytest.mark.parametrize("kind", ["not-utf8", "directory"])
 def test_an_unreadable_policy_file_is_a_policy_error(tmp_path: Path, kind: str) -> None:
     path = tmp_path / "policies.toml"

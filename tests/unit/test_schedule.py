@@ -145,10 +145,10 @@ def test_a_check_after_the_deadline_is_due_at_the_deadline_at_once() -> None:
     assert next_check_at(policy(), 1, NOW, deadline, always(0.0)) == deadline
 
 
-@pytest.mark.parametrize("seconds_left", [-3600, 0, 1, 59, 3600, 48 * 3600])
+@pytest.mark.parametrize("seconds_left", [-3600, 0, 59, 48 * 3600])
 @pytest.mark.parametrize("jitter", [0.0, 0.5, 1.0])
-@pytest.mark.parametrize("draw", [0.0, 0.5, ALMOST_ONE])
-@pytest.mark.parametrize("attempt", [-5, 1, 2, 7, 64, 10**6])
+@pytest.mark.parametrize("draw", [0.0, ALMOST_ONE])
+@pytest.mark.parametrize("attempt", [-5, 1, 7, 10**6])
 def test_the_next_check_is_never_past_the_deadline_nor_before_now(
     attempt: int, draw: float, jitter: float, seconds_left: int
 ) -> None:

