@@ -102,11 +102,13 @@ def order_recheck(
     )
 
 
-def reschedule(bet: BetSnapshot, *, at: datetime, events: list[NewEvent]) -> Change:
+def reschedule(
+    bet: BetSnapshot, *, at: datetime, events: list[NewEvent], why: str = ""
+) -> Change:
     """Keep the bet pending and set its next check; ``events`` tell what the check found."""
     if bet.state is not BetState.PENDING:
         raise IllegalTransition(f"only a pending bet is checked again, not a {bet.state.value} one")
-    detail = {"attempt": bet.check_attempt, "at": at.isoformat()}
+    detail = {"attempt": bet.check_attempt, "at": at.isoformat(), "why": why}
     return Change(
         bet.state,
         {"next_check_at": at},

@@ -131,7 +131,7 @@ def _change_for(
         completed = bet.check_attempt - 1
         at = schedule.next_check_at(ctx.policy(bet.provider), completed, now, bet.deadline,
                                     ctx.draw)
-        return transitions.reschedule(bet, at=at, events=[])
+        return transitions.reschedule(bet, at=at, events=[], why=decision.reason)
     detail = {"answer": answer.as_detail() if answer else None}
     return transitions.open_review(
         bet, reason=decision.review_reason or ReviewReason.AMBIGUOUS, why=decision.reason,

@@ -130,3 +130,27 @@ def test_a_late_win_for_a_refunded_bet_opens_a_conflict_review_and_moves_no_mone
     assert review.detail["late_fact"]["payout"] == "120.00"
     refunds = [r for r in stack.truth()["refunds"].values() if r["bet_ref"] == bet.bet_ref]
     assert len(refunds) == 1 and refunds[0]["requests"] == 1
+
+
+def test_a_bets_history_explains_every_check_and_every_decision(stack: Stack) -> None:
+    bet = stack.place("refunder", fate="never")
+    stack.sim("POST", "/_sim/faults", {"bet_ref": bet.bet_ref, "fault": "not_json", "times": 1})
+
+    stack.wait_for_state(bet.id, BetState.REFUNDED)
+
+    history = stack.history(bet.id)
+    answers = {e.detail["attempt"]: e for e in history
+               if e.kind in ("provider_answered", "provider_error")}
+    for check in (e for e in history if e.kind == "check_started"):
+        answer = answers[check.detail["attempt"]]
+        assert answer.actor == "provider:refunder"
+        assert answer.detail.get("status") or answer.detail.get("message")
+    assert any(e.kind == "provider_error" and "JSON" in e.detail["message"] for e in history)
+    decisions = ("check_rescheduled", "refund_decided", "bet_settled")
+    for decision in (e for e in history if e.kind in decisions):
+        assert decision.detail["why"]
+    cancel = next(e for e in history if e.kind == "cancel_answered")
+    assert cancel.detail["accepted"] is True
+    refunded = next(e for e in history if e.kind == "bet_refunded")
+    assert refunded.detail["refund_id"] and refunded.detail["idempotency_key"]
+    assert all(e.at and e.actor for e in history)

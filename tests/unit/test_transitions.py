@@ -251,12 +251,11 @@ def test_a_recheck_of_a_pending_bet_is_refused() -> None:
 
 
 def test_rescheduling_keeps_the_bet_pending_and_moves_its_next_check() -> None:
-    change = reschedule(bet())
+    change = transitions.reschedule(bet(), at=LATER, events=[], why="no result yet")
     assert change.target_state is BetState.PENDING
     assert change.values == {"next_check_at": LATER}
-    assert change.events == [
-        NewEvent(EventKind.CHECK_RESCHEDULED, "betguard", {"attempt": 3, "at": LATER.isoformat()})
-    ]
+    detail = {"attempt": 3, "at": LATER.isoformat(), "why": "no result yet"}
+    assert change.events == [NewEvent(EventKind.CHECK_RESCHEDULED, "betguard", detail)]
 
 
 def test_rescheduling_records_what_the_check_found_before_the_new_time() -> None:
