@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from betguard import processes
-from betguard.local_services import RedisServer
+from betguard.local_services import RedisServer, free_port
 from models.migrate import upgrade
 
 
@@ -27,6 +27,7 @@ class LaunchPlan:
     knobs: dict[str, object] = field(default_factory=dict)
     settings_env: dict[str, str] = field(default_factory=dict)
     provider_concurrency: int = 8
+    flower: bool = True
 
 
 class LocalStack:
@@ -36,6 +37,8 @@ class LocalStack:
         self.redis: RedisServer | None = None
         self.children: list[processes.ManagedProcess] = []
         self.sim_url = ""
+        self.flower_url = ""
+        self.flower_auth = f"ops:{secrets.token_urlsafe(12)}"
 
     @property
     def logs(self) -> Path:
@@ -108,3 +111,9 @@ class LocalStack:
             processes.beat(self.env, self.logs / "beat.log",
                            schedule_file=self.plan.workdir / "beat-schedule").start(),
         ]
+        if self.plan.flower:
+            port = free_port()
+            self.children.append(processes.flower(
+                self.env, self.logs / "flower.log", port=port, basic_auth=self.flower_auth,
+                db_file=self.plan.workdir / "flower.db").start())
+            self.flower_url = f"http://127.0.0.1:{port}"

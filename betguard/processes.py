@@ -114,6 +114,14 @@ def beat(env: Mapping[str, str], log: Path, *, schedule_file: Path) -> ManagedPr
     return ManagedProcess("beat", argv, env=env, log=log)
 
 
+def flower(env: Mapping[str, str], log: Path, *, port: int, basic_auth: str,
+           db_file: Path) -> ManagedProcess:
+    """Flower on loopback, behind basic authentication, keeping its state in ``db_file``."""
+    argv = celery_argv("flower", "--address=127.0.0.1", f"--port={port}",
+                       f"--basic-auth={basic_auth}", "--persistent=True", f"--db={db_file}")
+    return ManagedProcess("flower", argv, env=env, log=log)
+
+
 def simulator(env: Mapping[str, str], log: Path, *, port_file: Path, provider_secret: str,
               wallet_secret: str, knobs: str = "{}", port: int = 0) -> ManagedProcess:
     argv = [sys.executable, "-m", "providers.simulator", "--host", "127.0.0.1",

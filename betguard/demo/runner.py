@@ -37,6 +37,8 @@ def run_demo(*, bets: int, scenario: str, as_json: bool, keep: bool, workdir: st
         print(f"betguard demo: {bets} bets, scenario {chosen.name}: {chosen.description}",
               file=out)
         stack.start()
+        if stack.flower_url:
+            print(f"Flower: {stack.flower_url} (user:password {stack.flower_auth})", file=out)
         summary = _drive(stack, chosen, bets, out)
     except BaseException:
         stack.stop()

@@ -51,6 +51,11 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--seed", type=int, default=None, help="seed for every random choice")
     parser.add_argument("--knobs", default=None, help="initial knobs as a JSON object")
     parser.add_argument("--access-log", action="store_true", help="log every request")
+    parser.add_argument(
+        "--container",
+        action="store_true",
+        help="allow a non-loopback --host: only inside a container's private network",
+    )
     return parser.parse_args(argv)
 
 
@@ -115,7 +120,7 @@ def stop_on_signals() -> threading.Event:
 
 def run(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
-    host = check_loopback(args.host)
+    host = args.host if args.container else check_loopback(args.host)
     provider_secret = secret(args.provider_secret, PROVIDER_SECRET_ENV, "provider")
     wallet_secret = secret(args.wallet_secret, WALLET_SECRET_ENV, "wallet")
     state = SimState(seed=args.seed, knobs=initial_knobs(args.knobs))

@@ -1,0 +1,15 @@
+# One image for every betguard process; docker-compose.yml picks the command.
+FROM python:3.11-slim
+ENV PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1
+WORKDIR /app
+COPY pyproject.toml README.md ./
+COPY betguard betguard
+COPY config config
+COPY models models
+COPY providers providers
+COPY services services
+COPY tasks tasks
+RUN pip install --no-cache-dir . \
+    && useradd --system --create-home --uid 10001 betguard \
+    && mkdir -p /var/lib/betguard && chown betguard /var/lib/betguard
+USER betguard

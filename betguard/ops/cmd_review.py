@@ -1,0 +1,132 @@
+"""``betguard review list|resolve`` and ``betguard recheck``: an operator's decisions.
+
+The decisions themselves are ``services.reviews``; these commands only parse,
+delegate and say what became of the bet.
+"""
+
+from __future__ import annotations
+
+import click
+
+from betguard.ops import output, queries
+from betguard.ops.parsing import BetRef, parse_deadline, parse_ref
+from betguard.ops.runtime import Ops, OpsCommand, json_option, open_ops
+from betguard.ops.views import BetView, age, money, short_time
+from models.events import Resolution, ReviewReason
+from services.context import Context, utcnow
+from services.reviews import Resolve, order_recheck, resolve_review
+
+OPERATOR_HELP = "Who decides (recorded in the bet's history). Env: BETGUARD_OPERATOR."
+
+
+@click.group(name="review")
+def review() -> None:
+    """Work the review queue: bets a person must decide, and conflicts to acknowledge."""
+
+
+@review.command(name="list", cls=OpsCommand)
+@click.option("--all", "include_resolved", is_flag=True, help="Resolved reviews too.")
+@click.option("--reason", type=click.Choice([r.value for r in ReviewReason]),
+              help="Only reviews opened for this reason.")
+@json_option
+def list_reviews(include_resolved: bool, reason: str | None, as_json: bool) -> None:
+    """List open reviews, oldest first."""
+    now = utcnow()
+    with open_ops() as ops, ops.context.db.unit_of_work() as session:
+        views = queries.list_reviews(session, include_resolved=include_resolved, reason=reason)
+    if as_json:
+        output.emit_json([view.as_json(now) for view in views])
+        return
+    columns = ["ref", "reason", "opened", "age", "why"]
+    if include_resolved:
+        columns.append("status")
+    rows = [[v.ref, v.reason, short_time(v.opened_at), age((now - v.opened_at).total_seconds()),
+             v.why, v.status][: len(columns)] for v in views]
+    output.table(columns, rows, empty="no open reviews" if not include_resolved else "no reviews")
+
+
+@review.command(name="resolve", cls=OpsCommand)
+@click.argument("ref")
+@click.option("--settle", "payout", metavar="PAYOUT", help="Settle the bet with this payout.")
+@click.option("--refund", is_flag=True, help="Refund the stake.")
+@click.option("--recheck", is_flag=True, help="Ask the provider again until a new deadline.")
+@click.option("--deadline", metavar="ISO|DURATION",
+              help="With --recheck: the new deadline (default: the provider's policy).")
+@click.option("--acknowledge", is_flag=True,
+              help="Close a conflict review on a decided bet without changing it.")
+@click.option("--note", required=True, help="Why: kept with the decision.")
+@click.option("--operator", required=True, envvar="BETGUARD_OPERATOR", help=OPERATOR_HELP)
+@json_option
+def resolve(ref: str, payout: str | None, refund: bool, recheck: bool, deadline: str | None,
+            acknowledge: bool, note: str, operator: str, as_json: bool) -> None:
+    """Decide a bet's open review: exactly one of --settle, --refund, --recheck, --acknowledge."""
+    resolution = _chosen(payout, refund, recheck, acknowledge)
+    if deadline is not None and resolution is not Resolution.RECHECK:
+        raise click.UsageError("--deadline goes with --recheck only")
+    wanted = parse_ref(ref)
+    new_deadline = parse_deadline(deadline, utcnow()) if deadline is not None else None
+    with open_ops() as ops:
+        provider, bet_ref = _name_of(ops.context, wanted)
+        resolve_review(ops.context, Resolve(provider, bet_ref, resolution, operator, note,
+                                            payout=payout, deadline=new_deadline))
+        after = _reread(ops, wanted)
+    if as_json:
+        output.emit_json({"resolution": resolution.value, "operator": operator,
+                          "bet": after.as_json(utcnow())})
+        return
+    output.say(f"{after.ref}: review resolved by {operator} ({resolution.value}); "
+               f"the bet is now {_state_line(after)}")
+
+
+def _chosen(payout: str | None, refund: bool, recheck: bool, acknowledge: bool) -> Resolution:
+    chosen = [resolution for resolution, given in [
+        (Resolution.SETTLED, payout is not None), (Resolution.REFUNDED, refund),
+        (Resolution.RECHECK, recheck), (Resolution.ACKNOWLEDGED, acknowledge),
+    ] if given]
+    if len(chosen) != 1:
+        raise click.UsageError(
+            "give exactly one of --settle PAYOUT, --refund, --recheck, --acknowledge"
+        )
+    return chosen[0]
+
+
+def _state_line(bet: BetView) -> str:
+    if bet.payout is not None:
+        return f"{bet.state} (payout {money(bet.payout)} {bet.currency})"
+    if bet.next_check_at is not None:
+        return f"{bet.state} (next step at {short_time(bet.next_check_at)})"
+    return bet.state
+
+
+@click.command(name="recheck", cls=OpsCommand)
+@click.argument("ref")
+@click.option("--operator", required=True, envvar="BETGUARD_OPERATOR", help=OPERATOR_HELP)
+@json_option
+def recheck(ref: str, operator: str, as_json: bool) -> None:
+    """Check a pending bet with its provider now instead of at its next scheduled time."""
+    wanted = parse_ref(ref)
+    with open_ops() as ops:
+        provider, bet_ref = _name_of(ops.context, wanted)
+        before = order_recheck(ops.context, provider, bet_ref, operator=operator)
+        sent = [w for w in ops.wakeups.sent if w.kind == "check"]
+    if as_json:
+        output.emit_json({"ref": before.label, "bet_id": before.id,
+                          "attempt": before.check_attempt, "operator": operator,
+                          "dispatched_at": sent[0].at if sent else None})
+        return
+    output.say(f"{before.label}: check {before.check_attempt} ordered now by {operator}")
+
+
+def _name_of(context: Context, wanted: BetRef) -> tuple[str, str]:
+    """The services name bets by provider and reference; ``#id`` is looked up first."""
+    if wanted.bet_id is None:
+        return wanted.provider, wanted.bet_ref
+    with context.db.unit_of_work() as session:
+        bet = queries.find_bet(session, wanted)
+        return bet.provider, bet.bet_ref
+
+
+def _reread(ops: Ops, wanted: BetRef) -> BetView:
+    with ops.context.db.unit_of_work() as session:
+        return queries.bet_view(session, wanted)
+

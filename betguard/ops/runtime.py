@@ -1,0 +1,106 @@
+"""What every ops command shares: the context built once and only when needed, the
+record of what it woke up, and refusals shown as one line with exit code 1.
+
+The context is built inside the command, never at import, so ``--help`` works in
+an empty environment and a command that refuses its arguments touches nothing.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, TypeVar
+
+import click
+from pydantic import ValidationError
+from sqlalchemy.exc import OperationalError
+
+from config.settings import SettingsError
+from models.errors import BetguardError
+from services.context import Context, Scheduler
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+@dataclass(frozen=True)
+class Wakeup:
+    """A check or refund this command sent to the workers."""
+
+    kind: str
+    bet_id: int
+    ref: str
+    at: datetime
+    attempt: int | None = None
+
+
+@dataclass
+class RecordingScheduler:
+    """Passes wake-ups on to the real scheduler and remembers them, so a command can
+    say exactly what it dispatched (the sweep reports only counts)."""
+
+    inner: Scheduler
+    sent: list[Wakeup] = field(default_factory=list)
+
+    def check(self, bet_id: int, attempt: int, at: datetime, *, label: str) -> None:
+        self.sent.append(Wakeup("check", bet_id, label, at, attempt))
+        self.inner.check(bet_id, attempt, at, label=label)
+
+    def refund(self, bet_id: int, at: datetime, *, label: str) -> None:
+        self.sent.append(Wakeup("refund", bet_id, label, at))
+        self.inner.refund(bet_id, at, label=label)
+
+
+@dataclass(frozen=True)
+class Ops:
+    context: Context
+    wakeups: RecordingScheduler
+
+
+@contextmanager
+def open_ops() -> Iterator[Ops]:
+    """Build this invocation's context from the settings; dispose of its engine after."""
+    from betguard.bootstrap import build_context
+    from config.settings import get_settings
+    from tasks.app import app
+    from tasks.scheduler import CeleryScheduler
+
+    settings = get_settings()
+    wakeups = RecordingScheduler(CeleryScheduler(app, max_countdown=settings.max_countdown))
+    context = build_context(settings, wakeups)
+    try:
+        yield Ops(context, wakeups)
+    finally:
+        context.db.dispose()
+
+
+def describe(exc: Exception) -> str:
+    """One line for a refusal, whatever its own message looks like."""
+    if isinstance(exc, OperationalError):
+        reason = str(exc.orig).strip().splitlines()[0] if exc.orig else "no connection"
+        return f"database unavailable: {reason}"
+    if isinstance(exc, ValidationError):
+        problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}"
+                             for e in exc.errors(include_url=False))
+        return f"invalid settings: {problems}"
+    return " ".join(str(exc).split()) or type(exc).__name__
+
+
+class OpsCommand(click.Command):
+    """A command whose expected refusals (unknown bet, illegal transition, bad
+    argument, unusable settings) are one ``error:`` line on stderr and exit code 1.
+    click's own usage errors keep their exit code 2; bugs keep their traceback."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except (BetguardError, SettingsError, ValidationError, OperationalError) as exc:
+            click.echo(f"error: {describe(exc)}", err=True)
+            ctx.exit(1)
+
+
+def json_option(command: F) -> F:
+    decorate = click.option("--json", "as_json", is_flag=True,
+                            help="Print machine-readable JSON instead of a table.")
+    return decorate(command)
