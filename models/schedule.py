@@ -10,6 +10,7 @@ from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Protocol
 
+
 class BackoffPolicy(Protocol):
     @property
     def first_check_delay(self) -> float: ...

@@ -11,9 +11,9 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
+from models.errors import IllegalTransition
 from models.events import EventKind, ReviewReason
 from models.snapshot import BetSnapshot
-from models.errors import IllegalTransition
 from models.states import BetState, ensure_transition
 
 

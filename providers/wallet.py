@@ -24,7 +24,6 @@ from providers.base import RefundReceipt
 from providers.errors import WalletRejected, WalletUnavailable
 from providers.http import WALLET_ERRORS, SignedJsonClient, SignedResponse
 
-
 CENTS = Decimal("0.01")
 
 

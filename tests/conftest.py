@@ -1,4 +1,4 @@
-"""Shared fixtures. The running betguard (see tests/integration/harness.py) starts only for tests that ask for it."""
+"""Shared fixtures: the running betguard (tests/integration/harness.py), started on demand."""
 
 from __future__ import annotations
 

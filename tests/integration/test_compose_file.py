@@ -110,7 +110,7 @@ def test_postgres_and_redis_keep_their_data_and_report_health(compose: dict[str,
 
     assert "healthcheck" in postgres and "healthcheck" in redis
     assert any("/var/lib/postgresql/data" in v for v in postgres["volumes"])
-    assert ["--appendonly", "yes"] == redis["command"][1:3]
+    assert redis["command"][1:3] == ["--appendonly", "yes"]
     assert "noeviction" in redis["command"]
     assert services(compose)["migrate"]["restart"] == "no"
 

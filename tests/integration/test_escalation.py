@@ -33,7 +33,8 @@ def test_a_result_that_appears_late_is_found_with_growing_gaps_before_the_deadli
     for number, event in enumerate(rescheduled, start=1):
         planned = datetime.fromisoformat(event.detail["at"])
         gap = (planned - event.at).total_seconds()
-        ceiling = min(policy.backoff_cap, policy.backoff_base * policy.backoff_factor ** (number - 1))
+        ceiling = min(policy.backoff_cap,
+                      policy.backoff_base * policy.backoff_factor ** (number - 1))
         assert ceiling * (1 - policy.jitter) - 1e-3 <= gap <= ceiling + 1e-3, (number, gap)
         assert planned <= bet.deadline
     for event, next_check in zip(rescheduled, started[1:], strict=False):
