@@ -6,7 +6,7 @@ from functools import cached_property
 from pathlib import Path
 from typing import Literal
 
-from pydantic import AliasChoices, Field, SecretStr, model_validator
+from pydantic import AliasChoices, BaseModel, ConfigDict, Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from config.policies import ProviderPolicy, load_policies
@@ -17,6 +17,16 @@ PLACEHOLDER_SECRETS = {"", "change-me", "changeme", "secret", "placeholder", "de
 
 class SettingsError(ValueError):
     """Raised when the environment does not describe a usable configuration."""
+
+
+class ApiKey(BaseModel):
+    """One API key, stored as the SHA-256 of the key so the environment never holds it."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    name: str = Field(min_length=1, max_length=64)
+    role: Literal["game_server", "operator"]
+    sha256: str = Field(pattern=r"^[0-9a-f]{64}$")
 
 
 class Settings(BaseSettings):
@@ -49,6 +59,12 @@ class Settings(BaseSettings):
     sweep_batch: int = Field(default=1000, ge=1)
     refund_retry_delay: float = Field(default=30.0, gt=0)
     log_json: bool = False
+    api_keys: list[ApiKey] = Field(default_factory=list)
+    api_max_body_bytes: int = Field(default=1_000_000, ge=1024)
+    notify_url: str | None = None  # the game server's notification endpoint
+    notify_secret: SecretStr | None = None
+    notify_attempts: int = Field(default=8, ge=1, le=50)
+    notify_retry_base: float = Field(default=5.0, gt=0)
 
     @model_validator(mode="after")
     def _countdown_below_visibility(self) -> Settings:
