@@ -2,17 +2,20 @@
 
 from __future__ import annotations
 
-from config.settings import Settings
+from collections.abc import Callable
+
+from config.settings import Settings, SettingsError
 from models.db import Database
 from providers.base import Provider
+from providers.notifier import HttpNotifier
 from providers.registry import build_provider
 from providers.wallet import HttpWallet
-from services.context import Context, Scheduler, Timing
+from services.context import Context, OutboxPolicy, Scheduler, Timing
 
 
 def build_context(settings: Settings, scheduler: Scheduler) -> Context:
     settings.validate_for_start()
-    return Context(
+    context = Context(
         db=Database(settings.database_url),
         policies=settings.policies,
         providers=build_providers(settings),
@@ -24,7 +27,29 @@ def build_context(settings: Settings, scheduler: Scheduler) -> Context:
             refund_retry_delay=settings.refund_retry_delay,
             sweep_batch=settings.sweep_batch,
         ),
+        notifier=build_notifier(settings),
+        outbox=OutboxPolicy(attempts=settings.notify_attempts,
+                            retry_base=settings.notify_retry_base),
     )
+    if context.notifier is not None:
+        context.db.on_new_notifications = _wake_deliveries(context)
+    return context
+
+
+def _wake_deliveries(context: Context) -> Callable[[list[int]], None]:
+    def wake(ids: list[int]) -> None:
+        for notification_id in ids:
+            context.scheduler.notify(notification_id, context.clock())
+
+    return wake
+
+
+def build_notifier(settings: Settings) -> HttpNotifier | None:
+    if settings.notify_url is None:
+        return None
+    if settings.notify_secret is None:
+        raise SettingsError("BETGUARD_NOTIFY_URL is set but BETGUARD_NOTIFY_SECRET is not")
+    return HttpNotifier(url=settings.notify_url, secret=settings.notify_secret.get_secret_value())
 
 
 def build_providers(settings: Settings) -> dict[str, Provider]:

@@ -13,6 +13,7 @@ CHECK_TASK = "betguard.check"
 REFUND_TASK = "betguard.refund"
 PLACE_TASK = "betguard.place"
 SWEEP_TASK = "betguard.sweep"
+NOTIFY_TASK = "betguard.notify"
 
 
 def celery_config(settings: Settings) -> dict[str, Any]:
@@ -40,6 +41,7 @@ def celery_config(settings: Settings) -> dict[str, Any]:
         "task_routes": {
             CHECK_TASK: {"queue": PROVIDER_QUEUE},
             REFUND_TASK: {"queue": PROVIDER_QUEUE},
+            NOTIFY_TASK: {"queue": PROVIDER_QUEUE},
         },
         "task_time_limit": 300,
         "task_soft_time_limit": 240,

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.orm import Session, sessionmaker
+
+from models.outbox import NEW_NOTIFICATIONS
 
 SQLITE_BUSY_TIMEOUT_SECONDS = 30
 
@@ -19,6 +21,10 @@ class Database:
         self.url = url
         self.engine = _make_engine(url, pool_size=pool_size)
         self._sessions = sessionmaker(self.engine, expire_on_commit=False)
+        # Called with the ids of notifications a transaction added, once it committed.
+        self.on_new_notifications: Callable[[list[int]], None] | None = None
+        event.listen(self._sessions, "after_commit", self._after_commit)
+        event.listen(self._sessions, "after_rollback", _forget_notifications)
 
     @property
     def is_sqlite(self) -> bool:
@@ -35,6 +41,15 @@ class Database:
 
     def dispose(self) -> None:
         self.engine.dispose()
+
+    def _after_commit(self, session: Session) -> None:
+        ids = session.info.pop(NEW_NOTIFICATIONS, None)
+        if ids and self.on_new_notifications is not None:
+            self.on_new_notifications(ids)
+
+
+def _forget_notifications(session: Session) -> None:
+    session.info.pop(NEW_NOTIFICATIONS, None)
 
 
 def _make_engine(url: str, *, pool_size: int) -> Engine:

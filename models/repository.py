@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Sequence
 from datetime import datetime
+from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import select, update
@@ -11,8 +13,10 @@ from sqlalchemy.orm import Session
 
 from models.errors import BetNotFound
 from models.events import ReviewReason
+from models.money import wire_amount
+from models.outbox import NEW_NOTIFICATIONS, NotificationKind, NotificationState
 from models.snapshot import BetSnapshot
-from models.tables import AuditEvent, Bet, Review
+from models.tables import AuditEvent, Bet, Notification, Review
 from models.transitions import Change, NewEvent
 
 
@@ -44,6 +48,9 @@ def apply(session: Session, bet: BetSnapshot, change: Change, *, now: datetime) 
     if result.rowcount != 1:  # type: ignore[attr-defined]
         return False
     add_events(session, bet.id, change.events, now=now)
+    if change.notify is not None:
+        detail = {"state": change.target_state.value, "payout": _text(change.values.get("payout"))}
+        add_notification(session, bet, change.notify, detail, now=now)
     if change.review is not None:
         open_review_item(session, bet.id, change.review.reason, change.review.detail, now=now)
     return True
@@ -88,9 +95,36 @@ def open_review_item(
     session: Session, bet_id: int, reason: ReviewReason, detail: dict[str, Any], *,
     now: datetime,
 ) -> Review:
+    """Open a review and tell the game server a person now holds the bet."""
     review = Review(bet_id=bet_id, reason=reason.value, opened_at=now, detail=detail)
     session.add(review)
+    bet = session.get(Bet, bet_id)
+    assert bet is not None  # noqa: S101 - reviews are opened on bets read in this transaction
+    add_notification(session, BetSnapshot.of(bet), NotificationKind.REVIEW_OPENED,
+                     {"reason": reason.value, "why": detail.get("why")}, now=now)
     return review
+
+
+def add_notification(
+    session: Session, bet: BetSnapshot, kind: NotificationKind, detail: dict[str, Any], *,
+    now: datetime,
+) -> Notification:
+    """Put a notification in the outbox, in the caller's transaction. Its id is
+    remembered on the session so the commit can wake a delivery at once."""
+    event_id = str(uuid.uuid4())
+    payload = {
+        "event_id": event_id, "event": kind.value, "occurred_at": now.isoformat(),
+        "provider": bet.provider, "bet_ref": bet.bet_ref, "stake": wire_amount(bet.stake),
+        "currency": bet.currency, **detail,
+    }
+    notification = Notification(
+        event_id=event_id, bet_id=bet.id, kind=kind.value, payload=payload,
+        state=NotificationState.PENDING.value, attempts=0, next_attempt_at=now, created_at=now,
+    )
+    session.add(notification)
+    session.flush()
+    session.info.setdefault(NEW_NOTIFICATIONS, []).append(notification.id)
+    return notification
 
 
 def open_reviews(session: Session, bet_id: int) -> list[Review]:
@@ -109,3 +143,7 @@ def history(session: Session, bet_id: int) -> list[AuditEvent]:
             select(AuditEvent).where(AuditEvent.bet_id == bet_id).order_by(AuditEvent.id)
         )
     )
+
+
+def _text(value: object) -> str | None:
+    return wire_amount(value) if isinstance(value, Decimal) else None

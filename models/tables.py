@@ -96,3 +96,23 @@ class Review(Base):
     resolution: Mapped[str | None] = mapped_column(String(20), nullable=True)
     operator: Mapped[str | None] = mapped_column(String(128), nullable=True)
     note: Mapped[str | None] = mapped_column(Text, nullable=True)
+
+
+class Notification(Base):
+    """An outcome to tell the game server about: an outbox row, written in the same
+    transaction as the change it reports, delivered at least once."""
+
+    __tablename__ = "notifications"
+    __table_args__ = (Index("ix_notifications_state_next", "state", "next_attempt_at"),)
+
+    id: Mapped[Id]
+    event_id: Mapped[str] = mapped_column(String(36), unique=True)
+    bet_id: Mapped[BetId]
+    kind: Mapped[str] = mapped_column(String(30))
+    payload: Mapped[dict[str, Any]]
+    state: Mapped[str] = mapped_column(String(12))
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[MaybeMoment]
+    last_error: Mapped[str | None] = mapped_column(Text, nullable=True)
+    created_at: Mapped[Moment]
+    delivered_at: Mapped[MaybeMoment]

@@ -13,6 +13,7 @@ from typing import Any
 
 from models.errors import IllegalTransition
 from models.events import EventKind, ReviewReason
+from models.outbox import NotificationKind
 from models.snapshot import BetSnapshot
 from models.states import BetState, ensure_transition
 
@@ -38,6 +39,7 @@ class Change:
     values: dict[str, Any]
     events: list[NewEvent]
     review: NewReview | None = None
+    notify: NotificationKind | None = None  # the game server hears of this change
 
     @property
     def target_state(self) -> BetState:
@@ -51,6 +53,7 @@ def settle(bet: BetSnapshot, *, payout: Decimal, actor: str, why: str, now: date
         bet.state,
         {"state": BetState.SETTLED, "payout": payout, "final_at": now, "next_check_at": None},
         [NewEvent(EventKind.BET_SETTLED, actor, detail)],
+        notify=NotificationKind.BET_SETTLED,
     )
 
 
@@ -70,6 +73,7 @@ def confirm_refund(bet: BetSnapshot, *, refund_id: str, key: str, now: datetime)
         bet.state,
         {"state": BetState.REFUNDED, "final_at": now, "next_check_at": None},
         [NewEvent(EventKind.BET_REFUNDED, "wallet", detail)],
+        notify=NotificationKind.BET_REFUNDED,
     )
 
 

@@ -35,3 +35,7 @@ class WalletUnavailable(WalletError):
 
 class WalletRejected(WalletError):
     """Raised when the wallet refuses the refund; a person must look at it."""
+
+
+class NotificationFailed(Exception):
+    """Raised when the game server did not confirm a notification; it is sent again later."""

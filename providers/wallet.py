@@ -20,18 +20,10 @@ from typing import Literal
 import requests
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from models.money import wire_amount
 from providers.base import RefundReceipt
 from providers.errors import WalletRejected, WalletUnavailable
 from providers.http import WALLET_ERRORS, SignedJsonClient, SignedResponse
-
-CENTS = Decimal("0.01")
-
-
-def wire_amount(amount: Decimal) -> str:
-    """Money as it travels: at least two decimals, no padding beyond them ("12.50",
-    "0.125"), so a NUMERIC(18, 4) read back as 12.5000 means the same to the wallet."""
-    cents = amount.quantize(CENTS)
-    return f"{cents:f}" if cents == amount else f"{amount.normalize():f}"
 
 
 def refund_idempotency_key(provider: str, bet_ref: str) -> str:

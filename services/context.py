@@ -25,6 +25,20 @@ class Scheduler(Protocol):
 
     def refund(self, bet_id: int, at: datetime, *, label: str) -> None: ...
 
+    def notify(self, notification_id: int, at: datetime) -> None: ...
+
+
+class Notifier(Protocol):
+    """Tells the game server about one event; raises ``NotificationFailed`` unless confirmed."""
+
+    def send(self, event_id: str, body: bytes) -> None: ...
+
+
+@dataclass(frozen=True)
+class OutboxPolicy:
+    attempts: int = 8  # then the notification is a dead letter
+    retry_base: float = 5.0  # seconds before the second attempt; doubles after each
+
 
 @dataclass(frozen=True)
 class Timing:
@@ -46,6 +60,8 @@ class Context:
     timing: Timing = field(default_factory=Timing)
     clock: Callable[[], datetime] = utcnow
     draw: Callable[[], float] = random.random
+    notifier: Notifier | None = None  # None: the game server is not told (no URL configured)
+    outbox: OutboxPolicy = field(default_factory=OutboxPolicy)
 
     def policy(self, provider: str) -> ProviderPolicy:
         try:

@@ -15,7 +15,8 @@ from sqlalchemy import select, update
 from models import repository
 from models.events import EventKind
 from models.states import BetState
-from models.tables import Bet
+from models.outbox import NotificationState
+from models.tables import Bet, Notification
 from models.transitions import NewEvent
 from services.context import Context
 
@@ -24,12 +25,14 @@ from services.context import Context
 class SweepReport:
     checks_dispatched: int
     refunds_dispatched: int
+    notifications_dispatched: int
 
 
 def run_sweeps(ctx: Context) -> SweepReport:
     return SweepReport(
         checks_dispatched=sweep_due_checks(ctx),
         refunds_dispatched=sweep_due_refunds(ctx),
+        notifications_dispatched=sweep_due_notifications(ctx),
     )
 
 
@@ -49,6 +52,34 @@ def sweep_due_refunds(ctx: Context) -> int:
     for bet_id, _attempt, label in rows:
         ctx.scheduler.refund(bet_id, ctx.clock(), label=label)
     return len(rows)
+
+
+def sweep_due_notifications(ctx: Context) -> int:
+    """Dispatch notifications whose delivery is due but whose wake-up was lost."""
+    if ctx.notifier is None:
+        return 0
+    now = ctx.clock()
+    cutoff = now - timedelta(seconds=ctx.timing.due_grace)
+    due = (
+        select(Notification.id)
+        .where(Notification.state == NotificationState.PENDING.value,
+               Notification.next_attempt_at <= cutoff)
+        .order_by(Notification.next_attempt_at)
+        .limit(ctx.timing.sweep_batch)
+    )
+    with ctx.db.unit_of_work() as session:
+        taken = list(session.scalars(
+            update(Notification)
+            .where(Notification.id.in_(due.scalar_subquery()),
+                   Notification.state == NotificationState.PENDING.value,
+                   Notification.next_attempt_at <= cutoff)
+            .values(next_attempt_at=now + timedelta(seconds=ctx.timing.check_lease))
+            .returning(Notification.id)
+            .execution_options(synchronize_session=False)))
+        session.commit()
+    for notification_id in taken:
+        ctx.scheduler.notify(notification_id, now)
+    return len(taken)
 
 
 def _take_due(ctx: Context, state: BetState, kind: EventKind) -> list[tuple[int, int, str]]:

@@ -6,10 +6,11 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from config.celery import CHECK_TASK, PLACE_TASK, REFUND_TASK
+from config.celery import CHECK_TASK, NOTIFY_TASK, PLACE_TASK, REFUND_TASK
 from models.errors import BetguardError, ConflictingBet, InvalidBet
 from services.checks import run_check
 from services.intake import place_bet
+from services.notifications import deliver
 from services.refunds import run_refund
 from tasks.app import app
 from tasks.runtime import context
@@ -28,6 +29,13 @@ def check(bet_id: int, attempt: int, ref: str = "") -> str:
 def refund(bet_id: int, ref: str = "") -> str:
     outcome = run_refund(context(), bet_id)
     log.info("bet %s: refund %s", ref, outcome.value)
+    return outcome.value
+
+
+@app.task(name=NOTIFY_TASK)
+def notify(notification_id: int) -> str:
+    outcome = deliver(context(), notification_id)
+    log.info("notification %d: %s", notification_id, outcome.value)
     return outcome.value
 
 

@@ -9,7 +9,7 @@ from typing import Any
 
 from celery import Celery
 
-from config.celery import CHECK_TASK, REFUND_TASK
+from config.celery import CHECK_TASK, NOTIFY_TASK, REFUND_TASK
 from services.context import utcnow
 
 log = logging.getLogger(__name__)
@@ -27,6 +27,10 @@ class CeleryScheduler:
 
     def refund(self, bet_id: int, at: datetime, *, label: str) -> None:
         self._send(REFUND_TASK, {"bet_id": bet_id, "ref": label}, at, label)
+
+    def notify(self, notification_id: int, at: datetime) -> None:
+        self._send(NOTIFY_TASK, {"notification_id": notification_id}, at,
+                   f"notification {notification_id}")
 
     def _send(self, task: str, kwargs: dict[str, Any], at: datetime, label: str) -> None:
         countdown = max(0.0, (at - utcnow()).total_seconds())

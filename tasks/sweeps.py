@@ -15,7 +15,8 @@ log = logging.getLogger(__name__)
 @app.task(name=SWEEP_TASK)
 def sweep() -> dict[str, int]:
     report = run_sweeps(context())
-    if report.checks_dispatched or report.refunds_dispatched:
-        log.info("sweep dispatched %d checks, %d refunds",
-                 report.checks_dispatched, report.refunds_dispatched)
-    return {"checks": report.checks_dispatched, "refunds": report.refunds_dispatched}
+    counts = {"checks": report.checks_dispatched, "refunds": report.refunds_dispatched,
+              "notifications": report.notifications_dispatched}
+    if any(counts.values()):
+        log.info("sweep dispatched %s", counts)
+    return counts

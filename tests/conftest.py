@@ -14,6 +14,7 @@ from betguard.local_services import PostgresServer, RedisServer
 from config.settings import get_settings, reset_settings
 from models.migrate import upgrade
 from tests.integration.harness import Stack, configure, start_simulator, test_context
+from tests.integration.receiver import Receiver
 
 
 @pytest.fixture(scope="session")
@@ -23,8 +24,10 @@ def stack() -> Iterator[Stack]:
     provider_secret, wallet_secret = secrets.token_hex(16), secrets.token_hex(16)
     with PostgresServer(base_dir=base / "pg") as pg, RedisServer(base_dir=base / "redis") as rd:
         stack = Stack(base=base, postgres=pg, redis=rd, env=dict(os.environ))
+        stack.receiver = Receiver(secrets.token_hex(16)).start()
         start_simulator(stack, provider_secret, wallet_secret)
-        stack.env.update(configure(stack, provider_secret, wallet_secret))
+        stack.env.update(configure(stack, provider_secret, wallet_secret,
+                                   stack.receiver.url, stack.receiver.secret))
         os.environ.update(stack.env)
         reset_settings()
         upgrade(pg.url)
@@ -38,3 +41,4 @@ def stack() -> Iterator[Stack]:
                 if process is not None:
                     process.stop()
             stack.context.db.dispose()
+            stack.receiver.stop()

@@ -26,6 +26,7 @@ from models.states import BetState
 from models.tables import AuditEvent, Bet, Review
 from services.context import Context
 from tasks.scheduler import CeleryScheduler
+from tests.integration.receiver import Receiver
 
 WAIT_SECONDS = 45.0
 
@@ -110,6 +111,7 @@ class Stack:
     workers: list[processes.ManagedProcess] = field(default_factory=list)
     beat: processes.ManagedProcess | None = None
     ctx: Context | None = None
+    receiver: Receiver | None = None
 
     # -- the game server's side ------------------------------------------------------------
     def place(self, provider: str, *, fate: str, stake: str = "10.00", **sim: Any) -> BetSnapshot:
@@ -235,7 +237,8 @@ def start_simulator(stack: Stack, provider_secret: str, wallet_secret: str) -> N
     stack.sim_url = f"http://127.0.0.1:{port}"
 
 
-def configure(stack: Stack, provider_secret: str, wallet_secret: str) -> Mapping[str, str]:
+def configure(stack: Stack, provider_secret: str, wallet_secret: str,
+              notify_url: str, notify_secret: str) -> Mapping[str, str]:
     policy_file = stack.base / "policies.toml"
     policy_file.write_text(POLICY_TEMPLATE.format(sim=stack.sim_url))
     names = ["refunder", "reviewer", "patient", "backoff", "sleepy", "slow"]
@@ -250,6 +253,10 @@ def configure(stack: Stack, provider_secret: str, wallet_secret: str) -> Mapping
         "BETGUARD_DUE_GRACE": "0.5",
         "BETGUARD_SWEEP_INTERVAL": "1",
         "BETGUARD_REFUND_RETRY_DELAY": "0.5",
+        "BETGUARD_NOTIFY_URL": notify_url,
+        "BETGUARD_NOTIFY_SECRET": notify_secret,
+        "BETGUARD_NOTIFY_ATTEMPTS": "4",
+        "BETGUARD_NOTIFY_RETRY_BASE": "0.3",
     }
 
 
