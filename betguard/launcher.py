@@ -49,7 +49,8 @@ class LocalStack:
         redis_url = self.plan.redis_url or self._start_embedded_redis()
         database_url = self.plan.database_url or self._fresh_sqlite()
         provider_secret, wallet_secret = secrets.token_hex(24), secrets.token_hex(24)
-        self._start_simulator(provider_secret, wallet_secret)
+        notify_secret = secrets.token_hex(24)
+        self._start_simulator(provider_secret, wallet_secret, notify_secret)
         policy_file = self.plan.workdir / "policies.toml"
         policy_file.write_text(self.plan.policies_toml.format(sim=self.sim_url))
         self.env.update({
@@ -60,6 +61,9 @@ class LocalStack:
                 {name: provider_secret for name in self.plan.providers}),
             "BETGUARD_WALLET_URL": self.sim_url,
             "BETGUARD_WALLET_SECRET": wallet_secret,
+            # The simulator also plays the game server's notification endpoint.
+            "BETGUARD_NOTIFY_URL": f"{self.sim_url}/_sim/game-server/notifications",
+            "BETGUARD_NOTIFY_SECRET": notify_secret,
             **self.plan.settings_env,
         })
         upgrade(database_url)
@@ -93,11 +97,13 @@ class LocalStack:
             stale.unlink(missing_ok=True)
         return f"sqlite:///{path}"
 
-    def _start_simulator(self, provider_secret: str, wallet_secret: str) -> None:
+    def _start_simulator(self, provider_secret: str, wallet_secret: str,
+                         notify_secret: str) -> None:
         port_file = self.plan.workdir / "simulator.port"
         port_file.unlink(missing_ok=True)
         sim = processes.simulator(self.env, self.logs / "simulator.log", port_file=port_file,
                                   provider_secret=provider_secret, wallet_secret=wallet_secret,
+                                  notify_secret=notify_secret,
                                   knobs=json.dumps(self.plan.knobs)).start()
         self.children.append(sim)
         self.sim_url = f"http://127.0.0.1:{processes.wait_for_file(port_file, sim)}"

@@ -123,10 +123,13 @@ def flower(env: Mapping[str, str], log: Path, *, port: int, basic_auth: str,
 
 
 def simulator(env: Mapping[str, str], log: Path, *, port_file: Path, provider_secret: str,
-              wallet_secret: str, knobs: str = "{}", port: int = 0) -> ManagedProcess:
+              wallet_secret: str, notify_secret: str | None = None, knobs: str = "{}",
+              port: int = 0) -> ManagedProcess:
     argv = [sys.executable, "-m", "providers.simulator", "--host", "127.0.0.1",
             "--port", str(port), "--port-file", str(port_file), "--provider-secret",
             provider_secret, "--wallet-secret", wallet_secret, "--knobs", knobs]
+    if notify_secret:
+        argv += ["--notify-secret", notify_secret]
     return ManagedProcess("simulator", argv, env=env, log=log)
 
 

@@ -48,6 +48,7 @@ class ProviderPolicy(BaseModel):
     connect_timeout: PositiveSeconds = 3.0
     read_timeout: PositiveSeconds = 10.0
     http_attempts: int = Field(default=3, ge=1, le=10)
+    rate_limit: float | None = Field(default=None, gt=0)  # requests/s, shared by all workers
 
     @model_validator(mode="after")
     def _limit_matches_escalation(self) -> ProviderPolicy:

@@ -157,6 +157,7 @@ class GenericHttpProvider:
         max_wait: float = 1.0,
         session: requests.Session | None = None,
         sleep: Callable[[float], None] = time.sleep,
+        throttle: Callable[[], None] | None = None,
     ) -> None:
         self.name = name
         self.supports_batch = supports_batch
@@ -171,6 +172,7 @@ class GenericHttpProvider:
             max_wait=max_wait,
             session=session,
             sleep=sleep,
+            throttle=throttle,
         )
 
     def close(self) -> None:

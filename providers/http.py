@@ -123,6 +123,7 @@ class SignedJsonClient:
         max_wait: float = 1.0,
         session: requests.Session | None = None,
         sleep: Callable[[float], None] = time.sleep,
+        throttle: Callable[[], None] | None = None,
     ) -> None:
         if attempts < 1:
             raise ValueError(f"attempts must be at least 1, not {attempts}")
@@ -132,6 +133,7 @@ class SignedJsonClient:
         self._secret = secret
         self._timeout = (connect_timeout, read_timeout)
         self._session = session if session is not None else make_session()
+        self._throttle = throttle  # called before every attempt: the shared rate limit
         self._retrying = Retrying(
             stop=stop_after_attempt(attempts),
             # full jitter between 0.1 s and an exponential ceiling capped at max_wait:
@@ -168,6 +170,8 @@ class SignedJsonClient:
         return response
 
     def _attempt(self, method: str, path: str, payload: bytes) -> SignedResponse:
+        if self._throttle is not None:
+            self._throttle()
         headers = {"Content-Type": "application/json", "Accept": "application/json"}
         headers.update(signing.sign(self._secret, payload))
         deadline = time.monotonic() + sum(self._timeout)

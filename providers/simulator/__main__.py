@@ -32,6 +32,7 @@ from providers.simulator.state import SimState
 
 PROVIDER_SECRET_ENV = "SIMULATOR_PROVIDER_SECRET"  # noqa: S105 - a variable name
 WALLET_SECRET_ENV = "SIMULATOR_WALLET_SECRET"  # noqa: S105 - a variable name
+NOTIFY_SECRET_ENV = "SIMULATOR_NOTIFY_SECRET"  # noqa: S105 - a variable name
 
 
 class ConfigError(Exception):
@@ -48,6 +49,8 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--port-file", type=Path, help="write the actual port here")
     parser.add_argument("--provider-secret", help=f"defaults to ${PROVIDER_SECRET_ENV}")
     parser.add_argument("--wallet-secret", help=f"defaults to ${WALLET_SECRET_ENV}")
+    parser.add_argument("--notify-secret", help=f"defaults to ${NOTIFY_SECRET_ENV}; without "
+                        "it the game server's notification endpoint answers 404")
     parser.add_argument("--seed", type=int, default=None, help="seed for every random choice")
     parser.add_argument("--knobs", default=None, help="initial knobs as a JSON object")
     parser.add_argument("--access-log", action="store_true", help="log every request")
@@ -125,7 +128,8 @@ def run(argv: Sequence[str] | None = None) -> int:
     wallet_secret = secret(args.wallet_secret, WALLET_SECRET_ENV, "wallet")
     state = SimState(seed=args.seed, knobs=initial_knobs(args.knobs))
     stop = stop_on_signals()
-    app = create_app(state, provider_secret, wallet_secret)
+    notify_secret = args.notify_secret or os.environ.get(NOTIFY_SECRET_ENV) or None
+    app = create_app(state, provider_secret, wallet_secret, notify_secret)
     if not args.access_log:
         logging.getLogger("werkzeug").setLevel(logging.WARNING)
     server = make_server(host, args.port, app, threaded=True)

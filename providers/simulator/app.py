@@ -19,6 +19,7 @@ from werkzeug.exceptions import HTTPException
 
 from providers.signing import SIGNATURE_HEADER, TIMESTAMP_HEADER, SignatureError, sign, verify
 from providers.simulator import faults
+from providers.simulator.game_server import add_game_server_routes
 from providers.simulator.inputs import (
     Fault,
     InputError,
@@ -120,7 +121,9 @@ def parse_json(body: bytes) -> dict[str, Any]:
     return require_object(decoded)
 
 
-def create_app(state: SimState, provider_secret: str, wallet_secret: str) -> Flask:
+def create_app(
+    state: SimState, provider_secret: str, wallet_secret: str, notify_secret: str | None = None
+) -> Flask:
     """Build the simulator's Flask app around ``state``."""
     if not provider_secret or not wallet_secret:
         raise ValueError("both the provider and the wallet secret are required")
@@ -131,6 +134,7 @@ def create_app(state: SimState, provider_secret: str, wallet_secret: str) -> Fla
     _add_wallet_routes(app, SignedEndpoint(state, wallet_secret, wallet=True))
     _add_scenario_routes(app, state)
     _add_observation_routes(app, state)
+    add_game_server_routes(app, notify_secret)
     return app
 
 
