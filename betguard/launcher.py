@@ -8,13 +8,17 @@ at exit, unless ``detach()`` hands them over to the person who asked to keep the
 from __future__ import annotations
 
 import json
+import os
 import secrets
+import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from betguard import processes
-from betguard.local_services import RedisServer, free_port
+from betguard.local_services import PostgresServer, RedisServer, free_port
+from config.settings import get_settings, reset_settings
 from models.migrate import upgrade
+from services.context import Context
 
 
 @dataclass(frozen=True)
@@ -27,7 +31,10 @@ class LaunchPlan:
     knobs: dict[str, object] = field(default_factory=dict)
     settings_env: dict[str, str] = field(default_factory=dict)
     provider_concurrency: int = 8
+    provider_workers: int = 1
     flower: bool = True
+    local_postgres: bool = False  # with no database_url: a PostgreSQL of its own, not SQLite
+    redis_over_tcp: bool = False  # with no redis_url: listen on loopback TCP, not a socket
 
 
 class LocalStack:
@@ -35,6 +42,7 @@ class LocalStack:
         self.plan = plan
         self.env = dict(base_env)
         self.redis: RedisServer | None = None
+        self.postgres: PostgresServer | None = None
         self.children: list[processes.ManagedProcess] = []
         self.sim_url = ""
         self.flower_url = ""
@@ -47,7 +55,7 @@ class LocalStack:
     def start(self) -> LocalStack:
         self.plan.workdir.mkdir(parents=True, exist_ok=True)
         redis_url = self.plan.redis_url or self._start_embedded_redis()
-        database_url = self.plan.database_url or self._fresh_sqlite()
+        database_url = self.plan.database_url or self._own_database()
         provider_secret, wallet_secret = secrets.token_hex(24), secrets.token_hex(24)
         notify_secret = secrets.token_hex(24)
         self._start_simulator(provider_secret, wallet_secret, notify_secret)
@@ -70,12 +78,39 @@ class LocalStack:
         self._start_celery()
         return self
 
+    def context(self) -> Context:
+        """A context for this process, configured exactly as the workers are: the
+        process that starts a stack plays its game server."""
+        from betguard.bootstrap import build_context
+        from tasks.app import app
+        from tasks.scheduler import CeleryScheduler
+
+        os.environ.update(self.env)
+        reset_settings()
+        settings = get_settings()
+        app.conf.update(broker_url=settings.broker_url, result_backend=settings.broker_url)
+        return build_context(settings, CeleryScheduler(app, max_countdown=settings.max_countdown))
+
     def stop(self) -> None:
         for child in reversed(self.children):
             child.stop()
         self.children = []
         if self.redis is not None:
             self.redis.stop()
+        if self.postgres is not None:
+            self.postgres.stop()
+
+    @property
+    def workers(self) -> list[processes.ManagedProcess]:
+        return [c for c in self.children if c.name.startswith("worker")]
+
+    def restart(self, child: processes.ManagedProcess) -> processes.ManagedProcess:
+        """Start a fresh copy of ``child`` (after a crash or a kill) in its place."""
+        child.stop()
+        fresh = processes.ManagedProcess(child.name, child.argv, env=child.env,
+                                         log=child.log).start()
+        self.children[self.children.index(child)] = fresh
+        return fresh
 
     def detach(self) -> list[int]:
         """Leave everything running (``--keep``); return the pids to stop later."""
@@ -88,8 +123,17 @@ class LocalStack:
 
     def _start_embedded_redis(self) -> str:
         folder = self.plan.workdir / "redis"
-        self.redis = RedisServer(base_dir=folder, unix_socket=folder / "redis.sock").start()
+        socket = None if self.plan.redis_over_tcp else folder / "redis.sock"
+        self.redis = RedisServer(base_dir=folder, unix_socket=socket).start()
         return self.redis.url
+
+    def _own_database(self) -> str:
+        if not self.plan.local_postgres:
+            return self._fresh_sqlite()
+        folder = self.plan.workdir / "postgres"
+        shutil.rmtree(folder, ignore_errors=True)
+        self.postgres = PostgresServer(base_dir=folder).start()
+        return self.postgres.url
 
     def _fresh_sqlite(self) -> str:
         path = self.plan.workdir / "betguard.db"
@@ -110,8 +154,12 @@ class LocalStack:
 
     def _start_celery(self) -> None:
         self.children += [
-            processes.provider_worker(self.env, self.logs / "worker-provider.log",
-                                      concurrency=self.plan.provider_concurrency).start(),
+            processes.provider_worker(self.env, self.logs / f"worker-provider-{n}.log",
+                                      name=f"provider{n}",
+                                      concurrency=self.plan.provider_concurrency).start()
+            for n in range(1, self.plan.provider_workers + 1)
+        ]
+        self.children += [
             processes.default_worker(self.env, self.logs / "worker-default.log",
                                      concurrency=1).start(),
             processes.beat(self.env, self.logs / "beat.log",

@@ -20,7 +20,7 @@ from betguard.demo.report import write_report
 from betguard.demo.scenarios import POLICIES, PROVIDERS, SCENARIOS, SETTINGS_ENV, Scenario
 from betguard.demo.summary import Progress, Summary, progress, summarize
 from betguard.launcher import LaunchPlan, LocalStack
-from config.settings import Settings, get_settings, reset_settings
+from config.settings import Settings, get_settings
 from services.context import Context
 
 # Bets still open this long after the last deadline count as lost.
@@ -61,7 +61,7 @@ def _plan(workdir: Path, scenario: Scenario, settings: Settings) -> LaunchPlan:
 
 
 def _drive(stack: LocalStack, scenario: Scenario, count: int, out: TextIO) -> Summary:
-    ctx = _context(stack)
+    ctx = stack.context()
     run_id, started = new_run_id(), time.monotonic()
     outage = _OutageSwitch(stack.sim_url, scenario.outage, started)
     placed = place_bets(ctx, stack.sim_url, run_id, count, random.Random(run_id))  # noqa: S311
@@ -73,18 +73,6 @@ def _drive(stack: LocalStack, scenario: Scenario, count: int, out: TextIO) -> Su
     write_report(report, summary, samples)
     ctx.db.dispose()
     return summary
-
-
-def _context(stack: LocalStack) -> Context:
-    from betguard.bootstrap import build_context
-    from tasks.app import app
-    from tasks.scheduler import CeleryScheduler
-
-    os.environ.update(stack.env)  # this process is the game server: same settings as workers
-    reset_settings()
-    settings = get_settings()
-    app.conf.update(broker_url=settings.broker_url, result_backend=settings.broker_url)
-    return build_context(settings, CeleryScheduler(app, max_countdown=settings.max_countdown))
 
 
 def _watch(ctx: Context, run_id: str, started: float, outage: _OutageSwitch,

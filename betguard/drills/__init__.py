@@ -1,0 +1,1 @@
+"""Fault-injection drills: real processes, real faults, then an independent audit."""

@@ -1,0 +1,113 @@
+"""Fault injectors. Each acts at its planned moments of a run and records what it did."""
+
+from __future__ import annotations
+
+import random
+import time
+from dataclasses import dataclass, field
+from typing import ClassVar
+
+import requests
+
+from betguard.drills.scenarios import CHAOS_KNOBS
+from betguard.launcher import LocalStack
+
+
+@dataclass
+class Injected:
+    at: float  # seconds since the run started
+    fault: str
+    detail: str
+
+
+@dataclass
+class Injector:
+    stack: LocalStack
+    moments: list[float]
+    log: list[Injected] = field(default_factory=list)
+
+    name: ClassVar[str] = "fault"
+
+    def tick(self, elapsed: float) -> None:
+        while self.moments and self.moments[0] <= elapsed:
+            self.moments.pop(0)
+            self.log.append(Injected(round(elapsed, 1), self.name, self.act()))
+
+    def act(self) -> str:
+        raise NotImplementedError
+
+    @property
+    def done(self) -> bool:
+        return not self.moments
+
+
+@dataclass
+class WorkerKills(Injector):
+    rng: random.Random = field(default_factory=random.Random)
+
+    name: ClassVar[str] = "worker-kill"
+
+    def act(self) -> str:
+        victim = self.rng.choice(self.stack.workers)
+        victim.kill()
+        fresh = self.stack.restart(victim)
+        return f"SIGKILL {victim.name} (pid {victim.pid}), restarted as pid {fresh.pid}"
+
+
+@dataclass
+class RedisLoss(Injector):
+    name: ClassVar[str] = "redis-loss"
+
+    def act(self) -> str:
+        assert self.stack.redis is not None, "the drill needs a Redis of its own"
+        self.stack.redis.kill()
+        time.sleep(1.0)  # down for a moment, as a crashed server would be
+        self.stack.redis.restart(wipe=True)
+        return "Redis killed and started again with no data"
+
+
+@dataclass
+class DbRestart(Injector):
+    name: ClassVar[str] = "db-restart"
+
+    def act(self) -> str:
+        assert self.stack.postgres is not None, "the drill needs a PostgreSQL of its own"
+        self.stack.postgres.restart()
+        return "PostgreSQL restarted (every connection dropped)"
+
+
+@dataclass
+class ProviderOutage(Injector):
+    """Starts the outage at the first moment and ends it at the second."""
+
+    ended_at: float | None = None
+
+    name: ClassVar[str] = "provider-outage"
+
+    def act(self) -> str:
+        down = len(self.moments) == 1
+        requests.post(f"{self.stack.sim_url}/_sim/knobs", json={"outage": down}, timeout=10)
+        if not down:
+            self.ended_at = time.time()
+        return "provider down" if down else "provider back"
+
+
+def chaos_knobs() -> dict[str, object]:
+    return dict(CHAOS_KNOBS)
+
+
+def build_injectors(faults: tuple[str, ...], stack: LocalStack, duration: float,
+                    rng: random.Random) -> list[Injector]:
+    injectors: list[Injector] = []
+    if "worker-kills" in faults:
+        period = max(2.0, duration / 8)
+        moments = [period * n for n in range(1, int(duration / period) + 1)]
+        injectors.append(WorkerKills(stack, moments, rng=rng))
+    if "redis-loss" in faults:
+        injectors.append(RedisLoss(stack, [duration * 0.3, duration * 0.65]))
+    if "db-restart" in faults:
+        injectors.append(DbRestart(stack, [duration * 0.5]))
+    if "provider-chaos" in faults:
+        outage = max(8.0, min(duration * 0.5, 180.0))
+        injectors.append(ProviderOutage(stack, [duration * 0.2, duration * 0.2 + outage]))
+    return injectors

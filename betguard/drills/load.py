@@ -1,0 +1,68 @@
+"""The drill's game server: places bets at a steady pace and keeps trying, as a
+game server must, when betguard's database or broker is briefly away."""
+
+from __future__ import annotations
+
+import logging
+import random
+import time
+from collections.abc import Callable
+from typing import TypeVar
+
+import requests
+
+from betguard.drills.scenarios import PROVIDERS
+from services.context import Context
+from services.intake import place_bet
+from services.results import report_result
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
+GIVE_UP_SECONDS = 120.0
+
+
+def persist(action: Callable[[], T]) -> T:
+    """Retry ``action`` until it succeeds: intake and results are idempotent."""
+    deadline = time.monotonic() + GIVE_UP_SECONDS
+    while True:
+        try:
+            return action()
+        except Exception as exc:  # the database or broker is away: try again
+            if time.monotonic() > deadline:
+                raise
+            log.info("retrying after %s", type(exc).__name__)
+            time.sleep(0.5)
+
+
+class Placer:
+    def __init__(self, ctx: Context, sim_url: str, run_id: str, rng: random.Random) -> None:
+        self.ctx, self.sim_url, self.run_id, self.rng = ctx, sim_url, run_id, rng
+        self.placed: list[str] = []
+
+    def place(self, count: int) -> None:
+        if count <= 0:
+            return
+        start = len(self.placed)
+        wanted = [self._new(n) for n in range(start, start + count)]
+        decided = persist(lambda: requests.post(f"{self.sim_url}/_sim/bets",
+                                                json={"bets": wanted}, timeout=30).json())
+        for bet, decision in zip(wanted, decided["bets"], strict=True):
+            self._register(bet, decision)
+            self.placed.append(bet["bet_ref"])
+
+    def _new(self, number: int) -> dict[str, str]:
+        stake = self.rng.choice(["5.00", "20.00", "50.00", "99.00", "250.00"])
+        provider = self.rng.choice(PROVIDERS)
+        # The provider in the reference lets the simulator's log be read per provider.
+        return {"bet_ref": f"{self.run_id}-{provider}-{number:07d}", "stake": stake,
+                "currency": "EUR", "provider": provider}
+
+    def _register(self, bet: dict[str, str], decision: dict[str, object]) -> None:
+        payload = {"provider": bet["provider"], "bet_ref": bet["bet_ref"], "player_id": "p-1",
+                   "game_id": "blackjack", "round_id": f"r-{bet['bet_ref']}",
+                   "stake": bet["stake"], "currency": "EUR"}
+        persist(lambda: place_bet(self.ctx, payload))
+        payout = decision.get("payout")
+        if decision.get("fate") == "returned" and isinstance(payout, str):
+            persist(lambda: report_result(self.ctx, bet["provider"], bet["bet_ref"],
+                                          payout=payout, currency="EUR"))

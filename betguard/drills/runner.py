@@ -1,0 +1,133 @@
+"""``betguard drill SCENARIO``: a real betguard on this machine, bets placed at a steady
+pace while faults are injected on a schedule, then an independent audit."""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+import secrets
+import sys
+import time
+from collections import Counter
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import requests
+
+from betguard.drills.faults import Injector, ProviderOutage, build_injectors, chaos_knobs
+from betguard.drills.load import Placer, persist
+from betguard.drills.scenarios import DRILLS, POLICIES, PROVIDERS, RATE_LIMIT, SETTINGS_ENV
+from betguard.launcher import LaunchPlan, LocalStack
+from services.audit import AuditReport, audit
+from services.context import Context
+
+TICK = 0.2
+DRAIN_SECONDS = 90.0  # after the last bet and fault, how long bets may take to be decided
+AUDIT_SLACK = timedelta(seconds=15)  # a sweep interval, a lease and some
+
+
+def run_drill(name: str, *, bets: int, duration: float, as_json: bool, workdir: str) -> int:
+    drill = DRILLS[name]
+    out = sys.stderr if as_json else sys.stdout
+    stack = LocalStack(_plan(Path(workdir).absolute(), drill.faults), dict(os.environ))
+    try:
+        print(f"drill {name}: {drill.description}; {bets} bets over {duration:.0f} s", file=out)
+        stack.start()
+        report = _run(stack, drill.faults, bets, duration, out)
+    finally:
+        stack.stop()
+    print(json.dumps(report, indent=2) if as_json else _table(report))
+    return 0 if report["audit"]["passed"] and report["rate_ok"] else 1
+
+
+def _plan(workdir: Path, faults: tuple[str, ...]) -> LaunchPlan:
+    env = dict(SETTINGS_ENV)
+    if "duplicates" in faults:
+        env["BETGUARD_DRILL_DUPLICATES"] = "true"
+    return LaunchPlan(
+        workdir=workdir, policies_toml=POLICIES, providers=PROVIDERS,
+        knobs=chaos_knobs() if "provider-chaos" in faults else {}, settings_env=env,
+        provider_workers=2, provider_concurrency=16, flower=False, local_postgres=True,
+        redis_over_tcp=True,
+    )
+
+
+def _run(stack: LocalStack, faults: tuple[str, ...], bets: int, duration: float,
+         out: Any) -> dict[str, Any]:
+    ctx = stack.context()
+    run_id = f"drill-{secrets.token_hex(3)}"
+    rng = random.Random(run_id)  # noqa: S311 - a drill's dice, not a secret
+    injectors = build_injectors(faults, stack, duration, rng)
+    placer = Placer(ctx, stack.sim_url, run_id, rng)
+    started = time.monotonic()
+    while len(placer.placed) < bets or not all(i.done for i in injectors):
+        elapsed = time.monotonic() - started
+        due = min(bets, int(bets * min(elapsed / duration, 1.0))) - len(placer.placed)
+        placer.place(due)
+        for injector in injectors:
+            injector.tick(elapsed)
+        time.sleep(TICK)
+    _drain(ctx, run_id, out)
+    return _report(stack, ctx, run_id, placer, injectors, time.monotonic() - started)
+
+
+def _drain(ctx: Context, run_id: str, out: Any) -> None:
+    from betguard.demo.summary import progress
+
+    give_up = time.monotonic() + DRAIN_SECONDS
+    while time.monotonic() < give_up:
+        sample = persist(lambda: progress(ctx.db, run_id, 0.0))
+        print(f"  open bets: {sample.open_bets}  states: {sample.states}", file=out, flush=True)
+        if sample.open_bets == 0:
+            return
+        time.sleep(1.0)
+
+
+def _report(stack: LocalStack, ctx: Context, run_id: str, placer: Placer,
+            injectors: list[Injector], seconds: float) -> dict[str, Any]:
+    truth = requests.get(f"{stack.sim_url}/_sim/truth", timeout=60).json()
+    with ctx.db.unit_of_work() as session:
+        result: AuditReport = audit(session, truth, now=datetime.now(UTC), slack=AUDIT_SLACK,
+                                    prefix=run_id)
+    rate = _rate_after_outage(stack, injectors)
+    faults = [vars(i) for injector in injectors for i in injector.log]
+    return {
+        "bets": len(placer.placed), "seconds": round(seconds, 1),
+        "faults": faults, "faults_injected": dict(Counter(f["fault"] for f in faults)),
+        "outcomes": result.states, "audit": result.as_dict(),
+        "rate_limit": RATE_LIMIT, "max_rate_after_recovery": rate,
+        "rate_ok": rate is None or rate <= RATE_LIMIT,
+    }
+
+
+def _rate_after_outage(stack: LocalStack, injectors: list[Injector]) -> int | None:
+    """The most provider requests for alpha in any whole second after the outage ended,
+    read from the simulator's own log."""
+    ended = next((i.ended_at for i in injectors if isinstance(i, ProviderOutage)), None)
+    if ended is None:
+        return None
+    log = requests.get(f"{stack.sim_url}/_sim/log", params={"since": ended}, timeout=60).json()
+    # Drill bet references name their provider, so the paths tell alpha's traffic apart.
+    per_second = Counter(int(r["t"]) for r in log["requests"]
+                         if r["path"].startswith("/bets/") and "-alpha-" in r["path"])
+    return max(per_second.values(), default=0)
+
+
+def _table(report: dict[str, Any]) -> str:
+    lines = [f"\n{report['bets']} bets in {report['seconds']} s"]
+    lines.append("faults injected: " + (", ".join(
+        f"{k} ×{v}" for k, v in report["faults_injected"].items()) or "none"))
+    outcomes = sorted(report["outcomes"].items())
+    lines.append("outcomes: " + ", ".join(f"{k} {v}" for k, v in outcomes))
+    for check in report["audit"]["checks"]:
+        mark = "PASS" if check["passed"] else "FAIL"
+        lines.append(f"  {mark}  {check['name']:<34} {check['checked']:>7} checked, "
+                     f"{check['failures']} failed {check['examples'] if check['failures'] else ''}")
+    if report["max_rate_after_recovery"] is not None:
+        lines.append(f"provider requests after recovery: at most "
+                     f"{report['max_rate_after_recovery']}/s (limit {report['rate_limit']:.0f}/s)")
+    lines.append("verdict: " + ("PASS" if report["audit"]["passed"] and report["rate_ok"]
+                                else "FAIL"))
+    return "\n".join(lines)

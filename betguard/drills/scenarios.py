@@ -1,0 +1,76 @@
+"""The drills: which faults each injects, and the policies they run under."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+PROVIDERS = ("alpha", "beta")
+RATE_LIMIT = 40.0  # alpha's requests per second, shared by every worker
+
+POLICIES = f"""
+[providers.alpha]    # refunds at the deadline; a rate limit the backlog must respect
+base_url = "{{sim}}"
+escalation = "refund"
+first_check_delay = 0.5
+backoff_base = 0.5
+backoff_factor = 2
+backoff_cap = 2
+jitter = 0.5
+deadline = 10
+read_timeout = 1.0
+http_attempts = 2
+rate_limit = {RATE_LIMIT}
+
+[providers.beta]     # refunds up to 100, a person decides above
+base_url = "{{sim}}"
+escalation = "refund_up_to"
+refund_limit = "100.00"
+first_check_delay = 0.5
+backoff_base = 0.5
+backoff_factor = 2
+backoff_cap = 2
+jitter = 0.5
+deadline = 10
+read_timeout = 1.0
+http_attempts = 2
+"""
+
+SETTINGS_ENV = {
+    "BETGUARD_SWEEP_INTERVAL": "1",
+    "BETGUARD_CHECK_LEASE": "5",
+    "BETGUARD_DUE_GRACE": "1",
+    "BETGUARD_REFUND_RETRY_DELAY": "1",
+    "BETGUARD_NOTIFY_ATTEMPTS": "20",
+    "BETGUARD_NOTIFY_RETRY_BASE": "0.5",
+}
+
+CHAOS_KNOBS: dict[str, object] = {
+    "error_rate": 0.15, "timeout_rate": 0.03, "timeout_seconds": 1.5, "malformed_rate": 0.05,
+    "bad_signature_rate": 0.03,
+}
+
+FAULTS = ("worker-kills", "redis-loss", "db-restart", "provider-chaos", "duplicates")
+
+
+@dataclass(frozen=True)
+class Drill:
+    name: str
+    description: str
+    faults: tuple[str, ...]
+
+
+DRILLS = {
+    d.name: d
+    for d in (
+        Drill("worker-kills", "SIGKILL a random worker every few seconds, then restart it",
+              ("worker-kills",)),
+        Drill("redis-loss", "stop Redis and start it again with all data gone, twice",
+              ("redis-loss",)),
+        Drill("db-restart", "restart PostgreSQL in the middle of the run", ("db-restart",)),
+        Drill("provider-chaos", "5xx, timeouts, malformed and mis-signed answers, and an "
+              "outage; afterwards the backlog drains within the rate limit",
+              ("provider-chaos",)),
+        Drill("duplicates", "every task message delivered two to five times", ("duplicates",)),
+        Drill("all", "everything above at once", FAULTS),
+    )
+}
