@@ -93,15 +93,12 @@ def order_recheck(
     bet: BetSnapshot, *, deadline: datetime, operator: str, note: str, now: datetime
 ) -> Change:
     ensure_transition(bet.state, BetState.PENDING)
-    detail = {"deadline": deadline.isoformat(), "note": note, "attempt": bet.check_attempt + 1}
+    # The claim of the check that ended in review already moved check_attempt to the
+    # next, never-used number: the re-check takes that one.
+    detail = {"deadline": deadline.isoformat(), "note": note, "attempt": bet.check_attempt}
     return Change(
         bet.state,
-        {
-            "state": BetState.PENDING,
-            "deadline": deadline,
-            "next_check_at": now,
-            "check_attempt": bet.check_attempt + 1,
-        },
+        {"state": BetState.PENDING, "deadline": deadline, "next_check_at": now},
         [NewEvent(EventKind.RECHECK_ORDERED, operator, detail)],
     )
 

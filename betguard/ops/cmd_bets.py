@@ -26,7 +26,8 @@ def bets() -> None:
 @click.option("--state", "states", multiple=True, type=click.Choice([s.value for s in BetState]),
               help="Only bets in this state (repeat for several).")
 @click.option("--provider", help="Only this provider's bets.")
-@click.option("--older-than", metavar="DURATION", help="Placed at least this long ago: 30m, 2h, 1d.")
+@click.option("--older-than", metavar="DURATION",
+              help="Placed at least this long ago: 30m, 2h, 1d.")
 @click.option("--amount-at-least", metavar="AMOUNT", help="Only stakes of at least this amount.")
 @click.option("--limit", default=50, show_default=True, type=click.IntRange(1, 10000))
 @json_option
@@ -82,7 +83,8 @@ def _print_story(story: BetStory, now: datetime) -> None:
                f"   checks {bet.attempts}")
     output.say(f"  placed {short_time(bet.placed_at)} "
                f"({age((now - bet.placed_at).total_seconds())} ago)"
-               f"   deadline {short_time(bet.deadline)}   next check {short_time(bet.next_check_at)}")
+               f"   deadline {short_time(bet.deadline)}"
+               f"   next check {short_time(bet.next_check_at)}")
     output.say(f"  player {bet.player_id}   game {bet.game_id}   round {bet.round_id}")
     output.say("")
     output.table(("time", "actor", "event", "what happened"),

@@ -37,12 +37,12 @@ def list_reviews(include_resolved: bool, reason: str | None, as_json: bool) -> N
     if as_json:
         output.emit_json([view.as_json(now) for view in views])
         return
-    columns = ["ref", "reason", "opened", "age", "why"]
-    if include_resolved:
-        columns.append("status")
+    columns = ["ref", "reason", "opened", "age", "why", "status"]
     rows = [[v.ref, v.reason, short_time(v.opened_at), age((now - v.opened_at).total_seconds()),
-             v.why, v.status][: len(columns)] for v in views]
-    output.table(columns, rows, empty="no open reviews" if not include_resolved else "no reviews")
+             v.why, v.status] for v in views]
+    if not include_resolved:  # every row is open: the status column would say nothing
+        columns, rows = columns[:-1], [row[:-1] for row in rows]
+    output.table(columns, rows, empty="no reviews" if include_resolved else "no open reviews")
 
 
 @review.command(name="resolve", cls=OpsCommand)

@@ -62,7 +62,8 @@ def _operator(actor: str) -> str:
 
 
 def _placed(_actor: str, d: Detail) -> str:
-    return f"placed: stake {d.get('stake')} {d.get('currency')}, deadline {clock(d.get('deadline'))}"
+    deadline = clock(d.get("deadline"))
+    return f"placed: stake {d.get('stake')} {d.get('currency')}, deadline {deadline}"
 
 
 def _check_started(_actor: str, d: Detail) -> str:

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
 
-from sqlalchemy import Select, func, select
+from sqlalchemy import ColumnElement, func, select
 from sqlalchemy.orm import Session
 
 from betguard.ops.explain import explain, review_why
@@ -57,22 +57,24 @@ def find_bet(session: Session, ref: BetRef) -> Bet:
 
 
 def list_bets(session: Session, wanted: BetFilter) -> list[BetView]:
-    query = _filtered(select(Bet), wanted).order_by(Bet.placed_at.desc(), Bet.id.desc())
-    bets = list(session.scalars(query.limit(wanted.limit)))
+    query = (select(Bet).where(*_conditions(wanted))
+             .order_by(Bet.placed_at.desc(), Bet.id.desc()).limit(wanted.limit))
+    bets = list(session.scalars(query))
     attempts = checks_started(session, [bet.id for bet in bets])
     return [BetView.of(bet, attempts.get(bet.id, 0)) for bet in bets]
 
 
-def _filtered(query: Select[tuple[Bet]], wanted: BetFilter) -> Select[tuple[Bet]]:
+def _conditions(wanted: BetFilter) -> list[ColumnElement[bool]]:
+    conditions: list[ColumnElement[bool]] = []
     if wanted.states:
-        query = query.where(Bet.state.in_(list(wanted.states)))
+        conditions.append(Bet.state.in_(list(wanted.states)))
     if wanted.provider is not None:
-        query = query.where(Bet.provider == wanted.provider)
+        conditions.append(Bet.provider == wanted.provider)
     if wanted.placed_before is not None:
-        query = query.where(Bet.placed_at <= wanted.placed_before)
+        conditions.append(Bet.placed_at <= wanted.placed_before)
     if wanted.min_stake is not None:
-        query = query.where(Bet.stake >= wanted.min_stake)
-    return query
+        conditions.append(Bet.stake >= wanted.min_stake)
+    return conditions
 
 
 def checks_started(session: Session, bet_ids: Sequence[int]) -> dict[int, int]:
@@ -85,7 +87,7 @@ def checks_started(session: Session, bet_ids: Sequence[int]) -> dict[int, int]:
                AuditEvent.kind == EventKind.CHECK_STARTED.value)
         .group_by(AuditEvent.bet_id)
     )
-    return {bet_id: count for bet_id, count in rows.tuples()}
+    return {bet_id: count for bet_id, count in rows}
 
 
 def bet_view(session: Session, ref: BetRef) -> BetView:
@@ -112,7 +114,7 @@ def list_reviews(session: Session, *, include_resolved: bool, reason: str | None
     if reason is not None:
         query = query.where(Review.reason == reason)
     return [_review_view(review, provider, bet_ref)
-            for review, provider, bet_ref in session.execute(query).tuples()]
+            for review, provider, bet_ref in session.execute(query)]
 
 
 def _review_view(review: Review, provider: str, bet_ref: str) -> ReviewView:

@@ -26,13 +26,18 @@ F = TypeVar("F", bound=Callable[..., Any])
 
 @dataclass(frozen=True)
 class Wakeup:
-    """A check or refund this command sent to the workers."""
+    """A check, refund or notification delivery this command sent to the workers."""
 
     kind: str
-    bet_id: int
+    subject_id: int  # the bet's id; a notification's own id for deliveries
     ref: str
     at: datetime
     attempt: int | None = None
+
+    def as_json(self) -> dict[str, Any]:
+        id_key = "notification_id" if self.kind == "notification" else "bet_id"
+        return {"kind": self.kind, id_key: self.subject_id, "ref": self.ref,
+                "attempt": self.attempt, "at": self.at}
 
 
 @dataclass
@@ -50,6 +55,11 @@ class RecordingScheduler:
     def refund(self, bet_id: int, at: datetime, *, label: str) -> None:
         self.sent.append(Wakeup("refund", bet_id, label, at))
         self.inner.refund(bet_id, at, label=label)
+
+    def notify(self, notification_id: int, at: datetime) -> None:
+        self.sent.append(Wakeup("notification", notification_id,
+                                f"notification {notification_id}", at))
+        self.inner.notify(notification_id, at)
 
 
 @dataclass(frozen=True)

@@ -103,7 +103,7 @@ def collect_stats(session: Session, now: datetime) -> Stats:
 def bets_by_provider_and_state(session: Session) -> dict[str, dict[str, int]]:
     rows = session.execute(
         select(Bet.provider, Bet.state, func.count(Bet.id)).group_by(Bet.provider, Bet.state)
-    ).tuples()
+    )
     counts: dict[str, dict[str, int]] = defaultdict(dict)
     for provider, state, count in rows:
         counts[provider][state] = count
@@ -119,7 +119,7 @@ def oldest_pending(session: Session) -> list[OldestPending]:
         .join(firsts, (Bet.provider == firsts.c.provider) & (Bet.placed_at == firsts.c.first))
         .where(Bet.state == BetState.PENDING.value)
         .order_by(Bet.provider, Bet.id)
-    ).tuples()
+    )
     oldest: dict[str, OldestPending] = {}
     for provider, bet_ref, placed_at in rows:
         oldest.setdefault(provider, OldestPending(provider, f"{provider}/{bet_ref}", placed_at))
@@ -132,7 +132,7 @@ def error_rates(session: Session, *, since: datetime) -> list[ErrorRate]:
         .join(Bet, Bet.id == AuditEvent.bet_id)
         .where(AuditEvent.kind.in_(_ANSWERS), AuditEvent.at >= since)
         .group_by(Bet.provider, AuditEvent.kind)
-    ).tuples()
+    )
     counts: dict[str, dict[str, int]] = defaultdict(dict)
     for provider, kind, count in rows:
         counts[provider][kind] = count
@@ -149,8 +149,8 @@ def open_reviews_by_reason(session: Session) -> dict[str, int]:
         .where(Review.resolved_at.is_(None))
         .group_by(Review.reason)
         .order_by(Review.reason)
-    ).tuples()
-    return dict(rows)
+    )
+    return {reason: count for reason, count in rows}
 
 
 def stuck_refunds(session: Session, now: datetime) -> list[StuckRefund]:
@@ -163,6 +163,6 @@ def stuck_refunds(session: Session, now: datetime) -> list[StuckRefund]:
         .where(Bet.state == BetState.REFUND_PENDING.value,
                or_(Bet.next_check_at < now - STUCK_AFTER, failures >= STUCK_FAILURES))
         .order_by(Bet.id)
-    ).tuples()
+    )
     return [StuckRefund(bet_id, f"{provider}/{bet_ref}", next_check_at, count)
             for bet_id, provider, bet_ref, next_check_at, count in rows]

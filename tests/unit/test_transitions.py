@@ -223,23 +223,24 @@ def test_a_bet_in_review_cannot_be_put_in_review_again() -> None:
         open_review(bet(BetState.IN_REVIEW))
 
 
-def test_ordering_a_recheck_returns_the_bet_to_pending_with_a_new_deadline_and_attempt() -> None:
+def test_ordering_a_recheck_returns_the_bet_to_pending_with_a_new_deadline() -> None:
     new_deadline = DEADLINE + timedelta(hours=2)
     change = order_recheck(bet(BetState.IN_REVIEW))
     assert change.target_state is BetState.PENDING
-    assert change.values == {
-        "state": BetState.PENDING,
-        "deadline": new_deadline,
-        "next_check_at": NOW,
-        "check_attempt": 4,
-    }
+    assert change.values == {"state": BetState.PENDING, "deadline": new_deadline,
+                             "next_check_at": NOW}
     assert change.events == [
         NewEvent(
             EventKind.RECHECK_ORDERED,
             "ops:ann",
-            {"deadline": new_deadline.isoformat(), "note": "try", "attempt": 4},
+            {"deadline": new_deadline.isoformat(), "note": "try", "attempt": 3},
         )
     ]
+
+
+def test_a_recheck_takes_the_check_number_the_last_claim_left_unused() -> None:
+    change = order_recheck(bet(BetState.IN_REVIEW))
+    assert "check_attempt" not in change.values  # the bet's check_attempt (3) is next
 
 
 def test_a_recheck_of_a_pending_bet_is_refused() -> None:
