@@ -10,11 +10,12 @@ from __future__ import annotations
 import click
 
 from betguard.ops.cmd_bets import bets
+from betguard.ops.cmd_notifications import notifications
 from betguard.ops.cmd_review import recheck, review
 from betguard.ops.cmd_system import stats, sweep
 
 
 def register_ops_commands(group: click.Group) -> None:
     """Add the ops commands to ``group``."""
-    for command in (bets, review, recheck, sweep, stats):
+    for command in (bets, review, recheck, sweep, stats, notifications):
         group.add_command(command)

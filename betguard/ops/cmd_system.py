@@ -67,3 +67,10 @@ def _print_stats(report: Stats) -> None:
                  [[s.ref, short_time(s.next_check_at), str(s.failures)]
                   for s in report.stuck_refunds],
                  title="stuck refunds", empty="none")
+    output.table(["state", "notifications"],
+                 [[state, str(count)] for state, count in sorted(report.notifications.items())],
+                 title="notifications to the game server", empty="none")
+    if report.dead_letters:
+        output.say(f"{report.dead_letters} dead letters: see `betguard notifications list "
+                   "--dead`, re-send with `betguard notifications resend --all-dead`",
+                   style="bold red")

@@ -18,8 +18,9 @@ from sqlalchemy.orm import Session
 
 from betguard.ops.views import seconds_since
 from models.events import EventKind
+from models.outbox import NotificationState
 from models.states import BetState
-from models.tables import AuditEvent, Bet, Review
+from models.tables import AuditEvent, Bet, Notification, Review
 
 STUCK_AFTER = timedelta(minutes=5)
 STUCK_FAILURES = 3
@@ -65,6 +66,11 @@ class Stats:
     error_rates: list[ErrorRate]
     open_reviews: dict[str, int]
     stuck_refunds: list[StuckRefund]
+    notifications: dict[str, int]
+
+    @property
+    def dead_letters(self) -> int:
+        return self.notifications.get(NotificationState.DEAD.value, 0)
 
     def as_json(self) -> dict[str, Any]:
         now = self.at
@@ -86,6 +92,8 @@ class Stats:
                  "failures": s.failures}
                 for s in self.stuck_refunds
             ],
+            "notifications": self.notifications,
+            "dead_letters": self.dead_letters,
         }
 
 
@@ -97,7 +105,14 @@ def collect_stats(session: Session, now: datetime) -> Stats:
         error_rates=error_rates(session, since=now - ERROR_WINDOW),
         open_reviews=open_reviews_by_reason(session),
         stuck_refunds=stuck_refunds(session, now),
+        notifications=notifications_by_state(session),
     )
+
+
+def notifications_by_state(session: Session) -> dict[str, int]:
+    rows = session.execute(
+        select(Notification.state, func.count()).group_by(Notification.state))
+    return {state: count for state, count in rows}
 
 
 def bets_by_provider_and_state(session: Session) -> dict[str, dict[str, int]]:

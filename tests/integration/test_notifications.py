@@ -3,18 +3,29 @@ once per event id, retried with backoff, dead-lettered when it never answers."""
 
 from __future__ import annotations
 
+import json
+import subprocess
+import sys
 from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
 
 import pytest
 from sqlalchemy import select
 
 from models.states import BetState
 from models.tables import Notification
-from services.notifications import resend_dead
 from services.results import report_result
 from tests.integration.harness import Stack, wait_until
 
 pytestmark = pytest.mark.integration
+
+
+def betguard(stack: Stack, *args: str) -> Any:
+    done = subprocess.run([str(Path(sys.executable).parent / "betguard"), *args],
+                          env=stack.env, capture_output=True, text=True, timeout=60, check=False)
+    assert done.returncode == 0, done.stderr
+    return json.loads(done.stdout)
 
 
 def notifications_of(stack: Stack, bet_id: int) -> list[Notification]:
@@ -82,10 +93,13 @@ def test_a_receiver_down_for_the_whole_retry_window_leaves_a_dead_letter_that_ca
     assert dead.attempts == 4 and "503" in (dead.last_error or "")
     assert receiver.for_bet(bet.bet_ref) == []
 
-    receiver.down = False
-    resent = resend_dead(stack.context, [dead.event_id])
+    stats = betguard(stack, "stats", "--json")
+    assert stats["dead_letters"] >= 1 and stats["notifications"]["dead"] >= 1
+    listed = betguard(stack, "notifications", "list", "--dead", "--json")
+    assert dead.event_id in [n["event_id"] for n in listed]
 
-    assert resent == [dead.id]
+    receiver.down = False
+    assert betguard(stack, "notifications", "resend", dead.event_id, "--json") == {"resent": 1}
     wait_until(lambda: receiver.for_bet(bet.bet_ref), 30)
     assert receiver.deliveries_per_event(bet.bet_ref) == {dead.event_id: 1}
     assert [n.state for n in notifications_of(stack, bet.id)] == ["delivered"]
