@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import click
 
+from betguard.api.cli import api_command
 from betguard.ops import register_ops_commands
 
 
@@ -45,3 +46,4 @@ def demo(bet_count: int, scenario: str, as_json: bool, keep: bool, workdir: str)
 
 
 register_ops_commands(main)
+main.add_command(api_command)

@@ -13,6 +13,7 @@ from providers.http import make_session
 from providers.signing import sign
 
 EVENT_ID_HEADER = "X-Betguard-Event-Id"
+EXCERPT_BYTES = 200
 
 
 class HttpNotifier:
@@ -28,9 +29,21 @@ class HttpNotifier:
         headers = {"Content-Type": "application/json", EVENT_ID_HEADER: event_id,
                    **sign(self._secret, body)}
         try:
-            answer = self._session.post(self.url, data=body, headers=headers,
-                                        timeout=self._timeout, allow_redirects=False)
+            # Streamed and closed unread: a hostile receiver's endless body costs nothing.
+            with self._session.post(self.url, data=body, headers=headers, stream=True,
+                                    timeout=self._timeout, allow_redirects=False) as answer:
+                status = answer.status_code
+                excerpt = _excerpt(answer) if not 200 <= status < 300 else ""
         except requests.RequestException as exc:
             raise NotificationFailed(f"{type(exc).__name__}: {exc}"[:300]) from exc
-        if not 200 <= answer.status_code < 300:
-            raise NotificationFailed(f"HTTP {answer.status_code}: {answer.text[:200]}")
+        if not 200 <= status < 300:
+            raise NotificationFailed(f"HTTP {status}: {excerpt}")
+
+
+def _excerpt(answer: requests.Response) -> str:
+    """The start of an error body, for the dead letter's last error."""
+    try:
+        chunk = next(answer.iter_content(EXCERPT_BYTES), b"")
+    except requests.RequestException:
+        return ""
+    return chunk[:EXCERPT_BYTES].decode("utf-8", "replace")

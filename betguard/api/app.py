@@ -1,0 +1,61 @@
+"""The FastAPI application: intake and results for game servers, the review queue for
+operators, health and metrics for the platform.
+
+``create_app`` takes a context that is already built, so the application itself
+opens nothing at import; ``betguard.api.server`` builds one per process.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+from sqlalchemy import text
+
+from betguard.api import routes_bets, routes_ops
+from betguard.api.auth import KeyRing
+from betguard.api.body_limit import BodyLimit
+from betguard.api.errors import install_error_handlers
+from betguard.api.params import Ctx
+from betguard.metrics import make_metrics_app
+from config.settings import Settings
+from services.context import Context
+
+DESCRIPTION = """\
+No bet left unreturned. Game servers register bets and report the results they
+received; betguard checks unreturned bets with their provider and escalates them to a
+refund or a person. Send an API key as `Authorization: Bearer <key>` (or `X-API-Key`).
+Money is always a decimal string such as `"12.50"`.
+"""
+
+
+def create_app(ctx: Context, settings: Settings, *,
+               on_shutdown: Callable[[], None] | None = None) -> FastAPI:
+    """The API over ``ctx``; ``on_shutdown`` releases what the caller built for it."""
+
+    @asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        yield
+        if on_shutdown is not None:
+            on_shutdown()
+
+    app = FastAPI(title="betguard", version="1", description=DESCRIPTION, lifespan=lifespan)
+    app.state.context = ctx
+    app.state.keys = KeyRing(settings.api_keys)
+    install_error_handlers(app)
+    app.add_middleware(BodyLimit, max_bytes=settings.api_max_body_bytes)
+    app.include_router(routes_bets.router)
+    app.include_router(routes_ops.router)
+    app.add_api_route("/healthz", healthz, methods=["GET"], tags=["platform"],
+                      summary="Ready when the database answers")
+    # Unauthenticated on purpose: Prometheus scrapes it. It shows counts, never bets.
+    app.mount("/metrics", make_metrics_app(ctx.db))
+    return app
+
+
+def healthz(ctx: Ctx) -> dict[str, str]:
+    """200 when the database answers ``SELECT 1``; 503 (from the error handlers) if not."""
+    with ctx.db.engine.connect() as connection:
+        connection.execute(text("SELECT 1"))
+    return {"status": "ok"}

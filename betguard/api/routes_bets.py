@@ -1,0 +1,122 @@
+"""The game server's endpoints: register bets, report results, read a bet.
+
+Handlers only parse and delegate to the services; refusals are raised and turned
+into answers in ``errors``. They are plain functions, run in the thread pool,
+because the services block on the database.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, Body
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from pydantic import ValidationError
+
+from betguard.api import queries
+from betguard.api.auth import AnyCaller
+from betguard.api.errors import body_of, status_of
+from betguard.api.params import REFUSALS, BetRef, Ctx, ProviderName
+from betguard.api.schemas import (
+    BatchIn,
+    BatchItem,
+    BatchOut,
+    BetEnvelope,
+    BetOut,
+    BetStory,
+    ErrorOut,
+    ResultIn,
+    ResultOut,
+    intake_body_schema,
+    within_calendar,
+)
+from models.errors import BetguardError, InvalidBet
+from services.context import Context
+from services.intake import PlaceBet, parse_bet, place_bet
+from services.results import report_result
+
+BATCH_STATUS: dict[int, Literal["conflict", "invalid"]] = {409: "conflict", 422: "invalid"}
+router = APIRouter(tags=["bets"])
+
+
+@router.post(
+    "/bets", status_code=201, response_model=None,
+    summary="Register one bet, or a batch of up to 1000",
+    openapi_extra={"requestBody": {"content": {"application/json": {
+        "schema": intake_body_schema()}}}},
+    responses={
+        201: {"model": BetEnvelope, "description": "the bet was registered"},
+        200: {"model": BetEnvelope | BatchOut,
+              "description": "the bet already existed with this payload, or a batch's results"},
+        409: {"model": ErrorOut, "description": "the reference exists with different fields"},
+        **REFUSALS,
+    },
+)
+def register_bets(body: Annotated[dict[str, Any], Body()], caller: AnyCaller,
+                  ctx: Ctx) -> JSONResponse:
+    """Idempotent on (provider, bet_ref): sending the same bet again is safe."""
+    if "bets" in body:
+        return JSONResponse(_register_batch(ctx, body).model_dump(mode="json",
+                                                                  exclude_unset=True))
+    placed = place_bet(ctx, parse(body))
+    envelope = BetEnvelope(bet=BetOut.of(placed.bet))
+    return JSONResponse(envelope.model_dump(mode="json"),
+                        status_code=201 if placed.created else 200)
+
+
+def parse(payload: Any) -> PlaceBet:
+    """The intake's own parsing, plus a bound on ``placed_at``.
+
+    Stop-gap: the intake accepts any aware datetime, and one near the ends of the
+    calendar overflows when the deadline is added or the time stored, which would
+    be a 500 for bad input. Remove once ``PlaceBet`` bounds ``placed_at`` itself.
+    """
+    command = parse_bet(payload)
+    try:
+        within_calendar(command.placed_at)
+    except ValueError as exc:
+        raise InvalidBet([("placed_at", str(exc))]) from None
+    return command
+
+
+def _register_batch(ctx: Context, body: dict[str, Any]) -> BatchOut:
+    try:
+        batch = BatchIn.model_validate(body)
+    except ValidationError as exc:
+        raise RequestValidationError(
+            [{**e, "loc": ("body", *e["loc"])} for e in exc.errors(include_url=False)]
+        ) from exc
+    return BatchOut(results=[_register_item(ctx, i, item) for i, item in enumerate(batch.bets)])
+
+
+def _register_item(ctx: Context, index: int, item: Any) -> BatchItem:
+    """One item of a batch, on its own: ``place_bet`` commits each bet by itself, so
+    an item is written whole or not at all, whatever its neighbours are."""
+    try:
+        placed = place_bet(ctx, parse(item))
+    except BetguardError as exc:
+        status = BATCH_STATUS.get(status_of(exc))
+        if status is None:
+            raise
+        return BatchItem(index=index, status=status, **body_of(exc))
+    return BatchItem(index=index, status="created" if placed.created else "exists",
+                     bet=BetOut.of(placed.bet))
+
+
+@router.post("/bets/{provider}/{bet_ref:path}/result", response_model=ResultOut,
+             summary="Report the result the game server received",
+             responses={404: {"model": ErrorOut, "description": "no such bet"}, **REFUSALS})
+def report(provider: ProviderName, bet_ref: BetRef, result: ResultIn, caller: AnyCaller,
+           ctx: Ctx) -> ResultOut:
+    """Settles a pending bet; never overwrites a decided one (that opens a conflict review)."""
+    outcome = report_result(ctx, provider, bet_ref, payout=result.payout,
+                            currency=result.currency, actor=f"game-server:{caller.name}")
+    return ResultOut(outcome=outcome, bet=queries.bet(ctx, provider, bet_ref))
+
+
+@router.get("/bets/{provider}/{bet_ref:path}", response_model=BetStory,
+            summary="A bet, its history and its reviews",
+            responses={404: {"model": ErrorOut, "description": "no such bet"}, **REFUSALS})
+def read_bet(provider: ProviderName, bet_ref: BetRef, caller: AnyCaller, ctx: Ctx) -> BetStory:
+    return queries.bet_story(ctx, provider, bet_ref)

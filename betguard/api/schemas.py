@@ -1,0 +1,187 @@
+"""What the API reads and writes. Money is always a decimal string, never a float,
+and times are ISO-8601 in UTC, so a client never rounds a stake by parsing it."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Annotated, Any, Literal
+
+from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field
+from pydantic.config import JsonDict
+
+from models.events import Resolution, ReviewReason
+from models.money import wire_amount
+from models.snapshot import BetSnapshot
+from models.states import BetState
+from models.tables import AuditEvent, Review
+from services.intake import PlaceBet
+from services.results import CURRENCY, DECIMAL_TEXT, ResultOutcome
+
+MAX_BATCH = 1000
+EARLIEST, LATEST = datetime(2000, 1, 1, tzinfo=UTC), datetime(2100, 1, 1, tzinfo=UTC)
+MONEY_DOC: JsonDict = {"pattern": DECIMAL_TEXT.pattern, "examples": ["12.50"]}
+CURRENCY_DOC: JsonDict = {"pattern": CURRENCY.pattern, "examples": ["EUR"]}
+
+
+class Problem(BaseModel):
+    field: str
+    message: str
+
+
+class ErrorOut(BaseModel):
+    """Every refusal. ``problems`` name the bad fields (422); ``fields`` the differing
+    ones (409)."""
+
+    error: str
+    problems: list[Problem] | None = None
+    fields: list[str] | None = None
+
+
+class BetOut(BaseModel):
+    id: int
+    provider: str
+    bet_ref: str
+    player_id: str
+    game_id: str
+    round_id: str
+    stake: str = Field(json_schema_extra=MONEY_DOC)
+    currency: str
+    state: BetState
+    payout: str | None = Field(json_schema_extra={"examples": ["12.50", None]})
+    placed_at: datetime
+    deadline: datetime
+    next_check_at: datetime | None
+    check_attempt: int
+
+    @classmethod
+    def of(cls, bet: BetSnapshot) -> BetOut:
+        return cls(
+            id=bet.id, provider=bet.provider, bet_ref=bet.bet_ref, player_id=bet.player_id,
+            game_id=bet.game_id, round_id=bet.round_id, stake=wire_amount(bet.stake),
+            currency=bet.currency, state=bet.state,
+            payout=None if bet.payout is None else wire_amount(bet.payout),
+            placed_at=bet.placed_at, deadline=bet.deadline, next_check_at=bet.next_check_at,
+            check_attempt=bet.check_attempt,
+        )
+
+
+class BetEnvelope(BaseModel):
+    bet: BetOut
+
+
+class EventOut(BaseModel):
+    at: datetime
+    kind: str
+    actor: str
+    detail: dict[str, Any]
+
+    @classmethod
+    def of(cls, event: AuditEvent) -> EventOut:
+        return cls(at=event.at, kind=event.kind, actor=event.actor, detail=event.detail)
+
+
+class ReviewOut(BaseModel):
+    id: int
+    reason: ReviewReason
+    opened_at: datetime
+    detail: dict[str, Any]
+    resolved_at: datetime | None
+    resolution: Resolution | None
+    operator: str | None
+    note: str | None
+
+    @classmethod
+    def of(cls, review: Review) -> ReviewOut:
+        return cls(
+            id=review.id, reason=ReviewReason(review.reason), opened_at=review.opened_at,
+            detail=review.detail, resolved_at=review.resolved_at,
+            resolution=None if review.resolution is None else Resolution(review.resolution),
+            operator=review.operator, note=review.note,
+        )
+
+
+class BetStory(BaseModel):
+    """A bet with the history that explains its state and every review it had."""
+
+    bet: BetOut
+    history: list[EventOut]
+    reviews: list[ReviewOut]
+
+
+class QueuedReview(ReviewOut):
+    bet: BetOut
+
+
+class ReviewQueue(BaseModel):
+    reviews: list[QueuedReview]
+
+
+class BatchIn(BaseModel):
+    """The batch envelope only: each item is validated on its own, so one bad bet
+    does not refuse the others."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    bets: list[Any] = Field(max_length=MAX_BATCH)
+
+
+class BatchItem(BaseModel):
+    index: int
+    status: Literal["created", "exists", "conflict", "invalid"]
+    bet: BetOut | None = None
+    error: str | None = None
+    fields: list[str] | None = None
+    problems: list[Problem] | None = None
+
+
+class BatchOut(BaseModel):
+    results: list[BatchItem]
+
+
+class ResultIn(BaseModel):
+    """The result the game server received. The service checks the values, so its
+    messages (not a regular expression's) are what the client reads."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    payout: str = Field(json_schema_extra=MONEY_DOC)
+    currency: str = Field(json_schema_extra=CURRENCY_DOC)
+
+
+class ResultOut(BaseModel):
+    outcome: ResultOutcome
+    bet: BetOut
+
+
+def within_calendar(moment: datetime | None) -> datetime | None:
+    """Refuse times near the ends of the calendar: storing them in UTC overflows, which
+    would be a 500 for bad input. (The services do not bound them yet.)"""
+    if moment is not None and not EARLIEST <= moment < LATEST:
+        raise ValueError(f"must lie between {EARLIEST:%Y-%m-%d} and {LATEST:%Y-%m-%d}")
+    return moment
+
+
+class ResolveIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    resolution: Resolution
+    note: str = Field(min_length=1, max_length=2000)
+    payout: str | None = Field(default=None, json_schema_extra={"examples": ["40.00"]})
+    deadline: Annotated[AwareDatetime | None, AfterValidator(within_calendar)] = None
+
+
+def intake_body_schema() -> dict[str, Any]:
+    """The documented body of ``POST /bets``: one bet, or ``{"bets": [...]}``.
+
+    Built from the intake's own model so the document and the checks cannot drift;
+    only the stake is narrowed to the decimal string clients must send.
+    """
+    single = PlaceBet.model_json_schema()
+    single["properties"]["stake"] = {"type": "string", "title": "Stake", **MONEY_DOC}
+    batch = {
+        "type": "object", "title": "BetBatch", "additionalProperties": False,
+        "required": ["bets"],
+        "properties": {"bets": {"type": "array", "maxItems": MAX_BATCH, "items": single}},
+    }
+    return {"oneOf": [single, batch]}
+

@@ -1,0 +1,358 @@
+"""The HTTP API, served by the real ``betguard api`` process and spoken to over HTTP."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import secrets
+import socket
+import subprocess
+import sys
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+import requests
+import schemathesis
+from sqlalchemy import select
+
+from betguard import processes
+from models.tables import Bet
+from tests.integration.harness import Stack, bet_payload, wait_until
+
+pytestmark = pytest.mark.integration
+
+BIN = Path(sys.executable).parent
+
+
+@dataclass
+class Api:
+    url: str
+    game_key: str
+    operator_key: str
+
+    def call(self, method: str, path: str, *, key: str = "", **kwargs: Any) -> requests.Response:
+        headers = kwargs.pop("headers", {}) | ({"Authorization": f"Bearer {key}"} if key else {})
+        return requests.request(method, self.url + path, headers=headers, timeout=30, **kwargs)
+
+    def game(self, method: str, path: str, **kwargs: Any) -> requests.Response:
+        return self.call(method, path, key=self.game_key, **kwargs)
+
+    def ops(self, method: str, path: str, **kwargs: Any) -> requests.Response:
+        return self.call(method, path, key=self.operator_key, **kwargs)
+
+    def place(self, stack: Stack, provider: str, *, fate: str = "never",
+              stake: str = "10.00") -> dict[str, Any]:
+        """Place a bet at the simulator, as the game server does, then register it here."""
+        ref = new_ref()
+        stack.sim("POST", "/_sim/bets", {"bet_ref": ref, "stake": stake, "currency": "EUR",
+                                         "fate": fate})
+        answer = self.game("POST", "/bets", json=bet_payload(provider, ref, stake))
+        assert answer.status_code == 201, answer.text
+        return dict(answer.json()["bet"])
+
+    def wait_for_state(self, bet: dict[str, Any], state: str) -> dict[str, Any]:
+        def reached() -> dict[str, Any] | None:
+            story = self.game("GET", path_of(bet)).json()
+            return story if story["bet"]["state"] == state else None
+
+        return dict(wait_until(reached, 45, lambda: self.game("GET", path_of(bet)).text))
+
+
+def new_ref() -> str:
+    return f"api-{secrets.token_hex(6)}"
+
+
+def hashed(name: str, role: str, key: str) -> dict[str, str]:
+    return {"name": name, "role": role, "sha256": hashlib.sha256(key.encode()).hexdigest()}
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+@pytest.fixture(scope="module")
+def api(stack: Stack) -> Iterator[Api]:
+    game_key, operator_key = secrets.token_urlsafe(24), secrets.token_urlsafe(24)
+    keys = [hashed("table-7", "game_server", game_key), hashed("alice", "operator", operator_key)]
+    port = free_port()
+    server = processes.ManagedProcess(
+        "api", [str(BIN / "betguard"), "api", "--port", str(port)],
+        env={**stack.env, "BETGUARD_API_KEYS": json.dumps(keys)}, log=stack.base / "logs/api.log",
+    ).start()
+
+    api = Api(f"http://127.0.0.1:{port}", game_key, operator_key)
+
+    def healthy() -> bool:
+        assert server.alive(), server.log.read_text()[-3000:]
+        try:
+            return api.call("GET", "/healthz").status_code == 200
+        except requests.ConnectionError:
+            return False
+
+    try:
+        wait_until(healthy, 30, lambda: server.log.read_text()[-3000:])
+        yield api
+        settle_leftovers(api, stack)
+    finally:
+        server.stop()  # SIGTERM, then SIGKILL after a grace period
+
+
+def settle_leftovers(api: Api, stack: Stack) -> None:
+    """Settle the bets this module left pending, so later modules find only their own."""
+    query = select(Bet.provider, Bet.bet_ref).where(Bet.state == "pending",
+                                                    Bet.bet_ref.like("api%"))
+    with stack.context.db.unit_of_work() as session:
+        leftovers = [(p, r) for p, r in session.execute(query)]
+    for provider, bet_ref in leftovers:
+        api.game("POST", f"/bets/{provider}/{bet_ref}/result",
+                 json={"payout": "0", "currency": "EUR"})
+
+
+def path_of(bet: dict[str, Any], action: str = "") -> str:
+    return f"/bets/{bet['provider']}/{bet['bet_ref']}" + (f"/{action}" if action else "")
+
+
+def fields(answer: requests.Response) -> set[str]:
+    return {p["field"] for p in answer.json()["problems"]}
+
+
+def test_requests_without_a_valid_key_are_refused_with_a_bearer_challenge(api: Api) -> None:
+    payload = bet_payload("patient", "no-key")
+
+    answers = [api.call("POST", "/bets", json=payload),
+               api.call("POST", "/bets", key="not-a-key", json=payload),
+               api.call("GET", "/bets/patient/no-key", headers={"X-API-Key": "not-a-key"}),
+               api.call("GET", "/reviews")]
+
+    for answer in answers:
+        assert answer.status_code == 401, answer.text
+        assert answer.headers["WWW-Authenticate"] == "Bearer"
+        assert answer.json() == {"error": "missing or unknown API key"}
+
+
+def test_a_game_server_key_is_forbidden_the_ops_endpoints(api: Api) -> None:
+    decision = {"resolution": "refunded", "note": "n"}
+
+    answers = [api.game("GET", "/reviews"), api.game("POST", "/bets/sleepy/any/recheck"),
+               api.game("POST", "/bets/sleepy/any/resolve", json=decision)]
+
+    assert [a.status_code for a in answers] == [403, 403, 403]
+    assert {a.json()["error"] for a in answers} == {"the game_server role may not do this"}
+
+
+def test_a_bet_is_created_once_and_the_same_bet_again_returns_it(api: Api) -> None:
+    payload = bet_payload("sleepy", new_ref(), stake="12.5")
+
+    created = api.call("POST", "/bets", headers={"X-API-Key": api.game_key}, json=payload)
+    again = api.game("POST", "/bets", json=payload)
+
+    assert (created.status_code, again.status_code) == (201, 200)
+    bet = created.json()["bet"]
+    assert again.json()["bet"] == bet
+    assert (bet["stake"], bet["payout"], bet["state"]) == ("12.50", None, "pending")
+    assert set(bet) == {"id", "provider", "bet_ref", "player_id", "game_id", "round_id", "stake",
+                        "currency", "state", "payout", "placed_at", "deadline", "next_check_at",
+                        "check_attempt"}
+
+
+def test_a_different_bet_under_a_known_reference_is_a_conflict_naming_the_fields(
+    api: Api, stack: Stack,
+) -> None:
+    bet = api.place(stack, "sleepy")
+    changed = {**bet_payload("sleepy", bet["bet_ref"]), "stake": "99.00", "player_id": "other"}
+
+    answer = api.game("POST", "/bets", json=changed)
+
+    assert (answer.status_code, answer.json()["fields"]) == (409, ["player_id", "stake"])
+    assert api.game("GET", path_of(bet)).json()["bet"]["stake"] == "10.00"
+
+
+def test_a_malformed_bet_is_refused_naming_each_bad_field(api: Api) -> None:
+    ref = new_ref()
+    payload = {**bet_payload("sleepy", ref), "stake": 10.5, "currency": "eur", "round_id": ""}
+    answers = [
+        api.game("POST", "/bets", json=payload),
+        api.game("POST", "/bets", json=bet_payload("nobody", ref)),
+        api.game("POST", "/bets", json={**bet_payload("sleepy", ref),
+                                        "placed_at": "9999-12-31T23:59:59+00:00"}),
+        api.game("POST", "/bets", data="{not json", headers={"Content-Type": "application/json"}),
+        api.game("POST", "/bets", json=[1, 2]),
+        api.game("POST", "/bets", json={"bets": "many"}),
+    ]
+
+    assert [(a.status_code, fields(a)) for a in answers] == [
+        (422, {"stake", "currency", "round_id"}), (422, {"provider"}), (422, {"placed_at"}),
+        (422, {"(body)"}), (422, {"(body)"}), (422, {"bets"})]
+    assert "stake" in answers[0].json()["error"]
+    assert api.game("GET", f"/bets/sleepy/{ref}").status_code == 404
+
+
+def test_a_body_over_the_size_limit_is_refused_before_it_is_parsed(api: Api) -> None:
+    big = b'{"bets": [' + b'"x",' * 300_000 + b'"x"]}'
+    json_type = {"Content-Type": "application/json"}
+
+    declared = api.game("POST", "/bets", data=big, headers=json_type)
+    streamed = api.game("POST", "/bets", data=iter([big[:600_000], big[600_000:]]),
+                        headers=json_type)  # chunked: no Content-Length to go by
+
+    assert (declared.status_code, streamed.status_code) == (413, 413)
+    assert "over 1000000 bytes" in declared.json()["error"]
+
+
+def test_a_batch_answers_each_item_on_its_own_and_writes_no_invalid_item(
+    api: Api, stack: Stack,
+) -> None:
+    known = api.place(stack, "sleepy")
+    new, bad = bet_payload("sleepy", new_ref()), bet_payload("sleepy", new_ref())
+    items = [new, bet_payload("sleepy", known["bet_ref"]),
+             {**bet_payload("sleepy", known["bet_ref"]), "stake": "1.00"},
+             {**bad, "stake": "-1"}, {**bet_payload("nobody", "x"), "extra": 1}, "a string"]
+
+    answer = api.game("POST", "/bets", json={"bets": items})
+
+    results = answer.json()["results"]
+    assert [(r["index"], r["status"]) for r in results] == [
+        (0, "created"), (1, "exists"), (2, "conflict"), (3, "invalid"), (4, "invalid"),
+        (5, "invalid")]
+    assert results[1]["bet"] == api.game("GET", path_of(known)).json()["bet"]
+    assert results[2]["fields"] == ["stake"]
+    assert [[p["field"] for p in r["problems"]] for r in results[3:]] == [
+        ["stake"], ["extra"], ["(body)"]]
+    assert api.game("GET", f"/bets/sleepy/{new['bet_ref']}").status_code == 200
+    assert api.game("GET", f"/bets/sleepy/{bad['bet_ref']}").status_code == 404
+    too_many = api.game("POST", "/bets", json={"bets": [{}] * 1001})
+    assert (too_many.status_code, fields(too_many)) == (422, {"bets"})
+
+
+def test_a_reported_result_settles_a_pending_bet_and_names_the_game_server(api: Api) -> None:
+    ref = f"api/{secrets.token_hex(6)}"  # a reference may hold a slash: the path still works
+    assert api.game("POST", "/bets", json=bet_payload("sleepy", ref)).status_code == 201
+    result = {"payout": "12.5", "currency": "EUR"}
+
+    answer = api.game("POST", f"/bets/sleepy/{ref}/result", json=result)
+    again = api.game("POST", f"/bets/sleepy/{ref}/result", json=result)
+
+    assert answer.status_code == 200
+    assert answer.json()["outcome"] == "settled"
+    assert answer.json()["bet"]["bet_ref"] == ref
+    assert (answer.json()["bet"]["state"], answer.json()["bet"]["payout"]) == ("settled", "12.50")
+    assert again.json()["outcome"] == "already_settled"
+    history = api.game("GET", f"/bets/sleepy/{ref}").json()["history"]
+    assert [e["kind"] for e in history] == ["bet_placed", "result_reported", "bet_settled"]
+    assert history[1]["actor"] == "game-server:table-7"
+
+
+def test_a_bad_result_names_the_field_and_an_unknown_bet_is_not_found(
+    api: Api, stack: Stack,
+) -> None:
+    bet = api.place(stack, "sleepy")
+    bodies = [{"payout": "abc", "currency": "EUR"}, {"payout": "1.00", "currency": "eur"},
+              {"payout": 12.5, "currency": "EUR"}, {"payout": "1.00", "currency": "USD"}]
+
+    answers = [api.game("POST", path_of(bet, "result"), json=body) for body in bodies]
+    missing = api.game("POST", "/bets/sleepy/no-such-bet/result",
+                       json={"payout": "1.00", "currency": "EUR"})
+
+    assert [(a.status_code, fields(a)) for a in answers] == [
+        (422, {"payout"}), (422, {"currency"}), (422, {"payout"}), (422, {"currency"})]
+    assert (missing.status_code, api.game("GET", "/bets/sleepy/no-such-bet").status_code) == (
+        404, 404)
+    assert api.game("GET", path_of(bet)).json()["bet"]["state"] == "pending"
+
+
+def test_an_operator_resolution_is_recorded_under_the_key_name(api: Api, stack: Stack) -> None:
+    bet = api.place(stack, "reviewer", fate="never")
+    api.wait_for_state(bet, "in_review")
+    queue = api.ops("GET", "/reviews", params={"reason": "deadline"}).json()["reviews"]
+    assert bet["bet_ref"] in [r["bet"]["bet_ref"] for r in queue]
+    no_payout = api.ops("POST", path_of(bet, "resolve"),
+                        json={"resolution": "settled", "note": "support confirmed"})
+    unknown = api.ops("POST", path_of(bet, "resolve"), json={"resolution": "maybe", "note": "?"})
+
+    answer = api.ops("POST", path_of(bet, "resolve"), json={
+        "resolution": "settled", "note": "support confirmed", "payout": "40.00"})
+
+    assert [(a.status_code, fields(a)) for a in (no_payout, unknown)] == [
+        (422, {"payout"}), (422, {"resolution"})]
+    assert (answer.status_code, answer.json()["bet"]["payout"]) == (200, "40.00")
+    story = api.game("GET", path_of(bet)).json()
+    resolved = next(e for e in story["history"] if e["kind"] == "review_resolved")
+    assert (story["bet"]["state"], resolved["actor"]) == ("settled", "operator:alice")
+    [review] = story["reviews"]
+    assert (review["operator"], review["resolution"], review["note"]) == (
+        "alice", "settled", "support confirmed")
+    open_ids = [r["id"] for r in api.ops("GET", "/reviews").json()["reviews"]]
+    all_ids = [r["id"] for r in api.ops("GET", "/reviews?state=all&limit=1000").json()["reviews"]]
+    assert review["id"] not in open_ids and review["id"] in all_ids
+    again = api.ops("POST", path_of(bet, "resolve"), json={"resolution": "refunded", "note": "x"})
+    assert again.status_code == 409
+
+
+def test_an_operator_recheck_is_accepted_for_a_pending_bet_only(api: Api, stack: Stack) -> None:
+    bet = api.place(stack, "sleepy")
+
+    answer = api.ops("POST", path_of(bet, "recheck"))
+
+    assert (answer.status_code, answer.json()["bet"]["bet_ref"]) == (202, bet["bet_ref"])
+    ordered = next(e for e in api.ops("GET", path_of(bet)).json()["history"]
+                   if e["kind"] == "recheck_ordered")
+    assert ordered["actor"] == "alice"
+    api.game("POST", path_of(bet, "result"), json={"payout": "1.00", "currency": "EUR"})
+    assert api.ops("POST", path_of(bet, "recheck")).status_code == 409
+    assert api.ops("POST", "/bets/sleepy/no-such-bet/recheck").status_code == 404
+
+
+def test_a_bet_placed_over_http_is_checked_escalated_and_refunded(api: Api, stack: Stack) -> None:
+    bet = api.place(stack, "refunder", fate="never", stake="12.50")
+
+    story = api.wait_for_state(bet, "refunded")
+
+    kinds = [e["kind"] for e in story["history"]]
+    assert kinds[0] == "bet_placed" and "check_started" in kinds
+    assert kinds.index("cancel_answered") < kinds.index("refund_decided") < kinds.index(
+        "bet_refunded")
+    refunds = [r for r in stack.truth()["refunds"].values() if r["bet_ref"] == bet["bet_ref"]]
+    assert [r["amount"] for r in refunds] == ["12.50"]
+
+
+def test_the_openapi_document_is_valid_and_health_metrics_and_docs_need_no_key(api: Api) -> None:
+    schema = schemathesis.openapi.from_url(api.url + "/openapi.json")
+
+    schema.validate()
+
+    assert set(requests.get(api.url + "/openapi.json", timeout=10).json()["paths"]) == {
+        "/bets", "/bets/{provider}/{bet_ref}", "/bets/{provider}/{bet_ref}/result",
+        "/bets/{provider}/{bet_ref}/resolve", "/bets/{provider}/{bet_ref}/recheck",
+        "/reviews", "/healthz"}
+    assert api.call("GET", "/healthz").json() == {"status": "ok"}
+    assert [api.call("GET", p).status_code for p in ("/metrics", "/docs")] == [200, 200]
+    assert api.call("GET", "/no-such-page").json() == {"error": "Not Found"}
+
+
+def test_fuzzing_the_intake_endpoints_finds_no_server_error(api: Api, tmp_path: Path) -> None:
+    argv = [str(BIN / "st"), "run", api.url + "/openapi.json",
+            "--checks", "not_a_server_error", "--include-name", "POST /bets",
+            "--include-name", "POST /bets/{provider}/{bet_ref}/result",
+            "--max-examples", "50", "--phases", "examples,coverage,fuzzing",
+            "--request-timeout", "10", "--header", f"Authorization: Bearer {api.game_key}",
+            "--report", "junit", "--report-dir", str(tmp_path)]
+
+    run = subprocess.run(argv, capture_output=True, text=True, timeout=120, cwd=tmp_path,
+                         check=False)
+
+    assert run.returncode == 0, run.stdout[-6000:] + run.stderr[-2000:]
+    assert "Selected: 2/7" in run.stdout, run.stdout[-3000:]
+
+
+def test_the_api_refuses_to_start_without_keys(stack: Stack) -> None:
+    run = subprocess.run([str(BIN / "betguard"), "api", "--port", str(free_port())],
+                         env={**stack.env, "BETGUARD_API_KEYS": "[]"}, capture_output=True,
+                         text=True, timeout=60, check=False)
+
+    assert run.returncode == 1
+    assert run.stderr.startswith("error: no API keys") and run.stderr.count("\n") == 1
