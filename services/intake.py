@@ -4,11 +4,19 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Annotated, Any
 
-from pydantic import AwareDatetime, BaseModel, BeforeValidator, ConfigDict, Field, ValidationError
+from pydantic import (
+    AwareDatetime,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+)
 from sqlalchemy.exc import IntegrityError
 
 from models import repository, schedule
@@ -22,6 +30,8 @@ from services.context import Context
 
 Identifier = Annotated[str, Field(min_length=1, max_length=128, pattern=r"^[A-Za-z0-9._:@/-]+$")]
 COMPARED_FIELDS = ("player_id", "game_id", "round_id", "stake", "currency")
+# Beyond these a timestamp is a mistake, and deadlines computed from it would overflow.
+EARLIEST, LATEST = datetime(2000, 1, 1, tzinfo=UTC), datetime(2100, 1, 1, tzinfo=UTC)
 
 
 def _no_float(value: object) -> object:
@@ -48,6 +58,13 @@ class PlaceBet(BaseModel):
     ]
     currency: Annotated[str, Field(pattern=r"^[A-Z]{3}$")]
     placed_at: AwareDatetime | None = None
+
+    @field_validator("placed_at")
+    @classmethod
+    def _plausible(cls, value: datetime | None) -> datetime | None:
+        if value is not None and not EARLIEST <= value <= LATEST:
+            raise ValueError("must be between the years 2000 and 2100")
+        return value
 
 
 @dataclass(frozen=True)

@@ -7,7 +7,7 @@ from decimal import Decimal, InvalidOperation
 from enum import StrEnum
 
 from models import repository, transitions
-from models.errors import InvalidCommand
+from models.errors import IllegalTransition, InvalidCommand
 from models.events import EventKind
 from models.states import BetState
 from models.transitions import NewEvent
@@ -79,4 +79,4 @@ def report_result(
             note_late_fact(session, bet, fact, events=[reported], now=now)
             session.commit()
             return ResultOutcome.CONFLICT
-    raise InvalidCommand(f"bet {provider}/{bet_ref} kept changing; report the result again")
+    raise IllegalTransition(f"bet {provider}/{bet_ref} kept changing; report the result again")

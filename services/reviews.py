@@ -18,6 +18,8 @@ from models.transitions import Change, NewEvent
 from services.context import Context
 from services.results import parse_payout
 
+MAX_RECHECK = timedelta(days=365)
+
 
 @dataclass(frozen=True)
 class Resolve:
@@ -60,7 +62,8 @@ def order_recheck(ctx: Context, provider: str, bet_ref: str, *, operator: str) -
         bet = repository.get_by_ref(session, provider, bet_ref)
         if bet.state is not BetState.PENDING:
             raise IllegalTransition(f"bet {bet.label} is {bet.state.value}, not pending")
-        event = NewEvent(EventKind.RECHECK_ORDERED, operator, {"attempt": bet.check_attempt})
+        event = NewEvent(EventKind.RECHECK_ORDERED, f"operator:{operator}",
+                         {"attempt": bet.check_attempt})
         change = Change(BetState.PENDING, {"next_check_at": now}, [event])
         if not repository.apply(session, bet, change, now=now):
             raise IllegalTransition(f"bet {bet.label} changed meanwhile; look at it again")
@@ -89,8 +92,8 @@ def _change_for(ctx: Context, bet: BetSnapshot, command: Resolve, now: datetime)
     if command.resolution is Resolution.REFUNDED:
         return transitions.decide_refund(bet, actor=operator, why=command.note, now=now)
     deadline = command.deadline or now + timedelta(seconds=ctx.policy(bet.provider).deadline)
-    if deadline <= now:
-        raise InvalidCommand("deadline: must be in the future")
+    if not now < deadline <= now + MAX_RECHECK:
+        raise InvalidCommand("deadline: must be in the future, and within a year")
     return transitions.order_recheck(bet, deadline=deadline, operator=operator,
                                      note=command.note, now=now)
 

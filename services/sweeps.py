@@ -3,20 +3,26 @@
 
 Each sweep is bounded per run and marks what it dispatches with a lease in the
 same UPDATE that selects it, so two overlapping sweeps never send the same bet.
+Each run is counted in ``sweep_stats`` (metrics and alerts read it there: beat and
+its worker keep nothing between runs).
 """
 
 from __future__ import annotations
 
+import time
+from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from sqlalchemy import select, update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.orm import Session
 
 from models import repository
 from models.events import EventKind
-from models.states import BetState
 from models.outbox import NotificationState
-from models.tables import Bet, Notification
+from models.states import BetState
+from models.tables import Bet, Notification, SweepStat
 from models.transitions import NewEvent
 from services.context import Context
 
@@ -28,12 +34,50 @@ class SweepReport:
     notifications_dispatched: int
 
 
+@dataclass(frozen=True)
+class SweepRun:
+    items: int
+    at: datetime  # when it finished
+    seconds: float
+
+
 def run_sweeps(ctx: Context) -> SweepReport:
+    sweeps: dict[str, Callable[[Context], int]] = {
+        "checks": sweep_due_checks, "refunds": sweep_due_refunds,
+        "notifications": sweep_due_notifications,
+    }
+    runs = {kind: _timed(ctx, sweep) for kind, sweep in sweeps.items()}
+    with ctx.db.unit_of_work() as session:
+        for kind, run in runs.items():
+            record_run(session, kind, run)
+        session.commit()
     return SweepReport(
-        checks_dispatched=sweep_due_checks(ctx),
-        refunds_dispatched=sweep_due_refunds(ctx),
-        notifications_dispatched=sweep_due_notifications(ctx),
+        checks_dispatched=runs["checks"].items,
+        refunds_dispatched=runs["refunds"].items,
+        notifications_dispatched=runs["notifications"].items,
     )
+
+
+def _timed(ctx: Context, sweep: Callable[[Context], int]) -> SweepRun:
+    started = time.perf_counter()
+    items = sweep(ctx)
+    return SweepRun(items, ctx.clock(), time.perf_counter() - started)
+
+
+def record_run(session: Session, kind: str, run: SweepRun) -> None:
+    """Count one run of ``kind``. Increments happen in the UPDATE itself, so two
+    overlapping sweeps both count; the row is created on first use, and a second
+    sweep creating it at the same moment is ignored (ON CONFLICT DO NOTHING)."""
+    values = {"runs": SweepStat.runs + 1, "items": SweepStat.items + run.items,
+              "last_run_at": run.at, "last_duration_seconds": run.seconds}
+    counted = update(SweepStat).where(SweepStat.kind == kind).values(**values)
+    if session.execute(counted).rowcount == 1:  # type: ignore[attr-defined]
+        return
+    dialect = postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
+    session.execute(dialect.insert(SweepStat)
+                    .values(kind=kind, runs=0, items=0)
+                    .on_conflict_do_nothing(index_elements=["kind"]))
+    session.execute(counted)
 
 
 def sweep_due_checks(ctx: Context) -> int:
