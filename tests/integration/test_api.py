@@ -301,7 +301,7 @@ def test_an_operator_recheck_is_accepted_for_a_pending_bet_only(api: Api, stack:
     assert (answer.status_code, answer.json()["bet"]["bet_ref"]) == (202, bet["bet_ref"])
     ordered = next(e for e in api.ops("GET", path_of(bet)).json()["history"]
                    if e["kind"] == "recheck_ordered")
-    assert ordered["actor"] == "alice"
+    assert ordered["actor"] == "operator:alice"
     api.game("POST", path_of(bet, "result"), json={"payout": "1.00", "currency": "EUR"})
     assert api.ops("POST", path_of(bet, "recheck")).status_code == 409
     assert api.ops("POST", "/bets/sleepy/no-such-bet/recheck").status_code == 404
