@@ -45,5 +45,21 @@ def demo(bet_count: int, scenario: str, as_json: bool, keep: bool, workdir: str)
                               workdir=workdir))
 
 
+@main.command(name="api-key")
+@click.option("--name", required=True, help="Who holds the key; recorded as the actor.")
+@click.option("--role", required=True, type=click.Choice(["game_server", "operator"]))
+def api_key(name: str, role: str) -> None:
+    """Make a new API key: prints the key (give it to its holder) and the entry to add
+    to BETGUARD_API_KEYS (which keeps only its SHA-256)."""
+    import hashlib
+    import json
+    import secrets
+
+    key = secrets.token_urlsafe(32)
+    entry = {"name": name, "role": role, "sha256": hashlib.sha256(key.encode()).hexdigest()}
+    click.echo(f"key: {key}")
+    click.echo(f"BETGUARD_API_KEYS entry: {json.dumps(entry)}")
+
+
 register_ops_commands(main)
 main.add_command(api_command)

@@ -7,6 +7,7 @@ at exit, unless ``detach()`` hands them over to the person who asked to keep the
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import secrets
@@ -33,6 +34,7 @@ class LaunchPlan:
     provider_concurrency: int = 8
     provider_workers: int = 1
     flower: bool = True
+    api: bool = True
     local_postgres: bool = False  # with no database_url: a PostgreSQL of its own, not SQLite
     redis_over_tcp: bool = False  # with no redis_url: listen on loopback TCP, not a socket
 
@@ -46,6 +48,9 @@ class LocalStack:
         self.children: list[processes.ManagedProcess] = []
         self.sim_url = ""
         self.flower_url = ""
+        self.api_url = ""
+        self.api_keys = {"game_server": secrets.token_urlsafe(24),
+                         "operator": secrets.token_urlsafe(24)}
         self.flower_auth = f"ops:{secrets.token_urlsafe(12)}"
 
     @property
@@ -72,6 +77,10 @@ class LocalStack:
             # The simulator also plays the game server's notification endpoint.
             "BETGUARD_NOTIFY_URL": f"{self.sim_url}/_sim/game-server/notifications",
             "BETGUARD_NOTIFY_SECRET": notify_secret,
+            "BETGUARD_API_KEYS": json.dumps([
+                {"name": f"demo-{role}", "role": role,
+                 "sha256": hashlib.sha256(key.encode()).hexdigest()}
+                for role, key in self.api_keys.items()]),
             **self.plan.settings_env,
         })
         upgrade(database_url)
@@ -165,6 +174,10 @@ class LocalStack:
             processes.beat(self.env, self.logs / "beat.log",
                            schedule_file=self.plan.workdir / "beat-schedule").start(),
         ]
+        if self.plan.api:
+            port = free_port()
+            self.children.append(processes.api(self.env, self.logs / "api.log", port=port).start())
+            self.api_url = f"http://127.0.0.1:{port}"
         if self.plan.flower:
             port = free_port()
             self.children.append(processes.flower(

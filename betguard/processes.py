@@ -92,11 +92,16 @@ def celery_argv(*args: str) -> list[str]:
 
 
 def provider_worker(env: Mapping[str, str], log: Path, *, name: str = "provider",
-                    concurrency: int = 8) -> ManagedProcess:
-    """The worker for provider and wallet calls: I/O-bound, so a thread pool."""
+                    concurrency: int = 8, metrics_port: int | None = None) -> ManagedProcess:
+    """The worker for provider and wallet calls: I/O-bound, so a thread pool.
+
+    With ``metrics_port`` it serves its checks, provider calls and deliveries
+    there; set for this process only, as two workers cannot share a port."""
     argv = celery_argv("worker", "-Q", PROVIDER_QUEUE, "-P", "threads", "-c", str(concurrency),
                        "-n", f"{name}@%h", "-E", "--without-gossip", "--without-mingle",
                        "-l", "INFO")
+    if metrics_port is not None:
+        env = {**env, "BETGUARD_METRICS_PORT": str(metrics_port)}
     return ManagedProcess(f"worker {name}", argv, env=env, log=log)
 
 
@@ -120,6 +125,12 @@ def flower(env: Mapping[str, str], log: Path, *, port: int, basic_auth: str,
     argv = celery_argv("flower", "--address=127.0.0.1", f"--port={port}",
                        f"--basic-auth={basic_auth}", "--persistent=True", f"--db={db_file}")
     return ManagedProcess("flower", argv, env=env, log=log)
+
+
+def api(env: Mapping[str, str], log: Path, *, port: int) -> ManagedProcess:
+    betguard = str(Path(sys.executable).parent / "betguard")
+    argv = [betguard, "api", "--host", "127.0.0.1", "--port", str(port)]
+    return ManagedProcess("api", argv, env=env, log=log)
 
 
 def simulator(env: Mapping[str, str], log: Path, *, port_file: Path, provider_secret: str,

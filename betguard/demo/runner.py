@@ -39,6 +39,10 @@ def run_demo(*, bets: int, scenario: str, as_json: bool, keep: bool, workdir: st
         stack.start()
         if stack.flower_url:
             print(f"Flower: {stack.flower_url} (user:password {stack.flower_auth})", file=out)
+        if stack.api_url:
+            print(f"HTTP API: {stack.api_url}/docs (operator key "
+                  f"{stack.api_keys['operator']}, game server key "
+                  f"{stack.api_keys['game_server']})", file=out)
         summary = _drive(stack, chosen, bets, out)
     except BaseException:
         stack.stop()

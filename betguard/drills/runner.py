@@ -49,7 +49,7 @@ def _plan(workdir: Path, faults: tuple[str, ...]) -> LaunchPlan:
     return LaunchPlan(
         workdir=workdir, policies_toml=POLICIES, providers=PROVIDERS,
         knobs=chaos_knobs() if "provider-chaos" in faults else {}, settings_env=env,
-        provider_workers=2, provider_concurrency=16, flower=False, local_postgres=True,
+        provider_workers=2, provider_concurrency=16, flower=False, api=False, local_postgres=True,
         redis_over_tcp=True,
     )
 

@@ -17,7 +17,7 @@ from betguard.cli import main as betguard_cli
 from config.celery import DEFAULT_QUEUE, PROVIDER_QUEUE
 
 COMPOSE = Path(__file__).parents[2] / "docker-compose.yml"
-SECRET_NAMES = re.compile(r"PASSWORD|SECRET|AUTH", re.IGNORECASE)
+SECRET_NAMES = re.compile(r"PASSWORD|SECRET|AUTH|KEYS", re.IGNORECASE)
 REQUIRED_VARIABLE = re.compile(r"^\$\{[A-Z_]+:\?[^}]+\}$")
 CELERY_SUBCOMMANDS = {"worker", "beat", "flower"}
 
@@ -55,8 +55,8 @@ def test_every_service_command_names_a_real_entry_point(compose: dict[str, Any])
     commands = {name: s["command"] for name, s in services(compose).items() if "command" in s}
     betguard_commands = {n: c for n, c in commands.items() if n not in ("postgres", "redis")}
 
-    assert betguard_commands.keys() >= {"migrate", "worker-provider", "worker-default", "beat",
-                                        "flower", "simulator"}
+    assert betguard_commands.keys() >= {"migrate", "api", "worker-provider", "worker-default",
+                                        "beat", "flower", "simulator"}
     problems = {n: entry_point_problem(c) for n, c in betguard_commands.items()}
     assert {n: p for n, p in problems.items() if p} == {}
     assert isinstance(betguard_cli, click.Group)
