@@ -7,7 +7,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 PACKAGES := betguard config models providers services tasks
 
-.PHONY: venv test demo lint clean
+.PHONY: venv test demo drill lint security clean
 
 venv: $(STAMP)
 
@@ -19,16 +19,24 @@ $(STAMP): pyproject.toml | $(BIN)/python
 	$(BIN)/pip install -e '.[test]'
 	touch $@
 
-test: venv
+test: venv lint security
 	$(BIN)/python -m betguard.local_services --ensure
 	$(BIN)/pytest -q
 
 demo: venv
 	$(BIN)/betguard demo
 
+drill: venv
+	$(BIN)/python -m betguard.local_services --ensure
+	$(BIN)/betguard drill all --bets 20000
+
 lint: venv
 	$(BIN)/ruff check $(PACKAGES) tests
 	$(BIN)/mypy $(PACKAGES)
+
+# Static security scan; every skipped finding class is explained in pyproject.toml.
+security: venv
+	$(BIN)/bandit -q -c pyproject.toml -r $(PACKAGES)
 
 clean:
 	rm -rf build dist *.egg-info .pytest_cache .mypy_cache .ruff_cache
