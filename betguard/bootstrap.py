@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+from betguard.metrics.instrumented import InstrumentedProvider
 from config.settings import Settings, SettingsError
 from models.db import Database
 from providers.base import Provider
@@ -53,8 +54,9 @@ def build_notifier(settings: Settings) -> HttpNotifier | None:
 
 
 def build_providers(settings: Settings) -> dict[str, Provider]:
+    """One adapter per configured provider, each call timed for the worker's metrics."""
     return {
-        name: build_provider(
+        name: InstrumentedProvider(build_provider(
             policy.adapter,
             name=name,
             base_url=str(policy.base_url).rstrip("/"),
@@ -63,6 +65,6 @@ def build_providers(settings: Settings) -> dict[str, Provider]:
             connect_timeout=policy.connect_timeout,
             read_timeout=policy.read_timeout,
             attempts=policy.http_attempts,
-        )
+        ))
         for name, policy in settings.policies.items()
     }

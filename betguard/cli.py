@@ -45,6 +45,51 @@ def demo(bet_count: int, scenario: str, as_json: bool, keep: bool, workdir: str)
                               workdir=workdir))
 
 
+@main.command()
+@click.argument("scenario", type=click.Choice(["worker-kills", "redis-loss", "db-restart",
+                                               "provider-chaos", "duplicates", "all"]))
+@click.option("--bets", "bet_count", default=2000, show_default=True,
+              type=click.IntRange(1, 1_000_000), help="How many bets to place.")
+@click.option("--duration", default=60.0, show_default=True, type=click.FloatRange(5, 3600),
+              help="Seconds over which bets are placed and faults injected.")
+@click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
+@click.option("--workdir", type=click.Path(file_okay=False), default="var/drill",
+              show_default=True, help="Where the drill keeps its servers' data and logs.")
+def drill(scenario: str, bet_count: int, duration: float, as_json: bool, workdir: str) -> None:
+    """Inject real faults into a real running betguard, then audit every bet.
+
+    \b
+    worker-kills: SIGKILL a random worker every few seconds, restarting it.
+    redis-loss: stop Redis and start it again with all data gone, twice.
+    db-restart: restart PostgreSQL mid-run.
+    provider-chaos: 5xx, timeouts, malformed and mis-signed answers and an outage;
+    afterwards the backlog drains within the provider's rate limit.
+    duplicates: every task message delivered two to five times.
+    all: everything at once.
+    """
+    from betguard.drills.runner import run_drill
+
+    raise SystemExit(run_drill(scenario, bets=bet_count, duration=duration, as_json=as_json,
+                               workdir=workdir))
+
+
+@main.command()
+@click.option("--simulator", "simulator_url", required=True,
+              help="Where the provider's truth and the wallet's ledger are read (the "
+                   "simulator's base URL).")
+@click.option("--prefix", default="", help="Audit only bets whose reference starts so.")
+@click.option("--slack", default=60.0, show_default=True, type=click.FloatRange(0),
+              help="Seconds past its deadline a bet may still be open (a sweep interval).")
+@click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
+def audit(simulator_url: str, prefix: str, slack: float, as_json: bool) -> None:
+    """Check every bet against the provider's truth and the wallet's ledger.
+
+    Exits non-zero when any check fails."""
+    from betguard.audit_report import run_audit
+
+    raise SystemExit(run_audit(simulator_url, prefix=prefix, slack=slack, as_json=as_json))
+
+
 @main.command(name="api-key")
 @click.option("--name", required=True, help="Who holds the key; recorded as the actor.")
 @click.option("--role", required=True, type=click.Choice(["game_server", "operator"]))

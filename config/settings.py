@@ -59,6 +59,10 @@ class Settings(BaseSettings):
     sweep_batch: int = Field(default=1000, ge=1)
     refund_retry_delay: float = Field(default=30.0, gt=0)
     log_json: bool = False
+    # Where a worker serves its own metrics (set for the provider worker only);
+    # loopback unless a Prometheus elsewhere must reach it.
+    metrics_port: int | None = Field(default=None, ge=1, le=65535)
+    metrics_address: str = "127.0.0.1"
     api_keys: list[ApiKey] = Field(default_factory=list)
     api_max_body_bytes: int = Field(default=1_000_000, ge=1024)
     notify_url: str | None = None  # the game server's notification endpoint

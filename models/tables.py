@@ -1,4 +1,5 @@
-"""SQLAlchemy 2.0 typed models: bets, their audit events and review items."""
+"""SQLAlchemy 2.0 typed models: bets, their audit events, review items, the notification
+outbox and the sweeps' run counts."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ from typing import Annotated, Any
 from sqlalchemy import (
     JSON,
     BigInteger,
+    Float,
     ForeignKey,
     Index,
     Integer,
@@ -116,3 +118,17 @@ class Notification(Base):
     last_error: Mapped[str | None] = mapped_column(Text, nullable=True)
     created_at: Mapped[Moment]
     delivered_at: Mapped[MaybeMoment]
+
+
+class SweepStat(Base):
+    """How often one kind of sweep (checks, refunds, notifications) ran and how much it
+    dispatched. Beat and its worker keep nothing between runs; this row is what shows
+    the safety net is alive, and how busy it is, to metrics and alerts."""
+
+    __tablename__ = "sweep_stats"
+
+    kind: Mapped[str] = mapped_column(String(20), primary_key=True)
+    runs: Mapped[int] = mapped_column(BigInteger, default=0)
+    items: Mapped[int] = mapped_column(BigInteger, default=0)
+    last_run_at: Mapped[MaybeMoment]
+    last_duration_seconds: Mapped[float | None] = mapped_column(Float, nullable=True)

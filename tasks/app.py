@@ -6,6 +6,7 @@ from typing import Any
 
 from celery import Celery
 
+from betguard import logs
 from config.celery import celery_config
 from config.settings import get_settings
 
@@ -16,3 +17,4 @@ def _config() -> dict[str, Any]:
 
 app = Celery("betguard", include=["tasks.bets", "tasks.sweeps"])
 app.add_defaults(_config)
+logs.install()  # before Celery sets up logging: workers and beat alike

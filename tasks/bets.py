@@ -1,11 +1,14 @@
 """Tasks about one bet. Arguments are JSON primitives; ``ref`` is only for people
-reading Flower and logs (``provider/bet_ref``)."""
+reading Flower and logs (``provider/bet_ref``): every log line a task causes carries
+it, and the worker's metrics count each outcome."""
 
 from __future__ import annotations
 
 import logging
 from typing import Any
 
+from betguard.logs import bet_context
+from betguard.metrics.worker import CHECKS, NOTIFICATION_DELIVERIES, REFUND_ATTEMPTS, counted
 from config.celery import CHECK_TASK, NOTIFY_TASK, PLACE_TASK, REFUND_TASK
 from models.errors import BetguardError, ConflictingBet, InvalidBet
 from services.checks import run_check
@@ -20,23 +23,26 @@ log = logging.getLogger(__name__)
 
 @app.task(name=CHECK_TASK)
 def check(bet_id: int, attempt: int, ref: str = "") -> str:
-    outcome = run_check(context(), bet_id, attempt)
-    log.info("bet %s: check %d %s", ref, attempt, outcome.value)
-    return outcome.value
+    with bet_context(ref) as bet:
+        outcome = counted(CHECKS, lambda: run_check(context(), bet_id, attempt),
+                          provider=bet.provider)
+        log.info("bet %s: check %d %s", ref, attempt, outcome)
+    return outcome
 
 
 @app.task(name=REFUND_TASK)
 def refund(bet_id: int, ref: str = "") -> str:
-    outcome = run_refund(context(), bet_id)
-    log.info("bet %s: refund %s", ref, outcome.value)
-    return outcome.value
+    with bet_context(ref):
+        outcome = counted(REFUND_ATTEMPTS, lambda: run_refund(context(), bet_id))
+        log.info("bet %s: refund %s", ref, outcome)
+    return outcome
 
 
 @app.task(name=NOTIFY_TASK)
 def notify(notification_id: int) -> str:
-    outcome = deliver(context(), notification_id)
-    log.info("notification %d: %s", notification_id, outcome.value)
-    return outcome.value
+    outcome = counted(NOTIFICATION_DELIVERIES, lambda: deliver(context(), notification_id))
+    log.info("notification %d: %s", notification_id, outcome)
+    return outcome
 
 
 @app.task(name=PLACE_TASK, ignore_result=False)

@@ -8,6 +8,7 @@ from typing import Any
 from celery.signals import worker_init, worker_process_init, worker_process_shutdown
 
 from betguard.bootstrap import build_context
+from betguard.metrics.worker import start_worker_metrics
 from config.settings import get_settings
 from services.context import Context
 from tasks.app import app
@@ -28,8 +29,12 @@ def context() -> Context:
 
 
 @worker_init.connect
-def _on_worker_init(**_: Any) -> None:
-    get_settings().validate_for_start()  # fail at start-up, not at the first task
+def _on_worker_init(sender: Any = None, **_: Any) -> None:
+    settings = get_settings()
+    settings.validate_for_start()  # fail at start-up, not at the first task
+    if settings.metrics_port is not None:
+        start_worker_metrics(settings.metrics_port, address=settings.metrics_address,
+                             pool=getattr(sender, "pool_cls", None))
 
 
 @worker_process_init.connect

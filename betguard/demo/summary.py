@@ -6,7 +6,7 @@ from __future__ import annotations
 import statistics
 from collections import Counter
 from dataclasses import asdict, dataclass
-from decimal import Decimal
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import func, select
@@ -15,6 +15,7 @@ from betguard.demo.load import PlacedBet
 from models.db import Database
 from models.states import FINAL_STATES, BetState
 from models.tables import AuditEvent, Bet, Review
+from services.audit import audit
 
 DECIDED = {s.value for s in FINAL_STATES} | {BetState.IN_REVIEW.value}
 
@@ -74,26 +75,27 @@ def summarize(db: Database, run_id: str, placed: list[PlacedBet], truth: dict[st
               scenario: str, duration: float, report: str) -> Summary:
     with db.unit_of_work() as session:
         rows = session.execute(
-            select(Bet.bet_ref, Bet.state, Bet.payout, Bet.placed_at, Bet.final_at)
+            select(Bet.bet_ref, Bet.state, Bet.placed_at, Bet.final_at)
             .where(Bet.bet_ref.like(f"{run_id}-%"))).all()
         reasons = session.execute(
             select(Review.reason, func.count()).join(Bet, Bet.id == Review.bet_id)
-            .where(Bet.bet_ref.like(f"{run_id}-%")).group_by(Review.reason)).tuples().all()
-    by_ref = {row.bet_ref: row for row in rows}
-    lost = sum(1 for b in placed if b.bet_ref not in by_ref
-               or by_ref[b.bet_ref].state not in DECIDED)
+            .where(Bet.bet_ref.like(f"{run_id}-%")).group_by(Review.reason)).all()
+        checked = audit(session, truth, now=datetime.now(UTC), slack=timedelta(0), prefix=run_id)
+    failures = {check.name: len(check.failures) for check in checked.checks}
+    undecided = sum(1 for row in rows if row.state not in DECIDED)
     waits = sorted((r.final_at - r.placed_at).total_seconds() for r in rows if r.final_at)
     queries = sum(truth["bets"].get(b.bet_ref, {}).get("queries", 0) for b in placed)
     unreturned = sum(1 for b in placed if b.fate != "returned") or 1
     return Summary(
         scenario=scenario, bets=len(placed),
-        states=dict(Counter(r.state for r in rows)), reviews=dict(reasons),
+        states=dict(Counter(r.state for r in rows)), reviews={r: n for r, n in reasons},
         provider_queries=queries, provider_queries_per_bet=round(queries / max(len(placed), 1), 2),
         provider_queries_per_unreturned_bet=round(queries / unreturned, 2),
         seconds_to_final_p50=_quantile(waits, 0.5), seconds_to_final_p99=_quantile(waits, 0.99),
-        lost=lost, payout_mismatches=_payout_mismatches(by_ref, truth),
-        double_refunds=_double_refunds(truth, set(by_ref)),
-        refunds_without_bet=_refunds_without_bet(by_ref, truth),
+        lost=max(failures["nothing lost"], undecided + len(placed) - len(rows)),
+        payout_mismatches=failures["payouts match the provider"],
+        double_refunds=failures["one refund per refunded bet"] + failures["decided once"],
+        refunds_without_bet=failures["no refund without a refunded bet"],
         duration_seconds=round(duration, 1), report=report,
     )
 
@@ -104,25 +106,3 @@ def _quantile(values: list[float], q: float) -> float | None:
     if len(values) == 1:
         return round(values[0], 2)
     return round(statistics.quantiles(values, n=100, method="inclusive")[int(q * 100) - 1], 2)
-
-
-def _payout_mismatches(by_ref: dict[str, Any], truth: dict[str, Any]) -> int:
-    """Settled bets whose payout differs from what the provider decided."""
-    mismatches = 0
-    for ref, row in by_ref.items():
-        fact = truth["bets"].get(ref, {})
-        if row.state == BetState.SETTLED.value and fact.get("payout") is not None:
-            mismatches += Decimal(fact["payout"]) != row.payout
-    return mismatches
-
-
-def _double_refunds(truth: dict[str, Any], refs: set[str]) -> int:
-    refunded = Counter(r["bet_ref"] for r in truth["refunds"].values() if r["bet_ref"] in refs)
-    return sum(1 for n in refunded.values() if n > 1)
-
-
-def _refunds_without_bet(by_ref: dict[str, Any], truth: dict[str, Any]) -> int:
-    """Money the wallet paid back for a bet betguard does not count as refunded."""
-    return sum(1 for r in truth["refunds"].values()
-               if r["bet_ref"] in by_ref and by_ref[r["bet_ref"]].state not in
-               (BetState.REFUNDED.value, BetState.REFUND_PENDING.value))

@@ -49,7 +49,7 @@ def add_game_server_routes(app: Flask, secret: str | None) -> NotificationLog:
             return jsonify({"error": "no notification secret configured"}), 404
         body = request.get_data()
         try:
-            verify(secret, request.headers, body)
+            verify(secret, dict(request.headers.items()), body)
             payload = json.loads(body)
         except (SignatureError, ValueError) as exc:
             log.refuse()

@@ -18,7 +18,7 @@ from sqlalchemy import select
 
 from betguard import processes
 from betguard.bootstrap import build_context
-from betguard.local_services import PostgresServer, RedisServer
+from betguard.local_services import PostgresServer, RedisServer, free_port
 from config.settings import Settings
 from models import repository
 from models.snapshot import BetSnapshot
@@ -112,6 +112,7 @@ class Stack:
     beat: processes.ManagedProcess | None = None
     ctx: Context | None = None
     receiver: Receiver | None = None
+    metrics_port: int | None = None  # where the provider worker serves its metrics
 
     # -- the game server's side ------------------------------------------------------------
     def place(self, provider: str, *, fate: str, stake: str = "10.00", **sim: Any) -> BetSnapshot:
@@ -180,8 +181,10 @@ class Stack:
     # -- processes -------------------------------------------------------------------------
     def start_workers(self) -> None:
         logs = self.base / "logs"
+        self.metrics_port = free_port()
         self.workers = [
-            processes.provider_worker(self.env, logs / "provider.log").start(),
+            processes.provider_worker(self.env, logs / "provider.log",
+                                      metrics_port=self.metrics_port).start(),
             processes.default_worker(self.env, logs / "default.log", concurrency=1).start(),
         ]
         wait_for_workers(self, len(self.workers))

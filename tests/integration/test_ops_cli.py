@@ -353,7 +353,8 @@ def test_recheck_orders_a_check_of_a_pending_bet_now(stack: Stack, cast: Cast) -
 
     assert (result["ref"], result["attempt"]) == (label(bet), 1)
     wait_until(lambda: "provider_answered" in stack.kinds(bet.id), 20)
-    assert next(e.actor for e in stack.history(bet.id) if e.kind == "recheck_ordered") == "operator:bob"
+    ordered = next(e for e in stack.history(bet.id) if e.kind == "recheck_ordered")
+    assert ordered.actor == "operator:bob"
 
 
 def test_sweep_dispatches_a_lost_wakeup_and_names_it(stack: Stack, cast: Cast) -> None:

@@ -1,0 +1,42 @@
+"""``betguard audit``: the audit of services/audit.py, read from the database and the
+simulator, printed as a table or JSON."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime, timedelta
+
+import click
+import requests
+
+from config.settings import get_settings
+from models.db import Database
+from services.audit import AuditReport, audit
+
+
+def run_audit(simulator_url: str, *, prefix: str, slack: float, as_json: bool) -> int:
+    try:
+        truth = requests.get(f"{simulator_url.rstrip('/')}/_sim/truth", timeout=120).json()
+    except (requests.RequestException, ValueError) as exc:
+        click.echo(f"error: cannot read the truth from {simulator_url}: {exc}", err=True)
+        return 2
+    db = Database(get_settings().database_url)
+    try:
+        with db.unit_of_work() as session:
+            report = audit(session, truth, now=datetime.now(UTC),
+                           slack=timedelta(seconds=slack), prefix=prefix)
+    finally:
+        db.dispose()
+    click.echo(json.dumps(report.as_dict(), indent=2) if as_json else render(report))
+    return 0 if report.passed else 1
+
+
+def render(report: AuditReport) -> str:
+    lines = ["bets: " + ", ".join(f"{k} {v}" for k, v in sorted(report.states.items()))]
+    for check in report.checks:
+        mark = "PASS" if check.passed else "FAIL"
+        lines.append(f"  {mark}  {check.name:<34} {check.checked:>8} checked, "
+                     f"{len(check.failures)} failed")
+        lines += [f"        {failure}" for failure in check.failures[:5]]
+    lines.append("verdict: " + ("PASS" if report.passed else "FAIL"))
+    return "\n".join(lines)

@@ -1,0 +1,83 @@
+"""Every metric betguard exposes, named once: its type, help text and labels.
+
+The database collector, the worker's counters, the alert rules and the dashboard
+all refer to these, so a renamed metric or label breaks a test instead of
+silently leaving an alert that can never fire.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+Kind = Literal["gauge", "counter", "histogram"]
+
+
+@dataclass(frozen=True)
+class Spec:
+    name: str  # without the ``_total`` that counters get in the exposition
+    kind: Kind
+    help: str
+    labels: tuple[str, ...] = ()
+
+    @property
+    def series(self) -> dict[str, tuple[str, ...]]:
+        """The sample names Prometheus stores for this metric, with their labels."""
+        if self.kind == "counter":
+            return {f"{self.name}_total": self.labels}
+        if self.kind == "histogram":
+            return {f"{self.name}_bucket": (*self.labels, "le"),
+                    f"{self.name}_count": self.labels, f"{self.name}_sum": self.labels}
+        return {self.name: self.labels}
+
+
+# -- read from the database at scrape time (served by ``make_metrics_app``) -----------------
+BETS = Spec("betguard_bets", "gauge", "Bets per state and provider.", ("state", "provider"))
+OLDEST_PENDING_AGE = Spec(
+    "betguard_oldest_pending_age_seconds", "gauge",
+    "Seconds since the oldest pending bet of each provider was placed.", ("provider",))
+OPEN_REVIEWS = Spec("betguard_open_reviews", "gauge",
+                    "Review items waiting for a person, per reason.", ("reason",))
+REFUNDS = Spec("betguard_refunds", "counter",
+               "Bets refunded (final), per provider and currency.", ("provider", "currency"))
+REFUNDED_AMOUNT = Spec("betguard_refunded_amount", "counter",
+                       "Stakes refunded (final), per provider and currency.",
+                       ("provider", "currency"))
+NOTIFICATIONS = Spec("betguard_notifications", "gauge",
+                     "Outbox notifications per state (pending, delivered, dead).", ("state",))
+DEAD_LETTERS = Spec("betguard_notification_dead_letters", "gauge",
+                    "Notifications that exhausted their attempts and wait for an operator.")
+SWEEP_RUNS = Spec("betguard_sweep_runs", "counter", "Sweep runs, per kind.", ("kind",))
+SWEEP_ITEMS = Spec("betguard_sweep_items", "counter",
+                   "Items (lost or late wake-ups) dispatched by sweeps, per kind.", ("kind",))
+SWEEP_LAST_RUN = Spec("betguard_sweep_last_run_timestamp_seconds", "gauge",
+                      "When each kind of sweep last ran (Unix time).", ("kind",))
+SWEEP_DURATION = Spec("betguard_sweep_duration_seconds", "gauge",
+                      "How long the last run of each kind of sweep took.", ("kind",))
+
+DATABASE_SPECS = (BETS, OLDEST_PENDING_AGE, OPEN_REVIEWS, REFUNDS, REFUNDED_AMOUNT,
+                  NOTIFICATIONS, DEAD_LETTERS, SWEEP_RUNS, SWEEP_ITEMS, SWEEP_LAST_RUN,
+                  SWEEP_DURATION)
+
+# -- counted in memory by the provider worker (served on its own metrics port) --------------
+CHECKS = Spec("betguard_checks", "counter",
+              "Checks run, per provider and outcome (a CheckOutcome value, or error).",
+              ("provider", "outcome"))
+PROVIDER_CALLS = Spec("betguard_provider_call_seconds", "histogram",
+                      "Provider calls (status, statuses, cancel) and how long they took.",
+                      ("provider", "call", "result"))
+NOTIFICATION_DELIVERIES = Spec(
+    "betguard_notification_deliveries", "counter",
+    "Notification delivery attempts, per outcome (a DeliveryOutcome value, or error).",
+    ("outcome",))
+REFUND_ATTEMPTS = Spec("betguard_refund_attempts", "counter",
+                       "Refund attempts, per outcome (a RefundOutcome value, or error).",
+                       ("outcome",))
+
+WORKER_SPECS = (CHECKS, PROVIDER_CALLS, NOTIFICATION_DELIVERIES, REFUND_ATTEMPTS)
+
+
+def exposed_series() -> dict[str, tuple[str, ...]]:
+    """Every sample name betguard exposes, with the labels it carries."""
+    return {name: labels for spec in (*DATABASE_SPECS, *WORKER_SPECS)
+            for name, labels in spec.series.items()}
