@@ -4,11 +4,14 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+import redis
+
 from betguard.metrics.instrumented import InstrumentedProvider
 from config.settings import Settings, SettingsError
 from models.db import Database
 from providers.base import Provider
 from providers.notifier import HttpNotifier
+from providers.ratelimit import RedisRateLimiter
 from providers.registry import build_provider
 from providers.wallet import HttpWallet
 from services.context import Context, OutboxPolicy, Scheduler, Timing
@@ -54,9 +57,17 @@ def build_notifier(settings: Settings) -> HttpNotifier | None:
 
 
 def build_providers(settings: Settings) -> dict[str, Provider]:
-    """One adapter per configured provider, each call timed for the worker's metrics."""
-    return {
-        name: InstrumentedProvider(build_provider(
+    """One adapter per configured provider, each call timed for the worker's metrics and,
+    where the policy sets a rate limit, every request taking a slot shared by all workers."""
+    limited = [p for p in settings.policies.values() if p.rate_limit is not None]
+    redis_client = redis.Redis.from_url(redis_py_url(settings.broker_url)) if limited else None
+    providers: dict[str, Provider] = {}
+    for name, policy in settings.policies.items():
+        throttle = None
+        if redis_client is not None and policy.rate_limit is not None:
+            throttle = RedisRateLimiter(redis_client, key=f"betguard:rate:{name}",
+                                        rate=policy.rate_limit).acquire
+        providers[name] = InstrumentedProvider(build_provider(
             policy.adapter,
             name=name,
             base_url=str(policy.base_url).rstrip("/"),
@@ -65,6 +76,15 @@ def build_providers(settings: Settings) -> dict[str, Provider]:
             connect_timeout=policy.connect_timeout,
             read_timeout=policy.read_timeout,
             attempts=policy.http_attempts,
+            throttle=throttle,
         ))
-        for name, policy in settings.policies.items()
-    }
+    return providers
+
+
+def redis_py_url(broker_url: str) -> str:
+    """kombu names a unix socket ``redis+socket://PATH?virtual_host=N``; redis-py ``unix://``."""
+    if not broker_url.startswith("redis+socket://"):
+        return broker_url
+    path, _, query = broker_url.removeprefix("redis+socket://").partition("?")
+    db = query.removeprefix("virtual_host=") or "0"
+    return f"unix://{path}?db={db}"

@@ -98,7 +98,7 @@ class LocalStack:
         reset_settings()
         settings = get_settings()
         app.conf.update(broker_url=settings.broker_url, result_backend=settings.broker_url)
-        return build_context(settings, CeleryScheduler(app, max_countdown=settings.max_countdown))
+        return build_context(settings, CeleryScheduler.from_settings(app, settings))
 
     def stop(self) -> None:
         for child in reversed(self.children):

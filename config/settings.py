@@ -59,6 +59,7 @@ class Settings(BaseSettings):
     sweep_batch: int = Field(default=1000, ge=1)
     refund_retry_delay: float = Field(default=30.0, gt=0)
     log_json: bool = False
+    drill_duplicates: bool = False  # fault injection: publish every wake-up 2-5 times
     # Where a worker serves its own metrics (set for the provider worker only);
     # loopback unless a Prometheus elsewhere must reach it.
     metrics_port: int | None = Field(default=None, ge=1, le=65535)

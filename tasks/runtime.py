@@ -23,7 +23,7 @@ def context() -> Context:
     global _context, _pid
     if _context is None or _pid != os.getpid():
         settings = get_settings()
-        scheduler = CeleryScheduler(app, max_countdown=settings.max_countdown)
+        scheduler = CeleryScheduler.from_settings(app, settings)
         _context, _pid = build_context(settings, scheduler), os.getpid()
     return _context
 

@@ -4,12 +4,15 @@ raised: the bet is already durable and a sweep will dispatch it."""
 from __future__ import annotations
 
 import logging
+import random
+from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
 from celery import Celery
 
 from config.celery import CHECK_TASK, NOTIFY_TASK, REFUND_TASK
+from config.settings import Settings
 from services.context import utcnow
 
 log = logging.getLogger(__name__)
@@ -18,9 +21,19 @@ PUBLISH_RETRY = {"max_retries": 2, "interval_start": 0, "interval_step": 0.2, "i
 
 
 class CeleryScheduler:
-    def __init__(self, app: Celery, *, max_countdown: float) -> None:
+    def __init__(self, app: Celery, *, max_countdown: float,
+                 copies: Callable[[], int] = lambda: 1) -> None:
         self._app = app
         self._max_countdown = max_countdown
+        self._copies = copies  # more than one only in the duplicates drill
+
+    @classmethod
+    def from_settings(cls, app: Celery, settings: Settings) -> CeleryScheduler:
+        if settings.drill_duplicates:
+            # Fault injection: every wake-up published two to five times.
+            return cls(app, max_countdown=settings.max_countdown,
+                       copies=lambda: random.randint(2, 5))
+        return cls(app, max_countdown=settings.max_countdown)
 
     def check(self, bet_id: int, attempt: int, at: datetime, *, label: str) -> None:
         self._send(CHECK_TASK, {"bet_id": bet_id, "attempt": attempt, "ref": label}, at, label)
@@ -38,9 +51,9 @@ class CeleryScheduler:
             # Long waits live in the database only; a sweep dispatches them when due.
             return
         try:
-            self._app.send_task(
-                task, kwargs=kwargs, countdown=countdown, retry=True, retry_policy=PUBLISH_RETRY
-            )
+            for _ in range(self._copies()):
+                self._app.send_task(task, kwargs=kwargs, countdown=countdown, retry=True,
+                                    retry_policy=PUBLISH_RETRY)
         except Exception as exc:  # the broker is down: the sweep backs this up
             log.warning("bet %s: could not publish %s (%s); a sweep will dispatch it",
                         label, task, exc)

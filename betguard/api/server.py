@@ -3,20 +3,19 @@ every process has its own engine and broker connections and none is made at impo
 
 from __future__ import annotations
 
-import logging
-
 from fastapi import FastAPI
 
 from betguard.api.app import create_app
 from betguard.bootstrap import build_context
+from betguard.logs import configure_root_logging
 from config.settings import get_settings
 from tasks.app import app as celery_app
 from tasks.scheduler import CeleryScheduler
 
 
 def build_app() -> FastAPI:
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
     settings = get_settings()
-    scheduler = CeleryScheduler(celery_app, max_countdown=settings.max_countdown)
+    configure_root_logging(json=settings.log_json)
+    scheduler = CeleryScheduler.from_settings(celery_app, settings)
     ctx = build_context(settings, scheduler)
     return create_app(ctx, settings, on_shutdown=ctx.db.dispose)

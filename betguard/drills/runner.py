@@ -15,11 +15,13 @@ from pathlib import Path
 from typing import Any
 
 import requests
+from sqlalchemy import func, select
 
 from betguard.drills.faults import Injector, ProviderOutage, build_injectors, chaos_knobs
 from betguard.drills.load import Placer, persist
 from betguard.drills.scenarios import DRILLS, POLICIES, PROVIDERS, RATE_LIMIT, SETTINGS_ENV
 from betguard.launcher import LaunchPlan, LocalStack
+from models.tables import Bet
 from services.audit import AuditReport, audit
 from services.context import Context
 
@@ -93,13 +95,24 @@ def _report(stack: LocalStack, ctx: Context, run_id: str, placer: Placer,
                                     prefix=run_id)
     rate = _rate_after_outage(stack, injectors)
     faults = [vars(i) for injector in injectors for i in injector.log]
+    injected = Counter(f["fault"] for f in faults)
+    injected["provider-fault"] = truth["counts"].get("faults_injected", 0)
+    injected["duplicate-delivery"] = _duplicate_deliveries(ctx, run_id)
     return {
         "bets": len(placer.placed), "seconds": round(seconds, 1),
-        "faults": faults, "faults_injected": dict(Counter(f["fault"] for f in faults)),
+        "faults": faults, "faults_injected": {k: v for k, v in injected.items() if v},
         "outcomes": result.states, "audit": result.as_dict(),
         "rate_limit": RATE_LIMIT, "max_rate_after_recovery": rate,
         "rate_ok": rate is None or rate <= RATE_LIMIT,
     }
+
+
+def _duplicate_deliveries(ctx: Context, run_id: str) -> int:
+    """Check messages that arrived for an attempt already taken: absorbed, counted."""
+    with ctx.db.unit_of_work() as session:
+        total = session.scalar(select(func.sum(Bet.duplicate_deliveries))
+                               .where(Bet.bet_ref.startswith(run_id)))
+    return int(total or 0)
 
 
 def _rate_after_outage(stack: LocalStack, injectors: list[Injector]) -> int | None:

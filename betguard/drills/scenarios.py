@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 PROVIDERS = ("alpha", "beta")
-RATE_LIMIT = 40.0  # alpha's requests per second, shared by every worker
+RATE_LIMIT = 20.0  # alpha's requests per second, shared by every worker
 
 POLICIES = f"""
 [providers.alpha]    # refunds at the deadline; a rate limit the backlog must respect
@@ -16,7 +16,7 @@ backoff_base = 0.5
 backoff_factor = 2
 backoff_cap = 2
 jitter = 0.5
-deadline = 10
+deadline = 6
 read_timeout = 1.0
 http_attempts = 2
 rate_limit = {RATE_LIMIT}
@@ -30,7 +30,7 @@ backoff_base = 0.5
 backoff_factor = 2
 backoff_cap = 2
 jitter = 0.5
-deadline = 10
+deadline = 6
 read_timeout = 1.0
 http_attempts = 2
 """

@@ -77,7 +77,7 @@ def open_ops() -> Iterator[Ops]:
     from tasks.scheduler import CeleryScheduler
 
     settings = get_settings()
-    wakeups = RecordingScheduler(CeleryScheduler(app, max_countdown=settings.max_countdown))
+    wakeups = RecordingScheduler(CeleryScheduler.from_settings(app, settings))
     context = build_context(settings, wakeups)
     try:
         yield Ops(context, wakeups)

@@ -266,4 +266,4 @@ def configure(stack: Stack, provider_secret: str, wallet_secret: str,
 def test_context(settings: Settings) -> Context:
     from tasks.app import app
 
-    return build_context(settings, CeleryScheduler(app, max_countdown=settings.max_countdown))
+    return build_context(settings, CeleryScheduler.from_settings(app, settings))

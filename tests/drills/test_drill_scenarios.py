@@ -1,0 +1,49 @@
+"""Quick versions of every drill: real processes, real faults, and the audit passes."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+pytestmark = pytest.mark.integration
+
+BETGUARD = str(Path(sys.executable).parent / "betguard")
+SCENARIOS = ["worker-kills", "redis-loss", "db-restart", "provider-chaos", "duplicates", "all"]
+EXPECTED_FAULTS = {
+    "worker-kills": {"worker-kill"},
+    "redis-loss": {"redis-loss"},
+    "db-restart": {"db-restart"},
+    "provider-chaos": {"provider-outage", "provider-fault"},
+    "duplicates": {"duplicate-delivery"},
+    "all": {"worker-kill", "redis-loss", "db-restart", "provider-outage", "provider-fault",
+            "duplicate-delivery"},
+}
+
+
+@pytest.mark.parametrize("scenario", SCENARIOS)
+def test_a_quick_drill_injects_its_faults_and_the_audit_finds_nothing_wrong(
+    scenario: str, tmp_path: Path
+) -> None:
+    done = subprocess.run(
+        [BETGUARD, "drill", scenario, "--bets", "200", "--duration", "6", "--json",
+         "--workdir", str(tmp_path / scenario)],
+        capture_output=True, text=True, timeout=300, check=False,
+    )
+    report = json.loads(done.stdout)
+    checks = {check["name"]: check for check in report["audit"]["checks"]}
+
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert report["bets"] == 200
+    assert EXPECTED_FAULTS[scenario] <= set(report["faults_injected"])
+    assert checks["nothing lost"]["failures"] == 0
+    assert checks["one refund per refunded bet"]["failures"] == 0
+    assert checks["no refund without a refunded bet"]["failures"] == 0
+    assert checks["decided once"]["failures"] == 0
+    assert checks["payouts match the provider"]["failures"] == 0
+    assert sum(report["outcomes"].values()) == 200
+    if "provider-outage" in EXPECTED_FAULTS[scenario]:
+        assert report["max_rate_after_recovery"] <= report["rate_limit"]
