@@ -47,6 +47,8 @@ class Bet(Base):
         UniqueConstraint("provider", "bet_ref", name="uq_bets_provider_ref"),
         # Sweeps read "due work in a state"; this keeps them independent of table size.
         Index("ix_bets_state_next_check", "state", "next_check_at"),
+        # Counting bets per state and provider (metrics, stats) reads only this index.
+        Index("ix_bets_state_provider", "state", "provider"),
     )
 
     id: Mapped[Id]
