@@ -9,7 +9,7 @@ from __future__ import annotations
 import argparse
 import logging
 
-from .pg_install import ensure_postgres_installed
+from .pg_install import ensure_postgres_installed, ensure_promtool_installed
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -25,6 +25,7 @@ def main(argv: list[str] | None = None) -> int:
         parser.print_help()
         return 2
     print(f"PostgreSQL server binaries: {ensure_postgres_installed()}")
+    print(f"promtool: {ensure_promtool_installed() or 'not installable here'}")
     return 0
 
 

@@ -87,6 +87,23 @@ def ensure_postgres_installed() -> Path:
     return bindir
 
 
+def ensure_promtool_installed() -> str | None:
+    """Install Prometheus' ``promtool`` (Debian's ``prometheus``) so the alert rules are
+    checked by the real tool; where it cannot be installed, the rules test parses them."""
+    found = shutil.which("promtool")
+    apt = shutil.which("apt-get")
+    if found or os.geteuid() != 0 or not apt:
+        return found
+    env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
+    args = [apt, "install", "-y", "--no-install-recommends", "prometheus"]
+    for attempt in (args, [apt, "update"], args):
+        done = subprocess.run(attempt, env=env, timeout=600, check=False,  # noqa: S603
+                              capture_output=True)
+        if attempt is args and done.returncode == 0:
+            break
+    return shutil.which("promtool")
+
+
 def _ensure_pg_user() -> None:
     """Create the ``postgres`` system user that root needs to run the server as."""
     try:
