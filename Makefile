@@ -31,12 +31,14 @@ drill: venv
 	$(BIN)/betguard drill all --bets 20000
 
 lint: venv
-	$(BIN)/ruff check $(PACKAGES) tests
+	$(BIN)/ruff check $(PACKAGES) tests scripts
 	$(BIN)/mypy $(PACKAGES)
 
-# Static security scan; every skipped finding class is explained in pyproject.toml.
+# Static security scan (every skipped finding class is explained in pyproject.toml)
+# and the dependency audit (why not pip-audit: see the script's docstring).
 security: venv
 	$(BIN)/bandit -q -c pyproject.toml -r $(PACKAGES)
+	$(BIN)/python scripts/audit_dependencies.py
 
 clean:
 	rm -rf build dist *.egg-info .pytest_cache .mypy_cache .ruff_cache
