@@ -2,9 +2,22 @@
 
 from __future__ import annotations
 
+import re
 from decimal import Decimal
 
 CENTS = Decimal("0.01")
+# ASCII digits only: Decimal() also reads "１０", "1_000", "1e1" and "10\n", none of which
+# a game server or provider means as money.
+_PLAIN_DECIMAL = re.compile(r"-?[0-9]{1,14}(\.[0-9]{1,4})?", re.ASCII)
+
+
+# The same rule as a JSON Schema pattern, for the OpenAPI document.
+PLAIN_DECIMAL_PATTERN = "^" + _PLAIN_DECIMAL.pattern + "$"
+
+
+def is_plain_decimal(text: str) -> bool:
+    """Whether ``text`` is money written plainly: digits, an optional point and decimals."""
+    return _PLAIN_DECIMAL.fullmatch(text) is not None
 
 
 def wire_amount(amount: Decimal) -> str:

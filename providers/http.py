@@ -28,6 +28,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 import requests
+import urllib3
 from requests.adapters import HTTPAdapter
 from tenacity import (
     RetryCallState,
@@ -56,6 +57,9 @@ _TRANSIENT_TRANSPORT_ERRORS = (
     requests.exceptions.ConnectionError,
     requests.exceptions.Timeout,
     requests.exceptions.ChunkedEncodingError,
+    # The body is read from the raw response: urllib3's own errors arrive unwrapped
+    # (a connection cut mid-body, a read that timed out).
+    urllib3.exceptions.HTTPError,
 )
 
 
@@ -98,7 +102,12 @@ class _UntrustedResponse(Exception):
     """A response that must not be believed: mis-signed, oversized or truncated."""
 
 
-def make_session(*, pool_maxsize: int = 32) -> requests.Session:
+# Connections kept open per host: at least the provider worker's thread count, or the
+# threads beyond it open (and close) a new connection for every call.
+POOL_MAXSIZE = 128
+
+
+def make_session(*, pool_maxsize: int = POOL_MAXSIZE) -> requests.Session:
     """A session with a connection pool and no hidden retries (tenacity owns retrying)."""
     session = requests.Session()
     adapter = HTTPAdapter(pool_connections=4, pool_maxsize=pool_maxsize, max_retries=0)
@@ -172,7 +181,9 @@ class SignedJsonClient:
     def _attempt(self, method: str, path: str, payload: bytes) -> SignedResponse:
         if self._throttle is not None:
             self._throttle()
-        headers = {"Content-Type": "application/json", "Accept": "application/json"}
+        headers = {"Content-Type": "application/json", "Accept": "application/json",
+                   # Plain bytes on the wire, so the body can be read as it arrives.
+                   "Accept-Encoding": "identity"}
         headers.update(signing.sign(self._secret, payload))
         deadline = time.monotonic() + sum(self._timeout)
         try:
@@ -187,6 +198,8 @@ class SignedJsonClient:
             ) as raw:
                 if raw.status_code >= 500:
                     raise _TransientFailure(f"HTTP {raw.status_code}")
+                if 300 <= raw.status_code < 400:  # no contract redirects; its body is moot
+                    raise _UntrustedResponse(f"unexpected HTTP {raw.status_code} redirect")
                 content = _read_capped(raw, deadline)
                 return self._verified(raw, content)
         except _TRANSIENT_TRANSPORT_ERRORS as exc:
@@ -223,7 +236,9 @@ def _read_capped(raw: requests.Response, deadline: float) -> bytes:
     if declared.isdigit() and int(declared) > MAX_RESPONSE_BYTES:
         raise _UntrustedResponse(f"body of {declared} bytes exceeds {MAX_RESPONSE_BYTES}")
     body = bytearray()
-    for chunk in raw.iter_content(chunk_size=_CHUNK_BYTES):
+    # read1 returns whatever has arrived (iter_content would wait for a whole chunk,
+    # so a peer dripping one byte at a time would never meet the deadline check).
+    while chunk := raw.raw.read1(_CHUNK_BYTES):
         body += chunk
         if len(body) > MAX_RESPONSE_BYTES:
             raise _UntrustedResponse(f"body exceeds {MAX_RESPONSE_BYTES} bytes")

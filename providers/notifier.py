@@ -13,7 +13,6 @@ from providers.http import make_session
 from providers.signing import sign
 
 EVENT_ID_HEADER = "X-Betguard-Event-Id"
-EXCERPT_BYTES = 200
 
 
 class HttpNotifier:
@@ -32,18 +31,10 @@ class HttpNotifier:
             # Streamed and closed unread: a hostile receiver's endless body costs nothing.
             with self._session.post(self.url, data=body, headers=headers, stream=True,
                                     timeout=self._timeout, allow_redirects=False) as answer:
-                status = answer.status_code
-                excerpt = _excerpt(answer) if not 200 <= status < 300 else ""
+                # The reason phrase, never the body: a hostile receiver may drip it.
+                status, excerpt = answer.status_code, answer.reason or ""
         except requests.RequestException as exc:
             raise NotificationFailed(f"{type(exc).__name__}: {exc}"[:300]) from exc
         if not 200 <= status < 300:
             raise NotificationFailed(f"HTTP {status}: {excerpt}")
 
-
-def _excerpt(answer: requests.Response) -> str:
-    """The start of an error body, for the dead letter's last error."""
-    try:
-        chunk = next(answer.iter_content(EXCERPT_BYTES), b"")
-    except requests.RequestException:
-        return ""
-    return chunk[:EXCERPT_BYTES].decode("utf-8", "replace")

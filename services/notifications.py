@@ -33,7 +33,8 @@ def deliver(ctx: Context, notification_id: int) -> DeliveryOutcome:
     try:
         ctx.notifier.send(event_id, body)
     except NotificationFailed as exc:
-        return _failed(ctx, notification_id, attempts, str(exc))
+        # Text from the wire: PostgreSQL text cannot hold NUL, and the column is short-lived.
+        return _failed(ctx, notification_id, attempts, str(exc).replace("\x00", "\\0")[:500])
     _finish(ctx, notification_id, attempts, {"state": NotificationState.DELIVERED.value,
                                              "delivered_at": ctx.clock(), "last_error": None})
     return DeliveryOutcome.DELIVERED

@@ -9,6 +9,7 @@ from enum import StrEnum
 from models import repository, transitions
 from models.errors import IllegalTransition, InvalidCommand
 from models.events import EventKind
+from models.money import is_plain_decimal
 from models.states import BetState
 from models.transitions import NewEvent
 from providers.base import ProviderStatus
@@ -16,7 +17,6 @@ from services.context import Context
 from services.facts import Fact, note_late_fact
 
 CURRENCY = re.compile(r"^[A-Z]{3}$")
-DECIMAL_TEXT = re.compile(r"^\d{1,14}(\.\d{1,4})?$")
 MAX_PAYOUT = Decimal("1e14")
 CAS_ATTEMPTS = 5
 
@@ -40,7 +40,7 @@ def parse_payout(value: object) -> Decimal:
         raise InvalidCommand(f"payout: {value!r} must be between 0 and {MAX_PAYOUT}")
     if isinstance(exponent, int) and exponent < -4:
         raise InvalidCommand(f"payout: {value!r} has more than 4 decimal places")
-    if isinstance(value, str) and not DECIMAL_TEXT.match(value):
+    if isinstance(value, str) and not is_plain_decimal(value):
         raise InvalidCommand(f"payout: {value[:40]!r} is not a plain decimal like \"12.50\"")
     return payout
 

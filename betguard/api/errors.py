@@ -98,8 +98,24 @@ async def _invalid_request(_: Request, exc: Exception) -> JSONResponse:
 
 async def _http_error(_: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, HTTPException)
+    if exc.status_code == 400 and exc.__cause__ is not None:
+        return _unparseable_body(exc.__cause__)
     return JSONResponse({"error": str(exc.detail)}, status_code=exc.status_code,
                         headers=exc.headers)
+
+
+def _unparseable_body(cause: BaseException) -> JSONResponse:
+    """FastAPI answers a body json.loads() cannot read for reasons other than a syntax
+    error with a bare 400; say what is wrong, in the shape of every other bad body."""
+    if isinstance(cause, RecursionError):
+        message = "the JSON is nested too deeply"
+    elif isinstance(cause, UnicodeDecodeError):
+        message = "the body is not UTF-8 text"
+    else:
+        message = f"the body cannot be read as JSON: {str(cause)[:200]}"
+    problems = [{"field": "(body)", "message": message}]
+    return JSONResponse({"error": f"invalid request: (body): {message}", "problems": problems},
+                        status_code=422)
 
 
 async def _database_unavailable(request: Request, exc: Exception) -> JSONResponse:

@@ -10,16 +10,16 @@ from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field
 from pydantic.config import JsonDict
 
 from models.events import Resolution, ReviewReason
-from models.money import wire_amount
+from models.money import PLAIN_DECIMAL_PATTERN, wire_amount
 from models.snapshot import BetSnapshot
 from models.states import BetState
 from models.tables import AuditEvent, Review
 from services.intake import PlaceBet
-from services.results import CURRENCY, DECIMAL_TEXT, ResultOutcome
+from services.results import CURRENCY, ResultOutcome
 
 MAX_BATCH = 1000
 EARLIEST, LATEST = datetime(2000, 1, 1, tzinfo=UTC), datetime(2100, 1, 1, tzinfo=UTC)
-MONEY_DOC: JsonDict = {"pattern": DECIMAL_TEXT.pattern, "examples": ["12.50"]}
+MONEY_DOC: JsonDict = {"pattern": PLAIN_DECIMAL_PATTERN, "examples": ["12.50"]}
 CURRENCY_DOC: JsonDict = {"pattern": CURRENCY.pattern, "examples": ["EUR"]}
 
 

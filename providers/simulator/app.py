@@ -17,7 +17,7 @@ from typing import Any
 from flask import Flask, Response, g, jsonify, request
 from werkzeug.exceptions import HTTPException
 
-from providers.signing import SIGNATURE_HEADER, TIMESTAMP_HEADER, SignatureError, sign, verify
+from providers.signing import SIGNATURE_HEADER, TIMESTAMP_HEADER, SignatureError, verify
 from providers.simulator import faults
 from providers.simulator.game_server import add_game_server_routes
 from providers.simulator.inputs import (
@@ -93,10 +93,13 @@ class SignedEndpoint:
         self, status: int, payload: dict[str, Any], fault: Fault | None = None, other: str = ""
     ) -> Response:
         data, mimetype = faults.encode(payload, fault, other)
-        secret = self.secret
-        if fault is Fault.BAD_SIGNATURE:
-            secret = f"not-the-{secret}"
-        return Response(data, status=status, mimetype=mimetype, headers=sign(secret, data))
+        streamed = faults.stream(fault, data)
+        return Response(
+            data if streamed is None else streamed,
+            status=faults.status(fault, status),
+            mimetype=mimetype,
+            headers=faults.headers(fault, self.secret, data),
+        )
 
 
 def subject(payload: dict[str, Any], refs: list[str]) -> str:

@@ -29,7 +29,11 @@ class Fate(StrEnum):
 
 
 class Fault(StrEnum):
-    """A way to spoil one response. ``OUTAGE`` is never queued, only switched on."""
+    """A way to spoil one response. ``OUTAGE`` is never queued, only switched on.
+
+    Only the first seven are ever drawn at random (by the knobs); the rest are
+    hostile answers a test queues on purpose (see :mod:`providers.simulator.faults`).
+    """
 
     BAD_SIGNATURE = "bad_signature"
     NOT_JSON = "not_json"
@@ -39,6 +43,47 @@ class Fault(StrEnum):
     ERROR_503 = "error_503"
     TIMEOUT = "timeout"
     OUTAGE = "outage"
+    # signatures that prove nothing
+    MISSING_SIGNATURE = "missing_signature"  # no signature headers at all
+    REPLAYED_SIGNATURE = "replayed_signature"  # a genuine signature, of another body
+    STALE_SIGNATURE = "stale_signature"  # signed an hour ago
+    MALFORMED_TIMESTAMP = "malformed_timestamp"  # a timestamp header that is not digits
+    # well-formed JSON that breaks the contract
+    NEGATIVE_PAYOUT = "negative_payout"
+    ABSURD_PAYOUT = "absurd_payout"  # 1e20
+    NAN_PAYOUT = "nan_payout"
+    PRECISE_PAYOUT = "precise_payout"  # more decimals than money has
+    HUGE_INTEGER = "huge_integer"  # a payout of 5000 digits: past Python's int-digits limit
+    UNKNOWN_STATUS = "unknown_status"
+    SETTLED_WITHOUT_PAYOUT = "settled_without_payout"
+    LOWERCASE_CURRENCY = "lowercase_currency"
+    OTHER_CURRENCY = "other_currency"  # settled in a valid currency that is not the bet's
+    GARBAGE_SETTLED_AT = "garbage_settled_at"
+    MISSING_BET_REF = "missing_bet_ref"
+    ERROR_WITH_200 = "error_with_200"  # {"error": ...} under a 200
+    # bodies that are no answer at all
+    EMPTY_BODY = "empty_body"
+    JSON_ARRAY = "json_array"
+    JSON_NULL = "json_null"
+    DEEP_JSON = "deep_json"  # 100 000 nested arrays
+    NOT_UTF8 = "not_utf8"
+    # status codes outside the contract
+    HTTP_400 = "http_400"
+    HTTP_403 = "http_403"
+    HTTP_418 = "http_418"
+    REDIRECT_302 = "redirect_302"
+    NUL_ERROR_BODY = "nul_error_body"  # a 400 whose body holds NUL bytes
+    # bodies that never end, or end too soon
+    OVERSIZED_BODY = "oversized_body"  # over 1 MB, with its length declared
+    ENDLESS_BODY = "endless_body"  # streamed without end (bounded here in time and size)
+    SLOW_DRIP = "slow_drip"  # a byte every 0.3 s, chunked
+    SLOW_DRIP_DECLARED = "slow_drip_declared"  # the same, with its length declared
+    TRUNCATED_BODY = "truncated_body"  # declares more bytes than it sends, then hangs up
+    # wallet receipts that are not about this refund
+    OTHER_KEY = "other_key"
+    PENDING_REFUND = "pending_refund"
+    NO_REFUND_ID = "no_refund_id"
+    LONG_REFUND_ID = "long_refund_id"
 
 
 MALFORMED = (Fault.NOT_JSON, Fault.WRONG_TYPES, Fault.MISSING_FIELDS, Fault.OTHER_REF)

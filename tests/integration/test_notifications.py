@@ -13,6 +13,7 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 
+from models.money import wire_amount
 from models.states import BetState
 from models.tables import Notification
 from services.results import report_result
@@ -58,7 +59,7 @@ def test_a_refunded_bet_is_notified_once_per_event_even_when_first_deliveries_fa
     assert receiver.deliveries_per_event(bet.bet_ref) == {notification.event_id: 1}
     [delivered] = receiver.for_bet(bet.bet_ref)
     assert delivered["event"] == "bet_refunded" and delivered["state"] == "refunded"
-    assert delivered["stake"] == str(bet.stake)
+    assert delivered["stake"] == wire_amount(bet.stake)
     assert receiver.bad_signatures == 0
 
 
