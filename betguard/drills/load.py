@@ -7,6 +7,7 @@ import logging
 import random
 import time
 from collections.abc import Callable
+from functools import partial
 from typing import TypeVar
 
 import requests
@@ -19,6 +20,7 @@ from services.results import report_result
 log = logging.getLogger(__name__)
 T = TypeVar("T")
 GIVE_UP_SECONDS = 120.0
+SIM_BATCH = 500
 
 
 def persist(action: Callable[[], T]) -> T:
@@ -40,15 +42,22 @@ class Placer:
         self.placed: list[str] = []
 
     def place(self, count: int) -> None:
-        if count <= 0:
-            return
-        start = len(self.placed)
-        wanted = [self._new(n) for n in range(start, start + count)]
-        decided = persist(lambda: requests.post(f"{self.sim_url}/_sim/bets",
-                                                json={"bets": wanted}, timeout=30).json())
-        for bet, decision in zip(wanted, decided["bets"], strict=True):
-            self._register(bet, decision)
-            self.placed.append(bet["bet_ref"])
+        """Place ``count`` more bets, registering them at the simulator a batch at a time
+        (its request bodies are capped at 1 MB)."""
+        while count > 0:
+            batch = min(count, SIM_BATCH)
+            start = len(self.placed)
+            wanted = [self._new(n) for n in range(start, start + batch)]
+            decided = persist(partial(self._register_at_simulator, wanted))
+            for bet, decision in zip(wanted, decided, strict=True):
+                self._register(bet, decision)
+                self.placed.append(bet["bet_ref"])
+            count -= batch
+
+    def _register_at_simulator(self, wanted: list[dict[str, str]]) -> list[dict[str, object]]:
+        answer = requests.post(f"{self.sim_url}/_sim/bets", json={"bets": wanted}, timeout=30)
+        answer.raise_for_status()
+        return list(answer.json()["bets"])
 
     def _new(self, number: int) -> dict[str, str]:
         stake = self.rng.choice(["5.00", "20.00", "50.00", "99.00", "250.00"])
