@@ -26,7 +26,10 @@ from services.audit import AuditReport, audit
 from services.context import Context
 
 TICK = 0.2
-DRAIN_SECONDS = 90.0  # after the last bet and fault, how long bets may take to be decided
+# After the last bet and fault, how long bets may take to be decided: a minute and a
+# half, and more for big runs (refunds and reviews of thousands of bets take a while).
+DRAIN_SECONDS = 90.0
+DRAIN_SECONDS_PER_BET = 0.025
 AUDIT_SLACK = timedelta(seconds=15)  # a sweep interval, a lease and some
 
 
@@ -71,14 +74,14 @@ def _run(stack: LocalStack, faults: tuple[str, ...], bets: int, duration: float,
         for injector in injectors:
             injector.tick(elapsed)
         time.sleep(TICK)
-    _drain(ctx, run_id, out)
+    _drain(ctx, run_id, out, max(DRAIN_SECONDS, bets * DRAIN_SECONDS_PER_BET))
     return _report(stack, ctx, run_id, placer, injectors, time.monotonic() - started)
 
 
-def _drain(ctx: Context, run_id: str, out: Any) -> None:
+def _drain(ctx: Context, run_id: str, out: Any, seconds: float) -> None:
     from betguard.demo.summary import progress
 
-    give_up = time.monotonic() + DRAIN_SECONDS
+    give_up = time.monotonic() + seconds
     while time.monotonic() < give_up:
         sample = persist(lambda: progress(ctx.db, run_id, 0.0))
         print(f"  open bets: {sample.open_bets}  states: {sample.states}", file=out, flush=True)
