@@ -7,7 +7,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 PACKAGES := betguard config models providers services tasks
 
-.PHONY: venv test demo drill lint security clean
+.PHONY: venv test demo drill bench bench-quick lint security clean
 
 venv: $(STAMP)
 
@@ -30,9 +30,20 @@ drill: venv
 	$(BIN)/python -m betguard.local_services --ensure
 	$(BIN)/betguard drill all --bets 20000
 
+# Benchmarks on real PostgreSQL, Redis and workers (bench/README.md): every figure a
+# ratio measured side by side in one run; the table is printed and written to
+# bench/results/latest.json. bench-quick takes about a minute, bench 15 to 30.
+bench-quick: venv
+	$(BIN)/python -m betguard.local_services --ensure
+	$(BIN)/python -m bench --quick
+
+bench: venv
+	$(BIN)/python -m betguard.local_services --ensure
+	$(BIN)/python -m bench
+
 lint: venv
-	$(BIN)/ruff check $(PACKAGES) tests scripts
-	$(BIN)/mypy $(PACKAGES)
+	$(BIN)/ruff check $(PACKAGES) bench tests scripts
+	$(BIN)/mypy $(PACKAGES) bench
 
 # Static security scan (every skipped finding class is explained in pyproject.toml)
 # and the dependency audit (why not pip-audit: see the script's docstring).

@@ -17,10 +17,11 @@ from providers.wallet import HttpWallet
 from services.context import Context, OutboxPolicy, Scheduler, Timing
 
 
-def build_context(settings: Settings, scheduler: Scheduler) -> Context:
+def build_context(settings: Settings, scheduler: Scheduler, *,
+                  db_pool_size: int = 10) -> Context:
     settings.validate_for_start()
     context = Context(
-        db=Database(settings.database_url),
+        db=Database(settings.database_url, pool_size=db_pool_size),
         policies=settings.policies,
         providers=build_providers(settings),
         wallet=HttpWallet(base_url=settings.wallet_url, secret=settings.wallet_secret_value()),

@@ -37,6 +37,7 @@ class LaunchPlan:
     api: bool = True
     local_postgres: bool = False  # with no database_url: a PostgreSQL of its own, not SQLite
     redis_over_tcp: bool = False  # with no redis_url: listen on loopback TCP, not a socket
+    notifications: bool = True  # tell the game server (played by the simulator) of outcomes
 
 
 class LocalStack:
@@ -74,15 +75,18 @@ class LocalStack:
                 {name: provider_secret for name in self.plan.providers}),
             "BETGUARD_WALLET_URL": self.sim_url,
             "BETGUARD_WALLET_SECRET": wallet_secret,
-            # The simulator also plays the game server's notification endpoint.
-            "BETGUARD_NOTIFY_URL": f"{self.sim_url}/_sim/game-server/notifications",
-            "BETGUARD_NOTIFY_SECRET": notify_secret,
             "BETGUARD_API_KEYS": json.dumps([
                 {"name": f"demo-{role}", "role": role,
                  "sha256": hashlib.sha256(key.encode()).hexdigest()}
                 for role, key in self.api_keys.items()]),
             **self.plan.settings_env,
         })
+        if self.plan.notifications:
+            # The simulator also plays the game server's notification endpoint.
+            self.env.update({
+                "BETGUARD_NOTIFY_URL": f"{self.sim_url}/_sim/game-server/notifications",
+                "BETGUARD_NOTIFY_SECRET": notify_secret,
+            })
         upgrade(database_url)
         self._start_celery()
         return self

@@ -10,6 +10,7 @@ DEFAULT_QUEUE = "betguard.default"
 PROVIDER_QUEUE = "betguard.provider"  # provider and wallet calls: served by an I/O pool
 
 CHECK_TASK = "betguard.check"
+BATCH_CHECK_TASK = "betguard.check_batch"
 REFUND_TASK = "betguard.refund"
 PLACE_TASK = "betguard.place"
 SWEEP_TASK = "betguard.sweep"
@@ -21,7 +22,12 @@ def celery_config(settings: Settings) -> dict[str, Any]:
     # One visibility timeout for every client: a message not acked within it is
     # delivered again, so countdowns stay well below it (settings enforce that).
     transport = {"visibility_timeout": settings.visibility_timeout}
+    # Plain TCP Redis gets the transport that reuses its client (tasks/broker.py); TLS
+    # and unix-socket URLs keep kombu's own.
+    client_reuse = {"broker_transport": "tasks.broker:Transport"} \
+        if broker.startswith("redis://") else {}
     return {
+        **client_reuse,
         "broker_url": broker,
         "broker_transport_options": transport,
         "result_backend": broker,
@@ -40,6 +46,7 @@ def celery_config(settings: Settings) -> dict[str, Any]:
         "task_default_queue": DEFAULT_QUEUE,
         "task_routes": {
             CHECK_TASK: {"queue": PROVIDER_QUEUE},
+            BATCH_CHECK_TASK: {"queue": PROVIDER_QUEUE},
             REFUND_TASK: {"queue": PROVIDER_QUEUE},
             NOTIFY_TASK: {"queue": PROVIDER_QUEUE},
         },

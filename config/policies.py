@@ -37,6 +37,7 @@ class ProviderPolicy(BaseModel):
     adapter: str = "generic"
     base_url: HttpUrl
     supports_batch: bool = False
+    batch_size: int = Field(default=100, ge=1, le=500)  # bets per batched status request
     first_check_delay: PositiveSeconds = 30.0
     backoff_base: PositiveSeconds = 30.0
     backoff_factor: float = Field(default=2.0, ge=1.0)

@@ -6,7 +6,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Connection, Engine, create_engine, event
 from sqlalchemy.orm import Session, sessionmaker
 
 from models.outbox import NEW_NOTIFICATIONS
@@ -38,6 +38,14 @@ class Database:
                 yield session
             finally:
                 session.rollback()
+
+    @contextmanager
+    def transaction(self) -> Iterator[Connection]:
+        """A Core transaction, committed when the block ends and rolled back if it raises:
+        for hot paths that load no ORM objects and write no notifications (whose
+        wake-ups hang on the unit of work's commit)."""
+        with self.engine.begin() as connection:
+            yield connection
 
     def dispose(self) -> None:
         self.engine.dispose()

@@ -1,37 +1,77 @@
-"""Reading bets and applying compare-and-set changes with their audit events."""
+"""Reading bets and applying compare-and-set changes with their audit events.
+
+Every statement on the hot paths (claiming a check, applying a change, appending
+events) is Core SQL on the tables, built once: no ORM unit of work, no identity map,
+one round trip each. ``models.bulk`` does the same for many bets at once.
+"""
 
 from __future__ import annotations
 
+import functools
 import uuid
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from datetime import datetime
 from decimal import Decimal
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import select, update
+from sqlalchemy import JSON, Connection, Table, Update, bindparam, insert, literal, select, update
 from sqlalchemy.orm import Session
 
 from models.errors import BetNotFound
-from models.events import ReviewReason
+from models.events import EventKind, ReviewReason
 from models.money import wire_amount
 from models.outbox import NEW_NOTIFICATIONS, NotificationKind, NotificationState
-from models.snapshot import BetSnapshot
+from models.snapshot import SNAPSHOT_FIELDS, BetSnapshot
 from models.tables import AuditEvent, Bet, Notification, Review
 from models.transitions import Change, NewEvent
 
+# Core statements run the same in an ORM unit of work or a plain Core transaction.
+Executor = Session | Connection
+
+BETS = cast(Table, Bet.__table__)
+EVENTS = cast(Table, AuditEvent.__table__)
+NOTIFICATIONS = cast(Table, Notification.__table__)
+SNAPSHOT_COLUMNS = tuple(BETS.c[name] for name in SNAPSHOT_FIELDS)
+
+_SELECT_BY_ID = select(*SNAPSHOT_COLUMNS).where(BETS.c.id == bindparam("b_id"))
+_CLAIM = (
+    update(BETS)
+    .where(BETS.c.id == bindparam("b_id"), BETS.c.state == "pending",
+           BETS.c.check_attempt == bindparam("b_attempt"))
+    .values(check_attempt=BETS.c.check_attempt + 1, next_check_at=bindparam("b_lease"),
+            version=BETS.c.version + 1, updated_at=bindparam("b_now"))
+    .returning(*SNAPSHOT_COLUMNS)
+)
+# PostgreSQL: the claim and its ``check_started`` event in one statement (one round trip).
+_CLAIMED = _CLAIM.cte("claimed")
+_CLAIM_AND_START = select(*_CLAIMED.c).add_cte(
+    insert(EVENTS).from_select(
+        ["bet_id", "at", "kind", "actor", "detail"],
+        select(_CLAIMED.c.id, bindparam("b_at", type_=EVENTS.c.at.type),
+               literal(EventKind.CHECK_STARTED.value), literal("betguard"),
+               bindparam("b_detail", type_=JSON)),
+    ).cte("started"))
+_COUNT_DUPLICATE = (
+    update(BETS).where(BETS.c.id == bindparam("b_id"))
+    .values(duplicate_deliveries=BETS.c.duplicate_deliveries + 1)
+)
+_INSERT_EVENTS = insert(EVENTS)
+_INSERT_NOTIFICATIONS = insert(NOTIFICATIONS).returning(NOTIFICATIONS.c.id,
+                                                        sort_by_parameter_order=True)
+
 
 def get(session: Session, bet_id: int) -> BetSnapshot | None:
-    bet = session.get(Bet, bet_id, populate_existing=True)
-    return None if bet is None else BetSnapshot.of(bet)
+    row = session.execute(_SELECT_BY_ID, {"b_id": bet_id}).mappings().one_or_none()
+    return None if row is None else BetSnapshot.of_row(row)
 
 
 def get_by_ref(session: Session, provider: str, bet_ref: str) -> BetSnapshot:
-    bet = session.scalars(
-        select(Bet).where(Bet.provider == provider, Bet.bet_ref == bet_ref)
-    ).one_or_none()
-    if bet is None:
+    row = session.execute(
+        select(*SNAPSHOT_COLUMNS).where(BETS.c.provider == provider, BETS.c.bet_ref == bet_ref)
+    ).mappings().one_or_none()
+    if row is None:
         raise BetNotFound(f"no bet {provider}/{bet_ref}")
-    return BetSnapshot.of(bet)
+    return BetSnapshot.of_row(row)
 
 
 def apply(session: Session, bet: BetSnapshot, change: Change, *, now: datetime) -> bool:
@@ -39,56 +79,103 @@ def apply(session: Session, bet: BetSnapshot, change: Change, *, now: datetime) 
 
     Returns False, writing nothing, when someone else changed the bet first.
     """
-    result = session.execute(
-        update(Bet)
-        .where(Bet.id == bet.id, Bet.state == change.expect_state, Bet.version == bet.version)
-        .values(version=Bet.version + 1, updated_at=now, **change.values)
-        .execution_options(synchronize_session=False)
-    )
+    result = session.execute(apply_statement(tuple(change.values)), apply_params(bet, change, now))
     if result.rowcount != 1:  # type: ignore[attr-defined]
         return False
-    add_events(session, bet.id, change.events, now=now)
-    if change.notify is not None:
-        detail = {"state": change.target_state.value, "payout": _text(change.values.get("payout"))}
-        add_notification(session, bet, change.notify, detail, now=now)
-    if change.review is not None:
-        open_review_item(session, bet.id, change.review.reason, change.review.detail, now=now)
+    record_effects(session, [(bet, change)], now=now)
     return True
 
 
-def claim_check(session: Session, bet_id: int, attempt: int, *, lease_until: datetime,
-                now: datetime) -> bool:
-    """Take check number ``attempt`` of a pending bet; only one delivery can win it."""
-    result = session.execute(
-        update(Bet)
-        .where(Bet.id == bet_id, Bet.state == "pending", Bet.check_attempt == attempt)
-        .values(
-            check_attempt=attempt + 1,
-            next_check_at=lease_until,
-            version=Bet.version + 1,
-            updated_at=now,
-        )
-        .execution_options(synchronize_session=False)
-    )
-    return bool(result.rowcount == 1)  # type: ignore[attr-defined]
+def apply_quietly(connection: Connection, bet: BetSnapshot, change: Change, *,
+                  now: datetime) -> bool:
+    """``apply`` for a change that tells the game server nothing and opens no review
+    (a rescheduled check), in the caller's Core transaction."""
+    assert change.notify is None and change.review is None  # noqa: S101 - see the name
+    result = connection.execute(apply_statement(tuple(change.values)),
+                                apply_params(bet, change, now))
+    if result.rowcount != 1:
+        return False
+    _insert_events(connection, [_event_row(bet.id, event, now) for event in change.events])
+    return True
 
 
-def count_duplicate_delivery(session: Session, bet_id: int) -> None:
-    session.execute(
-        update(Bet)
-        .where(Bet.id == bet_id)
-        .values(duplicate_deliveries=Bet.duplicate_deliveries + 1)
-        .execution_options(synchronize_session=False)
+@functools.lru_cache(maxsize=64)
+def apply_statement(keys: tuple[str, ...]) -> Update:
+    """The compare-and-set UPDATE for a change of these columns (one per kind of change)."""
+    return (
+        update(BETS)
+        .where(BETS.c.id == bindparam("b_id"), BETS.c.state == bindparam("b_state"),
+               BETS.c.version == bindparam("b_version"))
+        .values(version=BETS.c.version + 1, updated_at=bindparam("b_now"),
+                **{key: bindparam(f"v_{key}") for key in keys})
     )
+
+
+def apply_params(bet: BetSnapshot, change: Change, now: datetime) -> dict[str, Any]:
+    params = {f"v_{key}": value for key, value in change.values.items()}
+    params.update(b_id=bet.id, b_state=change.expect_state.value, b_version=bet.version,
+                  b_now=now)
+    return params
+
+
+def record_effects(session: Session, applied: Sequence[tuple[BetSnapshot, Change]], *,
+                   now: datetime) -> None:
+    """What goes with applied changes in their transaction: the audit events, the
+    notifications for the game server and the reviews they open."""
+    add_events_of(session, ((bet.id, event) for bet, change in applied for event in change.events),
+                  now=now)
+    notices = [(bet, change.notify, {"state": change.target_state.value,
+                                     "payout": _text(change.values.get("payout"))})
+               for bet, change in applied if change.notify is not None]
+    add_notifications(session, notices, now=now)
+    for bet, change in applied:
+        if change.review is not None:
+            open_review_item(session, bet.id, change.review.reason, change.review.detail, now=now)
+
+
+def claim_check(connection: Connection, bet_id: int, attempt: int, *, lease_until: datetime,
+                now: datetime) -> BetSnapshot | None:
+    """``claim`` and its ``check_started`` event, or the duplicate delivery counted, in
+    the caller's Core transaction (one statement on PostgreSQL)."""
+    params = {"b_id": bet_id, "b_attempt": attempt, "b_lease": lease_until, "b_now": now,
+              "b_at": now, "b_detail": {"attempt": attempt}}
+    if connection.dialect.name == "postgresql":
+        row = connection.execute(_CLAIM_AND_START, params).mappings().one_or_none()
+    else:
+        row = connection.execute(_CLAIM, params).mappings().one_or_none()
+        if row is not None:
+            connection.execute(_INSERT_EVENTS, [{"bet_id": bet_id, "at": now,
+                                                 "kind": EventKind.CHECK_STARTED.value,
+                                                 "actor": "betguard",
+                                                 "detail": {"attempt": attempt}}])
+    if row is None:
+        connection.execute(_COUNT_DUPLICATE, {"b_id": bet_id})
+        return None
+    return BetSnapshot.of_row(row)
 
 
 def add_events(
-    session: Session, bet_id: int, events: Sequence[NewEvent], *, now: datetime
+    session: Executor, bet_id: int, events: Sequence[NewEvent], *, now: datetime
 ) -> None:
-    session.add_all(
-        AuditEvent(bet_id=bet_id, at=now, kind=e.kind.value, actor=e.actor, detail=e.detail)
-        for e in events
-    )
+    add_events_of(session, ((bet_id, event) for event in events), now=now)
+
+
+def add_events_of(session: Executor, events: Iterable[tuple[int, NewEvent]], *,
+                  now: datetime) -> None:
+    """Append events of any number of bets in one statement."""
+    _insert_events(session, [_event_row(bet_id, event, now) for bet_id, event in events])
+
+
+def _insert_events(executor: Executor, rows: list[dict[str, Any]]) -> None:
+    if len(rows) == 1:  # one row: a plain execute, without the driver's batching
+        executor.execute(_INSERT_EVENTS, rows[0])
+    elif rows:
+        executor.execute(_INSERT_EVENTS, rows)
+
+
+def _event_row(bet_id: int, event: NewEvent, now: datetime) -> dict[str, Any]:
+    return {"bet_id": bet_id, "at": now, "kind": event.kind.value, "actor": event.actor,
+            "detail": event.detail}
 
 
 def open_review_item(
@@ -98,9 +185,9 @@ def open_review_item(
     """Open a review and tell the game server a person now holds the bet."""
     review = Review(bet_id=bet_id, reason=reason.value, opened_at=now, detail=detail)
     session.add(review)
-    bet = session.get(Bet, bet_id)
+    bet = get(session, bet_id)
     assert bet is not None  # noqa: S101 - reviews are opened on bets read in this transaction
-    add_notification(session, BetSnapshot.of(bet), NotificationKind.REVIEW_OPENED,
+    add_notification(session, bet, NotificationKind.REVIEW_OPENED,
                      {"reason": reason.value, "why": detail.get("why")}, now=now)
     return review
 
@@ -108,23 +195,36 @@ def open_review_item(
 def add_notification(
     session: Session, bet: BetSnapshot, kind: NotificationKind, detail: dict[str, Any], *,
     now: datetime,
-) -> Notification:
-    """Put a notification in the outbox, in the caller's transaction. Its id is
-    remembered on the session so the commit can wake a delivery at once."""
+) -> int:
+    """Put a notification in the outbox, in the caller's transaction; returns its id."""
+    return add_notifications(session, [(bet, kind, detail)], now=now)[0]
+
+
+def add_notifications(
+    session: Session, notices: Sequence[tuple[BetSnapshot, NotificationKind, dict[str, Any]]],
+    *, now: datetime,
+) -> list[int]:
+    """Put notifications in the outbox in one statement. Their ids are remembered on the
+    session so the commit can wake their deliveries at once."""
+    rows = [_notification_row(bet, kind, detail, now) for bet, kind, detail in notices]
+    if not rows:
+        return []
+    ids = list(session.scalars(_INSERT_NOTIFICATIONS, rows))
+    session.info.setdefault(NEW_NOTIFICATIONS, []).extend(ids)
+    return ids
+
+
+def _notification_row(bet: BetSnapshot, kind: NotificationKind, detail: dict[str, Any],
+                      now: datetime) -> dict[str, Any]:
     event_id = str(uuid.uuid4())
     payload = {
         "event_id": event_id, "event": kind.value, "occurred_at": now.isoformat(),
         "provider": bet.provider, "bet_ref": bet.bet_ref, "stake": wire_amount(bet.stake),
         "currency": bet.currency, **detail,
     }
-    notification = Notification(
-        event_id=event_id, bet_id=bet.id, kind=kind.value, payload=payload,
-        state=NotificationState.PENDING.value, attempts=0, next_attempt_at=now, created_at=now,
-    )
-    session.add(notification)
-    session.flush()
-    session.info.setdefault(NEW_NOTIFICATIONS, []).append(notification.id)
-    return notification
+    return {"event_id": event_id, "bet_id": bet.id, "kind": kind.value, "payload": payload,
+            "state": NotificationState.PENDING.value, "attempts": 0, "next_attempt_at": now,
+            "created_at": now, "delivered_at": None, "last_error": None}
 
 
 def open_reviews(session: Session, bet_id: int) -> list[Review]:

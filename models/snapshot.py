@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, fields
 from datetime import datetime
 from decimal import Decimal
+from typing import Any
 
 from models.states import BetState
 from models.tables import Bet
@@ -48,7 +50,18 @@ class BetSnapshot:
             version=bet.version,
         )
 
+    @classmethod
+    def of_row(cls, row: Mapping[Any, Any]) -> BetSnapshot:
+        """From a result row holding the columns named in ``SNAPSHOT_FIELDS``."""
+        values = {name: row[name] for name in SNAPSHOT_FIELDS}
+        values["state"] = BetState(values["state"])
+        return cls(**values)
+
     @property
     def label(self) -> str:
         """How logs and task names refer to the bet: ``provider/bet_ref``."""
         return f"{self.provider}/{self.bet_ref}"
+
+
+# The columns a snapshot is read from, in the order of its fields.
+SNAPSHOT_FIELDS = tuple(f.name for f in fields(BetSnapshot))

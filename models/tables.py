@@ -17,6 +17,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    text,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
@@ -45,8 +46,12 @@ class Bet(Base):
     __tablename__ = "bets"
     __table_args__ = (
         UniqueConstraint("provider", "bet_ref", name="uq_bets_provider_ref"),
-        # Sweeps read "due work in a state"; this keeps them independent of table size.
-        Index("ix_bets_state_next_check", "state", "next_check_at"),
+        # Sweeps read "due work in a state". Only bets with a next check are in it (final
+        # and in-review bets have none), so it stays the size of the live work, whatever
+        # the size of the table.
+        Index("ix_bets_due", "state", "next_check_at",
+              postgresql_where=text("next_check_at IS NOT NULL"),
+              sqlite_where=text("next_check_at IS NOT NULL")),
         # Counting bets per state and provider (metrics, stats) reads only this index.
         Index("ix_bets_state_provider", "state", "provider"),
     )

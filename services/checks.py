@@ -2,16 +2,22 @@
 
 A check is claimed by its attempt number before any HTTP call, so a duplicate or
 stale delivery does nothing; no transaction is open while the provider is asked.
+The steps after the answer (``decide``, ``conclude``) are shared with the batched
+check of ``services.batch_checks``, which asks about many bets in one call.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import time
+from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
 
-from models import repository, schedule, transitions
+from sqlalchemy.orm import Session
+
+from models import bulk, repository, schedule, transitions
 from models.escalation import Action, Decision, decide_after_cancel, decide_after_check
 from models.events import EventKind, ReviewReason
 from models.snapshot import BetSnapshot
@@ -31,38 +37,45 @@ class CheckOutcome(StrEnum):
     SUPERSEDED = "superseded"  # the bet changed while the provider was asked
 
 
+OUTCOMES = {Action.SETTLE: CheckOutcome.SETTLED, Action.REFUND: CheckOutcome.REFUND,
+            Action.RESCHEDULE: CheckOutcome.RESCHEDULED, Action.REVIEW: CheckOutcome.REVIEW}
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """What one check concluded about one bet: the change to apply, whose events tell
+    what the check found before the transition's own."""
+
+    bet: BetSnapshot
+    decision: Decision
+    answer: BetStatus | None
+    found: list[NewEvent]  # what the check learnt: answers, errors, cancel requests
+    change: Change
+
+    @property
+    def outcome(self) -> CheckOutcome:
+        return OUTCOMES.get(self.decision.action, CheckOutcome.REVIEW)
+
+
 def run_check(ctx: Context, bet_id: int, attempt: int) -> CheckOutcome:
     bet = _claim(ctx, bet_id, attempt)
     if bet is None:
         return CheckOutcome.STALE
     provider = ctx.providers[bet.provider]
-    policy = ctx.policy(bet.provider)
     answer, events = ask_status(provider, bet, attempt)
-    decision = decide_after_check(
-        policy, stake=bet.stake, currency=bet.currency, answer=answer,
-        now=ctx.clock(), deadline=bet.deadline,
-    )
-    if decision.action is Action.CANCEL:
-        outcome, cancel_events = ask_cancel(provider, bet)
-        events += cancel_events
-        decision = decide_after_cancel(outcome, currency=bet.currency)
-        answer = outcome.status if outcome else answer
-    return _conclude(ctx, bet, decision, answer, events)
+    verdict = decide(ctx, provider, bet, answer, events)
+    if not conclude(ctx, [verdict])[0]:
+        return CheckOutcome.SUPERSEDED
+    wake_after(ctx, verdict)
+    return verdict.outcome
 
 
 def _claim(ctx: Context, bet_id: int, attempt: int) -> BetSnapshot | None:
     now = ctx.clock()
     lease_until = now + timedelta(seconds=ctx.timing.check_lease)
-    with ctx.db.unit_of_work() as session:
-        if not repository.claim_check(session, bet_id, attempt, lease_until=lease_until, now=now):
-            repository.count_duplicate_delivery(session, bet_id)
-            session.commit()
-            return None
-        started = NewEvent(EventKind.CHECK_STARTED, "betguard", {"attempt": attempt})
-        repository.add_events(session, bet_id, [started], now=now)
-        bet = repository.get(session, bet_id)
-        session.commit()
-    return bet
+    with ctx.db.transaction() as connection:
+        return repository.claim_check(connection, bet_id, attempt, lease_until=lease_until,
+                                      now=now)
 
 
 def ask_status(
@@ -74,7 +87,7 @@ def ask_status(
     try:
         answer = provider.get_status(bet.bet_ref)
     except ProviderError as exc:
-        return None, [NewEvent(EventKind.PROVIDER_ERROR, actor, _error_detail(exc, attempt))]
+        return None, [NewEvent(EventKind.PROVIDER_ERROR, actor, error_detail(exc, attempt))]
     elapsed_ms = round((time.perf_counter() - started) * 1000, 1)
     detail = {"attempt": attempt, **answer.as_detail(), "elapsed_ms": elapsed_ms}
     return answer, [NewEvent(EventKind.PROVIDER_ANSWERED, actor, detail)]
@@ -85,37 +98,63 @@ def ask_cancel(provider: Provider, bet: BetSnapshot) -> tuple[CancelOutcome | No
     try:
         outcome = provider.cancel(bet.bet_ref)
     except ProviderError as exc:
-        return None, [NewEvent(EventKind.CANCEL_FAILED, actor, _error_detail(exc, None))]
+        return None, [NewEvent(EventKind.CANCEL_FAILED, actor, error_detail(exc, None))]
     detail = {"accepted": outcome.accepted, **outcome.status.as_detail()}
     return outcome, [NewEvent(EventKind.CANCEL_ANSWERED, actor, detail)]
 
 
-def _error_detail(exc: ProviderError, attempt: int | None) -> dict[str, object]:
+def error_detail(exc: ProviderError, attempt: int | None) -> dict[str, object]:
     return {"attempt": attempt, "error": type(exc).__name__, "message": str(exc)[:500]}
 
 
-def _conclude(
-    ctx: Context, bet: BetSnapshot, decision: Decision, answer: BetStatus | None,
-    events: list[NewEvent],
-) -> CheckOutcome:
-    now = ctx.clock()
-    change = _change_for(ctx, bet, decision, answer, now)
+def decide(ctx: Context, provider: Provider, bet: BetSnapshot, answer: BetStatus | None,
+           events: list[NewEvent]) -> Verdict:
+    """From the provider's answer (None: no usable answer) to the change to make: a
+    deadline under a refund policy first asks the provider to cancel."""
+    decision = decide_after_check(
+        ctx.policy(bet.provider), stake=bet.stake, currency=bet.currency, answer=answer,
+        now=ctx.clock(), deadline=bet.deadline,
+    )
+    if decision.action is Action.CANCEL:
+        outcome, cancel_events = ask_cancel(provider, bet)
+        events = [*events, *cancel_events]
+        decision = decide_after_cancel(outcome, currency=bet.currency)
+        answer = outcome.status if outcome else answer
+    change = _change_for(ctx, bet, decision, answer, ctx.clock())
     change = dataclasses.replace(change, events=[*events, *change.events])
+    return Verdict(bet, decision, answer, events, change)
+
+
+def conclude(ctx: Context, verdicts: Sequence[Verdict]) -> list[bool]:
+    """Apply each verdict's change in one transaction; for a bet that changed while the
+    provider was asked, record what was found, and a conflict if it contradicts."""
+    now = ctx.clock()
+    if len(verdicts) == 1 and _quiet(verdicts[0].change):
+        with ctx.db.transaction() as connection:  # the common case, without the ORM
+            if repository.apply_quietly(connection, verdicts[0].bet, verdicts[0].change,
+                                        now=now):
+                return [True]
     with ctx.db.unit_of_work() as session:
-        applied = repository.apply(session, bet, change, now=now)
-        if not applied:
-            current = repository.get(session, bet.id)
-            if current is not None and answer is not None:
-                fact = Fact(
-                    f"provider:{bet.provider}", answer.status, answer.payout, answer.currency
-                )
-                note_late_fact(session, current, fact, events=events, now=now)
-            elif current is not None:
-                repository.add_events(session, bet.id, events, now=now)
+        applied = bulk.apply_many(session, [(v.bet, v.change) for v in verdicts], now=now)
+        for verdict, won in zip(verdicts, applied, strict=True):
+            if not won:
+                _note_superseded(session, verdict, now)
         session.commit()
-    if not applied:
-        return CheckOutcome.SUPERSEDED
-    return _wake_next(ctx, bet, decision, change)
+    return applied
+
+
+def _quiet(change: Change) -> bool:
+    return change.notify is None and change.review is None
+
+
+def _note_superseded(session: Session, verdict: Verdict, now: datetime) -> None:
+    bet, answer = verdict.bet, verdict.answer
+    current = repository.get(session, bet.id)
+    if current is not None and answer is not None:
+        fact = Fact(f"provider:{bet.provider}", answer.status, answer.payout, answer.currency)
+        note_late_fact(session, current, fact, events=verdict.found, now=now)
+    elif current is not None:
+        repository.add_events(session, bet.id, verdict.found, now=now)
 
 
 def _change_for(
@@ -139,14 +178,10 @@ def _change_for(
     )
 
 
-def _wake_next(ctx: Context, bet: BetSnapshot, decision: Decision, change: Change) -> CheckOutcome:
-    if decision.action is Action.RESCHEDULE:
-        ctx.scheduler.check(bet.id, bet.check_attempt, change.values["next_check_at"],
-                            label=bet.label)
-        return CheckOutcome.RESCHEDULED
-    if decision.action is Action.REFUND:
-        ctx.scheduler.refund(bet.id, change.values["next_check_at"], label=bet.label)
-        return CheckOutcome.REFUND
-    if decision.action is Action.SETTLE:
-        return CheckOutcome.SETTLED
-    return CheckOutcome.REVIEW
+def wake_after(ctx: Context, verdict: Verdict) -> None:
+    """After commit: the bet's next check, or its refund."""
+    bet, values = verdict.bet, verdict.change.values
+    if verdict.decision.action is Action.RESCHEDULE:
+        ctx.scheduler.check(bet.id, bet.check_attempt, values["next_check_at"], label=bet.label)
+    elif verdict.decision.action is Action.REFUND:
+        ctx.scheduler.refund(bet.id, values["next_check_at"], label=bet.label)

@@ -23,6 +23,9 @@ class Scheduler(Protocol):
 
     def check(self, bet_id: int, attempt: int, at: datetime, *, label: str) -> None: ...
 
+    def check_batch(self, provider: str, checks: list[tuple[int, int]], at: datetime) -> None:
+        """Wake one batched check of ``(bet id, attempt)`` pairs of one provider."""
+
     def refund(self, bet_id: int, at: datetime, *, label: str) -> None: ...
 
     def notify(self, notification_id: int, at: datetime) -> None: ...

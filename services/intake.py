@@ -1,12 +1,17 @@
-"""Intake: register a bet durably, idempotent on (provider, reference), then wake its check."""
+"""Intake: register bets durably, idempotent on (provider, reference), then wake their checks.
+
+``place_bet`` registers one bet; ``place_bets`` registers many in one transaction
+(one multi-row INSERT, the events in bulk), answering for each item exactly as
+``place_bet`` would. Wake-ups are published only after the commit.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from pydantic import (
     AwareDatetime,
@@ -17,16 +22,18 @@ from pydantic import (
     ValidationError,
     field_validator,
 )
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy import Connection, select, tuple_
 
-from models import repository, schedule
-from models.errors import ConflictingBet, InvalidBet
+from models import bulk, schedule
+from models.errors import BetguardError, ConflictingBet, InvalidBet
 from models.events import EventKind
+from models.money import is_plain_decimal
+from models.repository import BETS, SNAPSHOT_COLUMNS
 from models.snapshot import BetSnapshot
 from models.states import BetState
-from models.tables import Bet
 from models.transitions import NewEvent
 from services.context import Context
+from services.wakeups import DueCheck, wake_checks
 
 Identifier = Annotated[str, Field(min_length=1, max_length=128, pattern=r"^[A-Za-z0-9._:@/-]+$")]
 COMPARED_FIELDS = ("player_id", "game_id", "round_id", "stake", "currency")
@@ -34,10 +41,13 @@ COMPARED_FIELDS = ("player_id", "game_id", "round_id", "stake", "currency")
 EARLIEST, LATEST = datetime(2000, 1, 1, tzinfo=UTC), datetime(2100, 1, 1, tzinfo=UTC)
 
 
-def _no_float(value: object) -> object:
-    # A float is already inexact when it arrives: money travels as a decimal string.
+def _plain_money(value: object) -> object:
+    # A float is already inexact when it arrives: money travels as a decimal string,
+    # written plainly (no exponents, underscores, non-ASCII digits or stray spaces).
     if isinstance(value, float):
         raise ValueError('send money as a decimal string like "12.50", not a float')
+    if isinstance(value, str) and not is_plain_decimal(value):
+        raise ValueError('must be a plain decimal like "12.50"')
     return value
 
 
@@ -53,7 +63,7 @@ class PlaceBet(BaseModel):
     round_id: Identifier
     stake: Annotated[
         Decimal,
-        BeforeValidator(_no_float),
+        BeforeValidator(_plain_money),
         Field(gt=0, max_digits=18, decimal_places=4, allow_inf_nan=False),
     ]
     currency: Annotated[str, Field(pattern=r"^[A-Z]{3}$")]
@@ -73,6 +83,34 @@ class Placed:
     created: bool
 
 
+@dataclass(frozen=True)
+class ItemResult:
+    """What became of one item of a batch: ``bet`` when it was placed or existed,
+    ``error`` (naming the fields) when it was refused."""
+
+    index: int
+    status: Literal["created", "exists", "conflict", "invalid"]
+    bet: BetSnapshot | None = None
+    error: BetguardError | None = None
+
+
+@dataclass(frozen=True)
+class _NewBet:
+    command: PlaceBet
+    row: dict[str, Any]
+
+    @property
+    def key(self) -> tuple[str, str]:
+        return (self.command.provider, self.command.bet_ref)
+
+    @property
+    def detail(self) -> dict[str, Any]:
+        """The ``bet_placed`` event's detail."""
+        return {"stake": str(self.command.stake), "currency": self.command.currency,
+                "deadline": self.row["deadline"].isoformat(),
+                "first_check_at": self.row["next_check_at"].isoformat()}
+
+
 def parse_bet(payload: Mapping[str, Any]) -> PlaceBet:
     """Validate a raw bet; the error names every bad field."""
     if not isinstance(payload, Mapping):
@@ -89,46 +127,100 @@ def place_bet(ctx: Context, payload: Mapping[str, Any] | PlaceBet) -> Placed:
     """Register a bet. The same bet again returns the existing one; a different
     payload under the same reference raises ``ConflictingBet`` naming the fields."""
     command = payload if isinstance(payload, PlaceBet) else parse_bet(payload)
-    policy = ctx.policy(command.provider)
+    new = _new_bet(ctx, command, ctx.clock())
+    placed = _register(ctx, [new])[0]
+    if isinstance(placed, ConflictingBet):
+        raise placed
+    return placed
+
+
+def place_bets(ctx: Context, payloads: Sequence[Mapping[str, Any] | PlaceBet]) -> list[ItemResult]:
+    """Register many bets in one transaction. Each item is answered on its own, exactly
+    as ``place_bet`` would: created, exists (the same bet again), conflict (another
+    payload under that reference) or invalid (naming each bad field)."""
     now = ctx.clock()
+    results: dict[int, ItemResult] = {}
+    wanted: list[tuple[int, _NewBet]] = []
+    for index, payload in enumerate(payloads):
+        try:
+            command = payload if isinstance(payload, PlaceBet) else parse_bet(payload)
+            wanted.append((index, _new_bet(ctx, command, now)))
+        except BetguardError as exc:
+            results[index] = ItemResult(index, "invalid", error=exc)
+    for (index, _), placed in zip(wanted, _register(ctx, [new for _, new in wanted]),
+                                  strict=True):
+        if isinstance(placed, ConflictingBet):
+            results[index] = ItemResult(index, "conflict", error=placed)
+        else:
+            results[index] = ItemResult(index, "created" if placed.created else "exists",
+                                        bet=placed.bet)
+    return [results[index] for index in range(len(payloads))]
+
+
+def _new_bet(ctx: Context, command: PlaceBet, now: datetime) -> _NewBet:
+    policy = ctx.policy(command.provider)
     placed_at = command.placed_at or now
     deadline = placed_at + timedelta(seconds=policy.deadline)
     first_check = max(schedule.first_check_at(policy, placed_at, deadline), now)
-    try:
-        bet = _insert(ctx, command, placed_at, deadline, first_check, now)
-    except IntegrityError:
-        return Placed(_existing(ctx, command), created=False)
-    ctx.scheduler.check(bet.id, bet.check_attempt, first_check, label=bet.label)
-    return Placed(bet, created=True)
+    row = {
+        "provider": command.provider, "bet_ref": command.bet_ref,
+        "player_id": command.player_id, "game_id": command.game_id,
+        "round_id": command.round_id, "stake": command.stake, "currency": command.currency,
+        "placed_at": placed_at, "state": BetState.PENDING.value, "payout": None,
+        "deadline": deadline, "next_check_at": first_check, "check_attempt": 1, "version": 1,
+        "duplicate_deliveries": 0, "created_at": now, "updated_at": now, "final_at": None,
+    }
+    return _NewBet(command, row)
 
 
-def _insert(
-    ctx: Context, command: PlaceBet, placed_at: datetime, deadline: datetime,
-    first_check: datetime, now: datetime,
-) -> BetSnapshot:
-    with ctx.db.unit_of_work() as session:
-        bet = Bet(
-            provider=command.provider, bet_ref=command.bet_ref, player_id=command.player_id,
-            game_id=command.game_id, round_id=command.round_id, stake=command.stake,
-            currency=command.currency, placed_at=placed_at, state=BetState.PENDING.value,
-            deadline=deadline, next_check_at=first_check, check_attempt=1, version=1,
-            duplicate_deliveries=0, created_at=now, updated_at=now,
-        )
-        session.add(bet)
-        session.flush()
-        detail = {"stake": str(command.stake), "currency": command.currency,
-                  "deadline": deadline.isoformat(), "first_check_at": first_check.isoformat()}
-        repository.add_events(
-            session, bet.id, [NewEvent(EventKind.BET_PLACED, "game-server", detail)], now=now
-        )
-        session.commit()
-        return BetSnapshot.of(bet)
+def _register(ctx: Context, bets: Sequence[_NewBet]) -> list[Placed | ConflictingBet]:
+    """Insert the new bets, read the ones that exist; then wake the new ones' checks."""
+    now = ctx.clock()
+    unique: dict[tuple[str, str], _NewBet] = {}
+    for new in bets:
+        unique.setdefault(new.key, new)  # a reference repeated in a batch is placed once
+    firsts = list(unique.values())
+    with ctx.db.transaction() as connection:
+        created = _insert(connection, firsts, now)
+        existing = _read(connection, [new.key for new in firsts if new.key not in created])
+    wake_checks(ctx, [DueCheck(bet.id, bet.check_attempt, bet.provider, bet.label,
+                               bet.next_check_at or now) for bet in created.values()])
+    answers: list[Placed | ConflictingBet] = []
+    answered: set[tuple[str, str]] = set()
+    for new in bets:
+        fresh = new.key in created and new.key not in answered
+        answered.add(new.key)
+        bet = created.get(new.key) or existing[new.key]
+        answers.append(Placed(bet, created=True) if fresh else _same_or_conflict(new, bet))
+    return answers
 
 
-def _existing(ctx: Context, command: PlaceBet) -> BetSnapshot:
-    with ctx.db.unit_of_work() as session:
-        bet = repository.get_by_ref(session, command.provider, command.bet_ref)
-    differing = [f for f in COMPARED_FIELDS if getattr(bet, f) != getattr(command, f)]
+def _insert(connection: Connection, bets: Sequence[_NewBet],
+            now: datetime) -> dict[tuple[str, str], BetSnapshot]:
+    """The bets that were new, as inserted with their ``bet_placed`` event (a reference
+    that exists is left alone)."""
+    placed = [(new.row, NewEvent(EventKind.BET_PLACED, "game-server", new.detail))
+              for new in bets]
+    ids = bulk.insert_placed_bets(connection, placed, now=now)
+    return {new.key: BetSnapshot.of_row({**new.row, "id": bet_id})
+            for new, bet_id in zip(bets, ids, strict=True) if bet_id is not None}
+
+
+def _read(connection: Connection,
+          keys: Sequence[tuple[str, str]]) -> dict[tuple[str, str], BetSnapshot]:
+    if not keys:
+        return {}
+    found = connection.execute(
+        select(*SNAPSHOT_COLUMNS).where(BETS.c.bet_ref.in_([ref for _, ref in keys]),
+                                        tuple_(BETS.c.provider, BETS.c.bet_ref).in_(keys))
+    ).mappings().all()
+    return {(row["provider"], row["bet_ref"]): BetSnapshot.of_row(row) for row in found}
+
+
+def _same_or_conflict(new: _NewBet, bet: BetSnapshot) -> Placed | ConflictingBet:
+    differing = [f for f in COMPARED_FIELDS if getattr(bet, f) != getattr(new.command, f)]
     if differing:
-        raise ConflictingBet(command.provider, command.bet_ref, differing)
-    return bet
+        return ConflictingBet(new.command.provider, new.command.bet_ref, differing)
+    return Placed(bet, created=False)
+
+

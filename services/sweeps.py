@@ -25,6 +25,7 @@ from models.states import BetState
 from models.tables import Bet, Notification, SweepStat
 from models.transitions import NewEvent
 from services.context import Context
+from services.wakeups import DueCheck, wake_checks
 
 
 @dataclass(frozen=True)
@@ -85,15 +86,16 @@ def sweep_due_checks(ctx: Context) -> int:
     waits longer than a countdown may be, checks whose worker died (lease over),
     and bets whose deadline passed without their last check."""
     rows = _take_due(ctx, BetState.PENDING, EventKind.CHECK_DISPATCHED_BY_SWEEP)
-    for bet_id, attempt, label in rows:
-        ctx.scheduler.check(bet_id, attempt, ctx.clock(), label=label)
+    now = ctx.clock()
+    wake_checks(ctx, [DueCheck(bet_id, attempt, provider, label, now)
+                      for bet_id, attempt, provider, label in rows])
     return len(rows)
 
 
 def sweep_due_refunds(ctx: Context) -> int:
     """Dispatch refunds still in doubt or whose wake-up was lost."""
     rows = _take_due(ctx, BetState.REFUND_PENDING, EventKind.REFUND_DISPATCHED_BY_SWEEP)
-    for bet_id, _attempt, label in rows:
+    for bet_id, _attempt, _provider, label in rows:
         ctx.scheduler.refund(bet_id, ctx.clock(), label=label)
     return len(rows)
 
@@ -126,7 +128,8 @@ def sweep_due_notifications(ctx: Context) -> int:
     return len(taken)
 
 
-def _take_due(ctx: Context, state: BetState, kind: EventKind) -> list[tuple[int, int, str]]:
+def _take_due(ctx: Context, state: BetState,
+              kind: EventKind) -> list[tuple[int, int, str, str]]:
     now = ctx.clock()
     cutoff = now - timedelta(seconds=ctx.timing.due_grace)
     lease_until = now + timedelta(seconds=ctx.timing.check_lease)
@@ -145,8 +148,9 @@ def _take_due(ctx: Context, state: BetState, kind: EventKind) -> list[tuple[int,
             .returning(Bet.id, Bet.check_attempt, Bet.provider, Bet.bet_ref)
             .execution_options(synchronize_session=False)
         ).all()
-        for bet_id, attempt, _provider, _ref in taken:
-            event = NewEvent(kind, "sweep", {"attempt": attempt})
-            repository.add_events(session, bet_id, [event], now=now)
+        repository.add_events_of(
+            session, ((bet_id, NewEvent(kind, "sweep", {"attempt": attempt}))
+                      for bet_id, attempt, _provider, _ref in taken), now=now)
         session.commit()
-    return [(bet_id, attempt, f"{provider}/{ref}") for bet_id, attempt, provider, ref in taken]
+    return [(bet_id, attempt, provider, f"{provider}/{ref}")
+            for bet_id, attempt, provider, ref in taken]

@@ -8,9 +8,16 @@ import logging
 from typing import Any
 
 from betguard.logs import bet_context
-from betguard.metrics.worker import CHECKS, NOTIFICATION_DELIVERIES, REFUND_ATTEMPTS, counted
-from config.celery import CHECK_TASK, NOTIFY_TASK, PLACE_TASK, REFUND_TASK
-from models.errors import BetguardError, ConflictingBet, InvalidBet
+from betguard.metrics.worker import (
+    CHECKS,
+    ERROR,
+    NOTIFICATION_DELIVERIES,
+    REFUND_ATTEMPTS,
+    counted,
+)
+from config.celery import BATCH_CHECK_TASK, CHECK_TASK, NOTIFY_TASK, PLACE_TASK, REFUND_TASK
+from models.errors import BetguardError, ConflictingBet, InvalidBet, UnknownProvider
+from services.batch_checks import run_batch_check
 from services.checks import run_check
 from services.intake import place_bet
 from services.notifications import deliver
@@ -28,6 +35,21 @@ def check(bet_id: int, attempt: int, ref: str = "") -> str:
                           provider=bet.provider)
         log.info("bet %s: check %d %s", ref, attempt, outcome)
     return outcome
+
+
+@app.task(name=BATCH_CHECK_TASK)
+def check_batch(provider: str, checks: list[list[int]]) -> dict[str, int]:
+    """One batched status query for up to a policy's ``batch_size`` bets of ``provider``."""
+    pairs = [(bet_id, attempt) for bet_id, attempt in checks]
+    try:
+        outcomes = run_batch_check(context(), provider, pairs)
+    except Exception:
+        CHECKS.labels(outcome=ERROR, provider=provider).inc()
+        raise
+    for outcome, count in outcomes.items():
+        CHECKS.labels(outcome=outcome, provider=provider).inc(count)
+    log.info("provider %s: batched check of %d bets: %s", provider, len(checks), dict(outcomes))
+    return dict(outcomes)
 
 
 @app.task(name=REFUND_TASK)
@@ -54,6 +76,8 @@ def place(bet: dict[str, Any]) -> dict[str, Any]:
         return {"status": "rejected", "error": str(exc), "fields": exc.fields}
     except ConflictingBet as exc:
         return {"status": "conflict", "error": str(exc), "fields": exc.fields}
+    except UnknownProvider as exc:
+        return {"status": "rejected", "error": str(exc), "fields": ["provider"]}
     except BetguardError as exc:
         return {"status": "rejected", "error": str(exc), "fields": []}
     return {

@@ -16,6 +16,9 @@ from tasks.scheduler import CeleryScheduler
 
 _context: Context | None = None
 _pid: int | None = None
+# Database connections this process keeps: a thread pool's threads each need one at a
+# time; fewer, and connections are opened and closed for every check.
+_db_connections = 10
 
 
 def context() -> Context:
@@ -24,12 +27,16 @@ def context() -> Context:
     if _context is None or _pid != os.getpid():
         settings = get_settings()
         scheduler = CeleryScheduler.from_settings(app, settings)
-        _context, _pid = build_context(settings, scheduler), os.getpid()
+        _context = build_context(settings, scheduler, db_pool_size=_db_connections)
+        _pid = os.getpid()
     return _context
 
 
 @worker_init.connect
 def _on_worker_init(sender: Any = None, **_: Any) -> None:
+    global _db_connections
+    if "thread" in str(getattr(sender, "pool_cls", "")).lower():
+        _db_connections = max(_db_connections, int(getattr(sender, "concurrency", 0) or 0))
     settings = get_settings()
     settings.validate_for_start()  # fail at start-up, not at the first task
     if settings.metrics_port is not None:

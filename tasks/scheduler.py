@@ -11,7 +11,7 @@ from typing import Any
 
 from celery import Celery
 
-from config.celery import CHECK_TASK, NOTIFY_TASK, REFUND_TASK
+from config.celery import BATCH_CHECK_TASK, CHECK_TASK, NOTIFY_TASK, REFUND_TASK
 from config.settings import Settings
 from services.context import utcnow
 
@@ -38,6 +38,10 @@ class CeleryScheduler:
     def check(self, bet_id: int, attempt: int, at: datetime, *, label: str) -> None:
         self._send(CHECK_TASK, {"bet_id": bet_id, "attempt": attempt, "ref": label}, at, label)
 
+    def check_batch(self, provider: str, checks: list[tuple[int, int]], at: datetime) -> None:
+        self._send(BATCH_CHECK_TASK, {"provider": provider, "checks": [list(c) for c in checks]},
+                   at, f"{provider} ({len(checks)} bets)")
+
     def refund(self, bet_id: int, at: datetime, *, label: str) -> None:
         self._send(REFUND_TASK, {"bet_id": bet_id, "ref": label}, at, label)
 
@@ -52,8 +56,16 @@ class CeleryScheduler:
             return
         try:
             for _ in range(self._copies()):
-                self._app.send_task(task, kwargs=kwargs, countdown=countdown, retry=True,
-                                    retry_policy=PUBLISH_RETRY)
+                self._publish(task, kwargs, countdown)
         except Exception as exc:  # the broker is down: the sweep backs this up
             log.warning("bet %s: could not publish %s (%s); a sweep will dispatch it",
                         label, task, exc)
+
+    def _publish(self, task: str, kwargs: dict[str, Any], countdown: float) -> None:
+        """Publish once; only if that fails, again under the retry policy (kombu's retrying
+        publish costs more CPU than the publish itself, so it is kept for failures)."""
+        try:
+            self._app.send_task(task, kwargs=kwargs, countdown=countdown, retry=False)
+        except Exception:  # a broken pooled connection, Redis restarting: try again
+            self._app.send_task(task, kwargs=kwargs, countdown=countdown, retry=True,
+                                retry_policy=PUBLISH_RETRY)

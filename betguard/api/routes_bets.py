@@ -33,7 +33,7 @@ from betguard.api.schemas import (
 )
 from models.errors import BetguardError, InvalidBet
 from services.context import Context
-from services.intake import PlaceBet, parse_bet, place_bet
+from services.intake import ItemResult, PlaceBet, parse_bet, place_bet, place_bets
 from services.results import report_result
 
 BATCH_STATUS: dict[int, Literal["conflict", "invalid"]] = {409: "conflict", 422: "invalid"}
@@ -81,27 +81,35 @@ def parse(payload: Any) -> PlaceBet:
 
 
 def _register_batch(ctx: Context, body: dict[str, Any]) -> BatchOut:
+    """Every valid item in one transaction (``place_bets``): each is written whole or not
+    at all and answered on its own, whatever its neighbours are."""
     try:
         batch = BatchIn.model_validate(body)
     except ValidationError as exc:
         raise RequestValidationError(
             [{**e, "loc": ("body", *e["loc"])} for e in exc.errors(include_url=False)]
         ) from exc
-    return BatchOut(results=[_register_item(ctx, i, item) for i, item in enumerate(batch.bets)])
+    parsed: list[PlaceBet | BetguardError] = []
+    for item in batch.bets:
+        try:
+            parsed.append(parse(item))
+        except BetguardError as exc:
+            parsed.append(exc)
+    placed = iter(place_bets(ctx, [p for p in parsed if isinstance(p, PlaceBet)]))
+    return BatchOut(results=[
+        _batch_item(index, p if isinstance(p, BetguardError) else next(placed))
+        for index, p in enumerate(parsed)])
 
 
-def _register_item(ctx: Context, index: int, item: Any) -> BatchItem:
-    """One item of a batch, on its own: ``place_bet`` commits each bet by itself, so
-    an item is written whole or not at all, whatever its neighbours are."""
-    try:
-        placed = place_bet(ctx, parse(item))
-    except BetguardError as exc:
-        status = BATCH_STATUS.get(status_of(exc))
+def _batch_item(index: int, outcome: BetguardError | ItemResult) -> BatchItem:
+    error = outcome if isinstance(outcome, BetguardError) else outcome.error
+    if error is not None:
+        status = BATCH_STATUS.get(status_of(error))
         if status is None:
-            raise
-        return BatchItem(index=index, status=status, **body_of(exc))
-    return BatchItem(index=index, status="created" if placed.created else "exists",
-                     bet=BetOut.of(placed.bet))
+            raise error
+        return BatchItem(index=index, status=status, **body_of(error))
+    assert isinstance(outcome, ItemResult) and outcome.bet is not None  # noqa: S101
+    return BatchItem(index=index, status=outcome.status, bet=BetOut.of(outcome.bet))
 
 
 @router.post("/bets/{provider}/{bet_ref:path}/result", response_model=ResultOut,

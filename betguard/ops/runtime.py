@@ -52,6 +52,11 @@ class RecordingScheduler:
         self.sent.append(Wakeup("check", bet_id, label, at, attempt))
         self.inner.check(bet_id, attempt, at, label=label)
 
+    def check_batch(self, provider: str, checks: list[tuple[int, int]], at: datetime) -> None:
+        for bet_id, attempt in checks:
+            self.sent.append(Wakeup("check", bet_id, f"{provider}/#{bet_id}", at, attempt))
+        self.inner.check_batch(provider, checks, at)
+
     def refund(self, bet_id: int, at: datetime, *, label: str) -> None:
         self.sent.append(Wakeup("refund", bet_id, label, at))
         self.inner.refund(bet_id, at, label=label)

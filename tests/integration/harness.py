@@ -89,6 +89,31 @@ deadline = 900
 read_timeout = 1.0
 http_attempts = 1
 
+[providers.batcher]    # answers many bets in one call; refunds at the deadline
+base_url = "{sim}"
+supports_batch = true
+batch_size = 3
+escalation = "refund"
+first_check_delay = 0.2
+backoff_base = 0.3
+backoff_factor = 2
+backoff_cap = 1.0
+jitter = 0.5
+deadline = 3.0
+read_timeout = 1.0
+http_attempts = 2
+
+[providers.sleepy_batcher]  # batched, checks far apart: only the checks a test runs happen
+base_url = "{sim}"
+supports_batch = true
+escalation = "refund"
+first_check_delay = 60
+backoff_base = 60
+backoff_cap = 60
+deadline = 900
+read_timeout = 1.0
+http_attempts = 1
+
 [providers.slow]       # waits long enough for a check to be caught in flight
 base_url = "{sim}"
 escalation = "refund"
@@ -244,7 +269,8 @@ def configure(stack: Stack, provider_secret: str, wallet_secret: str,
               notify_url: str, notify_secret: str) -> Mapping[str, str]:
     policy_file = stack.base / "policies.toml"
     policy_file.write_text(POLICY_TEMPLATE.format(sim=stack.sim_url))
-    names = ["refunder", "reviewer", "patient", "backoff", "sleepy", "slow"]
+    names = ["refunder", "reviewer", "patient", "backoff", "sleepy", "slow", "batcher",
+             "sleepy_batcher"]
     return {
         "DATABASE_URL": stack.postgres.url,
         "REDIS_URL": stack.redis.url,

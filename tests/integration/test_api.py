@@ -21,7 +21,7 @@ from tests.integration.api_server import (
     running_api,
     settle_leftovers,
 )
-from tests.integration.harness import Stack, bet_payload
+from tests.integration.harness import Stack, bet_payload, wait_until
 
 pytestmark = pytest.mark.integration
 
@@ -220,9 +220,17 @@ def test_an_operator_recheck_is_accepted_for_a_pending_bet_only(api: Api, stack:
 
 
 def test_a_bet_placed_over_http_is_checked_escalated_and_refunded(api: Api, stack: Stack) -> None:
+    receiver = stack.receiver
+    assert receiver is not None
+    receiver.fail_next = 2  # the game server's first deliveries fail
     bet = api.place(stack, "refunder", fate="never", stake="12.50")
 
     story = api.wait_for_state(bet, "refunded")
+    wait_until(lambda: receiver.for_bet(bet["bet_ref"]), 30)
+
+    [told] = receiver.for_bet(bet["bet_ref"])
+    assert receiver.deliveries_per_event(bet["bet_ref"]) == {told["event_id"]: 1}
+    assert told["event"] == "bet_refunded" and receiver.bad_signatures == 0
 
     kinds = [e["kind"] for e in story["history"]]
     assert kinds[0] == "bet_placed" and "check_started" in kinds

@@ -1,0 +1,25 @@
+"""``python -m bench [--quick]``: run every scenario and print the table (see bench/run.py)."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from bench.run import main
+
+
+def parse(argv: list[str]) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
+    parser.add_argument("--quick", action="store_true",
+                        help="reduced sizes: about a minute (what `make bench-quick` runs)")
+    parser.add_argument("--workdir", type=Path, default=None,
+                        help="where the stack keeps its data and logs (default var/bench-SIZE)")
+    parser.add_argument("--results", type=Path, default=None,
+                        help="where the JSON, table and plot go (default bench/results)")
+    return parser.parse_args(argv)
+
+
+if __name__ == "__main__":
+    args = parse(sys.argv[1:])
+    sys.exit(main(quick=args.quick, workdir=args.workdir, results=args.results))

@@ -1,0 +1,54 @@
+"""Intake: bets registered per second through batched intake (``place_bets``), and the
+latency of registering one bet (``place_bet``) on an otherwise quiet system."""
+
+from __future__ import annotations
+
+import statistics
+import time
+from dataclasses import dataclass
+
+from bench.scenarios.checks import bet, retire
+from bench.sizes import Sizes
+from bench.stack import BenchStack
+from services.intake import place_bet, place_bets
+
+CHUNK = 1000
+
+
+@dataclass(frozen=True)
+class Intake:
+    batched_per_second: float
+    batched_bets: int
+    per_bet_wakeups_per_second: float  # the same, for a provider woken one bet at a time
+    single_p50_ms: float
+    single_p99_ms: float
+    single_bets: int
+
+
+def measure_intake(stack: BenchStack, sizes: Sizes) -> Intake:
+    single = [f"one-{n:07d}" for n in range(sizes.single_intake)]
+    many = [f"many-{n:07d}" for n in range(sizes.intake_bets)]
+    each = [f"each-{n:07d}" for n in range(sizes.intake_bets // 4)]
+    stack.register([{"bet_ref": ref, "stake": "10.00", "currency": "EUR", "fate": "never"}
+                    for ref in [*single, *many, *each]])
+    latencies = []
+    for ref in single:
+        started = time.perf_counter()
+        place_bet(stack.ctx, bet("intake", ref))
+        latencies.append((time.perf_counter() - started) * 1000)
+    batched = _batched_rate(stack, "intake", many)
+    per_bet = _batched_rate(stack, "intake_each", each)
+    retire(stack, "intake")
+    retire(stack, "intake_each")
+    cuts = statistics.quantiles(latencies, n=100)
+    return Intake(batched, len(many), per_bet, statistics.median(latencies), cuts[98],
+                  len(single))
+
+
+def _batched_rate(stack: BenchStack, provider: str, refs: list[str]) -> float:
+    started = time.perf_counter()
+    for start in range(0, len(refs), CHUNK):
+        results = place_bets(stack.ctx, [bet(provider, ref) for ref in refs[start:start + CHUNK]])
+        if any(result.status != "created" for result in results):
+            raise RuntimeError(f"batched intake refused bets: {results[0]}")
+    return len(refs) / (time.perf_counter() - started)

@@ -1,0 +1,91 @@
+"""The raw limits, measured in the same run: no-op Celery tasks per second (same broker,
+same worker settings as the provider worker) and batched INSERT rate into the same
+PostgreSQL."""
+
+from __future__ import annotations
+
+import socket
+import time
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+import psycopg
+from celery import Celery
+from psycopg import sql
+
+from bench.measure import wait_until
+from bench.sizes import Sizes
+from bench.stack import PROVIDER_WORKERS, BenchStack
+from bench.worker_app import NOOP_QUEUE, NOOP_TASK
+
+INSERT_BATCH = 1000
+COLUMNS = ("provider", "bet_ref", "player_id", "game_id", "round_id", "stake", "currency",
+           "placed_at", "state", "deadline", "next_check_at", "check_attempt", "version",
+           "duplicate_deliveries", "created_at", "updated_at")
+
+
+@dataclass(frozen=True)
+class RawLimits:
+    noop_per_second: float
+    insert_rows_per_second: float
+
+
+def measure(stack: BenchStack, sizes: Sizes) -> RawLimits:
+    return RawLimits(noop_rate(stack, sizes.noop_tasks), insert_rate(stack, sizes.raw_insert_rows))
+
+
+def noop_rate(stack: BenchStack, count: int) -> float:
+    """Fill the no-op queue first, then start workers set up exactly as the provider
+    workers are (as many, as many threads), and time them draining the queue (their
+    own count of tasks run)."""
+    from tasks.app import app
+
+    with app.producer_or_acquire() as producer:
+        for _ in range(count):
+            app.send_task(NOOP_TASK, queue=NOOP_QUEUE, producer=producer)
+    nodes = [f"noop{n}@{socket.gethostname()}" for n in range(1, PROVIDER_WORKERS + 1)]
+    workers = [stack.start_worker(f"noop{n}", stack.noop_worker_argv(n))
+               for n in range(1, PROVIDER_WORKERS + 1)]
+    try:
+        wait_until(lambda: stack.redis.llen(NOOP_QUEUE) < count, timeout=60, interval=0.005,
+                   what="the no-op workers starting")
+        started = time.perf_counter()
+        wait_until(lambda: _noops_done(app, nodes) >= count, timeout=300, interval=0.05,
+                   what="the no-op queue drained")
+        return count / (time.perf_counter() - started)
+    finally:
+        for worker in workers:
+            worker.stop()
+
+
+def _noops_done(app: Celery, nodes: list[str]) -> int:
+    """The no-op workers' own count of tasks run (remote-control replies)."""
+    stats = app.control.inspect(timeout=1.0, destination=nodes, limit=len(nodes)).stats() or {}
+    return int(sum(reply.get("total", {}).get(NOOP_TASK, 0) for reply in stats.values()))
+
+
+def insert_rate(stack: BenchStack, rows: int) -> float:
+    """Multi-row INSERTs of bets rows (``INSERT_BATCH`` a statement, a commit each) into
+    a copy of the bets table with its indexes, through the driver itself."""
+    dsn = stack.env["DATABASE_URL"].replace("postgresql+psycopg://", "postgresql://")
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        conn.execute("DROP TABLE IF EXISTS bench_raw_bets")
+        conn.execute("CREATE TABLE bench_raw_bets (LIKE bets INCLUDING ALL)")
+        row = sql.SQL("({})").format(sql.SQL(", ").join([sql.Placeholder()] * len(COLUMNS)))
+        statement = sql.SQL("INSERT INTO bench_raw_bets ({}) VALUES {}").format(
+            sql.SQL(", ").join(map(sql.Identifier, COLUMNS)),
+            sql.SQL(", ").join([row] * INSERT_BATCH))
+        now = datetime.now(UTC)
+        started = time.perf_counter()
+        for start in range(0, rows, INSERT_BATCH):
+            values = [v for n in range(start, start + INSERT_BATCH) for v in _row(n, now)]
+            with conn.transaction():
+                conn.execute(statement, values, prepare=True)
+        seconds = time.perf_counter() - started
+        conn.execute("DROP TABLE bench_raw_bets")
+    return (rows // INSERT_BATCH * INSERT_BATCH) / seconds
+
+
+def _row(n: int, now: datetime) -> tuple[object, ...]:
+    return ("raw", f"raw-{n:09d}", "player-1", "roulette", f"round-{n}", "10.00", "EUR", now,
+            "pending", now + timedelta(hours=1), now, 1, 1, 0, now, now)

@@ -1,0 +1,47 @@
+"""How big each scenario runs: ``quick`` (about a minute, for ``make test``) and ``full``."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Sizes:
+    name: str
+    noop_tasks: int  # no-op messages drained to measure Celery's own rate
+    raw_insert_rows: int  # rows for the raw batched INSERT rate
+    intake_bets: int  # bets registered through batched intake
+    single_intake: int  # bets placed one by one, for the latency percentiles
+    naive_bets: int  # bets the naive baseline checks over and over
+    naive_seconds: float  # how long the naive baseline is measured
+    check_bets: int  # bets betguard checks over and over
+    checks_total: int  # checks run in the checks scenario (memory is measured across them)
+    warmup_checks: int  # checks before throughput and memory are measured
+    resolution_bets: int  # unreturned bets of a batch provider resolved after an outage
+    economy_bets: int  # bets whose provider queries are counted
+    sweep_small: int  # rows of the small table the sweep runs over
+    sweep_large: int  # rows of the large table
+    sweep_due: int  # due bets in each
+    catchup_backlog: int  # bets left pending by the provider outage
+    rate_limit: float  # the catch-up provider's rate limit, requests per second
+
+    @property
+    def label(self) -> str:
+        return "quick (reduced sizes)" if self.name == "quick" else "full"
+
+
+QUICK = Sizes(
+    name="quick", noop_tasks=2000, raw_insert_rows=20_000, intake_bets=10_000,
+    single_intake=300, naive_bets=200, naive_seconds=4.0, check_bets=600,
+    checks_total=2500, warmup_checks=700, resolution_bets=5000, economy_bets=200,
+    sweep_small=20_000, sweep_large=200_000, sweep_due=5000, catchup_backlog=1000,
+    rate_limit=150.0,
+)
+
+FULL = Sizes(
+    name="full", noop_tasks=20_000, raw_insert_rows=500_000, intake_bets=200_000,
+    single_intake=2000, naive_bets=600, naive_seconds=20.0, check_bets=3000,
+    checks_total=200_000, warmup_checks=10_000, resolution_bets=100_000, economy_bets=2000,
+    sweep_small=20_000, sweep_large=2_000_000, sweep_due=5000, catchup_backlog=100_000,
+    rate_limit=150.0,
+)

@@ -1,0 +1,204 @@
+"""The system under test, started once per run: PostgreSQL, Redis, the simulator, the
+provider and default workers and beat (``betguard.launcher.LocalStack``), plus the
+bench's own reference workers, all real processes on loopback."""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import redis
+import requests
+
+from bench.worker_app import NOOP_QUEUE
+from betguard import processes
+from betguard.launcher import LaunchPlan, LocalStack
+from services.context import Context
+
+PROVIDERS = ("steady", "batched", "limited", "economy", "intake", "intake_each")
+LATENCY_MS = 50.0  # every provider answer takes this long (the wallet answers at once)
+# One provider worker process per core (threads share one interpreter lock), each with
+# enough threads to cover the provider's 50 ms; the no-op reference runs the same.
+PROVIDER_WORKERS = int(os.environ.get("BENCH_PROVIDER_WORKERS", str(os.cpu_count() or 2)))
+PROVIDER_CONCURRENCY = int(os.environ.get("BENCH_CONCURRENCY", "32"))  # threads per worker
+
+# {sim} is the simulator's URL, {rate} the catch-up provider's rate limit.
+POLICIES = """
+[providers.steady]    # checks: one task per bet, the result never comes, checked again at once
+base_url = "{{sim}}"
+first_check_delay = 0.001
+backoff_base = 0.001
+backoff_cap = 0.001
+jitter = 1.0
+deadline = 86400
+escalation = "review"
+read_timeout = 5
+http_attempts = 1
+
+[providers.batched]   # resolution: the provider answers POST /bets/status
+base_url = "{{sim}}"
+supports_batch = true
+batch_size = 500
+first_check_delay = 0.001
+backoff_base = 0.5
+backoff_cap = 1
+deadline = 86400
+escalation = "review"
+read_timeout = 5
+http_attempts = 2
+
+[providers.limited]   # catch-up: one request per bet, at most `rate_limit` per second
+base_url = "{{sim}}"
+first_check_delay = 0.5
+backoff_base = 0.5
+backoff_cap = 1
+deadline = 86400
+escalation = "review"
+read_timeout = 5
+http_attempts = 1
+rate_limit = {rate}
+
+[providers.economy]   # provider economy: results reported by the game server come first
+base_url = "{{sim}}"
+first_check_delay = 1
+backoff_base = 0.3
+backoff_factor = 2
+backoff_cap = 1
+jitter = 0.5
+deadline = 4
+escalation = "refund"
+read_timeout = 5
+http_attempts = 1
+
+[providers.intake]    # intake: batched queries, first check well after the bench is over
+base_url = "{{sim}}"
+supports_batch = true
+batch_size = 500
+first_check_delay = 590
+backoff_base = 3600
+backoff_cap = 3600
+deadline = 86400
+escalation = "review"
+
+[providers.intake_each]  # intake for a provider woken one bet at a time
+base_url = "{{sim}}"
+first_check_delay = 590
+backoff_base = 3600
+backoff_cap = 3600
+deadline = 86400
+escalation = "review"
+"""
+
+SETTINGS_ENV = {
+    "BETGUARD_SWEEP_INTERVAL": "5",
+    "BETGUARD_LOG_JSON": "false",
+}
+
+
+@dataclass
+class BenchStack:
+    """A started LocalStack and the handles the scenarios use."""
+
+    local: LocalStack
+    ctx: Context
+    redis: redis.Redis
+    workdir: Path
+    extra: list[processes.ManagedProcess]
+
+    @property
+    def sim_url(self) -> str:
+        return self.local.sim_url
+
+    @property
+    def env(self) -> dict[str, str]:
+        return self.local.env
+
+    def knobs(self, **changes: Any) -> None:
+        requests.post(f"{self.sim_url}/_sim/knobs", json=changes, timeout=30).raise_for_status()
+
+    def register(self, specs: list[dict[str, Any]]) -> None:
+        """Tell the simulator about bets and their fates, in chunks."""
+        for start in range(0, len(specs), 5000):
+            requests.post(f"{self.sim_url}/_sim/bets", json={"bets": specs[start:start + 5000]},
+                          timeout=120).raise_for_status()
+
+    def log_since(self, since: float) -> list[dict[str, Any]]:
+        answer = requests.get(f"{self.sim_url}/_sim/log", params={"since": since}, timeout=120)
+        answer.raise_for_status()
+        entries: list[dict[str, Any]] = answer.json()["requests"]
+        return entries
+
+    def truth(self) -> dict[str, Any]:
+        answer = requests.get(f"{self.sim_url}/_sim/truth", timeout=300)
+        answer.raise_for_status()
+        data: dict[str, Any] = answer.json()
+        return data
+
+    def provider_worker_pid(self) -> int:
+        worker = next(c for c in self.local.children if c.name.startswith("worker provider"))
+        return worker.pid
+
+    def start_worker(self, name: str, argv: list[str],
+                     extra_env: dict[str, str] | None = None) -> processes.ManagedProcess:
+        child = processes.ManagedProcess(name, argv, env={**self.env, **(extra_env or {})},
+                                         log=self.local.logs / f"{name}.log").start()
+        self.extra.append(child)
+        return child
+
+    def noop_worker_argv(self, number: int) -> list[str]:
+        """A provider worker's own command line, serving the no-op queue instead."""
+        return [sys.executable, "-m", "celery", "-A", "bench.worker_app", "worker",
+                "-Q", NOOP_QUEUE, "-P", "threads", "-c", str(PROVIDER_CONCURRENCY),
+                "-n", f"noop{number}@%h", "-E", "--without-gossip", "--without-mingle",
+                "-l", "INFO"]
+
+    def stop(self) -> None:
+        for child in reversed(self.extra):
+            child.stop()
+        self.local.stop()
+
+
+def start(workdir: Path, *, rate_limit: float) -> BenchStack:
+    plan = LaunchPlan(
+        workdir=workdir, policies_toml=POLICIES.format(rate=rate_limit), providers=PROVIDERS,
+        knobs={"latency_ms": LATENCY_MS}, settings_env=dict(SETTINGS_ENV),
+        provider_concurrency=PROVIDER_CONCURRENCY, provider_workers=PROVIDER_WORKERS,
+        flower=False, api=False,
+        local_postgres=True, redis_over_tcp=True, notifications=False,
+    )
+    local = LocalStack(plan, dict(os.environ))
+    try:
+        local.start()
+        ctx = local.context()
+        client = redis.Redis.from_url(local.env["REDIS_URL"])
+        wait_for_workers(local)
+    except BaseException:
+        local.stop()
+        raise
+    return BenchStack(local, ctx, client, workdir, [])
+
+
+def wait_for_workers(local: LocalStack, timeout: float = 60.0) -> None:
+    """Bounded wait until every worker answers a ping."""
+    from tasks.app import app
+
+    wanted = len(local.workers)
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        answers = app.control.ping(timeout=1.0) or []
+        if len(answers) >= wanted:
+            return
+    raise RuntimeError(f"workers did not answer within {timeout:.0f} s; logs in {local.logs}")
+
+
+def python_argv(*args: str) -> list[str]:
+    return [sys.executable, *args]
+
+
+def dumps(data: object) -> str:
+    return json.dumps(data, indent=2, sort_keys=True)

@@ -1,0 +1,15 @@
+"""The Celery app the bench's reference workers run: betguard's own app, configuration
+and start-up (so a worker is set up exactly as the provider worker is), plus a task
+that does nothing, to measure what a message alone costs."""
+
+from __future__ import annotations
+
+from tasks.app import app
+
+NOOP_TASK = "bench.noop"
+NOOP_QUEUE = "bench.noop"
+
+
+@app.task(name=NOOP_TASK)  # type: ignore[untyped-decorator]
+def noop() -> None:
+    """Nothing: what is left is the broker round trip, the pool and the acknowledgement."""

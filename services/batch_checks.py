@@ -1,0 +1,100 @@
+"""The batched check, for providers that answer many bets in one call
+(``supports_batch``): claim the due checks of one provider in one statement, ask once
+(``POST /bets/status``), and conclude each bet exactly as a single check would.
+
+Each bet keeps every guarantee of ``services.checks``: its check is claimed by attempt
+number before the call (a duplicate or stale entry does nothing), no transaction is
+open during the call, and its decision, transition, escalation and audit events are
+the single check's own (``decide``, ``conclude``).
+"""
+
+from __future__ import annotations
+
+import time
+from collections import Counter
+from collections.abc import Sequence
+from datetime import timedelta
+
+from models import bulk, repository
+from models.events import EventKind
+from models.snapshot import BetSnapshot
+from models.transitions import NewEvent
+from providers.base import BetStatus, Provider
+from providers.errors import ProviderError
+from services.checks import CheckOutcome, Verdict, conclude, decide, error_detail
+from services.context import Context
+from services.wakeups import DueCheck, wake_checks
+
+Answer = tuple[BetStatus | None, list[NewEvent]]
+
+
+def run_batch_check(ctx: Context, provider_name: str,
+                    checks: Sequence[tuple[int, int]]) -> Counter[str]:
+    """Check the bets ``(bet id, attempt)`` of one provider; returns outcomes and counts."""
+    bets = _claim(ctx, provider_name, checks)
+    outcomes: Counter[str] = Counter({CheckOutcome.STALE.value: len(set(checks)) - len(bets)})
+    if not bets:
+        return +outcomes
+    provider = ctx.providers[provider_name]
+    answers = ask_statuses(provider, bets)
+    verdicts = [decide(ctx, provider, bet, *answers[bet.id]) for bet in bets]
+    applied = conclude(ctx, verdicts)
+    won = [verdict for verdict, ok in zip(verdicts, applied, strict=True) if ok]
+    _wake(ctx, won)
+    outcomes.update(verdict.outcome.value for verdict in won)
+    outcomes[CheckOutcome.SUPERSEDED.value] += len(verdicts) - len(won)
+    return +outcomes
+
+
+def _claim(ctx: Context, provider: str, checks: Sequence[tuple[int, int]]) -> list[BetSnapshot]:
+    now = ctx.clock()
+    lease_until = now + timedelta(seconds=ctx.timing.check_lease)
+    with ctx.db.unit_of_work() as session:
+        bets = bulk.claim_many(session, provider, checks, lease_until=lease_until, now=now)
+        taken = {bet.id for bet in bets}
+        bulk.count_duplicate_deliveries(
+            session, sorted({bet_id for bet_id, _ in checks} - taken))
+        repository.add_events_of(session, (
+            (bet.id, NewEvent(EventKind.CHECK_STARTED, "betguard",
+                              {"attempt": bet.check_attempt - 1, "batch": len(bets)}))
+            for bet in bets), now=now)
+        session.commit()
+    return bets
+
+
+def ask_statuses(provider: Provider, bets: Sequence[BetSnapshot]) -> dict[int, Answer]:
+    """Ask about every bet in one call; an error is every bet's error, handled like an
+    outage, as is a bet the answer leaves out."""
+    actor = f"provider:{provider.name}"
+    started = time.perf_counter()
+    try:
+        found = provider.get_statuses([bet.bet_ref for bet in bets])
+    except ProviderError as exc:
+        return {bet.id: (None, [NewEvent(EventKind.PROVIDER_ERROR, actor,
+                                         error_detail(exc, bet.check_attempt - 1))])
+                for bet in bets}
+    elapsed_ms = round((time.perf_counter() - started) * 1000, 1)
+    answers: dict[int, Answer] = {}
+    for bet in bets:
+        attempt, answer = bet.check_attempt - 1, found.get(bet.bet_ref)
+        if answer is None:
+            detail = {"attempt": attempt, "error": "ProviderInvalidResponse",
+                      "message": "the batched answer left this bet out"}
+            answers[bet.id] = (None, [NewEvent(EventKind.PROVIDER_ERROR, actor, detail)])
+            continue
+        detail = {"attempt": attempt, **answer.as_detail(), "elapsed_ms": elapsed_ms,
+                  "batch": len(bets)}
+        answers[bet.id] = (answer, [NewEvent(EventKind.PROVIDER_ANSWERED, actor, detail)])
+    return answers
+
+
+def _wake(ctx: Context, verdicts: Sequence[Verdict]) -> None:
+    """After commit: refunds one by one, next checks batched again."""
+    due = []
+    for verdict in verdicts:
+        bet, at = verdict.bet, verdict.change.values.get("next_check_at")
+        if verdict.outcome is CheckOutcome.REFUND and at is not None:
+            ctx.scheduler.refund(bet.id, at, label=bet.label)
+        elif verdict.outcome is CheckOutcome.RESCHEDULED and at is not None:
+            due.append(DueCheck(bet.id, bet.check_attempt, bet.provider, bet.label, at))
+    wake_checks(ctx, due)

@@ -1,0 +1,185 @@
+"""Batched checks for providers that answer many bets in one call: every bet keeps the
+single check's guarantees (claimed by attempt, decided and escalated the same way,
+its whole story in its history), for one provider request per batch."""
+
+from __future__ import annotations
+
+import dataclasses
+import secrets
+from datetime import datetime
+from typing import Any
+
+import pytest
+
+from models.snapshot import BetSnapshot
+from models.states import BetState
+from providers.base import BetStatus, CancelOutcome, Provider
+from services.batch_checks import run_batch_check
+from services.context import Context
+from services.intake import place_bets
+from services.results import report_result
+from tests.integration.harness import Stack, bet_payload, wait_until
+
+pytestmark = pytest.mark.integration
+
+
+class Wakeups:
+    """A scheduler that only records what a batched check wakes up."""
+
+    def __init__(self) -> None:
+        self.batches: list[tuple[str, list[tuple[int, int]], datetime]] = []
+        self.checks: list[int] = []
+        self.refunds: list[int] = []
+
+    def check(self, bet_id: int, attempt: int, at: datetime, *, label: str) -> None:
+        self.checks.append(bet_id)
+
+    def check_batch(self, provider: str, checks: list[tuple[int, int]], at: datetime) -> None:
+        self.batches.append((provider, checks, at))
+
+    def refund(self, bet_id: int, at: datetime, *, label: str) -> None:
+        self.refunds.append(bet_id)
+
+    def notify(self, notification_id: int, at: datetime) -> None:
+        pass
+
+
+def place(stack: Stack, fates: list[str], provider: str = "sleepy_batcher") -> list[BetSnapshot]:
+    run = secrets.token_hex(4)
+    wanted = [f"batch-{run}-{n}" for n in range(len(fates))]
+    for ref, fate in zip(wanted, fates, strict=True):
+        stack.sim("POST", "/_sim/bets", {"bet_ref": ref, "stake": "10.00", "currency": "EUR",
+                                         "fate": fate})
+    results = place_bets(stack.context, [bet_payload(provider, ref) for ref in wanted])
+    return [r.bet for r in results if r.bet is not None]
+
+
+def recorded(stack: Stack) -> tuple[Context, Wakeups]:
+    wakeups = Wakeups()
+    return dataclasses.replace(stack.context, scheduler=wakeups), wakeups
+
+
+def test_one_status_request_decides_a_whole_batch_each_bet_as_a_single_check_would(
+    stack: Stack,
+) -> None:
+    bets = place(stack, ["returned", "unknown", "never"])
+    ctx, wakeups = recorded(stack)
+    batches_before = stack.truth()["counts"]["batch"]
+
+    outcomes = run_batch_check(ctx, "sleepy_batcher", [(b.id, 1) for b in bets])
+
+    assert outcomes == {"settled": 1, "refund": 1, "rescheduled": 1}
+    assert stack.truth()["counts"]["batch"] == batches_before + 1
+    settled, unknown, pending = (stack.bet(b.id) for b in bets)
+    assert settled.state is BetState.SETTLED
+    assert unknown.state is BetState.REFUND_PENDING
+    assert pending.state is BetState.PENDING and pending.check_attempt == 2
+    assert stack.kinds(bets[0].id) == ["bet_placed", "check_started", "provider_answered",
+                                       "bet_settled"]
+    assert stack.kinds(bets[2].id)[-2:] == ["provider_answered", "check_rescheduled"]
+    assert wakeups.refunds == [bets[1].id]
+    assert [(p, c) for p, c, _ in wakeups.batches] == [("sleepy_batcher", [(bets[2].id, 2)])]
+
+
+def test_a_batch_delivered_again_does_nothing_and_counts_the_duplicates(stack: Stack) -> None:
+    bets = place(stack, ["never", "never"])
+    ctx, _ = recorded(stack)
+    run_batch_check(ctx, "sleepy_batcher", [(b.id, 1) for b in bets])
+    queries = {b.bet_ref: stack.truth()["bets"][b.bet_ref]["queries"] for b in bets}
+
+    outcomes = run_batch_check(ctx, "sleepy_batcher", [(b.id, 1) for b in bets])
+
+    assert outcomes == {"stale": 2}
+    assert all(stack.row(b.id).duplicate_deliveries == 1 for b in bets)
+    assert {b.bet_ref: stack.truth()["bets"][b.bet_ref]["queries"] for b in bets} == queries
+    assert all(stack.kinds(b.id).count("check_started") == 1 for b in bets)
+
+
+class Outage:
+    """A provider that is down: every call fails as an unreachable provider would."""
+
+    def __init__(self, inner: Provider) -> None:
+        self.inner, self.name, self.supports_batch = inner, inner.name, True
+
+    def get_status(self, bet_ref: str) -> BetStatus:
+        raise AssertionError("a batched check asks in one call")
+
+    def get_statuses(self, bet_refs: list[str]) -> dict[str, BetStatus]:
+        from providers.errors import ProviderUnavailable
+
+        raise ProviderUnavailable("provider down")
+
+    def cancel(self, bet_ref: str) -> CancelOutcome:
+        return self.inner.cancel(bet_ref)
+
+
+def test_a_failed_batch_request_is_every_bets_provider_error_and_they_are_checked_again(
+    stack: Stack,
+) -> None:
+    bets = place(stack, ["returned", "never"])
+    ctx, wakeups = recorded(stack)
+    down = {**ctx.providers, "sleepy_batcher": Outage(ctx.providers["sleepy_batcher"])}
+
+    outcomes = run_batch_check(dataclasses.replace(ctx, providers=down), "sleepy_batcher",
+                               [(b.id, 1) for b in bets])
+
+    assert outcomes == {"rescheduled": 2}
+    for bet in bets:
+        assert stack.bet(bet.id).state is BetState.PENDING
+        assert stack.kinds(bet.id)[-2:] == ["provider_error", "check_rescheduled"]
+    assert sorted(c for _, checks, _ in wakeups.batches for c in checks) == \
+        sorted((b.id, 2) for b in bets)
+
+
+class ReportsFirst:
+    """The game server reports one bet's result while the batch request is in flight."""
+
+    def __init__(self, inner: Provider, stack: Stack, bet: BetSnapshot, payout: str) -> None:
+        self.inner, self.name, self.supports_batch = inner, inner.name, True
+        self.stack, self.bet, self.payout = stack, bet, payout
+
+    def get_status(self, bet_ref: str) -> BetStatus:
+        return self.inner.get_status(bet_ref)
+
+    def get_statuses(self, bet_refs: list[str]) -> dict[str, Any]:
+        answers = self.inner.get_statuses(bet_refs)
+        report_result(self.stack.context, self.bet.provider, self.bet.bet_ref,
+                      payout=self.payout, currency="EUR")
+        return answers
+
+    def cancel(self, bet_ref: str) -> CancelOutcome:
+        return self.inner.cancel(bet_ref)
+
+
+def test_a_bet_decided_meanwhile_keeps_its_decision_and_the_rest_of_the_batch_applies(
+    stack: Stack,
+) -> None:
+    bets = place(stack, ["returned", "returned"])
+    payout = stack.truth()["bets"][bets[0].bet_ref]["payout"]
+    ctx, _ = recorded(stack)
+    meddling = ReportsFirst(ctx.providers["sleepy_batcher"], stack, bets[0], payout)
+
+    outcomes = run_batch_check(
+        dataclasses.replace(ctx, providers={**ctx.providers, "sleepy_batcher": meddling}),
+        "sleepy_batcher", [(b.id, 1) for b in bets])
+
+    assert outcomes == {"superseded": 1, "settled": 1}
+    first = stack.kinds(bets[0].id)
+    assert first.count("bet_settled") == 1 and first[-1] == "late_answer_ignored"
+    assert stack.bet(bets[1].id).state is BetState.SETTLED
+
+
+def test_a_batch_provider_runs_its_bets_through_batched_checks_to_their_end(
+    stack: Stack,
+) -> None:
+    before = stack.truth()["counts"]
+    bets = place(stack, ["returned", "delayed", "unknown", "never", "returned"],
+                 provider="batcher")
+
+    for bet in bets:
+        stack.wait_for_state(bet.id, BetState.SETTLED, BetState.REFUNDED)
+    after = stack.truth()["counts"]
+    assert after["batch"] > before["batch"]
+    truth = stack.truth()["bets"]
+    assert all(truth[b.bet_ref]["queries"] <= stack.bet(b.id).check_attempt - 1 for b in bets)
+    wait_until(lambda: all("provider_answered" in stack.kinds(b.id) for b in bets), 10)

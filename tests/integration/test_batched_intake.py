@@ -1,0 +1,75 @@
+"""Batched intake: many bets in one transaction, each item answered exactly as a single
+``place_bet`` would answer it, and their checks woken after the commit."""
+
+from __future__ import annotations
+
+import secrets
+from typing import Any
+
+import pytest
+
+from models.states import BetState
+from services.intake import place_bet, place_bets
+from tests.integration.harness import Stack, bet_payload
+
+pytestmark = pytest.mark.integration
+
+
+def refs(count: int) -> list[str]:
+    run = secrets.token_hex(4)
+    return [f"many-{run}-{n}" for n in range(count)]
+
+
+def test_a_batch_registers_every_new_bet_once_with_its_history(stack: Stack) -> None:
+    wanted = refs(5)
+    results = place_bets(stack.context, [bet_payload("sleepy", ref) for ref in wanted])
+
+    assert [r.status for r in results] == ["created"] * 5
+    assert [r.bet.bet_ref for r in results if r.bet] == wanted
+    for result in results:
+        assert result.bet is not None and result.bet.state is BetState.PENDING
+        assert stack.kinds(result.bet.id) == ["bet_placed"]
+
+
+def test_each_item_is_answered_as_place_bet_would_answer_it(stack: Stack) -> None:
+    existing, conflicting, fresh = refs(3)
+    place_bet(stack.context, bet_payload("sleepy", existing))
+    place_bet(stack.context, bet_payload("sleepy", conflicting))
+    items: list[Any] = [
+        bet_payload("sleepy", existing),
+        bet_payload("sleepy", conflicting, stake="99.00"),
+        {**bet_payload("sleepy", "bad-ref"), "stake": 12.5},
+        bet_payload("nobody", "x-1"),
+        bet_payload("sleepy", fresh),
+    ]
+
+    results = place_bets(stack.context, items)
+
+    assert [r.status for r in results] == ["exists", "conflict", "invalid", "invalid", "created"]
+    assert getattr(results[1].error, "fields", None) == ["stake"]
+    assert getattr(results[2].error, "fields", None) == ["stake"]
+    assert "unknown provider" in str(results[3].error)
+    assert results[0].bet is not None and results[0].bet.bet_ref == existing
+
+
+def test_a_reference_repeated_within_one_batch_is_placed_once(stack: Stack) -> None:
+    (ref,) = refs(1)
+    results = place_bets(stack.context, [bet_payload("sleepy", ref), bet_payload("sleepy", ref),
+                                         bet_payload("sleepy", ref, stake="11.00")])
+
+    assert [r.status for r in results] == ["created", "exists", "conflict"]
+    first, again = results[0].bet, results[1].bet
+    assert first is not None and again is not None and first.id == again.id
+    assert stack.kinds(first.id) == ["bet_placed"]
+
+
+def test_bets_placed_in_a_batch_are_checked_and_decided(stack: Stack) -> None:
+    wanted = refs(4)
+    for ref in wanted:
+        stack.sim("POST", "/_sim/bets", {"bet_ref": ref, "stake": "10.00", "currency": "EUR",
+                                         "fate": "delayed", "delay": 0.3})
+    results = place_bets(stack.context, [bet_payload("refunder", ref) for ref in wanted])
+
+    for result in results:
+        assert result.bet is not None
+        assert stack.wait_for_state(result.bet.id, BetState.SETTLED).payout is not None
