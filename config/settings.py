@@ -57,6 +57,7 @@ class Settings(BaseSettings):
     due_grace: float = Field(default=10.0, ge=0)
     sweep_interval: float = Field(default=30.0, gt=0)
     sweep_batch: int = Field(default=1000, ge=1)
+    sweep_backlog_limit: int = Field(default=1000, ge=1)
     refund_retry_delay: float = Field(default=30.0, gt=0)
     log_json: bool = False
     drill_duplicates: bool = False  # fault injection: publish every wake-up 2-5 times

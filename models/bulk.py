@@ -5,6 +5,7 @@ audit events in the same transaction), in a few statements instead of a few per 
 from __future__ import annotations
 
 import json
+import operator
 from collections import defaultdict
 from collections.abc import Sequence
 from datetime import datetime
@@ -52,6 +53,49 @@ SELECT id, %(created_at)s, %(event_kind)s, %(event_actor)s, CAST(%(event_detail)
 FROM new_bet
 RETURNING bet_id
 """
+# From this many bets on, a batch goes through a staging table (see _insert_staged).
+STAGED_FROM = 50
+_STAGED_COLUMNS = ("provider", "bet_ref", "player_id", "game_id", "round_id", "stake",
+                   "currency", "placed_at", "state", "payout", "deadline", "next_check_at",
+                   "check_attempt", "version", "duplicate_deliveries", "created_at",
+                   "updated_at", "final_at")
+_staged_values = operator.itemgetter(*_STAGED_COLUMNS)
+_STAGING_TABLE = """
+CREATE TEMPORARY TABLE IF NOT EXISTS placing_bets (
+    seq integer, provider text, bet_ref text, player_id text, game_id text, round_id text,
+    stake numeric, currency text, placed_at timestamptz, state text, payout numeric,
+    deadline timestamptz, next_check_at timestamptz, check_attempt integer, version integer,
+    duplicate_deliveries integer, created_at timestamptz, updated_at timestamptz,
+    final_at timestamptz, event_kind text, event_actor text, event_detail json
+) ON COMMIT DELETE ROWS
+"""
+_COPY_STAGED = """
+COPY placing_bets (seq, provider, bet_ref, player_id, game_id, round_id, stake, currency,
+                   placed_at, state, payout, deadline, next_check_at, check_attempt, version,
+                   duplicate_deliveries, created_at, updated_at, final_at, event_kind,
+                   event_actor, event_detail) FROM STDIN
+"""
+_PLACE_STAGED = """
+WITH new_bets AS (
+    INSERT INTO bets (provider, bet_ref, player_id, game_id, round_id, stake, currency,
+                      placed_at, state, payout, deadline, next_check_at, check_attempt,
+                      version, duplicate_deliveries, created_at, updated_at, final_at)
+    SELECT provider, bet_ref, player_id, game_id, round_id, stake, currency, placed_at, state,
+           payout, deadline, next_check_at, check_attempt, version, duplicate_deliveries,
+           created_at, updated_at, final_at
+    FROM placing_bets ORDER BY seq
+    ON CONFLICT (provider, bet_ref) DO NOTHING
+    RETURNING id, provider, bet_ref
+), placed_events AS (
+    INSERT INTO audit_events (bet_id, at, kind, actor, detail)
+    SELECT new_bets.id, staged.created_at, staged.event_kind, staged.event_actor,
+           staged.event_detail
+    FROM new_bets JOIN placing_bets AS staged USING (provider, bet_ref)
+    ORDER BY staged.seq
+)
+SELECT staged.seq, new_bets.id
+FROM new_bets JOIN placing_bets AS staged USING (provider, bet_ref)
+"""
 _INSERT_NEW_BET_SQLITE = (
     sqlite.insert(BETS).on_conflict_do_nothing(index_elements=["provider", "bet_ref"])
     .returning(BETS.c.id, BETS.c.provider, BETS.c.bet_ref)
@@ -67,9 +111,11 @@ def insert_placed_bets(connection: Connection, bets: Sequence[tuple[dict[str, An
         return []
     if connection.dialect.name != "postgresql":
         return _insert_placed_bets_sqlite(connection, bets, now)
-    rows = [{**row, "event_kind": event.kind.value, "event_actor": event.actor,
-             "event_detail": json.dumps(event.detail)} for row, event in bets]
     with connection.connection.driver_connection.cursor() as cursor:  # type: ignore[union-attr]
+        if len(bets) >= STAGED_FROM:
+            return _insert_staged(cursor, bets)
+        rows = [{**row, "event_kind": event.kind.value, "event_actor": event.actor,
+                 "event_detail": json.dumps(event.detail)} for row, event in bets]
         if len(rows) == 1:
             cursor.execute(_INSERT_PLACED_BET, rows[0])
             return [_first_id(cursor)]
@@ -78,6 +124,22 @@ def insert_placed_bets(connection: Connection, bets: Sequence[tuple[dict[str, An
         while cursor.nextset():
             new_ids.append(_first_id(cursor))
         return new_ids
+
+
+def _insert_staged(cursor: Any,
+                   bets: Sequence[tuple[dict[str, Any], NewEvent]]) -> list[int | None]:
+    """Many bets: COPY them into a temporary table, then one INSERT .. SELECT .. ON CONFLICT
+    for the bets and one for their events (set-wise work for the database, one row
+    written per bet by the client)."""
+    cursor.execute(_STAGING_TABLE)
+    with cursor.copy(_COPY_STAGED) as copy:
+        for seq, (row, event) in enumerate(bets):
+            copy.write_row((seq, *_staged_values(row), event.kind.value, event.actor,
+                            json.dumps(event.detail)))
+    new_ids: list[int | None] = [None] * len(bets)
+    for seq, bet_id in cursor.execute(_PLACE_STAGED).fetchall():
+        new_ids[seq] = int(bet_id)
+    return new_ids
 
 
 def _insert_placed_bets_sqlite(connection: Connection,

@@ -1,8 +1,8 @@
 """A per-provider request rate shared by every worker: GCRA in Redis.
 
 Each HTTP request to a provider (tenacity's retries included) takes a slot first.
-Slots are spaced 1/rate apart on Redis' own clock, so however many workers and
-threads wait, the provider never sees more than ``rate`` requests in any second —
+Slots are spaced just over 1/rate apart on Redis' own clock, so however many workers
+and threads wait, the provider never sees more than ``rate`` requests in any second —
 the backlog after an outage drains at the pace the provider agreed to.
 """
 
@@ -15,19 +15,30 @@ import redis
 
 from providers.errors import ProviderUnavailable
 
-# Returns 0 when the caller may go now, else how many microseconds to wait first.
-# GCRA ("generic cell rate algorithm"): the key holds the theoretical arrival time
-# of the next request; Redis' TIME keeps every worker on one clock.
+# Reserves the caller's slot and returns how many microseconds to wait for it (0: go
+# now), or -1 when the slot is further away than the caller will wait (nothing is
+# reserved then). GCRA ("generic cell rate algorithm"): the key holds the theoretical
+# arrival time of the next request; Redis' TIME keeps every worker on one clock. Each
+# caller takes its own slot in one call, so waiting callers never race for the same
+# slot (no thundering herd, one Redis call per request).
 _GCRA = """
 local interval = tonumber(ARGV[1])
+local max_wait = tonumber(ARGV[2])
 local now_parts = redis.call('TIME')
 local now = tonumber(now_parts[1]) * 1000000 + tonumber(now_parts[2])
 local tat = tonumber(redis.call('GET', KEYS[1]) or now)
 if tat < now then tat = now end
-if tat > now then return tat - now end
-redis.call('SET', KEYS[1], tat + interval, 'PX', math.ceil(interval / 1000) + 1000)
-return 0
+local wait = tat - now
+if wait > max_wait then return -1 end
+redis.call('SET', KEYS[1], tat + interval, 'PX', math.ceil((wait + interval) / 1000) + 1000)
+return wait
 """
+
+
+# Slots are spaced a little wider than 1/rate: ``rate`` of them span 1 s plus this
+# allowance, so a request that leaves its slot up to this late (a busy worker, the
+# network) still never makes ``rate`` + 1 arrive within one second at the provider.
+JITTER_ALLOWANCE = 0.05
 
 
 class RateLimited(ProviderUnavailable):
@@ -41,21 +52,17 @@ class RedisRateLimiter:
             raise ValueError(f"rate must be positive, not {rate}")
         self._client = client
         self._key = key
-        self._interval_us = int(1_000_000 / rate)
+        self._interval_us = int(1_000_000 * (1 + JITTER_ALLOWANCE) / rate)
         self._max_wait = max_wait
         self._sleep = sleep
         self._script = client.register_script(_GCRA)
 
     def acquire(self) -> None:
-        """Wait for this caller's slot; raise ``RateLimited`` past ``max_wait``."""
-        waited = 0.0
-        while True:
-            wait_us = int(self._script(keys=[self._key], args=[self._interval_us]))
-            if wait_us == 0:
-                return
-            if waited >= self._max_wait:
-                raise RateLimited(f"no request slot for {self._key} within {self._max_wait} s")
-            # Sleep until our turn, but not much beyond: others may take slots meanwhile.
-            pause = min(wait_us / 1_000_000, self._max_wait - waited, 1.0)
-            self._sleep(pause)
-            waited += pause
+        """Take this caller's slot and wait for it; raise ``RateLimited`` if the next free
+        slot is more than ``max_wait`` away."""
+        wait_us = int(self._script(keys=[self._key],
+                                   args=[self._interval_us, int(self._max_wait * 1_000_000)]))
+        if wait_us < 0:
+            raise RateLimited(f"no request slot for {self._key} within {self._max_wait} s")
+        if wait_us:
+            self._sleep(wait_us / 1_000_000)

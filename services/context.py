@@ -30,6 +30,10 @@ class Scheduler(Protocol):
 
     def notify(self, notification_id: int, at: datetime) -> None: ...
 
+    def backlog(self) -> int:
+        """Wake-ups published for immediate work and not yet taken by a worker (0 when
+        the broker cannot say)."""
+
 
 class Notifier(Protocol):
     """Tells the game server about one event; raises ``NotificationFailed`` unless confirmed."""
@@ -51,6 +55,9 @@ class Timing:
     due_grace: float = 10.0  # how late a wake-up may be before the sweep sends another
     refund_retry_delay: float = 30.0
     sweep_batch: int = 1000
+    # Sweeps add nothing while this many wake-ups already wait for a worker: a backed-up
+    # queue holds late wake-ups, not lost ones, and sending more only makes them later.
+    sweep_backlog_limit: int = 1000
 
 
 @dataclass

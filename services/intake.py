@@ -98,10 +98,7 @@ class ItemResult:
 class _NewBet:
     command: PlaceBet
     row: dict[str, Any]
-
-    @property
-    def key(self) -> tuple[str, str]:
-        return (self.command.provider, self.command.bet_ref)
+    key: tuple[str, str]  # (provider, bet_ref)
 
     @property
     def detail(self) -> dict[str, Any]:
@@ -170,7 +167,7 @@ def _new_bet(ctx: Context, command: PlaceBet, now: datetime) -> _NewBet:
         "deadline": deadline, "next_check_at": first_check, "check_attempt": 1, "version": 1,
         "duplicate_deliveries": 0, "created_at": now, "updated_at": now, "final_at": None,
     }
-    return _NewBet(command, row)
+    return _NewBet(command, row, (command.provider, command.bet_ref))
 
 
 def _register(ctx: Context, bets: Sequence[_NewBet]) -> list[Placed | ConflictingBet]:

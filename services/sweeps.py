@@ -33,6 +33,7 @@ class SweepReport:
     checks_dispatched: int
     refunds_dispatched: int
     notifications_dispatched: int
+    backlog: int = 0  # wake-ups already waiting for a worker when the sweep began
 
 
 @dataclass(frozen=True)
@@ -42,12 +43,24 @@ class SweepRun:
     seconds: float
 
 
+Sweep = Callable[[Context, int], int]
+
+
 def run_sweeps(ctx: Context) -> SweepReport:
-    sweeps: dict[str, Callable[[Context], int]] = {
+    """Checks first (deadlines), then refunds (money), then notifications. Together they
+    fill the provider queue up to ``sweep_backlog_limit`` at most: when workers fall
+    behind, what waits in the queue is late, not lost, and more copies of it would only
+    make every wake-up later still (the lease of each sends it again in time)."""
+    backlog = ctx.scheduler.backlog()
+    room = max(0, ctx.timing.sweep_backlog_limit - backlog)
+    sweeps: dict[str, Sweep] = {
         "checks": sweep_due_checks, "refunds": sweep_due_refunds,
         "notifications": sweep_due_notifications,
     }
-    runs = {kind: _timed(ctx, sweep) for kind, sweep in sweeps.items()}
+    runs = {}
+    for kind, sweep in sweeps.items():
+        runs[kind] = _timed(ctx, sweep, min(room, ctx.timing.sweep_batch))
+        room -= runs[kind].items
     with ctx.db.unit_of_work() as session:
         for kind, run in runs.items():
             record_run(session, kind, run)
@@ -56,12 +69,13 @@ def run_sweeps(ctx: Context) -> SweepReport:
         checks_dispatched=runs["checks"].items,
         refunds_dispatched=runs["refunds"].items,
         notifications_dispatched=runs["notifications"].items,
+        backlog=backlog,
     )
 
 
-def _timed(ctx: Context, sweep: Callable[[Context], int]) -> SweepRun:
+def _timed(ctx: Context, sweep: Sweep, limit: int) -> SweepRun:
     started = time.perf_counter()
-    items = sweep(ctx)
+    items = sweep(ctx, limit) if limit > 0 else 0
     return SweepRun(items, ctx.clock(), time.perf_counter() - started)
 
 
@@ -81,26 +95,26 @@ def record_run(session: Session, kind: str, run: SweepRun) -> None:
     session.execute(counted)
 
 
-def sweep_due_checks(ctx: Context) -> int:
+def sweep_due_checks(ctx: Context, limit: int | None = None) -> int:
     """Dispatch checks that are due but whose wake-up is late: lost messages,
     waits longer than a countdown may be, checks whose worker died (lease over),
     and bets whose deadline passed without their last check."""
-    rows = _take_due(ctx, BetState.PENDING, EventKind.CHECK_DISPATCHED_BY_SWEEP)
+    rows = _take_due(ctx, BetState.PENDING, EventKind.CHECK_DISPATCHED_BY_SWEEP, limit)
     now = ctx.clock()
     wake_checks(ctx, [DueCheck(bet_id, attempt, provider, label, now)
                       for bet_id, attempt, provider, label in rows])
     return len(rows)
 
 
-def sweep_due_refunds(ctx: Context) -> int:
+def sweep_due_refunds(ctx: Context, limit: int | None = None) -> int:
     """Dispatch refunds still in doubt or whose wake-up was lost."""
-    rows = _take_due(ctx, BetState.REFUND_PENDING, EventKind.REFUND_DISPATCHED_BY_SWEEP)
+    rows = _take_due(ctx, BetState.REFUND_PENDING, EventKind.REFUND_DISPATCHED_BY_SWEEP, limit)
     for bet_id, _attempt, _provider, label in rows:
         ctx.scheduler.refund(bet_id, ctx.clock(), label=label)
     return len(rows)
 
 
-def sweep_due_notifications(ctx: Context) -> int:
+def sweep_due_notifications(ctx: Context, limit: int | None = None) -> int:
     """Dispatch notifications whose delivery is due but whose wake-up was lost."""
     if ctx.notifier is None:
         return 0
@@ -111,7 +125,7 @@ def sweep_due_notifications(ctx: Context) -> int:
         .where(Notification.state == NotificationState.PENDING.value,
                Notification.next_attempt_at <= cutoff)
         .order_by(Notification.next_attempt_at)
-        .limit(ctx.timing.sweep_batch)
+        .limit(limit or ctx.timing.sweep_batch)
     )
     with ctx.db.unit_of_work() as session:
         taken = list(session.scalars(
@@ -128,8 +142,8 @@ def sweep_due_notifications(ctx: Context) -> int:
     return len(taken)
 
 
-def _take_due(ctx: Context, state: BetState,
-              kind: EventKind) -> list[tuple[int, int, str, str]]:
+def _take_due(ctx: Context, state: BetState, kind: EventKind,
+              limit: int | None) -> list[tuple[int, int, str, str]]:
     now = ctx.clock()
     cutoff = now - timedelta(seconds=ctx.timing.due_grace)
     lease_until = now + timedelta(seconds=ctx.timing.check_lease)
@@ -137,7 +151,7 @@ def _take_due(ctx: Context, state: BetState,
         select(Bet.id)
         .where(Bet.state == state.value, Bet.next_check_at <= cutoff)
         .order_by(Bet.next_check_at)
-        .limit(ctx.timing.sweep_batch)
+        .limit(limit or ctx.timing.sweep_batch)
     )
     with ctx.db.unit_of_work() as session:
         taken = session.execute(

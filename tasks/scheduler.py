@@ -11,7 +11,7 @@ from typing import Any
 
 from celery import Celery
 
-from config.celery import BATCH_CHECK_TASK, CHECK_TASK, NOTIFY_TASK, REFUND_TASK
+from config.celery import BATCH_CHECK_TASK, CHECK_TASK, NOTIFY_TASK, PROVIDER_QUEUE, REFUND_TASK
 from config.settings import Settings
 from services.context import utcnow
 
@@ -48,6 +48,17 @@ class CeleryScheduler:
     def notify(self, notification_id: int, at: datetime) -> None:
         self._send(NOTIFY_TASK, {"notification_id": notification_id}, at,
                    f"notification {notification_id}")
+
+    def backlog(self) -> int:
+        """Messages waiting in the provider queue. Countdowns are held by the workers, so
+        these are wake-ups due now that no worker has taken yet."""
+        try:
+            with self._app.connection_for_read() as connection:
+                declared = connection.default_channel.queue_declare(queue=PROVIDER_QUEUE)
+                return int(declared.message_count)
+        except Exception as exc:  # the broker is away: sweeps go ahead and log what fails
+            log.warning("could not read the provider queue's length (%s)", exc)
+            return 0
 
     def _send(self, task: str, kwargs: dict[str, Any], at: datetime, label: str) -> None:
         countdown = max(0.0, (at - utcnow()).total_seconds())

@@ -14,9 +14,13 @@ log = logging.getLogger(__name__)
 
 @app.task(name=SWEEP_TASK)
 def sweep() -> dict[str, int]:
-    report = run_sweeps(context())
+    ctx = context()
+    report = run_sweeps(ctx)
     counts = {"checks": report.checks_dispatched, "refunds": report.refunds_dispatched,
               "notifications": report.notifications_dispatched}
     if any(counts.values()):
         log.info("sweep dispatched %s", counts)
+    if report.backlog >= ctx.timing.sweep_backlog_limit:
+        log.warning("sweep held back: %d wake-ups already wait for the provider workers",
+                    report.backlog)
     return counts

@@ -100,7 +100,7 @@ def build_injectors(faults: tuple[str, ...], stack: LocalStack, duration: float,
                     rng: random.Random) -> list[Injector]:
     injectors: list[Injector] = []
     if "worker-kills" in faults:
-        period = max(2.0, duration / 8)
+        period = min(max(2.0, duration / 8), 15.0)  # every few seconds, at least 8 times
         moments = [period * n for n in range(1, int(duration / period) + 1)]
         injectors.append(WorkerKills(stack, moments, rng=rng))
     if "redis-loss" in faults:

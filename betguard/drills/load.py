@@ -14,13 +14,14 @@ import requests
 
 from betguard.drills.scenarios import PROVIDERS
 from services.context import Context
-from services.intake import place_bet
+from services.intake import place_bets
 from services.results import report_result
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
 GIVE_UP_SECONDS = 120.0
 SIM_BATCH = 500
+OK = ("created", "exists")  # a batch retried after a lost commit finds its bets
 
 
 def persist(action: Callable[[], T]) -> T:
@@ -42,17 +43,24 @@ class Placer:
         self.placed: list[str] = []
 
     def place(self, count: int) -> None:
-        """Place ``count`` more bets, registering them at the simulator a batch at a time
-        (its request bodies are capped at 1 MB)."""
-        while count > 0:
-            batch = min(count, SIM_BATCH)
-            start = len(self.placed)
-            wanted = [self._new(n) for n in range(start, start + batch)]
-            decided = persist(partial(self._register_at_simulator, wanted))
-            for bet, decision in zip(wanted, decided, strict=True):
-                self._register(bet, decision)
-                self.placed.append(bet["bet_ref"])
-            count -= batch
+        """Place ``count`` more bets (at most ``SIM_BATCH``): registered at the simulator
+        (its request bodies are capped at 1 MB), then at betguard in one batch, then the
+        results the provider returned at once are reported."""
+        start = len(self.placed)
+        wanted = [self._new(n) for n in range(start, start + min(count, SIM_BATCH))]
+        if not wanted:
+            return
+        decided = persist(partial(self._register_at_simulator, wanted))
+        payloads = [self._payload(bet) for bet in wanted]
+        persist(lambda: self._place_all(payloads))
+        for bet, decision in zip(wanted, decided, strict=True):
+            self._report(bet, decision)
+            self.placed.append(bet["bet_ref"])
+
+    def _place_all(self, payloads: list[dict[str, str]]) -> None:
+        refused = [r for r in place_bets(self.ctx, payloads) if r.status not in OK]
+        if refused:
+            raise RuntimeError(f"the drill's own bets were refused: {refused[:3]}")
 
     def _register_at_simulator(self, wanted: list[dict[str, str]]) -> list[dict[str, object]]:
         answer = requests.post(f"{self.sim_url}/_sim/bets", json={"bets": wanted}, timeout=30)
@@ -66,11 +74,13 @@ class Placer:
         return {"bet_ref": f"{self.run_id}-{provider}-{number:07d}", "stake": stake,
                 "currency": "EUR", "provider": provider}
 
-    def _register(self, bet: dict[str, str], decision: dict[str, object]) -> None:
-        payload = {"provider": bet["provider"], "bet_ref": bet["bet_ref"], "player_id": "p-1",
-                   "game_id": "blackjack", "round_id": f"r-{bet['bet_ref']}",
-                   "stake": bet["stake"], "currency": "EUR"}
-        persist(lambda: place_bet(self.ctx, payload))
+    @staticmethod
+    def _payload(bet: dict[str, str]) -> dict[str, str]:
+        return {"provider": bet["provider"], "bet_ref": bet["bet_ref"], "player_id": "p-1",
+                "game_id": "blackjack", "round_id": f"r-{bet['bet_ref']}",
+                "stake": bet["stake"], "currency": "EUR"}
+
+    def _report(self, bet: dict[str, str], decision: dict[str, object]) -> None:
         payout = decision.get("payout")
         if decision.get("fate") == "returned" and isinstance(payout, str):
             persist(lambda: report_result(self.ctx, bet["provider"], bet["bet_ref"],

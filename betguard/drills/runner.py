@@ -21,7 +21,9 @@ from betguard.drills.faults import Injector, ProviderOutage, build_injectors, ch
 from betguard.drills.load import Placer, persist
 from betguard.drills.scenarios import DRILLS, POLICIES, PROVIDERS, RATE_LIMIT, SETTINGS_ENV
 from betguard.launcher import LaunchPlan, LocalStack
-from models.tables import Bet
+from models.outbox import NotificationState
+from models.states import BetState
+from models.tables import Bet, Notification
 from services.audit import AuditReport, audit
 from services.context import Context
 
@@ -31,6 +33,7 @@ TICK = 0.2
 DRAIN_SECONDS = 90.0
 DRAIN_SECONDS_PER_BET = 0.025
 AUDIT_SLACK = timedelta(seconds=15)  # a sweep interval, a lease and some
+OPEN_STATES = {BetState.PENDING.value, BetState.REFUND_PENDING.value}
 
 
 def run_drill(name: str, *, bets: int, duration: float, as_json: bool, workdir: str) -> int:
@@ -79,15 +82,28 @@ def _run(stack: LocalStack, faults: tuple[str, ...], bets: int, duration: float,
 
 
 def _drain(ctx: Context, run_id: str, out: Any, seconds: float) -> None:
-    from betguard.demo.summary import progress
-
+    """Wait until every bet is decided (or with a person) and every notification is
+    delivered or dead, or ``seconds`` have passed."""
     give_up = time.monotonic() + seconds
     while time.monotonic() < give_up:
-        sample = persist(lambda: progress(ctx.db, run_id, 0.0))
-        print(f"  open bets: {sample.open_bets}  states: {sample.states}", file=out, flush=True)
-        if sample.open_bets == 0:
+        states, notifications = persist(lambda: _open_work(ctx, run_id))
+        open_bets = sum(n for state, n in states.items() if state in OPEN_STATES)
+        print(f"  open bets: {open_bets}  notifications pending: {notifications}  "
+              f"states: {states}", file=out, flush=True)
+        if open_bets == 0 and notifications == 0:
             return
         time.sleep(1.0)
+
+
+def _open_work(ctx: Context, run_id: str) -> tuple[dict[str, int], int]:
+    mine = Bet.bet_ref.startswith(f"{run_id}-")
+    with ctx.db.unit_of_work() as session:
+        states = dict(session.execute(
+            select(Bet.state, func.count()).where(mine).group_by(Bet.state)).tuples().all())
+        notifications = session.scalar(
+            select(func.count()).select_from(Notification).join(Bet, Bet.id == Notification.bet_id)
+            .where(mine, Notification.state == NotificationState.PENDING.value))
+    return states, int(notifications or 0)
 
 
 def _report(stack: LocalStack, ctx: Context, run_id: str, placer: Placer,

@@ -22,12 +22,15 @@ def sweep(as_json: bool) -> None:
     with open_ops() as ops:
         report = run_sweeps(ops.context)
         sent = list(ops.wakeups.sent)
-    counts = dataclasses.asdict(report)
+    counts = {name: count for name, count in dataclasses.asdict(report).items()
+              if name.endswith("_dispatched")}
     if as_json:
-        output.emit_json({**counts, "dispatched": [wakeup.as_json() for wakeup in sent]})
+        output.emit_json({**counts, "backlog": report.backlog,
+                          "dispatched": [wakeup.as_json() for wakeup in sent]})
         return
     output.say("dispatched " + ", ".join(
-        f"{count} {name.removesuffix('_dispatched')}" for name, count in counts.items()))
+        f"{count} {name.removesuffix('_dispatched')}" for name, count in counts.items())
+        + f" ({report.backlog} wake-ups were already waiting for a worker)")
     for wakeup in sent:
         attempt = f" (check {wakeup.attempt})" if wakeup.attempt is not None else ""
         output.say(f"  {wakeup.kind:12}  {wakeup.ref}{attempt}")

@@ -66,6 +66,9 @@ class RecordingScheduler:
                                 f"notification {notification_id}", at))
         self.inner.notify(notification_id, at)
 
+    def backlog(self) -> int:
+        return self.inner.backlog()
+
 
 @dataclass(frozen=True)
 class Ops:

@@ -43,6 +43,9 @@ class Wakeups:
     def notify(self, notification_id: int, at: datetime) -> None:
         pass
 
+    def backlog(self) -> int:
+        return 0
+
 
 def place(stack: Stack, fates: list[str], provider: str = "sleepy_batcher") -> list[BetSnapshot]:
     run = secrets.token_hex(4)

@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 
+from models.bulk import STAGED_FROM
 from models.states import BetState
 from services.intake import place_bet, place_bets
 from tests.integration.harness import Stack, bet_payload
@@ -73,3 +74,20 @@ def test_bets_placed_in_a_batch_are_checked_and_decided(stack: Stack) -> None:
     for result in results:
         assert result.bet is not None
         assert stack.wait_for_state(result.bet.id, BetState.SETTLED).payout is not None
+
+
+def test_a_large_batch_goes_through_staging_and_answers_each_item_the_same_way(
+        stack: Stack) -> None:
+    existing, conflicting, *fresh = refs(STAGED_FROM + 10)
+    place_bet(stack.context, bet_payload("sleepy", existing))
+    place_bet(stack.context, bet_payload("sleepy", conflicting))
+    items = [bet_payload("sleepy", existing), bet_payload("sleepy", conflicting, stake="99.00"),
+             *(bet_payload("sleepy", ref) for ref in fresh), bet_payload("sleepy", fresh[0])]
+
+    results = place_bets(stack.context, items)
+
+    assert [r.status for r in results] == (["exists", "conflict"] + ["created"] * len(fresh)
+                                           + ["exists"])
+    assert [r.bet.bet_ref for r in results[2:-1] if r.bet] == fresh
+    for result in results[2:-1]:
+        assert result.bet is not None and stack.kinds(result.bet.id) == ["bet_placed"]

@@ -82,6 +82,9 @@ class RecordingScheduler:
     def notify(self, notification_id: int, at: datetime) -> None:
         """The game server is not told in these tests (``notifier=None``)."""
 
+    def backlog(self) -> int:
+        return len(self.queued())
+
     def of(self, kind: WakeupKind, *statuses: WakeupStatus) -> list[Wakeup]:
         return [w for w in self.wakeups if w.kind == kind and w.status in statuses]
 

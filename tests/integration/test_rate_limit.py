@@ -1,0 +1,49 @@
+"""The shared provider rate limit: each request reserves its own slot on Redis' clock, so
+callers waiting at the same time are spaced out, never sent together."""
+
+from __future__ import annotations
+
+import secrets
+import time
+
+import pytest
+import redis
+
+from providers.ratelimit import RateLimited, RedisRateLimiter
+from tests.integration.harness import Stack
+
+pytestmark = pytest.mark.integration
+
+
+def limiter(stack: Stack, rate: float, waits: list[float],
+            max_wait: float = 30.0) -> RedisRateLimiter:
+    client = redis.Redis.from_url(stack.redis.url)
+    return RedisRateLimiter(client, key=f"test:rate:{secrets.token_hex(4)}", rate=rate,
+                            max_wait=max_wait, sleep=waits.append)
+
+
+def test_callers_arriving_together_are_given_slots_one_interval_apart(stack: Stack) -> None:
+    waits: list[float] = []
+    slots = limiter(stack, rate=10, waits=waits)
+    slot_times = []
+
+    for _ in range(5):
+        asked = time.monotonic()
+        before = len(waits)
+        slots.acquire()
+        slot_times.append(asked + (waits[-1] if len(waits) > before else 0.0))
+
+    assert len(waits) == 4  # the first goes at once, the others are told to wait
+    steps = [later - earlier for earlier, later in zip(slot_times, slot_times[1:], strict=False)]
+    assert all(abs(step - 0.105) < 0.02 for step in steps), steps
+
+
+def test_a_caller_whose_slot_is_too_far_away_is_refused_without_taking_it(stack: Stack) -> None:
+    waits: list[float] = []
+    slots = limiter(stack, rate=1, waits=waits, max_wait=1.5)
+    slots.acquire()
+    slots.acquire()  # one second away: waits for it
+
+    with pytest.raises(RateLimited):
+        slots.acquire()  # two seconds away: refused
+    assert len(waits) == 1 and 0.95 < waits[0] <= 1.05
