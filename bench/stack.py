@@ -15,7 +15,7 @@ from typing import Any
 import redis
 import requests
 
-from bench.worker_app import NOOP_QUEUE
+from bench.worker_app import IDLE_QUEUE
 from betguard import processes
 from betguard.launcher import LaunchPlan, LocalStack
 from services.context import Context
@@ -150,12 +150,20 @@ class BenchStack:
         self.extra.append(child)
         return child
 
-    def noop_worker_argv(self, number: int) -> list[str]:
-        """A provider worker's own command line, serving the no-op queue instead."""
-        return [sys.executable, "-m", "celery", "-A", "bench.worker_app", "worker",
-                "-Q", NOOP_QUEUE, "-P", "threads", "-c", str(PROVIDER_CONCURRENCY),
+    def start_reference_workers(self) -> None:
+        """The no-op workers (started exactly as the provider workers are, listening to
+        an idle queue until their measurement) and the naive baseline's worker, started
+        now so that their start-up falls outside every measurement."""
+        for number in range(1, PROVIDER_WORKERS + 1):
+            self.start_worker(f"noop{number}", [
+                sys.executable, "-m", "celery", "-A", "bench.worker_app", "worker",
+                "-Q", IDLE_QUEUE, "-P", "threads", "-c", str(PROVIDER_CONCURRENCY),
                 "-n", f"noop{number}@%h", "-E", "--without-gossip", "--without-mingle",
-                "-l", "INFO"]
+                "-l", "INFO"])
+        # Celery's defaults: prefork, a process per CPU, prefetch four, early acks.
+        self.start_worker("naive", [sys.executable, "-m", "celery", "-A", "bench.naive",
+                                    "worker", "-Q", "bench.naive", "-n", "naive@%h"],
+                          {"BENCH_NAIVE_PROVIDER_URL": self.sim_url})
 
     def stop(self) -> None:
         for child in reversed(self.extra):
@@ -176,18 +184,19 @@ def start(workdir: Path, *, rate_limit: float) -> BenchStack:
         local.start()
         ctx = local.context()
         client = redis.Redis.from_url(local.env["REDIS_URL"])
-        wait_for_workers(local)
+        stack = BenchStack(local, ctx, client, workdir, [])
+        stack.start_reference_workers()
+        wait_for_workers(len(local.workers) + len(stack.extra), local)
     except BaseException:
         local.stop()
         raise
-    return BenchStack(local, ctx, client, workdir, [])
+    return stack
 
 
-def wait_for_workers(local: LocalStack, timeout: float = 60.0) -> None:
+def wait_for_workers(wanted: int, local: LocalStack, timeout: float = 90.0) -> None:
     """Bounded wait until every worker answers a ping."""
     from tasks.app import app
 
-    wanted = len(local.workers)
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         answers = app.control.ping(timeout=1.0) or []

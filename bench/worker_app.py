@@ -8,6 +8,7 @@ from tasks.app import app
 
 NOOP_TASK = "bench.noop"
 NOOP_QUEUE = "bench.noop"
+IDLE_QUEUE = "bench.idle"  # what the no-op workers listen to until they are measured
 
 
 @app.task(name=NOOP_TASK)  # type: ignore[untyped-decorator]

@@ -67,16 +67,20 @@ class CeleryScheduler:
             return
         try:
             for _ in range(self._copies()):
-                self._publish(task, kwargs, countdown)
+                self._publish(task, kwargs, countdown,
+                              label if task == BATCH_CHECK_TASK else repr(kwargs))
         except Exception as exc:  # the broker is down: the sweep backs this up
             log.warning("bet %s: could not publish %s (%s); a sweep will dispatch it",
                         label, task, exc)
 
-    def _publish(self, task: str, kwargs: dict[str, Any], countdown: float) -> None:
+    def _publish(self, task: str, kwargs: dict[str, Any], countdown: float, shown: str) -> None:
         """Publish once; only if that fails, again under the retry policy (kombu's retrying
-        publish costs more CPU than the publish itself, so it is kept for failures)."""
+        publish costs more CPU than the publish itself, so it is kept for failures).
+        ``shown`` is what Flower shows for the arguments: given, so that Celery does not
+        build its size-limited repr of them for every message (a batch shows its label)."""
+        options = {"kwargs": kwargs, "countdown": countdown, "argsrepr": "()",
+                   "kwargsrepr": shown}
         try:
-            self._app.send_task(task, kwargs=kwargs, countdown=countdown, retry=False)
+            self._app.send_task(task, retry=False, **options)
         except Exception:  # a broken pooled connection, Redis restarting: try again
-            self._app.send_task(task, kwargs=kwargs, countdown=countdown, retry=True,
-                                retry_policy=PUBLISH_RETRY)
+            self._app.send_task(task, retry=True, retry_policy=PUBLISH_RETRY, **options)

@@ -4,7 +4,6 @@ worker's memory across the run."""
 
 from __future__ import annotations
 
-import sys
 import time
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -67,8 +66,6 @@ def naive_checks(stack: BenchStack, sizes: Sizes) -> CheckRun:
     stack.register([{"bet_ref": ref, "stake": "10.00", "currency": "EUR", "fate": "never"}
                     for ref in refs])
     ids = _insert_naive_bets(stack, refs)
-    worker = stack.start_worker("naive", naive_worker_argv(), {
-        "BENCH_NAIVE_PROVIDER_URL": stack.sim_url})
     try:
         from bench import naive
 
@@ -81,17 +78,10 @@ def naive_checks(stack: BenchStack, sizes: Sizes) -> CheckRun:
         cpu1, t1 = measure.cpu_by_process(), time.time()
         answered = len(measure.requests_in(stack.log_since(t0), "/bets/naive-", t0, t1))
     finally:
-        worker.stop()
         stack.redis.delete("bench.naive")
         retire(stack, "naive")
     return CheckRun(answered / (t1 - t0), answered, t1 - t0, 0, 0,
                     measure.cpu_shares(cpu0, cpu1, t1 - t0))
-
-
-def naive_worker_argv() -> list[str]:
-    """Celery's defaults: prefork, a process per CPU, prefetch four, early acks."""
-    return [sys.executable, "-m", "celery", "-A", "bench.naive", "worker", "-Q", "bench.naive",
-            "-n", "naive@%h"]
 
 
 def bet(provider: str, ref: str, stake: str = "10.00") -> dict[str, Any]:

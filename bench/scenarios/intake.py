@@ -28,7 +28,7 @@ class Intake:
 def measure_intake(stack: BenchStack, sizes: Sizes) -> Intake:
     single = [f"one-{n:07d}" for n in range(sizes.single_intake)]
     many = [f"many-{n:07d}" for n in range(sizes.intake_bets)]
-    each = [f"each-{n:07d}" for n in range(sizes.intake_bets // 4)]
+    each = [f"each-{n:07d}" for n in range(sizes.intake_bets // 10)]
     stack.register([{"bet_ref": ref, "stake": "10.00", "currency": "EUR", "fate": "never"}
                     for ref in [*single, *many, *each]])
     latencies = []
