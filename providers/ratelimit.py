@@ -39,6 +39,8 @@ return wait
 # allowance, so a request that leaves its slot up to this late (a busy worker, the
 # network) still never makes ``rate`` + 1 arrive within one second at the provider.
 JITTER_ALLOWANCE = 0.05
+# A caller that wakes up later than this after its slot takes another one.
+LATE_TOLERANCE = 0.02
 
 
 class RateLimited(ProviderUnavailable):
@@ -47,7 +49,8 @@ class RateLimited(ProviderUnavailable):
 
 class RedisRateLimiter:
     def __init__(self, client: redis.Redis, *, key: str, rate: float, max_wait: float = 30.0,
-                 sleep: Callable[[float], None] = time.sleep) -> None:
+                 sleep: Callable[[float], None] = time.sleep,
+                 clock: Callable[[], float] = time.monotonic) -> None:
         if rate <= 0:
             raise ValueError(f"rate must be positive, not {rate}")
         self._client = client
@@ -55,14 +58,22 @@ class RedisRateLimiter:
         self._interval_us = int(1_000_000 * (1 + JITTER_ALLOWANCE) / rate)
         self._max_wait = max_wait
         self._sleep = sleep
+        self._clock = clock
         self._script = client.register_script(_GCRA)
 
     def acquire(self) -> None:
         """Take this caller's slot and wait for it; raise ``RateLimited`` if the next free
-        slot is more than ``max_wait`` away."""
-        wait_us = int(self._script(keys=[self._key],
-                                   args=[self._interval_us, int(self._max_wait * 1_000_000)]))
-        if wait_us < 0:
-            raise RateLimited(f"no request slot for {self._key} within {self._max_wait} s")
-        if wait_us:
-            self._sleep(wait_us / 1_000_000)
+        slot is more than ``max_wait`` away. A caller that wakes up well after its slot
+        (a busy machine) gives it up and takes the next free one: sent late, its request
+        would crowd the slots of the callers after it."""
+        give_up = self._clock() + self._max_wait
+        while True:
+            budget_us = int(max(0.0, give_up - self._clock()) * 1_000_000)
+            wait_us = int(self._script(keys=[self._key], args=[self._interval_us, budget_us]))
+            if wait_us < 0:
+                raise RateLimited(f"no request slot for {self._key} within {self._max_wait} s")
+            slot = self._clock() + wait_us / 1_000_000
+            if wait_us:
+                self._sleep(wait_us / 1_000_000)
+            if self._clock() - slot <= LATE_TOLERANCE:
+                return

@@ -2,7 +2,11 @@
 (or never published) in the database and send it again.
 
 Each sweep is bounded per run and marks what it dispatches with a lease in the
-same UPDATE that selects it, so two overlapping sweeps never send the same bet.
+same UPDATE that selects it, so two overlapping sweeps never send the same bet. It
+skips rows another transaction holds (``FOR UPDATE SKIP LOCKED``): a check concluding
+hundreds of bets locks them one by one, and a sweep that waited for them while holding
+its own rows, in another order, could deadlock with it. A row skipped now is due at
+the next run.
 Each run is counted in ``sweep_stats`` (metrics and alerts read it there: beat and
 its worker keep nothing between runs).
 """
@@ -126,6 +130,7 @@ def sweep_due_notifications(ctx: Context, limit: int | None = None) -> int:
                Notification.next_attempt_at <= cutoff)
         .order_by(Notification.next_attempt_at)
         .limit(limit or ctx.timing.sweep_batch)
+        .with_for_update(skip_locked=True)
     )
     with ctx.db.unit_of_work() as session:
         taken = list(session.scalars(
@@ -152,6 +157,7 @@ def _take_due(ctx: Context, state: BetState, kind: EventKind,
         .where(Bet.state == state.value, Bet.next_check_at <= cutoff)
         .order_by(Bet.next_check_at)
         .limit(limit or ctx.timing.sweep_batch)
+        .with_for_update(skip_locked=True)  # see the module's docstring
     )
     with ctx.db.unit_of_work() as session:
         taken = session.execute(

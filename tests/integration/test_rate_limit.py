@@ -47,3 +47,20 @@ def test_a_caller_whose_slot_is_too_far_away_is_refused_without_taking_it(stack:
     with pytest.raises(RateLimited):
         slots.acquire()  # two seconds away: refused
     assert len(waits) == 1 and 0.95 < waits[0] <= 1.05
+
+
+def test_a_caller_that_wakes_up_long_after_its_slot_takes_a_fresh_one(stack: Stack) -> None:
+    now = [0.0]
+    waits: list[float] = []
+
+    def oversleep(seconds: float) -> None:  # the first wait overruns by 100 ms
+        waits.append(seconds)
+        now[0] += seconds + (0.1 if len(waits) == 1 else 0.0)
+
+    client = redis.Redis.from_url(stack.redis.url)
+    slots = RedisRateLimiter(client, key=f"test:rate:{secrets.token_hex(4)}", rate=10,
+                             sleep=oversleep, clock=lambda: now[0])
+    slots.acquire()  # takes the first slot at once
+    slots.acquire()  # waits about 105 ms, wakes 100 ms late: gives the slot up
+
+    assert len(waits) == 2

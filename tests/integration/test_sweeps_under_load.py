@@ -1,6 +1,7 @@
-"""Sweeps hold back while the provider queue is backed up: what waits there is late, not
-lost, and more copies would only make every wake-up later. Once the queue has room, the
-lost wake-up is sent.
+"""Sweeps under load. They hold back while the provider queue is backed up: what waits
+there is late, not lost, and more copies would only make every wake-up later; once the
+queue has room, the lost wake-up is sent. And they never wait for a bet another
+transaction holds (a batched check concluding hundreds of bets): they skip it this run.
 
 The scheduler here publishes to a Redis database no worker reads, so the queue stays as
 the test leaves it."""
@@ -8,12 +9,13 @@ the test leaves it."""
 from __future__ import annotations
 
 import dataclasses
+import threading
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 
 import pytest
 from celery import Celery
-from sqlalchemy import update
+from sqlalchemy import select, update
 
 from config.celery import CHECK_TASK, NOTIFY_TASK, PROVIDER_QUEUE, REFUND_TASK
 from models.tables import Bet
@@ -92,3 +94,26 @@ def test_a_sweep_fills_the_queue_only_up_to_the_limit_and_the_lost_wakeup_goes_f
     assert 1 <= dispatched <= LIMIT - 1
     assert idle_broker.backlog() == 1 + dispatched
     assert "check_dispatched_by_sweep" in stack.kinds(bet_id)
+
+
+def test_a_sweep_skips_a_due_bet_another_transaction_holds_and_takes_it_next_run(
+        stack: Stack, idle_broker: CeleryScheduler) -> None:
+    held, free = lose_wakeup(stack), lose_wakeup(stack)
+    ctx = dataclasses.replace(sweeping_into(stack, idle_broker), timing=dataclasses.replace(
+        stack.context.timing, sweep_backlog_limit=1000, due_grace=0))
+    holder = stack.context.db.engine.connect()
+    holder.execute(select(Bet.id).where(Bet.id == held).with_for_update())
+    sweep = threading.Thread(target=run_sweeps, args=(ctx,), daemon=True)
+    try:
+        sweep.start()
+        sweep.join(timeout=20)
+        assert not sweep.is_alive(), "the sweep waited for the row another transaction holds"
+    finally:
+        holder.rollback()
+        holder.close()
+    sweep.join(timeout=20)
+
+    assert "check_dispatched_by_sweep" in stack.kinds(free)
+    assert "check_dispatched_by_sweep" not in stack.kinds(held)
+    run_sweeps(ctx)
+    assert "check_dispatched_by_sweep" in stack.kinds(held)
