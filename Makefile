@@ -32,7 +32,7 @@ drill: venv
 
 # Benchmarks on real PostgreSQL, Redis and workers (bench/README.md): every figure a
 # ratio measured side by side in one run; the table is printed and written to
-# bench/results/latest.json. bench-quick takes about a minute, bench 15 to 30.
+# bench/results/latest.json. bench-quick takes about a minute, bench about 35 minutes.
 bench-quick: venv
 	$(BIN)/python -m betguard.local_services --ensure
 	$(BIN)/python -m bench --quick
