@@ -40,8 +40,7 @@ def betguard_checks(stack: BenchStack, sizes: Sizes) -> CheckRun:
     refs = [f"chk-{n:07d}" for n in range(sizes.check_bets)]
     stack.register([{"bet_ref": ref, "stake": "10.00", "currency": "EUR", "fate": "never"}
                     for ref in refs])
-    for start in range(0, len(refs), CHUNK):
-        place_bets(stack.ctx, [bet("steady", ref) for ref in refs[start:start + CHUNK]])
+    place_all(stack, "steady", refs)
     worker = stack.provider_worker_pid()
 
     def done() -> int:
@@ -88,6 +87,31 @@ def bet(provider: str, ref: str, stake: str = "10.00") -> dict[str, Any]:
     return {"provider": provider, "bet_ref": ref, "player_id": "player-1",
             "game_id": "roulette", "round_id": f"round-{ref}", "stake": stake,
             "currency": "EUR"}
+
+
+def place_all(stack: BenchStack, provider: str, refs: list[str]) -> None:
+    """Register ``refs`` with ``provider`` through batched intake, ``CHUNK`` a call."""
+    for start in range(0, len(refs), CHUNK):
+        place_bets(stack.ctx, [bet(provider, ref) for ref in refs[start:start + CHUNK]])
+
+
+def place_during_outage(stack: BenchStack, provider: str, refs: list[str]) -> None:
+    """Bets the provider has already returned, placed while it is down; returns once it
+    is back up and every bet has met the outage at least once."""
+    stack.register([{"bet_ref": ref, "stake": "10.00", "currency": "EUR", "fate": "returned"}
+                    for ref in refs])
+    stack.knobs(outage=True)
+    try:
+        place_all(stack, provider, refs)
+        time.sleep(2.0)
+    finally:
+        stack.knobs(outage=False)
+
+
+def pending(stack: BenchStack, provider: str) -> int:
+    with stack.ctx.db.unit_of_work() as session:
+        return int(session.scalar(select(func.count()).select_from(Bet).where(
+            Bet.provider == provider, Bet.state == "pending")) or 0)
 
 
 def retire(stack: BenchStack, provider: str) -> None:
