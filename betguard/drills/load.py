@@ -52,15 +52,13 @@ class Placer:
             return
         decided = persist(partial(self._register_at_simulator, wanted))
         payloads = [self._payload(bet) for bet in wanted]
-        persist(lambda: self._place_all(payloads))
+        refused = [r for r in persist(lambda: place_bets(self.ctx, payloads))
+                   if r.status not in OK]
+        if refused:  # not retried: the same bets would be refused again
+            raise RuntimeError(f"the drill's own bets were refused: {refused[:3]}")
         for bet, decision in zip(wanted, decided, strict=True):
             self._report(bet, decision)
             self.placed.append(bet["bet_ref"])
-
-    def _place_all(self, payloads: list[dict[str, str]]) -> None:
-        refused = [r for r in place_bets(self.ctx, payloads) if r.status not in OK]
-        if refused:
-            raise RuntimeError(f"the drill's own bets were refused: {refused[:3]}")
 
     def _register_at_simulator(self, wanted: list[dict[str, str]]) -> list[dict[str, object]]:
         answer = requests.post(f"{self.sim_url}/_sim/bets", json={"bets": wanted}, timeout=30)
