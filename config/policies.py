@@ -50,6 +50,19 @@ class ProviderPolicy(BaseModel):
     read_timeout: PositiveSeconds = 10.0
     http_attempts: int = Field(default=3, ge=1, le=10)
     rate_limit: float | None = Field(default=None, gt=0)  # requests/s, shared by all workers
+    # How long after placement a "never saw it" (404) answer is believed enough to start
+    # the deadline path early (cancel to fence, then refund under the policy). Before it,
+    # an unknown bet is checked again like a pending one: providers register bets late.
+    # None: the deadline (an unknown bet waits for its deadline like any other).
+    unknown_grace: PositiveSeconds | None = None
+    # Bulkhead: provider calls of this provider in flight at once, shared by every worker;
+    # a check that finds them all taken is rescheduled instead of waiting for a slot.
+    max_concurrency: int = Field(default=8, ge=1, le=1000)
+    # Circuit breaker: after this many calls in a row without an answer (timeouts,
+    # connection errors, 5xx) the provider is not called for `breaker_cooldown` seconds;
+    # its checks are rescheduled meanwhile. Then one trial call decides.
+    breaker_failures: int = Field(default=5, ge=1, le=1000)
+    breaker_cooldown: PositiveSeconds = 30.0
 
     @model_validator(mode="after")
     def _limit_matches_escalation(self) -> ProviderPolicy:
@@ -57,6 +70,8 @@ class ProviderPolicy(BaseModel):
             raise ValueError("escalation 'refund_up_to' needs refund_limit")
         if self.backoff_cap < self.backoff_base:
             raise ValueError("backoff_cap must not be below backoff_base")
+        if self.unknown_grace is not None and self.unknown_grace > self.deadline:
+            raise ValueError("unknown_grace must not be after the deadline")
         return self
 
 
