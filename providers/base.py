@@ -13,7 +13,9 @@ class ProviderStatus(StrEnum):
     PENDING = "pending"  # the provider has the bet but no result yet
     SETTLED = "settled"  # the provider has a result (payout may be zero: a lost bet)
     CANCELLED = "cancelled"  # the provider cancelled the bet: the stake is owed back
-    UNKNOWN = "unknown"  # the provider never saw the bet (HTTP 404)
+    # The provider does not know the bet (HTTP 404): perhaps never, perhaps not yet
+    # (providers register bets late). Not a proof that nothing will settle it.
+    UNKNOWN = "unknown"
 
 
 @dataclass(frozen=True)
@@ -40,9 +42,12 @@ class BetStatus:
 class CancelOutcome:
     """The provider's answer to a cancel request.
 
-    ``accepted`` is true when the bet is now cancelled at the provider; when the
-    bet already had a result (HTTP 409) it is false and ``status`` carries that
-    result.
+    ``accepted`` is true when the bet is now cancelled at the provider, which fences
+    the reference: for a bet the provider did not know (yet) it keeps a tombstone,
+    so a late registration or result of that reference is refused. When the bet
+    already had a result (HTTP 409) it is false and ``status`` carries that result.
+    When the provider answered "never saw it" without keeping any record (HTTP 404)
+    it is false with status UNKNOWN: nothing is fenced, so nothing is proven.
     """
 
     accepted: bool

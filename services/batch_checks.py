@@ -5,7 +5,12 @@
 Each bet keeps every guarantee of ``services.checks``: its check is claimed by attempt
 number before the call (a duplicate or stale entry does nothing), no transaction is
 open during the call, and its decision, transition, escalation and audit events are
-the single check's own (``decide``, ``conclude``).
+the single check's own (``first_decision``, ``verdict_for``, ``conclude``).
+
+The bets that reach the deadline path are asked to cancel concurrently, within what
+is left of the batch's lease (``services.cancels``): one after the other, many bets
+times a read timeout would outlive the lease, and the sweep would send bets still in
+flight again.
 """
 
 from __future__ import annotations
@@ -13,19 +18,34 @@ from __future__ import annotations
 import time
 from collections import Counter
 from collections.abc import Sequence
+from concurrent.futures import Future, ThreadPoolExecutor, wait
 from datetime import timedelta
 
 from models import bulk, repository
+from models.escalation import Action
 from models.events import EventKind
 from models.snapshot import BetSnapshot
 from models.transitions import NewEvent
 from providers.base import BetStatus, Provider
 from providers.errors import ProviderError
-from services.checks import CheckOutcome, Verdict, conclude, decide, error_detail
+from services.checks import (
+    CancelAnswer,
+    CheckOutcome,
+    Verdict,
+    ask_cancel,
+    conclude,
+    error_detail,
+    first_decision,
+    verdict_for,
+)
 from services.context import Context
 from services.wakeups import DueCheck, wake_checks
 
 Answer = tuple[BetStatus | None, list[NewEvent]]
+MAX_CANCELS_IN_FLIGHT = 8
+# What a batch keeps of its lease for itself: concluding its bets in the database.
+LEASE_MARGIN_SHARE = 0.2
+LEASE_MARGIN_MAX = 10.0
 
 
 def run_batch_check(ctx: Context, provider_name: str,
@@ -35,9 +55,15 @@ def run_batch_check(ctx: Context, provider_name: str,
     outcomes: Counter[str] = Counter({CheckOutcome.STALE.value: len(set(checks)) - len(bets)})
     if not bets:
         return +outcomes
+    claimed = time.monotonic()
     provider = ctx.providers[provider_name]
     answers = ask_statuses(provider, bets)
-    verdicts = [decide(ctx, provider, bet, *answers[bet.id]) for bet in bets]
+    first = {bet.id: first_decision(ctx, bet, answers[bet.id][0]) for bet in bets}
+    budget = cancel_budget(ctx.timing.check_lease, time.monotonic() - claimed)
+    cancels = ask_cancels(provider, [b for b in bets if first[b.id].action is Action.CANCEL],
+                          budget=budget)
+    verdicts = [verdict_for(ctx, bet, *answers[bet.id], first[bet.id], cancels.get(bet.id))
+                for bet in bets]
     applied = conclude(ctx, verdicts)
     won = [verdict for verdict, ok in zip(verdicts, applied, strict=True) if ok]
     _wake(ctx, won)
@@ -86,6 +112,38 @@ def ask_statuses(provider: Provider, bets: Sequence[BetSnapshot]) -> dict[int, A
                   "batch": len(bets)}
         answers[bet.id] = (answer, [NewEvent(EventKind.PROVIDER_ANSWERED, actor, detail)])
     return answers
+
+
+def cancel_budget(lease: float, spent: float) -> float:
+    """Seconds the batch's cancels may take: the lease, less what the batch spent so far
+    and a margin to conclude in (never below zero)."""
+    margin = min(LEASE_MARGIN_MAX, lease * LEASE_MARGIN_SHARE)
+    return max(0.0, lease - margin - spent)
+
+
+def ask_cancels(provider: Provider, bets: Sequence[BetSnapshot], *,
+                budget: float) -> dict[int, CancelAnswer]:
+    """Ask the provider to cancel each bet, a few at a time, for at most ``budget``
+    seconds in all. A cancel not answered by then is no answer (the bet goes to a
+    person); its call ends by itself, bounded by the client's timeouts."""
+    if not bets:
+        return {}
+    pool = ThreadPoolExecutor(max_workers=min(MAX_CANCELS_IN_FLIGHT, len(bets)),
+                              thread_name_prefix=f"cancel-{provider.name}")
+    try:
+        asked = {bet.id: pool.submit(ask_cancel, provider, bet) for bet in bets}
+        wait(asked.values(), timeout=budget)
+    finally:
+        pool.shutdown(wait=False, cancel_futures=True)
+    return {bet.id: _answered(asked[bet.id], bet, budget) for bet in bets}
+
+
+def _answered(future: Future[CancelAnswer], bet: BetSnapshot, budget: float) -> CancelAnswer:
+    if future.done() and not future.cancelled():
+        return future.result()
+    detail = {"attempt": None, "error": "CancelNotAnswered",
+              "message": f"no answer within {budget:.1f} s, the time left of the check's lease"}
+    return None, [NewEvent(EventKind.CANCEL_FAILED, f"provider:{bet.provider}", detail)]
 
 
 def _wake(ctx: Context, verdicts: Sequence[Verdict]) -> None:

@@ -18,11 +18,17 @@ from enum import StrEnum
 from sqlalchemy.orm import Session
 
 from models import bulk, repository, schedule, transitions
-from models.escalation import Action, Decision, decide_after_cancel, decide_after_check
+from models.escalation import (
+    Action,
+    Decision,
+    decide_after_cancel,
+    decide_after_check,
+    unknown_believed_at,
+)
 from models.events import EventKind, ReviewReason
 from models.snapshot import BetSnapshot
 from models.transitions import Change, NewEvent
-from providers.base import BetStatus, CancelOutcome, Provider
+from providers.base import BetStatus, CancelOutcome, Provider, ProviderStatus
 from providers.errors import ProviderError
 from services.context import Context
 from services.facts import Fact, note_late_fact
@@ -93,7 +99,11 @@ def ask_status(
     return answer, [NewEvent(EventKind.PROVIDER_ANSWERED, actor, detail)]
 
 
-def ask_cancel(provider: Provider, bet: BetSnapshot) -> tuple[CancelOutcome | None, list[NewEvent]]:
+CancelAnswer = tuple[CancelOutcome | None, list[NewEvent]]
+
+
+def ask_cancel(provider: Provider, bet: BetSnapshot) -> CancelAnswer:
+    """Ask the provider to cancel (and so fence) the bet; an error is no answer."""
     actor = f"provider:{bet.provider}"
     try:
         outcome = provider.cancel(bet.bet_ref)
@@ -109,14 +119,27 @@ def error_detail(exc: ProviderError, attempt: int | None) -> dict[str, object]:
 
 def decide(ctx: Context, provider: Provider, bet: BetSnapshot, answer: BetStatus | None,
            events: list[NewEvent]) -> Verdict:
-    """From the provider's answer (None: no usable answer) to the change to make: a
-    deadline under a refund policy first asks the provider to cancel."""
-    decision = decide_after_check(
+    """From the provider's answer (None: no usable answer) to the change to make: the
+    deadline path under a refund policy first asks the provider to cancel."""
+    decision = first_decision(ctx, bet, answer)
+    cancel = ask_cancel(provider, bet) if decision.action is Action.CANCEL else None
+    return verdict_for(ctx, bet, answer, events, decision, cancel)
+
+
+def first_decision(ctx: Context, bet: BetSnapshot, answer: BetStatus | None) -> Decision:
+    """The decision on the status answer alone (CANCEL: a cancel request decides)."""
+    return decide_after_check(
         ctx.policy(bet.provider), stake=bet.stake, currency=bet.currency, answer=answer,
-        now=ctx.clock(), deadline=bet.deadline,
+        now=ctx.clock(), deadline=bet.deadline, placed_at=bet.placed_at,
     )
+
+
+def verdict_for(ctx: Context, bet: BetSnapshot, answer: BetStatus | None,
+                events: list[NewEvent], decision: Decision,
+                cancel: CancelAnswer | None) -> Verdict:
+    """The verdict from the first decision and, when it was CANCEL, the cancel's answer."""
     if decision.action is Action.CANCEL:
-        outcome, cancel_events = ask_cancel(provider, bet)
+        outcome, cancel_events = cancel if cancel is not None else (None, [])
         events = [*events, *cancel_events]
         decision = decide_after_cancel(outcome, currency=bet.currency)
         answer = outcome.status if outcome else answer
@@ -167,15 +190,24 @@ def _change_for(
     if decision.action is Action.REFUND:
         return transitions.decide_refund(bet, actor="betguard", why=decision.reason, now=now)
     if decision.action is Action.RESCHEDULE:
-        completed = bet.check_attempt - 1
-        at = schedule.next_check_at(ctx.policy(bet.provider), completed, now, bet.deadline,
-                                    ctx.draw)
-        return transitions.reschedule(bet, at=at, events=[], why=decision.reason)
+        return transitions.reschedule(bet, at=_next_check_at(ctx, bet, answer, now), events=[],
+                                      why=decision.reason)
     detail = {"answer": answer.as_detail() if answer else None}
     return transitions.open_review(
         bet, reason=decision.review_reason or ReviewReason.AMBIGUOUS, why=decision.reason,
         actor="betguard", detail=detail,
     )
+
+
+def _next_check_at(ctx: Context, bet: BetSnapshot, answer: BetStatus | None,
+                   now: datetime) -> datetime:
+    """The backoff's next check, never past the deadline; for a bet the provider does not
+    know, never past the moment its "never saw it" is believed (``unknown_grace``)."""
+    policy = ctx.policy(bet.provider)
+    until = bet.deadline
+    if answer is not None and answer.status is ProviderStatus.UNKNOWN:
+        until = unknown_believed_at(policy, placed_at=bet.placed_at, deadline=bet.deadline)
+    return schedule.next_check_at(policy, bet.check_attempt - 1, now, until, ctx.draw)
 
 
 def wake_after(ctx: Context, verdict: Verdict) -> None:

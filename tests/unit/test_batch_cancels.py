@@ -1,0 +1,109 @@
+"""A batched check asks the provider to cancel its deadline bets concurrently, and no
+longer than the time left of its lease: a cancel not answered by then is no answer."""
+
+from __future__ import annotations
+
+import threading
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+
+import pytest
+
+from models.escalation import Action, decide_after_cancel
+from models.snapshot import BetSnapshot
+from models.states import BetState
+from providers.base import BetStatus, CancelOutcome, ProviderStatus
+from services.batch_checks import ask_cancels, cancel_budget
+
+PLACED = datetime(2026, 1, 1, tzinfo=UTC)
+HELD_FOR_GOOD = 30.0  # a test fails long before a held cancel would be let go
+
+
+def bet(number: int) -> BetSnapshot:
+    return BetSnapshot(
+        id=number, provider="acme", bet_ref=f"b-{number}", player_id="p", game_id="g",
+        round_id=f"r-{number}", stake=Decimal("10.00"), currency="EUR", placed_at=PLACED,
+        state=BetState.PENDING, payout=None, deadline=PLACED + timedelta(minutes=1),
+        next_check_at=None, check_attempt=2, version=1,
+    )
+
+
+class MeetingProvider:
+    """Each cancel waits until ``parties`` cancels are in flight at once: asked one after
+    the other, the first would wait in vain and fail."""
+
+    name, supports_batch = "acme", True
+
+    def __init__(self, parties: int) -> None:
+        self.barrier = threading.Barrier(parties, timeout=HELD_FOR_GOOD)
+
+    def get_status(self, bet_ref: str) -> BetStatus:
+        raise AssertionError("only cancels are asked here")
+
+    def get_statuses(self, bet_refs: list[str]) -> dict[str, BetStatus]:
+        raise AssertionError("only cancels are asked here")
+
+    def cancel(self, bet_ref: str) -> CancelOutcome:
+        self.barrier.wait()
+        return CancelOutcome(accepted=True, status=BetStatus(bet_ref, ProviderStatus.CANCELLED))
+
+
+class HoldingProvider(MeetingProvider):
+    """Answers the cancels of ``answered`` refs at once and holds the others."""
+
+    def __init__(self, answered: set[str]) -> None:
+        super().__init__(1)
+        self.answered, self.release = answered, threading.Event()
+
+    def cancel(self, bet_ref: str) -> CancelOutcome:
+        if bet_ref not in self.answered:
+            self.release.wait(HELD_FOR_GOOD)
+        return CancelOutcome(accepted=True, status=BetStatus(bet_ref, ProviderStatus.CANCELLED))
+
+
+@pytest.mark.parametrize("count", [2, 5, 8])
+def test_the_cancels_of_a_batch_are_in_flight_together(count: int) -> None:
+    bets = [bet(n) for n in range(count)]
+
+    answers = ask_cancels(MeetingProvider(count), bets, budget=HELD_FOR_GOOD)
+
+    assert sorted(answers) == [b.id for b in bets]
+    for outcome, events in answers.values():
+        assert outcome is not None and outcome.accepted
+        assert [e.kind for e in events] == ["cancel_answered"]
+
+
+def test_a_cancel_not_answered_within_the_budget_is_no_answer_and_goes_to_a_person() -> None:
+    bets = [bet(n) for n in range(4)]
+    provider = HoldingProvider({"b-0", "b-2"})
+    try:
+        answers = ask_cancels(provider, bets, budget=0.2)
+    finally:
+        provider.release.set()
+
+    assert [answers[b.id][0] is not None for b in bets] == [True, False, True, False]
+    outcome, [event] = answers[1]
+    assert event.kind == "cancel_failed" and event.detail["error"] == "CancelNotAnswered"
+    assert "lease" in str(event.detail["message"])
+    assert decide_after_cancel(outcome, currency="EUR").action is Action.REVIEW
+
+
+def test_more_cancels_than_threads_wait_for_a_free_one_within_the_budget() -> None:
+    bets = [bet(n) for n in range(20)]
+    answers = ask_cancels(HoldingProvider({b.bet_ref for b in bets}), bets,
+                          budget=HELD_FOR_GOOD)
+    assert all(outcome is not None and outcome.accepted for outcome, _ in answers.values())
+
+
+def test_no_bet_to_cancel_asks_nothing() -> None:
+    assert ask_cancels(MeetingProvider(1), [], budget=1.0) == {}
+
+
+@pytest.mark.parametrize(
+    ("lease", "spent", "budget"),
+    [(120.0, 0.0, 110.0), (120.0, 30.0, 80.0), (6.0, 1.0, 3.8), (6.0, 5.5, 0.0)],
+)
+def test_the_cancels_budget_is_what_is_left_of_the_lease_less_a_margin(
+    lease: float, spent: float, budget: float
+) -> None:
+    assert cancel_budget(lease, spent) == pytest.approx(budget)
