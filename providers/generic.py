@@ -7,6 +7,7 @@ which callers handle like an outage, so it can never settle or refund a bet.
 
 from __future__ import annotations
 
+import math
 import re
 import time
 from collections.abc import Callable
@@ -29,18 +30,26 @@ from providers.base import BetStatus, CancelOutcome, ProviderStatus
 from providers.errors import ProviderInvalidResponse, ProviderRejected
 from providers.http import PROVIDER_ERRORS, SignedJsonClient, SignedResponse
 
-_DECIMAL_STRING = re.compile(r"\d{1,12}(\.\d{1,4})?")
+# ASCII digits only: ``\d`` would also take Arabic-Indic, fullwidth and other digits,
+# which Decimal() reads as numbers. No sign: a payout is never negative, not even -0.
+_DECIMAL_STRING = re.compile(r"[0-9]{1,12}(\.[0-9]{1,4})?")
 
 
 def _to_decimal(value: Any) -> Any:
-    """Accept a plain decimal string or a JSON number; refuse exponents, spaces and booleans."""
+    """Accept a plain decimal string or a JSON number; refuse signs (negative zero too),
+    exponents, spaces, digits other than ASCII 0-9 and booleans."""
     if isinstance(value, str):
         if not _DECIMAL_STRING.fullmatch(value):
-            raise ValueError("should be a decimal string like '12.50' (at most 4 decimal places)")
+            raise ValueError("should be a decimal string like '12.50' (ASCII digits, no sign, "
+                             "at most 4 decimal places)")
         return Decimal(value)
     if isinstance(value, int) and not isinstance(value, bool):
+        if value < 0:
+            raise ValueError("must not carry a sign")
         return Decimal(value)
     if isinstance(value, float):
+        if math.copysign(1.0, value) < 0:  # -0.0 compares equal to 0: its sign bit tells
+            raise ValueError("must not carry a sign")
         return Decimal(repr(value))  # the shortest text that reads back as the same number
     return value  # None, bools and the rest fail the Decimal check with a clear message
 
@@ -179,7 +188,8 @@ class GenericHttpProvider:
         self._client.close()
 
     def get_status(self, bet_ref: str) -> BetStatus:
-        """The provider's status of one bet; 404 means it never saw the bet (UNKNOWN)."""
+        """The provider's status of one bet; 404 means it does not know the bet (UNKNOWN),
+        which may be "not yet": providers register bets late."""
         response = self._client.request("GET", f"/bets/{_quoted(bet_ref)}")
         if response.status_code == 404:
             return BetStatus(bet_ref=bet_ref, status=ProviderStatus.UNKNOWN)
@@ -204,19 +214,22 @@ class GenericHttpProvider:
     def cancel(self, bet_ref: str) -> CancelOutcome:
         """Ask the provider to cancel a bet.
 
-        * 200 with status cancelled: accepted.
+        * 200 with status cancelled: accepted. The provider holds the bet cancelled,
+          and for a bet it did not know (yet) keeps a tombstone: a late registration
+          or result of that reference is refused. The reference is fenced.
         * 409 with the bet's result: not accepted; ``status`` carries the result.
           A 409 saying the bet is already cancelled counts as accepted (a
           repeated cancel).
-        * 404: the provider never saw the bet, so nothing can ever settle it:
-          accepted, with status UNKNOWN.
+        * 404: the provider does not know the bet and kept no record of the cancel,
+          so a late registration could still settle it: not accepted, with status
+          UNKNOWN (nothing is fenced; a person decides).
         Any other answer (e.g. 200 that is not "cancelled", 409 that is still
         pending) is ambiguous and raised as an invalid response, so a person
         decides rather than an automatic refund (invariant 6).
         """
         response = self._client.request("POST", f"/bets/{_quoted(bet_ref)}/cancel", body={})
         if response.status_code == 404:
-            return CancelOutcome(accepted=True, status=BetStatus(bet_ref, ProviderStatus.UNKNOWN))
+            return CancelOutcome(accepted=False, status=BetStatus(bet_ref, ProviderStatus.UNKNOWN))
         if response.status_code != 409:
             self._expect_ok(response, bet_ref)
         status = parse_status(response.content, bet_ref=bet_ref, provider=self.name)

@@ -113,6 +113,48 @@ def test_a_malformed_answer_is_invalid_and_names_the_field_and_the_bet(
     assert "acme" in str(caught.value)
 
 
+def raw_payout(text: str) -> bytes:
+    """A settled answer whose payout is ``text`` exactly as it travels (a JSON value)."""
+    return (b'{"bet_ref": "b-1", "status": "settled", "currency": "EUR", "payout": '
+            + text.encode() + b"}")
+
+
+@pytest.mark.parametrize(
+    "payout",
+    [
+        '"\u0663.\u0660\u0660"',  # Arabic-Indic digits, which Decimal() reads as 3.00
+        '"\u06f1\u06f2"',  # Extended Arabic-Indic digits
+        '"\uff11\uff12.50"',  # fullwidth digits
+        '"\u0967\u0966"',  # Devanagari digits
+        '"1\u0662.00"',  # one foreign digit among ASCII ones
+        '"-0.00"',  # negative zero, as a string
+        '"-0"',
+        "-0.0",  # negative zero, as a JSON number
+        "-0.00",
+        "-0e0",
+        '"+12.50"',  # any sign
+        "-1",
+        "-12.5",
+    ],
+)
+def test_a_payout_with_foreign_digits_or_any_sign_is_invalid(payout: str) -> None:
+    with pytest.raises(ProviderInvalidResponse, match="payout") as caught:
+        parse_status(raw_payout(payout), bet_ref="b-1", provider="acme")
+    assert "'b-1'" in str(caught.value)
+
+
+@pytest.mark.parametrize(("payout", "expected"), [("0", "0"), ("0.0", "0.0"), ('"0.00"', "0.00")])
+def test_a_plain_zero_payout_is_a_lost_bet_not_a_signed_one(payout: str, expected: str) -> None:
+    paid = parse_status(raw_payout(payout), bet_ref="b-1").payout
+    assert paid == Decimal(expected) and paid is not None and not paid.is_signed()
+
+
+def test_a_foreign_digit_payout_in_a_batch_is_invalid_for_that_bet() -> None:
+    foreign = {**SETTLED, "payout": "\u0663.00"}
+    with pytest.raises(ProviderInvalidResponse, match="bets.0.payout"):
+        parse_statuses(batch([foreign], []), bet_refs=["b-1"])
+
+
 # --- batches -----------------------------------------------------------------
 
 
@@ -272,6 +314,27 @@ def test_an_oversized_answer_is_invalid() -> None:
     provider, _ = provider_on([signed(200, huge)])
     with pytest.raises(ProviderInvalidResponse, match="exceeds"):
         provider.get_status("b-1")
+
+
+def test_a_cancel_answered_cancelled_fences_the_bet_even_one_the_provider_did_not_know() -> None:
+    tombstone = json.dumps({"bet_ref": "b-1", "status": "cancelled", "payout": None,
+                            "currency": None, "settled_at": None}).encode()
+    provider, _ = provider_on([signed(200, tombstone)])
+    outcome = provider.cancel("b-1")
+    assert outcome.accepted and outcome.status.status is ProviderStatus.CANCELLED
+
+
+def test_a_cancel_answered_404_is_not_accepted_since_it_fences_nothing() -> None:
+    provider, adapter = provider_on([signed(404, b'{"error": "unknown bet"}')])
+    outcome = provider.cancel("b-1")
+    assert not outcome.accepted and outcome.status.status is ProviderStatus.UNKNOWN
+    assert adapter.requests[0].path_url == "/bets/b-1/cancel"
+
+
+def test_a_cancel_answered_with_a_result_is_not_accepted_and_carries_it() -> None:
+    provider, _ = provider_on([signed(409, body())])
+    outcome = provider.cancel("b-1")
+    assert not outcome.accepted and outcome.status.payout == Decimal("120.50")
 
 
 def wallet_on(replies: list[Reply]) -> HttpWallet:
