@@ -25,7 +25,7 @@ class Fate(StrEnum):
     RETURNED = "returned"  # result exists at once; the game server got it
     DELAYED = "delayed"  # pending until a delay has passed, then settled
     NEVER = "never"  # pending forever (until cancelled)
-    UNKNOWN = "unknown"  # the provider never saw the bet
+    UNKNOWN = "unknown"  # the provider never saw the bet (a cancel leaves a tombstone)
 
 
 class Fault(StrEnum):
@@ -108,6 +108,12 @@ class BetSpec:
     fate: Fate | None = None
     delay: float | None = None
     payout: Decimal | None = None
+    # Registration lag: seconds the provider answers 404 for the bet after it was
+    # placed (None: drawn from the knobs' ``registration_lag_range``).
+    lag: float | None = None
+    # Whether a cancel of the bet while the provider does not know it leaves a
+    # tombstone (None: the knobs' ``tombstones``); False answers such a cancel 404.
+    fenceable: bool | None = None
 
 
 @dataclass(frozen=True)
@@ -183,14 +189,21 @@ def currency(body: dict[str, Any], field: str = "currency", *, prefix: str = "")
     return value
 
 
-def _delay(body: dict[str, Any], prefix: str) -> float | None:
-    raw = body.get("delay")
+def _seconds(body: dict[str, Any], field: str, prefix: str) -> float | None:
+    raw = body.get(field)
     if raw is None:
         return None
     is_number = isinstance(raw, int | float) and not isinstance(raw, bool)
     if not is_number or not math.isfinite(raw) or raw < 0:
-        raise InputError(prefix + "delay", "must be a non-negative number of seconds")
+        raise InputError(prefix + field, "must be a non-negative number of seconds")
     return float(raw)
+
+
+def _flag(body: dict[str, Any], field: str, prefix: str) -> bool | None:
+    raw = body.get(field)
+    if raw is None or isinstance(raw, bool):
+        return raw
+    raise InputError(prefix + field, "must be true or false")
 
 
 def _fate(body: dict[str, Any], prefix: str) -> Fate | None:
@@ -212,8 +225,10 @@ def parse_bet_spec(body: object, prefix: str = "") -> BetSpec:
         stake=amount(data, "stake", prefix=prefix),
         currency=currency(data, prefix=prefix),
         fate=_fate(data, prefix),
-        delay=_delay(data, prefix),
+        delay=_seconds(data, "delay", prefix),
         payout=payout,
+        lag=_seconds(data, "lag", prefix),
+        fenceable=_flag(data, "fenceable", prefix),
     )
 
 

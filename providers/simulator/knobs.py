@@ -41,12 +41,19 @@ class Knobs:
     share_never: float = 0.1
     share_unknown: float = 0.05
     delay_range: tuple[float, float] = (1.0, 5.0)
+    # Seconds after registration during which the provider answers 404 for a bet
+    # (eventual consistency), drawn per bet when its spec gives no "lag".
+    registration_lag_range: tuple[float, float] = (0.0, 0.0)
+    # Whether a cancel of a bet the provider does not know (yet) leaves a tombstone that
+    # refuses its late registration; false: such a cancel answers 404 and fences nothing.
+    tombstones: bool = True
 
     def as_dict(self) -> dict[str, Any]:
         """A JSON-ready form (tuples become lists)."""
         data = dataclasses.asdict(self)
         data["outage_windows"] = [list(window) for window in self.outage_windows]
         data["delay_range"] = list(self.delay_range)
+        data["registration_lag_range"] = list(self.registration_lag_range)
         return data
 
     def updated(self, changes: object) -> Knobs:
@@ -132,4 +139,6 @@ _CHECKS: dict[str, Callable[[str, object], Any]] = {
     "share_never": _non_negative,
     "share_unknown": _non_negative,
     "delay_range": _interval,
+    "registration_lag_range": _interval,
+    "tombstones": _flag,
 }

@@ -1,4 +1,5 @@
-"""The simulator's truth: bets and their fates, refunds, faults, counts and a request log.
+"""The simulator's truth: bets and their fates (in :mod:`providers.simulator.book`),
+refunds, faults, counts and a request log.
 
 Pure Python and thread-safe: the HTTP server is threaded, so every read and
 write of the truth happens under one lock, and nothing sleeps while holding it.
@@ -13,26 +14,22 @@ import threading
 import time
 from collections import deque
 from collections.abc import Callable, Iterable
-from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
+from providers.simulator.book import BetBook
 from providers.simulator.inputs import (
     MALFORMED,
     BetSpec,
-    Fate,
     Fault,
     FaultRequest,
     RefundRequest,
     money,
 )
 from providers.simulator.knobs import Knobs
-from providers.simulator.records import LogEntry, Refund, SimBet
+from providers.simulator.records import LogEntry, Refund
 
 LOG_CAPACITY = 1_000_000
-MULTIPLIERS = (Decimal("1.5"), Decimal("2"), Decimal("3"))
-CENT = Decimal("0.01")
 COUNT_KINDS = ("status", "batch", "cancel", "refund", "faults_injected", "unauthorized")
-UNKNOWN_BET: dict[str, Any] = {"error": "unknown bet"}
 
 
 class SimState:
@@ -55,7 +52,7 @@ class SimState:
 
     def _clear(self) -> None:
         self._rng = random.Random(self._seed)
-        self._bets: dict[str, SimBet] = {}
+        self._book = BetBook(self._rng)
         self._refunds: dict[str, Refund] = {}
         self._refund_requests: dict[str, int] = {}
         self._counts = dict.fromkeys(COUNT_KINDS, 0)
@@ -85,81 +82,30 @@ class SimState:
         """Decide each new bet's fate; a known ref keeps its first decision."""
         with self._lock:
             now = self._clock()
-            results = []
-            for spec in specs:
-                known = self._bets.get(spec.bet_ref)
-                if known is None:
-                    known = self._bets[spec.bet_ref] = self._decide(spec, now)
-                    results.append((True, known.decision()))
-                else:
-                    results.append((False, known.decision()))
-            return results
-
-    def _decide(self, spec: BetSpec, now: float) -> SimBet:
-        fate = spec.fate or self._draw_fate()
-        payout, result_at = None, None
-        if fate in (Fate.RETURNED, Fate.DELAYED):
-            payout = spec.payout if spec.payout is not None else self._draw_payout(spec.stake)
-            delay = 0.0
-            if fate is Fate.DELAYED:
-                delay = spec.delay if spec.delay is not None else self._draw_delay()
-            result_at = now + delay
-        return SimBet(spec.bet_ref, fate, spec.stake, spec.currency, payout, result_at)
-
-    def _draw_fate(self) -> Fate:
-        k = self._knobs
-        weights = [k.share_returned, k.share_delayed, k.share_never, k.share_unknown]
-        return self._rng.choices(list(Fate), weights=weights)[0]
-
-    def _draw_delay(self) -> float:
-        low, high = self._knobs.delay_range
-        return self._rng.uniform(low, high)
-
-    def _draw_payout(self, stake: Decimal) -> Decimal:
-        if self._rng.random() < 0.5:
-            return Decimal("0.00")
-        return (stake * self._rng.choice(MULTIPLIERS)).quantize(CENT, rounding=ROUND_HALF_UP)
+            return [self._book.register(spec, now, self._knobs) for spec in specs]
 
     def status(self, ref: str) -> tuple[int, dict[str, Any]]:
-        """``GET /bets/<ref>``: the status object, or 404 when the provider never saw it."""
+        """``GET /bets/<ref>``: the status object, or 404 when the provider does not know it."""
         with self._lock:
-            bet = self._bets.get(ref)
-            if bet is None or bet.fate is Fate.UNKNOWN:
-                return 404, dict(UNKNOWN_BET)
-            return 200, bet.status_object(self._clock())
+            return self._book.status(ref, self._clock())
 
     def statuses(self, refs: list[str]) -> tuple[int, dict[str, Any]]:
-        """``POST /bets/status``: the known bets' statuses and the refs never seen."""
+        """``POST /bets/status``: the known bets' statuses and the refs not known."""
         with self._lock:
-            now = self._clock()
-            known, unknown = [], []
-            for ref in refs:
-                bet = self._bets.get(ref)
-                if bet is None or bet.fate is Fate.UNKNOWN:
-                    unknown.append(ref)
-                else:
-                    known.append(bet.status_object(now))
-            return 200, {"bets": known, "unknown": unknown}
+            return self._book.statuses(refs, self._clock())
 
     def cancel(self, ref: str) -> tuple[int, dict[str, Any]]:
-        """Cancel a pending bet for good; a bet with a result answers 409 with it."""
+        """Cancel a pending bet for good (a bet not known yet: by a tombstone); a bet with
+        a result answers 409 with it."""
         with self._lock:
-            bet = self._bets.get(ref)
-            if bet is None or bet.fate is Fate.UNKNOWN:
-                return 404, dict(UNKNOWN_BET)
-            now = self._clock()
-            status = bet.status_at(now)
-            if status == "settled":
-                return 409, bet.status_object(now)
-            bet.cancelled = True
-            return 200, bet.status_object(now)
+            return self._book.cancel(ref, self._clock(), self._knobs)
 
     def count(self, kind: str, refs: Iterable[str] = ()) -> None:
         """Count a request that reached an endpoint, and the bets it concerned."""
         with self._lock:
             self._counts[kind] += 1
             for ref in refs:
-                bet = self._bets.get(ref)
+                bet = self._book.bets.get(ref)
                 if bet is None:
                     continue
                 if kind == "cancel":
@@ -170,7 +116,7 @@ class SimState:
     def other_ref(self, ref: str) -> str:
         """Another bet's reference, for answers about the wrong bet."""
         with self._lock:
-            for candidate in self._bets:
+            for candidate in self._book.bets:
                 if candidate != ref:
                     return candidate
         return f"{ref}-other"
@@ -305,7 +251,7 @@ class SimState:
                 for key, refund in self._refunds.items()
             }
             return {
-                "bets": {ref: bet.truth(now) for ref, bet in self._bets.items()},
+                **self._book.truth(now),
                 "refunds": refunds,
                 "refund_requests": dict(self._refund_requests),
                 "counts": dict(self._counts),

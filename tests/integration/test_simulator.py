@@ -262,9 +262,111 @@ def test_cancelling_twice_gives_the_same_answer(sim: Sim) -> None:
     assert sim.truth()["bets"]["c3"]["cancels"] == 2
 
 
-def test_cancelling_a_bet_the_provider_never_saw_answers_404(sim: Sim) -> None:
+def test_cancelling_a_bet_the_provider_never_saw_leaves_a_tombstone(sim: Sim) -> None:
     sim.register("c4", fate="unknown")
-    assert sim.cancel("c4").status_code == 404
+    response = sim.cancel("c4")
+    assert response.status_code == 200 and response.json()["status"] == "cancelled"
+    assert sim.status("c4").json()["status"] == "cancelled", "the provider remembers the cancel"
+    fact = sim.truth()["bets"]["c4"]
+    assert (fact["cancelled"], fact["fenced"], fact["settled"]) == (True, True, False)
+
+
+def test_a_bet_that_cannot_be_fenced_answers_its_cancel_404(sim: Sim) -> None:
+    sim.register("c5", fate="unknown", fenceable=False)
+    assert sim.cancel("c5").status_code == 404
+    fact = sim.truth()["bets"]["c5"]
+    assert (fact["cancelled"], fact["fenced"], fact["fenceable"]) == (False, False, False)
+
+
+def test_a_provider_without_tombstones_answers_a_cancel_of_a_ref_it_never_saw_404(
+    sim: Sim,
+) -> None:
+    sim.knobs(tombstones=False)
+    assert sim.cancel("nobody-yet").status_code == 404
+    assert sim.truth()["tombstones"] == {}
+
+
+def test_a_late_registration_of_a_fenced_ref_is_refused_and_never_settles(sim: Sim) -> None:
+    response = sim.cancel("late1")
+    assert response.status_code == 200
+    assert response.json() == {"bet_ref": "late1", "status": "cancelled", "payout": None,
+                               "currency": None, "settled_at": None}
+    assert "late1" in sim.truth()["tombstones"]
+
+    decision = sim.register("late1", fate="delayed", delay=0.2, payout="40.00")
+    time.sleep(0.3)
+
+    assert decision["fenced"] is True and decision["payout"] is None
+    assert sim.status("late1").json()["status"] == "cancelled"
+    truth = sim.truth()
+    fact = truth["bets"]["late1"]
+    assert (fact["status_now"], fact["fenced"], fact["settled"]) == ("cancelled", True, False)
+    assert fact["settled_payout"] is None and "late1" not in truth["tombstones"]
+    assert sim.cancel("late1").status_code == 200, "a repeated cancel changes nothing"
+
+
+# -- registration lag ----------------------------------------------------------
+
+
+def test_a_bet_registered_late_answers_404_during_its_lag_then_follows_its_fate(
+    sim: Sim,
+) -> None:
+    decision = sim.register("lag1", fate="delayed", delay=0.1, payout="25.00", lag=0.5)
+    assert decision["lag"] == 0.5
+    assert sim.status("lag1").status_code == 404
+    batch = sim.provider("POST", "/bets/status", {"bet_refs": ["lag1"]}).json()
+    assert batch == {"bets": [], "unknown": ["lag1"]}
+    assert sim.truth()["bets"]["lag1"]["status_now"] == "unknown"
+
+    time.sleep(0.6)
+
+    answer = sim.status("lag1").json()
+    assert (answer["status"], answer["payout"]) == ("settled", "25.00")
+    fact = sim.truth()["bets"]["lag1"]
+    assert (fact["settled"], fact["settled_payout"], fact["cancelled"]) == (True, "25.00", False)
+    assert sim.cancel("lag1").status_code == 409
+
+
+def test_a_cancel_during_the_lag_fences_the_bet_so_it_never_settles(sim: Sim) -> None:
+    sim.register("lag2", fate="returned", payout="30.00", lag=0.4)
+    assert sim.status("lag2").status_code == 404
+
+    response = sim.cancel("lag2")
+    time.sleep(0.5)
+
+    assert response.status_code == 200 and response.json()["status"] == "cancelled"
+    assert sim.status("lag2").json()["status"] == "cancelled"
+    fact = sim.truth()["bets"]["lag2"]
+    assert (fact["fenced"], fact["settled"], fact["status_now"]) == (True, False, "cancelled")
+
+
+def test_registration_lags_are_drawn_per_bet_from_the_knob_when_not_given(sim: Sim) -> None:
+    sim.knobs(registration_lag_range=[1.0, 6.0])
+    lags = [sim.register(f"lg{i}", fate="never")["lag"] for i in range(10)]
+    given = sim.register("lg-given", fate="never", lag=0.0)["lag"]
+    assert all(1.0 <= lag <= 6.0 for lag in lags) and len(set(lags)) == 10
+    assert given == 0.0
+    assert sim.truth()["bets"]["lg0"]["known_from"] is not None
+
+
+def test_the_same_seed_draws_the_same_lags(sim: Sim) -> None:
+    sim.knobs(registration_lag_range=[1.0, 6.0])
+    first = [sim.register(f"s{i}", fate="never")["lag"] for i in range(5)]
+    assert sim.control("POST", "/_sim/reset").ok
+    again = [sim.register(f"s{i}", fate="never")["lag"] for i in range(5)]
+    assert first == again
+
+
+@pytest.mark.parametrize(
+    ("spec", "field"),
+    [({"lag": -1}, "lag"), ({"lag": "soon"}, "lag"), ({"lag": True}, "lag"),
+     ({"fenceable": "no"}, "fenceable"), ({"fenceable": 0}, "fenceable")],
+)
+def test_a_bad_lag_or_fenceable_flag_is_refused_naming_the_field(
+    sim: Sim, spec: dict[str, Any], field: str
+) -> None:
+    response = sim.control("POST", "/_sim/bets", {"bet_ref": "bad", **default_bet(spec)})
+    assert response.status_code == 400 and response.json()["field"] == field
 
 
 # -- signatures --------------------------------------------------------------
