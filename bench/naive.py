@@ -24,7 +24,7 @@ from sqlalchemy import create_engine
 from sqlalchemy.orm import Session
 
 from models.tables import AuditEvent, Bet
-from providers.signing import sign, verify
+from providers.signing import Exchange, new_request_id, sign_request, verify_response
 
 NAIVE_QUEUE = "bench.naive"
 NAIVE_TASK = "bench.naive_check"
@@ -50,9 +50,11 @@ def naive_check(bet_id: int) -> str:
         bet = session.get(Bet, bet_id)
         if bet is None or bet.state != "pending":
             return "done"
-        response = requests.get(f"{PROVIDER_URL}/bets/{bet.bet_ref}", headers=sign(SECRET, b""),
-                                timeout=10)
-        verify(SECRET, response.headers, response.content)
+        exchange = Exchange(new_request_id(), "GET", f"/bets/{bet.bet_ref}")
+        response = requests.get(PROVIDER_URL + exchange.target,
+                                headers=sign_request(SECRET, exchange, b""), timeout=10)
+        verify_response(SECRET, response.headers, exchange, response.status_code,
+                        response.content)
         answer = response.json()
         session.add(AuditEvent(bet_id=bet.id, at=now, kind="provider_answered",
                                actor="provider", detail=answer))

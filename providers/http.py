@@ -5,9 +5,10 @@ process start (never at import), holding one pooled ``requests.Session``.
 
 What it guarantees to its callers:
 
-* every request body is signed and every response signature is verified
-  (invariant 9) -- a response that is not provably from the other side is an
-  invalid response, never an answer;
+* every request is signed (method, request target, a fresh request id and the
+  body) and every response signature is verified against that very request and
+  the status code received (invariant 9) -- a response that is not provably the
+  other side's answer to this request is an invalid response, never an answer;
 * a response body is read up to :data:`MAX_RESPONSE_BYTES` and no further;
 * one call is retried for a few seconds at most (tenacity) on connection
   errors, timeouts and 5xx -- never on 4xx, never for minutes: longer waits
@@ -187,17 +188,11 @@ class SignedJsonClient:
     def _attempt(self, method: str, path: str, payload: bytes) -> SignedResponse:
         if self._throttle is not None:
             self._throttle()
-        headers = {"Content-Type": "application/json", "Accept": "application/json",
-                   # Plain bytes on the wire, so the body can be read as it arrives.
-                   "Accept-Encoding": "identity"}
-        headers.update(signing.sign(self._secret, payload))
+        prepared, exchange = self._signed_request(method, path, payload)
         deadline = time.monotonic() + sum(self._timeout)
         try:
-            with self._session.request(
-                method,
-                self.base_url + path,
-                data=payload or None,
-                headers=headers,
+            with self._session.send(
+                prepared,
                 timeout=self._timeout,
                 stream=True,
                 allow_redirects=False,  # a redirect is not part of any contract
@@ -207,13 +202,36 @@ class SignedJsonClient:
                 if 300 <= raw.status_code < 400:  # no contract redirects; its body is moot
                     raise _UntrustedResponse(f"unexpected HTTP {raw.status_code} redirect")
                 content = _read_capped(raw, deadline)
-                return self._verified(raw, content)
+                return self._verified(raw, exchange, content)
         except _TRANSIENT_TRANSPORT_ERRORS as exc:
             raise _TransientFailure(f"{type(exc).__name__}: {exc}") from exc
 
-    def _verified(self, raw: requests.Response, content: bytes) -> SignedResponse:
+    def _signed_request(
+        self, method: str, path: str, payload: bytes
+    ) -> tuple[requests.PreparedRequest, signing.Exchange]:
+        """The request as it goes on the wire, signed over its final target.
+
+        The signature binds the request target exactly as sent (after requests has
+        normalised the URL's quoting), with a fresh request id per attempt.
+        """
+        headers = {"Content-Type": "application/json", "Accept": "application/json",
+                   # Plain bytes on the wire, so the body can be read as it arrives.
+                   "Accept-Encoding": "identity"}
+        prepared = self._session.prepare_request(requests.Request(
+            method, self.base_url + path, data=payload or None, headers=headers))
+        exchange = signing.Exchange(
+            signing.new_request_id(), str(prepared.method), prepared.path_url)
         try:
-            signing.verify(self._secret, raw.headers, content)
+            prepared.headers.update(signing.sign_request(self._secret, exchange, payload))
+        except signing.SignatureError as exc:  # a target no contract allows: do not send it
+            raise requests.exceptions.InvalidURL(str(exc)) from exc
+        return prepared, exchange
+
+    def _verified(
+        self, raw: requests.Response, exchange: signing.Exchange, content: bytes
+    ) -> SignedResponse:
+        try:
+            signing.verify_response(self._secret, raw.headers, exchange, raw.status_code, content)
         except signing.SignatureError as exc:
             raise _UntrustedResponse(f"HTTP {raw.status_code}, {exc}") from exc
         return SignedResponse(status_code=raw.status_code, content=content)
@@ -239,8 +257,11 @@ def _read_capped(raw: requests.Response, deadline: float) -> bytes:
     deadline stops a peer that sends a byte just often enough to keep us.
     """
     declared = raw.headers.get("Content-Length", "")
-    if declared.isdigit() and int(declared) > MAX_RESPONSE_BYTES:
-        raise _UntrustedResponse(f"body of {declared} bytes exceeds {MAX_RESPONSE_BYTES}")
+    # ASCII digits only, and few of them: int() of thousands of digits raises ValueError.
+    if declared.isascii() and declared.isdigit() and (
+        len(declared) > 12 or int(declared) > MAX_RESPONSE_BYTES
+    ):
+        raise _UntrustedResponse(f"body of {declared[:32]} bytes exceeds {MAX_RESPONSE_BYTES}")
     body = bytearray()
     # read1 returns whatever has arrived (iter_content would wait for a whole chunk,
     # so a peer dripping one byte at a time would never meet the deadline check).

@@ -2,6 +2,8 @@
 
 Retries are the outbox's business (minutes apart, in the database), so this client
 makes exactly one attempt per call and says whether the game server confirmed it.
+Each attempt is signed like a provider request (method, request target, a fresh
+request id, the body); the body carries the event id receivers deduplicate on.
 """
 
 from __future__ import annotations
@@ -10,7 +12,7 @@ import requests
 
 from providers.errors import NotificationFailed
 from providers.http import make_session
-from providers.signing import sign
+from providers.signing import Exchange, SignatureError, new_request_id, sign_request
 
 EVENT_ID_HEADER = "X-Betguard-Event-Id"
 
@@ -25,16 +27,23 @@ class HttpNotifier:
 
     def send(self, event_id: str, body: bytes) -> None:
         """POST ``body``; raise ``NotificationFailed`` unless the answer is 2xx."""
-        headers = {"Content-Type": "application/json", EVENT_ID_HEADER: event_id,
-                   **sign(self._secret, body)}
         try:
+            prepared = self._signed(event_id, body)
             # Streamed and closed unread: a hostile receiver's endless body costs nothing.
-            with self._session.post(self.url, data=body, headers=headers, stream=True,
-                                    timeout=self._timeout, allow_redirects=False) as answer:
+            with self._session.send(prepared, stream=True, timeout=self._timeout,
+                                    allow_redirects=False) as answer:
                 # The reason phrase, never the body: a hostile receiver may drip it.
                 status, excerpt = answer.status_code, answer.reason or ""
-        except requests.RequestException as exc:
+        except (requests.RequestException, SignatureError) as exc:
             raise NotificationFailed(f"{type(exc).__name__}: {exc}"[:300]) from exc
         if not 200 <= status < 300:
             raise NotificationFailed(f"HTTP {status}: {excerpt}")
 
+    def _signed(self, event_id: str, body: bytes) -> requests.PreparedRequest:
+        """The POST as it goes on the wire, signed over its final request target."""
+        headers = {"Content-Type": "application/json", EVENT_ID_HEADER: event_id}
+        prepared = self._session.prepare_request(
+            requests.Request("POST", self.url, data=body, headers=headers))
+        exchange = Exchange(new_request_id(), "POST", prepared.path_url)
+        prepared.headers.update(sign_request(self._secret, exchange, body))
+        return prepared

@@ -17,8 +17,8 @@ from typing import Any
 from flask import Flask, Response, g, jsonify, request
 from werkzeug.exceptions import HTTPException
 
-from providers.signing import SIGNATURE_HEADER, TIMESTAMP_HEADER, SignatureError, verify
-from providers.simulator import faults
+from providers.signing import Exchange, SignatureError
+from providers.simulator import faults, wire
 from providers.simulator.game_server import add_game_server_routes
 from providers.simulator.inputs import (
     Fault,
@@ -56,20 +56,22 @@ class SignedEndpoint:
 
     def serve(self, prepare: Callable[[bytes], Call]) -> Response:
         if not self.wallet and self.state.take_outage():
-            return self.render(503, {"error": "provider outage"})
+            return self.render(503, {"error": "provider outage"}, wire.unverified())
         body = request.get_data()
         try:
-            verify(self.secret, signature_headers(), body)
+            exchange = wire.verified(self.secret, body)
         except SignatureError as exc:
             self.state.count("unauthorized")
-            return self.render(401, {"error": f"bad signature: {exc}"})
+            # Signed for the id the request named (if well-formed), so the client can
+            # tell our refusal from a forgery; it is no answer to any other request.
+            return self.render(401, {"error": f"bad signature: {exc}"}, wire.unverified())
         try:
             call = prepare(body)
         except InputError as exc:
-            return self.render(400, {"error": str(exc), "field": exc.field})
-        return self._answer(call)
+            return self.render(400, {"error": str(exc), "field": exc.field}, exchange)
+        return self._answer(call, exchange)
 
-    def _answer(self, call: Call) -> Response:
+    def _answer(self, call: Call, exchange: Exchange) -> Response:
         if self.wallet:
             fault = self.state.next_wallet_fault()
         else:
@@ -87,18 +89,25 @@ class SignedEndpoint:
         other = (
             self.state.other_ref(subject(payload, call.refs)) if fault is Fault.OTHER_REF else ""
         )
-        return self.render(status, payload, fault, other)
+        return self.render(status, payload, exchange, fault, other)
 
     def render(
-        self, status: int, payload: dict[str, Any], fault: Fault | None = None, other: str = ""
+        self,
+        status: int,
+        payload: dict[str, Any],
+        exchange: Exchange | None,
+        fault: Fault | None = None,
+        other: str = "",
     ) -> Response:
+        """The answer, signed for ``exchange`` (unsigned when there is none to sign for)."""
         data, mimetype = faults.encode(payload, fault, other)
         streamed = faults.stream(fault, data)
+        answered = faults.status(fault, status)
         return Response(
             data if streamed is None else streamed,
-            status=faults.status(fault, status),
+            status=answered,
             mimetype=mimetype,
-            headers=faults.headers(fault, self.secret, data),
+            headers=faults.headers(fault, self.secret, exchange, answered, data),
         )
 
 
@@ -108,12 +117,6 @@ def subject(payload: dict[str, Any], refs: list[str]) -> str:
     record = bets[0] if isinstance(bets, list) and bets else payload
     ref = record.get("bet_ref") if isinstance(record, dict) else None
     return ref if isinstance(ref, str) else (refs[0] if refs else "")
-
-
-def signature_headers() -> dict[str, str]:
-    """The request's signature headers, looked up case-insensitively."""
-    names = (TIMESTAMP_HEADER, SIGNATURE_HEADER)
-    return {name: value for name in names if (value := request.headers.get(name)) is not None}
 
 
 def parse_json(body: bytes) -> dict[str, Any]:

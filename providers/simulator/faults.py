@@ -1,8 +1,9 @@
 """Spoiling responses on purpose: their body, status, signature or the way they are sent.
 
-A malformed answer is still correctly signed (unless the fault is the
-signature itself), so only the client's validation can catch it — exactly
-the case betguard must record as a provider error and never act upon.
+A malformed answer is still correctly signed for the request it answers, with the
+status it is sent with (unless the fault is the signature itself), so only the
+client's validation can catch it — exactly the case betguard must record as a
+provider error and never act upon.
 
 Every stream here ends by itself: after :data:`STREAM_SECONDS` or
 :data:`STREAM_BYTES`, or as soon as the client hangs up (the server's write
@@ -17,7 +18,13 @@ import time
 from collections.abc import Callable, Iterator
 from typing import Any
 
-from providers.signing import TIMESTAMP_HEADER, sign
+from providers.signing import (
+    REQUEST_ID_HEADER,
+    TIMESTAMP_HEADER,
+    Exchange,
+    new_request_id,
+    sign_response,
+)
 from providers.simulator.inputs import Fault
 
 NOT_JSON_BODY = b"<html><body><h1>502 Bad Gateway</h1>upstream hiccup</body></html>"
@@ -102,10 +109,15 @@ def status(fault: Fault | None, status_code: int) -> int:
     return status_code
 
 
-def headers(fault: Fault | None, secret: str, data: bytes) -> dict[str, str]:
-    """The signature headers (spoiled for the signature faults) and any the fault adds."""
-    sign_as = _SIGNERS.get(fault) if fault is not None else None
-    found = sign_as(secret, data) if sign_as is not None else sign(secret, data)
+def headers(
+    fault: Fault | None, secret: str, exchange: Exchange | None, status_code: int, data: bytes
+) -> dict[str, str]:
+    """The signature headers for the answer to ``exchange`` (spoiled for the signature
+    faults; none without an exchange) and any headers the fault adds."""
+    found: dict[str, str] = {}
+    if exchange is not None:
+        sign_as = _SIGNERS.get(fault, _genuine) if fault is not None else _genuine
+        found = sign_as(secret, exchange, status_code, data)
     if fault is Fault.REDIRECT_302:
         found["Location"] = UNREACHABLE
     if fault in (Fault.SLOW_DRIP_DECLARED, Fault.TRUNCATED_BODY):
@@ -135,24 +147,39 @@ def _finish(data: bytes, fault: Fault | None) -> bytes:
     return data
 
 
-def _replayed(secret: str, _data: bytes) -> dict[str, str]:
-    """A genuine signature, captured from another answer."""
-    return sign(secret, b'{"bet_ref":"another-bet","status":"pending"}')
+Signer = Callable[[str, Exchange, int, bytes], dict[str, str]]
 
 
-def _stale(secret: str, data: bytes) -> dict[str, str]:
-    return sign(secret, data, now=time.time() - STALE_SECONDS)
+def _genuine(secret: str, exchange: Exchange, status_code: int, data: bytes) -> dict[str, str]:
+    return sign_response(secret, exchange, status_code, data)
 
 
-def _malformed_timestamp(secret: str, data: bytes) -> dict[str, str]:
-    signed = sign(secret, data)
+def _replayed(secret: str, exchange: Exchange, _status: int, _data: bytes) -> dict[str, str]:
+    """A genuine signature captured from an answer about another bet, to another request,
+    with the echoed request id rewritten to this request's (the header is not secret)."""
+    captured = Exchange(new_request_id(), "GET", "/bets/another-bet")
+    signed = sign_response(secret, captured, 200, b'{"bet_ref":"another-bet","status":"pending"}')
+    signed[REQUEST_ID_HEADER] = exchange.request_id
+    return signed
+
+
+def _stale(secret: str, exchange: Exchange, status_code: int, data: bytes) -> dict[str, str]:
+    return sign_response(secret, exchange, status_code, data, now=time.time() - STALE_SECONDS)
+
+
+def _malformed_timestamp(
+    secret: str, exchange: Exchange, status_code: int, data: bytes
+) -> dict[str, str]:
+    signed = sign_response(secret, exchange, status_code, data)
     signed[TIMESTAMP_HEADER] = "\u00b9\u00b2\u00b3"  # superscript digits: isdigit(), not ASCII
     return signed
 
 
-_SIGNERS: dict[Fault, Callable[[str, bytes], dict[str, str]]] = {
-    Fault.BAD_SIGNATURE: lambda secret, data: sign(f"not-the-{secret}", data),
-    Fault.MISSING_SIGNATURE: lambda _secret, _data: {},
+_SIGNERS: dict[Fault, Signer] = {
+    Fault.BAD_SIGNATURE: lambda secret, exchange, status_code, data: sign_response(
+        f"not-the-{secret}", exchange, status_code, data
+    ),
+    Fault.MISSING_SIGNATURE: lambda _secret, _exchange, _status, _data: {},
     Fault.REPLAYED_SIGNATURE: _replayed,
     Fault.STALE_SIGNATURE: _stale,
     Fault.MALFORMED_TIMESTAMP: _malformed_timestamp,

@@ -11,7 +11,8 @@ from typing import Any
 
 from flask import Flask, Response, jsonify, request
 
-from providers.signing import SignatureError, verify
+from providers.signing import SignatureError
+from providers.simulator import wire
 
 
 class NotificationLog:
@@ -49,7 +50,7 @@ def add_game_server_routes(app: Flask, secret: str | None) -> NotificationLog:
             return jsonify({"error": "no notification secret configured"}), 404
         body = request.get_data()
         try:
-            verify(secret, dict(request.headers.items()), body)
+            wire.verified(secret, body)
             payload = json.loads(body)
         except (SignatureError, ValueError) as exc:
             log.refuse()

@@ -19,7 +19,7 @@ from enum import StrEnum
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
-from providers.signing import SignatureError, verify
+from providers.signing import SignatureError, verify_request
 
 HANG_SECONDS = 6.5  # past the notifier's 5 s read timeout
 HOSTILE_SECONDS = 30.0  # no hostile answer lasts longer
@@ -113,9 +113,9 @@ class Receiver:
             self.hostile_answers[bet_ref] += 1
             return bet_ref, mode
 
-    def _answer(self, headers: dict[str, str], body: bytes) -> int:
+    def _answer(self, headers: dict[str, str], target: str, body: bytes) -> int:
         try:
-            verify(self.secret, headers, body)
+            verify_request(self.secret, headers, method="POST", target=target, body=body)
         except SignatureError:
             with self.lock:
                 self.bad_signatures += 1
@@ -141,7 +141,7 @@ class Receiver:
                 if hostile is not None:
                     hostile_answer(self, hostile, receiver, body)
                     return
-                status = receiver._answer(dict(self.headers.items()), body)
+                status = receiver._answer(dict(self.headers.items()), self.path, body)
                 self.send_response(status)
                 self.send_header("Content-Length", "0")
                 self.end_headers()
