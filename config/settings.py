@@ -5,6 +5,7 @@ from __future__ import annotations
 from functools import cached_property
 from pathlib import Path
 from typing import Literal
+from urllib.parse import urlsplit
 
 from pydantic import AliasChoices, BaseModel, ConfigDict, Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -112,12 +113,18 @@ class Settings(BaseSettings):
         for name in policies:
             self.provider_secret(name)
         self.wallet_secret_value()
+        if self.notify_url is not None and self.notify_secret is None:
+            raise SettingsError("BETGUARD_NOTIFY_URL is set but BETGUARD_NOTIFY_SECRET is not")
         if self.mode == "production":
             self._refuse_placeholders(policies)
+            self._refuse_plain_http(policies)
 
     def _refuse_placeholders(self, policies: dict[str, ProviderPolicy]) -> None:
         secrets = {f"provider secret {n!r}": self.provider_secret(n) for n in policies}
         secrets["wallet secret"] = self.wallet_secret_value()
+        if self.notify_secret is not None:
+            secrets["notification secret (BETGUARD_NOTIFY_SECRET)"] = (
+                self.notify_secret.get_secret_value())
         for label, value in secrets.items():
             if value.strip().lower() in PLACEHOLDER_SECRETS or len(value) < 16:
                 raise SettingsError(f"production mode refuses the placeholder {label}")
@@ -125,6 +132,18 @@ class Settings(BaseSettings):
             raise SettingsError("production mode needs DATABASE_URL to name PostgreSQL")
         if self.redis_url is None:
             raise SettingsError("production mode needs REDIS_URL")
+
+    def _refuse_plain_http(self, policies: dict[str, ProviderPolicy]) -> None:
+        """Signatures prove who answered, not who else read it: production needs TLS."""
+        urls = {f"provider {n!r} base_url": str(p.base_url) for n, p in policies.items()}
+        urls["wallet URL (BETGUARD_WALLET_URL)"] = self.wallet_url
+        if self.notify_url is not None:
+            urls["notification URL (BETGUARD_NOTIFY_URL)"] = self.notify_url
+        for label, url in urls.items():
+            parts = urlsplit(url)
+            if parts.scheme.lower() != "https" or not parts.hostname:
+                shown = f"{parts.scheme}://" if parts.scheme else "no scheme"  # never credentials
+                raise SettingsError(f"production mode needs https: the {label} uses {shown}")
 
 
 _settings: Settings | None = None

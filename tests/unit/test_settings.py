@@ -1,7 +1,7 @@
 """Settings: one object, read from the environment, checked at start-up.
 
 Production mode refuses what would be unsafe: missing, placeholder or short
-secrets, SQLite, no Redis.
+secrets, SQLite, no Redis, plain http:// to a provider, the wallet or the game server.
 """
 
 from __future__ import annotations
@@ -20,11 +20,12 @@ from config.settings import PLACEHOLDER_SECRETS, Settings, SettingsError
 STRONG = "s3cr3t-0123456789abcdef"
 POLICIES = """
 [providers.acme]
-base_url = "http://acme.test"
+base_url = "https://acme.test"
 
 [providers.beta]
-base_url = "http://beta.test"
+base_url = "https://beta.test/api"
 """
+LOOPBACK_POLICIES = POLICIES.replace("https://acme.test", "http://127.0.0.1:8100")
 
 
 @pytest.fixture(autouse=True)
@@ -50,6 +51,9 @@ def production(policy_file: Path, **changes: Any) -> Settings:
         "policy_file": policy_file,
         "provider_secrets": {"acme": STRONG, "beta": STRONG[::-1]},
         "wallet_secret": STRONG.upper(),
+        "wallet_url": "https://wallet.test/v1",
+        "notify_url": "https://game.test/notifications",
+        "notify_secret": STRONG.lower() + "-notify",
         **changes,
     }
     return Settings(**options)
@@ -90,6 +94,7 @@ def test_the_environment_configures_a_production_start(
     monkeypatch.setenv("BETGUARD_POLICY_FILE", str(policy_file))
     monkeypatch.setenv("BETGUARD_PROVIDER_SECRETS", json.dumps({"acme": STRONG, "beta": STRONG}))
     monkeypatch.setenv("BETGUARD_WALLET_SECRET", STRONG)
+    monkeypatch.setenv("BETGUARD_WALLET_URL", "https://wallet.test")
     settings = Settings()
     settings.validate_for_start()
     assert settings.provider_secret("beta") == STRONG
@@ -200,3 +205,76 @@ def test_production_refuses_the_default_database(policy_file: Path) -> None:
 def test_production_refuses_to_start_without_redis(policy_file: Path) -> None:
     with pytest.raises(SettingsError, match="production mode needs REDIS_URL"):
         production(policy_file, redis_url=None).validate_for_start()
+
+
+@pytest.mark.parametrize("placeholder", sorted(PLACEHOLDER_SECRETS))
+def test_production_refuses_a_placeholder_notification_secret(
+    policy_file: Path, placeholder: str
+) -> None:
+    settings = production(policy_file, notify_secret=placeholder)
+    with pytest.raises(SettingsError, match=r"placeholder notification secret \(BETGUARD_NOTIFY"):
+        settings.validate_for_start()
+
+
+def test_production_refuses_a_short_notification_secret(policy_file: Path) -> None:
+    with pytest.raises(SettingsError, match="placeholder notification secret"):
+        production(policy_file, notify_secret="x" * 15).validate_for_start()
+
+
+@pytest.mark.parametrize("mode", ["development", "production"])
+def test_a_notify_url_without_a_notify_secret_is_refused(policy_file: Path, mode: str) -> None:
+    settings = production(policy_file, mode=mode, notify_secret=None)
+    with pytest.raises(SettingsError, match="BETGUARD_NOTIFY_SECRET is not"):
+        settings.validate_for_start()
+
+
+def test_production_starts_without_notifications(policy_file: Path) -> None:
+    production(policy_file, notify_url=None, notify_secret=None).validate_for_start()
+
+
+@pytest.mark.parametrize(
+    "base_url",
+    ["http://127.0.0.1:8100", "http://acme.test/api", "HTTP://acme.test"],
+)
+def test_production_refuses_a_provider_base_url_without_https_naming_the_provider(
+    tmp_path: Path, base_url: str
+) -> None:
+    path = tmp_path / "policies.toml"
+    path.write_text(POLICIES.replace("https://beta.test/api", base_url), encoding="utf-8")
+    with pytest.raises(SettingsError, match="needs https: the provider 'beta' base_url"):
+        production(path).validate_for_start()
+
+
+@pytest.mark.parametrize(
+    "url", ["http://wallet.test", "http://127.0.0.1:8100", "wallet.test:443", "https://"]
+)
+def test_production_refuses_a_wallet_url_without_https(policy_file: Path, url: str) -> None:
+    with pytest.raises(SettingsError, match=r"needs https: the wallet URL \(BETGUARD_WALLET_URL"):
+        production(policy_file, wallet_url=url).validate_for_start()
+
+
+def test_production_refuses_the_default_wallet_url(policy_file: Path) -> None:
+    default = Settings.model_fields["wallet_url"].default
+    with pytest.raises(SettingsError, match="wallet URL"):
+        production(policy_file, wallet_url=default).validate_for_start()
+
+
+def test_production_refuses_a_notify_url_without_https(policy_file: Path) -> None:
+    settings = production(policy_file, notify_url="http://game.test/notifications")
+    with pytest.raises(SettingsError, match=r"needs https: the notification URL \(BETGUARD_NOTIFY"):
+        settings.validate_for_start()
+
+
+def test_the_https_refusal_never_shows_credentials_in_the_url(policy_file: Path) -> None:
+    settings = production(policy_file, wallet_url="http://user:hunter2@wallet.test")
+    with pytest.raises(SettingsError) as refused:
+        settings.validate_for_start()
+    assert "hunter2" not in str(refused.value)
+
+
+def test_development_accepts_http_to_loopback_everywhere(tmp_path: Path) -> None:
+    path = tmp_path / "policies.toml"
+    path.write_text(LOOPBACK_POLICIES, encoding="utf-8")
+    development(path, wallet_url="http://127.0.0.1:8100",
+                notify_url="http://127.0.0.1:8200/notifications",
+                notify_secret="dev").validate_for_start()
