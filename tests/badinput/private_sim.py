@@ -24,6 +24,7 @@ class PrivateSim:
     url: str
     provider_secret: str
     wallet_secret: str
+    notify_secret: str
 
     def control(self, path: str, body: object | None = None) -> Any:
         if body is None:
@@ -47,13 +48,15 @@ class PrivateSim:
 @contextmanager
 def private_simulator(base: Path) -> Iterator[PrivateSim]:
     provider_secret, wallet_secret = secrets.token_hex(16), secrets.token_hex(16)
+    notify_secret = secrets.token_hex(16)
     port_file = base / "sim.port"
     process = processes.simulator(dict(os.environ), base / "simulator.log", port_file=port_file,
-                                  provider_secret=provider_secret,
-                                  wallet_secret=wallet_secret).start()
+                                  provider_secret=provider_secret, wallet_secret=wallet_secret,
+                                  notify_secret=notify_secret).start()
     try:
         port = processes.wait_for_file(port_file, process)
-        yield PrivateSim(f"http://127.0.0.1:{port}", provider_secret, wallet_secret)
+        yield PrivateSim(f"http://127.0.0.1:{port}", provider_secret, wallet_secret,
+                         notify_secret)
     finally:
         process.stop()
 
