@@ -6,10 +6,15 @@ from collections.abc import Callable
 
 import redis
 
+from betguard.metrics.guards import BREAKER_STATES, GUARD_METRICS
 from betguard.metrics.instrumented import InstrumentedProvider
+from config.policies import ProviderPolicy
 from config.settings import Settings, SettingsError
 from models.db import Database
 from providers.base import Provider
+from providers.breaker import RedisBreaker
+from providers.bulkhead import RedisBulkhead
+from providers.guard import GuardedProvider, call_lease
 from providers.notifier import HttpNotifier
 from providers.ratelimit import RedisRateLimiter
 from providers.registry import build_provider
@@ -58,18 +63,28 @@ def build_notifier(settings: Settings) -> HttpNotifier | None:
     return HttpNotifier(url=settings.notify_url, secret=settings.notify_secret.get_secret_value())
 
 
+# Redis calls the provider guards and rate limits make: a Redis that does not answer
+# within this refuses the call (the check is rescheduled) instead of holding a thread.
+REDIS_TIMEOUT = 5.0
+# The longest the rate limiter waits for a slot (``RedisRateLimiter``'s max_wait).
+RATE_WAIT = 30.0
+
+
 def build_providers(settings: Settings) -> dict[str, Provider]:
-    """One adapter per configured provider, each call timed for the worker's metrics and,
-    where the policy sets a rate limit, every request taking a slot shared by all workers."""
-    limited = [p for p in settings.policies.values() if p.rate_limit is not None]
-    redis_client = redis.Redis.from_url(redis_py_url(settings.broker_url)) if limited else None
+    """One adapter per configured provider, each call timed for the worker's metrics,
+    passing the provider's circuit breaker and taking one of its concurrency slots
+    (both shared by every worker through Redis) and, where the policy sets a rate
+    limit, every request taking a slot of that limit too."""
+    client = redis.Redis.from_url(redis_py_url(settings.broker_url),
+                                  socket_timeout=REDIS_TIMEOUT,
+                                  socket_connect_timeout=REDIS_TIMEOUT)
     providers: dict[str, Provider] = {}
     for name, policy in settings.policies.items():
         throttle = None
-        if redis_client is not None and policy.rate_limit is not None:
-            throttle = RedisRateLimiter(redis_client, key=f"betguard:rate:{name}",
-                                        rate=policy.rate_limit).acquire
-        providers[name] = InstrumentedProvider(build_provider(
+        if policy.rate_limit is not None:
+            throttle = RedisRateLimiter(client, key=f"betguard:rate:{name}",
+                                        rate=policy.rate_limit, max_wait=RATE_WAIT).acquire
+        adapter = InstrumentedProvider(build_provider(
             policy.adapter,
             name=name,
             base_url=str(policy.base_url).rstrip("/"),
@@ -80,7 +95,24 @@ def build_providers(settings: Settings) -> dict[str, Provider]:
             attempts=policy.http_attempts,
             throttle=throttle,
         ))
+        providers[name] = guarded(adapter, client, policy)
     return providers
+
+
+def guarded(adapter: Provider, client: redis.Redis, policy: ProviderPolicy) -> Provider:
+    """``adapter`` behind its breaker and bulkhead, both in the worker's metrics."""
+    name = policy.name
+    breaker = RedisBreaker(client, key=f"betguard:breaker:{name}",
+                           threshold=policy.breaker_failures, cooldown=policy.breaker_cooldown)
+    bulkhead = RedisBulkhead(client, key=f"betguard:bulkhead:{name}",
+                             limit=policy.max_concurrency)
+    lease = call_lease(connect_timeout=policy.connect_timeout, read_timeout=policy.read_timeout,
+                       attempts=policy.http_attempts,
+                       rate_wait=RATE_WAIT if policy.rate_limit is not None else 0.0)
+    GUARD_METRICS.watch(name)
+    BREAKER_STATES.watch(name, breaker)
+    return GuardedProvider(adapter, bulkhead=bulkhead, breaker=breaker, lease=lease,
+                           listener=GUARD_METRICS)
 
 
 def redis_py_url(broker_url: str) -> str:

@@ -21,6 +21,22 @@ class ProviderInvalidResponse(ProviderUnavailable):
     """Raised when a response is malformed, mis-signed or about another bet."""
 
 
+class ProviderGuarded(ProviderUnavailable):
+    """Raised when betguard itself declined to call the provider: no request was sent."""
+
+
+class ProviderBusy(ProviderGuarded):
+    """Raised when every concurrency slot of the provider is taken (its bulkhead is full)."""
+
+
+class CircuitOpen(ProviderGuarded):
+    """Raised when the provider's circuit breaker is open after calls in a row got no answer."""
+
+
+class GuardUnavailable(ProviderGuarded):
+    """Raised when the bulkhead or breaker cannot be consulted (Redis): the call waits."""
+
+
 class ProviderRejected(ProviderError):
     """Raised when the provider refuses the request (4xx other than the contract's)."""
 

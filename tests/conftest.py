@@ -13,7 +13,13 @@ import pytest
 from betguard.local_services import PostgresServer, RedisServer
 from config.settings import get_settings, reset_settings
 from models.migrate import upgrade
-from tests.integration.harness import Stack, configure, start_simulator, test_context
+from tests.integration.harness import (
+    Stack,
+    configure,
+    start_hanging_simulator,
+    start_simulator,
+    test_context,
+)
 from tests.integration.receiver import Receiver
 
 
@@ -26,6 +32,7 @@ def stack() -> Iterator[Stack]:
         stack = Stack(base=base, postgres=pg, redis=rd, env=dict(os.environ))
         stack.receiver = Receiver(secrets.token_hex(16)).start()
         start_simulator(stack, provider_secret, wallet_secret)
+        start_hanging_simulator(stack, provider_secret, wallet_secret)
         stack.env.update(configure(stack, provider_secret, wallet_secret,
                                    stack.receiver.url, stack.receiver.secret))
         os.environ.update(stack.env)

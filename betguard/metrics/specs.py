@@ -74,7 +74,22 @@ REFUND_ATTEMPTS = Spec("betguard_refund_attempts", "counter",
                        "Refund attempts, per outcome (a RefundOutcome value, or error).",
                        ("outcome",))
 
-WORKER_SPECS = (CHECKS, PROVIDER_CALLS, NOTIFICATION_DELIVERIES, REFUND_ATTEMPTS)
+BREAKER_STATE = Spec(
+    "betguard_provider_breaker_state", "gauge",
+    "Each provider's circuit breaker as Redis holds it at scrape time: 0 closed, "
+    "1 half-open (one trial call decides), 2 open (calls refused without HTTP).",
+    ("provider",))
+PROVIDER_REJECTIONS = Spec(
+    "betguard_provider_rejections", "counter",
+    "Provider calls refused before any HTTP, per provider and reason: busy (every "
+    "concurrency slot taken), open (circuit breaker open), unavailable (Redis unreadable).",
+    ("provider", "reason"))
+BREAKER_OPENINGS = Spec("betguard_provider_breaker_openings", "counter",
+                        "Times a provider's circuit breaker opened (counted by the worker "
+                        "whose call opened it).", ("provider",))
+
+WORKER_SPECS = (CHECKS, PROVIDER_CALLS, NOTIFICATION_DELIVERIES, REFUND_ATTEMPTS,
+                BREAKER_STATE, PROVIDER_REJECTIONS, BREAKER_OPENINGS)
 
 
 def exposed_series() -> dict[str, tuple[str, ...]]:

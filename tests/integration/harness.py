@@ -123,6 +123,32 @@ backoff_cap = 1.0
 deadline = 8
 read_timeout = 10.0
 http_attempts = 1
+
+[providers.hanging]    # a second simulator whose answers outlast the read timeout (test_bulkheads)
+base_url = "{hanging_sim}"
+escalation = "review"
+first_check_delay = 0.2
+backoff_base = 0.5
+backoff_factor = 2
+backoff_cap = 2.0
+jitter = 0.5
+deadline = 600
+read_timeout = 1.0
+http_attempts = 1
+max_concurrency = 2
+breaker_failures = 3
+breaker_cooldown = 3.0
+
+[providers.healthy]    # its neighbour in the same worker, on the main simulator
+base_url = "{sim}"
+escalation = "review"
+first_check_delay = 0.2
+backoff_base = 0.3
+backoff_cap = 1.0
+jitter = 0.5
+deadline = 600
+read_timeout = 1.0
+http_attempts = 2
 """
 
 
@@ -138,6 +164,7 @@ class Stack:
     ctx: Context | None = None
     receiver: Receiver | None = None
     metrics_port: int | None = None  # where the provider worker serves its metrics
+    hanging_sim_url: str = ""  # a second simulator: the "hanging" provider
 
     # -- the game server's side ------------------------------------------------------------
     def place(self, provider: str, *, fate: str, stake: str = "10.00", **sim: Any) -> BetSnapshot:
@@ -265,12 +292,23 @@ def start_simulator(stack: Stack, provider_secret: str, wallet_secret: str) -> N
     stack.sim_url = f"http://127.0.0.1:{port}"
 
 
+def start_hanging_simulator(stack: Stack, provider_secret: str, wallet_secret: str) -> None:
+    """A second simulator, for the "hanging" provider: its latency knob is its own."""
+    port_file = stack.base / "hanging-sim.port"
+    process = processes.simulator(stack.env, stack.base / "logs" / "hanging-simulator.log",
+                                  port_file=port_file, provider_secret=provider_secret,
+                                  wallet_secret=wallet_secret).start()
+    port = processes.wait_for_file(port_file, process)
+    stack.hanging_sim_url = f"http://127.0.0.1:{port}"
+
+
 def configure(stack: Stack, provider_secret: str, wallet_secret: str,
               notify_url: str, notify_secret: str) -> Mapping[str, str]:
     policy_file = stack.base / "policies.toml"
-    policy_file.write_text(POLICY_TEMPLATE.format(sim=stack.sim_url))
+    policy_file.write_text(POLICY_TEMPLATE.format(sim=stack.sim_url,
+                                                  hanging_sim=stack.hanging_sim_url))
     names = ["refunder", "reviewer", "patient", "backoff", "sleepy", "slow", "batcher",
-             "sleepy_batcher"]
+             "sleepy_batcher", "hanging", "healthy"]
     return {
         "DATABASE_URL": stack.postgres.url,
         "REDIS_URL": stack.redis.url,

@@ -94,7 +94,8 @@ def test_the_alerts_cover_what_ops_asked_for() -> None:
 
     for name in ("betguard_oldest_pending_age_seconds", "betguard_provider_call_seconds_count",
                  "betguard_open_reviews", "betguard_notification_dead_letters",
-                 "betguard_sweep_last_run_timestamp_seconds", "betguard_refunds_total"):
+                 "betguard_sweep_last_run_timestamp_seconds", "betguard_refunds_total",
+                 "betguard_provider_breaker_state"):
         assert name in exprs
 
 
@@ -120,6 +121,7 @@ def test_the_rules_file_loads_in_prometheus() -> None:
 
 
 CALLS = "betguard_provider_call_seconds_count"
+BREAKER = "betguard_provider_breaker_state"
 # Each case: series over 40 minutes, one per minute, and the alerts expected at 35m.
 FIRING_CASES: list[dict[str, Any]] = [
     {"series": {'betguard_sweep_last_run_timestamp_seconds{kind="checks"}': "0+0x40",
@@ -143,6 +145,14 @@ FIRING_CASES: list[dict[str, Any]] = [
      "alert": "BetguardDeadLetters", "fires": [{"severity": "warning"}]},
     {"series": {"betguard_notification_dead_letters": "0x40"},
      "alert": "BetguardDeadLetters", "fires": []},
+    # Open, then half-open and open again after every failed trial: it never closes.
+    {"series": {BREAKER + '{provider="down",instance="w1"}': "0x5 " + "2 1 " * 17 + "2",
+                BREAKER + '{provider="down",instance="w2"}': "0x40",
+                # Closes after each short opening: never 10 minutes without closing.
+                BREAKER + '{provider="flaky"}': "2 1 0 " * 13 + "0",
+                BREAKER + '{provider="fine"}': "0x40"},
+     "alert": "BetguardCircuitBreakerOpen",
+     "fires": [{"provider": "down", "severity": "warning"}]},
 ]
 
 

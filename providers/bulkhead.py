@@ -1,0 +1,92 @@
+"""A per-provider concurrency limit shared by every worker: a counting semaphore in Redis.
+
+Each provider call holds one of the provider's ``limit`` slots while it is in flight,
+so a provider that hangs holds at most ``limit`` worker threads, whatever the number
+of its bets: the other providers keep the rest. A caller that finds every slot taken
+waits a moment (``wait``, a fraction of a second) and then gives up with
+:class:`ProviderBusy`: its check is rescheduled like an outage, instead of queueing
+behind the calls that hang.
+
+Slots are leases: members of a sorted set scored by their expiry on Redis' clock, so
+the slot of a worker killed mid-call frees itself when its lease runs out. The lease
+covers the longest a call can take (timeouts, retries, rate-limit waits), so a live
+call never outlives it.
+"""
+
+from __future__ import annotations
+
+import secrets
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+
+import redis
+
+from providers.errors import ProviderBusy
+
+# Takes a slot if one is free: drops expired leases, then adds the caller's token
+# scored by its expiry (microseconds on Redis' clock). Returns 1 when taken, 0 when
+# every slot is held. The key lives as long as its longest lease.
+_ACQUIRE = """
+local limit = tonumber(ARGV[1])
+local lease = tonumber(ARGV[2])
+local now_parts = redis.call('TIME')
+local now = tonumber(now_parts[1]) * 1000000 + tonumber(now_parts[2])
+redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now)
+if redis.call('ZCARD', KEYS[1]) >= limit then return 0 end
+redis.call('ZADD', KEYS[1], now + lease, ARGV[3])
+local keep = math.ceil(lease / 1000) + 1000
+if redis.call('PTTL', KEYS[1]) < keep then redis.call('PEXPIRE', KEYS[1], keep) end
+return 1
+"""
+
+DEFAULT_WAIT = 0.1  # seconds a caller waits for a slot before giving up
+POLL_INTERVAL = 0.02
+
+
+class RedisBulkhead:
+    """At most ``limit`` holders of ``key`` at once, across every process."""
+
+    def __init__(self, client: redis.Redis, *, key: str, limit: int, wait: float = DEFAULT_WAIT,
+                 poll: float = POLL_INTERVAL, sleep: Callable[[float], None] = time.sleep,
+                 clock: Callable[[], float] = time.monotonic) -> None:
+        if limit < 1:
+            raise ValueError(f"limit must be at least 1, not {limit}")
+        self._client = client
+        self.key = key
+        self.limit = limit
+        self._wait = wait
+        self._poll = poll
+        self._sleep = sleep
+        self._clock = clock
+        self._script = client.register_script(_ACQUIRE)
+
+    def acquire(self, *, lease: float) -> str:
+        """Take a slot for at most ``lease`` seconds and return its token; raise
+        :class:`ProviderBusy` if none frees up within the short wait."""
+        token = secrets.token_hex(8)
+        lease_us = max(1, int(lease * 1_000_000))
+        give_up = self._clock() + self._wait
+        while True:
+            if int(self._script(keys=[self.key], args=[self.limit, lease_us, token])):
+                return token
+            if self._clock() >= give_up:
+                raise ProviderBusy(f"all {self.limit} concurrency slots of {self.key} are taken")
+            self._sleep(self._poll)
+
+    def release(self, token: str) -> None:
+        self._client.zrem(self.key, token)
+
+    def holders(self) -> int:
+        """Slots held now, expired leases aside (for tests and operators)."""
+        now_s, now_us = self._client.time()
+        now = now_s * 1_000_000 + now_us
+        return int(self._client.zcount(self.key, f"({now}", "+inf"))
+
+    @contextmanager
+    def slot(self, *, lease: float) -> Iterator[str]:
+        token = self.acquire(lease=lease)
+        try:
+            yield token
+        finally:
+            self.release(token)

@@ -1,0 +1,211 @@
+"""Bulkhead and circuit breaker around every call to one provider, so one bad provider
+never starves the rest of the provider worker's threads.
+
+A call first asks the provider's breaker (``providers.breaker``): open, it is refused
+at once with :class:`CircuitOpen`. Then it takes one of the provider's concurrency
+slots (``providers.bulkhead``), before the rate limiter's slot (which the adapter takes
+per HTTP attempt): all taken, it is refused with :class:`ProviderBusy`. Both are
+``ProviderUnavailable``: the check records a provider error and is rescheduled like
+an outage; a cancel refused at the deadline sends the bet to review.
+
+Redis is consulted before the call and written after it. Before, a Redis failure
+refuses the call (:class:`GuardUnavailable`, fail closed): the limit promised to the
+provider cannot be checked, and refusing only delays (a check is rescheduled, a cancel
+goes to a person), never decides anything about money. After, a Redis failure is
+logged and the provider's answer stands (fail open): an answer may settle a bet, and
+a lost count only delays the breaker; the slot's lease frees it.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from enum import Enum, StrEnum
+from typing import Protocol, TypeVar
+
+import redis
+
+from providers.base import BetStatus, CancelOutcome, Provider
+from providers.breaker import CLOSED, Admission, BreakerState
+from providers.errors import (
+    CircuitOpen,
+    GuardUnavailable,
+    ProviderBusy,
+    ProviderError,
+    ProviderGuarded,
+    ProviderInvalidResponse,
+    ProviderUnavailable,
+)
+from providers.ratelimit import RateLimited
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
+
+
+class Outcome(Enum):
+    ANSWERED = "answered"  # the provider answered (a refusal or a malformed answer too)
+    NO_ANSWER = "no_answer"  # timeout, connection error, 5xx: the breaker counts it
+    NO_VERDICT = "no_verdict"  # the call never reached the provider, or failed on our side
+
+
+class Refusal(StrEnum):
+    BUSY = "busy"  # every concurrency slot taken
+    OPEN = "open"  # circuit breaker open (or its trial call in flight)
+    UNAVAILABLE = "unavailable"  # Redis could not be asked: refused to stay safe
+
+
+def outcome_of(error: BaseException | None) -> Outcome:
+    """What a call's ending tells the breaker about the provider."""
+    if error is None or isinstance(error, ProviderInvalidResponse):
+        return Outcome.ANSWERED
+    if isinstance(error, ProviderGuarded | RateLimited):
+        return Outcome.NO_VERDICT
+    if isinstance(error, ProviderUnavailable):
+        return Outcome.NO_ANSWER
+    if isinstance(error, ProviderError):
+        return Outcome.ANSWERED  # refused with a 4xx: it answered
+    return Outcome.NO_VERDICT
+
+
+def call_lease(*, connect_timeout: float, read_timeout: float, attempts: int,
+               rate_wait: float = 0.0, retry_wait: float = 1.0, margin: float = 5.0) -> float:
+    """The longest one HTTP call can hold a slot: per attempt the connect and read
+    timeouts (the read timeout twice: once for the headers, once more for a body that
+    trickles up to its deadline) and the rate limiter's wait, tenacity's waits between
+    attempts, and a margin. A lease never runs out under a live call."""
+    per_attempt = connect_timeout + 2 * read_timeout + rate_wait
+    return attempts * per_attempt + (attempts - 1) * retry_wait + margin
+
+
+class Breaker(Protocol):
+    def admit(self, *, trial_lease: float) -> tuple[Admission, BreakerState]: ...
+
+    def failed(self, *, lease: float) -> bool: ...
+
+    def answered(self) -> None: ...
+
+    def trial_abandoned(self, *, lease: float) -> None: ...
+
+
+class Bulkhead(Protocol):
+    def acquire(self, *, lease: float) -> str: ...
+
+    def release(self, token: str) -> None: ...
+
+
+class GuardListener(Protocol):
+    """Told of refusals and openings (the worker's metrics)."""
+
+    def refused(self, provider: str, reason: Refusal) -> None: ...
+
+    def opened(self, provider: str) -> None: ...
+
+
+class GuardedProvider:
+    """A provider whose calls pass its breaker and its bulkhead first."""
+
+    def __init__(self, inner: Provider, *, bulkhead: Bulkhead, breaker: Breaker, lease: float,
+                 listener: GuardListener | None = None) -> None:
+        self.inner = inner
+        self.name = inner.name
+        self.supports_batch = inner.supports_batch
+        self._bulkhead = bulkhead
+        self._breaker = breaker
+        self._lease = lease
+        self._listener = listener
+
+    def get_status(self, bet_ref: str) -> BetStatus:
+        return self._guarded(lambda: self.inner.get_status(bet_ref), calls=1)
+
+    def get_statuses(self, bet_refs: list[str]) -> dict[str, BetStatus]:
+        # Without batch support the adapter asks one bet at a time: one slot, held longer.
+        calls = 1 if self.supports_batch else max(1, len(set(bet_refs)))
+        return self._guarded(lambda: self.inner.get_statuses(bet_refs), calls=calls)
+
+    def cancel(self, bet_ref: str) -> CancelOutcome:
+        return self._guarded(lambda: self.inner.cancel(bet_ref), calls=1)
+
+    def _guarded(self, call: Callable[[], T], *, calls: int) -> T:
+        lease = self._lease * calls
+        admission, seen = self._admit(lease)
+        token = self._take_slot(lease, trial=admission is Admission.TRIAL)
+        try:
+            try:
+                result = call()
+            except BaseException as exc:
+                self._record(outcome_of(exc), admission, seen, lease)
+                raise
+            self._record(Outcome.ANSWERED, admission, seen, lease)
+            return result
+        finally:
+            self._release(token)
+
+    def _admit(self, lease: float) -> tuple[Admission, BreakerState]:
+        try:
+            admission, seen = self._breaker.admit(trial_lease=lease)
+        except redis.RedisError as exc:
+            self._refused(Refusal.UNAVAILABLE)
+            raise GuardUnavailable(
+                f"provider {self.name}: circuit breaker unreadable, no call made: {exc}") from exc
+        if admission is Admission.REFUSE:
+            self._refused(Refusal.OPEN)
+            raise CircuitOpen(f"provider {self.name}: circuit breaker open after "
+                              f"{seen.failures} calls in a row without an answer; no call made")
+        if admission is Admission.TRIAL:
+            log.info("provider %s: circuit breaker half-open, making a trial call", self.name)
+        return admission, seen
+
+    def _take_slot(self, lease: float, *, trial: bool) -> str:
+        try:
+            return self._bulkhead.acquire(lease=lease)
+        except ProviderBusy:
+            self._refused(Refusal.BUSY)
+            self._abandon(trial, lease)
+            raise
+        except redis.RedisError as exc:
+            self._refused(Refusal.UNAVAILABLE)
+            self._abandon(trial, lease)
+            raise GuardUnavailable(
+                f"provider {self.name}: concurrency limit unreadable, no call made: {exc}"
+            ) from exc
+
+    def _record(self, outcome: Outcome, admission: Admission, seen: BreakerState,
+                lease: float) -> None:
+        trial = admission is Admission.TRIAL
+        try:
+            if outcome is Outcome.NO_ANSWER:
+                if self._breaker.failed(lease=lease):
+                    log.warning("provider %s: circuit breaker opened: calls in a row got no "
+                                "answer", self.name)
+                    if self._listener is not None:
+                        self._listener.opened(self.name)
+            elif outcome is Outcome.ANSWERED and (trial or seen != CLOSED):
+                # With nothing counted when the call was admitted there is nothing to
+                # reset: a failure counted meanwhile is reset by the next call's answer.
+                self._breaker.answered()
+                if trial:
+                    log.info("provider %s: trial call answered, circuit breaker closed",
+                             self.name)
+            elif outcome is Outcome.NO_VERDICT and trial:
+                self._breaker.trial_abandoned(lease=lease)
+        except redis.RedisError as exc:
+            log.warning("provider %s: circuit breaker not updated (%s): %s", self.name,
+                        outcome.value, exc)
+
+    def _abandon(self, trial: bool, lease: float) -> None:
+        if not trial:
+            return
+        try:
+            self._breaker.trial_abandoned(lease=lease)
+        except redis.RedisError as exc:  # its lease frees the trial
+            log.warning("provider %s: trial call not handed back: %s", self.name, exc)
+
+    def _release(self, token: str) -> None:
+        try:
+            self._bulkhead.release(token)
+        except redis.RedisError as exc:  # its lease frees the slot
+            log.warning("provider %s: concurrency slot not released: %s", self.name, exc)
+
+    def _refused(self, reason: Refusal) -> None:
+        if self._listener is not None:
+            self._listener.refused(self.name, reason)

@@ -1,0 +1,228 @@
+"""The provider guards on a real Redis: the concurrency limit holds across threads and
+frees the slot of a holder that died; the circuit breaker opens, refuses, lets one
+trial through and closes, whoever asks."""
+
+from __future__ import annotations
+
+import secrets
+import tempfile
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import redis
+
+from betguard.local_services import RedisServer, free_port
+from providers.base import BetStatus, CancelOutcome
+from providers.breaker import Admission, Mode, RedisBreaker
+from providers.bulkhead import RedisBulkhead
+from providers.errors import CircuitOpen, GuardUnavailable, ProviderBusy, ProviderUnavailable
+from providers.guard import GuardedProvider
+from tests.integration.harness import wait_until
+
+pytestmark = pytest.mark.integration
+
+
+@pytest.fixture(scope="module")
+def client() -> Iterator[redis.Redis]:
+    with RedisServer(base_dir=Path(tempfile.mkdtemp(prefix="betguard-guard-"))) as server:
+        yield server.client()
+
+
+def bulkhead(client: redis.Redis, limit: int, wait: float = 0.0) -> RedisBulkhead:
+    return RedisBulkhead(client, key=f"test:bulkhead:{secrets.token_hex(4)}", limit=limit,
+                         wait=wait)
+
+
+def breaker(client: redis.Redis, threshold: int = 3, cooldown: float = 0.5) -> RedisBreaker:
+    return RedisBreaker(client, key=f"test:breaker:{secrets.token_hex(4)}",
+                        threshold=threshold, cooldown=cooldown)
+
+
+def test_no_more_threads_than_the_limit_ever_hold_a_slot_at_once(client: redis.Redis) -> None:
+    slots = bulkhead(client, limit=3, wait=30.0)
+    lock = threading.Lock()
+    in_flight, most, done = [0], [0], []
+
+    def worker() -> None:
+        for _ in range(10):
+            with slots.slot(lease=30):
+                with lock:
+                    in_flight[0] += 1
+                    most[0] = max(most[0], in_flight[0])
+                time.sleep(0.005)
+                with lock:
+                    in_flight[0] -= 1
+            done.append(1)
+
+    threads = [threading.Thread(target=worker) for _ in range(12)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(60)
+
+    assert len(done) == 120
+    assert most[0] == 3
+    assert slots.holders() == 0
+
+
+def test_a_caller_finding_every_slot_taken_is_refused_without_taking_one(
+    client: redis.Redis,
+) -> None:
+    slots = bulkhead(client, limit=2, wait=0.05)
+    slots.acquire(lease=30)
+    slots.acquire(lease=30)
+
+    with pytest.raises(ProviderBusy):
+        slots.acquire(lease=30)
+    assert slots.holders() == 2
+
+
+def test_a_released_slot_is_taken_by_the_next_caller(client: redis.Redis) -> None:
+    slots = bulkhead(client, limit=1)
+    slots.release(slots.acquire(lease=30))
+
+    assert slots.acquire(lease=30)
+
+
+def test_the_slot_of_a_holder_that_died_frees_itself_when_its_lease_runs_out(
+    client: redis.Redis,
+) -> None:
+    slots = bulkhead(client, limit=1)
+    slots.acquire(lease=0.5)  # never released: the worker holding it was killed
+    with pytest.raises(ProviderBusy):
+        slots.acquire(lease=30)
+
+    def taken() -> bool:
+        try:
+            slots.acquire(lease=30)
+        except ProviderBusy:
+            return False
+        return True
+
+    wait_until(taken, 10)
+    assert slots.holders() == 1
+
+
+def test_the_breaker_opens_after_failures_in_a_row_from_many_threads_exactly_once(
+    client: redis.Redis,
+) -> None:
+    shared = breaker(client, threshold=5, cooldown=30)
+    openings: list[bool] = []
+    threads = [threading.Thread(target=lambda: openings.append(shared.failed(lease=5)))
+               for _ in range(12)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(30)
+
+    assert openings.count(True) == 1 and len(openings) == 12
+    assert shared.mode() is Mode.OPEN
+    assert shared.admit(trial_lease=5)[0] is Admission.REFUSE
+
+
+def test_after_the_cooldown_one_trial_is_let_through_and_an_answer_closes_the_breaker(
+    client: redis.Redis,
+) -> None:
+    shared = breaker(client, threshold=2, cooldown=0.3)
+    for _ in range(2):
+        shared.failed(lease=5)
+
+    wait_until(lambda: shared.mode() is Mode.HALF_OPEN, 10)
+    first, second = shared.admit(trial_lease=5)[0], shared.admit(trial_lease=5)[0]
+    shared.answered()
+
+    assert (first, second) == (Admission.TRIAL, Admission.REFUSE)
+    assert shared.mode() is Mode.CLOSED and shared.admit(trial_lease=5)[0] is Admission.CALL
+
+
+def test_a_failed_trial_opens_the_breaker_again(client: redis.Redis) -> None:
+    shared = breaker(client, threshold=2, cooldown=0.3)
+    for _ in range(2):
+        shared.failed(lease=5)
+    wait_until(lambda: shared.mode() is Mode.HALF_OPEN, 10)
+    assert shared.admit(trial_lease=5)[0] is Admission.TRIAL
+
+    assert shared.failed(lease=5) is True
+    assert shared.mode() is Mode.OPEN
+
+
+class Hanging:
+    """A provider that holds every call until released, counting the calls in flight."""
+
+    name, supports_batch = "hanging", False
+
+    def __init__(self, hold: float) -> None:
+        self.hold = hold
+        self.lock = threading.Lock()
+        self.in_flight = self.most = self.calls = 0
+
+    def get_status(self, bet_ref: str) -> BetStatus:
+        with self.lock:
+            self.calls += 1
+            self.in_flight += 1
+            self.most = max(self.most, self.in_flight)
+        time.sleep(self.hold)
+        with self.lock:
+            self.in_flight -= 1
+        raise ProviderUnavailable("read timed out")
+
+    def get_statuses(self, bet_refs: list[str]) -> dict[str, BetStatus]:
+        return {ref: self.get_status(ref) for ref in bet_refs}
+
+    def cancel(self, bet_ref: str) -> CancelOutcome:
+        self.get_status(bet_ref)
+        raise AssertionError("unreachable: every call fails")
+
+
+def test_a_hanging_provider_holds_no_more_threads_than_its_limit_and_then_none(
+    client: redis.Redis,
+) -> None:
+    inner = Hanging(hold=0.2)
+    provider = GuardedProvider(inner, bulkhead=bulkhead(client, limit=2, wait=0.01),
+                               breaker=breaker(client, threshold=3, cooldown=30), lease=5)
+    errors: list[str] = []
+
+    def check() -> None:
+        try:
+            provider.get_status("bet-1")
+        except ProviderUnavailable as exc:
+            errors.append(type(exc).__name__)
+
+    for _ in range(4):  # rounds of 8 threads asking at once, like a worker's pool
+        threads = [threading.Thread(target=check) for _ in range(8)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(30)
+
+    assert inner.most == 2
+    assert errors.count("ProviderUnavailable") == inner.calls <= 4
+    assert {"ProviderBusy", "CircuitOpen"} <= set(errors)
+
+
+def test_with_redis_unreachable_the_call_is_refused_and_the_provider_not_called() -> None:
+    gone = redis.Redis(port=free_port(), socket_connect_timeout=1, socket_timeout=1)
+    inner = Hanging(hold=0)
+    provider = GuardedProvider(inner, bulkhead=bulkhead(gone, limit=2),
+                               breaker=breaker(gone), lease=5)
+
+    with pytest.raises(GuardUnavailable):
+        provider.get_status("bet-1")
+    assert inner.calls == 0
+
+
+def test_with_the_breaker_open_calls_fail_without_waiting_for_a_slot(
+    client: redis.Redis,
+) -> None:
+    shared = breaker(client, threshold=1, cooldown=30)
+    shared.failed(lease=5)
+    slots = bulkhead(client, limit=1)
+    slots.acquire(lease=30)  # the only slot held by a hanging call
+    provider = GuardedProvider(Hanging(hold=0), bulkhead=slots, breaker=shared,
+                               lease=5)
+
+    with pytest.raises(CircuitOpen):
+        provider.get_status("bet-1")

@@ -1,0 +1,290 @@
+"""The circuit breaker's state machine and the guard around provider calls, with an
+injected clock and in-memory fakes of the Redis-backed breaker and bulkhead."""
+
+from __future__ import annotations
+
+import contextlib
+from dataclasses import dataclass, field
+
+import pytest
+import redis
+
+from providers.base import BetStatus, CancelOutcome, ProviderStatus
+from providers.breaker import (
+    CLOSED,
+    Admission,
+    BreakerState,
+    Mode,
+    admit,
+    after_failure,
+    without_trial,
+)
+from providers.errors import (
+    CircuitOpen,
+    GuardUnavailable,
+    ProviderBusy,
+    ProviderInvalidResponse,
+    ProviderRejected,
+    ProviderUnavailable,
+)
+from providers.guard import GuardedProvider, Outcome, Refusal, call_lease, outcome_of
+from providers.ratelimit import RateLimited
+
+THRESHOLD, COOLDOWN, LEASE = 3, 30.0, 10.0
+
+
+def failures(count: int, now: float = 0.0, state: BreakerState = CLOSED) -> BreakerState:
+    for _ in range(count):
+        state = after_failure(state, now, threshold=THRESHOLD, cooldown=COOLDOWN)
+    return state
+
+
+# -- the state machine ------------------------------------------------------------------
+
+def test_a_closed_breaker_lets_calls_through_and_counts_failures_in_a_row() -> None:
+    state = failures(THRESHOLD - 1)
+
+    assert state.mode(0.0) is Mode.CLOSED and state.failures == THRESHOLD - 1
+    assert admit(state, 0.0, trial_lease=LEASE)[0] is Admission.CALL
+
+
+def test_the_breaker_opens_at_the_threshold_and_refuses_calls_for_the_cooldown() -> None:
+    state = failures(THRESHOLD, now=100.0)
+
+    assert state.mode(100.0) is Mode.OPEN and state.open_until == 100.0 + COOLDOWN
+    assert admit(state, 100.0 + COOLDOWN - 0.001, trial_lease=LEASE)[0] is Admission.REFUSE
+
+
+def test_after_the_cooldown_exactly_one_caller_is_granted_the_trial_call() -> None:
+    state = failures(THRESHOLD, now=0.0)
+
+    first, state = admit(state, COOLDOWN, trial_lease=LEASE)
+    second, _ = admit(state, COOLDOWN + 1.0, trial_lease=LEASE)
+
+    assert state.mode(COOLDOWN) is Mode.HALF_OPEN
+    assert (first, second) == (Admission.TRIAL, Admission.REFUSE)
+
+
+def test_a_trial_whose_caller_vanished_is_granted_again_when_its_lease_runs_out() -> None:
+    _, state = admit(failures(THRESHOLD), COOLDOWN, trial_lease=LEASE)
+
+    assert admit(state, COOLDOWN + LEASE, trial_lease=LEASE)[0] is Admission.TRIAL
+
+
+def test_a_failed_trial_opens_the_breaker_for_another_cooldown() -> None:
+    _, state = admit(failures(THRESHOLD), COOLDOWN, trial_lease=LEASE)
+
+    state = failures(1, now=COOLDOWN + 2.0, state=state)
+
+    assert state.mode(COOLDOWN + 2.0) is Mode.OPEN
+    assert state.open_until == 2 * COOLDOWN + 2.0 and state.trial_until == 0.0
+
+
+def test_a_failure_of_a_call_that_left_before_it_opened_does_not_prolong_the_cooldown() -> None:
+    state = failures(THRESHOLD + 2, now=0.0)
+
+    assert state.open_until == COOLDOWN and state.failures == THRESHOLD + 2
+
+
+def test_an_abandoned_trial_lets_the_next_caller_try_at_once() -> None:
+    _, state = admit(failures(THRESHOLD), COOLDOWN, trial_lease=LEASE)
+
+    assert admit(without_trial(state), COOLDOWN + 0.1, trial_lease=LEASE)[0] is Admission.TRIAL
+
+
+# -- what a call's ending tells the breaker ---------------------------------------------
+
+@pytest.mark.parametrize(("error", "outcome"), [
+    (None, Outcome.ANSWERED),
+    (ProviderRejected("HTTP 403"), Outcome.ANSWERED),
+    (ProviderInvalidResponse("not JSON"), Outcome.ANSWERED),
+    (ProviderUnavailable("read timed out"), Outcome.NO_ANSWER),
+    (ProviderBusy("full"), Outcome.NO_VERDICT),
+    (CircuitOpen("open"), Outcome.NO_VERDICT),
+    (RateLimited("no slot"), Outcome.NO_VERDICT),
+    (RuntimeError("a bug of ours"), Outcome.NO_VERDICT),
+])
+def test_only_calls_the_provider_left_unanswered_count_as_failures(
+    error: Exception | None, outcome: Outcome
+) -> None:
+    assert outcome_of(error) is outcome
+
+
+def test_a_slot_lease_outlasts_every_attempt_retry_wait_and_rate_limit_wait() -> None:
+    lease = call_lease(connect_timeout=3, read_timeout=10, attempts=3, rate_wait=30)
+
+    assert lease > 3 * (3 + 10 + 30) + 2 * 1.0
+
+
+# -- the guard, with fakes ---------------------------------------------------------------
+
+@dataclass
+class FakeBreaker:
+    """The pure state machine on a hand-moved clock, as RedisBreaker runs it in Redis."""
+
+    now: float = 0.0
+    state: BreakerState = CLOSED
+    broken: bool = False
+
+    def admit(self, *, trial_lease: float) -> tuple[Admission, BreakerState]:
+        if self.broken:
+            raise redis.ConnectionError("Redis is down")
+        seen = self.state
+        admission, self.state = admit(self.state, self.now, trial_lease=trial_lease)
+        return admission, seen
+
+    def failed(self, *, lease: float) -> bool:
+        before = self.state.mode(self.now)
+        self.state = after_failure(self.state, self.now, threshold=THRESHOLD, cooldown=COOLDOWN)
+        return before is not Mode.OPEN and self.state.mode(self.now) is Mode.OPEN
+
+    def answered(self) -> None:
+        self.state = CLOSED
+
+    def trial_abandoned(self, *, lease: float) -> None:
+        self.state = without_trial(self.state)
+
+
+@dataclass
+class FakeBulkhead:
+    limit: int = 2
+    held: set[str] = field(default_factory=set)
+    taken: int = 0
+
+    def acquire(self, *, lease: float) -> str:
+        if len(self.held) >= self.limit:
+            raise ProviderBusy("every slot taken")
+        self.taken += 1
+        token = f"slot-{self.taken}"
+        self.held.add(token)
+        return token
+
+    def release(self, token: str) -> None:
+        self.held.discard(token)
+
+
+@dataclass
+class ScriptedProvider:
+    """Answers, or raises the next scripted error; counts the calls that reached it."""
+
+    errors: list[Exception | None] = field(default_factory=list)
+    calls: int = 0
+    name: str = "acme"
+    supports_batch: bool = False
+
+    def get_status(self, bet_ref: str) -> BetStatus:
+        self.calls += 1
+        error = self.errors.pop(0) if self.errors else None
+        if error is not None:
+            raise error
+        return BetStatus(bet_ref, ProviderStatus.PENDING)
+
+    def get_statuses(self, bet_refs: list[str]) -> dict[str, BetStatus]:
+        return {ref: self.get_status(ref) for ref in bet_refs}
+
+    def cancel(self, bet_ref: str) -> CancelOutcome:
+        return CancelOutcome(True, self.get_status(bet_ref))
+
+
+@dataclass
+class Heard:
+    refusals: list[tuple[str, Refusal]] = field(default_factory=list)
+    openings: list[str] = field(default_factory=list)
+
+    def refused(self, provider: str, reason: Refusal) -> None:
+        self.refusals.append((provider, reason))
+
+    def opened(self, provider: str) -> None:
+        self.openings.append(provider)
+
+
+def guard(inner: ScriptedProvider, breaker: FakeBreaker | None = None,
+          bulkhead: FakeBulkhead | None = None) -> tuple[GuardedProvider, Heard]:
+    heard = Heard()
+    return GuardedProvider(inner, bulkhead=bulkhead or FakeBulkhead(),
+                           breaker=breaker or FakeBreaker(), lease=LEASE, listener=heard), heard
+
+
+def timeouts(count: int) -> list[Exception | None]:
+    return [ProviderUnavailable("read timed out") for _ in range(count)]
+
+
+def test_after_enough_timeouts_in_a_row_calls_fail_at_once_without_reaching_the_provider(
+) -> None:
+    inner = ScriptedProvider(errors=timeouts(THRESHOLD))
+    provider, heard = guard(inner)
+    for _ in range(THRESHOLD):
+        with pytest.raises(ProviderUnavailable):
+            provider.get_status("bet-1")
+
+    with pytest.raises(CircuitOpen):
+        provider.cancel("bet-1")
+
+    assert inner.calls == THRESHOLD
+    assert heard.openings == ["acme"] and heard.refusals == [("acme", Refusal.OPEN)]
+
+
+def test_an_answer_resets_the_count_of_failures_in_a_row() -> None:
+    inner = ScriptedProvider(errors=[*timeouts(THRESHOLD - 1), None, *timeouts(THRESHOLD - 1)])
+    breaker = FakeBreaker()
+    provider, _ = guard(inner, breaker)
+
+    for _ in range(2 * THRESHOLD - 1):
+        with contextlib.suppress(ProviderUnavailable):
+            provider.get_status("bet-1")
+
+    assert breaker.state.mode(breaker.now) is Mode.CLOSED
+
+
+def test_a_successful_trial_after_the_cooldown_closes_the_breaker() -> None:
+    breaker = FakeBreaker(state=failures(THRESHOLD))
+    inner = ScriptedProvider()
+    provider, _ = guard(inner, breaker)
+    breaker.now = COOLDOWN
+
+    assert provider.get_status("bet-1").status is ProviderStatus.PENDING
+    assert breaker.state == CLOSED
+
+
+def test_a_trial_that_finds_every_slot_taken_hands_the_trial_back() -> None:
+    breaker = FakeBreaker(state=failures(THRESHOLD), now=COOLDOWN)
+    provider, heard = guard(ScriptedProvider(), breaker, FakeBulkhead(limit=0))
+
+    with pytest.raises(ProviderBusy):
+        provider.get_status("bet-1")
+
+    assert admit(breaker.state, breaker.now, trial_lease=LEASE)[0] is Admission.TRIAL
+    assert heard.refusals == [("acme", Refusal.BUSY)]
+
+
+def test_refusals_by_the_bulkhead_do_not_count_towards_opening_the_breaker() -> None:
+    breaker = FakeBreaker()
+    provider, _ = guard(ScriptedProvider(), breaker, FakeBulkhead(limit=0))
+
+    for _ in range(THRESHOLD * 2):
+        with pytest.raises(ProviderBusy):
+            provider.get_status("bet-1")
+
+    assert breaker.state == CLOSED
+
+
+def test_the_slot_is_released_whatever_the_call_ended_with() -> None:
+    bulkhead = FakeBulkhead(limit=1)
+    provider, _ = guard(ScriptedProvider(errors=[ProviderRejected("403"), None]),
+                        bulkhead=bulkhead)
+
+    with pytest.raises(ProviderRejected):
+        provider.get_status("bet-1")
+    provider.get_status("bet-1")
+
+    assert bulkhead.held == set() and bulkhead.taken == 2
+
+
+def test_when_redis_cannot_be_asked_the_call_is_refused_rather_than_made_unguarded() -> None:
+    inner = ScriptedProvider()
+    provider, heard = guard(inner, FakeBreaker(broken=True))
+
+    with pytest.raises(GuardUnavailable):
+        provider.get_status("bet-1")
+
+    assert inner.calls == 0 and heard.refusals == [("acme", Refusal.UNAVAILABLE)]
