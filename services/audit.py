@@ -75,6 +75,7 @@ def audit(session: Session, truth: Mapping[str, Any], *, now: datetime, slack: t
         _nothing_lost(bets, placed, now, slack),
         _payouts_match(bets, truth["bets"], _operator_settled(session, prefix)),
         _one_refund_per_refunded_bet(bets, refunds),
+        _no_refund_of_a_settled_bet(bets, truth["bets"]),
         _no_refund_without_refunded_bet(bets, refunds),
         _no_second_final_event(final_events),
         _notifications_done(session, prefix, now, slack),
@@ -150,6 +151,20 @@ def _one_refund_per_refunded_bet(bets: Mapping[str, BetRow],
         key = refund_idempotency_key(bet.provider, ref)
         if len(found) != 1 or found[0].get("idempotency_key", key) != key:
             check.failures.append(f"{bet.provider}/{ref}: {len(found)} refunds in the ledger")
+    return check
+
+
+def _no_refund_of_a_settled_bet(bets: Mapping[str, BetRow], facts: Mapping[str, Any]) -> Check:
+    check = Check("no refund of a bet the provider settled", "no bet the provider settled "
+                  "(say, once it registered the bet late) was refunded: paid twice")
+    for ref, bet in bets.items():
+        fact = facts.get(ref)
+        if fact is None or not fact.get("settled"):
+            continue
+        check.checked += 1
+        if bet.state in (BetState.REFUNDED, BetState.REFUND_PENDING):
+            check.failures.append(f"{bet.provider}/{ref}: {bet.state}, and the provider settled "
+                                  f"it paying {fact.get('settled_payout')}")
     return check
 
 

@@ -124,6 +124,32 @@ deadline = 8
 read_timeout = 10.0
 http_attempts = 1
 
+[providers.fencing]    # "never saw it" believed after 1 s: cancel (fence), refund up to 100
+base_url = "{sim}"
+escalation = "refund_up_to"
+refund_limit = "100.00"
+unknown_grace = 1.0
+first_check_delay = 0.2
+backoff_base = 0.3
+backoff_factor = 2
+backoff_cap = 1.0
+jitter = 0.5
+deadline = 600
+read_timeout = 1.0
+http_attempts = 2
+
+[providers.slow_batcher]  # batched; answers held up to 3 s; its first check is the deadline's
+base_url = "{sim}"
+supports_batch = true
+batch_size = 5
+escalation = "refund"
+first_check_delay = 60
+backoff_base = 60
+backoff_cap = 60
+deadline = 120
+read_timeout = 3.0
+http_attempts = 1
+
 [providers.hanging]    # a second simulator whose answers outlast the read timeout (test_bulkheads)
 base_url = "{hanging_sim}"
 escalation = "review"
@@ -308,7 +334,7 @@ def configure(stack: Stack, provider_secret: str, wallet_secret: str,
     policy_file.write_text(POLICY_TEMPLATE.format(sim=stack.sim_url,
                                                   hanging_sim=stack.hanging_sim_url))
     names = ["refunder", "reviewer", "patient", "backoff", "sleepy", "slow", "batcher",
-             "sleepy_batcher", "hanging", "healthy"]
+             "sleepy_batcher", "fencing", "slow_batcher", "hanging", "healthy"]
     return {
         "DATABASE_URL": stack.postgres.url,
         "REDIS_URL": stack.redis.url,
