@@ -26,6 +26,10 @@ class EventKind(StrEnum):
     LATE_ANSWER_IGNORED = "late_answer_ignored"
     CHECK_DISPATCHED_BY_SWEEP = "check_dispatched_by_sweep"
     REFUND_DISPATCHED_BY_SWEEP = "refund_dispatched_by_sweep"
+    REFUND_STARTED = "refund_started"  # a refund attempt claimed the bet (its lease)
+    REFUND_RETRIES_STOPPED = "refund_retries_stopped"  # rejected too often: a person decides
+    REFUND_RETRY_ORDERED = "refund_retry_ordered"  # an operator asked for a retry now
+    CHECK_CRASHED = "check_crashed"  # the check failed unexpectedly (not a provider answer)
 
 
 class ReviewReason(StrEnum):
@@ -33,6 +37,7 @@ class ReviewReason(StrEnum):
     AMBIGUOUS = "ambiguous"  # the provider's answer does not fit the bet
     CONFLICT = "conflict"  # a result arrived that contradicts a decided bet
     REFUND_REJECTED = "refund_rejected"  # the wallet refused the refund
+    CHECK_FAILING = "check_failing"  # the check crashed again and again: betguard cannot ask
 
 
 class Resolution(StrEnum):
@@ -40,3 +45,5 @@ class Resolution(StrEnum):
     REFUNDED = "refunded"
     RECHECK = "recheck"
     ACKNOWLEDGED = "acknowledged"  # a conflict review closed without changing the bet
+    RETRY_REFUND = "retry_refund"  # a rejected refund tried again now, under the same key
+    REFUNDED_OUTSIDE = "refunded_outside"  # the stake was paid back outside betguard

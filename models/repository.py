@@ -51,6 +51,15 @@ _CLAIM_AND_START = select(*_CLAIMED.c).add_cte(
                literal(EventKind.CHECK_STARTED.value), literal("betguard"),
                bindparam("b_detail", type_=JSON)),
     ).cte("started"))
+# A refund attempt: by its attempt number (like a check: in refund_pending the check
+# counter is free), or, for a wake-up that carries none, only if no attempt holds it.
+_CLAIM_REFUND = (
+    update(BETS)
+    .where(BETS.c.id == bindparam("b_id"), BETS.c.state == "refund_pending")
+    .values(check_attempt=BETS.c.check_attempt + 1, next_check_at=bindparam("b_lease"),
+            version=BETS.c.version + 1, updated_at=bindparam("b_now"))
+    .returning(*SNAPSHOT_COLUMNS)
+)
 _COUNT_DUPLICATE = (
     update(BETS).where(BETS.c.id == bindparam("b_id"))
     .values(duplicate_deliveries=BETS.c.duplicate_deliveries + 1)
@@ -152,6 +161,42 @@ def claim_check(connection: Connection, bet_id: int, attempt: int, *, lease_unti
         connection.execute(_COUNT_DUPLICATE, {"b_id": bet_id})
         return None
     return BetSnapshot.of_row(row)
+
+
+def claim_refund(session: Session, bet_id: int, attempt: int | None, *,
+                 lease_until: datetime, now: datetime) -> BetSnapshot | None:
+    """Hold a refund_pending bet for one refund attempt until ``lease_until``, with its
+    ``refund_started`` event; or count the delivery as a duplicate. ``attempt`` None (a
+    wake-up published without one): taken only if no attempt holds the bet."""
+    statement = _CLAIM_REFUND.where(
+        BETS.c.check_attempt == attempt if attempt is not None
+        else BETS.c.next_check_at <= bindparam("b_now"))
+    row = session.execute(statement, {"b_id": bet_id, "b_lease": lease_until, "b_now": now}
+                          ).mappings().one_or_none()
+    if row is None:
+        session.execute(_COUNT_DUPLICATE, {"b_id": bet_id})
+        return None
+    claimed = BetSnapshot.of_row(row)
+    started = NewEvent(EventKind.REFUND_STARTED, "betguard",
+                       {"attempt": claimed.check_attempt - 1,
+                        "until": lease_until.isoformat()})
+    add_events(session, bet_id, [started], now=now)
+    return claimed
+
+
+def latest_kinds(session: Session, bet_id: int, kinds: Iterable[EventKind] = (),
+                 limit: int = 1) -> list[str]:
+    """The kinds of the bet's latest events, newest first (of ``kinds`` only, if given)."""
+    query = select(EVENTS.c.kind).where(EVENTS.c.bet_id == bet_id)
+    wanted = [kind.value for kind in kinds]
+    if wanted:
+        query = query.where(EVENTS.c.kind.in_(wanted))
+    return list(session.scalars(query.order_by(EVENTS.c.id.desc()).limit(limit)))
+
+
+def latest_event(session: Session, bet_id: int) -> AuditEvent | None:
+    return session.scalars(select(AuditEvent).where(AuditEvent.bet_id == bet_id)
+                           .order_by(AuditEvent.id.desc()).limit(1)).first()
 
 
 def add_events(

@@ -19,7 +19,9 @@ FINAL_STATES = frozenset({BetState.SETTLED, BetState.REFUNDED})
 
 ALLOWED: dict[BetState, frozenset[BetState]] = {
     BetState.PENDING: frozenset({BetState.SETTLED, BetState.REFUND_PENDING, BetState.IN_REVIEW}),
-    BetState.REFUND_PENDING: frozenset({BetState.REFUNDED}),
+    # To settled only when the wallet rejected the refund (it paid nothing) and the
+    # provider turned out to have a result: ``transitions.settle_instead_of_refund``.
+    BetState.REFUND_PENDING: frozenset({BetState.REFUNDED, BetState.SETTLED}),
     BetState.IN_REVIEW: frozenset({BetState.SETTLED, BetState.REFUND_PENDING, BetState.PENDING}),
     BetState.SETTLED: frozenset(),
     BetState.REFUNDED: frozenset(),

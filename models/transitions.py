@@ -47,6 +47,10 @@ class Change:
 
 
 def settle(bet: BetSnapshot, *, payout: Decimal, actor: str, why: str, now: datetime) -> Change:
+    if bet.state is BetState.REFUND_PENDING:
+        # The refund may be paid or on its way: only settle_instead_of_refund, which
+        # knows the wallet refused it, may settle such a bet.
+        raise IllegalTransition(f"bet {bet.label} has a refund decided: it is not settled so")
     ensure_transition(bet.state, BetState.SETTLED)
     detail = {"payout": str(payout), "currency": bet.currency, "why": why}
     return Change(
@@ -103,6 +107,14 @@ def order_recheck(
     )
 
 
+def check_now(bet: BetSnapshot, *, operator: str, now: datetime) -> Change:
+    """An operator has a pending bet checked now instead of at its next scheduled time."""
+    if bet.state is not BetState.PENDING:
+        raise IllegalTransition(f"bet {bet.label} is {bet.state.value}, not pending")
+    return Change(bet.state, {"next_check_at": now},
+                  [NewEvent(EventKind.RECHECK_ORDERED, operator, {"attempt": bet.check_attempt})])
+
+
 def reschedule(
     bet: BetSnapshot, *, at: datetime, events: list[NewEvent], why: str = ""
 ) -> Change:
@@ -115,3 +127,81 @@ def reschedule(
         {"next_check_at": at},
         [*events, NewEvent(EventKind.CHECK_RESCHEDULED, "betguard", detail)],
     )
+
+
+def settle_instead_of_refund(
+    bet: BetSnapshot, *, payout: Decimal, operator: str, note: str, wallet_refused: bool,
+    now: datetime,
+) -> Change:
+    """An operator settles a bet whose refund the wallet rejected, because the provider
+    turned out to have a result. ``wallet_refused``: the wallet's last word on the refund
+    was a rejection and no attempt started since, so it paid nothing: paying the result
+    pays the player once."""
+    _require_refused_refund(bet, wallet_refused)
+    ensure_transition(bet.state, BetState.SETTLED)
+    detail = {"payout": str(payout), "currency": bet.currency, "why": note,
+              "instead_of_refund": True}
+    return Change(
+        bet.state,
+        {"state": BetState.SETTLED, "payout": payout, "final_at": now, "next_check_at": None},
+        [NewEvent(EventKind.BET_SETTLED, operator, detail)],
+        notify=NotificationKind.BET_SETTLED,
+    )
+
+
+def refund_outside(
+    bet: BetSnapshot, *, operator: str, reference: str, note: str, wallet_refused: bool,
+    now: datetime,
+) -> Change:
+    """An operator records that the stake was paid back outside betguard (the wallet
+    having rejected the refund): the bet is refunded without a wallet call."""
+    _require_refused_refund(bet, wallet_refused)
+    ensure_transition(bet.state, BetState.REFUNDED)
+    detail = {"outside_betguard": True, "reference": reference, "note": note,
+              "amount": str(bet.stake)}
+    return Change(
+        bet.state,
+        {"state": BetState.REFUNDED, "final_at": now, "next_check_at": None},
+        [NewEvent(EventKind.BET_REFUNDED, operator, detail)],
+        notify=NotificationKind.BET_REFUNDED,
+    )
+
+
+def retry_refund_now(
+    bet: BetSnapshot, *, operator: str, note: str, key: str, now: datetime
+) -> Change:
+    """An operator has the refund tried again now, under its one idempotency key."""
+    _require_refund_pending(bet)
+    detail = {"note": note, "idempotency_key": key}
+    return Change(bet.state, {"next_check_at": now},
+                  [NewEvent(EventKind.REFUND_RETRY_ORDERED, operator, detail)])
+
+
+def retry_refund_later(bet: BetSnapshot, *, at: datetime, found: NewEvent) -> Change:
+    """The refund stays decided and is tried again at ``at`` under the same key;
+    ``found`` tells what the wallet answered (or that it did not)."""
+    _require_refund_pending(bet)
+    return Change(bet.state, {"next_check_at": at}, [found])
+
+
+def stop_refund_retries(bet: BetSnapshot, *, found: NewEvent, rejections: int) -> Change:
+    """The wallet rejected the refund ``rejections`` times: no sweep tries it again
+    (no next check); it waits for a person with its review open."""
+    _require_refund_pending(bet)
+    detail = {"rejections": rejections,
+              "why": f"the wallet rejected the refund {rejections} times in a row"}
+    return Change(bet.state, {"next_check_at": None},
+                  [found, NewEvent(EventKind.REFUND_RETRIES_STOPPED, "betguard", detail)])
+
+
+def _require_refund_pending(bet: BetSnapshot) -> None:
+    if bet.state is not BetState.REFUND_PENDING:
+        raise IllegalTransition(f"bet {bet.label} is {bet.state.value}, not refund_pending")
+
+
+def _require_refused_refund(bet: BetSnapshot, wallet_refused: bool) -> None:
+    _require_refund_pending(bet)
+    if not wallet_refused:
+        raise IllegalTransition(
+            f"bet {bet.label}: the wallet did not reject its refund (it may be paid or in "
+            "flight); retry the refund, or wait for it")

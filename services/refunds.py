@@ -1,7 +1,13 @@
 """Refunds through the wallet: exactly once, under a key derived from the bet.
 
 A refund in doubt (no answer) stays ``refund_pending`` and is tried again under
-the same key; the wallet answers a replay with its first answer.
+the same key; the wallet answers a replay with its first answer. A refund the wallet
+rejects is tried again a few times (a person is asked at the first rejection), then
+no more: it waits, with its review open, for an operator to retry it, record it as
+paid outside betguard, or settle the bet (``services.reviews``).
+
+Each attempt holds the bet by its attempt number and a lease, as a check does: a
+duplicate or stale delivery never calls the wallet while another attempt is on it.
 """
 
 from __future__ import annotations
@@ -14,25 +20,28 @@ from sqlalchemy.orm import Session
 from models import repository, transitions
 from models.events import EventKind, ReviewReason
 from models.snapshot import BetSnapshot
-from models.states import BetState
-from models.transitions import Change, NewEvent
+from models.transitions import NewEvent
 from providers.errors import WalletRejected, WalletUnavailable
 from providers.wallet import refund_idempotency_key
 from services.context import Context
+from services.refund_wakeups import rejections_in_a_row, wake_refund
 
 # A refused refund needs a person; retrying it often only adds noise.
 REJECTED_RETRY_FACTOR = 10
+# After this many rejections in a row, betguard stops retrying on its own.
+MAX_REJECTIONS = 3
 
 
 class RefundOutcome(StrEnum):
-    STALE = "stale"
+    STALE = "stale"  # duplicate or outdated delivery, or another attempt holds it
     REFUNDED = "refunded"
     IN_DOUBT = "in_doubt"
-    REJECTED = "rejected"
+    REJECTED = "rejected"  # tried again later
+    GIVEN_UP = "given_up"  # rejected too often: no more automatic retries
 
 
-def run_refund(ctx: Context, bet_id: int) -> RefundOutcome:
-    bet = _claim(ctx, bet_id)
+def run_refund(ctx: Context, bet_id: int, attempt: int | None = None) -> RefundOutcome:
+    bet = _claim(ctx, bet_id, attempt)
     if bet is None:
         return RefundOutcome.STALE
     key = refund_idempotency_key(bet.provider, bet.bet_ref)
@@ -42,11 +51,10 @@ def run_refund(ctx: Context, bet_id: int) -> RefundOutcome:
             amount=bet.stake, currency=bet.currency,
         )
     except WalletUnavailable as exc:
-        _retry_later(ctx, bet, EventKind.REFUND_FAILED, key, exc, 1)
+        _retry_later(ctx, bet, _found(EventKind.REFUND_FAILED, key, exc), 1)
         return RefundOutcome.IN_DOUBT
     except WalletRejected as exc:
-        _retry_later(ctx, bet, EventKind.REFUND_REJECTED, key, exc, REJECTED_RETRY_FACTOR)
-        return RefundOutcome.REJECTED
+        return _rejected(ctx, bet, _found(EventKind.REFUND_REJECTED, key, exc))
     now = ctx.clock()
     with ctx.db.unit_of_work() as session:
         change = transitions.confirm_refund(bet, refund_id=receipt.refund_id, key=key, now=now)
@@ -55,40 +63,56 @@ def run_refund(ctx: Context, bet_id: int) -> RefundOutcome:
     return RefundOutcome.REFUNDED
 
 
-def _claim(ctx: Context, bet_id: int) -> BetSnapshot | None:
-    """Hold the refund for one attempt so the sweep does not send it again meanwhile."""
+def _claim(ctx: Context, bet_id: int, attempt: int | None) -> BetSnapshot | None:
+    """Hold the refund for one attempt so neither the sweep nor a duplicate delivery
+    calls the wallet meanwhile."""
     now = ctx.clock()
     lease_until = now + timedelta(seconds=ctx.timing.check_lease)
     with ctx.db.unit_of_work() as session:
-        bet = repository.get(session, bet_id)
-        if bet is None or bet.state is not BetState.REFUND_PENDING:
-            return None
-        hold = Change(BetState.REFUND_PENDING, {"next_check_at": lease_until}, [])
-        if not repository.apply(session, bet, hold, now=now):
-            return None
-        claimed = repository.get(session, bet_id)
+        claimed = repository.claim_refund(session, bet_id, attempt, lease_until=lease_until,
+                                          now=now)
         session.commit()
     return claimed
 
 
-def _retry_later(
-    ctx: Context, bet: BetSnapshot, kind: EventKind, key: str, exc: Exception, factor: int
-) -> None:
+def _found(kind: EventKind, key: str, exc: Exception) -> NewEvent:
+    return NewEvent(kind, "wallet", {"idempotency_key": key, "error": type(exc).__name__,
+                                     "message": str(exc)[:500]})
+
+
+def _retry_later(ctx: Context, bet: BetSnapshot, found: NewEvent, factor: int) -> None:
     now = ctx.clock()
     at = now + timedelta(seconds=ctx.timing.refund_retry_delay * factor)
-    detail = {"idempotency_key": key, "error": type(exc).__name__, "message": str(exc)[:500],
-              "retry_at": at.isoformat()}
-    change = Change(BetState.REFUND_PENDING, {"next_check_at": at},
-                    [NewEvent(kind, "wallet", detail)])
+    found = NewEvent(found.kind, found.actor, {**found.detail, "retry_at": at.isoformat()})
     with ctx.db.unit_of_work() as session:
-        if repository.apply(session, bet, change, now=now) and kind is EventKind.REFUND_REJECTED:
-            _open_rejection_review(session, bet, detail, now)
+        applied = repository.apply(session, bet, transitions.retry_refund_later(
+            bet, at=at, found=found), now=now)
+        if applied and found.kind is EventKind.REFUND_REJECTED:
+            _open_rejection_review(session, bet, found.detail, now)
         session.commit()
-    ctx.scheduler.refund(bet.id, at, label=bet.label)
+    wake_refund(ctx, bet, at)
 
 
-def _open_rejection_review(session: Session, bet: BetSnapshot, detail: dict[str, str],
+def _rejected(ctx: Context, bet: BetSnapshot, found: NewEvent) -> RefundOutcome:
+    """Try a rejected refund again later, unless it was rejected too often already."""
+    with ctx.db.unit_of_work() as session:
+        rejections = rejections_in_a_row(session, bet.id) + 1
+    if rejections < MAX_REJECTIONS:
+        _retry_later(ctx, bet, found, REJECTED_RETRY_FACTOR)
+        return RefundOutcome.REJECTED
+    now = ctx.clock()
+    change = transitions.stop_refund_retries(bet, found=found, rejections=rejections)
+    with ctx.db.unit_of_work() as session:
+        if repository.apply(session, bet, change, now=now):
+            _open_rejection_review(session, bet, {**found.detail, "rejections": rejections,
+                                                  "retries": "stopped"}, now)
+        session.commit()
+    return RefundOutcome.GIVEN_UP
+
+
+def _open_rejection_review(session: Session, bet: BetSnapshot, detail: dict[str, object],
                            now: datetime) -> None:
     if not any(r.reason == ReviewReason.REFUND_REJECTED
                for r in repository.open_reviews(session, bet.id)):
-        repository.open_review_item(session, bet.id, ReviewReason.REFUND_REJECTED, detail, now=now)
+        repository.open_review_item(session, bet.id, ReviewReason.REFUND_REJECTED,
+                                    dict(detail), now=now)

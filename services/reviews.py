@@ -1,4 +1,10 @@
-"""Ops decisions: resolve a review (settle, refund, re-check, acknowledge) and order a re-check."""
+"""Ops decisions: resolve a review and order a re-check.
+
+A bet in review is settled, refunded, re-checked or (a conflict on a decided bet)
+acknowledged. A bet whose refund the wallet rejected stays ``refund_pending`` with its
+review open; an operator retries the refund now (same key), records it as paid outside
+betguard, or settles the bet if the provider has a result after all.
+"""
 
 from __future__ import annotations
 
@@ -15,8 +21,11 @@ from models.snapshot import BetSnapshot
 from models.states import FINAL_STATES, BetState
 from models.tables import Review
 from models.transitions import Change, NewEvent
+from providers.wallet import refund_idempotency_key
 from services.context import Context
+from services.refund_wakeups import refund_in_flight, wake_refund, wallet_refused
 from services.results import parse_payout
+from services.text import require_text
 
 MAX_RECHECK = timedelta(days=365)
 
@@ -32,18 +41,41 @@ class Resolve:
     note: str
     payout: Decimal | str | None = None
     deadline: datetime | None = None
+    reference: str | None = None  # where a refund made outside betguard is recorded
+
+
+@dataclass(frozen=True)
+class Recheck:
+    """What an ordered re-check did: ``in_flight_until`` set means a check was already
+    at the provider, so nothing was changed or sent: its answer will come."""
+
+    bet: BetSnapshot
+    in_flight_until: datetime | None = None
+
+    @property
+    def ordered(self) -> bool:
+        return self.in_flight_until is None
+
+
+def describe_recheck(recheck: Recheck) -> str:
+    bet = recheck.bet
+    if recheck.in_flight_until is not None:
+        return (f"{bet.label}: a check is in flight until "
+                f"{recheck.in_flight_until.isoformat(timespec='seconds')}; its answer will "
+                "come (nothing else was sent)")
+    return f"{bet.label}: check {bet.check_attempt} ordered now"
 
 
 def resolve_review(ctx: Context, command: Resolve) -> BetSnapshot:
-    _require_text(command.operator, "operator")
-    _require_text(command.note, "note")
+    require_text(command.operator, "operator")
+    require_text(command.note, "note")
     now = ctx.clock()
     with ctx.db.unit_of_work() as session:
         bet = repository.get_by_ref(session, command.provider, command.bet_ref)
         reviews = repository.open_reviews(session, bet.id)
         if not reviews:
             raise IllegalTransition(f"bet {bet.label} has no open review")
-        change = _change_for(ctx, bet, command, now)
+        change = _change_for(ctx, session, bet, command, now)
         if change is not None and not repository.apply(session, bet, change, now=now):
             raise IllegalTransition(f"bet {bet.label} changed meanwhile; look at it again")
         _close(session, bet, reviews, command, now)
@@ -54,48 +86,97 @@ def resolve_review(ctx: Context, command: Resolve) -> BetSnapshot:
     return resolved
 
 
-def order_recheck(ctx: Context, provider: str, bet_ref: str, *, operator: str) -> BetSnapshot:
-    """Check a pending bet now instead of at its next scheduled time."""
-    _require_text(operator, "operator")
+def order_recheck(ctx: Context, provider: str, bet_ref: str, *, operator: str) -> Recheck:
+    """Check a pending bet now instead of at its next scheduled time; unless a check is
+    in flight (claimed, its lease not over): a second one would ask the provider again
+    while the first still waits for its answer."""
+    require_text(operator, "operator")
     now = ctx.clock()
     with ctx.db.unit_of_work() as session:
         bet = repository.get_by_ref(session, provider, bet_ref)
-        if bet.state is not BetState.PENDING:
-            raise IllegalTransition(f"bet {bet.label} is {bet.state.value}, not pending")
-        event = NewEvent(EventKind.RECHECK_ORDERED, f"operator:{operator}",
-                         {"attempt": bet.check_attempt})
-        change = Change(BetState.PENDING, {"next_check_at": now}, [event])
+        if _check_in_flight(session, bet, now):
+            return Recheck(bet, in_flight_until=bet.next_check_at)
+        change = transitions.check_now(bet, operator=f"operator:{operator}", now=now)
         if not repository.apply(session, bet, change, now=now):
             raise IllegalTransition(f"bet {bet.label} changed meanwhile; look at it again")
         session.commit()
     ctx.scheduler.check(bet.id, bet.check_attempt, now, label=bet.label)
-    return bet
+    return Recheck(bet)
 
 
-def _change_for(ctx: Context, bet: BetSnapshot, command: Resolve, now: datetime) -> Change | None:
-    operator = f"operator:{command.operator}"
+def _check_in_flight(session: Session, bet: BetSnapshot, now: datetime) -> bool:
+    if bet.state is not BetState.PENDING or bet.next_check_at is None \
+            or bet.next_check_at <= now:
+        return False
+    return repository.latest_kinds(session, bet.id) == [EventKind.CHECK_STARTED.value]
+
+
+def _change_for(ctx: Context, session: Session, bet: BetSnapshot, command: Resolve,
+                now: datetime) -> Change | None:
     if command.resolution is Resolution.ACKNOWLEDGED:
         if bet.state not in FINAL_STATES and bet.state is not BetState.REFUND_PENDING:
             raise IllegalTransition(
                 f"bet {bet.label} is {bet.state.value}: settle, refund or re-check it"
             )
         return None
+    if bet.state is BetState.REFUND_PENDING:
+        return _refund_decision(session, bet, command, now)
     if bet.state is not BetState.IN_REVIEW:
         raise IllegalTransition(
             f"bet {bet.label} is {bet.state.value}; only acknowledging its review is possible"
         )
+    return _review_decision(ctx, bet, command, now)
+
+
+def _review_decision(ctx: Context, bet: BetSnapshot, command: Resolve,
+                     now: datetime) -> Change:
+    operator = f"operator:{command.operator}"
     if command.resolution is Resolution.SETTLED:
-        if command.payout is None:
-            raise InvalidCommand("payout: settling needs a payout")
-        return transitions.settle(bet, payout=parse_payout(command.payout), actor=operator,
+        return transitions.settle(bet, payout=_payout(command), actor=operator,
                                   why=command.note, now=now)
     if command.resolution is Resolution.REFUNDED:
         return transitions.decide_refund(bet, actor=operator, why=command.note, now=now)
+    if command.resolution is not Resolution.RECHECK:
+        raise IllegalTransition(f"bet {bet.label} is in review: settle, refund or re-check it")
     deadline = command.deadline or now + timedelta(seconds=ctx.policy(bet.provider).deadline)
     if not now < deadline <= now + MAX_RECHECK:
         raise InvalidCommand("deadline: must be in the future, and within a year")
     return transitions.order_recheck(bet, deadline=deadline, operator=operator,
                                      note=command.note, now=now)
+
+
+def _refund_decision(session: Session, bet: BetSnapshot, command: Resolve,
+                     now: datetime) -> Change:
+    """A way out for a refund the wallet rejected. Money: the refund's key never changes,
+    and the bet is settled or marked refunded only while the wallet's last word was a
+    rejection with no attempt since (it paid nothing); the version check of ``apply``
+    refuses the change if an attempt starts meanwhile."""
+    operator = f"operator:{command.operator}"
+    if command.resolution is Resolution.RETRY_REFUND:
+        if refund_in_flight(session, bet, now):
+            raise IllegalTransition(f"bet {bet.label}: a refund attempt is in flight until "
+                                    f"{bet.next_check_at}; its answer will come")
+        key = refund_idempotency_key(bet.provider, bet.bet_ref)
+        return transitions.retry_refund_now(bet, operator=operator, note=command.note,
+                                            key=key, now=now)
+    refused = wallet_refused(session, bet.id)
+    if command.resolution is Resolution.REFUNDED_OUTSIDE:
+        reference = require_text(command.reference, "reference")
+        return transitions.refund_outside(bet, operator=operator, reference=reference,
+                                          note=command.note, wallet_refused=refused, now=now)
+    if command.resolution is Resolution.SETTLED:
+        return transitions.settle_instead_of_refund(
+            bet, payout=_payout(command), operator=operator, note=command.note,
+            wallet_refused=refused, now=now)
+    raise IllegalTransition(
+        f"bet {bet.label} is refund_pending: retry the refund, record it as refunded outside "
+        "betguard, settle it (if the wallet rejected the refund) or acknowledge the review")
+
+
+def _payout(command: Resolve) -> Decimal:
+    if command.payout is None:
+        raise InvalidCommand("payout: settling needs a payout")
+    return parse_payout(command.payout)
 
 
 def _close(session: Session, bet: BetSnapshot, reviews: list[Review], command: Resolve,
@@ -107,6 +188,8 @@ def _close(session: Session, bet: BetSnapshot, reviews: list[Review], command: R
         review.note = command.note
     detail = {"resolution": command.resolution.value, "note": command.note,
               "reviews": [r.id for r in reviews]}
+    if command.reference is not None:
+        detail["reference"] = command.reference
     event = NewEvent(EventKind.REVIEW_RESOLVED, f"operator:{command.operator}", detail)
     repository.add_events(session, bet.id, [event], now=now)
 
@@ -115,9 +198,4 @@ def _wake(ctx: Context, bet: BetSnapshot) -> None:
     if bet.state is BetState.PENDING and bet.next_check_at is not None:
         ctx.scheduler.check(bet.id, bet.check_attempt, bet.next_check_at, label=bet.label)
     elif bet.state is BetState.REFUND_PENDING and bet.next_check_at is not None:
-        ctx.scheduler.refund(bet.id, bet.next_check_at, label=bet.label)
-
-
-def _require_text(value: str, name: str) -> None:
-    if not isinstance(value, str) or not value.strip():
-        raise InvalidCommand(f"{name}: must not be empty")
+        wake_refund(ctx, bet, bet.next_check_at)

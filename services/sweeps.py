@@ -29,6 +29,7 @@ from models.states import BetState
 from models.tables import Bet, Notification, SweepStat
 from models.transitions import NewEvent
 from services.context import Context
+from services.refund_wakeups import publish_refund
 from services.wakeups import DueCheck, wake_checks
 
 
@@ -111,10 +112,11 @@ def sweep_due_checks(ctx: Context, limit: int | None = None) -> int:
 
 
 def sweep_due_refunds(ctx: Context, limit: int | None = None) -> int:
-    """Dispatch refunds still in doubt or whose wake-up was lost."""
+    """Dispatch refunds still in doubt or whose wake-up was lost, for the attempt each
+    holds (a refund whose retries stopped has no next check: no sweep takes it)."""
     rows = _take_due(ctx, BetState.REFUND_PENDING, EventKind.REFUND_DISPATCHED_BY_SWEEP, limit)
-    for bet_id, _attempt, _provider, label in rows:
-        ctx.scheduler.refund(bet_id, ctx.clock(), label=label)
+    for bet_id, attempt, _provider, label in rows:
+        publish_refund(ctx.scheduler, bet_id, attempt, ctx.clock(), label=label)
     return len(rows)
 
 

@@ -10,9 +10,16 @@ from fastapi import APIRouter, Query
 from betguard.api import queries
 from betguard.api.auth import Operator
 from betguard.api.params import REFUSALS, BetRef, Ctx, ProviderName
-from betguard.api.schemas import BetEnvelope, BetOut, ErrorOut, ResolveIn, ReviewQueue
+from betguard.api.schemas import (
+    BetEnvelope,
+    BetOut,
+    ErrorOut,
+    RecheckOut,
+    ResolveIn,
+    ReviewQueue,
+)
 from models.events import ReviewReason
-from services.reviews import Resolve, order_recheck, resolve_review
+from services.reviews import Resolve, describe_recheck, order_recheck, resolve_review
 
 NOT_NOW: dict[int | str, dict[str, object]] = {
     404: {"model": ErrorOut, "description": "no such bet"},
@@ -37,17 +44,22 @@ def list_reviews(
              summary="Decide a bet's open review", responses={**NOT_NOW, **REFUSALS})
 def resolve(provider: ProviderName, bet_ref: BetRef, decision: ResolveIn, caller: Operator,
             ctx: Ctx) -> BetEnvelope:
-    """Settle (with a payout), refund, re-check (with a new deadline) or acknowledge."""
+    """In review: settle (with a payout), refund, or re-check (with a new deadline).
+    Refund rejected by the wallet: retry it, record it as refunded outside betguard
+    (with a reference), or settle it. A conflict: acknowledge."""
     bet = resolve_review(ctx, Resolve(provider, bet_ref, decision.resolution, caller.name,
                                       decision.note, payout=decision.payout,
-                                      deadline=decision.deadline))
+                                      deadline=decision.deadline,
+                                      reference=decision.reference))
     return BetEnvelope(bet=BetOut.of(bet))
 
 
 @router.post("/bets/{provider}/{bet_ref:path}/recheck", status_code=202,
-             response_model=BetEnvelope, summary="Check a pending bet now",
+             response_model=RecheckOut, summary="Check a pending bet now",
              responses={**NOT_NOW, **REFUSALS})
-def recheck(provider: ProviderName, bet_ref: BetRef, caller: Operator, ctx: Ctx) -> BetEnvelope:
-    """Accepted, not done: a worker checks the bet with its provider shortly."""
-    return BetEnvelope(bet=BetOut.of(order_recheck(ctx, provider, bet_ref,
-                                                   operator=caller.name)))
+def recheck(provider: ProviderName, bet_ref: BetRef, caller: Operator, ctx: Ctx) -> RecheckOut:
+    """Accepted, not done: a worker checks the bet with its provider shortly. If a check
+    is already at the provider, nothing is sent: its answer will come."""
+    done = order_recheck(ctx, provider, bet_ref, operator=caller.name)
+    return RecheckOut(bet=BetOut.of(done.bet), ordered=done.ordered,
+                      in_flight_until=done.in_flight_until, message=describe_recheck(done))

@@ -162,12 +162,28 @@ def within_calendar(moment: datetime | None) -> datetime | None:
 
 
 class ResolveIn(BaseModel):
+    """``settled`` needs ``payout``; ``recheck`` may give ``deadline``;
+    ``refunded_outside`` (a refund the wallet rejected, paid another way) needs
+    ``reference``; ``retry_refund`` tries a rejected refund again under its key."""
+
     model_config = ConfigDict(extra="forbid")
 
     resolution: Resolution
     note: str = Field(min_length=1, max_length=2000)
     payout: str | None = Field(default=None, json_schema_extra={"examples": ["40.00"]})
     deadline: Annotated[AwareDatetime | None, AfterValidator(within_calendar)] = None
+    reference: str | None = Field(default=None, min_length=1, max_length=200,
+                                  json_schema_extra={"examples": ["bank-transfer-4711"]})
+
+
+class RecheckOut(BaseModel):
+    """``ordered`` false: a check was already at the provider (until ``in_flight_until``);
+    nothing was changed or sent, and its answer will come."""
+
+    bet: BetOut
+    ordered: bool
+    in_flight_until: datetime | None = None
+    message: str
 
 
 def intake_body_schema() -> dict[str, Any]:

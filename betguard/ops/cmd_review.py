@@ -14,7 +14,7 @@ from betguard.ops.runtime import Ops, OpsCommand, json_option, open_ops
 from betguard.ops.views import BetView, age, money, short_time
 from models.events import Resolution, ReviewReason
 from services.context import Context, utcnow
-from services.reviews import Resolve, order_recheck, resolve_review
+from services.reviews import Resolve, describe_recheck, order_recheck, resolve_review
 
 OPERATOR_HELP = "Who decides (recorded in the bet's history). Env: BETGUARD_OPERATOR."
 
@@ -54,13 +54,24 @@ def list_reviews(include_resolved: bool, reason: str | None, as_json: bool) -> N
               help="With --recheck: the new deadline (default: the provider's policy).")
 @click.option("--acknowledge", is_flag=True,
               help="Close a conflict review on a decided bet without changing it.")
+@click.option("--retry-refund", is_flag=True,
+              help="Refund rejected by the wallet: try it again now, under the same key.")
+@click.option("--refunded-outside", "reference", metavar="REFERENCE",
+              help="Refund rejected by the wallet: the stake was paid back outside betguard "
+                   "(REFERENCE: where, e.g. a bank transfer's id).")
 @click.option("--note", required=True, help="Why: kept with the decision.")
 @click.option("--operator", required=True, envvar="BETGUARD_OPERATOR", help=OPERATOR_HELP)
 @json_option
 def resolve(ref: str, payout: str | None, refund: bool, recheck: bool, deadline: str | None,
-            acknowledge: bool, note: str, operator: str, as_json: bool) -> None:
-    """Decide a bet's open review: exactly one of --settle, --refund, --recheck, --acknowledge."""
-    resolution = _chosen(payout, refund, recheck, acknowledge)
+            acknowledge: bool, retry_refund: bool, reference: str | None, note: str,
+            operator: str, as_json: bool) -> None:
+    """Decide a bet's open review: exactly one of --settle, --refund, --recheck,
+    --acknowledge, --retry-refund, --refunded-outside.
+
+    A bet in review is settled, refunded or re-checked. A refund the wallet rejected
+    (the bet stays refund_pending) is retried, recorded as paid outside betguard, or
+    settled with --settle if the provider has a result after all."""
+    resolution = _chosen(payout, refund, recheck, acknowledge, retry_refund, reference)
     if deadline is not None and resolution is not Resolution.RECHECK:
         raise click.UsageError("--deadline goes with --recheck only")
     wanted = parse_ref(ref)
@@ -68,7 +79,8 @@ def resolve(ref: str, payout: str | None, refund: bool, recheck: bool, deadline:
     with open_ops() as ops:
         provider, bet_ref = _name_of(ops.context, wanted)
         resolve_review(ops.context, Resolve(provider, bet_ref, resolution, operator, note,
-                                            payout=payout, deadline=new_deadline))
+                                            payout=payout, deadline=new_deadline,
+                                            reference=reference))
         after = _reread(ops, wanted)
     if as_json:
         output.emit_json({"resolution": resolution.value, "operator": operator,
@@ -78,14 +90,18 @@ def resolve(ref: str, payout: str | None, refund: bool, recheck: bool, deadline:
                f"the bet is now {_state_line(after)}")
 
 
-def _chosen(payout: str | None, refund: bool, recheck: bool, acknowledge: bool) -> Resolution:
+def _chosen(payout: str | None, refund: bool, recheck: bool, acknowledge: bool,
+            retry_refund: bool, reference: str | None) -> Resolution:
     chosen = [resolution for resolution, given in [
         (Resolution.SETTLED, payout is not None), (Resolution.REFUNDED, refund),
         (Resolution.RECHECK, recheck), (Resolution.ACKNOWLEDGED, acknowledge),
+        (Resolution.RETRY_REFUND, retry_refund),
+        (Resolution.REFUNDED_OUTSIDE, reference is not None),
     ] if given]
     if len(chosen) != 1:
         raise click.UsageError(
-            "give exactly one of --settle PAYOUT, --refund, --recheck, --acknowledge"
+            "give exactly one of --settle PAYOUT, --refund, --recheck, --acknowledge, "
+            "--retry-refund, --refunded-outside REFERENCE"
         )
     return chosen[0]
 
@@ -107,12 +123,19 @@ def recheck(ref: str, operator: str, as_json: bool) -> None:
     wanted = parse_ref(ref)
     with open_ops() as ops:
         provider, bet_ref = _name_of(ops.context, wanted)
-        before = order_recheck(ops.context, provider, bet_ref, operator=operator)
+        done = order_recheck(ops.context, provider, bet_ref, operator=operator)
         sent = [w for w in ops.wakeups.sent if w.kind == "check"]
+    before = done.bet
     if as_json:
         output.emit_json({"ref": before.label, "bet_id": before.id,
                           "attempt": before.check_attempt, "operator": operator,
+                          "ordered": done.ordered,
+                          "in_flight_until": done.in_flight_until.isoformat()
+                          if done.in_flight_until else None,
                           "dispatched_at": sent[0].at if sent else None})
+        return
+    if not done.ordered:
+        output.say(describe_recheck(done))
         return
     output.say(f"{before.label}: check {before.check_attempt} ordered now by {operator}")
 

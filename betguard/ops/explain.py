@@ -109,10 +109,31 @@ def _refund_failed(_actor: str, d: Detail) -> str:
 
 
 def _refund_rejected(_actor: str, d: Detail) -> str:
-    return f"refund rejected by the wallet, {_error(d)}; retry at {clock(d.get('retry_at'))}"
+    then = f"retry at {clock(d['retry_at'])}" if d.get("retry_at") else "no retry"
+    return f"refund rejected by the wallet, {_error(d)}; {then}"
 
 
-def _refunded(_actor: str, d: Detail) -> str:
+def _refund_started(_actor: str, d: Detail) -> str:
+    return f"refund attempt {d.get('attempt')} started (held until {clock(d.get('until'))})"
+
+
+def _refund_retries_stopped(_actor: str, d: Detail) -> str:
+    return f"refund retries stopped: {d.get('why')}; a person decides"
+
+
+def _refund_retry_ordered(actor: str, d: Detail) -> str:
+    return f"refund retry ordered by {_operator(actor)} (same key) — {d.get('note')}"
+
+
+def _check_crashed(_actor: str, d: Detail) -> str:
+    return (f"check {d.get('attempt')} crashed ({d.get('crashes_in_a_row')} in a row), "
+            f"{_error(d)}")
+
+
+def _refunded(actor: str, d: Detail) -> str:
+    if d.get("outside_betguard"):
+        return (f"refunded outside betguard, recorded by {_operator(actor)}: "
+                f"{d.get('reference')} — {d.get('note')}")
     key = str(d.get("idempotency_key", "?"))
     short = key if len(key) <= 11 else key[:11] + "…"
     return f"refunded: {d.get('refund_id')} (key {short})"
@@ -182,4 +203,8 @@ _EXPLAINERS: dict[str, Callable[[str, Detail], str]] = {
     EventKind.LATE_ANSWER_IGNORED: _late_ignored,
     EventKind.CHECK_DISPATCHED_BY_SWEEP: _check_swept,
     EventKind.REFUND_DISPATCHED_BY_SWEEP: _refund_swept,
+    EventKind.REFUND_STARTED: _refund_started,
+    EventKind.REFUND_RETRIES_STOPPED: _refund_retries_stopped,
+    EventKind.REFUND_RETRY_ORDERED: _refund_retry_ordered,
+    EventKind.CHECK_CRASHED: _check_crashed,
 }

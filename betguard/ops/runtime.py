@@ -20,6 +20,7 @@ from sqlalchemy.exc import OperationalError
 from config.settings import SettingsError
 from models.errors import BetguardError
 from services.context import Context, Scheduler
+from services.refund_wakeups import publish_refund
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -57,9 +58,10 @@ class RecordingScheduler:
             self.sent.append(Wakeup("check", bet_id, f"{provider}/#{bet_id}", at, attempt))
         self.inner.check_batch(provider, checks, at)
 
-    def refund(self, bet_id: int, at: datetime, *, label: str) -> None:
-        self.sent.append(Wakeup("refund", bet_id, label, at))
-        self.inner.refund(bet_id, at, label=label)
+    def refund(self, bet_id: int, at: datetime, *, label: str,
+               attempt: int | None = None) -> None:
+        self.sent.append(Wakeup("refund", bet_id, label, at, attempt))
+        publish_refund(self.inner, bet_id, attempt, at, label=label)
 
     def notify(self, notification_id: int, at: datetime) -> None:
         self.sent.append(Wakeup("notification", notification_id,

@@ -11,7 +11,8 @@ from models.states import ALLOWED, FINAL_STATES, BetState, ensure_transition
 
 DESIGN_TABLE = {
     BetState.PENDING: {BetState.SETTLED, BetState.REFUND_PENDING, BetState.IN_REVIEW},
-    BetState.REFUND_PENDING: {BetState.REFUNDED},
+    # settled: only once the wallet rejected the refund (an operator's decision)
+    BetState.REFUND_PENDING: {BetState.REFUNDED, BetState.SETTLED},
     BetState.IN_REVIEW: {BetState.SETTLED, BetState.REFUND_PENDING, BetState.PENDING},
     BetState.SETTLED: set(),
     BetState.REFUNDED: set(),
@@ -77,7 +78,7 @@ def test_every_other_transition_is_refused_naming_both_states(
 
 def test_the_illegal_pairs_cover_every_pair_not_allowed() -> None:
     assert len(ALLOWED_PAIRS) + len(ILLEGAL_PAIRS) == len(BetState) ** 2
-    assert len(ALLOWED_PAIRS) == 7
+    assert len(ALLOWED_PAIRS) == 8
 
 
 def test_a_refused_transition_is_a_domain_refusal_not_a_crash() -> None:

@@ -79,6 +79,27 @@ def reschedule(snapshot: BetSnapshot) -> Change:
     return transitions.reschedule(snapshot, at=LATER, events=[])
 
 
+def settle_instead_of_refund(snapshot: BetSnapshot) -> Change:
+    return transitions.settle_instead_of_refund(
+        snapshot, payout=Decimal("40.00"), operator="operator:ann", note="provider has it",
+        wallet_refused=True, now=NOW)
+
+
+def refund_outside(snapshot: BetSnapshot) -> Change:
+    return transitions.refund_outside(
+        snapshot, operator="operator:ann", reference="TX-991", note="paid by bank transfer",
+        wallet_refused=True, now=NOW)
+
+
+def retry_refund_now(snapshot: BetSnapshot) -> Change:
+    return transitions.retry_refund_now(snapshot, operator="operator:ann", note="fixed",
+                                        key="refund:acme:b-1", now=NOW)
+
+
+def check_now(snapshot: BetSnapshot) -> Change:
+    return transitions.check_now(snapshot, operator="operator:ann", now=NOW)
+
+
 Verb = Callable[[BetSnapshot], Change]
 VERBS: list[tuple[Verb, set[BetState], EventKind]] = [
     (settle, {BetState.PENDING, BetState.IN_REVIEW}, EventKind.BET_SETTLED),
@@ -87,6 +108,10 @@ VERBS: list[tuple[Verb, set[BetState], EventKind]] = [
     (open_review, {BetState.PENDING}, EventKind.REVIEW_OPENED),
     (order_recheck, {BetState.IN_REVIEW}, EventKind.RECHECK_ORDERED),
     (reschedule, {BetState.PENDING}, EventKind.CHECK_RESCHEDULED),
+    (settle_instead_of_refund, {BetState.REFUND_PENDING}, EventKind.BET_SETTLED),
+    (refund_outside, {BetState.REFUND_PENDING}, EventKind.BET_REFUNDED),
+    (retry_refund_now, {BetState.REFUND_PENDING}, EventKind.REFUND_RETRY_ORDERED),
+    (check_now, {BetState.PENDING}, EventKind.RECHECK_ORDERED),
 ]
 LEGAL_STARTS = [
     pytest.param(verb, start, kind, id=f"{verb.__name__}-from-{start.value}")
@@ -271,3 +296,81 @@ def test_rescheduling_records_what_the_check_found_before_the_new_time() -> None
 def test_rescheduling_a_bet_in_review_is_refused() -> None:
     with pytest.raises(IllegalTransition):
         reschedule(bet(BetState.IN_REVIEW))
+
+
+# --- a refund the wallet rejected ----------------------------------------------------
+
+
+def test_settling_a_bet_whose_refund_is_decided_is_refused_by_the_plain_settle() -> None:
+    with pytest.raises(IllegalTransition, match="has a refund decided"):
+        settle(bet(BetState.REFUND_PENDING))
+
+
+def test_an_operator_settles_a_rejected_refund_with_the_payout_and_says_so() -> None:
+    change = settle_instead_of_refund(bet(BetState.REFUND_PENDING))
+    assert change.target_state is BetState.SETTLED
+    assert change.values == {"state": BetState.SETTLED, "payout": Decimal("40.00"),
+                             "final_at": NOW, "next_check_at": None}
+    assert change.events == [NewEvent(EventKind.BET_SETTLED, "operator:ann", {
+        "payout": "40.00", "currency": "EUR", "why": "provider has it",
+        "instead_of_refund": True})]
+
+
+def test_a_refund_the_wallet_did_not_reject_is_never_settled_by_an_operator() -> None:
+    with pytest.raises(IllegalTransition, match="did not reject its refund"):
+        transitions.settle_instead_of_refund(
+            bet(BetState.REFUND_PENDING), payout=Decimal("1"), operator="o", note="n",
+            wallet_refused=False, now=NOW)
+
+
+def test_a_refund_the_wallet_did_not_reject_is_never_marked_paid_outside_betguard() -> None:
+    with pytest.raises(IllegalTransition, match="did not reject its refund"):
+        transitions.refund_outside(bet(BetState.REFUND_PENDING), operator="o", reference="r",
+                                   note="n", wallet_refused=False, now=NOW)
+
+
+def test_a_refund_paid_outside_betguard_makes_the_bet_refunded_with_its_reference() -> None:
+    change = refund_outside(bet(BetState.REFUND_PENDING))
+    assert change.values == {"state": BetState.REFUNDED, "final_at": NOW, "next_check_at": None}
+    assert change.events[0].actor == "operator:ann"
+    assert change.events[0].detail == {"outside_betguard": True, "reference": "TX-991",
+                                       "note": "paid by bank transfer", "amount": "25.00"}
+
+
+def test_retrying_a_refund_now_keeps_its_one_idempotency_key_and_wakes_it_at_once() -> None:
+    change = retry_refund_now(bet(BetState.REFUND_PENDING))
+    assert change.target_state is BetState.REFUND_PENDING
+    assert change.values == {"next_check_at": NOW}
+    assert change.events[0].detail == {"note": "fixed", "idempotency_key": "refund:acme:b-1"}
+
+
+def test_a_rejected_refund_tried_again_later_records_the_wallets_answer() -> None:
+    found = NewEvent(EventKind.REFUND_REJECTED, "wallet", {"error": "WalletRejected"})
+    change = transitions.retry_refund_later(bet(BetState.REFUND_PENDING), at=LATER, found=found)
+    assert change.values == {"next_check_at": LATER}
+    assert change.events == [found]
+
+
+def test_stopping_the_retries_of_a_rejected_refund_leaves_it_no_next_check() -> None:
+    found = NewEvent(EventKind.REFUND_REJECTED, "wallet", {"error": "WalletRejected"})
+    change = transitions.stop_refund_retries(bet(BetState.REFUND_PENDING), found=found,
+                                             rejections=3)
+    assert change.target_state is BetState.REFUND_PENDING
+    assert change.values == {"next_check_at": None}
+    assert [e.kind for e in change.events] == [EventKind.REFUND_REJECTED,
+                                              EventKind.REFUND_RETRIES_STOPPED]
+    assert change.events[1].detail["rejections"] == 3
+
+
+def test_a_refund_is_retried_or_stopped_only_while_it_is_refund_pending() -> None:
+    found = NewEvent(EventKind.REFUND_FAILED, "wallet", {})
+    with pytest.raises(IllegalTransition, match="not refund_pending"):
+        transitions.retry_refund_later(bet(BetState.REFUNDED), at=LATER, found=found)
+    with pytest.raises(IllegalTransition, match="not refund_pending"):
+        transitions.stop_refund_retries(bet(BetState.SETTLED), found=found, rejections=3)
+
+
+def test_checking_a_pending_bet_now_keeps_its_attempt_number_and_moves_its_check() -> None:
+    change = check_now(bet())
+    assert change.values == {"next_check_at": NOW}
+    assert change.events == [NewEvent(EventKind.RECHECK_ORDERED, "operator:ann", {"attempt": 3})]

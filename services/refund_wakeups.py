@@ -1,0 +1,74 @@
+"""Waking a refund up with the attempt it is for, and what a bet's history says about
+its refund (whether the wallet's last word was a rejection, how many in a row).
+
+A refund wake-up carries the bet's attempt number, as a check's does, so a duplicate
+or stale delivery is only counted. ``Scheduler.refund`` gained ``attempt`` as an
+optional keyword: a scheduler written before it (a test double) still gets the call
+it knows, and its wake-ups claim a bet only while no attempt holds it.
+"""
+
+from __future__ import annotations
+
+import inspect
+from datetime import datetime
+from typing import Protocol, cast
+
+from sqlalchemy.orm import Session
+
+from models import repository
+from models.events import EventKind
+from models.snapshot import BetSnapshot
+from services.context import Context, Scheduler
+
+# What the wallet or an operator did about a refund, newest first in a bet's history.
+REFUND_STEPS = (EventKind.REFUND_DECIDED, EventKind.REFUND_STARTED, EventKind.REFUND_FAILED,
+                EventKind.REFUND_REJECTED, EventKind.BET_REFUNDED,
+                EventKind.REFUND_RETRY_ORDERED, EventKind.REVIEW_RESOLVED)
+# A fresh run of automatic retries begins when the refund is decided or a person acts.
+FRESH_START = {EventKind.REFUND_DECIDED.value, EventKind.REFUND_RETRY_ORDERED.value,
+               EventKind.REVIEW_RESOLVED.value}
+HISTORY_LIMIT = 200
+
+
+class AttemptedRefunds(Protocol):
+    def refund(self, bet_id: int, at: datetime, *, label: str,
+               attempt: int | None = None) -> None: ...
+
+
+def wake_refund(ctx: Context, bet: BetSnapshot, at: datetime) -> None:
+    """After commit: the bet's next refund attempt, for the attempt number it holds now."""
+    publish_refund(ctx.scheduler, bet.id, bet.check_attempt, at, label=bet.label)
+
+
+def publish_refund(scheduler: Scheduler, bet_id: int, attempt: int | None, at: datetime, *,
+                   label: str) -> None:
+    """``scheduler.refund`` with the attempt, when both exist."""
+    if attempt is not None and "attempt" in inspect.signature(scheduler.refund).parameters:
+        cast(AttemptedRefunds, scheduler).refund(bet_id, at, label=label, attempt=attempt)
+    else:
+        scheduler.refund(bet_id, at, label=label)
+
+
+def rejections_in_a_row(session: Session, bet_id: int) -> int:
+    """Rejections since the refund was decided or a person last acted on it."""
+    count = 0
+    for kind in repository.latest_kinds(session, bet_id, REFUND_STEPS, HISTORY_LIMIT):
+        if kind in FRESH_START:
+            break
+        count += kind == EventKind.REFUND_REJECTED.value
+    return count
+
+
+def wallet_refused(session: Session, bet_id: int) -> bool:
+    """Whether the wallet's last word on the refund was a rejection, with no attempt
+    started since: then it paid nothing, and none of its calls is in flight."""
+    latest = repository.latest_kinds(
+        session, bet_id, [k for k in REFUND_STEPS if k is not EventKind.REVIEW_RESOLVED])
+    return latest == [EventKind.REFUND_REJECTED.value]
+
+
+def refund_in_flight(session: Session, bet: BetSnapshot, now: datetime) -> bool:
+    """An attempt holds the refund: it started and its lease is not over."""
+    latest = repository.latest_kinds(session, bet.id, REFUND_STEPS)
+    return latest == [EventKind.REFUND_STARTED.value] and bet.next_check_at is not None \
+        and bet.next_check_at > now

@@ -1,0 +1,163 @@
+"""A refund the wallet rejects is no dead end: betguard retries it a few times, then
+stops and waits, its review open, for a person to retry it (same key), record it as
+paid outside betguard, or settle the bet. On the running stack, with the simulator's
+wallet refusing for real."""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Iterator
+from decimal import Decimal
+
+import pytest
+from sqlalchemy import select
+
+from models.snapshot import BetSnapshot
+from models.states import BetState
+from models.tables import SweepStat
+from providers.wallet import refund_idempotency_key
+from services.intake import place_bet
+from services.refunds import MAX_REJECTIONS
+from services.results import report_result
+from tests.integration.api_server import Api, path_of, running_api
+from tests.integration.harness import Stack, bet_payload, wait_until
+from tests.integration.test_ops_cli import betguard, label
+
+pytestmark = pytest.mark.integration
+
+PROVIDER = "refunder"  # the provider never saw the bet: a refund is decided at once
+
+
+@pytest.fixture(scope="module")
+def api(stack: Stack) -> Iterator[Api]:
+    with running_api(stack, log_name="api-refund-rejections.log") as api:
+        yield api
+
+
+def rejected_refund(stack: Stack, *, for_good: bool) -> BetSnapshot:
+    """A bet whose refund the wallet rejected until betguard stopped retrying it.
+
+    ``for_good``: the wallet already holds another refund under the bet's key (a
+    different amount), so it refuses every attempt; else it refuses the first
+    ``MAX_REJECTIONS`` and would accept the next."""
+    ref = f"rej-{secrets.token_hex(6)}"
+    stack.sim("POST", "/_sim/bets", {"bet_ref": ref, "stake": "10.00", "currency": "EUR",
+                                     "fate": "unknown"})
+    if for_good:
+        stack.context.wallet.refund(idempotency_key=refund_idempotency_key(PROVIDER, ref),
+                                    provider=PROVIDER, bet_ref=ref, amount=Decimal("1.00"),
+                                    currency="EUR")
+    else:
+        stack.sim("POST", "/_sim/faults", {"target": "wallet", "fault": "http_400",
+                                           "times": MAX_REJECTIONS})
+    bet = place_bet(stack.context, bet_payload(PROVIDER, ref)).bet
+    wait_until(lambda: "refund_retries_stopped" in stack.kinds(bet.id), 60,
+               lambda: f"history: {stack.kinds(bet.id)}")
+    return stack.bet(bet.id)
+
+
+def refund_requests(stack: Stack, bet: BetSnapshot) -> int:
+    key = refund_idempotency_key(bet.provider, bet.bet_ref)
+    return int(stack.truth()["refund_requests"].get(key, 0))
+
+
+def sweep_runs(stack: Stack) -> int:
+    with stack.context.db.unit_of_work() as session:
+        return int(session.scalar(select(SweepStat.runs).where(SweepStat.kind == "refunds"))
+                   or 0)
+
+
+def open_reasons(stack: Stack, bet: BetSnapshot) -> list[str]:
+    return [r.reason for r in stack.reviews(bet.id) if r.resolved_at is None]
+
+
+def test_a_refund_the_wallet_keeps_rejecting_is_tried_a_few_times_then_waits_for_a_person(
+    stack: Stack,
+) -> None:
+    bet = rejected_refund(stack, for_good=True)
+    kinds = stack.kinds(bet.id)
+    assert bet.state is BetState.REFUND_PENDING
+    assert bet.next_check_at is None  # no sweep picks it up
+    assert kinds.count("refund_rejected") == kinds.count("refund_started") == MAX_REJECTIONS
+    assert kinds[-1] == "refund_retries_stopped"
+    assert open_reasons(stack, bet) == ["refund_rejected"]
+    runs = sweep_runs(stack)
+    wait_until(lambda: sweep_runs(stack) >= runs + 3, 30)
+    assert stack.kinds(bet.id) == kinds, "a sweep tried the stopped refund again"
+    assert refund_requests(stack, bet) == 1 + MAX_REJECTIONS  # the other refund, then ours
+
+
+def test_an_operator_records_a_rejected_refund_as_paid_outside_betguard_from_the_cli(
+    stack: Stack,
+) -> None:
+    bet = rejected_refund(stack, for_good=True)
+    asked = refund_requests(stack, bet)
+    run = betguard(stack, "review", "resolve", label(bet), "--refunded-outside", "TX-4711",
+                   "--note", "paid back by bank transfer", "--operator", "dora")
+    assert run.code == 0, run.err
+    assert "refunded" in run.out
+    after = stack.bet(bet.id)
+    assert after.state is BetState.REFUNDED
+    refunded = [e for e in stack.history(bet.id) if e.kind == "bet_refunded"]
+    assert [(e.actor, e.detail["reference"], e.detail["outside_betguard"]) for e in refunded] \
+        == [("operator:dora", "TX-4711", True)]
+    [review] = stack.reviews(bet.id)
+    assert (review.resolution, review.operator) == ("refunded_outside", "dora")
+    assert refund_requests(stack, bet) == asked  # the wallet was not asked again
+
+
+def test_an_operator_settles_a_bet_whose_refund_the_wallet_rejected_through_the_api(
+    stack: Stack, api: Api,
+) -> None:
+    bet = rejected_refund(stack, for_good=True)
+    body = {"resolution": "settled", "payout": "40.00", "note": "the provider had a result"}
+    answer = api.ops("POST", path_of({"provider": bet.provider, "bet_ref": bet.bet_ref},
+                                     "resolve"), json=body)
+    assert answer.status_code == 200, answer.text
+    assert (answer.json()["bet"]["state"], answer.json()["bet"]["payout"]) == ("settled",
+                                                                             "40.00")
+    settled = [e for e in stack.history(bet.id) if e.kind == "bet_settled"]
+    assert [(e.actor, e.detail["instead_of_refund"]) for e in settled] == [
+        ("operator:alice", True)]
+
+
+def test_an_operator_retries_a_rejected_refund_under_its_one_key_and_it_is_paid_once(
+    stack: Stack, api: Api,
+) -> None:
+    bet = rejected_refund(stack, for_good=False)
+    key = refund_idempotency_key(bet.provider, bet.bet_ref)
+    body = {"resolution": "retry_refund", "note": "the wallet fixed its limits"}
+    answer = api.ops("POST", path_of({"provider": bet.provider, "bet_ref": bet.bet_ref},
+                                     "resolve"), json=body)
+    assert answer.status_code == 200, answer.text
+    stack.wait_for_state(bet.id, BetState.REFUNDED)
+    ordered = [e for e in stack.history(bet.id) if e.kind == "refund_retry_ordered"]
+    assert [(e.actor, e.detail["idempotency_key"]) for e in ordered] == [
+        ("operator:alice", key)]
+    truth = stack.truth()
+    assert list(k for k in truth["refunds"] if k == key) == [key]
+    assert truth["refunds"][key]["amount"] == "10.00"
+    assert truth["refund_requests"][key] == MAX_REJECTIONS + 1
+
+
+def test_a_refund_in_doubt_is_never_settled_by_an_operator_for_the_wallet_may_have_paid(
+    stack: Stack, api: Api,
+) -> None:
+    ref = f"doubt-{secrets.token_hex(6)}"
+    stack.sim("POST", "/_sim/bets", {"bet_ref": ref, "stake": "10.00", "currency": "EUR",
+                                     "fate": "unknown"})
+    stack.sim("POST", "/_sim/knobs", {"wallet_error_rate": 1.0})
+    try:
+        bet = place_bet(stack.context, bet_payload(PROVIDER, ref)).bet
+        wait_until(lambda: "refund_failed" in stack.kinds(bet.id), 30)
+        report_result(stack.context, PROVIDER, ref, payout="40.00", currency="EUR")
+        assert open_reasons(stack, bet) == ["conflict"]
+        path = path_of({"provider": PROVIDER, "bet_ref": ref}, "resolve")
+        settle = {"resolution": "settled", "payout": "40.00", "note": "the provider won it"}
+        refused = api.ops("POST", path, json=settle)
+        assert refused.status_code == 409, refused.text
+        assert "did not reject its refund" in refused.json()["error"]
+        assert stack.bet(bet.id).state is BetState.REFUND_PENDING
+    finally:
+        stack.sim("POST", "/_sim/knobs", {"wallet_error_rate": 0.0})
+    stack.wait_for_state(bet.id, BetState.REFUNDED)
