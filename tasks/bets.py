@@ -1,10 +1,16 @@
 """Tasks about one bet. Arguments are JSON primitives; ``ref`` is only for people
 reading Flower and logs (``provider/bet_ref``): every log line a task causes carries
-it, and the worker's metrics count each outcome."""
+it, and the worker's metrics count each outcome.
+
+A check that raises unexpectedly is recorded on the bet (``services.crashes``) and
+tried again, a few times, then sent to review: it never waits out its lease to be
+sent again forever.
+"""
 
 from __future__ import annotations
 
 import logging
+from enum import StrEnum
 from typing import Any
 
 from betguard.logs import bet_context
@@ -19,6 +25,7 @@ from config.celery import BATCH_CHECK_TASK, CHECK_TASK, NOTIFY_TASK, PLACE_TASK,
 from models.errors import BetguardError, ConflictingBet, InvalidBet, UnknownProvider
 from services.batch_checks import run_batch_check
 from services.checks import run_check
+from services.crashes import record_batch_crash, record_check_crash
 from services.intake import place_bet
 from services.notifications import deliver
 from services.refunds import run_refund
@@ -31,31 +38,48 @@ log = logging.getLogger(__name__)
 @app.task(name=CHECK_TASK)
 def check(bet_id: int, attempt: int, ref: str = "") -> str:
     with bet_context(ref) as bet:
-        outcome = counted(CHECKS, lambda: run_check(context(), bet_id, attempt),
-                          provider=bet.provider)
+        outcome = counted(CHECKS, lambda: _check(bet_id, attempt, ref), provider=bet.provider)
         log.info("bet %s: check %d %s", ref, attempt, outcome)
     return outcome
+
+
+def _check(bet_id: int, attempt: int, ref: str) -> StrEnum:
+    ctx = context()
+    try:
+        return run_check(ctx, bet_id, attempt)
+    except Exception as exc:
+        log.exception("bet %s: check %d crashed", ref, attempt)
+        crashed = record_check_crash(ctx, bet_id, attempt, exc)
+        if crashed is None:  # the check held nothing: the lease and the sweep cover it
+            raise
+        return crashed
 
 
 @app.task(name=BATCH_CHECK_TASK)
 def check_batch(provider: str, checks: list[list[int]]) -> dict[str, int]:
     """One batched status query for up to a policy's ``batch_size`` bets of ``provider``."""
     pairs = [(bet_id, attempt) for bet_id, attempt in checks]
+    ctx = context()
     try:
-        outcomes = run_batch_check(context(), provider, pairs)
-    except Exception:
+        outcomes = dict(run_batch_check(ctx, provider, pairs))
+    except Exception as exc:
+        log.exception("provider %s: batched check of %d bets crashed", provider, len(pairs))
         CHECKS.labels(outcome=ERROR, provider=provider).inc()
-        raise
+        outcomes = record_batch_crash(ctx, pairs, exc)
+        if not outcomes:
+            raise
     for outcome, count in outcomes.items():
         CHECKS.labels(outcome=outcome, provider=provider).inc(count)
-    log.info("provider %s: batched check of %d bets: %s", provider, len(checks), dict(outcomes))
-    return dict(outcomes)
+    log.info("provider %s: batched check of %d bets: %s", provider, len(checks), outcomes)
+    return outcomes
 
 
 @app.task(name=REFUND_TASK)
-def refund(bet_id: int, ref: str = "") -> str:
+def refund(bet_id: int, ref: str = "", attempt: int | None = None) -> str:
+    """``attempt``: the refund attempt the wake-up is for; None (older publishers) takes
+    the bet only while no attempt holds it."""
     with bet_context(ref):
-        outcome = counted(REFUND_ATTEMPTS, lambda: run_refund(context(), bet_id))
+        outcome = counted(REFUND_ATTEMPTS, lambda: run_refund(context(), bet_id, attempt))
         log.info("bet %s: refund %s", ref, outcome)
     return outcome
 
