@@ -16,12 +16,25 @@ PLACE_TASK = "betguard.place"
 SWEEP_TASK = "betguard.sweep"
 NOTIFY_TASK = "betguard.notify"
 
+CONNECT_TIMEOUT = 2.0  # seconds to open a connection to Redis
+SOCKET_TIMEOUT = 10.0  # seconds a command may wait on an open connection
+# Storing or subscribing to a result (only ``place`` has one) when Redis is away.
+BACKEND_RETRY = {"max_retries": 1, "interval_start": 0, "interval_step": 0.2,
+                 "interval_max": 0.2}
+
 
 def celery_config(settings: Settings) -> dict[str, Any]:
     broker = settings.broker_url
     # One visibility timeout for every client: a message not acked within it is
     # delivered again, so countdowns stay well below it (settings enforce that).
     transport = {"visibility_timeout": settings.visibility_timeout}
+    # Fail fast when Redis is away: a publisher (intake, a worker after commit) gives up
+    # at the first refused connection instead of retrying for seconds, and never waits
+    # forever on a dead socket; the sweeps dispatch what could not be published. The
+    # workers' own reconnect loop (broker_connection_max_retries) is not affected.
+    fail_fast = {"socket_connect_timeout": CONNECT_TIMEOUT, "socket_timeout": SOCKET_TIMEOUT}
+    broker_transport = {**transport, **fail_fast, "max_retries": 0}
+    backend_transport = {**transport, "retry_policy": BACKEND_RETRY}
     # Plain TCP Redis gets the transport that reuses its client (tasks/broker.py); TLS
     # and unix-socket URLs keep kombu's own.
     client_reuse = {"broker_transport": "tasks.broker:Transport"} \
@@ -29,9 +42,12 @@ def celery_config(settings: Settings) -> dict[str, Any]:
     return {
         **client_reuse,
         "broker_url": broker,
-        "broker_transport_options": transport,
+        "broker_transport_options": broker_transport,
+        "broker_connection_timeout": CONNECT_TIMEOUT,
         "result_backend": broker,
-        "result_backend_transport_options": transport,
+        "result_backend_transport_options": backend_transport,
+        "redis_socket_connect_timeout": CONNECT_TIMEOUT,
+        "redis_socket_timeout": SOCKET_TIMEOUT,
         "result_expires": 24 * 3600,
         "task_ignore_result": True,
         "task_serializer": "json",

@@ -1,5 +1,10 @@
 """Publishing wake-ups to the broker, after commit. A failed publish is logged, not
-raised: the bet is already durable and a sweep will dispatch it."""
+raised: the bet is already durable and a sweep will dispatch it.
+
+Publishing fails fast when Redis is away (intake must not wait for it): no wake-up
+asks for a result (so the result backend is never touched), the connection gives up
+at the first refusal (``config.celery``), and a refused connection is not retried.
+"""
 
 from __future__ import annotations
 
@@ -42,8 +47,14 @@ class CeleryScheduler:
         self._send(BATCH_CHECK_TASK, {"provider": provider, "checks": [list(c) for c in checks]},
                    at, f"{provider} ({len(checks)} bets)")
 
-    def refund(self, bet_id: int, at: datetime, *, label: str) -> None:
-        self._send(REFUND_TASK, {"bet_id": bet_id, "ref": label}, at, label)
+    def refund(self, bet_id: int, at: datetime, *, label: str,
+               attempt: int | None = None) -> None:
+        """``attempt``: the bet's current attempt number, so a duplicate or stale delivery
+        does nothing; without it the refund is taken only while no attempt holds it."""
+        kwargs: dict[str, Any] = {"bet_id": bet_id, "ref": label}
+        if attempt is not None:
+            kwargs["attempt"] = attempt
+        self._send(REFUND_TASK, kwargs, at, label)
 
     def notify(self, notification_id: int, at: datetime) -> None:
         self._send(NOTIFY_TASK, {"notification_id": notification_id}, at,
@@ -79,8 +90,24 @@ class CeleryScheduler:
         ``shown`` is what Flower shows for the arguments: given, so that Celery does not
         build its size-limited repr of them for every message (a batch shows its label)."""
         options = {"kwargs": kwargs, "countdown": countdown, "argsrepr": "()",
-                   "kwargsrepr": shown}
+                   "kwargsrepr": shown, "ignore_result": True}
         try:
             self._app.send_task(task, retry=False, **options)
-        except Exception:  # a broken pooled connection, Redis restarting: try again
+        except Exception as exc:
+            if refused(exc):  # Redis is not there: retrying only makes the caller wait
+                raise
+            # A broken pooled connection, Redis restarting: try again, briefly.
             self._app.send_task(task, retry=True, retry_policy=PUBLISH_RETRY, **options)
+
+
+def refused(exc: BaseException) -> bool:
+    """Whether ``exc`` (or what it wraps) is a refused or timed-out connection."""
+    seen: BaseException | None = exc
+    for _ in range(10):  # exception chains are short; bounded all the same
+        if seen is None:
+            return False
+        if isinstance(seen, ConnectionRefusedError | TimeoutError) or \
+                "Connection refused" in str(seen):
+            return True
+        seen = seen.__cause__ or seen.__context__
+    return False
