@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import dataclasses
 import secrets
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -65,23 +65,28 @@ def recorded(stack: Stack) -> tuple[Context, Wakeups]:
 def test_one_status_request_decides_a_whole_batch_each_bet_as_a_single_check_would(
     stack: Stack,
 ) -> None:
-    bets = place(stack, ["returned", "unknown", "never"])
+    bets = place(stack, ["returned", "unknown", "never", "never"])
     ctx, wakeups = recorded(stack)
+    assert ctx.providers["sleepy_batcher"].cancel(bets[3].bet_ref).accepted  # its own cancel
     batches_before = stack.truth()["counts"]["batch"]
 
     outcomes = run_batch_check(ctx, "sleepy_batcher", [(b.id, 1) for b in bets])
 
-    assert outcomes == {"settled": 1, "refund": 1, "rescheduled": 1}
+    assert outcomes == {"settled": 1, "refund": 1, "rescheduled": 2}
     assert stack.truth()["counts"]["batch"] == batches_before + 1
-    settled, unknown, pending = (stack.bet(b.id) for b in bets)
+    settled, unknown, pending, cancelled = (stack.bet(b.id) for b in bets)
     assert settled.state is BetState.SETTLED
-    assert unknown.state is BetState.REFUND_PENDING
+    assert unknown.state is BetState.PENDING and unknown.check_attempt == 2, \
+        "a bet the provider does not know yet waits for its deadline"
     assert pending.state is BetState.PENDING and pending.check_attempt == 2
+    assert cancelled.state is BetState.REFUND_PENDING, "the provider's own cancel is proof"
     assert stack.kinds(bets[0].id) == ["bet_placed", "check_started", "provider_answered",
                                        "bet_settled"]
-    assert stack.kinds(bets[2].id)[-2:] == ["provider_answered", "check_rescheduled"]
-    assert wakeups.refunds == [bets[1].id]
-    assert [(p, c) for p, c, _ in wakeups.batches] == [("sleepy_batcher", [(bets[2].id, 2)])]
+    for bet in bets[1:3]:
+        assert stack.kinds(bet.id)[-2:] == ["provider_answered", "check_rescheduled"]
+    assert wakeups.refunds == [bets[3].id]
+    assert sorted((p, c) for p, checks, _ in wakeups.batches for c in checks) == [
+        ("sleepy_batcher", (bets[1].id, 2)), ("sleepy_batcher", (bets[2].id, 2))]
 
 
 def test_a_batch_delivered_again_does_nothing_and_counts_the_duplicates(stack: Stack) -> None:
@@ -186,3 +191,50 @@ def test_a_batch_provider_runs_its_bets_through_batched_checks_to_their_end(
     truth = stack.truth()["bets"]
     assert all(truth[b.bet_ref]["queries"] <= stack.bet(b.id).check_attempt - 1 for b in bets)
     wait_until(lambda: all("provider_answered" in stack.kinds(b.id) for b in bets), 10)
+
+
+HELD_SECONDS = 1.5  # each answer held this long: five cancels one after the other outlive
+HELD_BETS = 5       # the stack's 6 s lease; asked together they take about one hold
+
+
+def place_overdue_with_held_answers(stack: Stack) -> list[BetSnapshot]:
+    """Bets of ``slow_batcher`` placed an hour ago, so their first check is the deadline's,
+    all due at once (one batch); the provider holds two answers about each: the batched
+    status request takes one of them, each bet's cancel the other."""
+    run = secrets.token_hex(4)
+    refs = [f"held-{run}-{n}" for n in range(HELD_BETS)]
+    for ref in refs:
+        stack.sim("POST", "/_sim/bets", {"bet_ref": ref, "stake": "10.00", "currency": "EUR",
+                                         "fate": "never"})
+        stack.sim("POST", "/_sim/faults", {"bet_ref": ref, "fault": "timeout", "times": 2})
+    placed_at = (datetime.now(UTC) - timedelta(hours=1)).isoformat()
+    results = place_bets(stack.context, [{**bet_payload("slow_batcher", ref),
+                                          "placed_at": placed_at} for ref in refs])
+    return [r.bet for r in results if r.bet is not None]
+
+
+def test_a_batch_of_deadline_cancels_each_held_by_the_provider_concludes_within_its_lease(
+    stack: Stack,
+) -> None:
+    lease = stack.context.timing.check_lease
+    assert lease + 1 < HELD_SECONDS * (HELD_BETS + 1), "one after the other would outlive it"
+    knobs = stack.sim("GET", "/_sim/knobs")
+    stack.sim("POST", "/_sim/knobs", {"timeout_seconds": HELD_SECONDS})
+    try:
+        bets = place_overdue_with_held_answers(stack)
+        refunded = [stack.wait_for_state(b.id, BetState.REFUNDED) for b in bets]
+    finally:
+        stack.sim("POST", "/_sim/knobs", {"timeout_seconds": knobs["timeout_seconds"]})
+
+    truth = stack.truth()
+    assert len(refunded) == HELD_BETS
+    for bet in refunded:
+        kinds = stack.kinds(bet.id)
+        assert "check_dispatched_by_sweep" not in kinds, "the batch outlived its lease"
+        assert kinds.count("check_started") == 1 and kinds.count("cancel_answered") == 1, kinds
+        started = next(e for e in stack.history(bet.id) if e.kind == "check_started")
+        assert started.detail["batch"] == HELD_BETS, "all in one batch"
+        fact = truth["bets"][bet.bet_ref]
+        assert (fact["cancelled"], fact["cancels"], fact["queries"]) == (True, 1, 1)
+    assert sum(r["bet_ref"] in {b.bet_ref for b in bets} for r in truth["refunds"].values()) \
+        == HELD_BETS
