@@ -213,6 +213,25 @@ def test_a_refusal_is_signed_for_the_request_it_refuses(sim: PrivateSim) -> None
     verify_response(sim.provider_secret, answer.headers, refused, 401, answer.content)
 
 
+@pytest.mark.parametrize(
+    "fault", ["bad_signature", "replayed_signature", "stale_signature", "missing_signature"])
+def test_a_signature_fault_spoils_the_answer_for_its_own_request(
+    sim: PrivateSim, fault: str
+) -> None:
+    ref = register(sim, f"signed-{secrets.token_hex(6)}", "returned", payout="7.00")
+    sim.fault(fault, 1, bet_ref=ref)
+    query = Exchange(new_request_id(), "GET", f"/bets/{ref}")
+
+    spoiled = signed_call(sim, query)
+    following = Exchange(new_request_id(), "GET", f"/bets/{ref}")
+    genuine = signed_call(sim, following)
+
+    with pytest.raises(SignatureError):
+        verify_response(sim.provider_secret, spoiled.headers, query, 200, spoiled.content)
+    assert spoiled.json()["payout"] == "7.00", "only the signature is spoiled"
+    verify_response(sim.provider_secret, genuine.headers, following, 200, genuine.content)
+
+
 # --- notifications -----------------------------------------------------------------
 
 
