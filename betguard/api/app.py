@@ -17,8 +17,8 @@ from betguard.api import routes_bets, routes_ops
 from betguard.api.auth import KeyRing
 from betguard.api.body_limit import BodyLimit
 from betguard.api.errors import install_error_handlers
+from betguard.api.metrics_endpoint import SCRAPE_TIMEOUT, MetricsEndpoint
 from betguard.api.params import Ctx
-from betguard.metrics import make_metrics_app
 from config.settings import Settings
 from services.context import Context
 
@@ -31,7 +31,8 @@ Money is always a decimal string such as `"12.50"`.
 
 
 def create_app(ctx: Context, settings: Settings, *,
-               on_shutdown: Callable[[], None] | None = None) -> FastAPI:
+               on_shutdown: Callable[[], None] | None = None,
+               metrics_timeout: float = SCRAPE_TIMEOUT) -> FastAPI:
     """The API over ``ctx``; ``on_shutdown`` releases what the caller built for it."""
 
     @asynccontextmanager
@@ -50,7 +51,9 @@ def create_app(ctx: Context, settings: Settings, *,
     app.add_api_route("/healthz", healthz, methods=["GET"], tags=["platform"],
                       summary="Ready when the database answers")
     # Unauthenticated on purpose: Prometheus scrapes it. It shows counts, never bets.
-    app.mount("/metrics", make_metrics_app(ctx.db))
+    # Read in a thread with a timeout: a slow database never blocks the event loop.
+    app.add_route("/metrics", MetricsEndpoint.of(ctx.db, timeout=metrics_timeout).serve,
+                  methods=["GET"], include_in_schema=False)
     return app
 
 
