@@ -56,7 +56,8 @@ def place_with_provider_fault(stack: Stack, case: ResponseCase) -> BetSnapshot:
 
 
 def refund_through_wallet_fault(stack: Stack, case: ResponseCase) -> BetSnapshot:
-    """A bet the provider never saw, so refunded at once — and its first receipt hostile.
+    """A bet the provider never saw, so fenced by a cancel and refunded a second after it
+    was placed (the ``fencing`` policy's unknown_grace) — and its first receipt hostile.
 
     Waits until it is refunded: the wallet's fault queue is shared, and the next case's
     fault must not be taken by this bet's retry."""
@@ -65,7 +66,7 @@ def refund_through_wallet_fault(stack: Stack, case: ResponseCase) -> BetSnapshot
                                      "fate": "unknown"})
     stack.sim("POST", "/_sim/faults", {"target": "wallet", "fault": case.fault,
                                        "times": case.times})
-    bet = place_bet(stack.context, bet_payload("patient", ref)).bet
+    bet = place_bet(stack.context, bet_payload("fencing", ref)).bet
     stack.wait_for_state(bet.id, BetState.REFUNDED, timeout=20)
     return bet
 
