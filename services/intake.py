@@ -14,6 +14,7 @@ from decimal import Decimal
 from typing import Annotated, Any, Literal
 
 from pydantic import (
+    AfterValidator,
     AwareDatetime,
     BaseModel,
     BeforeValidator,
@@ -36,6 +37,18 @@ from services.context import Context
 from services.wakeups import DueCheck, wake_checks
 
 Identifier = Annotated[str, Field(min_length=1, max_length=128, pattern=r"^[A-Za-z0-9._:@/-]+$")]
+
+
+def _no_dot_segments(value: str) -> str:
+    # The reference goes into the provider's URL (GET /bets/{ref}): "." or ".." there
+    # would make it another URL (GET /bets/.. is GET /).
+    if any(segment in (".", "..") for segment in value.split("/")):
+        raise ValueError("must not be '.' or '..' (alone or between slashes): "
+                         "it would change the provider's URL")
+    return value
+
+
+BetRef = Annotated[Identifier, AfterValidator(_no_dot_segments)]
 COMPARED_FIELDS = ("player_id", "game_id", "round_id", "stake", "currency")
 # Beyond these a timestamp is a mistake, and deadlines computed from it would overflow.
 EARLIEST, LATEST = datetime(2000, 1, 1, tzinfo=UTC), datetime(2100, 1, 1, tzinfo=UTC)
@@ -57,7 +70,7 @@ class PlaceBet(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     provider: Annotated[str, Field(min_length=1, max_length=64)]
-    bet_ref: Identifier
+    bet_ref: BetRef
     player_id: Identifier
     game_id: Identifier
     round_id: Identifier

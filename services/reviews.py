@@ -69,6 +69,8 @@ def describe_recheck(recheck: Recheck) -> str:
 def resolve_review(ctx: Context, command: Resolve) -> BetSnapshot:
     require_text(command.operator, "operator")
     require_text(command.note, "note")
+    if command.reference is not None:
+        require_text(command.reference, "reference")
     now = ctx.clock()
     with ctx.db.unit_of_work() as session:
         bet = repository.get_by_ref(session, command.provider, command.bet_ref)

@@ -95,6 +95,10 @@ BAD_PATTERNS = [
     appended("bet_ref with a fullwidth digit", "bet_ref", "-\uff11"),
     appended("bet_ref with a hash", "bet_ref", "#frag"),
     appended("bet_ref with a zero-width space", "bet_ref", "\u200b"),
+    # "." and ".." would rewrite the provider's URL: GET /bets/.. is GET /
+    changed("bet_ref a single dot", "bet_ref", "."),
+    changed("bet_ref two dots", "bet_ref", ".."),
+    changed("bet_ref climbing out with two dots", "bet_ref", "x/../y"),
     changed("player_id with markup", "player_id", "<script>alert(1)</script>"),
     changed("round_id with an emoji", "round_id", "round-\U0001f3b2"),
     changed("game_id with a query string", "game_id", "slots?x=1"),

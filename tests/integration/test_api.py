@@ -205,6 +205,25 @@ def test_an_operator_resolution_is_recorded_under_the_key_name(api: Api, stack: 
     assert again.status_code == 409
 
 
+def test_a_nul_in_an_operators_free_text_is_refused_naming_the_field(
+    api: Api, stack: Stack,
+) -> None:
+    bet = api.place(stack, "reviewer", fate="never")
+    api.wait_for_state(bet, "in_review")
+
+    note = api.ops("POST", path_of(bet, "resolve"),
+                   json={"resolution": "refunded", "note": "paid\x00back"})
+    reference = api.ops("POST", path_of(bet, "resolve"), json={
+        "resolution": "refunded_outside", "note": "bank", "reference": "TX\x001"})
+
+    assert (note.status_code, fields(note)) == (422, {"note"})
+    assert "NUL" in note.json()["error"]
+    assert (reference.status_code, fields(reference)) == (422, {"reference"})
+    story = api.game("GET", path_of(bet)).json()
+    assert story["bet"]["state"] == "in_review"
+    assert [r["resolved_at"] for r in story["reviews"]] == [None]
+
+
 def test_an_operator_recheck_is_accepted_for_a_pending_bet_only(api: Api, stack: Stack) -> None:
     bet = api.place(stack, "sleepy")
 
