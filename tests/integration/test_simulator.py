@@ -18,7 +18,14 @@ ROOT = Path(__file__).resolve().parents[2]
 if str(ROOT) not in sys.path:  # the repository is not installed into the venv
     sys.path.insert(0, str(ROOT))
 
-from providers.signing import SignatureError, sign, verify  # noqa: E402
+from providers.signing import (  # noqa: E402
+    REQUEST_ID_HEADER,
+    Exchange,
+    SignatureError,
+    new_request_id,
+    sign_request,
+    verify_response,
+)
 from providers.simulator.knobs import Knobs  # noqa: E402
 
 pytestmark = pytest.mark.integration
@@ -47,7 +54,7 @@ class Sim:
         body = b"" if payload is None else json.dumps(payload).encode()
         headers = {"Content-Type": "application/json"} if payload is not None else {}
         if secret is not None:
-            headers.update(sign(secret, body))
+            headers.update(sign_request(secret, Exchange(new_request_id(), method, path), body))
         return self.http.request(
             method, self.base + path, data=body, headers=headers, timeout=timeout
         )
@@ -79,6 +86,14 @@ class Sim:
 
     def truth(self) -> dict[str, Any]:
         return dict(self.control("GET", "/_sim/truth").json())
+
+
+def verify(secret: str, response: requests.Response) -> None:
+    """Check that ``response`` is signed with ``secret`` as the answer to its own request."""
+    request = response.request
+    request_id = request.headers.get(REQUEST_ID_HEADER) or new_request_id()
+    exchange = Exchange(str(request_id), str(request.method), str(request.path_url))
+    verify_response(secret, response.headers, exchange, response.status_code, response.content)
 
 
 def default_bet(spec: dict[str, Any]) -> dict[str, Any]:
@@ -381,17 +396,20 @@ def test_a_request_without_the_provider_signature_is_refused_401(
     assert response.status_code == 401 and "error" in response.json()
 
 
-def test_every_provider_answer_carries_a_valid_signature(sim: Sim) -> None:
+def test_every_provider_answer_to_a_request_carries_a_valid_signature(sim: Sim) -> None:
     sim.register("s2", fate="never")
-    for response in (sim.status("s2"), sim.status("nobody"), sim.status("s2", secret=None)):
-        verify(PROVIDER_SECRET, response.headers, response.content)
+    for response in (sim.status("s2"), sim.status("nobody"),
+                     sim.status("s2", secret="wrong-secret")):
+        verify(PROVIDER_SECRET, response)
+    unsigned = sim.status("s2", secret=None)  # no request id: there is nothing to bind to
+    assert unsigned.status_code == 401
 
 
 def test_wallet_answers_are_signed_with_the_wallet_secret(sim: Sim) -> None:
     response = sim.refund(refund_payload())
-    verify(WALLET_SECRET, response.headers, response.content)
+    verify(WALLET_SECRET, response)
     with pytest.raises(SignatureError):
-        verify(PROVIDER_SECRET, response.headers, response.content)
+        verify(PROVIDER_SECRET, response)
     assert sim.refund(refund_payload(), secret=PROVIDER_SECRET).status_code == 401
 
 
@@ -428,11 +446,11 @@ def spoiled(fault: str, response: requests.Response, ref: str) -> bool:
     """Whether ``response`` shows the fault it was meant to show."""
     if fault == "bad_signature":
         try:
-            verify(PROVIDER_SECRET, response.headers, response.content)
+            verify(PROVIDER_SECRET, response)
         except SignatureError:
             return True
         return False
-    verify(PROVIDER_SECRET, response.headers, response.content)  # spoiled, but signed
+    verify(PROVIDER_SECRET, response)  # spoiled, but signed
     if fault == "error_503":
         return response.status_code == 503
     if fault == "not_json":
@@ -509,7 +527,7 @@ def test_a_wallet_timeout_records_the_refund_but_leaves_it_in_doubt(sim: Sim) ->
 def looks_valid(response: requests.Response, ref: str) -> bool:
     """What a validating client would accept as an answer about ``ref``."""
     try:
-        verify(PROVIDER_SECRET, response.headers, response.content)
+        verify(PROVIDER_SECRET, response)
         body = response.json()
     except (SignatureError, ValueError):
         return False
