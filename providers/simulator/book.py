@@ -61,7 +61,8 @@ class BetBook:
         lag = spec.lag if spec.lag is not None else self._draw(knobs.registration_lag_range)
         fenceable = spec.fenceable if spec.fenceable is not None else knobs.tombstones
         return SimBet(spec.bet_ref, fate, spec.stake, spec.currency, payout, result_at,
-                      known_from=now + lag, lag=lag, fenceable=fenceable)
+                      known_from=now + lag, lag=lag, fenceable=fenceable,
+                      payout_sent=spec.payout_sent)
 
     def _draw_fate(self, knobs: Knobs) -> Fate:
         weights = [knobs.share_returned, knobs.share_delayed, knobs.share_never,

@@ -114,6 +114,9 @@ class BetSpec:
     # Whether a cancel of the bet while the provider does not know it leaves a
     # tombstone (None: the knobs' ``tombstones``); False answers such a cancel 404.
     fenceable: bool | None = None
+    # The payout exactly as the provider's API words it once settled (any JSON string or
+    # number, e.g. "\u0663.00" or -0.0): a hostile provider; None: the payout, plainly.
+    payout_sent: str | float | None = None
 
 
 @dataclass(frozen=True)
@@ -199,6 +202,15 @@ def _seconds(body: dict[str, Any], field: str, prefix: str) -> float | None:
     return float(raw)
 
 
+def _payout_sent(body: dict[str, Any], prefix: str) -> str | float | None:
+    raw = body.get("payout_sent")
+    if raw is None or isinstance(raw, str | float):
+        return raw
+    if isinstance(raw, int) and not isinstance(raw, bool):
+        return raw
+    raise InputError(prefix + "payout_sent", "must be a JSON string or number")
+
+
 def _flag(body: dict[str, Any], field: str, prefix: str) -> bool | None:
     raw = body.get(field)
     if raw is None or isinstance(raw, bool):
@@ -229,6 +241,7 @@ def parse_bet_spec(body: object, prefix: str = "") -> BetSpec:
         payout=payout,
         lag=_seconds(data, "lag", prefix),
         fenceable=_flag(data, "fenceable", prefix),
+        payout_sent=_payout_sent(data, prefix),
     )
 
 

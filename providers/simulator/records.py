@@ -33,6 +33,7 @@ class SimBet:
     fenceable: bool = True  # a cancel while it is not known leaves a tombstone
     cancelled: bool = False
     fenced: bool = False  # cancelled by a tombstone: before the provider knew the bet
+    payout_sent: str | float | None = None  # the payout as the API words it (hostile)
     queries: int = 0
     cancels: int = 0
 
@@ -53,10 +54,11 @@ class SimBet:
         """The provider contract's answer about this bet at ``now``."""
         status = self.status_at(now)
         settled = status == "settled"
+        payout = money(self.payout) if settled and self.payout is not None else None
         return {
             "bet_ref": self.bet_ref,
             "status": status,
-            "payout": money(self.payout) if settled and self.payout is not None else None,
+            "payout": self.payout_sent if settled and self.payout_sent is not None else payout,
             "currency": self.currency,
             "settled_at": iso(self.result_at) if settled else None,
         }

@@ -76,6 +76,34 @@ PROVIDER_CASES = [
     ResponseCase("truncated_body", UNAVAILABLE, "incompleteread", times=ATTEMPTS),
 ]
 
+
+
+@dataclass(frozen=True)
+class PayoutCase:
+    """A payout as a hostile provider words it on every answer about a settled bet (the
+    simulator's ``payout_sent``): always invalid, its message naming the payout."""
+
+    name: str
+    sent: str | float
+
+    def param(self) -> object:
+        return pytest.param(self, id=self.name)
+
+
+HOSTILE_PAYOUTS = [
+    PayoutCase("arabic-indic digits", "\u0663.\u0660\u0660"),  # Decimal() reads it as 3.00
+    PayoutCase("extended arabic-indic digits", "\u06f7"),
+    PayoutCase("fullwidth digits", "\uff11\uff12.50"),
+    PayoutCase("devanagari digits", "\u0967\u0966.00"),
+    PayoutCase("one foreign digit among ascii", "1\u0662.00"),
+    PayoutCase("superscript digits", "\u00b2.00"),
+    PayoutCase("negative zero string", "-0.00"),
+    PayoutCase("negative zero integer string", "-0"),
+    PayoutCase("negative zero json number", -0.0),
+    PayoutCase("plus sign", "+7.00"),
+    PayoutCase("negative json number", -7.0),
+]
+
 IN_DOUBT, REFUSED = WalletUnavailable, WalletRejected
 
 WALLET_CASES = [

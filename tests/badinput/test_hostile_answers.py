@@ -15,10 +15,18 @@ from config.policies import ProviderPolicy
 from models.escalation import Action, decide_after_check
 from models.events import ReviewReason
 from providers.base import BetStatus, ProviderStatus
+from providers.errors import ProviderInvalidResponse
 from providers.generic import GenericHttpProvider
 from providers.wallet import HttpWallet, refund_idempotency_key
 from tests.badinput.private_sim import PrivateSim, private_simulator, within
-from tests.badinput.response_cases import ATTEMPTS, PROVIDER_CASES, WALLET_CASES, ResponseCase
+from tests.badinput.response_cases import (
+    ATTEMPTS,
+    HOSTILE_PAYOUTS,
+    PROVIDER_CASES,
+    WALLET_CASES,
+    PayoutCase,
+    ResponseCase,
+)
 
 pytestmark = pytest.mark.integration
 
@@ -33,10 +41,10 @@ def sim(tmp_path_factory: pytest.TempPathFactory) -> Iterator[PrivateSim]:
         yield running
 
 
-def provider_client(sim: PrivateSim) -> GenericHttpProvider:
+def provider_client(sim: PrivateSim, *, supports_batch: bool = False) -> GenericHttpProvider:
     return GenericHttpProvider(name="hostile", base_url=sim.url, secret=sim.provider_secret,
                                connect_timeout=1.0, read_timeout=1.0, attempts=ATTEMPTS,
-                               max_wait=0.1)
+                               max_wait=0.1, supports_batch=supports_batch)
 
 
 def wallet_client(sim: PrivateSim) -> HttpWallet:
@@ -66,6 +74,25 @@ def test_a_hostile_provider_answer_is_refused_in_its_category_naming_the_problem
         assert_refused_as(case, outcome)
     assert elapsed < LIMIT_SECONDS
     assert client.get_status(ref).payout == Decimal("7.00"), "the next answer is believed again"
+
+
+@pytest.mark.parametrize("case", [case.param() for case in HOSTILE_PAYOUTS])
+def test_a_payout_in_foreign_digits_or_with_a_sign_is_refused_as_an_invalid_answer(
+    sim: PrivateSim, case: PayoutCase
+) -> None:
+    ref = sim.bet("returned", payout="7.00", payout_sent=case.sent)
+    client = provider_client(sim)
+
+    outcome, elapsed = within(LIMIT_SECONDS, lambda: client.get_status(ref))
+
+    assert isinstance(outcome, ProviderInvalidResponse), f"{case.name}: accepted as {outcome!r}"
+    assert "payout: " in str(outcome) and repr(ref) in str(outcome), str(outcome)
+    assert elapsed < LIMIT_SECONDS
+    batched = provider_client(sim, supports_batch=True)
+    with pytest.raises(ProviderInvalidResponse, match="bets.0.payout"):
+        batched.get_statuses([ref])
+    with pytest.raises(ProviderInvalidResponse, match="payout"):
+        client.cancel(ref)  # a 409 carrying the result: the same payout, refused alike
 
 
 def assert_needs_a_person(outcome: object, case: ResponseCase) -> None:

@@ -21,8 +21,10 @@ from models.states import BetState
 from models.tables import AuditEvent
 from services.intake import place_bet
 from tests.badinput.response_cases import (
+    HOSTILE_PAYOUTS,
     PROVIDER_END_TO_END,
     WALLET_END_TO_END,
+    PayoutCase,
     ResponseCase,
 )
 from tests.integration.harness import Stack, bet_payload, wait_until
@@ -147,4 +149,42 @@ def test_a_hostile_wallet_answer_leaves_the_refund_in_doubt_until_the_same_key_c
         "refund_id"])], "exactly one refund, and the one the wallet first recorded"
     assert ledger[0]["requests"] >= 2, "the retry went out under the same key"
     assert stack.reviews(bet.id) == []
+    assert_workers_alive(stack)
+
+
+@pytest.fixture(scope="module")
+def hostile_payouts(stack: Stack) -> dict[str, BetSnapshot]:
+    return {case.name: place_with_hostile_payout(stack, case) for case in HOSTILE_PAYOUTS}
+
+
+def place_with_hostile_payout(stack: Stack, case: PayoutCase) -> BetSnapshot:
+    """A bet the provider settled, but whose payout it words in a way nobody may believe,
+    on every answer; under the ``refunder`` policy (a 3 s deadline)."""
+    ref = f"hostile-{secrets.token_hex(6)}"
+    stack.sim("POST", "/_sim/bets", {"bet_ref": ref, "stake": "10.00", "currency": "EUR",
+                                     "fate": "returned", "payout": str(PAYOUT),
+                                     "payout_sent": case.sent})
+    return place_bet(stack.context, bet_payload("refunder", ref)).bet
+
+
+@pytest.mark.parametrize("case", [case.param() for case in HOSTILE_PAYOUTS])
+def test_a_payout_in_foreign_digits_or_with_a_sign_never_settles_and_ends_with_a_person(
+    stack: Stack, hostile_payouts: dict[str, BetSnapshot], case: PayoutCase
+) -> None:
+    bet = hostile_payouts[case.name]
+
+    in_review = stack.wait_for_state(bet.id, BetState.IN_REVIEW, timeout=DECIDED_WITHIN)
+
+    history = stack.history(bet.id)
+    kinds = [event.kind for event in history]
+    errors = [e for e in history if e.kind in ("provider_error", "cancel_failed")]
+    assert errors and "cancel_failed" in kinds, kinds
+    for error in errors:
+        assert error.detail["error"] == "ProviderInvalidResponse", error.detail
+        assert "payout" in error.detail["message"], error.detail["message"]
+    assert "bet_settled" not in kinds and in_review.payout is None
+    [review] = stack.reviews(bet.id)
+    assert review.reason == ReviewReason.DEADLINE.value
+    truth = stack.truth()
+    assert [r for r in truth["refunds"].values() if r["bet_ref"] == bet.bet_ref] == []
     assert_workers_alive(stack)

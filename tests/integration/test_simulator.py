@@ -372,9 +372,20 @@ def test_the_same_seed_draws_the_same_lags(sim: Sim) -> None:
     assert first == again
 
 
+def test_a_hostile_provider_words_a_settled_payout_exactly_as_the_spec_says(sim: Sim) -> None:
+    sim.register("hp1", fate="returned", payout="3.00", payout_sent="\u0663.00")
+    sim.register("hp2", fate="returned", payout="0.00", payout_sent=-0.0)
+    sim.register("hp3", fate="never", payout_sent="\u0663.00")
+    assert sim.status("hp1").json()["payout"] == "\u0663.00"
+    assert b'"payout":-0.0' in sim.status("hp2").content
+    assert sim.status("hp3").json()["payout"] is None, "only a settled bet has a payout"
+    assert sim.truth()["bets"]["hp1"]["payout"] == "3.00", "the truth stays plain"
+
+
 @pytest.mark.parametrize(
     ("spec", "field"),
-    [({"lag": -1}, "lag"), ({"lag": "soon"}, "lag"), ({"lag": True}, "lag"),
+    [({"payout_sent": True}, "payout_sent"), ({"payout_sent": [1]}, "payout_sent"),
+     ({"lag": -1}, "lag"), ({"lag": "soon"}, "lag"), ({"lag": True}, "lag"),
      ({"fenceable": "no"}, "fenceable"), ({"fenceable": 0}, "fenceable")],
 )
 def test_a_bad_lag_or_fenceable_flag_is_refused_naming_the_field(
