@@ -19,6 +19,8 @@ def parse(argv: list[str]) -> argparse.Namespace:
                         help="where the stack keeps its data and logs (default var/bench-SIZE)")
     parser.add_argument("--results", type=Path, default=None,
                         help="where the JSON, table and plot go (default bench/results)")
+    parser.add_argument("--only", choices=["isolation"], default=None,
+                        help="run this scenario alone (written to latest.json only)")
     return parser.parse_args(argv)
 
 
@@ -29,4 +31,5 @@ def _exit_on_sigterm(signum: int, frame: FrameType | None) -> None:
 if __name__ == "__main__":
     signal.signal(signal.SIGTERM, _exit_on_sigterm)
     args = parse(sys.argv[1:])
-    sys.exit(main(quick=args.quick, workdir=args.workdir, results=args.results))
+    sys.exit(main(quick=args.quick, workdir=args.workdir, results=args.results,
+                  only=args.only))

@@ -10,15 +10,17 @@ from bench.scenarios.catchup import CatchUp
 from bench.scenarios.checks import CheckRun
 from bench.scenarios.economy import Economy
 from bench.scenarios.intake import Intake
+from bench.scenarios.isolation import Isolation
 from bench.scenarios.raw import RawLimits
 from bench.scenarios.resolution import Resolution
 from bench.scenarios.sweeps import SweepCost
 from bench.sizes import Sizes
+from bench.stack import HANG_SECONDS
 
 KEYS = ("checks_vs_naive", "checks_vs_noop", "resolution_vs_noop", "intake_vs_raw_insert",
         "intake_single_p99", "sweep_large_vs_small", "economy_normal_path_queries",
         "economy_queries_per_check", "memory_growth", "catchup_peak_vs_limit",
-        "catchup_drain_vs_ideal")
+        "catchup_drain_vs_ideal", "isolation_p99_vs_alone")
 SINGLE_P99_BOUND_MS = 5.0
 
 
@@ -104,6 +106,19 @@ def catchup(result: CatchUp) -> list[Figure]:
                result.drain_seconds, "s", result.ideal_seconds, "backlog / limit, s", drain,
                "within 20%", drain is not None and abs(drain - 1) <= 0.2, size),
     ]
+
+
+def isolation(result: Isolation) -> Figure:
+    r = ratio(result.beside_p99, result.alone_p99)
+    return Figure(
+        "isolation_p99_vs_alone", "Healthy provider's p99 placement to settled, hanging "
+        "neighbour vs alone", result.beside_p99, "s", result.alone_p99, "s alone", r, "<= 2x",
+        r is not None and r <= 2.0,
+        f"{result.healthy} healthy bets beside {result.hanging} of a provider holding "
+        f"every answer {HANG_SECONDS:.0f} s (read timeout 5 s)",
+        {"p50_beside_s": round(result.beside_p50, 2), "p50_alone_s": round(result.alone_p50, 2),
+         "hanging_provider_errors": result.hanging_errors,
+         "hanging_requests_sent": result.hanging_requests})
 
 
 def failed(key: str, error: str) -> Figure:

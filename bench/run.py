@@ -20,7 +20,7 @@ from typing import Any, TypeVar
 from bench import figures as make
 from bench import report
 from bench.figure import Figure
-from bench.scenarios import catchup, checks, economy, intake, raw, resolution, sweeps
+from bench.scenarios import catchup, checks, economy, intake, isolation, raw, resolution, sweeps
 from bench.sizes import FULL, QUICK, Sizes
 from bench.stack import LATENCY_MS, PROVIDER_CONCURRENCY, PROVIDER_WORKERS, BenchStack, start
 
@@ -28,7 +28,8 @@ RESULTS = Path(__file__).with_name("results")
 T = TypeVar("T")
 
 
-def main(*, quick: bool, workdir: Path | None = None, results: Path | None = None) -> int:
+def main(*, quick: bool, workdir: Path | None = None, results: Path | None = None,
+         only: str | None = None) -> int:
     sizes = QUICK if quick else FULL
     results = results or RESULTS
     workdir = (workdir or Path("var") / f"bench-{sizes.name}").absolute()
@@ -42,6 +43,8 @@ def main(*, quick: bool, workdir: Path | None = None, results: Path | None = Non
     say(f"bench {sizes.label}: starting PostgreSQL, Redis, simulator, workers in {workdir}")
     stack = start(workdir, rate_limit=sizes.rate_limit)
     try:
+        if only is not None:
+            return run_one(stack, sizes, only, results)
         found = run_scenarios(stack, sizes, results)
     finally:
         stack.stop()
@@ -66,6 +69,9 @@ def run_scenarios(stack: BenchStack, sizes: Sizes, results: Path) -> dict[str, F
     cat = step("catch-up after an outage", lambda: catchup.drain_after_outage(stack, sizes))
     got = step("intake", lambda: intake.measure_intake(stack, sizes))
     swept = step("sweeps", lambda: sweeps.sweep_cost(stack, sizes))
+    # Last: the hanging provider's calls in flight outlive the scenario by a few seconds.
+    iso = step("isolation from a hanging provider",
+               lambda: isolation.measure_isolation(stack, sizes))
     figures: list[Figure] = []
     if run is not None and naive is not None and limits is not None:
         figures += make.checks(run, naive, limits, sizes)
@@ -85,10 +91,29 @@ def run_scenarios(stack: BenchStack, sizes: Sizes, results: Path) -> dict[str, F
                            limit=cat.limit, backlog=cat.backlog,
                            title=f"Catch-up after an outage: {cat.backlog:,} bets, "
                                  f"rate limit {cat.limit:.0f}/s ({sizes.label})")
+    if iso is not None:
+        figures.append(make.isolation(iso))
     found = {figure.key: figure for figure in figures}
     for key in make.KEYS:
         found.setdefault(key, make.failed(key, "its scenario failed: see the run's output"))
     return found
+
+
+ALONE = {"isolation": (isolation.measure_isolation, make.isolation)}
+
+
+def run_one(stack: BenchStack, sizes: Sizes, name: str, results: Path) -> int:
+    """One scenario that needs no other's measurements, alone (``--only``): its table
+    is printed and written to ``latest.json`` only, never over a whole run's results."""
+    scenario, figure_of = ALONE[name]
+    found = step(name, lambda: scenario(stack, sizes))
+    if found is None:
+        return 1
+    figure = figure_of(found)
+    print(report.table([figure], f"betguard bench, {sizes.label}, {name} only"))
+    report.write_json(results / "latest.json", {"run": {"size": sizes.label, "only": name},
+                                                figure.key: figure.as_json()})
+    return 0
 
 
 def step(name: str, action: Callable[[], T]) -> T | None:

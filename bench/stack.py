@@ -18,10 +18,15 @@ import requests
 from bench.worker_app import IDLE_QUEUE
 from betguard import processes
 from betguard.launcher import LaunchPlan, LocalStack
+from betguard.local_services import free_port
 from services.context import Context
 
-PROVIDERS = ("steady", "batched", "limited", "economy", "intake", "intake_each")
+PROVIDERS = ("steady", "batched", "limited", "economy", "intake", "intake_each", "isolated",
+             "hanging")
 LATENCY_MS = 50.0  # every provider answer takes this long (the wallet answers at once)
+# The isolation scenario's second simulator holds every answer this long: longer than the
+# hanging provider's read timeout (5 s), as in the issue that asked for bulkheads.
+HANG_SECONDS = 12.0
 # One provider worker process per core (threads share one interpreter lock), each with
 # enough threads to cover the provider's 50 ms; the no-op reference runs the same.
 PROVIDER_WORKERS = int(os.environ.get("BENCH_PROVIDER_WORKERS", str(os.cpu_count() or 2)))
@@ -92,6 +97,22 @@ backoff_base = 3600
 backoff_cap = 3600
 deadline = 86400
 escalation = "review"
+
+[providers.isolated]  # isolation: the healthy neighbour, its bets settled at their first check
+base_url = "{{sim}}"
+first_check_delay = 1
+backoff_base = 1
+backoff_cap = 2
+deadline = 86400
+escalation = "review"
+read_timeout = 5
+
+[providers.hanging]   # isolation: a second simulator holds every answer past the read timeout;
+base_url = "{hanging}"  # bulkhead and breaker at their defaults, the rest too
+first_check_delay = 1
+deadline = 86400
+escalation = "review"
+read_timeout = 5
 """
 
 SETTINGS_ENV = {
@@ -109,6 +130,7 @@ class BenchStack:
     redis: redis.Redis
     workdir: Path
     extra: list[processes.ManagedProcess]
+    hanging_url: str = ""  # the isolation scenario's second simulator
 
     @property
     def sim_url(self) -> str:
@@ -139,6 +161,20 @@ class BenchStack:
         data: dict[str, Any] = answer.json()
         return data
 
+    def register_hanging(self, specs: list[dict[str, Any]]) -> None:
+        """Tell the second simulator (the hanging provider) about bets."""
+        for start in range(0, len(specs), 5000):
+            requests.post(f"{self.hanging_url}/_sim/bets",
+                          json={"bets": specs[start:start + 5000]}, timeout=120
+                          ).raise_for_status()
+
+    def hanging_log_since(self, since: float) -> list[dict[str, Any]]:
+        answer = requests.get(f"{self.hanging_url}/_sim/log", params={"since": since},
+                              timeout=120)
+        answer.raise_for_status()
+        entries: list[dict[str, Any]] = answer.json()["requests"]
+        return entries
+
     def provider_worker_pid(self) -> int:
         worker = next(c for c in self.local.children if c.name.startswith("worker provider"))
         return worker.pid
@@ -165,6 +201,20 @@ class BenchStack:
                                     "worker", "-Q", "bench.naive", "-n", "naive@%h"],
                           {"BENCH_NAIVE_PROVIDER_URL": self.sim_url})
 
+    def start_hanging_simulator(self, port: int) -> None:
+        """The second simulator, on the port the hanging provider's policy names, signing
+        with the same secrets; every answer held ``HANG_SECONDS``."""
+        secret = json.loads(self.env["BETGUARD_PROVIDER_SECRETS"])["hanging"]
+        port_file = self.workdir / "hanging-simulator.port"
+        port_file.unlink(missing_ok=True)
+        sim = processes.simulator(self.env, self.local.logs / "hanging-simulator.log",
+                                  port_file=port_file, provider_secret=secret,
+                                  wallet_secret=self.env["BETGUARD_WALLET_SECRET"],
+                                  knobs=json.dumps({"latency_ms": HANG_SECONDS * 1000}),
+                                  port=port).start()
+        self.extra.append(sim)
+        self.hanging_url = f"http://127.0.0.1:{processes.wait_for_file(port_file, sim)}"
+
     def stop(self) -> None:
         for child in reversed(self.extra):
             child.stop()
@@ -172,8 +222,10 @@ class BenchStack:
 
 
 def start(workdir: Path, *, rate_limit: float) -> BenchStack:
+    hanging_port = free_port()
+    policies = POLICIES.format(rate=rate_limit, hanging=f"http://127.0.0.1:{hanging_port}")
     plan = LaunchPlan(
-        workdir=workdir, policies_toml=POLICIES.format(rate=rate_limit), providers=PROVIDERS,
+        workdir=workdir, policies_toml=policies, providers=PROVIDERS,
         knobs={"latency_ms": LATENCY_MS}, settings_env=dict(SETTINGS_ENV),
         provider_concurrency=PROVIDER_CONCURRENCY, provider_workers=PROVIDER_WORKERS,
         flower=False, api=False,
@@ -187,6 +239,7 @@ def start(workdir: Path, *, rate_limit: float) -> BenchStack:
         stack = BenchStack(local, ctx, client, workdir, [])
         stack.start_reference_workers()
         wait_for_workers(len(local.workers) + len(stack.extra), local)
+        stack.start_hanging_simulator(hanging_port)  # not a worker: started after the count
     except BaseException:
         local.stop()
         raise

@@ -3,9 +3,11 @@
 Each provider call holds one of the provider's ``limit`` slots while it is in flight,
 so a provider that hangs holds at most ``limit`` worker threads, whatever the number
 of its bets: the other providers keep the rest. A caller that finds every slot taken
-waits a moment (``wait``, a fraction of a second) and then gives up with
-:class:`ProviderBusy`: its check is rescheduled like an outage, instead of queueing
-behind the calls that hang.
+gives up at once with :class:`ProviderBusy` (or after ``wait`` seconds, if given): its
+check is rescheduled like an outage, instead of queueing behind the calls that hang.
+Waiting is not the default because it is paid by every refused check, on a thread:
+with a provider hanging, hundreds of its checks come due together, and a 0.1 s wait
+each kept an 8-thread worker's other providers waiting for seconds (bench: isolation).
 
 Slots are leases: members of a sorted set scored by their expiry on Redis' clock, so
 the slot of a worker killed mid-call frees itself when its lease runs out. The lease
@@ -40,7 +42,7 @@ if redis.call('PTTL', KEYS[1]) < keep then redis.call('PEXPIRE', KEYS[1], keep) 
 return 1
 """
 
-DEFAULT_WAIT = 0.1  # seconds a caller waits for a slot before giving up
+DEFAULT_WAIT = 0.0  # seconds a caller waits for a slot before giving up
 POLL_INTERVAL = 0.02
 
 
