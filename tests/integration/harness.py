@@ -175,6 +175,19 @@ jitter = 0.5
 deadline = 600
 read_timeout = 1.0
 http_attempts = 2
+
+[providers.hanging_deadline]  # the hanging simulator; breaker open from the first timeout on
+base_url = "{hanging_sim}"
+escalation = "refund"
+first_check_delay = 0.2
+backoff_base = 0.3
+backoff_cap = 1.0
+jitter = 0.5
+deadline = 4.0
+read_timeout = 1.0
+http_attempts = 1
+breaker_failures = 1
+breaker_cooldown = 600
 """
 
 
@@ -334,7 +347,8 @@ def configure(stack: Stack, provider_secret: str, wallet_secret: str,
     policy_file.write_text(POLICY_TEMPLATE.format(sim=stack.sim_url,
                                                   hanging_sim=stack.hanging_sim_url))
     names = ["refunder", "reviewer", "patient", "backoff", "sleepy", "slow", "batcher",
-             "sleepy_batcher", "fencing", "slow_batcher", "hanging", "healthy"]
+             "sleepy_batcher", "fencing", "slow_batcher", "hanging", "healthy",
+             "hanging_deadline"]
     return {
         "DATABASE_URL": stack.postgres.url,
         "REDIS_URL": stack.redis.url,

@@ -123,3 +123,25 @@ def test_once_the_hanging_provider_answers_again_its_bets_settle_too(
     for bet_id in storm.hanging:
         assert stack.wait_for_state(bet_id, BetState.SETTLED).payout == 15
     assert stack.reviews(storm.hanging[0]) == []
+
+
+def test_a_bet_reaching_its_deadline_with_the_breaker_open_goes_to_a_person_without_a_cancel(
+    stack: Stack,
+) -> None:
+    ref = f"cut-{secrets.token_hex(6)}"
+    register(stack.hanging_sim_url, [ref])
+    hanging_sim(stack, "POST", "/_sim/knobs", {"latency_ms": LATENCY_MS})
+    try:
+        [placed] = place_bets(stack.context, [bet_payload("hanging_deadline", ref)])
+        assert placed.bet is not None
+        bet = stack.wait_for_state(placed.bet.id, BetState.IN_REVIEW)
+    finally:
+        hanging_sim(stack, "POST", "/_sim/knobs", {"latency_ms": 0})
+
+    history = stack.history(bet.id)
+    cancel_errors = [event.detail["error"] for event in history
+                     if event.kind == EventKind.CANCEL_FAILED.value]
+    assert cancel_errors == ["CircuitOpen"]
+    assert [review.reason for review in stack.reviews(bet.id)] == ["deadline"]
+    paths = [entry["path"] for entry in hanging_sim(stack, "GET", "/_sim/log")["requests"]]
+    assert f"/bets/{ref}" in paths and f"/bets/{ref}/cancel" not in paths
