@@ -153,6 +153,13 @@ FIRING_CASES: list[dict[str, Any]] = [
                 BREAKER + '{provider="fine"}': "0x40"},
      "alert": "BetguardCircuitBreakerOpen",
      "fires": [{"provider": "down", "severity": "warning"}]},
+    {"series": {'betguard_open_reviews{reason="refund_rejected"}': "0x2 1x38",
+                'betguard_open_reviews{reason="deadline"}': "7x40"},
+     "alert": "BetguardRefundRejected",
+     "fires": [{"reason": "refund_rejected", "severity": "critical"}]},
+    {"series": {'betguard_open_reviews{reason="check_failing"}': "0x20 2x20"},
+     "alert": "BetguardChecksFailing",
+     "fires": [{"reason": "check_failing", "severity": "warning"}]},
 ]
 
 
