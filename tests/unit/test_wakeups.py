@@ -3,8 +3,13 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from typing import cast
 
-from services.wakeups import SHARED_WAKEUP_WINDOW, DueCheck, chunks_by_time
+from config.policies import ProviderPolicy
+from models.db import Database
+from providers.base import Wallet
+from services.context import Context, Scheduler
+from services.wakeups import SHARED_WAKEUP_WINDOW, DueCheck, chunks_by_time, wake_checks
 
 START = datetime(2030, 1, 1, tzinfo=UTC)
 
@@ -34,3 +39,32 @@ def test_no_check_is_left_out_or_repeated() -> None:
     assert sorted(c.bet_id for chunk in chunks for c in chunk) == list(range(200))
     assert all(len(chunk) <= 16 for chunk in chunks)
     assert all(chunk[-1].at - chunk[0].at <= SHARED_WAKEUP_WINDOW for chunk in chunks)
+
+
+class Published:
+    """A scheduler that only remembers what it was asked to wake."""
+
+    def __init__(self) -> None:
+        self.single: list[int] = []
+        self.batches: list[list[int]] = []
+
+    def check(self, bet_id: int, attempt: int, at: datetime, *, label: str) -> None:
+        self.single.append(bet_id)
+
+    def check_batch(self, provider: str, checks: list[tuple[int, int]], at: datetime) -> None:
+        self.batches.append([bet_id for bet_id, _ in checks])
+
+
+def test_a_check_of_a_provider_removed_from_the_policies_is_still_woken_with_the_others() -> None:
+    batcher = ProviderPolicy(name="acme", base_url="http://acme.test", supports_batch=True,
+                             batch_size=10)
+    published = Published()
+    ctx = Context(db=cast(Database, None), policies={"acme": batcher}, providers={},
+                  wallet=cast(Wallet, None), scheduler=cast(Scheduler, published))
+    retired = DueCheck(9, 1, "retired", "retired/b-9", START)
+
+    wake_checks(ctx, [due(1, 0), retired, due(2, 0.1)])
+
+    # Its own wake-up: its check then crashes, and ends in review after a few tries.
+    assert published.single == [9]
+    assert published.batches == [[1, 2]]
