@@ -77,19 +77,15 @@ def call_lease(*, connect_timeout: float, read_timeout: float, attempts: int,
     return attempts * per_attempt + (attempts - 1) * retry_wait + margin
 
 
-class Breaker(Protocol):
+class Breaker(Protocol):  # providers.breaker.RedisBreaker
     def admit(self, *, trial_lease: float) -> tuple[Admission, BreakerState]: ...
-
     def failed(self, *, lease: float) -> bool: ...
-
     def answered(self) -> None: ...
-
     def trial_abandoned(self, *, lease: float) -> None: ...
 
 
-class Bulkhead(Protocol):
+class Bulkhead(Protocol):  # providers.bulkhead.RedisBulkhead
     def acquire(self, *, lease: float) -> str: ...
-
     def release(self, token: str) -> None: ...
 
 
@@ -97,7 +93,6 @@ class GuardListener(Protocol):
     """Told of refusals and openings (the worker's metrics)."""
 
     def refused(self, provider: str, reason: Refusal) -> None: ...
-
     def opened(self, provider: str) -> None: ...
 
 
@@ -158,13 +153,12 @@ class GuardedProvider:
     def _take_slot(self, lease: float, *, trial: bool) -> str:
         try:
             return self._bulkhead.acquire(lease=lease)
-        except ProviderBusy:
-            self._refused(Refusal.BUSY)
+        except (ProviderBusy, redis.RedisError) as exc:
+            busy = isinstance(exc, ProviderBusy)
+            self._refused(Refusal.BUSY if busy else Refusal.UNAVAILABLE)
             self._abandon(trial, lease)
-            raise
-        except redis.RedisError as exc:
-            self._refused(Refusal.UNAVAILABLE)
-            self._abandon(trial, lease)
+            if busy:
+                raise
             raise GuardUnavailable(
                 f"provider {self.name}: concurrency limit unreadable, no call made: {exc}"
             ) from exc
