@@ -56,6 +56,7 @@ deadline = 86400
 escalation = "review"
 read_timeout = 5
 http_attempts = 2
+breaker_cooldown = 1  # the outage opens the breaker: the drain starts up to this late
 
 [providers.limited]   # catch-up: one request per bet, at most `rate_limit` per second
 base_url = "{{sim}}"
@@ -67,6 +68,7 @@ escalation = "review"
 read_timeout = 5
 http_attempts = 1
 rate_limit = {rate}
+breaker_cooldown = 1  # the outage opens the breaker: the drain starts up to this late
 
 [providers.economy]   # provider economy: results reported by the game server come first
 base_url = "{{sim}}"
