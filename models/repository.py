@@ -51,11 +51,11 @@ _CLAIM_AND_START = select(*_CLAIMED.c).add_cte(
                literal(EventKind.CHECK_STARTED.value), literal("betguard"),
                bindparam("b_detail", type_=JSON)),
     ).cte("started"))
-# A refund attempt: by its attempt number (like a check: in refund_pending the check
-# counter is free), or, for a wake-up that carries none, only if no attempt holds it.
+# A refund attempt, by its attempt number (in refund_pending the check counter is free).
 _CLAIM_REFUND = (
     update(BETS)
-    .where(BETS.c.id == bindparam("b_id"), BETS.c.state == "refund_pending")
+    .where(BETS.c.id == bindparam("b_id"), BETS.c.state == "refund_pending",
+           BETS.c.check_attempt == bindparam("b_attempt"))
     .values(check_attempt=BETS.c.check_attempt + 1, next_check_at=bindparam("b_lease"),
             version=BETS.c.version + 1, updated_at=bindparam("b_now"))
     .returning(*SNAPSHOT_COLUMNS)
@@ -163,25 +163,25 @@ def claim_check(connection: Connection, bet_id: int, attempt: int, *, lease_unti
     return BetSnapshot.of_row(row)
 
 
-def claim_refund(session: Session, bet_id: int, attempt: int | None, *,
+def claim_refund(session: Session, bet_id: int, attempt: int, *,
                  lease_until: datetime, now: datetime) -> BetSnapshot | None:
-    """Hold a refund_pending bet for one refund attempt until ``lease_until``, with its
-    ``refund_started`` event; or count the delivery as a duplicate. ``attempt`` None (a
-    wake-up published without one): taken only if no attempt holds the bet."""
-    statement = _CLAIM_REFUND.where(
-        BETS.c.check_attempt == attempt if attempt is not None
-        else BETS.c.next_check_at <= bindparam("b_now"))
-    row = session.execute(statement, {"b_id": bet_id, "b_lease": lease_until, "b_now": now}
+    """Hold a refund_pending bet for refund attempt ``attempt`` until ``lease_until``, with
+    its ``refund_started`` event; or count the delivery as a duplicate."""
+    row = session.execute(_CLAIM_REFUND, {"b_id": bet_id, "b_attempt": attempt,
+                                          "b_lease": lease_until, "b_now": now}
                           ).mappings().one_or_none()
     if row is None:
-        session.execute(_COUNT_DUPLICATE, {"b_id": bet_id})
+        count_duplicate(session, bet_id)
         return None
-    claimed = BetSnapshot.of_row(row)
     started = NewEvent(EventKind.REFUND_STARTED, "betguard",
-                       {"attempt": claimed.check_attempt - 1,
-                        "until": lease_until.isoformat()})
+                       {"attempt": attempt, "until": lease_until.isoformat()})
     add_events(session, bet_id, [started], now=now)
-    return claimed
+    return BetSnapshot.of_row(row)
+
+
+def count_duplicate(session: Session, bet_id: int) -> None:
+    """A delivery that found its work done or taken: counted on the bet."""
+    session.execute(_COUNT_DUPLICATE, {"b_id": bet_id})
 
 
 def latest_kinds(session: Session, bet_id: int, kinds: Iterable[EventKind] = (),

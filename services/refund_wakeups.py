@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session
 from models import repository
 from models.events import EventKind
 from models.snapshot import BetSnapshot
+from models.states import BetState
 from services.context import Context, Scheduler
 
 # What the wallet or an operator did about a refund, newest first in a bet's history.
@@ -28,6 +29,8 @@ REFUND_STEPS = (EventKind.REFUND_DECIDED, EventKind.REFUND_STARTED, EventKind.RE
 FRESH_START = {EventKind.REFUND_DECIDED.value, EventKind.REFUND_RETRY_ORDERED.value,
                EventKind.REVIEW_RESOLVED.value}
 HISTORY_LIMIT = 200
+# What tells whether an attempt holds the refund: the steps, and a sweep sending it again.
+HOLDS = (*REFUND_STEPS, EventKind.REFUND_DISPATCHED_BY_SWEEP)
 
 
 class AttemptedRefunds(Protocol):
@@ -68,7 +71,17 @@ def wallet_refused(session: Session, bet_id: int) -> bool:
 
 
 def refund_in_flight(session: Session, bet: BetSnapshot, now: datetime) -> bool:
-    """An attempt holds the refund: it started and its lease is not over."""
-    latest = repository.latest_kinds(session, bet.id, REFUND_STEPS)
+    """An attempt holds the refund: it started, no sweep has sent it again since (its
+    lease ran out), and its lease is not over."""
+    latest = repository.latest_kinds(session, bet.id, HOLDS)
     return latest == [EventKind.REFUND_STARTED.value] and bet.next_check_at is not None \
         and bet.next_check_at > now
+
+
+def free_attempt(session: Session, bet_id: int, now: datetime) -> int | None:
+    """The attempt number a wake-up published without one may claim: the bet's current
+    one, if the refund is due at all (its retries not stopped) and no attempt holds it."""
+    bet = repository.get(session, bet_id)
+    if bet is None or bet.state is not BetState.REFUND_PENDING or bet.next_check_at is None:
+        return None
+    return None if refund_in_flight(session, bet, now) else bet.check_attempt

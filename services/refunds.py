@@ -24,7 +24,7 @@ from models.transitions import NewEvent
 from providers.errors import WalletRejected, WalletUnavailable
 from providers.wallet import refund_idempotency_key
 from services.context import Context
-from services.refund_wakeups import rejections_in_a_row, wake_refund
+from services.refund_wakeups import free_attempt, rejections_in_a_row, wake_refund
 
 # A refused refund needs a person; retrying it often only adds noise.
 REJECTED_RETRY_FACTOR = 10
@@ -65,12 +65,19 @@ def run_refund(ctx: Context, bet_id: int, attempt: int | None = None) -> RefundO
 
 def _claim(ctx: Context, bet_id: int, attempt: int | None) -> BetSnapshot | None:
     """Hold the refund for one attempt so neither the sweep nor a duplicate delivery
-    calls the wallet meanwhile."""
+    calls the wallet meanwhile. A wake-up without an attempt number takes the bet's
+    current one, unless an attempt holds it."""
     now = ctx.clock()
     lease_until = now + timedelta(seconds=ctx.timing.check_lease)
     with ctx.db.unit_of_work() as session:
-        claimed = repository.claim_refund(session, bet_id, attempt, lease_until=lease_until,
-                                          now=now)
+        if attempt is None:
+            attempt = free_attempt(session, bet_id, now)
+        if attempt is None:
+            repository.count_duplicate(session, bet_id)
+            claimed = None
+        else:
+            claimed = repository.claim_refund(session, bet_id, attempt,
+                                              lease_until=lease_until, now=now)
         session.commit()
     return claimed
 
