@@ -3,8 +3,10 @@
 - The database (bets per state, reviews, refunds, the outbox, sweep runs) is read
   at scrape time by ``make_metrics_app``, which the HTTP API mounts at /metrics.
 - What a worker does (checks, provider calls and their latency, deliveries,
-  refund attempts) is counted in the provider worker's memory and served on its
-  own port (``betguard.metrics.worker``); the database keeps no latencies.
+  refund attempts, calls its provider guards refused) is counted in the provider
+  worker's memory and served on its own port (``betguard.metrics.worker``,
+  ``betguard.metrics.guards``); the database keeps no latencies. The guards'
+  circuit breakers are read from Redis, where every worker shares them.
 
 ``betguard.metrics.specs`` names every metric once.
 """
