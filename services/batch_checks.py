@@ -51,17 +51,17 @@ LEASE_MARGIN_MAX = 10.0
 def run_batch_check(ctx: Context, provider_name: str,
                     checks: Sequence[tuple[int, int]]) -> Counter[str]:
     """Check the bets ``(bet id, attempt)`` of one provider; returns outcomes and counts."""
+    claimed = time.monotonic()  # the lease starts with the claim
     bets = _claim(ctx, provider_name, checks)
     outcomes: Counter[str] = Counter({CheckOutcome.STALE.value: len(set(checks)) - len(bets)})
     if not bets:
         return +outcomes
-    claimed = time.monotonic()
     provider = ctx.providers[provider_name]
     answers = ask_statuses(provider, bets)
     first = {bet.id: first_decision(ctx, bet, answers[bet.id][0]) for bet in bets}
     budget = cancel_budget(ctx.timing.check_lease, time.monotonic() - claimed)
     cancels = ask_cancels(provider, [b for b in bets if first[b.id].action is Action.CANCEL],
-                          budget=budget)
+                          budget=budget, limit=ctx.policy(provider_name).max_concurrency)
     verdicts = [verdict_for(ctx, bet, *answers[bet.id], first[bet.id], cancels.get(bet.id))
                 for bet in bets]
     applied = conclude(ctx, verdicts)
@@ -121,14 +121,15 @@ def cancel_budget(lease: float, spent: float) -> float:
     return max(0.0, lease - margin - spent)
 
 
-def ask_cancels(provider: Provider, bets: Sequence[BetSnapshot], *,
-                budget: float) -> dict[int, CancelAnswer]:
-    """Ask the provider to cancel each bet, a few at a time, for at most ``budget``
-    seconds in all. A cancel not answered by then is no answer (the bet goes to a
-    person); its call ends by itself, bounded by the client's timeouts."""
+def ask_cancels(provider: Provider, bets: Sequence[BetSnapshot], *, budget: float,
+                limit: int = MAX_CANCELS_IN_FLIGHT) -> dict[int, CancelAnswer]:
+    """Ask the provider to cancel each bet, a few at a time (never more than ``limit``,
+    the provider's bulkhead), for at most ``budget`` seconds in all. A cancel not
+    answered by then is no answer (the bet goes to a person); its call ends by itself,
+    bounded by the client's timeouts."""
     if not bets:
         return {}
-    pool = ThreadPoolExecutor(max_workers=min(MAX_CANCELS_IN_FLIGHT, len(bets)),
+    pool = ThreadPoolExecutor(max_workers=min(MAX_CANCELS_IN_FLIGHT, len(bets), limit),
                               thread_name_prefix=f"cancel-{provider.name}")
     try:
         asked = {bet.id: pool.submit(ask_cancel, provider, bet) for bet in bets}

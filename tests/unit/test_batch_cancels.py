@@ -95,6 +95,29 @@ def test_more_cancels_than_threads_wait_for_a_free_one_within_the_budget() -> No
     assert all(outcome is not None and outcome.accepted for outcome, _ in answers.values())
 
 
+def test_no_more_cancels_are_in_flight_than_the_providers_bulkhead_allows() -> None:
+    provider = CountingProvider()
+    ask_cancels(provider, [bet(n) for n in range(12)], budget=HELD_FOR_GOOD, limit=3)
+    assert provider.most == 3
+
+
+class CountingProvider(MeetingProvider):
+    """Counts the cancels in flight at once; they meet three by three, so three are."""
+
+    def __init__(self) -> None:
+        super().__init__(3)
+        self.lock, self.now, self.most = threading.Lock(), 0, 0
+
+    def cancel(self, bet_ref: str) -> CancelOutcome:
+        with self.lock:
+            self.now += 1
+            self.most = max(self.most, self.now)
+        outcome = super().cancel(bet_ref)
+        with self.lock:
+            self.now -= 1
+        return outcome
+
+
 def test_no_bet_to_cancel_asks_nothing() -> None:
     assert ask_cancels(MeetingProvider(1), [], budget=1.0) == {}
 
