@@ -134,6 +134,30 @@ def _allowed_payouts(bet: BetRow, actor: str, now: Observation,
     return known.decided.get(bet.bet_ref, set())
 
 
+def automatic_refunds_follow_proof(bet: BetRow, now: Observation,
+                                   known: Knowledge) -> list[str]:
+    """betguard refunds by itself only on proof that nothing will settle the bet: the
+    provider's own "cancelled", or a cancel it accepted (which fences the reference).
+    A "never saw it" (404) is no proof: providers register bets late."""
+    problems, heard = [], None
+    for event in now.events.get(bet.id, []):
+        if event.kind in ("provider_answered", "cancel_answered"):
+            heard = event
+        elif event.kind in ("provider_error", "cancel_failed"):
+            heard = None
+        elif event.kind == "refund_decided" and event.actor == "betguard" and not (
+                heard is not None and _proves_cancelled(heard)):
+            problems.append(f"{bet.label}: refunded by betguard after "
+                            f"{heard.detail if heard else 'no answer'}")
+    return problems
+
+
+def _proves_cancelled(event: EventRow) -> bool:
+    if event.kind == "cancel_answered":
+        return event.detail.get("accepted") is True
+    return event.detail.get("status") == "cancelled"
+
+
 def wallet_ledger_is_exact(now: Observation) -> list[str]:
     problems = []
     per_ref = Counter(refund["bet_ref"] for refund in now.refunds.values())
@@ -181,4 +205,5 @@ def history_moves_forward(before: BetRow, now: Observation) -> list[str]:
 PER_BET: list[Callable[[BetRow, Observation, Knowledge], list[str]]] = [
     state_is_legal, one_final_event_matching_the_state, history_explains_the_state,
     reviews_match_the_state, next_check_fits_the_state, checks_never_fork, payout_is_explained,
+    automatic_refunds_follow_proof,
 ]

@@ -19,7 +19,7 @@ PAST_EVERY_DEADLINE = 650.0
 
 
 @settings(max_examples=30, deadline=None, derandomize=True, database=None)
-@given(fate=st.sampled_from(["never", "returned", "unknown", "foreign"]),
+@given(fate=st.sampled_from(["never", "returned", "unknown", "foreign", "ghost"]),
        meddle=CHECK_MEDDLES.filter(lambda meddle: meddle is not None),
        during=st.sampled_from(["cancel", "status"]))
 def test_a_check_at_the_deadline_stays_exact_whatever_happens_while_it_asks_the_provider(
