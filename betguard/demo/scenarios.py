@@ -21,6 +21,7 @@ jitter = 0.5
 deadline = 15
 read_timeout = 1.0
 http_attempts = 2
+breaker_cooldown = 2  # back to trying soon after an outage: the deadline is 15 s away
 
 [providers.zenith]   # every unreturned bet goes to a person at the deadline
 base_url = "{sim}"
@@ -33,6 +34,7 @@ jitter = 0.5
 deadline = 15
 read_timeout = 1.0
 http_attempts = 2
+breaker_cooldown = 2
 """
 
 SETTINGS_ENV = {
@@ -57,9 +59,11 @@ SCENARIOS = {
         Scenario(
             "mixed",
             "most results come back at once, some late, some never, some bets unknown to "
-            "the provider; the provider is down for 5 s in the middle",
+            "the provider; the provider registers bets up to 4 s late (it answers 404 "
+            "meanwhile) and is down for 5 s in the middle",
             {"share_returned": 0.7, "share_delayed": 0.15, "share_never": 0.1,
-             "share_unknown": 0.05, "delay_range": [1.0, 8.0]},
+             "share_unknown": 0.05, "delay_range": [1.0, 8.0],
+             "registration_lag_range": [0.0, 4.0]},
             outage=(3.0, 8.0),
         ),
         Scenario(

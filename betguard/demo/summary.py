@@ -47,6 +47,7 @@ class Summary:
     payout_mismatches: int
     double_refunds: int
     refunds_without_bet: int
+    refunds_of_settled_bets: int  # refunded, and the provider settled it too: paid twice
     duration_seconds: float
     report: str
 
@@ -56,7 +57,7 @@ class Summary:
     @property
     def ok(self) -> bool:
         return not (self.lost or self.payout_mismatches or self.double_refunds
-                    or self.refunds_without_bet)
+                    or self.refunds_without_bet or self.refunds_of_settled_bets)
 
 
 def progress(db: Database, run_id: str, seconds: float) -> Progress:
@@ -96,6 +97,7 @@ def summarize(db: Database, run_id: str, placed: list[PlacedBet], truth: dict[st
         payout_mismatches=failures["payouts match the provider"],
         double_refunds=failures["one refund per refunded bet"] + failures["decided once"],
         refunds_without_bet=failures["no refund without a refunded bet"],
+        refunds_of_settled_bets=failures["no refund of a bet the provider settled"],
         duration_seconds=round(duration, 1), report=report,
     )
 
