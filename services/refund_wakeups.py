@@ -52,7 +52,7 @@ def publish_refund(scheduler: Scheduler, bet_id: int, attempt: int | None, at: d
         scheduler.refund(bet_id, at, label=label)
 
 
-def rejections_in_a_row(session: Session, bet_id: int) -> int:
+def rejections_since_decided(session: Session, bet_id: int) -> int:
     """Rejections since the refund was decided or a person last acted on it."""
     count = 0
     for kind in repository.latest_kinds(session, bet_id, REFUND_STEPS, HISTORY_LIMIT):

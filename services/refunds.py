@@ -24,11 +24,12 @@ from models.transitions import NewEvent
 from providers.errors import WalletRejected, WalletUnavailable
 from providers.wallet import refund_idempotency_key
 from services.context import Context
-from services.refund_wakeups import free_attempt, rejections_in_a_row, wake_refund
+from services.refund_wakeups import free_attempt, rejections_since_decided, wake_refund
 
 # A refused refund needs a person; retrying it often only adds noise.
 REJECTED_RETRY_FACTOR = 10
-# After this many rejections in a row, betguard stops retrying on its own.
+# After this many rejections (since the refund was decided or a person last acted on
+# it), betguard stops retrying on its own.
 MAX_REJECTIONS = 3
 
 
@@ -103,7 +104,7 @@ def _retry_later(ctx: Context, bet: BetSnapshot, found: NewEvent, factor: int) -
 def _rejected(ctx: Context, bet: BetSnapshot, found: NewEvent) -> RefundOutcome:
     """Try a rejected refund again later, unless it was rejected too often already."""
     with ctx.db.unit_of_work() as session:
-        rejections = rejections_in_a_row(session, bet.id) + 1
+        rejections = rejections_since_decided(session, bet.id) + 1
     if rejections < MAX_REJECTIONS:
         _retry_later(ctx, bet, found, REJECTED_RETRY_FACTOR)
         return RefundOutcome.REJECTED
