@@ -358,6 +358,32 @@ def test_recheck_orders_a_check_of_a_pending_bet_now(stack: Stack, cast: Cast) -
     assert ordered.actor == "operator:bob"
 
 
+def test_a_recheck_while_a_check_waits_for_the_provider_says_so_and_sends_nothing(
+    stack: Stack,
+) -> None:
+    ref = f"bet-{secrets.token_hex(6)}"
+    stack.sim("POST", "/_sim/bets", {"bet_ref": ref, "stake": "10.00", "currency": "EUR",
+                                     "fate": "never"})
+    stack.sim("POST", "/_sim/knobs", {"timeout_seconds": 3.0})  # the answer is held 3 s
+    try:
+        stack.sim("POST", "/_sim/faults", {"bet_ref": ref, "fault": "timeout", "times": 1})
+        bet = place_bet(stack.context, bet_payload("slow", ref)).bet
+        wait_until(lambda: stack.kinds(bet.id)[-1] == "check_started", 10)
+        result = betguard(stack, "recheck", label(bet), "--operator", "bob", "--json").json()
+        text = betguard(stack, "recheck", label(bet), "--operator", "bob")
+        wait_until(lambda: "provider_answered" in stack.kinds(bet.id), 20)
+    finally:
+        stack.sim("POST", "/_sim/knobs", {"timeout_seconds": 5.0})
+
+    assert (result["ordered"], result["dispatched_at"]) == (False, None)
+    assert result["in_flight_until"] is not None
+    assert "a check is in flight until" in text.out and "its answer will come" in text.out
+    history = stack.kinds(bet.id)
+    assert "recheck_ordered" not in history
+    assert history[:history.index("provider_answered")].count("check_started") == 1
+    report_result(stack.context, "slow", ref, payout="0.00", currency="EUR")
+
+
 def test_sweep_dispatches_a_lost_wakeup_and_names_it(stack: Stack, cast: Cast) -> None:
     _, took = timed_sweep(stack)
     for _ in range(6):
