@@ -117,8 +117,12 @@ def _report(stack: LocalStack, ctx: Context, run_id: str, placer: Placer,
     injected = Counter(f["fault"] for f in faults)
     injected["provider-fault"] = truth["counts"].get("faults_injected", 0)
     injected["duplicate-delivery"] = _duplicate_deliveries(ctx, run_id)
+    late = [fact for ref, fact in truth["bets"].items()
+            if ref.startswith(f"{run_id}-") and fact.get("lag", 0) > 0]
+    injected["late-registration"] = len(late)
     return {
         "bets": len(placer.placed), "seconds": round(seconds, 1),
+        "fenced": sum(1 for fact in late if fact.get("fenced")),
         "faults": faults, "faults_injected": {k: v for k, v in injected.items() if v},
         "outcomes": result.states, "audit": result.as_dict(),
         "rate_limit": RATE_LIMIT, "max_rate_after_recovery": rate,
@@ -151,6 +155,9 @@ def _table(report: dict[str, Any]) -> str:
     lines = [f"\n{report['bets']} bets in {report['seconds']} s"]
     lines.append("faults injected: " + (", ".join(
         f"{k} ×{v}" for k, v in report["faults_injected"].items()) or "none"))
+    if report["faults_injected"].get("late-registration"):
+        lines.append(f"late registrations: {report['faults_injected']['late-registration']} "
+                     f"({report['fenced']} fenced by a cancel before the provider knew them)")
     outcomes = sorted(report["outcomes"].items())
     lines.append("outcomes: " + ", ".join(f"{k} {v}" for k, v in outcomes))
     for check in report["audit"]["checks"]:

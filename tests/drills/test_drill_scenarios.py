@@ -17,10 +17,10 @@ EXPECTED_FAULTS = {
     "worker-kills": {"worker-kill"},
     "redis-loss": {"redis-loss"},
     "db-restart": {"db-restart"},
-    "provider-chaos": {"provider-outage", "provider-fault"},
+    "provider-chaos": {"provider-outage", "provider-fault", "late-registration"},
     "duplicates": {"duplicate-delivery"},
     "all": {"worker-kill", "redis-loss", "db-restart", "provider-outage", "provider-fault",
-            "duplicate-delivery"},
+            "duplicate-delivery", "late-registration"},
 }
 
 
@@ -44,6 +44,7 @@ def test_a_quick_drill_injects_its_faults_and_the_audit_finds_nothing_wrong(
     assert checks["no refund without a refunded bet"]["failures"] == 0
     assert checks["decided once"]["failures"] == 0
     assert checks["payouts match the provider"]["failures"] == 0
+    assert checks["no refund of a bet the provider settled"]["failures"] == 0
     assert sum(report["outcomes"].values()) == 200
     if "provider-outage" in EXPECTED_FAULTS[scenario]:
         assert report["max_rate_after_recovery"] <= report["rate_limit"]
