@@ -20,6 +20,7 @@ deadline = 6
 read_timeout = 1.0
 http_attempts = 2
 rate_limit = {RATE_LIMIT}
+breaker_cooldown = 2  # after an outage, back soon: deadlines are 6 s away
 
 [providers.beta]     # refunds up to 100, a person decides above
 base_url = "{{sim}}"
@@ -33,6 +34,7 @@ jitter = 0.5
 deadline = 6
 read_timeout = 1.0
 http_attempts = 2
+breaker_cooldown = 2
 """
 
 SETTINGS_ENV = {
