@@ -102,7 +102,8 @@ def assert_needs_a_person(outcome: object, case: ResponseCase) -> None:
     now = datetime.now(UTC)
     policy = ProviderPolicy(name="hostile", base_url="http://127.0.0.1:9")  # type: ignore[arg-type]
     decision = decide_after_check(policy, stake=Decimal("10.00"), currency="EUR", answer=outcome,
-                                  now=now, deadline=now + timedelta(minutes=10))
+                                  now=now, deadline=now + timedelta(minutes=10),
+                                  placed_at=now - timedelta(minutes=1))
     assert (decision.action, decision.review_reason) == (Action.REVIEW, ReviewReason.AMBIGUOUS)
     assert case.named in decision.reason
 
