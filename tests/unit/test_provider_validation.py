@@ -218,7 +218,9 @@ def test_an_unknown_provider_kind_is_refused_naming_the_known_ones() -> None:
 
 # --- the HTTP client, on an in-memory transport --------------------------------
 
-Reply = tuple[int, bytes, dict[str, str]]
+Headers = dict[str, str]
+# Canned headers, or how to sign the answer once the request it answers is known.
+Reply = tuple[int, bytes, Headers | Callable[[requests.PreparedRequest], Headers]]
 
 
 class CannedAdapter(BaseAdapter):
@@ -236,15 +238,37 @@ class CannedAdapter(BaseAdapter):
         status, content, headers = self.replies.pop(0)
         response = requests.Response()
         response.status_code, response.raw, response.request = status, io.BytesIO(content), request
-        response.headers.update(headers)
+        response.headers.update(headers(request) if callable(headers) else headers)
         return response
 
     def close(self) -> None:
         pass
 
 
-def signed(status: int, content: bytes, secret: str = SECRET) -> Reply:
-    return status, content, signing.sign(secret, content)
+def exchange_of(request: requests.PreparedRequest) -> signing.Exchange:
+    request_id = request.headers[signing.REQUEST_ID_HEADER]
+    return signing.Exchange(request_id, str(request.method), request.path_url)
+
+
+def signed(status: int, content: bytes, secret: str = SECRET, *, now: float | None = None,
+           as_status: int | None = None, as_body: bytes | None = None,
+           as_target: str | None = None) -> Reply:
+    """An answer signed for the request it answers (or, with ``as_*``, for something else)."""
+
+    def sign_for(request: requests.PreparedRequest) -> Headers:
+        exchange = exchange_of(request)
+        if as_target is not None:
+            exchange = signing.Exchange(exchange.request_id, exchange.method, as_target)
+        return signing.sign_response(
+            secret, exchange, status if as_status is None else as_status,
+            content if as_body is None else as_body, now=now)
+
+    return status, content, sign_for
+
+
+def answer_to_another_request(status: int, content: bytes) -> Reply:
+    other = signing.Exchange(signing.new_request_id(), "GET", "/bets/b-1")
+    return status, content, signing.sign_response(SECRET, other, status, content)
 
 
 def fake(replies: list[Reply]) -> tuple[requests.Session, CannedAdapter]:
@@ -268,7 +292,8 @@ def test_requests_are_signed_and_refs_are_quoted_as_one_path_segment() -> None:
     assert provider.get_status("a/b?c").status is ProviderStatus.UNKNOWN
     sent = adapter.requests[0]
     assert sent.path_url == "/bets/a%2Fb%3Fc"
-    signing.verify(SECRET, {k: str(v) for k, v in sent.headers.items()}, b"")
+    headers = {k: str(v) for k, v in sent.headers.items()}
+    signing.verify_request(SECRET, headers, method="GET", target=sent.path_url, body=b"")
 
 
 def test_a_5xx_is_retried_briefly_and_the_later_answer_is_used() -> None:
@@ -299,9 +324,14 @@ def test_a_4xx_is_rejected_at_once_without_retrying() -> None:
     [
         (200, body(), {}),
         signed(200, body(), secret="someone-else"),
-        (200, body(), signing.sign(SECRET, body(), now=0)),
-        (404, b"tampered", signing.sign(SECRET, b"")),  # signed for another body
+        signed(200, body(), now=0),
+        signed(404, b"tampered", as_body=b""),  # signed for another body
+        signed(404, b"", as_status=200),  # a 200's signature on a 404
+        signed(404, b"", as_target="/bets/b-2"),  # a 404 about another bet
+        answer_to_another_request(404, b""),
     ],
+    ids=["unsigned", "another secret", "stale", "another body", "another status",
+         "another bet", "another request"],
 )
 def test_an_unsigned_forged_or_stale_answer_is_invalid(reply: Reply) -> None:
     provider, _ = provider_on([reply])
