@@ -9,8 +9,10 @@ import dataclasses
 import secrets
 
 import pytest
+from sqlalchemy import select
 
 from models.states import BetState
+from models.tables import SweepStat
 from services.crashes import MAX_CRASHES
 from services.intake import place_bet
 from tests.integration.harness import Stack, bet_payload
@@ -30,6 +32,7 @@ def test_a_bet_of_a_provider_removed_from_the_policies_ends_in_review_after_a_fe
             "refunder")})
     orphan = place_bet(then, bet_payload(RETIRED, f"orphan-{secrets.token_hex(6)}")).bet
     healthy = stack.place("patient", fate="delayed", delay=2.0)
+    runs = sweep_runs(stack)
 
     in_review = stack.wait_for_state(orphan.id, BetState.IN_REVIEW, timeout=90)
 
@@ -43,4 +46,11 @@ def test_a_bet_of_a_provider_removed_from_the_policies_ends_in_review_after_a_fe
     assert f"crashed {MAX_CRASHES} times in a row" in review.detail["why"]
     assert in_review.next_check_at is None
     assert stack.wait_for_state(healthy.id, BetState.SETTLED).payout is not None
+    assert sweep_runs(stack) > runs  # the sweeps kept running (beat: every second)
+
+
+def sweep_runs(stack: Stack) -> int:
+    with stack.context.db.unit_of_work() as session:
+        return int(session.scalar(select(SweepStat.runs).where(SweepStat.kind == "checks"))
+                   or 0)
 
