@@ -129,6 +129,8 @@ def ask_cancels(provider: Provider, bets: Sequence[BetSnapshot], *, budget: floa
     bounded by the client's timeouts."""
     if not bets:
         return {}
+    if budget <= 0:  # the lease is spent: a cancel sent now would be answered to nobody
+        return {bet.id: _not_answered(bet, budget) for bet in bets}
     pool = ThreadPoolExecutor(max_workers=min(MAX_CANCELS_IN_FLIGHT, len(bets), limit),
                               thread_name_prefix=f"cancel-{provider.name}")
     try:
@@ -142,6 +144,10 @@ def ask_cancels(provider: Provider, bets: Sequence[BetSnapshot], *, budget: floa
 def _answered(future: Future[CancelAnswer], bet: BetSnapshot, budget: float) -> CancelAnswer:
     if future.done() and not future.cancelled():
         return future.result()
+    return _not_answered(bet, budget)
+
+
+def _not_answered(bet: BetSnapshot, budget: float) -> CancelAnswer:
     detail = {"attempt": None, "error": "CancelNotAnswered",
               "message": f"no answer within {budget:.1f} s, the time left of the check's lease"}
     return None, [NewEvent(EventKind.CANCEL_FAILED, f"provider:{bet.provider}", detail)]

@@ -61,6 +61,11 @@ class HoldingProvider(MeetingProvider):
         return CancelOutcome(accepted=True, status=BetStatus(bet_ref, ProviderStatus.CANCELLED))
 
 
+class NeverAsked(MeetingProvider):
+    def cancel(self, bet_ref: str) -> CancelOutcome:
+        raise AssertionError(f"{bet_ref}: no cancel may be sent")
+
+
 @pytest.mark.parametrize("count", [2, 5, 8])
 def test_the_cancels_of_a_batch_are_in_flight_together(count: int) -> None:
     bets = [bet(n) for n in range(count)]
@@ -86,6 +91,13 @@ def test_a_cancel_not_answered_within_the_budget_is_no_answer_and_goes_to_a_pers
     assert event.kind == "cancel_failed" and event.detail["error"] == "CancelNotAnswered"
     assert "lease" in str(event.detail["message"])
     assert decide_after_cancel(outcome, currency="EUR").action is Action.REVIEW
+
+
+def test_no_cancel_is_sent_once_the_lease_is_spent() -> None:
+    answers = ask_cancels(NeverAsked(1), [bet(1), bet(2)], budget=0.0)
+
+    assert [answers[n][0] for n in (1, 2)] == [None, None]
+    assert {answers[n][1][0].detail["error"] for n in (1, 2)} == {"CancelNotAnswered"}
 
 
 def test_more_cancels_than_threads_wait_for_a_free_one_within_the_budget() -> None:
