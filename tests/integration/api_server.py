@@ -74,14 +74,16 @@ def free_port() -> int:
 
 
 @contextmanager
-def running_api(stack: Stack, *, log_name: str = "api.log") -> Iterator[Api]:
-    """A ``betguard api`` process with a game-server and an operator key, until the block ends."""
+def running_api(stack: Stack, *, log_name: str = "api.log",
+                env: dict[str, str] | None = None) -> Iterator[Api]:
+    """A ``betguard api`` process with a game-server and an operator key, until the block
+    ends; ``env`` overrides the stack's environment (e.g. a Redis of its own)."""
     game_key, operator_key = secrets.token_urlsafe(24), secrets.token_urlsafe(24)
     keys = [hashed("table-7", "game_server", game_key), hashed("alice", "operator", operator_key)]
     port = free_port()
     server = processes.ManagedProcess(
         "api", [str(BIN / "betguard"), "api", "--port", str(port)],
-        env={**stack.env, "BETGUARD_API_KEYS": json.dumps(keys)},
+        env={**stack.env, **(env or {}), "BETGUARD_API_KEYS": json.dumps(keys)},
         log=stack.base / "logs" / log_name,
     ).start()
 
