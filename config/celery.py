@@ -28,12 +28,13 @@ def celery_config(settings: Settings) -> dict[str, Any]:
     # One visibility timeout for every client: a message not acked within it is
     # delivered again, so countdowns stay well below it (settings enforce that).
     transport = {"visibility_timeout": settings.visibility_timeout}
-    # Fail fast when Redis is away: a publisher (intake, a worker after commit) gives up
-    # at the first refused connection instead of retrying for seconds, and never waits
-    # forever on a dead socket; the sweeps dispatch what could not be published. The
-    # workers' own reconnect loop (broker_connection_max_retries) is not affected.
+    # Bounded waits when Redis is away: connecting gives up after CONNECT_TIMEOUT and no
+    # command waits forever on a dead socket; the sweeps dispatch what could not be
+    # published. The workers' own reconnect loop (broker_connection_max_retries) is not
+    # affected. Processes that answer requests also give up at the first refusal
+    # (``fail_fast_publishing``).
     fail_fast = {"socket_connect_timeout": CONNECT_TIMEOUT, "socket_timeout": SOCKET_TIMEOUT}
-    broker_transport = {**transport, **fail_fast, "max_retries": 0}
+    broker_transport = {**transport, **fail_fast}
     backend_transport = {**transport, "retry_policy": BACKEND_RETRY}
     # Plain TCP Redis gets the transport that reuses its client (tasks/broker.py); TLS
     # and unix-socket URLs keep kombu's own.
@@ -76,3 +77,12 @@ def celery_config(settings: Settings) -> dict[str, Any]:
             "sweep": {"task": SWEEP_TASK, "schedule": settings.sweep_interval},
         },
     }
+
+
+def fail_fast_publishing(config: dict[str, Any]) -> dict[str, Any]:
+    """``config`` for a process that publishes while answering a request (the HTTP API):
+    a connection Redis refuses is given up at once instead of retried for seconds, so
+    intake answers in milliseconds with Redis down. Workers keep the default: their
+    consumer shares the connection's retry behaviour."""
+    transport = {**config["broker_transport_options"], "max_retries": 0}
+    return {**config, "broker_transport_options": transport}
