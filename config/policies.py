@@ -57,7 +57,9 @@ class ProviderPolicy(BaseModel):
     unknown_grace: PositiveSeconds | None = None
     # Bulkhead: provider calls of this provider in flight at once, shared by every worker;
     # a check that finds them all taken is rescheduled instead of waiting for a slot.
-    max_concurrency: int = Field(default=8, ge=1, le=1000)
+    # Keep it well below the provider worker's threads, so a provider that hangs holds
+    # only its share of them.
+    max_concurrency: int = Field(default=4, ge=1, le=1000)
     # Circuit breaker: after this many calls in a row without an answer (timeouts,
     # connection errors, 5xx) the provider is not called for `breaker_cooldown` seconds;
     # its checks are rescheduled meanwhile. Then one trial call decides.

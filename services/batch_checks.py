@@ -159,7 +159,7 @@ def _wake(ctx: Context, verdicts: Sequence[Verdict]) -> None:
     for verdict in verdicts:
         bet, at = verdict.bet, verdict.change.values.get("next_check_at")
         if verdict.outcome is CheckOutcome.REFUND and at is not None:
-            ctx.scheduler.refund(bet.id, at, label=bet.label)
+            ctx.scheduler.refund(bet.id, at, label=bet.label, attempt=bet.check_attempt)
         elif verdict.outcome is CheckOutcome.RESCHEDULED and at is not None:
             due.append(DueCheck(bet.id, bet.check_attempt, bet.provider, bet.label, at))
     wake_checks(ctx, due)

@@ -216,4 +216,5 @@ def wake_after(ctx: Context, verdict: Verdict) -> None:
     if verdict.decision.action is Action.RESCHEDULE:
         ctx.scheduler.check(bet.id, bet.check_attempt, values["next_check_at"], label=bet.label)
     elif verdict.decision.action is Action.REFUND:
-        ctx.scheduler.refund(bet.id, values["next_check_at"], label=bet.label)
+        ctx.scheduler.refund(bet.id, values["next_check_at"], label=bet.label,
+                             attempt=bet.check_attempt)

@@ -26,7 +26,10 @@ class Scheduler(Protocol):
     def check_batch(self, provider: str, checks: list[tuple[int, int]], at: datetime) -> None:
         """Wake one batched check of ``(bet id, attempt)`` pairs of one provider."""
 
-    def refund(self, bet_id: int, at: datetime, *, label: str) -> None: ...
+    def refund(self, bet_id: int, at: datetime, *, label: str,
+               attempt: int | None = None) -> None:
+        """Wake the bet's refund; ``attempt`` is the attempt number it holds now (a
+        duplicate or stale delivery is then only counted)."""
 
     def notify(self, notification_id: int, at: datetime) -> None: ...
 

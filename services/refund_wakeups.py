@@ -2,16 +2,13 @@
 its refund (whether the wallet's last word was a rejection, how many in a row).
 
 A refund wake-up carries the bet's attempt number, as a check's does, so a duplicate
-or stale delivery is only counted. ``Scheduler.refund`` gained ``attempt`` as an
-optional keyword: a scheduler written before it (a test double) still gets the call
-it knows, and its wake-ups claim a bet only while no attempt holds it.
+or stale delivery is only counted. A wake-up without one (a message published before
+attempts were carried) claims a bet only while no attempt holds it.
 """
 
 from __future__ import annotations
 
-import inspect
 from datetime import datetime
-from typing import Protocol, cast
 
 from sqlalchemy.orm import Session
 
@@ -19,7 +16,7 @@ from models import repository
 from models.events import EventKind
 from models.snapshot import BetSnapshot
 from models.states import BetState
-from services.context import Context, Scheduler
+from services.context import Context
 
 # What the wallet or an operator did about a refund, newest first in a bet's history.
 REFUND_STEPS = (EventKind.REFUND_DECIDED, EventKind.REFUND_STARTED, EventKind.REFUND_FAILED,
@@ -33,23 +30,9 @@ HISTORY_LIMIT = 200
 HOLDS = (*REFUND_STEPS, EventKind.REFUND_DISPATCHED_BY_SWEEP)
 
 
-class AttemptedRefunds(Protocol):
-    def refund(self, bet_id: int, at: datetime, *, label: str,
-               attempt: int | None = None) -> None: ...
-
-
 def wake_refund(ctx: Context, bet: BetSnapshot, at: datetime) -> None:
     """After commit: the bet's next refund attempt, for the attempt number it holds now."""
-    publish_refund(ctx.scheduler, bet.id, bet.check_attempt, at, label=bet.label)
-
-
-def publish_refund(scheduler: Scheduler, bet_id: int, attempt: int | None, at: datetime, *,
-                   label: str) -> None:
-    """``scheduler.refund`` with the attempt, when both exist."""
-    if attempt is not None and "attempt" in inspect.signature(scheduler.refund).parameters:
-        cast(AttemptedRefunds, scheduler).refund(bet_id, at, label=label, attempt=attempt)
-    else:
-        scheduler.refund(bet_id, at, label=label)
+    ctx.scheduler.refund(bet.id, at, label=bet.label, attempt=bet.check_attempt)
 
 
 def rejections_since_decided(session: Session, bet_id: int) -> int:

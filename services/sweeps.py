@@ -29,7 +29,6 @@ from models.states import BetState
 from models.tables import Bet, Notification, SweepStat
 from models.transitions import NewEvent
 from services.context import Context
-from services.refund_wakeups import publish_refund
 from services.wakeups import DueCheck, wake_checks
 
 
@@ -116,7 +115,7 @@ def sweep_due_refunds(ctx: Context, limit: int | None = None) -> int:
     holds (a refund whose retries stopped has no next check: no sweep takes it)."""
     rows = _take_due(ctx, BetState.REFUND_PENDING, EventKind.REFUND_DISPATCHED_BY_SWEEP, limit)
     for bet_id, attempt, _provider, label in rows:
-        publish_refund(ctx.scheduler, bet_id, attempt, ctx.clock(), label=label)
+        ctx.scheduler.refund(bet_id, ctx.clock(), label=label, attempt=attempt)
     return len(rows)
 
 

@@ -20,7 +20,6 @@ from sqlalchemy.exc import OperationalError
 from config.settings import SettingsError
 from models.errors import BetguardError
 from services.context import Context, Scheduler
-from services.refund_wakeups import publish_refund
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -61,7 +60,7 @@ class RecordingScheduler:
     def refund(self, bet_id: int, at: datetime, *, label: str,
                attempt: int | None = None) -> None:
         self.sent.append(Wakeup("refund", bet_id, label, at, attempt))
-        publish_refund(self.inner, bet_id, attempt, at, label=label)
+        self.inner.refund(bet_id, at, label=label, attempt=attempt)
 
     def notify(self, notification_id: int, at: datetime) -> None:
         self.sent.append(Wakeup("notification", notification_id,

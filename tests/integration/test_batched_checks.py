@@ -37,7 +37,8 @@ class Wakeups:
     def check_batch(self, provider: str, checks: list[tuple[int, int]], at: datetime) -> None:
         self.batches.append((provider, checks, at))
 
-    def refund(self, bet_id: int, at: datetime, *, label: str) -> None:
+    def refund(self, bet_id: int, at: datetime, *, label: str,
+               attempt: int | None = None) -> None:
         self.refunds.append(bet_id)
 
     def notify(self, notification_id: int, at: datetime) -> None:

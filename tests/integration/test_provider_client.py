@@ -197,12 +197,21 @@ def test_cancelling_a_settled_bet_returns_its_result_instead(simulator: Simulato
     assert (outcome.status.status, outcome.status.payout) == ("settled", Decimal("30.00"))
 
 
-def test_cancelling_a_bet_the_provider_never_saw_is_accepted_as_unknown(
+def test_cancelling_a_bet_the_provider_does_not_know_yet_fences_it_and_is_accepted(
     simulator: Simulator,
 ) -> None:
-    simulator.bet("u-1", "unknown")
+    simulator.bet("u-1", "returned", payout="30.00", lag=60)
     outcome = provider(simulator).cancel("u-1")
-    assert outcome.accepted and outcome.status.status is ProviderStatus.UNKNOWN
+    assert outcome.accepted and outcome.status.status is ProviderStatus.CANCELLED
+    assert simulator.control("/_sim/truth")["bets"]["u-1"]["fenced"] is True
+
+
+def test_a_cancel_the_provider_answers_404_fences_nothing_and_is_not_accepted(
+    simulator: Simulator,
+) -> None:
+    simulator.bet("u-2", "unknown", fenceable=False)
+    outcome = provider(simulator).cancel("u-2")
+    assert not outcome.accepted and outcome.status.status is ProviderStatus.UNKNOWN
 
 
 # --- faults --------------------------------------------------------------------

@@ -76,8 +76,9 @@ class RecordingScheduler:
         for bet_id, attempt in checks:
             self.check(bet_id, attempt, at, label=f"{provider}/bet {bet_id}")
 
-    def refund(self, bet_id: int, at: datetime, *, label: str) -> None:
-        self._publish(Wakeup(len(self.wakeups), "refund", bet_id, None, at), label)
+    def refund(self, bet_id: int, at: datetime, *, label: str,
+               attempt: int | None = None) -> None:
+        self._publish(Wakeup(len(self.wakeups), "refund", bet_id, attempt, at), label)
 
     def notify(self, notification_id: int, at: datetime) -> None:
         """The game server is not told in these tests (``notifier=None``)."""
