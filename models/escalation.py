@@ -1,6 +1,6 @@
 """What to do with a provider's answer: the escalation decision as pure functions.
 
-Auto-refund happens only when it is safe (DESIGN.md invariant 6): the provider
+Auto-refund happens only when it is safe (docs/design.md invariant 6): the provider
 itself says the bet is cancelled, or it accepts our cancel request, which fences
 the reference (the provider then holds the bet cancelled, so a late registration
 or result of it is refused). Everything else that cannot be settled goes to a person.

@@ -1,4 +1,4 @@
-"""Bet states and the transitions DESIGN.md allows between them."""
+"""Bet states and the transitions docs/design.md allows between them."""
 
 from __future__ import annotations
 

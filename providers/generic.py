@@ -1,4 +1,4 @@
-"""The generic JSON provider adapter: the contract in DESIGN.md, strictly validated.
+"""The generic JSON provider adapter: the contract in docs/design.md, strictly validated.
 
 Nothing a provider sends is believed until it has passed these models
 (invariant 8): a malformed answer becomes :class:`ProviderInvalidResponse`,

@@ -1,6 +1,6 @@
 """Metrics read from the database at scrape time.
 
-The database is the truth (DESIGN.md), and any process can read it: so whoever
+The database is the truth (docs/design.md), and any process can read it: so whoever
 serves ``/metrics`` reports the same numbers, restarts lose nothing, and
 "refunds total" cannot drift from the refunds actually made. Each scrape runs a
 handful of grouped counts, each narrowed by an indexed state or open-review column.

@@ -1,4 +1,4 @@
-"""DESIGN.md's invariants as checks of one observation (and the one before it).
+"""docs/design.md's invariants as checks of one observation (and the one before it).
 
 Each check returns the problems it found, each naming the bet, so a failing step
 says exactly what broke.

@@ -1,4 +1,4 @@
-"""The bet state machine: exactly the transitions DESIGN.md's state table allows."""
+"""The bet state machine: exactly the transitions docs/design.md's state table allows."""
 
 from __future__ import annotations
 
