@@ -22,6 +22,7 @@ from models.events import EventKind, ReviewReason
 from models.money import wire_amount
 from models.outbox import NEW_NOTIFICATIONS, NotificationKind, NotificationState
 from models.snapshot import SNAPSHOT_FIELDS, BetSnapshot
+from models.states import BetState
 from models.tables import AuditEvent, Bet, Notification, Review
 from models.transitions import Change, NewEvent
 
@@ -34,14 +35,22 @@ NOTIFICATIONS = cast(Table, Notification.__table__)
 SNAPSHOT_COLUMNS = tuple(BETS.c[name] for name in SNAPSHOT_FIELDS)
 
 _SELECT_BY_ID = select(*SNAPSHOT_COLUMNS).where(BETS.c.id == bindparam("b_id"))
-_CLAIM = (
-    update(BETS)
-    .where(BETS.c.id == bindparam("b_id"), BETS.c.state == "pending",
-           BETS.c.check_attempt == bindparam("b_attempt"))
-    .values(check_attempt=BETS.c.check_attempt + 1, next_check_at=bindparam("b_lease"),
-            version=BETS.c.version + 1, updated_at=bindparam("b_now"))
-    .returning(*SNAPSHOT_COLUMNS)
-)
+
+
+def _claim_attempt(state: BetState) -> Update:
+    """Take attempt ``b_attempt`` of a bet in ``state``: move to the next number and hold
+    the bet until ``b_lease``. A duplicate or stale delivery matches no row."""
+    return (
+        update(BETS)
+        .where(BETS.c.id == bindparam("b_id"), BETS.c.state == state.value,
+               BETS.c.check_attempt == bindparam("b_attempt"))
+        .values(check_attempt=BETS.c.check_attempt + 1, next_check_at=bindparam("b_lease"),
+                version=BETS.c.version + 1, updated_at=bindparam("b_now"))
+        .returning(*SNAPSHOT_COLUMNS)
+    )
+
+
+_CLAIM = _claim_attempt(BetState.PENDING)
 # PostgreSQL: the claim and its ``check_started`` event in one statement (one round trip).
 _CLAIMED = _CLAIM.cte("claimed")
 _CLAIM_AND_START = select(*_CLAIMED.c).add_cte(
@@ -52,14 +61,7 @@ _CLAIM_AND_START = select(*_CLAIMED.c).add_cte(
                bindparam("b_detail", type_=JSON)),
     ).cte("started"))
 # A refund attempt, by its attempt number (in refund_pending the check counter is free).
-_CLAIM_REFUND = (
-    update(BETS)
-    .where(BETS.c.id == bindparam("b_id"), BETS.c.state == "refund_pending",
-           BETS.c.check_attempt == bindparam("b_attempt"))
-    .values(check_attempt=BETS.c.check_attempt + 1, next_check_at=bindparam("b_lease"),
-            version=BETS.c.version + 1, updated_at=bindparam("b_now"))
-    .returning(*SNAPSHOT_COLUMNS)
-)
+_CLAIM_REFUND = _claim_attempt(BetState.REFUND_PENDING)
 _COUNT_DUPLICATE = (
     update(BETS).where(BETS.c.id == bindparam("b_id"))
     .values(duplicate_deliveries=BETS.c.duplicate_deliveries + 1)
