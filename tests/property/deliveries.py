@@ -73,7 +73,7 @@ class Deliveries:
     def _run_refund(self, wakeup: Wakeup) -> RefundOutcome:
         self.clock.reach(wakeup.at)
         wakeup.status = "delivered"
-        outcome = run_refund(self.ctx, wakeup.bet_id)
+        outcome = run_refund(self.ctx, wakeup.bet_id, wakeup.attempt)
         TALLY.outcomes[f"refund {outcome}"] += 1
         return outcome
 

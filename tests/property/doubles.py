@@ -97,7 +97,8 @@ class RecordingScheduler:
             row = session.execute(
                 select(Bet.state, Bet.check_attempt).where(Bet.id == wakeup.bet_id)
             ).one_or_none()
-        expected = ("pending", wakeup.attempt) if wakeup.kind == "check" else ("refund_pending",)
+        state = "pending" if wakeup.kind == "check" else "refund_pending"
+        expected = (state, wakeup.attempt)
         found = None if row is None else tuple(row)[: len(expected)]
         if found != expected:
             self.problems.append(

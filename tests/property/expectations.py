@@ -100,8 +100,7 @@ def sweep_took_what_was_due(seen: Observation, now: datetime, grace: float,
                             dispatched: set[tuple[str, int, int | None]]) -> list[str]:
     """The sweep sent exactly the work that was due and whose wake-up was late."""
     cutoff = now - timedelta(seconds=grace)
-    due = {("check" if bet.state == "pending" else "refund", bet.id,
-            bet.check_attempt if bet.state == "pending" else None)
+    due = {("check" if bet.state == "pending" else "refund", bet.id, bet.check_attempt)
            for bet in seen.bets.values()
            if bet.state in ("pending", "refund_pending")
            and bet.next_check_at is not None and bet.next_check_at <= cutoff}
