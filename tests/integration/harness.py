@@ -32,6 +32,8 @@ WAIT_SECONDS = 45.0
 
 POLICY_TEMPLATE = """
 [providers.refunder]   # refund at the deadline
+max_concurrency = 8    # as many as the worker's threads: these tests place many bets
+                       #   of one provider at once; the guards have tests of their own
 base_url = "{sim}"
 escalation = "refund"
 first_check_delay = 0.2
@@ -44,6 +46,7 @@ read_timeout = 1.0
 http_attempts = 2
 
 [providers.reviewer]   # a person decides at the deadline
+max_concurrency = 8
 base_url = "{sim}"
 escalation = "review"
 first_check_delay = 0.2
@@ -56,6 +59,7 @@ read_timeout = 1.0
 http_attempts = 2
 
 [providers.patient]    # a long deadline: anything final before it did not wait for it
+max_concurrency = 8
 base_url = "{sim}"
 escalation = "refund"
 first_check_delay = 0.2
@@ -68,6 +72,7 @@ read_timeout = 1.0
 http_attempts = 2
 
 [providers.backoff]    # small jitter, so the growth of the gaps is visible
+max_concurrency = 8
 base_url = "{sim}"
 escalation = "review"
 first_check_delay = 0.2
@@ -80,6 +85,7 @@ read_timeout = 1.0
 http_attempts = 2
 
 [providers.sleepy]     # checks far apart: only the messages a test sends run
+max_concurrency = 8
 base_url = "{sim}"
 escalation = "refund"
 first_check_delay = 60
@@ -90,6 +96,7 @@ read_timeout = 1.0
 http_attempts = 1
 
 [providers.batcher]    # answers many bets in one call; refunds at the deadline
+max_concurrency = 8
 base_url = "{sim}"
 supports_batch = true
 batch_size = 3
@@ -104,6 +111,7 @@ read_timeout = 1.0
 http_attempts = 2
 
 [providers.sleepy_batcher]  # batched, checks far apart: only the checks a test runs happen
+max_concurrency = 8
 base_url = "{sim}"
 supports_batch = true
 escalation = "refund"
@@ -115,6 +123,7 @@ read_timeout = 1.0
 http_attempts = 1
 
 [providers.slow]       # waits long enough for a check to be caught in flight
+max_concurrency = 8
 base_url = "{sim}"
 escalation = "refund"
 first_check_delay = 0.2
@@ -125,6 +134,7 @@ read_timeout = 10.0
 http_attempts = 1
 
 [providers.fencing]    # "never saw it" believed after 1 s: cancel (fence), refund up to 100
+max_concurrency = 8
 base_url = "{sim}"
 escalation = "refund_up_to"
 refund_limit = "100.00"
@@ -139,6 +149,7 @@ read_timeout = 1.0
 http_attempts = 2
 
 [providers.slow_batcher]  # batched; answers held up to 3 s; its first check is the deadline's
+max_concurrency = 8
 base_url = "{sim}"
 supports_batch = true
 batch_size = 5
