@@ -11,7 +11,7 @@ import tomllib
 from decimal import Decimal
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field, HttpUrl, ValidationError, model_validator
 
@@ -26,6 +26,20 @@ class Escalation(StrEnum):
 
 class PolicyError(ValueError):
     """Raised when the policy file is missing, unreadable or names a bad key."""
+
+
+class PausePolicy(BaseModel):
+    """When to tell the game server to pause a game (or every game of a provider) whose
+    bets do not come back, and when to tell it the game may go on."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    # A bet counts as unreturned once it is open this long after placement.
+    unreturned_after: PositiveSeconds = 60.0
+    game: int | None = Field(default=None, ge=1)  # unreturned bets of one game that pause it
+    provider: int | None = Field(default=None, ge=1)  # ... of the whole provider
+    # Paused until the unreturned bets fall to this share of the threshold (hysteresis).
+    resume_ratio: float = Field(default=0.5, ge=0.0, lt=1.0)
 
 
 class ProviderPolicy(BaseModel):
@@ -65,6 +79,26 @@ class ProviderPolicy(BaseModel):
     # its checks are rescheduled meanwhile. Then one trial call decides.
     breaker_failures: int = Field(default=5, ge=1, le=1000)
     breaker_cooldown: PositiveSeconds = 30.0
+    # Mirror domains: a provider that gives no answer on `base_url` is asked on the next.
+    fallback_urls: list[HttpUrl] = Field(default_factory=list, max_length=10)
+    # The adapter's own settings (e.g. an operator token, the domains a history is split
+    # over); each adapter names what it takes and refuses the rest at start-up.
+    options: dict[str, Any] = Field(default_factory=dict)
+    # History feed (adapters with the "history" capability): pulled by beat every
+    # `feed_interval` seconds, never more often per feed (the provider's rate limit),
+    # `feed_page_size` rows a call. The feed shows bets up to `feed_lag` seconds late.
+    feed_interval: PositiveSeconds = 60.0
+    feed_page_size: int = Field(default=1500, ge=1, le=5000)
+    feed_lag: float = Field(default=300.0, ge=0)
+    # Without a cancel call, the provider resolves pending bets itself this long after
+    # placement (and pays stakes back on its own); the deadline path waits until then
+    # before a person is asked. None: the deadline sends the bet to review.
+    provider_resolves_after: PositiveSeconds | None = None
+    # Reconciliation: beat compares the last `reconcile_window` seconds every
+    # `reconcile_interval` seconds (providers with a history feed only).
+    reconcile_interval: PositiveSeconds = 3600.0
+    reconcile_window: PositiveSeconds = 3600.0
+    pause: PausePolicy = Field(default_factory=PausePolicy)
 
     @model_validator(mode="after")
     def _limit_matches_escalation(self) -> ProviderPolicy:

@@ -30,6 +30,8 @@ class EventKind(StrEnum):
     REFUND_RETRIES_STOPPED = "refund_retries_stopped"  # rejected too often: a person decides
     REFUND_RETRY_ORDERED = "refund_retry_ordered"  # an operator asked for a retry now
     CHECK_CRASHED = "check_crashed"  # the check failed unexpectedly (not a provider answer)
+    MIRROR_READ = "mirror_read"  # a history-only provider's bet, read from the feed's mirror
+    RECONCILIATION_DIFFERENCE = "reconciliation_difference"  # the feed disagrees with us
 
 
 class ReviewReason(StrEnum):
@@ -38,6 +40,7 @@ class ReviewReason(StrEnum):
     CONFLICT = "conflict"  # a result arrived that contradicts a decided bet
     REFUND_REJECTED = "refund_rejected"  # the wallet refused the refund
     CHECK_FAILING = "check_failing"  # the check crashed again and again: betguard cannot ask
+    RECONCILIATION = "reconciliation"  # the provider's history disagrees with betguard's record
 
 
 class Resolution(StrEnum):

@@ -21,6 +21,8 @@ class NotificationKind(StrEnum):
     BET_SETTLED = "bet_settled"
     BET_REFUNDED = "bet_refunded"
     REVIEW_OPENED = "review_opened"
+    GAME_PAUSED = "game_paused"  # too many unreturned bets: the game server may pause the game
+    GAME_RESUMED = "game_resumed"  # they came back: the game may go on
 
 
 def retry_wait(attempts: int, *, base: float, draw: float) -> float:

@@ -116,7 +116,11 @@ class Notification(Base):
 
     id: Mapped[Id]
     event_id: Mapped[str] = mapped_column(String(36), unique=True)
-    bet_id: Mapped[BetId]
+    # None for news about a game or a provider rather than one bet (a pause, a resume).
+    bet_id: Mapped[int | None] = mapped_column(
+        BigInteger().with_variant(Integer, "sqlite"), ForeignKey("bets.id"), index=True,
+        nullable=True,
+    )
     kind: Mapped[str] = mapped_column(String(30))
     payload: Mapped[dict[str, Any]]
     state: Mapped[str] = mapped_column(String(12))
@@ -139,3 +143,110 @@ class SweepStat(Base):
     items: Mapped[int] = mapped_column(BigInteger, default=0)
     last_run_at: Mapped[MaybeMoment]
     last_duration_seconds: Mapped[float | None] = mapped_column(Float, nullable=True)
+
+
+MaybeAmount = Annotated[Decimal | None, mapped_column(Money(), nullable=True)]
+
+
+class ProviderRow(Base):
+    """The mirror of a provider's history feed: one row per record the provider published,
+    its newest version. Checks of a provider without a status call read it; the
+    reconciliation compares it with the bets."""
+
+    __tablename__ = "provider_rows"
+    __table_args__ = (
+        UniqueConstraint("provider", "row_id", name="uq_provider_rows_row"),
+        Index("ix_provider_rows_ref", "provider", "bet_ref"),
+        Index("ix_provider_rows_placed", "provider", "placed_at"),
+    )
+
+    id: Mapped[Id]
+    provider: Mapped[str] = mapped_column(String(64))
+    row_id: Mapped[Name]
+    bet_ref: Mapped[Name]
+    feed: Mapped[str] = mapped_column(String(64))
+    status: Mapped[str] = mapped_column(String(12))
+    version: Mapped[int] = mapped_column(BigInteger)
+    stake: Mapped[MaybeAmount]
+    payout: Mapped[MaybeAmount]
+    currency: Mapped[str | None] = mapped_column(String(3), nullable=True)
+    placed_at: Mapped[MaybeMoment]
+    settled_at: Mapped[MaybeMoment]
+    first_seen_at: Mapped[Moment]
+    updated_at: Mapped[Moment]
+
+
+class FeedCursor(Base):
+    """Where the pull of one provider feed stands: the cursor to go on from, a lease
+    that keeps two pulls of it apart, and when it was last called (its rate limit)."""
+
+    __tablename__ = "feed_cursors"
+
+    provider: Mapped[str] = mapped_column(String(64), primary_key=True)
+    feed: Mapped[str] = mapped_column(String(64), primary_key=True)
+    cursor: Mapped[str | None] = mapped_column(Text, nullable=True)
+    lease_until: Mapped[MaybeMoment]
+    last_call_at: Mapped[MaybeMoment]
+    last_success_at: Mapped[MaybeMoment]
+    pulls: Mapped[int] = mapped_column(BigInteger, default=0)
+    rows_seen: Mapped[int] = mapped_column(BigInteger, default=0)
+    last_error: Mapped[str | None] = mapped_column(Text, nullable=True)
+
+
+class ReconciliationRun(Base):
+    """One comparison of a provider's history with betguard's bets over a window."""
+
+    __tablename__ = "reconciliation_runs"
+
+    id: Mapped[Id]
+    provider: Mapped[str] = mapped_column(String(64))
+    window_from: Mapped[Moment]
+    window_to: Mapped[Moment]
+    mode: Mapped[str] = mapped_column(String(12))
+    started_at: Mapped[Moment]
+    finished_at: Mapped[MaybeMoment]
+    counts: Mapped[dict[str, Any]]
+
+
+class ReconciliationDifference(Base):
+    """A difference between the provider's history and betguard's record of one bet,
+    with both sides' facts. Open until resolved (automatically when safe, else by a
+    person through its review item or, for a bet betguard lacks, here)."""
+
+    __tablename__ = "reconciliation_differences"
+    __table_args__ = (
+        Index("ix_reconciliation_differences_ref", "provider", "bet_ref"),
+        Index("ix_reconciliation_differences_open", "resolved_at", "kind"),
+    )
+
+    id: Mapped[Id]
+    run_id: Mapped[int] = mapped_column(
+        BigInteger().with_variant(Integer, "sqlite"), ForeignKey("reconciliation_runs.id"),
+        index=True,
+    )
+    provider: Mapped[str] = mapped_column(String(64))
+    bet_ref: Mapped[Name]
+    kind: Mapped[str] = mapped_column(String(20))
+    bet_id: Mapped[int | None] = mapped_column(
+        BigInteger().with_variant(Integer, "sqlite"), ForeignKey("bets.id"), nullable=True
+    )
+    here: Mapped[dict[str, Any]]
+    there: Mapped[dict[str, Any]]
+    found_at: Mapped[Moment]
+    resolved_at: Mapped[MaybeMoment]
+    resolution: Mapped[str | None] = mapped_column(String(20), nullable=True)
+    operator: Mapped[str | None] = mapped_column(String(128), nullable=True)
+    note: Mapped[str | None] = mapped_column(Text, nullable=True)
+
+
+class GamePause(Base):
+    """Whether the game server was told to pause a game (``game_id`` "*": every game of
+    the provider) because too many of its bets are unreturned."""
+
+    __tablename__ = "game_pauses"
+
+    provider: Mapped[str] = mapped_column(String(64), primary_key=True)
+    game_id: Mapped[str] = mapped_column(String(128), primary_key=True)
+    paused: Mapped[bool]
+    unreturned: Mapped[int] = mapped_column(Integer, default=0)
+    changed_at: Mapped[Moment]

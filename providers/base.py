@@ -56,23 +56,93 @@ class CancelOutcome:
 
 @dataclass(frozen=True)
 class RefundReceipt:
-    """The wallet's confirmation of a refund."""
+    """The wallet's confirmation of a refund. ``paid_by`` is "betguard" when this refund
+    paid, or who else already paid the stake back for the same bet (the provider's own
+    rollback): the wallet pays each bet's stake back once, whoever asks."""
 
     refund_id: str
     idempotency_key: str
+    paid_by: str = "betguard"
+
+
+class Capability(StrEnum):
+    """What a provider's API offers; the checks and the escalation use only what it has
+    (docs/design.md, "Provider capabilities")."""
+
+    STATUS = "status"  # answers about one bet
+    BATCH_STATUS = "batch_status"  # answers about many bets in one call
+    CANCEL = "cancel"  # cancels a bet on request, fencing its reference
+    HISTORY = "history"  # publishes its bet history as a feed read with a cursor
+
+
+@dataclass(frozen=True)
+class HistoryRow:
+    """One record of a provider's history feed, in betguard's terms.
+
+    ``row_id`` is the provider's own id of the record, unique per provider: a row seen
+    twice (a page boundary, a replay) is the same row. ``version`` orders the states of
+    one row; an older version never replaces a newer one. Two rows with different ids for
+    one ``bet_ref`` are duplicates at the provider (e.g. a round paid twice).
+    """
+
+    row_id: str
+    bet_ref: str
+    status: ProviderStatus  # PENDING, SETTLED or CANCELLED (never UNKNOWN)
+    version: int
+    stake: Decimal | None = None
+    payout: Decimal | None = None
+    currency: str | None = None
+    placed_at: datetime | None = None
+    settled_at: datetime | None = None
+
+    def as_status(self) -> BetStatus:
+        return BetStatus(bet_ref=self.bet_ref, status=self.status, payout=self.payout,
+                         currency=self.currency, settled_at=self.settled_at)
+
+    def as_detail(self) -> dict[str, str | int | None]:
+        """A JSON-ready form for audit events and reconciliation differences."""
+        return {
+            "row_id": self.row_id,
+            "version": self.version,
+            "stake": None if self.stake is None else str(self.stake),
+            "placed_at": None if self.placed_at is None else self.placed_at.isoformat(),
+            **self.as_status().as_detail(),
+        }
+
+
+@dataclass(frozen=True)
+class HistoryPage:
+    """One answer of a history feed: its rows, where the next pull starts, and whether
+    another page is ready now (False: the feed is caught up)."""
+
+    rows: list[HistoryRow]
+    cursor: str
+    more: bool
 
 
 class Provider(Protocol):
-    """A game provider, as betguard needs it. Methods raise ``ProviderError``s."""
+    """A game provider, as betguard needs it. Methods raise ``ProviderError``s.
+
+    A method outside the provider's ``capabilities`` raises ``ProviderRejected``.
+    ``feeds`` names the provider's history feeds (one per domain the history is split
+    over; empty without ``Capability.HISTORY``).
+    """
 
     name: str
     supports_batch: bool
+    capabilities: frozenset[Capability]
+    feeds: tuple[str, ...]
 
     def get_status(self, bet_ref: str) -> BetStatus: ...
 
     def get_statuses(self, bet_refs: list[str]) -> dict[str, BetStatus]: ...
 
     def cancel(self, bet_ref: str) -> CancelOutcome: ...
+
+    def fetch_history(self, feed: str, cursor: str | None) -> HistoryPage:
+        """The feed's rows from ``cursor`` on (None: from its start). Rows at the cursor's
+        boundary may come again; callers upsert by ``row_id``."""
+        ...
 
 
 class Wallet(Protocol):

@@ -26,7 +26,7 @@ from pydantic import (
     model_validator,
 )
 
-from providers.base import BetStatus, CancelOutcome, ProviderStatus
+from providers.base import BetStatus, CancelOutcome, Capability, HistoryPage, ProviderStatus
 from providers.errors import ProviderInvalidResponse, ProviderRejected
 from providers.http import PROVIDER_ERRORS, SignedJsonClient, SignedResponse
 
@@ -170,6 +170,11 @@ class GenericHttpProvider:
     ) -> None:
         self.name = name
         self.supports_batch = supports_batch
+        self.capabilities = frozenset(
+            {Capability.STATUS, Capability.CANCEL}
+            | ({Capability.BATCH_STATUS} if supports_batch else set())
+        )
+        self.feeds: tuple[str, ...] = ()
         self._client = SignedJsonClient(
             base_url=base_url,
             secret=secret,
@@ -234,6 +239,10 @@ class GenericHttpProvider:
             self._expect_ok(response, bet_ref)
         status = parse_status(response.content, bet_ref=bet_ref, provider=self.name)
         return self._cancel_outcome(response.status_code, status)
+
+    def fetch_history(self, feed: str, cursor: str | None) -> HistoryPage:
+        """The generic contract has no history feed."""
+        raise ProviderRejected(f"provider {self.name}: the generic contract has no history feed")
 
     def _cancel_outcome(self, status_code: int, status: BetStatus) -> CancelOutcome:
         if status.status is ProviderStatus.CANCELLED:

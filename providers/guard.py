@@ -25,7 +25,7 @@ from typing import Protocol, TypeVar
 
 import redis
 
-from providers.base import BetStatus, CancelOutcome, Provider
+from providers.base import BetStatus, CancelOutcome, HistoryPage, Provider
 from providers.breaker import CLOSED, Admission, BreakerState
 from providers.errors import (
     CircuitOpen,
@@ -104,6 +104,8 @@ class GuardedProvider:
         self.inner = inner
         self.name = inner.name
         self.supports_batch = inner.supports_batch
+        self.capabilities = inner.capabilities
+        self.feeds = inner.feeds
         self._bulkhead = bulkhead
         self._breaker = breaker
         self._lease = lease
@@ -119,6 +121,9 @@ class GuardedProvider:
 
     def cancel(self, bet_ref: str) -> CancelOutcome:
         return self._guarded(lambda: self.inner.cancel(bet_ref), calls=1)
+
+    def fetch_history(self, feed: str, cursor: str | None) -> HistoryPage:
+        return self._guarded(lambda: self.inner.fetch_history(feed, cursor), calls=1)
 
     def _guarded(self, call: Callable[[], T], *, calls: int) -> T:
         lease = self._lease * calls

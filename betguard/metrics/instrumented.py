@@ -8,7 +8,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 
 from betguard.metrics.worker import PROVIDER_CALL_SECONDS
-from providers.base import BetStatus, CancelOutcome, Provider
+from providers.base import BetStatus, CancelOutcome, HistoryPage, Provider
 
 
 class InstrumentedProvider:
@@ -22,6 +22,8 @@ class InstrumentedProvider:
         self.inner = inner
         self.name = inner.name
         self.supports_batch = inner.supports_batch
+        self.capabilities = inner.capabilities
+        self.feeds = inner.feeds
 
     def get_status(self, bet_ref: str) -> BetStatus:
         with self._timed("status"):
@@ -34,6 +36,10 @@ class InstrumentedProvider:
     def cancel(self, bet_ref: str) -> CancelOutcome:
         with self._timed("cancel"):
             return self.inner.cancel(bet_ref)
+
+    def fetch_history(self, feed: str, cursor: str | None) -> HistoryPage:
+        with self._timed("history"):
+            return self.inner.fetch_history(feed, cursor)
 
     @contextmanager
     def _timed(self, call: str) -> Iterator[None]:
