@@ -75,6 +75,10 @@ class Capability(StrEnum):
     HISTORY = "history"  # publishes its bet history as a feed read with a cursor
 
 
+# What the generic contract offers (docs/design.md): status, batch status and cancel.
+GENERIC_CAPABILITIES = frozenset({Capability.STATUS, Capability.BATCH_STATUS, Capability.CANCEL})
+
+
 @dataclass(frozen=True)
 class HistoryRow:
     """One record of a provider's history feed, in betguard's terms.

@@ -109,6 +109,7 @@ class Outage:
 
     def __init__(self, inner: Provider) -> None:
         self.inner, self.name, self.supports_batch = inner, inner.name, True
+        self.capabilities, self.feeds = inner.capabilities, inner.feeds
 
     def get_status(self, bet_ref: str) -> BetStatus:
         raise AssertionError("a batched check asks in one call")
@@ -145,6 +146,7 @@ class ReportsFirst:
 
     def __init__(self, inner: Provider, stack: Stack, bet: BetSnapshot, payout: str) -> None:
         self.inner, self.name, self.supports_batch = inner, inner.name, True
+        self.capabilities, self.feeds = inner.capabilities, inner.feeds
         self.stack, self.bet, self.payout = stack, bet, payout
 
     def get_status(self, bet_ref: str) -> BetStatus:

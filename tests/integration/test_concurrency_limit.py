@@ -15,7 +15,7 @@ import pytest
 import redis
 
 from betguard.local_services import RedisServer, free_port
-from providers.base import BetStatus, CancelOutcome
+from providers.base import GENERIC_CAPABILITIES, BetStatus, CancelOutcome
 from providers.breaker import Admission, Mode, RedisBreaker
 from providers.bulkhead import RedisBulkhead
 from providers.errors import CircuitOpen, GuardUnavailable, ProviderBusy, ProviderUnavailable
@@ -153,6 +153,7 @@ class Hanging:
     """A provider that holds every call until released, counting the calls in flight."""
 
     name, supports_batch = "hanging", False
+    capabilities, feeds = GENERIC_CAPABILITIES, ()
 
     def __init__(self, hold: float) -> None:
         self.hold = hold

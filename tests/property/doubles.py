@@ -149,6 +149,8 @@ class MeddledProvider:
         self.meddler = meddler
         self.name = inner.name
         self.supports_batch = inner.supports_batch
+        self.capabilities = inner.capabilities
+        self.feeds = inner.feeds
 
     def get_status(self, bet_ref: str) -> BetStatus:
         self.meddler.before_call(f"status of {bet_ref}")

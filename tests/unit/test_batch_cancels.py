@@ -12,7 +12,7 @@ import pytest
 from models.escalation import Action, decide_after_cancel
 from models.snapshot import BetSnapshot
 from models.states import BetState
-from providers.base import BetStatus, CancelOutcome, ProviderStatus
+from providers.base import GENERIC_CAPABILITIES, BetStatus, CancelOutcome, ProviderStatus
 from services.batch_checks import ask_cancels, cancel_budget
 
 PLACED = datetime(2026, 1, 1, tzinfo=UTC)
@@ -33,6 +33,7 @@ class MeetingProvider:
     the other, the first would wait in vain and fail."""
 
     name, supports_batch = "acme", True
+    capabilities, feeds = GENERIC_CAPABILITIES, ()
 
     def __init__(self, parties: int) -> None:
         self.barrier = threading.Barrier(parties, timeout=HELD_FOR_GOOD)

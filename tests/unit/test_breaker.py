@@ -9,7 +9,13 @@ from dataclasses import dataclass, field
 import pytest
 import redis
 
-from providers.base import BetStatus, CancelOutcome, ProviderStatus
+from providers.base import (
+    GENERIC_CAPABILITIES,
+    BetStatus,
+    CancelOutcome,
+    Capability,
+    ProviderStatus,
+)
 from providers.breaker import (
     CLOSED,
     Admission,
@@ -171,6 +177,8 @@ class ScriptedProvider:
     calls: int = 0
     name: str = "acme"
     supports_batch: bool = False
+    capabilities: frozenset[Capability] = GENERIC_CAPABILITIES
+    feeds: tuple[str, ...] = ()
 
     def get_status(self, bet_ref: str) -> BetStatus:
         self.calls += 1
