@@ -94,6 +94,9 @@ def build_providers(settings: Settings) -> dict[str, Provider]:
             read_timeout=policy.read_timeout,
             attempts=policy.http_attempts,
             throttle=throttle,
+            fallback_urls=[str(url).rstrip("/") for url in policy.fallback_urls],
+            page_size=policy.feed_page_size,
+            options=policy.options,
         ))
         providers[name] = guarded(adapter, client, policy)
     return providers

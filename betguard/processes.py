@@ -135,13 +135,15 @@ def api(env: Mapping[str, str], log: Path, *, port: int) -> ManagedProcess:
 
 def simulator(env: Mapping[str, str], log: Path, *, port_file: Path, provider_secret: str,
               wallet_secret: str, notify_secret: str | None = None, knobs: str = "{}",
-              port: int = 0) -> ManagedProcess:
+              port: int = 0, dialect: str = "generic") -> ManagedProcess:
     argv = [sys.executable, "-m", "providers.simulator", "--host", "127.0.0.1",
             "--port", str(port), "--port-file", str(port_file), "--provider-secret",
-            provider_secret, "--wallet-secret", wallet_secret, "--knobs", knobs]
+            provider_secret, "--wallet-secret", wallet_secret, "--knobs", knobs,
+            "--dialect", dialect]
     if notify_secret:
         argv += ["--notify-secret", notify_secret]
-    return ManagedProcess("simulator", argv, env=env, log=log)
+    name = "simulator" if dialect == "generic" else f"simulator-{dialect}"
+    return ManagedProcess(name, argv, env=env, log=log)
 
 
 def wait_for_file(path: Path, process: ManagedProcess, timeout: float = 15.0) -> str:

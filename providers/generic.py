@@ -10,7 +10,7 @@ from __future__ import annotations
 import math
 import re
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, Sequence
 from decimal import Decimal
 from typing import Annotated, Any, Literal
 from urllib.parse import quote
@@ -167,7 +167,13 @@ class GenericHttpProvider:
         session: requests.Session | None = None,
         sleep: Callable[[float], None] = time.sleep,
         throttle: Callable[[], None] | None = None,
+        fallback_urls: Sequence[str] = (),
+        page_size: int = 0,  # the generic contract has no feed
+        options: Mapping[str, Any] | None = None,
     ) -> None:
+        if options:
+            raise ValueError(f"provider {name}: the generic adapter takes no options "
+                             f"(got {', '.join(sorted(options))})")
         self.name = name
         self.supports_batch = supports_batch
         self.capabilities = frozenset(

@@ -10,9 +10,13 @@ from typing import Any
 
 from providers.base import Provider
 from providers.generic import GenericHttpProvider
+from providers.pgsoft import PgSoftProvider
+from providers.pragmatic import PragmaticProvider
 
 ADAPTERS: dict[str, Callable[..., Provider]] = {
     "generic": GenericHttpProvider,
+    "pgsoft": PgSoftProvider,
+    "pragmatic": PragmaticProvider,
 }
 
 

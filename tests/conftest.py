@@ -16,6 +16,7 @@ from models.migrate import upgrade
 from tests.integration.harness import (
     Stack,
     configure,
+    start_dialect_simulator,
     start_hanging_simulator,
     start_simulator,
     test_context,
@@ -33,6 +34,10 @@ def stack() -> Iterator[Stack]:
         stack.receiver = Receiver(secrets.token_hex(16)).start()
         start_simulator(stack, provider_secret, wallet_secret)
         start_hanging_simulator(stack, provider_secret, wallet_secret)
+        stack.pgsoft_sim_url = start_dialect_simulator(stack, "pgsoft", provider_secret,
+                                                       wallet_secret)
+        stack.pragmatic_sim_url = start_dialect_simulator(stack, "pragmatic", provider_secret,
+                                                          wallet_secret)
         stack.env.update(configure(stack, provider_secret, wallet_secret,
                                    stack.receiver.url, stack.receiver.secret))
         os.environ.update(stack.env)

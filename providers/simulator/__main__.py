@@ -51,6 +51,9 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--wallet-secret", help=f"defaults to ${WALLET_SECRET_ENV}")
     parser.add_argument("--notify-secret", help=f"defaults to ${NOTIFY_SECRET_ENV}; without "
                         "it the game server's notification endpoint answers 404")
+    parser.add_argument("--dialect", default="generic",
+                        choices=("generic", "pgsoft", "pragmatic"),
+                        help="the provider API to speak (the wallet and controls are the same)")
     parser.add_argument("--seed", type=int, default=None, help="seed for every random choice")
     parser.add_argument("--knobs", default=None, help="initial knobs as a JSON object")
     parser.add_argument("--access-log", action="store_true", help="log every request")
@@ -129,7 +132,7 @@ def run(argv: Sequence[str] | None = None) -> int:
     state = SimState(seed=args.seed, knobs=initial_knobs(args.knobs))
     stop = stop_on_signals()
     notify_secret = args.notify_secret or os.environ.get(NOTIFY_SECRET_ENV) or None
-    app = create_app(state, provider_secret, wallet_secret, notify_secret)
+    app = create_app(state, provider_secret, wallet_secret, notify_secret, dialect=args.dialect)
     if not args.access_log:
         logging.getLogger("werkzeug").setLevel(logging.WARNING)
     server = make_server(host, args.port, app, threaded=True)

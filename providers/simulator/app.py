@@ -128,15 +128,22 @@ def parse_json(body: bytes) -> dict[str, Any]:
 
 
 def create_app(
-    state: SimState, provider_secret: str, wallet_secret: str, notify_secret: str | None = None
+    state: SimState, provider_secret: str, wallet_secret: str, notify_secret: str | None = None,
+    *, dialect: str = "generic",
 ) -> Flask:
-    """Build the simulator's Flask app around ``state``."""
+    """Build the simulator's Flask app around ``state``; the provider speaks ``dialect``
+    (the generic contract, or one of :mod:`providers.simulator.dialects`)."""
     if not provider_secret or not wallet_secret:
         raise ValueError("both the provider and the wallet secret are required")
     app = Flask("providers.simulator")
     app.config["MAX_CONTENT_LENGTH"] = MAX_BODY_BYTES
     _add_hooks(app, state)
-    _add_provider_routes(app, SignedEndpoint(state, provider_secret, wallet=False))
+    if dialect == "generic":
+        _add_provider_routes(app, SignedEndpoint(state, provider_secret, wallet=False))
+    else:
+        from providers.simulator.dialects import add_dialect_routes
+
+        add_dialect_routes(dialect, app, state, provider_secret)
     _add_wallet_routes(app, SignedEndpoint(state, wallet_secret, wallet=True))
     _add_scenario_routes(app, state)
     _add_observation_routes(app, state)

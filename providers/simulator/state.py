@@ -14,7 +14,7 @@ import threading
 import time
 from collections import deque
 from collections.abc import Callable, Iterable
-from typing import Any
+from typing import Any, TypeVar
 
 from providers.simulator.book import BetBook
 from providers.simulator.inputs import (
@@ -27,6 +27,8 @@ from providers.simulator.inputs import (
 )
 from providers.simulator.knobs import Knobs
 from providers.simulator.records import LogEntry, Refund
+
+T = TypeVar("T")
 
 LOG_CAPACITY = 1_000_000
 COUNT_KINDS = ("status", "batch", "cancel", "refund", "faults_injected", "unauthorized")
@@ -99,6 +101,12 @@ class SimState:
         a result answers 409 with it."""
         with self._lock:
             return self._book.cancel(ref, self._clock(), self._knobs)
+
+    def read(self, view: Callable[[BetBook, float, Knobs], T]) -> T:
+        """Run ``view`` on the book under the lock, with the time and the knobs: how the
+        foreign dialects (:mod:`providers.simulator.dialects`) read the truth."""
+        with self._lock:
+            return view(self._book, self._clock(), self._knobs)
 
     def count(self, kind: str, refs: Iterable[str] = ()) -> None:
         """Count a request that reached an endpoint, and the bets it concerned."""

@@ -199,7 +199,46 @@ read_timeout = 1.0
 http_attempts = 1
 breaker_failures = 1
 breaker_cooldown = 600
+
+[providers.pgsoft]     # history only (a third simulator speaking the PG-like dialect):
+adapter = "pgsoft"     #   no status call, no cancel; checks read the feed's mirror
+base_url = "{pgsoft_sim}"
+max_concurrency = 8
+escalation = "refund"
+first_check_delay = 0.5
+backoff_base = 0.5
+backoff_cap = 1.0
+jitter = 0.5
+deadline = 20
+unknown_grace = 10
+read_timeout = 1.0
+http_attempts = 2
+feed_interval = 0.5
+feed_lag = 2
+feed_page_size = 50
+options = {{ operator_token = "test-operator" }}
+
+[providers.pragmatic]  # hash-signed forms, a CSV feed per domain (a fourth simulator)
+adapter = "pragmatic"
+base_url = "{pragmatic_sim}"
+max_concurrency = 8
+escalation = "refund"
+first_check_delay = 0.2
+backoff_base = 0.3
+backoff_cap = 1.0
+jitter = 0.5
+deadline = 6
+read_timeout = 1.0
+http_attempts = 2
+feed_interval = 1.0
+feed_lag = 1
+options = {{ secure_login = "test-login" }}
 """
+
+# The providers above, each with the provider secret the simulators share.
+PROVIDER_NAMES = ["refunder", "reviewer", "patient", "backoff", "sleepy", "slow", "batcher",
+                  "sleepy_batcher", "fencing", "slow_batcher", "hanging", "healthy",
+                  "hanging_deadline", "pgsoft", "pragmatic"]
 
 
 @dataclass
@@ -215,6 +254,8 @@ class Stack:
     receiver: Receiver | None = None
     metrics_port: int | None = None  # where the provider worker serves its metrics
     hanging_sim_url: str = ""  # a second simulator: the "hanging" provider
+    pgsoft_sim_url: str = ""  # a third, speaking the PG-like dialect
+    pragmatic_sim_url: str = ""  # a fourth, speaking the Pragmatic-like dialect
 
     # -- the game server's side ------------------------------------------------------------
     def place(self, provider: str, *, fate: str, stake: str = "10.00", **sim: Any) -> BetSnapshot:
@@ -352,14 +393,24 @@ def start_hanging_simulator(stack: Stack, provider_secret: str, wallet_secret: s
     stack.hanging_sim_url = f"http://127.0.0.1:{port}"
 
 
+def start_dialect_simulator(stack: Stack, dialect: str, provider_secret: str,
+                            wallet_secret: str) -> str:
+    """A simulator speaking a foreign provider dialect; returns its URL."""
+    port_file = stack.base / f"{dialect}-sim.port"
+    process = processes.simulator(stack.env, stack.base / "logs" / f"{dialect}-simulator.log",
+                                  port_file=port_file, provider_secret=provider_secret,
+                                  wallet_secret=wallet_secret, dialect=dialect).start()
+    port = processes.wait_for_file(port_file, process)
+    return f"http://127.0.0.1:{port}"
+
+
 def configure(stack: Stack, provider_secret: str, wallet_secret: str,
               notify_url: str, notify_secret: str) -> Mapping[str, str]:
     policy_file = stack.base / "policies.toml"
-    policy_file.write_text(POLICY_TEMPLATE.format(sim=stack.sim_url,
-                                                  hanging_sim=stack.hanging_sim_url))
-    names = ["refunder", "reviewer", "patient", "backoff", "sleepy", "slow", "batcher",
-             "sleepy_batcher", "fencing", "slow_batcher", "hanging", "healthy",
-             "hanging_deadline"]
+    policy_file.write_text(POLICY_TEMPLATE.format(
+        sim=stack.sim_url, hanging_sim=stack.hanging_sim_url,
+        pgsoft_sim=stack.pgsoft_sim_url, pragmatic_sim=stack.pragmatic_sim_url))
+    names = PROVIDER_NAMES
     return {
         "DATABASE_URL": stack.postgres.url,
         "REDIS_URL": stack.redis.url,
