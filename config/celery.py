@@ -15,6 +15,9 @@ REFUND_TASK = "betguard.refund"
 PLACE_TASK = "betguard.place"
 SWEEP_TASK = "betguard.sweep"
 NOTIFY_TASK = "betguard.notify"
+FEED_TASK = "betguard.pull_feeds"  # pull every history feed that is due (tasks/feeds.py)
+RECONCILE_TASK = "betguard.reconcile"  # reconcile every provider that is due (tasks/reconcile.py)
+GAMES_TASK = "betguard.watch_games"  # pause and resume games with unreturned bets (tasks/games.py)
 
 CONNECT_TIMEOUT = 2.0  # seconds to open a connection to Redis
 SOCKET_TIMEOUT = 10.0  # seconds a command may wait on an open connection
@@ -66,6 +69,8 @@ def celery_config(settings: Settings) -> dict[str, Any]:
             BATCH_CHECK_TASK: {"queue": PROVIDER_QUEUE},
             REFUND_TASK: {"queue": PROVIDER_QUEUE},
             NOTIFY_TASK: {"queue": PROVIDER_QUEUE},
+            FEED_TASK: {"queue": PROVIDER_QUEUE},
+            RECONCILE_TASK: {"queue": PROVIDER_QUEUE},
         },
         "task_time_limit": 300,
         "task_soft_time_limit": 240,
@@ -75,6 +80,11 @@ def celery_config(settings: Settings) -> dict[str, Any]:
         "enable_utc": True,
         "beat_schedule": {
             "sweep": {"task": SWEEP_TASK, "schedule": settings.sweep_interval},
+            # Each run does only what is due (per provider policy, read from the database),
+            # so beat may tick often: a lost or repeated tick changes nothing.
+            "pull-feeds": {"task": FEED_TASK, "schedule": settings.sweep_interval},
+            "reconcile": {"task": RECONCILE_TASK, "schedule": settings.sweep_interval},
+            "watch-games": {"task": GAMES_TASK, "schedule": settings.sweep_interval},
         },
     }
 

@@ -16,6 +16,10 @@ class ProviderStatus(StrEnum):
     # The provider does not know the bet (HTTP 404): perhaps never, perhaps not yet
     # (providers register bets late). Not a proof that nothing will settle it.
     UNKNOWN = "unknown"
+    # The provider says the bet has its result but this answer does not carry it (e.g. a
+    # cancel refused because the round is completed): the result comes from its history
+    # feed. Never a reason to refund.
+    FINISHED = "finished"
 
 
 @dataclass(frozen=True)
@@ -27,15 +31,21 @@ class BetStatus:
     payout: Decimal | None = None
     currency: str | None = None
     settled_at: datetime | None = None
+    # Where the answer came from when not the provider's primary base URL: a fallback
+    # (mirror) domain, or "mirror" for a history-only provider's feed mirror.
+    via: str | None = None
 
     def as_detail(self) -> dict[str, str | None]:
         """A JSON-ready form for audit events."""
-        return {
+        detail = {
             "status": self.status.value,
             "payout": None if self.payout is None else str(self.payout),
             "currency": self.currency,
             "settled_at": None if self.settled_at is None else self.settled_at.isoformat(),
         }
+        if self.via is not None:
+            detail["via"] = self.via
+        return detail
 
 
 @dataclass(frozen=True)
@@ -128,6 +138,8 @@ class Provider(Protocol):
     """A game provider, as betguard needs it. Methods raise ``ProviderError``s.
 
     A method outside the provider's ``capabilities`` raises ``ProviderRejected``.
+    ``player_id`` is the bet's player, for providers whose calls name the player (the
+    others ignore it).
     ``feeds`` names the provider's history feeds (one per domain the history is split
     over; empty without ``Capability.HISTORY``).
     """
@@ -137,11 +149,11 @@ class Provider(Protocol):
     capabilities: frozenset[Capability]
     feeds: tuple[str, ...]
 
-    def get_status(self, bet_ref: str) -> BetStatus: ...
+    def get_status(self, bet_ref: str, player_id: str = "") -> BetStatus: ...
 
     def get_statuses(self, bet_refs: list[str]) -> dict[str, BetStatus]: ...
 
-    def cancel(self, bet_ref: str) -> CancelOutcome: ...
+    def cancel(self, bet_ref: str, player_id: str = "") -> CancelOutcome: ...
 
     def fetch_history(self, feed: str, cursor: str | None) -> HistoryPage:
         """The feed's rows from ``cursor`` on (None: from its start). Rows at the cursor's

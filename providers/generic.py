@@ -198,7 +198,7 @@ class GenericHttpProvider:
     def close(self) -> None:
         self._client.close()
 
-    def get_status(self, bet_ref: str) -> BetStatus:
+    def get_status(self, bet_ref: str, player_id: str = "") -> BetStatus:
         """The provider's status of one bet; 404 means it does not know the bet (UNKNOWN),
         which may be "not yet": providers register bets late."""
         response = self._client.request("GET", f"/bets/{_quoted(bet_ref)}")
@@ -222,7 +222,7 @@ class GenericHttpProvider:
         self._expect_ok(response, ",".join(refs)[:200])
         return parse_statuses(response.content, bet_refs=refs, provider=self.name)
 
-    def cancel(self, bet_ref: str) -> CancelOutcome:
+    def cancel(self, bet_ref: str, player_id: str = "") -> CancelOutcome:
         """Ask the provider to cancel a bet.
 
         * 200 with status cancelled: accepted. The provider holds the bet cancelled,

@@ -111,16 +111,16 @@ class GuardedProvider:
         self._lease = lease
         self._listener = listener
 
-    def get_status(self, bet_ref: str) -> BetStatus:
-        return self._guarded(lambda: self.inner.get_status(bet_ref), calls=1)
+    def get_status(self, bet_ref: str, player_id: str = "") -> BetStatus:
+        return self._guarded(lambda: self.inner.get_status(bet_ref, player_id), calls=1)
 
     def get_statuses(self, bet_refs: list[str]) -> dict[str, BetStatus]:
         # Without batch support the adapter asks one bet at a time: one slot, held longer.
         calls = 1 if self.supports_batch else max(1, len(set(bet_refs)))
         return self._guarded(lambda: self.inner.get_statuses(bet_refs), calls=calls)
 
-    def cancel(self, bet_ref: str) -> CancelOutcome:
-        return self._guarded(lambda: self.inner.cancel(bet_ref), calls=1)
+    def cancel(self, bet_ref: str, player_id: str = "") -> CancelOutcome:
+        return self._guarded(lambda: self.inner.cancel(bet_ref, player_id), calls=1)
 
     def fetch_history(self, feed: str, cursor: str | None) -> HistoryPage:
         return self._guarded(lambda: self.inner.fetch_history(feed, cursor), calls=1)

@@ -34,13 +34,13 @@ class PragmaticProvider:
         self.capabilities = frozenset({Capability.STATUS, Capability.CANCEL, Capability.HISTORY})
         self.feeds: tuple[str, ...] = ("main",)
 
-    def get_status(self, bet_ref: str) -> BetStatus:
+    def get_status(self, bet_ref: str, player_id: str = "") -> BetStatus:
         raise ProviderRejected(f"provider {self.name}: not written yet")
 
     def get_statuses(self, bet_refs: list[str]) -> dict[str, BetStatus]:
         raise ProviderRejected(f"provider {self.name}: not written yet")
 
-    def cancel(self, bet_ref: str) -> CancelOutcome:
+    def cancel(self, bet_ref: str, player_id: str = "") -> CancelOutcome:
         raise ProviderRejected(f"provider {self.name}: not written yet")
 
     def fetch_history(self, feed: str, cursor: str | None) -> HistoryPage:

@@ -91,7 +91,7 @@ def ask_status(
     actor = f"provider:{bet.provider}"
     started = time.perf_counter()
     try:
-        answer = provider.get_status(bet.bet_ref)
+        answer = provider.get_status(bet.bet_ref, bet.player_id)
     except ProviderError as exc:
         return None, [NewEvent(EventKind.PROVIDER_ERROR, actor, error_detail(exc, attempt))]
     elapsed_ms = round((time.perf_counter() - started) * 1000, 1)
@@ -106,7 +106,7 @@ def ask_cancel(provider: Provider, bet: BetSnapshot) -> CancelAnswer:
     """Ask the provider to cancel (and so fence) the bet; an error is no answer."""
     actor = f"provider:{bet.provider}"
     try:
-        outcome = provider.cancel(bet.bet_ref)
+        outcome = provider.cancel(bet.bet_ref, bet.player_id)
     except ProviderError as exc:
         return None, [NewEvent(EventKind.CANCEL_FAILED, actor, error_detail(exc, None))]
     detail = {"accepted": outcome.accepted, **outcome.status.as_detail()}

@@ -15,6 +15,7 @@ def _config() -> dict[str, Any]:
     return celery_config(get_settings())
 
 
-app = Celery("betguard", include=["tasks.bets", "tasks.sweeps"])
+app = Celery("betguard", include=["tasks.bets", "tasks.sweeps", "tasks.feeds", "tasks.reconcile",
+                                     "tasks.games"])
 app.add_defaults(_config)
 logs.install()  # before Celery sets up logging: workers and beat alike

@@ -25,17 +25,17 @@ class InstrumentedProvider:
         self.capabilities = inner.capabilities
         self.feeds = inner.feeds
 
-    def get_status(self, bet_ref: str) -> BetStatus:
+    def get_status(self, bet_ref: str, player_id: str = "") -> BetStatus:
         with self._timed("status"):
-            return self.inner.get_status(bet_ref)
+            return self.inner.get_status(bet_ref, player_id)
 
     def get_statuses(self, bet_refs: list[str]) -> dict[str, BetStatus]:
         with self._timed("statuses"):
             return self.inner.get_statuses(bet_refs)
 
-    def cancel(self, bet_ref: str) -> CancelOutcome:
+    def cancel(self, bet_ref: str, player_id: str = "") -> CancelOutcome:
         with self._timed("cancel"):
-            return self.inner.cancel(bet_ref)
+            return self.inner.cancel(bet_ref, player_id)
 
     def fetch_history(self, feed: str, cursor: str | None) -> HistoryPage:
         with self._timed("history"):

@@ -47,6 +47,13 @@ class Knobs:
     # Whether a cancel of a bet the provider does not know (yet) leaves a tombstone that
     # refuses its late registration; false: such a cancel answers 404 and fences nothing.
     tombstones: bool = True
+    # Foreign dialects' history feeds: how late a bet's record shows in the feed after it
+    # is known or settled (drawn per record), the shortest gap between two calls of one
+    # feed (a call sooner gets the dialect's "too often" error), and after how long the
+    # provider resolves a still-pending bet itself (0: never).
+    feed_lag_range: tuple[float, float] = (0.0, 0.0)
+    feed_min_interval: float = 0.0
+    self_resolve_after: float = 0.0
 
     def as_dict(self) -> dict[str, Any]:
         """A JSON-ready form (tuples become lists)."""
@@ -54,6 +61,7 @@ class Knobs:
         data["outage_windows"] = [list(window) for window in self.outage_windows]
         data["delay_range"] = list(self.delay_range)
         data["registration_lag_range"] = list(self.registration_lag_range)
+        data["feed_lag_range"] = list(self.feed_lag_range)
         return data
 
     def updated(self, changes: object) -> Knobs:
@@ -141,4 +149,7 @@ _CHECKS: dict[str, Callable[[str, object], Any]] = {
     "delay_range": _interval,
     "registration_lag_range": _interval,
     "tombstones": _flag,
+    "feed_lag_range": _interval,
+    "feed_min_interval": _non_negative,
+    "self_resolve_after": _non_negative,
 }

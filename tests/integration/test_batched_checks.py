@@ -111,7 +111,7 @@ class Outage:
         self.inner, self.name, self.supports_batch = inner, inner.name, True
         self.capabilities, self.feeds = inner.capabilities, inner.feeds
 
-    def get_status(self, bet_ref: str) -> BetStatus:
+    def get_status(self, bet_ref: str, player_id: str = "") -> BetStatus:
         raise AssertionError("a batched check asks in one call")
 
     def get_statuses(self, bet_refs: list[str]) -> dict[str, BetStatus]:
@@ -119,8 +119,8 @@ class Outage:
 
         raise ProviderUnavailable("provider down")
 
-    def cancel(self, bet_ref: str) -> CancelOutcome:
-        return self.inner.cancel(bet_ref)
+    def cancel(self, bet_ref: str, player_id: str = "") -> CancelOutcome:
+        return self.inner.cancel(bet_ref, player_id)
 
 
 def test_a_failed_batch_request_is_every_bets_provider_error_and_they_are_checked_again(
@@ -149,8 +149,8 @@ class ReportsFirst:
         self.capabilities, self.feeds = inner.capabilities, inner.feeds
         self.stack, self.bet, self.payout = stack, bet, payout
 
-    def get_status(self, bet_ref: str) -> BetStatus:
-        return self.inner.get_status(bet_ref)
+    def get_status(self, bet_ref: str, player_id: str = "") -> BetStatus:
+        return self.inner.get_status(bet_ref, player_id)
 
     def get_statuses(self, bet_refs: list[str]) -> dict[str, Any]:
         answers = self.inner.get_statuses(bet_refs)
@@ -158,8 +158,8 @@ class ReportsFirst:
                       payout=self.payout, currency="EUR")
         return answers
 
-    def cancel(self, bet_ref: str) -> CancelOutcome:
-        return self.inner.cancel(bet_ref)
+    def cancel(self, bet_ref: str, player_id: str = "") -> CancelOutcome:
+        return self.inner.cancel(bet_ref, player_id)
 
 
 def test_a_bet_decided_meanwhile_keeps_its_decision_and_the_rest_of_the_batch_applies(

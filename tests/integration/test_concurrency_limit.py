@@ -160,7 +160,7 @@ class Hanging:
         self.lock = threading.Lock()
         self.in_flight = self.most = self.calls = 0
 
-    def get_status(self, bet_ref: str) -> BetStatus:
+    def get_status(self, bet_ref: str, player_id: str = "") -> BetStatus:
         with self.lock:
             self.calls += 1
             self.in_flight += 1
@@ -173,7 +173,7 @@ class Hanging:
     def get_statuses(self, bet_refs: list[str]) -> dict[str, BetStatus]:
         return {ref: self.get_status(ref) for ref in bet_refs}
 
-    def cancel(self, bet_ref: str) -> CancelOutcome:
+    def cancel(self, bet_ref: str, player_id: str = "") -> CancelOutcome:
         self.get_status(bet_ref)
         raise AssertionError("unreachable: every call fails")
 

@@ -152,9 +152,9 @@ class MeddledProvider:
         self.capabilities = inner.capabilities
         self.feeds = inner.feeds
 
-    def get_status(self, bet_ref: str) -> BetStatus:
+    def get_status(self, bet_ref: str, player_id: str = "") -> BetStatus:
         self.meddler.before_call(f"status of {bet_ref}")
-        answer = self.inner.get_status(bet_ref)
+        answer = self.inner.get_status(bet_ref, player_id)
         self.meddler.after_answer("status")
         return answer
 
@@ -162,9 +162,9 @@ class MeddledProvider:
         self.meddler.before_call(f"statuses of {bet_refs}")
         return self.inner.get_statuses(bet_refs)
 
-    def cancel(self, bet_ref: str) -> CancelOutcome:
+    def cancel(self, bet_ref: str, player_id: str = "") -> CancelOutcome:
         self.meddler.before_call(f"cancel of {bet_ref}")
-        outcome = self.inner.cancel(bet_ref)
+        outcome = self.inner.cancel(bet_ref, player_id)
         self.meddler.after_answer("cancel")
         return outcome
 

@@ -38,13 +38,13 @@ class MeetingProvider:
     def __init__(self, parties: int) -> None:
         self.barrier = threading.Barrier(parties, timeout=HELD_FOR_GOOD)
 
-    def get_status(self, bet_ref: str) -> BetStatus:
+    def get_status(self, bet_ref: str, player_id: str = "") -> BetStatus:
         raise AssertionError("only cancels are asked here")
 
     def get_statuses(self, bet_refs: list[str]) -> dict[str, BetStatus]:
         raise AssertionError("only cancels are asked here")
 
-    def cancel(self, bet_ref: str) -> CancelOutcome:
+    def cancel(self, bet_ref: str, player_id: str = "") -> CancelOutcome:
         self.barrier.wait()
         return CancelOutcome(accepted=True, status=BetStatus(bet_ref, ProviderStatus.CANCELLED))
 
@@ -56,14 +56,14 @@ class HoldingProvider(MeetingProvider):
         super().__init__(1)
         self.answered, self.release = answered, threading.Event()
 
-    def cancel(self, bet_ref: str) -> CancelOutcome:
+    def cancel(self, bet_ref: str, player_id: str = "") -> CancelOutcome:
         if bet_ref not in self.answered:
             self.release.wait(HELD_FOR_GOOD)
         return CancelOutcome(accepted=True, status=BetStatus(bet_ref, ProviderStatus.CANCELLED))
 
 
 class NeverAsked(MeetingProvider):
-    def cancel(self, bet_ref: str) -> CancelOutcome:
+    def cancel(self, bet_ref: str, player_id: str = "") -> CancelOutcome:
         raise AssertionError(f"{bet_ref}: no cancel may be sent")
 
 
@@ -121,7 +121,7 @@ class CountingProvider(MeetingProvider):
         super().__init__(3)
         self.lock, self.now, self.most = threading.Lock(), 0, 0
 
-    def cancel(self, bet_ref: str) -> CancelOutcome:
+    def cancel(self, bet_ref: str, player_id: str = "") -> CancelOutcome:
         with self.lock:
             self.now += 1
             self.most = max(self.most, self.now)

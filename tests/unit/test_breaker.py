@@ -180,7 +180,7 @@ class ScriptedProvider:
     capabilities: frozenset[Capability] = GENERIC_CAPABILITIES
     feeds: tuple[str, ...] = ()
 
-    def get_status(self, bet_ref: str) -> BetStatus:
+    def get_status(self, bet_ref: str, player_id: str = "") -> BetStatus:
         self.calls += 1
         error = self.errors.pop(0) if self.errors else None
         if error is not None:
@@ -190,7 +190,7 @@ class ScriptedProvider:
     def get_statuses(self, bet_refs: list[str]) -> dict[str, BetStatus]:
         return {ref: self.get_status(ref) for ref in bet_refs}
 
-    def cancel(self, bet_ref: str) -> CancelOutcome:
+    def cancel(self, bet_ref: str, player_id: str = "") -> CancelOutcome:
         return CancelOutcome(True, self.get_status(bet_ref))
 
 
