@@ -215,7 +215,7 @@ read_timeout = 1.0
 http_attempts = 2
 feed_interval = 0.5
 feed_lag = 2
-feed_page_size = 50
+feed_page_size = 1500
 options = {{ operator_token = "test-operator" }}
 
 [providers.pragmatic]  # hash-signed forms, a CSV feed per domain (a fourth simulator)
