@@ -11,20 +11,24 @@ import requests
 
 from config.settings import get_settings
 from models.db import Database
-from services.audit import AuditReport, audit
+from services.audit import AuditReport, audit, merge_truths
 
 
-def run_audit(simulator_url: str, *, prefix: str, slack: float, as_json: bool) -> int:
-    try:
-        truth = requests.get(f"{simulator_url.rstrip('/')}/_sim/truth", timeout=120).json()
-    except (requests.RequestException, ValueError) as exc:
-        click.echo(f"error: cannot read the truth from {simulator_url}: {exc}", err=True)
-        return 2
+def run_audit(simulator_urls: tuple[str, ...], *, prefixes: tuple[str, ...], slack: float,
+              as_json: bool) -> int:
+    truths = []
+    for url in simulator_urls:
+        try:
+            truths.append(requests.get(f"{url.rstrip('/')}/_sim/truth", timeout=120).json())
+        except (requests.RequestException, ValueError) as exc:
+            click.echo(f"error: cannot read the truth from {url}: {exc}", err=True)
+            return 2
+    truth = merge_truths(truths)
     db = Database(get_settings().database_url)
     try:
         with db.unit_of_work() as session:
             report = audit(session, truth, now=datetime.now(UTC),
-                           slack=timedelta(seconds=slack), prefix=prefix)
+                           slack=timedelta(seconds=slack), prefix=prefixes or "")
     finally:
         db.dispose()
     click.echo(json.dumps(report.as_dict(), indent=2) if as_json else render(report))

@@ -74,20 +74,24 @@ def drill(scenario: str, bet_count: int, duration: float, as_json: bool, workdir
 
 
 @main.command()
-@click.option("--simulator", "simulator_url", required=True,
+@click.option("--simulator", "simulator_urls", required=True, multiple=True,
               help="Where the provider's truth and the wallet's ledger are read (the "
-                   "simulator's base URL).")
-@click.option("--prefix", default="", help="Audit only bets whose reference starts so.")
+                   "simulator's base URL); give it once per simulator (one per provider "
+                   "dialect).")
+@click.option("--prefix", "prefixes", multiple=True,
+              help="Audit only bets whose reference starts so (repeatable: any of them).")
 @click.option("--slack", default=60.0, show_default=True, type=click.FloatRange(0),
               help="Seconds past its deadline a bet may still be open (a sweep interval).")
 @click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
-def audit(simulator_url: str, prefix: str, slack: float, as_json: bool) -> None:
+def audit(simulator_urls: tuple[str, ...], prefixes: tuple[str, ...], slack: float,
+          as_json: bool) -> None:
     """Check every bet against the provider's truth and the wallet's ledger.
 
     Exits non-zero when any check fails."""
     from betguard.audit_report import run_audit
 
-    raise SystemExit(run_audit(simulator_url, prefix=prefix, slack=slack, as_json=as_json))
+    raise SystemExit(run_audit(simulator_urls, prefixes=prefixes, slack=slack,
+                               as_json=as_json))
 
 
 @main.command(name="api-key")

