@@ -1,0 +1,260 @@
+"""The PG Soft-like dialect end to end: the adapter reading the simulator's GetHistory over
+real HTTP. The feed lags, pages inclusively by row version, refuses wrong credentials and
+callers that come too often, resolves bets the provider never settles, and shows the
+provider's own corrections (another payout, a second record for one round).
+
+The simulator is shared with the other tests: every test uses its own random round ids,
+starts reading at a version just before its bets exist, and restores any knob it sets.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import secrets
+import time
+from collections.abc import Callable, Iterator
+from datetime import timedelta
+from decimal import Decimal
+from typing import Any
+
+import pytest
+import requests
+
+from providers.base import HistoryPage, HistoryRow, ProviderStatus
+from providers.errors import ProviderRejected, ProviderUnavailable
+from providers.pgsoft import PATH, PgSoftProvider
+from tests.integration.harness import Stack, wait_until
+
+pytestmark = pytest.mark.integration
+
+FEED = "history"
+OPERATOR = "test-operator"
+LAG = 3.0  # "history visible 3-5 min late", scaled down
+
+
+def secret_of(stack: Stack) -> str:
+    return str(json.loads(stack.env["BETGUARD_PROVIDER_SECRETS"])["pgsoft"])
+
+
+def adapter(stack: Stack, *, secret: str | None = None,
+            operator_token: str = OPERATOR) -> PgSoftProvider:
+    return PgSoftProvider(name="pgsoft", base_url=stack.pgsoft_sim_url,
+                          secret=secret or secret_of(stack), read_timeout=10.0,
+                          options={"operator_token": operator_token})
+
+
+def new_ref() -> str:
+    """A random round id of 18-19 digits (below 2^63), unique to the test."""
+    return str(10**17 + secrets.randbelow(9 * 10**18))
+
+
+def sim(stack: Stack, method: str, path: str, body: Any = None, expect: int = 200) -> Any:
+    response = requests.request(method, stack.pgsoft_sim_url + path, json=body, timeout=30)
+    assert response.status_code == expect, response.text
+    return response.json()
+
+
+def register(stack: Stack, *bets: dict[str, Any]) -> None:
+    specs = [{"stake": "10.00", "currency": "EUR", "lag": 0, **bet} for bet in bets]
+    sim(stack, "POST", "/_sim/bets", {"bets": specs}, expect=201)
+
+
+@contextlib.contextmanager
+def knobs(stack: Stack, **changes: Any) -> Iterator[None]:
+    """Set simulator knobs for the block, then put back what they were."""
+    before = sim(stack, "GET", "/_sim/knobs")
+    sim(stack, "POST", "/_sim/knobs", changes)
+    try:
+        yield
+    finally:
+        sim(stack, "POST", "/_sim/knobs", {key: before[key] for key in changes})
+
+
+def now_ms() -> int:
+    return int(time.time() * 1000)
+
+
+class Reader:
+    """Reads the feed from a cursor on, as betguard would: upserting rows by id."""
+
+    def __init__(self, provider: PgSoftProvider, cursor: str | None = None) -> None:
+        self.provider = provider
+        # Row versions are never below the moment a change shows, so a version taken
+        # before the test's bets exist reads all of them (and whatever came since).
+        self.cursor = cursor if cursor is not None else str(now_ms() - 1000)
+        self.latest: dict[str, HistoryRow] = {}
+        self.states: dict[str, list[HistoryRow]] = {}
+
+    def page(self) -> HistoryPage:
+        page = self.provider.fetch_history(FEED, self.cursor)
+        for row in page.rows:
+            known = self.latest.get(row.row_id)
+            if known is None or row.version > known.version:
+                self.latest[row.row_id] = row
+                self.states.setdefault(row.row_id, []).append(row)
+        self.cursor = page.cursor
+        return page
+
+    def pull(self) -> list[HistoryPage]:
+        pages = [self.page()]
+        while pages[-1].more:
+            assert len(pages) < 20, "the feed never caught up"
+            pages.append(self.page())
+        return pages
+
+    def of(self, ref: str) -> list[HistoryRow]:
+        return [row for row in self.latest.values() if row.bet_ref == ref]
+
+    def wait_for(self, match: Callable[[HistoryRow], bool], what: str) -> HistoryRow:
+        def found() -> HistoryRow | None:
+            self.pull()
+            return next((row for row in self.latest.values() if match(row)), None)
+
+        row: HistoryRow = wait_until(found, 30, lambda: f"no row {what} in the feed")
+        return row
+
+
+def test_a_bet_shows_in_the_feed_first_pending_then_settled_only_after_the_feed_lag(
+    stack: Stack,
+) -> None:
+    feed, ref = Reader(adapter(stack)), new_ref()
+    with knobs(stack, feed_lag_range=[LAG, LAG]):
+        register(stack, {"bet_ref": ref, "fate": "delayed", "delay": 2.0, "stake": "0.10",
+                         "payout": "0.30"})
+        feed.pull()
+        assert feed.of(ref) == []  # the provider knows it, its history does not show it yet
+        pending = feed.wait_for(lambda r: r.bet_ref == ref, f"for round {ref}")
+        settled = feed.wait_for(lambda r: r.bet_ref == ref and r.status is ProviderStatus.SETTLED,
+                                f"settling round {ref}")
+    assert pending.status is ProviderStatus.PENDING and pending.payout is None
+    assert [row.status for row in feed.states[settled.row_id]] == [
+        ProviderStatus.PENDING, ProviderStatus.SETTLED]
+    assert settled.row_id == pending.row_id and settled.version > pending.version
+    assert (settled.payout, settled.stake, settled.currency) == (
+        Decimal("0.30"), Decimal("0.10"), "EUR")
+    assert pending.placed_at is not None and settled.settled_at is not None
+    # each state was listed only once the lag had passed since it happened
+    assert pending.version >= ms(pending.placed_at.timestamp()) + LAG * 1000 - 1
+    assert settled.version >= ms(settled.settled_at.timestamp()) + LAG * 1000 - 1
+    assert settled.settled_at - pending.placed_at >= timedelta(seconds=2) - timedelta(
+        milliseconds=1)
+    # a record id beyond 2^53 came through exactly
+    record = sim(stack, "GET", f"/_sim/pgsoft/rounds/{ref}")
+    assert int(settled.row_id) > 2**53 and settled.row_id == str(record["bet_id"])
+
+
+def ms(seconds: float) -> int:
+    return int(seconds * 1000)
+
+
+def test_pages_of_1500_continue_from_the_cursor_and_every_record_arrives(stack: Stack) -> None:
+    provider = adapter(stack)
+    feed = Reader(provider)
+    refs = {new_ref() for _ in range(1700)}
+    never_seen = new_ref()
+    register(stack, *({"bet_ref": ref, "fate": "returned", "payout": "1.00"} for ref in refs),
+             {"bet_ref": never_seen, "fate": "unknown"})
+    pages = feed.pull()
+    assert len(pages) >= 2 and len(pages[0].rows) == 1500 and pages[0].more
+    assert not pages[-1].more
+    for before, after in zip(pages, pages[1:], strict=False):
+        boundary = before.rows[-1]
+        assert before.cursor == str(boundary.version)
+        assert (after.rows[0].row_id, after.rows[0].version) == (boundary.row_id,
+                                                                 boundary.version)
+    mine = [row for page in pages for row in page.rows if row.bet_ref in refs]
+    assert {row.bet_ref for row in mine} == refs
+    assert len({row.row_id for row in mine}) == len(refs)  # one record per round
+    assert len(mine) == len(refs) + len(pages) - 1  # each boundary row came twice
+    assert all(row.status is ProviderStatus.SETTLED for row in mine)
+    assert feed.of(never_seen) == []  # a bet the provider never saw never shows
+
+
+def test_a_second_pull_of_an_unchanged_feed_fetches_only_the_boundary_row(stack: Stack) -> None:
+    provider = adapter(stack)
+    feed = Reader(provider)
+    refs = {new_ref() for _ in range(5)}
+    register(stack, *({"bet_ref": ref, "fate": "returned", "payout": "2.00"} for ref in refs))
+    feed.wait_for(lambda r: all(feed.of(ref) for ref in refs), "for every round")
+    caught_up = int(feed.cursor)
+    seen = {(row.row_id, row.version) for row in feed.latest.values()}
+
+    again = provider.fetch_history(FEED, feed.cursor)
+
+    assert all(row.version >= caught_up for row in again.rows)
+    repeated = [(row.row_id, row.version) for row in again.rows if (row.row_id, row.version)
+                in seen]
+    assert [version for _, version in repeated] == [caught_up]
+    assert all(row.version == caught_up for row in again.rows if row.bet_ref in refs)
+
+
+def test_a_wrong_secret_or_operator_is_refused(stack: Stack) -> None:
+    since = time.time()
+    with pytest.raises(ProviderRejected, match="GetHistory error 1204"):
+        adapter(stack, secret="not-the-secret").fetch_history(FEED, None)
+    with pytest.raises(ProviderRejected, match="GetHistory error 1204"):
+        adapter(stack, operator_token="another-operator").fetch_history(FEED, None)
+    calls = sim(stack, "GET", f"/_sim/log?since={since}")["requests"]
+    # errors come in the body of an HTTP 200, and every call is in the simulator's log
+    assert [(c["method"], c["path"], c["status"]) for c in calls if c["path"] == PATH][:2] == [
+        ("POST", PATH, 200), ("POST", PATH, 200)]
+
+
+def test_a_feed_called_too_often_is_told_to_come_back_later(stack: Stack) -> None:
+    provider = adapter(stack)
+    with knobs(stack, feed_min_interval=30):
+        with contextlib.suppress(ProviderUnavailable):  # refused too if another reader was first
+            provider.fetch_history(FEED, str(now_ms()))
+        with pytest.raises(ProviderUnavailable) as refused:
+            provider.fetch_history(FEED, str(now_ms()))
+    assert type(refused.value) is ProviderUnavailable  # later, not an invalid answer
+    assert "3021" in str(refused.value) and "called too often" in str(refused.value)
+    provider.fetch_history(FEED, str(now_ms()))  # with the knob back at 0, no gap is asked
+
+
+def test_a_bet_the_provider_never_settles_is_refunded_by_the_provider_itself(
+    stack: Stack,
+) -> None:
+    feed, ref = Reader(adapter(stack)), new_ref()
+    with knobs(stack, self_resolve_after=1.0):
+        register(stack, {"bet_ref": ref, "fate": "never"})
+        refunded = feed.wait_for(
+            lambda r: r.bet_ref == ref and r.status is ProviderStatus.CANCELLED,
+            f"refunding round {ref}")
+    assert refunded.payout is None
+    assert refunded.placed_at is not None and refunded.settled_at is not None
+    assert refunded.settled_at - refunded.placed_at >= timedelta(milliseconds=999)
+    assert ProviderStatus.SETTLED not in [row.status for row in feed.states[refunded.row_id]]
+    fact = sim(stack, "GET", "/_sim/truth")["bets"][ref]
+    assert (fact["status_now"], fact["cancelled"], fact["fenced"], fact["settled"]) == (
+        "cancelled", True, False, False)
+    assert sim(stack, "GET", f"/_sim/pgsoft/rounds/{ref}")["self_resolved_at"] is not None
+
+
+def test_an_altered_payout_and_a_duplicate_record_show_in_the_feed(stack: Stack) -> None:
+    feed, ref = Reader(adapter(stack)), new_ref()
+    register(stack, {"bet_ref": ref, "fate": "returned", "payout": "5.00"})
+    first = feed.wait_for(lambda r: r.bet_ref == ref and r.status is ProviderStatus.SETTLED,
+                          f"settling round {ref}")
+
+    sim(stack, "POST", f"/_sim/pgsoft/rounds/{ref}/payout", {"payout": "6.50"})
+    altered = feed.wait_for(lambda r: r.row_id == first.row_id and r.payout != first.payout,
+                            f"re-paying round {ref}")
+    assert (altered.payout, altered.status) == (Decimal("6.50"), ProviderStatus.SETTLED)
+    assert altered.version > first.version and altered.settled_at == first.settled_at
+
+    added = sim(stack, "POST", f"/_sim/pgsoft/rounds/{ref}/duplicate", {"payout": "5.00"},
+                expect=201)
+    second = feed.wait_for(lambda r: r.bet_ref == ref and r.row_id != first.row_id,
+                           f"a second record of round {ref}")
+    assert second.row_id == str(added["bet_id"])
+    assert (second.status, second.payout) == (ProviderStatus.SETTLED, Decimal("5.00"))
+    assert len(feed.of(ref)) == 2
+
+
+def test_a_payout_of_a_round_without_a_result_cannot_be_altered(stack: Stack) -> None:
+    ref, foreign = new_ref(), "not-a-pg-round"
+    register(stack, {"bet_ref": ref, "fate": "never"}, {"bet_ref": foreign, "fate": "returned"})
+    sim(stack, "POST", f"/_sim/pgsoft/rounds/{ref}/payout", {"payout": "1.00"}, expect=409)
+    sim(stack, "POST", f"/_sim/pgsoft/rounds/{foreign}/duplicate", {}, expect=404)
