@@ -231,11 +231,11 @@ class Feed:
     def _self_resolve(self, now: float, knobs: Knobs) -> None:
         """Refund the bets that stayed pending ``self_resolve_after`` s past their placing."""
         after = knobs.self_resolve_after
+        if after <= 0:
+            return
         for ref, bet in list(self.watched.items()):
             if bet.result_at is not None and now >= bet.result_at:
                 del self.watched[ref]  # settled: nothing left to resolve
-                continue
-            if after <= 0:
                 continue
             deadline = max(_placed(bet) + after, bet.known_from)
             if now < deadline or (bet.result_at is not None and bet.result_at <= deadline):

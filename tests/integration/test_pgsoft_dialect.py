@@ -12,6 +12,7 @@ from __future__ import annotations
 import contextlib
 import json
 import secrets
+import socket
 import time
 from collections.abc import Callable, Iterator
 from datetime import timedelta
@@ -22,7 +23,7 @@ import pytest
 import requests
 
 from providers.base import HistoryPage, HistoryRow, ProviderStatus
-from providers.errors import ProviderRejected, ProviderUnavailable
+from providers.errors import ProviderInvalidResponse, ProviderRejected, ProviderUnavailable
 from providers.pgsoft import PATH, PgSoftProvider
 from tests.integration.harness import Stack, wait_until
 
@@ -37,11 +38,11 @@ def secret_of(stack: Stack) -> str:
     return str(json.loads(stack.env["BETGUARD_PROVIDER_SECRETS"])["pgsoft"])
 
 
-def adapter(stack: Stack, *, secret: str | None = None,
-            operator_token: str = OPERATOR) -> PgSoftProvider:
-    return PgSoftProvider(name="pgsoft", base_url=stack.pgsoft_sim_url,
-                          secret=secret or secret_of(stack), read_timeout=10.0,
-                          options={"operator_token": operator_token})
+def adapter(stack: Stack, *, secret: str | None = None, operator_token: str = OPERATOR,
+            **settings: Any) -> PgSoftProvider:
+    settings.setdefault("base_url", stack.pgsoft_sim_url)
+    return PgSoftProvider(name="pgsoft", secret=secret or secret_of(stack), read_timeout=10.0,
+                          options={"operator_token": operator_token}, **settings)
 
 
 def new_ref() -> str:
@@ -199,6 +200,29 @@ def test_a_wrong_secret_or_operator_is_refused(stack: Stack) -> None:
     # errors come in the body of an HTTP 200, and every call is in the simulator's log
     assert [(c["method"], c["path"], c["status"]) for c in calls if c["path"] == PATH][:2] == [
         ("POST", PATH, 200), ("POST", PATH, 200)]
+
+
+def test_a_provider_outage_is_no_answer_and_another_status_is_an_invalid_answer(
+    stack: Stack,
+) -> None:
+    with knobs(stack, outage=True), pytest.raises(ProviderUnavailable) as down:
+        adapter(stack, attempts=1).fetch_history(FEED, None)
+    assert type(down.value) is ProviderUnavailable and "HTTP 503" in str(down.value)
+    elsewhere = adapter(stack, base_url=stack.pgsoft_sim_url + "/nowhere")
+    with pytest.raises(ProviderInvalidResponse, match="unexpected HTTP 404"):
+        elsewhere.fetch_history(FEED, None)
+
+
+def test_a_fallback_url_answers_when_the_primary_gives_no_answer(stack: Stack) -> None:
+    with socket.socket() as closed:  # a port nothing listens on
+        closed.bind(("127.0.0.1", 0))
+        dead = f"http://127.0.0.1:{closed.getsockname()[1]}"
+    feed, ref = Reader(adapter(stack, base_url=dead, fallback_urls=[stack.pgsoft_sim_url],
+                               attempts=1)), new_ref()
+    register(stack, {"bet_ref": ref, "fate": "returned", "payout": "3.00"})
+    assert feed.wait_for(lambda r: r.bet_ref == ref, f"round {ref}").payout == Decimal("3.00")
+    with pytest.raises(ProviderUnavailable, match="no answer"):
+        adapter(stack, base_url=dead, attempts=2).fetch_history(FEED, None)
 
 
 def test_a_feed_called_too_often_is_told_to_come_back_later(stack: Stack) -> None:
