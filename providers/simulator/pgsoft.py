@@ -281,7 +281,8 @@ class Feed:
     def page(self, row_version: int, count: int) -> list[dict[str, Any]]:
         start = bisect.bisect_left(self.index, (row_version, -1))
         rows: list[dict[str, Any]] = []
-        for version, bet_id in itertools.islice(self.index, start, None):
+        for position in range(start, len(self.index)):  # not islice: it walks from 0
+            version, bet_id = self.index[position]
             record = self.records[bet_id]
             if record.version != version:
                 continue  # superseded by a newer state, listed at its own version
