@@ -1,0 +1,361 @@
+"""Comparing a provider's history with betguard's record of its bets: pure functions.
+
+Both sides are plain records (``HereBet``, ``ThereRow``) already loaded for one
+provider; nothing here reads the database or the clock, so every rule is unit tested.
+
+Time is the trap. A feed shows a bet up to ``feed_lag`` late, so the mirror is only
+complete up to the *horizon* (the feed's last successful pull minus ``feed_lag``):
+what happened after it may simply not have shown yet. The caller clips the window to
+the horizon; here, a row still pending while betguard's bet became final after the
+horizon, a result there newer than the horizon for a bet betguard still waits on, and
+a bet betguard still waits on placed within ``feed_lag`` of the horizon, are "not yet"
+rather than differences.
+
+Kinds of difference:
+
+* ``missing_here``: the provider has a bet betguard lacks (a cancelled one is not
+  counted: the provider gave the stake back and nothing is owed either way);
+* ``missing_there``: betguard has a bet the provider lacks (not when betguard refunded
+  it: the stake came back and the provider never took it);
+* ``payout_differs``: both settled, with different payouts or currencies;
+* ``state_differs``: one side final and the other not, or final in different ways;
+* ``duplicate``: two or more distinct provider rows (``row_id``) for one bet.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections import defaultdict
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from decimal import Decimal
+from enum import StrEnum
+from typing import Any
+
+from models.money import wire_amount
+from models.states import BetState
+
+
+class Kind(StrEnum):
+    MISSING_HERE = "missing_here"
+    MISSING_THERE = "missing_there"
+    PAYOUT_DIFFERS = "payout_differs"
+    STATE_DIFFERS = "state_differs"
+    DUPLICATE = "duplicate"
+
+
+# The provider's row statuses (providers.base.ProviderStatus values a feed row carries).
+PENDING, SETTLED, CANCELLED = "pending", "settled", "cancelled"
+FINAL_THERE = frozenset({SETTLED, CANCELLED})
+# betguard's states, as the comparison sees them.
+OPEN_HERE = frozenset({BetState.PENDING.value, BetState.IN_REVIEW.value})
+REFUND_HERE = frozenset({BetState.REFUND_PENDING.value, BetState.REFUNDED.value})
+
+
+@dataclass(frozen=True)
+class HereBet:
+    """betguard's record of one bet. ``final_at``: when it became final (for a
+    refund_pending bet, when the refund was decided); None while open."""
+
+    bet_id: int
+    bet_ref: str
+    state: str
+    stake: Decimal
+    payout: Decimal | None
+    currency: str
+    placed_at: datetime
+    final_at: datetime | None = None
+
+    def facts(self) -> dict[str, Any]:
+        return {"bet_id": self.bet_id, "bet_ref": self.bet_ref, "state": self.state,
+                "stake": wire_amount(self.stake), "payout": _amount(self.payout),
+                "currency": self.currency, "placed_at": self.placed_at.isoformat(),
+                "final_at": _moment(self.final_at)}
+
+
+@dataclass(frozen=True)
+class ThereRow:
+    """One row of the provider's history, as the mirror holds it (its newest version)."""
+
+    row_id: str
+    bet_ref: str
+    status: str
+    version: int
+    stake: Decimal | None
+    payout: Decimal | None
+    currency: str | None
+    placed_at: datetime | None
+    settled_at: datetime | None
+
+    def facts(self) -> dict[str, Any]:
+        return {"row_id": self.row_id, "bet_ref": self.bet_ref, "status": self.status,
+                "version": self.version, "stake": _amount(self.stake),
+                "payout": _amount(self.payout), "currency": self.currency,
+                "placed_at": _moment(self.placed_at), "settled_at": _moment(self.settled_at)}
+
+
+@dataclass(frozen=True)
+class Difference:
+    kind: Kind
+    bet_ref: str
+    here: HereBet | None
+    there: tuple[ThereRow, ...]
+    why: str
+
+    @property
+    def bet_id(self) -> int | None:
+        return None if self.here is None else self.here.bet_id
+
+    def here_facts(self) -> dict[str, Any]:
+        return {} if self.here is None else self.here.facts()
+
+    def there_facts(self) -> dict[str, Any]:
+        return {"rows": [row.facts() for row in self.there]}
+
+
+@dataclass(frozen=True)
+class Comparison:
+    """What one comparison found, and what it left for later (``not_yet``: pairs whose
+    difference may only be the feed's lag)."""
+
+    differences: list[Difference]
+    compared_here: int
+    compared_there: int
+    not_yet: int = 0
+
+
+def compare(here: Iterable[HereBet], there: Iterable[ThereRow], *, horizon: datetime,
+            feed_lag: timedelta) -> Comparison:
+    """Every difference between ``here`` and ``there``, matched by ``bet_ref``.
+
+    Give both sides complete per reference: every row of a reference whose bet is
+    given, and the bet of every reference whose rows are given (if betguard has it).
+    """
+    bets = {bet.bet_ref: bet for bet in here}
+    rows: dict[str, list[ThereRow]] = defaultdict(list)
+    for row in there:
+        rows[row.bet_ref].append(row)
+    found: list[Difference] = []
+    not_yet = 0
+    for ref in sorted(set(bets) | set(rows)):
+        differences, waits = _compare_one(bets.get(ref), rows.get(ref, []), horizon, feed_lag)
+        found.extend(differences)
+        not_yet += waits
+    return Comparison(found, len(bets), sum(len(r) for r in rows.values()), not_yet)
+
+
+def _compare_one(bet: HereBet | None, rows: list[ThereRow], horizon: datetime,
+                 feed_lag: timedelta) -> tuple[list[Difference], int]:
+    rows = sorted(rows, key=lambda row: row.row_id)
+    found: list[Difference] = []
+    if len({row.row_id for row in rows}) > 1:
+        found.append(Difference(Kind.DUPLICATE, rows[0].bet_ref, bet, tuple(rows),
+                                f"{len(rows)} provider rows for one bet"))
+    if bet is None:
+        if any(row.status != CANCELLED for row in rows):
+            found.append(Difference(Kind.MISSING_HERE, rows[0].bet_ref, None, tuple(rows),
+                                    "the provider has a bet betguard lacks"))
+        return found, 0
+    if not rows:
+        return _missing_there(bet, horizon, feed_lag)
+    row = _primary(bet, rows)
+    problem = _disagreement(bet, row)
+    if problem is None:
+        return found, 0
+    kind, why = problem
+    if row.status == PENDING and (bet.final_at is None or bet.final_at > horizon):
+        return found, 1  # the provider's change may not have shown in the feed yet
+    if bet.state in OPEN_HERE and row.settled_at is not None and row.settled_at > horizon:
+        return found, 1  # the result is newer than the horizon: the check may not know it yet
+    found.append(Difference(kind, bet.bet_ref, bet, tuple(rows), why))
+    return found, 0
+
+
+def _missing_there(bet: HereBet, horizon: datetime,
+                   feed_lag: timedelta) -> tuple[list[Difference], int]:
+    if bet.state in REFUND_HERE:
+        return [], 0  # the stake came back and the provider never took it
+    if bet.state in OPEN_HERE and bet.placed_at >= horizon - feed_lag:
+        return [], 1  # still waited on, and recent enough to show late
+    why = f"betguard has a {bet.state} bet the provider's history lacks"
+    return [Difference(Kind.MISSING_THERE, bet.bet_ref, bet, (), why)], 0
+
+
+def _primary(bet: HereBet, rows: list[ThereRow]) -> ThereRow:
+    """The row to compare the bet with: one that agrees with it if any (the others are
+    the duplicate), else the newest."""
+    for row in rows:
+        if _disagreement(bet, row) is None:
+            return row
+    return max(rows, key=lambda row: (row.version, row.row_id))
+
+
+def _disagreement(bet: HereBet, row: ThereRow) -> tuple[Kind, str] | None:
+    here, there = bet.state, row.status
+    if here in OPEN_HERE:
+        if there in FINAL_THERE:
+            return Kind.STATE_DIFFERS, f"{here} here, {there} at the provider"
+        return None
+    if there == PENDING:
+        return Kind.STATE_DIFFERS, f"{here} here, still pending at the provider"
+    if here in REFUND_HERE:
+        if there == SETTLED:
+            return Kind.STATE_DIFFERS, f"{here} here, settled at the provider"
+        return None
+    if there == CANCELLED:
+        return Kind.STATE_DIFFERS, "settled here, cancelled at the provider"
+    currency_differs = row.currency is not None and row.currency != bet.currency
+    if row.payout != bet.payout or currency_differs:
+        return (Kind.PAYOUT_DIFFERS,
+                f"paid {_amount(bet.payout)} {bet.currency} here, "
+                f"{_amount(row.payout)} {row.currency or bet.currency} at the provider")
+    return None
+
+
+# -- summary first -----------------------------------------------------------------------
+
+
+@dataclass
+class Totals:
+    """One side's figures over a period: what the summary compares."""
+
+    count: int = 0
+    stake: Decimal = Decimal("0")
+    payout: Decimal = Decimal("0")
+    settled: int = 0
+    cancelled: int = 0
+    currencies: frozenset[str] = frozenset()
+    # The sum of a digest of each bet's reference and outcome: two differences that
+    # cancel out in the sums (a bet missing on each side, two payouts off by the same
+    # amount) still leave the period different.
+    digest: int = 0
+
+    def add(self, ref: str, stake: Decimal | None, payout: Decimal | None, status: str,
+            currency: str | None) -> None:
+        self.count += 1
+        self.stake += stake or Decimal("0")
+        self.payout += payout or Decimal("0")
+        self.settled += status == SETTLED
+        self.cancelled += status == CANCELLED
+        if currency is not None:
+            self.currencies = self.currencies | {currency}
+        self.digest = (self.digest + _digest(ref, status, payout, currency)) % _DIGEST_MOD
+
+    def as_json(self) -> dict[str, Any]:
+        return {"count": self.count, "stake": wire_amount(self.stake),
+                "payout": wire_amount(self.payout), "settled": self.settled,
+                "cancelled": self.cancelled, "currencies": sorted(self.currencies),
+                "digest": f"{self.digest:016x}"}
+
+
+_DIGEST_MOD = 2**64
+
+
+def _digest(ref: str, status: str, payout: Decimal | None, currency: str | None) -> int:
+    paid = "" if payout is None else wire_amount(payout)
+    text = "\x1f".join((ref, status, paid, currency or ""))
+    return int.from_bytes(hashlib.blake2b(text.encode(), digest_size=8).digest(), "big")
+
+
+@dataclass(frozen=True)
+class PeriodTotals:
+    """Both sides' totals over one day or hour, and whether they differ."""
+
+    start: datetime
+    unit: str  # "day" or "hour"
+    here: Totals
+    there: Totals
+
+    @property
+    def differs(self) -> bool:
+        return self.here != self.there
+
+    def as_json(self) -> dict[str, Any]:
+        return {"start": self.start.isoformat(), "unit": self.unit, "differs": self.differs,
+                "here": self.here.as_json(), "there": self.there.as_json()}
+
+
+@dataclass(frozen=True)
+class SummaryComparison:
+    comparison: Comparison
+    totals: list[PeriodTotals] = field(default_factory=list)
+
+
+_HERE_STATUS = {BetState.SETTLED.value: SETTLED, BetState.REFUNDED.value: CANCELLED,
+                BetState.REFUND_PENDING.value: CANCELLED}
+
+
+def compare_summary(here: Sequence[HereBet], there: Sequence[ThereRow], *,
+                    window_from: datetime, window_to: datetime, horizon: datetime,
+                    feed_lag: timedelta) -> SummaryComparison:
+    """Totals per day on both sides over the window; the days that differ narrowed to
+    hours, and only the hours that differ compared row by row.
+
+    Each side is bucketed by its own placement time; a reference in a bucket that
+    differs is compared with all of its rows and its bet, wherever they fall, so a bet
+    whose two sides straddle a boundary is still one pair. Totals include the count of
+    settled and cancelled bets and a digest of every reference and outcome, so a state
+    change that moves no money, or two differences that cancel out, still show.
+    """
+    days = _totals(here, there, window_from, window_to, _day)
+    totals = [days[start] for start in sorted(days)]
+    suspect_days = {start for start, period in days.items() if period.differs}
+    hours = _totals([b for b in here if _day(b.placed_at) in suspect_days],
+                    [r for r in there if r.placed_at and _day(r.placed_at) in suspect_days],
+                    window_from, window_to, _hour)
+    totals.extend(hours[start] for start in sorted(hours))
+    suspect = {start for start, period in hours.items() if period.differs}
+    refs = {b.bet_ref for b in here if _in(b.placed_at, window_from, window_to)
+            and _hour(b.placed_at) in suspect}
+    refs |= {r.bet_ref for r in there if r.placed_at is not None
+             and _in(r.placed_at, window_from, window_to) and _hour(r.placed_at) in suspect}
+    comparison = compare([b for b in here if b.bet_ref in refs],
+                         [r for r in there if r.bet_ref in refs],
+                         horizon=horizon, feed_lag=feed_lag)
+    return SummaryComparison(comparison, totals)
+
+
+def _totals(here: Iterable[HereBet], there: Iterable[ThereRow], window_from: datetime,
+            window_to: datetime, bucket: Callable[[datetime], datetime]
+            ) -> dict[datetime, PeriodTotals]:
+    unit = "day" if bucket is _day else "hour"
+    periods: dict[datetime, PeriodTotals] = {}
+
+    def period(at: datetime) -> PeriodTotals:
+        start = bucket(at)
+        if start not in periods:
+            periods[start] = PeriodTotals(start, unit, Totals(), Totals())
+        return periods[start]
+
+    for bet in here:
+        if _in(bet.placed_at, window_from, window_to):
+            status = _HERE_STATUS.get(bet.state, PENDING)
+            payout = bet.payout if status == SETTLED else None
+            period(bet.placed_at).here.add(bet.bet_ref, bet.stake, payout, status, bet.currency)
+    for row in there:
+        if row.placed_at is not None and _in(row.placed_at, window_from, window_to):
+            payout = row.payout if row.status == SETTLED else None
+            period(row.placed_at).there.add(row.bet_ref, row.stake, payout, row.status,
+                                            row.currency)
+    return periods
+
+
+def _in(at: datetime, start: datetime, end: datetime) -> bool:
+    return start <= at < end
+
+
+def _day(at: datetime) -> datetime:
+    return at.replace(hour=0, minute=0, second=0, microsecond=0)
+
+
+def _hour(at: datetime) -> datetime:
+    return at.replace(minute=0, second=0, microsecond=0)
+
+
+def _amount(value: Decimal | None) -> str | None:
+    return None if value is None else wire_amount(value)
+
+
+def _moment(value: datetime | None) -> str | None:
+    return None if value is None else value.isoformat()
