@@ -46,6 +46,19 @@ class RefundBody(BaseModel):
     status: Literal["refunded"]
 
 
+class AlreadyRefundedBody(BaseModel):
+    """The wallet's 409 when the bet's stake was paid back already under another key
+    (the provider's own rollback, say): the wallet pays each bet once, whoever asks."""
+
+    model_config = ConfigDict(strict=True, extra="ignore", frozen=True)
+
+    error: Literal["already refunded"]
+    refund_id: str = Field(min_length=1, max_length=200)
+    bet_ref: str
+    provider: str | None = None
+    refunded_by: str = Field(pattern=r"^[a-z][a-z_]{0,31}$")
+
+
 class HttpWallet:
     """The platform wallet over signed JSON HTTP."""
 
@@ -82,6 +95,10 @@ class HttpWallet:
     ) -> RefundReceipt:
         """Refund ``amount`` for one bet; a replay with the same key returns the first refund.
 
+        A 409 "already refunded" about this very bet is no refusal: the stake is back
+        (once), paid under another key; the receipt names that refund and who asked for
+        it (``paid_by``, e.g. "provider" for the provider's own rollback).
+
         Raises ``WalletUnavailable`` when the outcome is in doubt (retry with
         the same key) and ``WalletRejected`` when the wallet refuses.
         """
@@ -98,6 +115,11 @@ class HttpWallet:
         where = f"wallet: refund of bet {bet_ref!r} of provider {provider!r}"
         if response.status_code in (200, 201):
             return _receipt(response, where, idempotency_key=idempotency_key, bet_ref=bet_ref)
+        if response.status_code == 409:
+            paid = _paid_already(response, provider=provider, bet_ref=bet_ref)
+            if paid is not None:
+                return RefundReceipt(refund_id=paid.refund_id, idempotency_key=idempotency_key,
+                                     paid_by=paid.refunded_by)
         if 400 <= response.status_code < 500:
             detail = f"HTTP {response.status_code}: {_error(response)}"
             raise WalletRejected(f"{where} refused: {detail}")
@@ -121,6 +143,20 @@ def _receipt(
     if body.bet_ref != bet_ref:
         raise WalletUnavailable(f"{where}: invalid response: bet_ref does not match")
     return RefundReceipt(refund_id=body.refund_id, idempotency_key=body.idempotency_key)
+
+
+def _paid_already(
+    response: SignedResponse, *, provider: str, bet_ref: str
+) -> AlreadyRefundedBody | None:
+    """The first refund of this bet, if the 409 says exactly that; any other 409 (another
+    bet, another provider, a reused key, an unreadable body) stays a refusal."""
+    try:
+        body = AlreadyRefundedBody.model_validate_json(response.content)
+    except ValidationError:
+        return None
+    if body.bet_ref != bet_ref or (body.provider is not None and body.provider != provider):
+        return None
+    return body
 
 
 def _error(response: SignedResponse) -> str:

@@ -6,12 +6,17 @@ rejects is tried again a few times (a person is asked at the first rejection), t
 no more: it waits, with its review open, for an operator to retry it, record it as
 paid outside betguard, or settle the bet (``services.reviews``).
 
+The wallet pays each bet's stake back once, whoever asks: when the provider rolled the
+bet back on its own first, the wallet answers betguard's refund with that first refund
+(``RefundReceipt.paid_by``): the bet ends refunded, its event saying who paid.
+
 Each attempt holds the bet by its attempt number and a lease, as a check does: a
 duplicate or stale delivery never calls the wallet while another attempt is on it.
 """
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import datetime, timedelta
 from enum import StrEnum
 
@@ -59,9 +64,18 @@ def run_refund(ctx: Context, bet_id: int, attempt: int | None = None) -> RefundO
     now = ctx.clock()
     with ctx.db.unit_of_work() as session:
         change = transitions.confirm_refund(bet, refund_id=receipt.refund_id, key=key, now=now)
+        change = _paid_by(change, receipt.paid_by)
         repository.apply(session, bet, change, now=now)
         session.commit()
     return RefundOutcome.REFUNDED
+
+
+def _paid_by(change: transitions.Change, paid_by: str) -> transitions.Change:
+    """The refund's event says who paid the stake back: betguard's refund, or the one
+    before it (the provider's own rollback)."""
+    events = [replace(event, detail={**event.detail, "paid_by": paid_by})
+              for event in change.events]
+    return replace(change, events=events)
 
 
 def _claim(ctx: Context, bet_id: int, attempt: int | None) -> BetSnapshot | None:

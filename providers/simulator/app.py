@@ -1,5 +1,9 @@
 """The simulator's HTTP face: provider contract, wallet refunds, and test controls.
 
+The wallet pays each bet's stake back once per (provider, bet_ref), whoever asks:
+betguard (``POST /refunds``) or the provider pushing its own rollback (the control
+``POST /_sim/rollback``); the second asker gets a signed 409 "already refunded".
+
 Provider (``/bets...``) and wallet (``/refunds``) traffic is signed both ways,
 exactly as a real counterpart would; ``/_sim/*`` and ``/healthz`` are unsigned
 controls for tests and the demo. Faults are applied here, at the edge, so the
@@ -27,6 +31,7 @@ from providers.simulator.inputs import (
     parse_fault_request,
     parse_refund,
     parse_registration,
+    parse_rollback,
     require_object,
 )
 from providers.simulator.knobs import KnobError
@@ -232,6 +237,18 @@ def _add_scenario_routes(app: Flask, state: SimState) -> None:
         decisions = [decision for _, decision in results]
         payload = {"bets": decisions} if many else decisions[0]
         return jsonify(payload), 201 if created else 200
+
+    @app.post("/_sim/rollback")
+    def rollback() -> tuple[Response, int]:
+        """The provider pushes its own rollback of a bet into the wallet: the same ledger
+        and the same rule as betguard's refunds (each bet's stake paid back once)."""
+        try:
+            parsed = parse_rollback(request.get_json(silent=True))
+        except InputError as exc:
+            return bad_input(exc)
+        state.count_refund_request(parsed.idempotency_key)
+        status, payload = state.refund(parsed)
+        return jsonify(payload), status
 
     @app.post("/_sim/faults")
     def queue_fault() -> tuple[Response, int]:

@@ -121,13 +121,17 @@ class BetSpec:
 
 @dataclass(frozen=True)
 class RefundRequest:
-    """A refund asked of the wallet; equality decides replay versus key reuse."""
+    """A refund asked of the wallet; equality decides replay versus key reuse.
+
+    ``by`` says who asked: "betguard" (a signed ``POST /refunds``) or "provider" (the
+    provider pushing its own rollback, ``POST /_sim/rollback``)."""
 
     idempotency_key: str
     provider: str
     bet_ref: str
     amount: Decimal
     currency: str
+    by: str = "betguard"
 
 
 @dataclass(frozen=True)
@@ -277,6 +281,27 @@ def parse_refund(data: dict[str, Any]) -> RefundRequest:
         bet_ref=text(data, "bet_ref"),
         amount=amount(data, "amount"),
         currency=currency(data),
+    )
+
+
+def rollback_key(provider: str, bet_ref: str) -> str:
+    """The ledger key of a provider's rollback: one per bet, so a rollback pushed again
+    is a replay of the first."""
+    return f"rollback:{provider}:{bet_ref}"
+
+
+def parse_rollback(body: object) -> RefundRequest:
+    """``POST /_sim/rollback``: the provider pays a bet's stake back on its own."""
+    data = require_object(body)
+    provider = text(data, "provider")
+    ref = bet_ref(data)
+    return RefundRequest(
+        idempotency_key=rollback_key(provider, ref),
+        provider=provider,
+        bet_ref=ref,
+        amount=amount(data, "amount"),
+        currency=currency(data),
+        by="provider",
     )
 
 

@@ -57,6 +57,8 @@ class SimState:
         self._book = BetBook(self._rng)
         self._refunds: dict[str, Refund] = {}
         self._refund_requests: dict[str, int] = {}
+        self._paid: dict[tuple[str, str], str] = {}  # (provider, bet_ref) -> key that paid
+        self._refusals: dict[str, dict[str, Any]] = {}  # keys refused: the bet was paid back
         self._counts = dict.fromkeys(COUNT_KINDS, 0)
         self._faults: dict[str | None, deque[Fault]] = {}
         self._log.clear()
@@ -203,13 +205,22 @@ class SimState:
             self._refund_requests[key] = self._refund_requests.get(key, 0) + 1
 
     def refund(self, request: RefundRequest) -> tuple[int, dict[str, Any]]:
-        """Record a refund once per key; a replay gets the first answer back."""
+        """Pay a bet's stake back once, whoever asks (betguard or the provider's rollback).
+
+        A replay of a key gets the first answer back; a key reused for another payload
+        answers 409. A new key for a bet whose stake was paid back already (under another
+        key: the provider's rollback, or betguard's refund) pays nothing and answers 409
+        "already refunded", naming the first refund and who asked for it.
+        """
         with self._lock:
             known = self._refunds.get(request.idempotency_key)
             if known is not None:
                 if known.request == request:
                     return 200, dict(known.answer)
                 return 409, {"error": "idempotency key reused with a different payload"}
+            paid_under = self._paid.get((request.provider, request.bet_ref))
+            if paid_under is not None:
+                return 409, self._refused(request, self._refunds[paid_under])
             answer = {
                 "refund_id": f"rf-{len(self._refunds) + 1}",
                 "idempotency_key": request.idempotency_key,
@@ -218,8 +229,33 @@ class SimState:
                 "currency": request.currency,
                 "status": "refunded",
             }
+            if request.by != "betguard":
+                answer["by"] = request.by
             self._refunds[request.idempotency_key] = Refund(request, answer)
+            self._paid[(request.provider, request.bet_ref)] = request.idempotency_key
+            if request.by == "provider":
+                self._roll_back(request.bet_ref)
             return 201, dict(answer)
+
+    def _refused(self, request: RefundRequest, first: Refund) -> dict[str, Any]:
+        """The answer to a second refund of one bet, remembered for the truth."""
+        refused = self._refusals.setdefault(request.idempotency_key, {
+            "bet_ref": request.bet_ref, "provider": request.provider, "by": request.by,
+            "amount": money(request.amount), "currency": request.currency,
+            "refund_id": first.answer["refund_id"], "refunded_by": first.request.by,
+            "requests": 0,
+        })
+        refused["requests"] += 1
+        return {"error": "already refunded", "refund_id": first.answer["refund_id"],
+                "bet_ref": request.bet_ref, "provider": request.provider,
+                "refunded_by": first.request.by}
+
+    def _roll_back(self, ref: str) -> None:
+        """The provider paid the stake back: its API now holds a bet without a result as
+        cancelled (a bet it settled keeps its result; the ledger shows both)."""
+        bet = self._book.bets.get(ref)
+        if bet is not None and bet.status_at(self._clock()) != "settled":
+            bet.cancelled = True
 
     # -- observation -------------------------------------------------------
 
@@ -250,6 +286,8 @@ class SimState:
             refunds = {
                 key: {
                     "refund_id": refund.answer["refund_id"],
+                    "idempotency_key": key,
+                    "by": refund.request.by,
                     "bet_ref": refund.request.bet_ref,
                     "provider": refund.request.provider,
                     "amount": money(refund.request.amount),
@@ -262,5 +300,6 @@ class SimState:
                 **self._book.truth(now),
                 "refunds": refunds,
                 "refund_requests": dict(self._refund_requests),
+                "refused_refunds": {key: dict(refused) for key, refused in self._refusals.items()},
                 "counts": dict(self._counts),
             }
