@@ -23,6 +23,7 @@ from models.tables import Review
 from models.transitions import Change, NewEvent
 from providers.wallet import refund_idempotency_key
 from services.context import Context
+from services.reconcile_store import close_differences_of_reviews
 from services.refund_wakeups import refund_in_flight, wake_refund, wallet_refused
 from services.results import parse_payout
 from services.text import require_text
@@ -194,6 +195,8 @@ def _close(session: Session, bet: BetSnapshot, reviews: list[Review], command: R
         detail["reference"] = command.reference
     event = NewEvent(EventKind.REVIEW_RESOLVED, f"operator:{command.operator}", detail)
     repository.add_events(session, bet.id, [event], now=now)
+    close_differences_of_reviews(session, reviews, resolution=command.resolution.value,
+                                 operator=command.operator, note=command.note, now=now)
 
 
 def _wake(ctx: Context, bet: BetSnapshot) -> None:

@@ -1,0 +1,362 @@
+"""Reconciliation (对账): compare a provider's history with betguard's bets over a window.
+
+``reconcile`` pulls the provider's feeds (unless told not to), compares the mirror
+(``provider_rows``) with the bets, stores a run and each difference, and acts on them
+(``services.reconcile_store``). ``run_due`` is beat's hourly job: every provider with
+a history feed whose last scheduled run is older than its ``reconcile_interval``.
+
+Time: a feed shows bets up to ``feed_lag`` late, so the mirror is complete only up to
+the *horizon*: the feeds' last successful pull (the earliest over the provider's
+feeds) minus ``feed_lag``. The window is clipped to it; what was left out as too
+recent is counted in the report, and the next run covers it.
+"""
+
+from __future__ import annotations
+
+import importlib
+import logging
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any, Literal
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from models.errors import BetguardError, InvalidCommand
+from models.states import BetState
+from models.tables import Bet, FeedCursor, ProviderRow, ReconciliationRun
+from providers.base import Capability, Provider
+from providers.errors import ProviderError
+from services.context import Context
+from services.reconcile_compare import (
+    Comparison,
+    HereBet,
+    ThereRow,
+    compare,
+    compare_summary,
+)
+from services.reconcile_store import Found, Wake, lock_provider, store
+
+log = logging.getLogger(__name__)
+
+Mode = Literal["rows", "summary"]
+SCHEDULED = "scheduled"  # the mode column of beat's runs (they compare row by row)
+_CHUNK = 500  # references per IN list
+
+
+class NoHistoryFeed(InvalidCommand):
+    """Raised when a provider has no history feed to reconcile with."""
+
+
+class NoHorizon(InvalidCommand):
+    """Raised when a feed was never pulled successfully: nothing is known to compare."""
+
+
+@dataclass(frozen=True)
+class Report:
+    """What one reconciliation compared, what it left out, and what it found."""
+
+    run_id: int
+    provider: str
+    mode: str
+    window_from: datetime
+    window_to: datetime
+    horizon: datetime
+    compared_to: datetime  # the window's end, clipped to the horizon
+    compared_here: int
+    compared_there: int
+    left_out_here: int  # placed after the horizon: too recent to compare
+    left_out_there: int
+    not_yet: int  # differences that may only be the feed's lag: looked at next time
+    differences: list[Found]
+    totals: list[dict[str, Any]] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def clipped(self) -> bool:
+        return self.compared_to < self.window_to
+
+    def counts(self) -> dict[str, int]:
+        counts: dict[str, int] = {}
+        for found in self.differences:
+            counts[found.kind] = counts.get(found.kind, 0) + 1
+        return dict(sorted(counts.items()))
+
+    @property
+    def new(self) -> int:
+        return sum(1 for found in self.differences if found.new)
+
+    def as_json(self) -> dict[str, Any]:
+        return {"run_id": self.run_id, "provider": self.provider, "mode": self.mode,
+                "window_from": self.window_from, "window_to": self.window_to,
+                "horizon": self.horizon, "compared_to": self.compared_to,
+                "clipped": self.clipped, "compared_here": self.compared_here,
+                "compared_there": self.compared_there,
+                "left_out_as_too_recent": {"here": self.left_out_here,
+                                           "there": self.left_out_there},
+                "not_yet": self.not_yet, "counts": self.counts(), "new": self.new,
+                "totals": self.totals, "notes": self.notes,
+                "differences": [found.as_json() for found in self.differences]}
+
+
+def history_provider(ctx: Context, provider: str) -> Provider:
+    """The provider's adapter, refusing a provider unknown or without a history feed."""
+    ctx.policy(provider)  # UnknownProvider, naming the known ones
+    adapter = ctx.providers.get(provider)
+    if adapter is None or Capability.HISTORY not in adapter.capabilities or not adapter.feeds:
+        raise NoHistoryFeed(f"provider {provider!r} has no history feed to reconcile with")
+    return adapter
+
+
+def reconcile(ctx: Context, provider: str, window_from: datetime, window_to: datetime, *,
+              mode: Mode = "rows", pull: bool = True) -> Report:
+    """Compare ``provider``'s history with the bets placed in [window_from, window_to)."""
+    adapter = history_provider(ctx, provider)
+    if window_from.tzinfo is None or window_to.tzinfo is None:
+        raise InvalidCommand("window: times must carry a time zone (UTC)")
+    if window_from >= window_to:
+        raise InvalidCommand(f"window: from ({window_from.isoformat()}) must be before to "
+                             f"({window_to.isoformat()})")
+    if mode not in ("rows", "summary"):
+        raise InvalidCommand(f"mode: must be rows or summary, not {mode!r}")
+    notes = pull_feeds(ctx, provider, adapter.feeds) if pull else []
+    with ctx.db.unit_of_work() as session:
+        horizon = feed_horizon(session, provider, adapter.feeds,
+                               ctx.policy(provider).feed_lag)
+    if horizon is None:
+        raise NoHorizon(f"provider {provider!r}: a feed ({', '.join(adapter.feeds)}) has no "
+                        "successful pull yet, so nothing is known to compare")
+    return _run(ctx, provider, window_from, window_to, horizon, mode=mode, notes=notes)
+
+
+def pull_feeds(ctx: Context, provider: str, feeds: Iterable[str]) -> list[str]:
+    """Pull each feed now (the mirror then holds what the provider published); a failed
+    pull is a note in the report: the comparison then stops at the older horizon."""
+    feeds_module = importlib.import_module("services.feeds")
+    notes = []
+    for feed in feeds:
+        try:
+            feeds_module.pull_feed(ctx, provider, feed, wake=False)
+        except (ProviderError, BetguardError) as exc:
+            notes.append(f"pull of feed {feed!r} failed: {exc}")
+            log.warning("reconciliation of %s: pull of feed %s failed: %s", provider, feed, exc)
+    return notes
+
+
+def feed_horizon(session: Session, provider: str, feeds: Sequence[str],
+                 feed_lag: float) -> datetime | None:
+    """The earliest last successful pull of the provider's feeds, minus ``feed_lag``;
+    None while a feed has never been pulled successfully."""
+    rows = dict(session.execute(select(FeedCursor.feed, FeedCursor.last_success_at)
+                                .where(FeedCursor.provider == provider)).tuples())
+    successes = [rows.get(feed) for feed in feeds]
+    if not successes or any(moment is None for moment in successes):
+        return None
+    return min(m for m in successes if m is not None) - timedelta(seconds=feed_lag)
+
+
+def _run(ctx: Context, provider: str, window_from: datetime, window_to: datetime,
+         horizon: datetime, *, mode: str, notes: list[str],
+         run_id: int | None = None) -> Report:
+    policy = ctx.policy(provider)
+    lag = timedelta(seconds=policy.feed_lag)
+    end = max(window_from, min(window_to, horizon))
+    with ctx.db.unit_of_work() as session:
+        here, there = load_sides(session, provider, window_from, end)
+        left_here, left_there = _left_out(session, provider, end, window_to)
+    totals: list[dict[str, Any]] = []
+    if mode == "summary":
+        summary = compare_summary(here, there, window_from=window_from, window_to=end,
+                                  horizon=horizon, feed_lag=lag)
+        comparison: Comparison = summary.comparison
+        totals = [period.as_json() for period in summary.totals]
+    else:
+        comparison = compare(here, there, horizon=horizon, feed_lag=lag)
+    now = ctx.clock()
+    with ctx.db.unit_of_work() as session:
+        lock_provider(session, provider)
+        run = _run_row(session, provider, window_from, window_to, mode, run_id, now)
+        found, wakes = store(ctx, session, run, comparison.differences, now)
+        run.finished_at = ctx.clock()
+        run.counts = {**run.counts, "compared_to": end.isoformat(),
+                      "horizon": horizon.isoformat(),
+                      "compared_here": comparison.compared_here,
+                      "compared_there": comparison.compared_there,
+                      "left_out_here": left_here, "left_out_there": left_there,
+                      "not_yet": comparison.not_yet,
+                      "differences": _count_kinds(found),
+                      "new": sum(1 for f in found if f.new)}
+        session.commit()
+        run_row_id = run.id
+    _wake(ctx, wakes)
+    return Report(run_row_id, provider, mode, window_from, window_to, horizon, end,
+                  comparison.compared_here, comparison.compared_there, left_here, left_there,
+                  comparison.not_yet, found, totals, notes)
+
+
+def _run_row(session: Session, provider: str, window_from: datetime, window_to: datetime,
+             mode: str, run_id: int | None, now: datetime) -> ReconciliationRun:
+    if run_id is not None:
+        run = session.get(ReconciliationRun, run_id)
+        assert run is not None  # noqa: S101 - claimed and committed by run_due
+        return run
+    run = ReconciliationRun(provider=provider, window_from=window_from, window_to=window_to,
+                            mode=mode, started_at=now, counts={"compare": mode})
+    session.add(run)
+    session.flush()
+    return run
+
+
+def _count_kinds(found: Iterable[Found]) -> dict[str, int]:
+    counts: dict[str, int] = {}
+    for item in found:
+        counts[item.kind] = counts.get(item.kind, 0) + 1
+    return counts
+
+
+def _wake(ctx: Context, wakes: Iterable[Wake]) -> None:
+    now = ctx.clock()
+    for wake in wakes:
+        ctx.scheduler.check(wake.bet_id, wake.attempt, now, label=wake.label)
+
+
+# -- loading both sides -------------------------------------------------------------------
+
+
+def load_sides(session: Session, provider: str, window_from: datetime,
+               window_to: datetime) -> tuple[list[HereBet], list[ThereRow]]:
+    """The bets and rows placed in the window, each with its counterpart wherever that
+    was placed (two clocks: a bet's sides may straddle the window's edge)."""
+    bets = {bet.bet_ref: bet for bet in _here(session, provider, [
+        Bet.placed_at >= window_from, Bet.placed_at < window_to])}
+    rows = {row.row_id: row for row in _there(session, provider, [
+        ProviderRow.placed_at >= window_from, ProviderRow.placed_at < window_to])}
+    row_refs = {row.bet_ref for row in rows.values()}
+    for chunk in _chunks(sorted(row_refs - set(bets))):
+        bets.update((bet.bet_ref, bet) for bet in
+                    _here(session, provider, [Bet.bet_ref.in_(chunk)]))
+    for chunk in _chunks(sorted(set(bets) - row_refs)):
+        rows.update((row.row_id, row) for row in
+                    _there(session, provider, [ProviderRow.bet_ref.in_(chunk)]))
+    # Every row of a reference in the window, even one of its rows placed elsewhere.
+    for chunk in _chunks(sorted(row_refs)):
+        rows.update((row.row_id, row) for row in
+                    _there(session, provider, [ProviderRow.bet_ref.in_(chunk)]))
+    return list(bets.values()), list(rows.values())
+
+
+def _here(session: Session, provider: str, where: list[Any]) -> list[HereBet]:
+    query = select(Bet.id, Bet.bet_ref, Bet.state, Bet.stake, Bet.payout, Bet.currency,
+                   Bet.placed_at, Bet.final_at, Bet.updated_at).where(
+        Bet.provider == provider, *where)
+    found = []
+    for bet_id, ref, state, stake, payout, currency, placed_at, final_at, updated in \
+            session.execute(query):
+        decided = final_at if final_at is not None else (
+            updated if state == BetState.REFUND_PENDING.value else None)
+        found.append(HereBet(bet_id, ref, state, stake, payout, currency, placed_at, decided))
+    return found
+
+
+def _there(session: Session, provider: str, where: list[Any]) -> list[ThereRow]:
+    query = select(ProviderRow.row_id, ProviderRow.bet_ref, ProviderRow.status,
+                   ProviderRow.version, ProviderRow.stake, ProviderRow.payout,
+                   ProviderRow.currency, ProviderRow.placed_at, ProviderRow.settled_at).where(
+        ProviderRow.provider == provider, *where)
+    return [ThereRow(*row) for row in session.execute(query)]
+
+
+def _chunks(refs: list[str]) -> Iterable[list[str]]:
+    for start in range(0, len(refs), _CHUNK):
+        yield refs[start:start + _CHUNK]
+
+
+def _left_out(session: Session, provider: str, end: datetime,
+              window_to: datetime) -> tuple[int, int]:
+    """Bets and rows placed between the horizon and the window's end: not compared."""
+    if end >= window_to:
+        return 0, 0
+    here = session.scalar(select(func.count()).select_from(Bet).where(
+        Bet.provider == provider, Bet.placed_at >= end, Bet.placed_at < window_to))
+    there = session.scalar(select(func.count()).select_from(ProviderRow).where(
+        ProviderRow.provider == provider, ProviderRow.placed_at >= end,
+        ProviderRow.placed_at < window_to))
+    return int(here or 0), int(there or 0)
+
+
+# -- beat's job ----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Claim:
+    run_id: int
+    window_from: datetime
+    window_to: datetime
+    horizon: datetime
+
+
+def run_due(ctx: Context) -> dict[str, int]:
+    """Reconcile every provider with a history feed whose last scheduled run is older
+    than its ``reconcile_interval``: the last ``reconcile_window`` up to the horizon
+    (from where the last run stopped, if that is earlier: no gap between runs)."""
+    runs = differences = 0
+    for provider in sorted(ctx.providers):
+        adapter = ctx.providers[provider]
+        if Capability.HISTORY not in adapter.capabilities or not adapter.feeds \
+                or provider not in ctx.policies:
+            continue
+        claim = claim_scheduled(ctx, provider, adapter.feeds)
+        if claim is None:
+            continue
+        try:
+            report = _run(ctx, provider, claim.window_from, claim.window_to, claim.horizon,
+                          mode=SCHEDULED, notes=[], run_id=claim.run_id)
+        except Exception:  # one provider's failure must not stop the others' runs
+            log.exception("scheduled reconciliation of %s failed", provider)
+            continue
+        runs += 1
+        differences += report.new
+        if report.new:
+            log.warning("reconciliation of %s found %d new differences: %s", provider,
+                        report.new, report.counts())
+    return {"runs": runs, "new_differences": differences}
+
+
+def claim_scheduled(ctx: Context, provider: str, feeds: Sequence[str]) -> Claim | None:
+    """Take the provider's scheduled run if it is due: its feed cursors are locked
+    (a second tick or worker skips them) while the run row is written, so two runs of
+    one provider never start at once."""
+    policy = ctx.policy(provider)
+    now = ctx.clock()
+    with ctx.db.unit_of_work() as session:
+        cursors = list(session.execute(
+            select(FeedCursor.feed, FeedCursor.last_success_at)
+            .where(FeedCursor.provider == provider)
+            .with_for_update(skip_locked=True)).tuples())
+        successes = dict(cursors)
+        if any(successes.get(feed) is None for feed in feeds):
+            return None  # never pulled, or being written by another run right now
+        horizon = min(m for m in successes.values() if m is not None) \
+            - timedelta(seconds=policy.feed_lag)
+        last = session.scalars(
+            select(ReconciliationRun)
+            .where(ReconciliationRun.provider == provider,
+                   ReconciliationRun.mode == SCHEDULED)
+            .order_by(ReconciliationRun.started_at.desc()).limit(1)).first()
+        if last is not None and last.started_at > now - timedelta(
+                seconds=policy.reconcile_interval):
+            return None
+        window_from = horizon - timedelta(seconds=policy.reconcile_window)
+        if last is not None:
+            window_from = min(window_from, last.window_to)
+        if window_from >= horizon:
+            return None  # the feed has not moved on since the last run
+        run = ReconciliationRun(provider=provider, window_from=window_from,
+                                window_to=horizon, mode=SCHEDULED, started_at=now,
+                                counts={"compare": "rows"})
+        session.add(run)
+        session.flush()
+        claim = Claim(run.id, window_from, horizon, horizon)
+        session.commit()
+        return claim

@@ -1,0 +1,219 @@
+"""Storing what a reconciliation found, and acting on it.
+
+Each difference is stored once with both sides' facts. A difference already open for
+the same (provider, bet, kind) is not stored again, nor one a person or the automatic
+check already decided on the very same facts: the hourly job must not flood anyone.
+
+A new difference on a bet becomes a review item on it (reason ``reconciliation``,
+with an audit event), except where it is safe to resolve it automatically: a bet
+betguard still waits on (pending) that the feed shows final has its check woken now
+(resolution ``auto_check``), and the normal check settles or refunds it from the
+mirror. A difference without a bet (``missing_here``) stays open here until ops
+close it (``betguard reconcile resolve``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session
+
+from models import repository
+from models.errors import BetguardError, IllegalTransition
+from models.events import EventKind, ReviewReason
+from models.states import BetState
+from models.tables import FeedCursor, ReconciliationDifference, ReconciliationRun, Review
+from models.transitions import Change, NewEvent
+from services.context import Context
+from services.reconcile_compare import FINAL_THERE, Difference, Kind
+from services.text import require_text
+
+ACTOR = "reconciliation"
+AUTO_CHECK = "auto_check"  # a waiting bet's check woken: it reads the result itself
+RESOLVED = "resolved"  # closed by an operator with a note
+
+
+class DifferenceNotFound(BetguardError):
+    """Raised when no reconciliation difference has the given id."""
+
+
+@dataclass(frozen=True)
+class Found:
+    """A difference as this run reports it: stored now (``new``) or known already."""
+
+    id: int
+    kind: str
+    bet_ref: str
+    bet_id: int | None
+    why: str
+    here: dict[str, Any]
+    there: dict[str, Any]
+    resolution: str | None
+    new: bool
+
+    def as_json(self) -> dict[str, Any]:
+        return {"id": self.id, "kind": self.kind, "bet_ref": self.bet_ref,
+                "bet_id": self.bet_id, "why": self.why, "here": self.here,
+                "there": self.there, "resolution": self.resolution, "new": self.new}
+
+
+@dataclass(frozen=True)
+class Wake:
+    bet_id: int
+    attempt: int
+    label: str
+
+
+def lock_provider(session: Session, provider: str) -> None:
+    """Serialize the stores of one provider's runs (two runs at once must not both store
+    one difference): its feed cursors are locked until the caller's commit."""
+    session.execute(select(FeedCursor.feed).where(FeedCursor.provider == provider)
+                    .with_for_update())
+
+
+def store(ctx: Context, session: Session, run: ReconciliationRun,
+          differences: Sequence[Difference], now: datetime) -> tuple[list[Found], list[Wake]]:
+    """Store each new difference and act on it, in the caller's transaction. Returns
+    every difference as reported, and the checks to wake after the commit."""
+    found: list[Found] = []
+    wakes: list[Wake] = []
+    for difference in differences:
+        known = _known(session, run.provider, difference)
+        if known is not None:
+            found.append(_found(known, difference, new=False))
+            continue
+        row = ReconciliationDifference(
+            run_id=run.id, provider=run.provider, bet_ref=difference.bet_ref,
+            kind=difference.kind.value, bet_id=difference.bet_id,
+            here=difference.here_facts(), there=difference.there_facts(), found_at=now)
+        session.add(row)
+        session.flush()
+        wake = _act(session, row, difference, now)
+        if wake is not None:
+            wakes.append(wake)
+        found.append(_found(row, difference, new=True))
+    return found, wakes
+
+
+def _known(session: Session, provider: str,
+           difference: Difference) -> ReconciliationDifference | None:
+    """The same difference already open, or already decided on the very same facts."""
+    same = (select(ReconciliationDifference)
+            .where(ReconciliationDifference.provider == provider,
+                   ReconciliationDifference.bet_ref == difference.bet_ref,
+                   ReconciliationDifference.kind == difference.kind.value)
+            .order_by(ReconciliationDifference.id.desc()))
+    here, there = difference.here_facts(), difference.there_facts()
+    for earlier in session.scalars(same):
+        if earlier.resolved_at is None or (earlier.here == here and earlier.there == there):
+            return earlier
+    return None
+
+
+def _found(row: ReconciliationDifference, difference: Difference, *, new: bool) -> Found:
+    return Found(row.id, row.kind, row.bet_ref, row.bet_id, difference.why, row.here,
+                 row.there, row.resolution, new)
+
+
+def _act(session: Session, row: ReconciliationDifference, difference: Difference,
+         now: datetime) -> Wake | None:
+    if row.bet_id is None:
+        return None  # nothing of ours to act on: ops close it here
+    bet = repository.get(session, row.bet_id)
+    assert bet is not None  # noqa: S101 - the difference was built from this bet
+    detail = {"difference_id": row.id, "kind": row.kind, "why": difference.why,
+              "run_id": row.run_id, "there": row.there}
+    event = NewEvent(EventKind.RECONCILIATION_DIFFERENCE, ACTOR, detail)
+    final_there = any(r.status in FINAL_THERE for r in difference.there)
+    if difference.kind is Kind.STATE_DIFFERS and bet.state is BetState.PENDING and final_there:
+        if _check_in_flight(session, bet.next_check_at, bet.id, now):
+            repository.add_events(session, bet.id, [event], now=now)
+            _resolve(row, AUTO_CHECK, "betguard", "a check was in flight: its answer comes",
+                     now)
+            return None
+        change = Change(BetState.PENDING, {"next_check_at": now}, [event])
+        if repository.apply(session, bet, change, now=now):
+            _resolve(row, AUTO_CHECK, "betguard", "the bet's check was woken now", now)
+            return Wake(bet.id, bet.check_attempt, bet.label)
+    repository.add_events(session, bet.id, [event], now=now)
+    repository.open_review_item(session, bet.id, ReviewReason.RECONCILIATION,
+                                {**detail, "here": row.here}, now=now)
+    return None
+
+
+def _check_in_flight(session: Session, next_check_at: datetime | None, bet_id: int,
+                     now: datetime) -> bool:
+    if next_check_at is None or next_check_at <= now:
+        return False
+    return repository.latest_kinds(session, bet_id) == [EventKind.CHECK_STARTED.value]
+
+
+def _resolve(row: ReconciliationDifference, resolution: str, operator: str, note: str,
+             now: datetime) -> None:
+    row.resolved_at = now
+    row.resolution = resolution
+    row.operator = operator
+    row.note = note
+
+
+def resolve_difference(ctx: Context, difference_id: int, *, operator: str,
+                       note: str) -> ReconciliationDifference:
+    """An operator closes a difference with a note, and the review item it opened on its
+    bet, if still open."""
+    require_text(operator, "operator")
+    require_text(note, "note")
+    now = ctx.clock()
+    with ctx.db.unit_of_work() as session:
+        row = session.get(ReconciliationDifference, difference_id)
+        if row is None:
+            raise DifferenceNotFound(f"no reconciliation difference {difference_id}")
+        if row.resolved_at is not None:
+            raise IllegalTransition(
+                f"difference {difference_id} was resolved already at "
+                f"{row.resolved_at.isoformat(timespec='seconds')} ({row.resolution})")
+        _resolve(row, RESOLVED, operator, note, now)
+        if row.bet_id is not None:
+            _close_reviews_of(session, row, operator, note, now)
+        session.commit()
+        session.refresh(row)
+        session.expunge(row)
+    return row
+
+
+def _close_reviews_of(session: Session, row: ReconciliationDifference, operator: str,
+                      note: str, now: datetime) -> None:
+    assert row.bet_id is not None  # noqa: S101 - the caller checked
+    reviews = [review for review in repository.open_reviews(session, row.bet_id)
+               if review.reason == ReviewReason.RECONCILIATION.value
+               and review.detail.get("difference_id") == row.id]
+    for review in reviews:
+        review.resolved_at = now
+        review.resolution = RESOLVED
+        review.operator = operator
+        review.note = note
+    if reviews:
+        detail = {"resolution": RESOLVED, "note": note, "reviews": [r.id for r in reviews],
+                  "difference_id": row.id}
+        event = NewEvent(EventKind.REVIEW_RESOLVED, f"operator:{operator}", detail)
+        repository.add_events(session, row.bet_id, [event], now=now)
+
+
+def close_differences_of_reviews(session: Session, reviews: Sequence[Review], *,
+                                 resolution: str, operator: str, note: str,
+                                 now: datetime) -> None:
+    """Close the differences whose reconciliation reviews were just resolved (in the
+    caller's transaction): the person's decision on the bet answers them too."""
+    ids = [review.detail.get("difference_id") for review in reviews
+           if review.reason == ReviewReason.RECONCILIATION.value]
+    wanted = [i for i in ids if isinstance(i, int)]
+    if not wanted:
+        return
+    session.execute(update(ReconciliationDifference)
+                    .where(ReconciliationDifference.id.in_(wanted),
+                           ReconciliationDifference.resolved_at.is_(None))
+                    .values(resolved_at=now, resolution=resolution[:20], operator=operator,
+                            note=note))
