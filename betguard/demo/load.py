@@ -10,7 +10,8 @@ from decimal import Decimal
 
 import requests
 
-from betguard.demo.scenarios import PROVIDERS
+from betguard.demo.scenarios import KINDS, PROVIDERS
+from betguard.runrefs import RunRefs
 from services.context import Context
 from services.intake import place_bet
 from services.results import report_result
@@ -30,22 +31,29 @@ def new_run_id() -> str:
     return f"demo-{secrets.token_hex(3)}"
 
 
-def place_bets(ctx: Context, sim_url: str, run_id: str, count: int,
+def place_bets(ctx: Context, sim_urls: dict[str, str], refs: RunRefs, count: int,
                rng: random.Random) -> list[PlacedBet]:
+    """Place ``count`` bets, each at its provider's simulator (``sim_urls``: one per
+    provider kind), then with betguard."""
     placed: list[PlacedBet] = []
     for start in range(0, count, BATCH):
-        wanted = [_new_bet(run_id, n, rng) for n in range(start, min(count, start + BATCH))]
-        answer = requests.post(f"{sim_url}/_sim/bets", json={"bets": wanted}, timeout=30)
-        answer.raise_for_status()
-        for bet, decided in zip(wanted, answer.json()["bets"], strict=True):
-            placed.append(_register(ctx, bet, decided, rng))
+        wanted = [_new_bet(refs, n, rng) for n in range(start, min(count, start + BATCH))]
+        for kind, url in sim_urls.items():
+            mine = [bet for bet in wanted if KINDS[bet["provider"]] == kind]
+            if not mine:
+                continue
+            answer = requests.post(f"{url}/_sim/bets", json={"bets": mine}, timeout=30)
+            answer.raise_for_status()
+            for bet, decided in zip(mine, answer.json()["bets"], strict=True):
+                placed.append(_register(ctx, bet, decided, rng))
     return placed
 
 
-def _new_bet(run_id: str, number: int, rng: random.Random) -> dict[str, str]:
+def _new_bet(refs: RunRefs, number: int, rng: random.Random) -> dict[str, str]:
     stake = Decimal(rng.choice([5, 10, 20, 25, 50, 80, 150, 400])).quantize(Decimal("0.01"))
-    return {"bet_ref": f"{run_id}-{number:06d}", "stake": str(stake), "currency": "EUR",
-            "provider": rng.choice(PROVIDERS)}
+    provider = rng.choice(PROVIDERS)
+    return {"bet_ref": refs.ref(KINDS[provider], provider, number), "stake": str(stake),
+            "currency": "EUR", "provider": provider}
 
 
 def _register(ctx: Context, bet: dict[str, str], decided: dict[str, object],

@@ -17,10 +17,20 @@ import requests
 
 from betguard.demo.load import new_run_id, place_bets
 from betguard.demo.report import write_report
-from betguard.demo.scenarios import POLICIES, PROVIDERS, SCENARIOS, SETTINGS_ENV, Scenario
+from betguard.demo.scenarios import (
+    DIALECT_KNOBS,
+    POLICIES,
+    PROVIDERS,
+    SCENARIOS,
+    SETTINGS_ENV,
+    SIMULATOR_ENV,
+    Scenario,
+)
 from betguard.demo.summary import Progress, Summary, progress, summarize
 from betguard.launcher import LaunchPlan, LocalStack
+from betguard.runrefs import RunRefs
 from config.settings import Settings, get_settings
+from services.audit import merge_truths
 from services.context import Context
 
 # Bets still open this long after the last deadline count as lost.
@@ -32,7 +42,8 @@ def run_demo(*, bets: int, scenario: str, as_json: bool, keep: bool, workdir: st
     chosen = SCENARIOS[scenario]
     out = sys.stderr if as_json else sys.stdout
     signal.signal(signal.SIGTERM, _exit_on_sigterm)
-    stack = LocalStack(_plan(Path(workdir).absolute(), chosen, get_settings()), dict(os.environ))
+    stack = LocalStack(_plan(Path(workdir).absolute(), chosen, get_settings()),
+                       {**os.environ, **SIMULATOR_ENV})
     try:
         print(f"betguard demo: {bets} bets, scenario {chosen.name}: {chosen.description}",
               file=out)
@@ -61,32 +72,43 @@ def _plan(workdir: Path, scenario: Scenario, settings: Settings) -> LaunchPlan:
         workdir=workdir, policies_toml=POLICIES, providers=PROVIDERS,
         database_url=settings.database_url if "database_url" in given else None,
         redis_url=settings.redis_url, knobs=scenario.knobs, settings_env=SETTINGS_ENV,
+        dialects={dialect: {**_shared_knobs(scenario), **knobs}
+                  for dialect, knobs in DIALECT_KNOBS.items()},
     )
+
+
+def _shared_knobs(scenario: Scenario) -> dict[str, object]:
+    """The scenario's knobs every provider shares (fates, delays, lags, faults); the
+    wallet's belong to the generic simulator, which plays the wallet."""
+    return {k: v for k, v in scenario.knobs.items() if not k.startswith("wallet_")}
 
 
 def _drive(stack: LocalStack, scenario: Scenario, count: int, out: TextIO) -> Summary:
     ctx = stack.context()
     run_id, started = new_run_id(), time.monotonic()
+    rng = random.Random(run_id)  # noqa: S311 - the demo's dice, not a secret
+    refs = RunRefs.new(run_id, rng)
     outage = _OutageSwitch(stack.sim_url, scenario.outage, started)
-    placed = place_bets(ctx, stack.sim_url, run_id, count, random.Random(run_id))  # noqa: S311
-    samples = _watch(ctx, run_id, started, outage, out)
-    truth = requests.get(f"{stack.sim_url}/_sim/truth", timeout=30).json()
+    placed = place_bets(ctx, {"generic": stack.sim_url, **stack.dialect_urls}, refs, count, rng)
+    samples = _watch(ctx, refs, started, outage, out)
+    truth = merge_truths(requests.get(f"{url}/_sim/truth", timeout=30).json()
+                         for url in stack.simulator_urls)
     report = stack.plan.workdir / "report.html"
-    summary = summarize(ctx.db, run_id, placed, truth, scenario=scenario.name,
+    summary = summarize(ctx.db, refs, placed, truth, scenario=scenario.name,
                         duration=time.monotonic() - started, report=str(report))
     write_report(report, summary, samples)
     ctx.db.dispose()
     return summary
 
 
-def _watch(ctx: Context, run_id: str, started: float, outage: _OutageSwitch,
+def _watch(ctx: Context, refs: RunRefs, started: float, outage: _OutageSwitch,
            out: TextIO) -> list[Progress]:
     longest = max(p.deadline for p in ctx.policies.values())
     give_up = started + longest + GIVE_UP_AFTER_SECONDS
     samples: list[Progress] = []
     while True:
         outage.update()
-        sample = progress(ctx.db, run_id, time.monotonic() - started)
+        sample = progress(ctx.db, refs, time.monotonic() - started)
         _print_progress(sample, samples[-1] if samples else None, out)
         samples.append(sample)
         if sample.open_bets == 0 or time.monotonic() > give_up:

@@ -4,7 +4,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-PROVIDERS = ("acme", "zenith")
+# The demo's providers and the kind of API (adapter) each speaks: two of the generic
+# contract, one PG-like (a history feed only: no status call, no cancel) and one
+# Pragmatic-like (hash-signed forms, incomplete rounds, cancelRound, a CSV feed).
+KINDS = {"acme": "generic", "zenith": "generic", "lotus": "pgsoft", "orchid": "pragmatic"}
+PROVIDERS = tuple(KINDS)
 
 # Short times so a demo ends in about a minute; production policies use minutes and hours.
 POLICIES = """
@@ -35,7 +39,58 @@ deadline = 15
 read_timeout = 1.0
 http_attempts = 2
 breaker_cooldown = 2
+
+[providers.lotus]    # PG-like: results only from its history feed, read a little late;
+adapter = "pgsoft"   #   it cannot cancel, so unreturned bets wait for its own resolution
+base_url = "{sim_pgsoft}"
+escalation = "refund"
+first_check_delay = 1
+backoff_base = 1
+backoff_factor = 2
+backoff_cap = 4
+jitter = 0.5
+deadline = 15
+unknown_grace = 15
+provider_resolves_after = 20  # the simulator resolves pending bets itself after 12 s
+read_timeout = 1.0
+http_attempts = 2
+breaker_cooldown = 2
+feed_interval = 1
+feed_lag = 3
+
+[providers.lotus.options]
+operator_token = "demo-operator"
+
+[providers.orchid]   # Pragmatic-like: incomplete rounds, cancelRound, a CSV feed of results
+adapter = "pragmatic"
+base_url = "{sim_pragmatic}"
+escalation = "refund_up_to"
+refund_limit = "100.00"
+first_check_delay = 1
+backoff_base = 1
+backoff_factor = 2
+backoff_cap = 4
+jitter = 0.5
+deadline = 15
+unknown_grace = 8
+read_timeout = 1.0
+http_attempts = 2
+breaker_cooldown = 2
+feed_interval = 2
+feed_lag = 3
+
+[providers.orchid.options]
+secure_login = "demo-login"
 """
+
+# The foreign dialects' simulators: records show in their feeds up to 2 s late; the
+# PG-like provider resolves bets still pending after 12 s itself; the Pragmatic-like one
+# refuses feed calls closer than 2 s.
+DIALECT_KNOBS: dict[str, dict[str, object]] = {
+    "pgsoft": {"feed_lag_range": [0.2, 2.0], "self_resolve_after": 12},
+    "pragmatic": {"feed_lag_range": [0.2, 2.0], "feed_min_interval": 2},
+}
+SIMULATOR_ENV = {"SIMULATOR_PGSOFT_OPERATOR_TOKEN": "demo-operator"}
 
 SETTINGS_ENV = {
     "BETGUARD_SWEEP_INTERVAL": "1",

@@ -12,10 +12,11 @@ from typing import Any
 from sqlalchemy import func, select
 
 from betguard.demo.load import PlacedBet
+from betguard.runrefs import RunRefs
 from models.db import Database
 from models.states import FINAL_STATES, BetState
 from models.tables import AuditEvent, Bet, Review
-from services.audit import audit
+from services.audit import audit, ours
 
 DECIDED = {s.value for s in FINAL_STATES} | {BetState.IN_REVIEW.value}
 
@@ -60,8 +61,8 @@ class Summary:
                     or self.refunds_without_bet or self.refunds_of_settled_bets)
 
 
-def progress(db: Database, run_id: str, seconds: float) -> Progress:
-    mine = Bet.bet_ref.like(f"{run_id}-%")
+def progress(db: Database, refs: RunRefs, seconds: float) -> Progress:
+    mine = ours(Bet.bet_ref, refs.prefixes)
     with db.unit_of_work() as session:
         states = dict(session.execute(
             select(Bet.state, func.count()).where(mine).group_by(Bet.state)).tuples().all())
@@ -72,16 +73,17 @@ def progress(db: Database, run_id: str, seconds: float) -> Progress:
     return Progress(seconds, states, kinds.get("check_started", 0), kinds.get("provider_error", 0))
 
 
-def summarize(db: Database, run_id: str, placed: list[PlacedBet], truth: dict[str, Any], *,
+def summarize(db: Database, refs: RunRefs, placed: list[PlacedBet], truth: dict[str, Any], *,
               scenario: str, duration: float, report: str) -> Summary:
     with db.unit_of_work() as session:
         rows = session.execute(
             select(Bet.bet_ref, Bet.state, Bet.placed_at, Bet.final_at)
-            .where(Bet.bet_ref.like(f"{run_id}-%"))).all()
+            .where(ours(Bet.bet_ref, refs.prefixes))).all()
         reasons = session.execute(
             select(Review.reason, func.count()).join(Bet, Bet.id == Review.bet_id)
-            .where(Bet.bet_ref.like(f"{run_id}-%")).group_by(Review.reason)).all()
-        checked = audit(session, truth, now=datetime.now(UTC), slack=timedelta(0), prefix=run_id)
+            .where(ours(Bet.bet_ref, refs.prefixes)).group_by(Review.reason)).all()
+        checked = audit(session, truth, now=datetime.now(UTC), slack=timedelta(0),
+                        prefix=refs.prefixes)
     failures = {check.name: len(check.failures) for check in checked.checks}
     undecided = sum(1 for row in rows if row.state not in DECIDED)
     waits = sorted((r.final_at - r.placed_at).total_seconds() for r in rows if r.final_at)

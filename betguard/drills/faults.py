@@ -9,8 +9,11 @@ from typing import ClassVar
 
 import requests
 
-from betguard.drills.scenarios import CHAOS_KNOBS
+from betguard.drills.scenarios import CHAOS_KNOBS, KINDS
 from betguard.launcher import LocalStack
+from betguard.runrefs import RunRefs
+
+PG_PROVIDER = next(name for name, kind in KINDS.items() if kind == "pgsoft")
 
 
 @dataclass
@@ -90,6 +93,41 @@ class ProviderOutage(Injector):
         if not down:
             self.ended_at = time.time()
         return "provider down" if down else "provider back"
+
+
+@dataclass
+class ProviderRollbacks(Injector):
+    """The PG-like provider pays back, on its own, the stakes of the bets it resolved
+    itself: each tick its rollbacks of this run's bets go into the wallet, as betguard
+    refunds the same bets (the wallet must pay each stake back once)."""
+
+    refs: RunRefs | None = None
+    pushed: set[str] = field(default_factory=set)
+    last_look: float = 0.0
+
+    name: ClassVar[str] = "provider-rollback"
+    EVERY: ClassVar[float] = 1.0  # seconds between two looks at the provider's truth
+
+    def tick(self, elapsed: float) -> None:
+        url = self.stack.dialect_urls.get("pgsoft")
+        if url is None or self.refs is None or time.monotonic() - self.last_look < self.EVERY:
+            return
+        self.last_look = time.monotonic()
+        bets = requests.get(f"{url}/_sim/truth", timeout=30).json()["bets"]
+        for ref, fact in bets.items():
+            if ref in self.pushed or not ref.startswith(self.refs.number) or \
+                    fact.get("status_now") != "cancelled":
+                continue
+            body = {"provider": PG_PROVIDER, "bet_ref": ref, "amount": fact["stake"],
+                    "currency": fact["currency"]}
+            requests.post(f"{self.stack.sim_url}/_sim/rollback", json=body,
+                          timeout=10).raise_for_status()
+            self.pushed.add(ref)
+            self.log.append(Injected(round(elapsed, 1), self.name, f"rollback of {ref}"))
+
+    @property
+    def done(self) -> bool:
+        return True  # it follows the provider; it has no moments of its own
 
 
 def chaos_knobs() -> dict[str, object]:

@@ -12,7 +12,8 @@ from typing import TypeVar
 
 import requests
 
-from betguard.drills.scenarios import PROVIDERS
+from betguard.drills.scenarios import KINDS, PROVIDERS
+from betguard.runrefs import RunRefs
 from services.context import Context
 from services.intake import place_bets
 from services.results import report_result
@@ -38,19 +39,21 @@ def persist(action: Callable[[], T]) -> T:
 
 
 class Placer:
-    def __init__(self, ctx: Context, sim_url: str, run_id: str, rng: random.Random) -> None:
-        self.ctx, self.sim_url, self.run_id, self.rng = ctx, sim_url, run_id, rng
+    def __init__(self, ctx: Context, sim_urls: dict[str, str], refs: RunRefs,
+                 rng: random.Random) -> None:
+        """``sim_urls``: the simulator of each provider kind (adapter)."""
+        self.ctx, self.sim_urls, self.refs, self.rng = ctx, sim_urls, refs, rng
         self.placed: list[str] = []
 
     def place(self, count: int) -> None:
-        """Place ``count`` more bets (at most ``SIM_BATCH``): registered at the simulator
-        (its request bodies are capped at 1 MB), then at betguard in one batch, then the
-        results the provider returned at once are reported."""
+        """Place ``count`` more bets (at most ``SIM_BATCH``): registered at their
+        provider's simulator (its request bodies are capped at 1 MB), then at betguard in
+        one batch, then the results the providers returned at once are reported."""
         start = len(self.placed)
         wanted = [self._new(n) for n in range(start, start + min(count, SIM_BATCH))]
         if not wanted:
             return
-        decided = persist(partial(self._register_at_simulator, wanted))
+        decided = self._register(wanted)
         payloads = [self._payload(bet) for bet in wanted]
         refused = [r for r in persist(lambda: place_bets(self.ctx, payloads))
                    if r.status not in OK]
@@ -60,16 +63,27 @@ class Placer:
             self._report(bet, decision)
             self.placed.append(bet["bet_ref"])
 
-    def _register_at_simulator(self, wanted: list[dict[str, str]]) -> list[dict[str, object]]:
-        answer = requests.post(f"{self.sim_url}/_sim/bets", json={"bets": wanted}, timeout=30)
+    def _register(self, wanted: list[dict[str, str]]) -> list[dict[str, object]]:
+        """Register each bet at its provider's simulator; the decisions in ``wanted``'s order."""
+        decided: dict[str, dict[str, object]] = {}
+        for kind, url in self.sim_urls.items():
+            mine = [bet for bet in wanted if KINDS[bet["provider"]] == kind]
+            if mine:
+                answers = persist(partial(self._register_at_simulator, url, mine))
+                decided.update(zip((bet["bet_ref"] for bet in mine), answers, strict=True))
+        return [decided[bet["bet_ref"]] for bet in wanted]
+
+    @staticmethod
+    def _register_at_simulator(url: str, wanted: list[dict[str, str]]) -> list[dict[str, object]]:
+        answer = requests.post(f"{url}/_sim/bets", json={"bets": wanted}, timeout=30)
         answer.raise_for_status()
         return list(answer.json()["bets"])
 
     def _new(self, number: int) -> dict[str, str]:
         stake = self.rng.choice(["5.00", "20.00", "50.00", "99.00", "250.00"])
         provider = self.rng.choice(PROVIDERS)
-        # The provider in the reference lets the simulator's log be read per provider.
-        return {"bet_ref": f"{self.run_id}-{provider}-{number:07d}", "stake": stake,
+        # A generic reference names its provider, so the simulator's log reads per provider.
+        return {"bet_ref": self.refs.ref(KINDS[provider], provider, number), "stake": stake,
                 "currency": "EUR", "provider": provider}
 
     @staticmethod

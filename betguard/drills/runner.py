@@ -17,14 +17,29 @@ from typing import Any
 import requests
 from sqlalchemy import func, select
 
-from betguard.drills.faults import Injector, ProviderOutage, build_injectors, chaos_knobs
+from betguard.drills.faults import (
+    Injector,
+    ProviderOutage,
+    ProviderRollbacks,
+    build_injectors,
+    chaos_knobs,
+)
 from betguard.drills.load import Placer, persist
-from betguard.drills.scenarios import DRILLS, POLICIES, PROVIDERS, RATE_LIMIT, SETTINGS_ENV
+from betguard.drills.scenarios import (
+    DIALECT_KNOBS,
+    DRILLS,
+    POLICIES,
+    PROVIDERS,
+    RATE_LIMIT,
+    SETTINGS_ENV,
+    SIMULATOR_ENV,
+)
 from betguard.launcher import LaunchPlan, LocalStack
+from betguard.runrefs import RunRefs
 from models.outbox import NotificationState
 from models.states import BetState
 from models.tables import Bet, Notification
-from services.audit import AuditReport, audit
+from services.audit import AuditReport, audit, merge_truths, ours
 from services.context import Context
 
 TICK = 0.2
@@ -39,7 +54,8 @@ OPEN_STATES = {BetState.PENDING.value, BetState.REFUND_PENDING.value}
 def run_drill(name: str, *, bets: int, duration: float, as_json: bool, workdir: str) -> int:
     drill = DRILLS[name]
     out = sys.stderr if as_json else sys.stdout
-    stack = LocalStack(_plan(Path(workdir).absolute(), drill.faults), dict(os.environ))
+    stack = LocalStack(_plan(Path(workdir).absolute(), drill.faults),
+                       {**os.environ, **SIMULATOR_ENV})
     try:
         print(f"drill {name}: {drill.description}; {bets} bets over {duration:.0f} s", file=out)
         stack.start()
@@ -54,9 +70,11 @@ def _plan(workdir: Path, faults: tuple[str, ...]) -> LaunchPlan:
     env = dict(SETTINGS_ENV)
     if "duplicates" in faults:
         env["BETGUARD_DRILL_DUPLICATES"] = "true"
+    chaos = chaos_knobs() if "provider-chaos" in faults else {}
     return LaunchPlan(
-        workdir=workdir, policies_toml=POLICIES, providers=PROVIDERS,
-        knobs=chaos_knobs() if "provider-chaos" in faults else {}, settings_env=env,
+        workdir=workdir, policies_toml=POLICIES, providers=PROVIDERS, knobs=chaos,
+        dialects={dialect: {**chaos, **knobs} for dialect, knobs in DIALECT_KNOBS.items()},
+        settings_env=env,
         provider_workers=2, provider_concurrency=16, flower=False, api=False, local_postgres=True,
         redis_over_tcp=True,
     )
@@ -67,8 +85,10 @@ def _run(stack: LocalStack, faults: tuple[str, ...], bets: int, duration: float,
     ctx = stack.context()
     run_id = f"drill-{secrets.token_hex(3)}"
     rng = random.Random(run_id)  # noqa: S311 - a drill's dice, not a secret
+    refs = RunRefs.new(run_id, rng)
     injectors = build_injectors(faults, stack, duration, rng)
-    placer = Placer(ctx, stack.sim_url, run_id, rng)
+    injectors.append(ProviderRollbacks(stack, [], refs=refs))
+    placer = Placer(ctx, {"generic": stack.sim_url, **stack.dialect_urls}, refs, rng)
     started = time.monotonic()
     while len(placer.placed) < bets or not all(i.done for i in injectors):
         elapsed = time.monotonic() - started
@@ -77,16 +97,19 @@ def _run(stack: LocalStack, faults: tuple[str, ...], bets: int, duration: float,
         for injector in injectors:
             injector.tick(elapsed)
         time.sleep(TICK)
-    _drain(ctx, run_id, out, max(DRAIN_SECONDS, bets * DRAIN_SECONDS_PER_BET))
-    return _report(stack, ctx, run_id, placer, injectors, time.monotonic() - started)
+    _drain(ctx, refs, out, max(DRAIN_SECONDS, bets * DRAIN_SECONDS_PER_BET), injectors)
+    return _report(stack, ctx, refs, placer, injectors, time.monotonic() - started)
 
 
-def _drain(ctx: Context, run_id: str, out: Any, seconds: float) -> None:
+def _drain(ctx: Context, refs: RunRefs, out: Any, seconds: float,
+           injectors: list[Injector]) -> None:
     """Wait until every bet is decided (or with a person) and every notification is
     delivered or dead, or ``seconds`` have passed."""
     give_up = time.monotonic() + seconds
     while time.monotonic() < give_up:
-        states, notifications = persist(lambda: _open_work(ctx, run_id))
+        for injector in injectors:
+            injector.tick(0.0)  # the providers go on pushing their own rollbacks
+        states, notifications = persist(lambda: _open_work(ctx, refs))
         open_bets = sum(n for state, n in states.items() if state in OPEN_STATES)
         print(f"  open bets: {open_bets}  notifications pending: {notifications}  "
               f"states: {states}", file=out, flush=True)
@@ -95,8 +118,8 @@ def _drain(ctx: Context, run_id: str, out: Any, seconds: float) -> None:
         time.sleep(1.0)
 
 
-def _open_work(ctx: Context, run_id: str) -> tuple[dict[str, int], int]:
-    mine = Bet.bet_ref.startswith(f"{run_id}-")
+def _open_work(ctx: Context, refs: RunRefs) -> tuple[dict[str, int], int]:
+    mine = ours(Bet.bet_ref, refs.prefixes)
     with ctx.db.unit_of_work() as session:
         states = dict(session.execute(
             select(Bet.state, func.count()).where(mine).group_by(Bet.state)).tuples().all())
@@ -106,19 +129,20 @@ def _open_work(ctx: Context, run_id: str) -> tuple[dict[str, int], int]:
     return states, int(notifications or 0)
 
 
-def _report(stack: LocalStack, ctx: Context, run_id: str, placer: Placer,
+def _report(stack: LocalStack, ctx: Context, refs: RunRefs, placer: Placer,
             injectors: list[Injector], seconds: float) -> dict[str, Any]:
-    truth = requests.get(f"{stack.sim_url}/_sim/truth", timeout=60).json()
+    truth = merge_truths(requests.get(f"{url}/_sim/truth", timeout=60).json()
+                         for url in stack.simulator_urls)
     with ctx.db.unit_of_work() as session:
         result: AuditReport = audit(session, truth, now=datetime.now(UTC), slack=AUDIT_SLACK,
-                                    prefix=run_id)
+                                    prefix=refs.prefixes)
     rate = _rate_after_outage(stack, injectors)
     faults = [vars(i) for injector in injectors for i in injector.log]
     injected = Counter(f["fault"] for f in faults)
     injected["provider-fault"] = truth["counts"].get("faults_injected", 0)
-    injected["duplicate-delivery"] = _duplicate_deliveries(ctx, run_id)
+    injected["duplicate-delivery"] = _duplicate_deliveries(ctx, refs)
     late = [fact for ref, fact in truth["bets"].items()
-            if ref.startswith(f"{run_id}-") and fact.get("lag", 0) > 0]
+            if ref.startswith(refs.prefixes) and fact.get("lag", 0) > 0]
     injected["late-registration"] = len(late)
     return {
         "bets": len(placer.placed), "seconds": round(seconds, 1),
@@ -130,11 +154,11 @@ def _report(stack: LocalStack, ctx: Context, run_id: str, placer: Placer,
     }
 
 
-def _duplicate_deliveries(ctx: Context, run_id: str) -> int:
+def _duplicate_deliveries(ctx: Context, refs: RunRefs) -> int:
     """Check messages that arrived for an attempt already taken: absorbed, counted."""
     with ctx.db.unit_of_work() as session:
         total = session.scalar(select(func.sum(Bet.duplicate_deliveries))
-                               .where(Bet.bet_ref.startswith(run_id)))
+                               .where(ours(Bet.bet_ref, refs.prefixes)))
     return int(total or 0)
 
 

@@ -4,7 +4,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-PROVIDERS = ("alpha", "beta")
+# The drill's providers and the kind of API (adapter) each speaks: two of the generic
+# contract, one PG-like (history feed only: no status call, no cancel) and one
+# Pragmatic-like (hash-signed forms, incomplete rounds, cancelRound, a CSV feed).
+KINDS = {"alpha": "generic", "beta": "generic", "gamma": "pgsoft", "delta": "pragmatic"}
+PROVIDERS = tuple(KINDS)
+DIALECTS = ("pgsoft", "pragmatic")
 RATE_LIMIT = 20.0  # alpha's requests per second, shared by every worker
 
 POLICIES = f"""
@@ -35,7 +40,60 @@ deadline = 6
 read_timeout = 1.0
 http_attempts = 2
 breaker_cooldown = 2
+
+[providers.gamma]    # PG-like: only a history feed; the provider resolves pending bets itself
+adapter = "pgsoft"
+base_url = "{{sim_pgsoft}}"
+escalation = "refund"
+first_check_delay = 0.5
+backoff_base = 0.5
+backoff_factor = 2
+backoff_cap = 2
+jitter = 0.5
+deadline = 8
+unknown_grace = 8
+provider_resolves_after = 14  # the simulator resolves them after 9 s
+read_timeout = 1.0
+http_attempts = 2
+breaker_cooldown = 2
+feed_interval = 0.5
+feed_lag = 2
+
+[providers.gamma.options]
+operator_token = "drill-operator"
+
+[providers.delta]    # Pragmatic-like: incomplete rounds, cancelRound, a CSV feed of results
+adapter = "pragmatic"
+base_url = "{{sim_pragmatic}}"
+escalation = "refund"
+first_check_delay = 0.5
+backoff_base = 0.5
+backoff_factor = 2
+backoff_cap = 2
+jitter = 0.5
+deadline = 8
+unknown_grace = 4
+read_timeout = 1.0
+http_attempts = 2
+breaker_cooldown = 2
+feed_interval = 1
+feed_lag = 2
+
+[providers.delta.options]
+secure_login = "drill-login"
 """
+
+# The foreign dialects' simulators: records show in their feeds up to 1.5 s late; the
+# PG-like provider resolves bets still pending after 9 s itself (and pays the stake back
+# into the wallet on its own); the Pragmatic-like one answers a feed called more than
+# once a second with its "too often" error.
+DIALECT_KNOBS: dict[str, dict[str, object]] = {
+    "pgsoft": {"feed_lag_range": [0.2, 1.5], "self_resolve_after": 9},
+    "pragmatic": {"feed_lag_range": [0.2, 1.5], "feed_min_interval": 1},
+}
+# Environment of every process the drill starts (the simulators read their operator
+# token from it).
+SIMULATOR_ENV = {"SIMULATOR_PGSOFT_OPERATOR_TOKEN": "drill-operator"}
 
 SETTINGS_ENV = {
     "BETGUARD_SWEEP_INTERVAL": "1",
