@@ -261,6 +261,22 @@ def add_notifications(
     return ids
 
 
+def add_game_notification(
+    session: Session, kind: NotificationKind, detail: dict[str, Any], *, now: datetime,
+) -> int:
+    """Put news about a game or a provider (no one bet: a pause, a resume) in the outbox,
+    in the caller's transaction; returns its id."""
+    event_id = str(uuid.uuid4())
+    payload = {"event_id": event_id, "event": kind.value, "occurred_at": now.isoformat(),
+               **detail}
+    row = {"event_id": event_id, "bet_id": None, "kind": kind.value, "payload": payload,
+           "state": NotificationState.PENDING.value, "attempts": 0, "next_attempt_at": now,
+           "created_at": now, "delivered_at": None, "last_error": None}
+    ids: list[int] = list(session.scalars(_INSERT_NOTIFICATIONS, [row]))
+    session.info.setdefault(NEW_NOTIFICATIONS, []).extend(ids)
+    return ids[0]
+
+
 def _notification_row(bet: BetSnapshot, kind: NotificationKind, detail: dict[str, Any],
                       now: datetime) -> dict[str, Any]:
     event_id = str(uuid.uuid4())

@@ -86,7 +86,14 @@ class Receiver:
 
     def for_bet(self, bet_ref: str) -> list[dict[str, Any]]:
         with self.lock:
-            return [n for n in self.accepted if n["bet_ref"] == bet_ref]
+            return [n for n in self.accepted if n.get("bet_ref") == bet_ref]
+
+    def for_game(self, provider: str, game_id: str | None = None) -> list[dict[str, Any]]:
+        """News about games (a pause, a resume: no bet_ref) of ``provider``, in order."""
+        with self.lock:
+            return [n for n in self.accepted if "bet_ref" not in n
+                    and n.get("provider") == provider
+                    and (game_id is None or n.get("game_id") == game_id)]
 
     def deliveries_per_event(self, bet_ref: str) -> Counter[str]:
         return Counter(n["event_id"] for n in self.for_bet(bet_ref))

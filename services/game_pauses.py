@@ -1,0 +1,200 @@
+"""The circuit breaker for games: tell the game server to pause a game whose bets do not
+come back, and that it may go on once they have.
+
+A bet is *unreturned* when it is still open (not settled or refunded) more than
+``policy.pause.unreturned_after`` seconds after it was placed. When a game's count of
+unreturned bets reaches ``policy.pause.game`` (or the whole provider's count reaches
+``policy.pause.provider``: game_id "*"), the game is marked paused in ``game_pauses``
+and a ``game_paused`` notification is written to the outbox in the same transaction.
+It is resumed (``game_resumed``) once the count falls to ``threshold * resume_ratio``
+or below: hysteresis, so a count hovering at the threshold does not flap.
+
+The database is the truth: a transition happens only through a conditional statement
+(insert-if-absent or update-where-not-yet), so two watchers at once -- beat running late
+beside a fresh run, a duplicate delivery -- send one notification, never two. On
+PostgreSQL the watchers of one provider also take turns (a transaction-level advisory
+lock), so each decides from counts no other watcher is changing. Safe to run twice,
+late or never: each run looks at the bets as they are now.
+"""
+
+from __future__ import annotations
+
+import zlib
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from enum import StrEnum
+
+from sqlalchemy import func, select, text, update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.orm import Session
+
+from config.policies import PausePolicy, ProviderPolicy
+from models import repository
+from models.outbox import NotificationKind
+from models.states import FINAL_STATES, BetState
+from models.tables import Bet, GamePause
+from services.context import Context
+
+WHOLE_PROVIDER = "*"  # the game_id of a pause of every game of a provider
+OPEN_STATES = tuple(state.value for state in BetState if state not in FINAL_STATES)
+
+
+class Verdict(StrEnum):
+    PAUSE = "pause"
+    RESUME = "resume"
+    KEEP = "keep"  # nothing to tell the game server
+
+
+def decide(*, paused: bool, unreturned: int, threshold: int | None,
+           resume_ratio: float) -> Verdict:
+    """Pure: pause at the threshold, resume at ``threshold * resume_ratio`` or below.
+
+    A game paused under a threshold the policy no longer sets (None) is resumed: nothing
+    would ever resume it otherwise.
+    """
+    if threshold is None:
+        return Verdict.RESUME if paused else Verdict.KEEP
+    if not paused and unreturned >= threshold:
+        return Verdict.PAUSE
+    if paused and unreturned <= threshold * resume_ratio:
+        return Verdict.RESUME
+    return Verdict.KEEP
+
+
+@dataclass(frozen=True)
+class Target:
+    """One game (or the whole provider) to decide about, with what decides it."""
+
+    game_id: str
+    unreturned: int
+    threshold: int | None
+
+
+def targets(pause: PausePolicy, counts: Mapping[str, int],
+            paused: Iterable[str]) -> list[Target]:
+    """Pure: every game with unreturned bets or a pause, and the whole provider, each
+    with its threshold. A game with neither, and no threshold at all, needs no look."""
+    paused = set(paused)
+    games = sorted((set(counts) | paused) - {WHOLE_PROVIDER})
+    found = [Target(game, counts.get(game, 0), pause.game)
+             for game in games if pause.game is not None or game in paused]
+    if pause.provider is not None or WHOLE_PROVIDER in paused:
+        found.append(Target(WHOLE_PROVIDER, sum(counts.values()), pause.provider))
+    return found
+
+
+@dataclass(frozen=True)
+class PauseChange:
+    """A transition this run made (and notified): ``verdict`` is PAUSE or RESUME."""
+
+    provider: str
+    game_id: str
+    verdict: Verdict
+    unreturned: int
+    threshold: int | None
+
+
+def watches(policy: ProviderPolicy) -> bool:
+    """Whether the provider's policy sets any threshold."""
+    return policy.pause.game is not None or policy.pause.provider is not None
+
+
+def watch_games(ctx: Context) -> list[PauseChange]:
+    """One pass over every provider with thresholds, or with games still paused."""
+    with ctx.db.unit_of_work() as session:
+        still_paused = set(session.scalars(
+            select(GamePause.provider).where(GamePause.paused.is_(True)).distinct()))
+    changes: list[PauseChange] = []
+    for name, policy in sorted(ctx.policies.items()):
+        if watches(policy) or name in still_paused:
+            changes += watch_provider(ctx, policy)
+    return changes
+
+
+def watch_provider(ctx: Context, policy: ProviderPolicy) -> list[PauseChange]:
+    """Pause and resume one provider's games per its policy, in one transaction."""
+    now = ctx.clock()
+    cutoff = now - timedelta(seconds=policy.pause.unreturned_after)
+    with ctx.db.unit_of_work() as session:
+        _take_turn(session, policy.name)
+        counts = unreturned_by_game(session, policy.name, cutoff)
+        paused = paused_games(session, policy.name)
+        changes = []
+        for target in targets(policy.pause, counts, paused):
+            verdict = decide(paused=target.game_id in paused, unreturned=target.unreturned,
+                             threshold=target.threshold, resume_ratio=policy.pause.resume_ratio)
+            if verdict is not Verdict.KEEP and _flip(session, policy, target, verdict, now):
+                changes.append(PauseChange(policy.name, target.game_id, verdict,
+                                           target.unreturned, target.threshold))
+        session.commit()
+    return changes
+
+
+def unreturned_by_game(session: Session, provider: str, cutoff: datetime) -> dict[str, int]:
+    """Open bets placed at or before ``cutoff``, counted per game."""
+    rows = session.execute(
+        select(Bet.game_id, func.count())
+        .where(Bet.provider == provider, Bet.state.in_(OPEN_STATES), Bet.placed_at <= cutoff)
+        .group_by(Bet.game_id))
+    return {game_id: count for game_id, count in rows.tuples()}
+
+
+def paused_games(session: Session, provider: str) -> set[str]:
+    return set(session.scalars(select(GamePause.game_id).where(
+        GamePause.provider == provider, GamePause.paused.is_(True))))
+
+
+def _take_turn(session: Session, provider: str) -> None:
+    """Watchers of one provider take turns until the end of the transaction (PostgreSQL;
+    the conditional statements alone keep other databases to one notification)."""
+    if session.get_bind().dialect.name == "postgresql":
+        key = zlib.crc32(f"betguard:game_pauses:{provider}".encode())
+        session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": key})
+
+
+def _flip(session: Session, policy: ProviderPolicy, target: Target, verdict: Verdict,
+          now: datetime) -> bool:
+    """Make the transition if nobody made it yet, and write its notification with it."""
+    flipped = (_mark_paused(session, policy.name, target, now) if verdict is Verdict.PAUSE
+               else _mark_resumed(session, policy.name, target, now))
+    if not flipped:
+        return False
+    kind = (NotificationKind.GAME_PAUSED if verdict is Verdict.PAUSE
+            else NotificationKind.GAME_RESUMED)
+    repository.add_game_notification(session, kind, {
+        "provider": policy.name,
+        "game_id": target.game_id,
+        "scope": "provider" if target.game_id == WHOLE_PROVIDER else "game",
+        "unreturned": target.unreturned,
+        "threshold": target.threshold,
+        "unreturned_after": policy.pause.unreturned_after,
+        "resume_at_or_below": (None if target.threshold is None
+                               else target.threshold * policy.pause.resume_ratio),
+    }, now=now)
+    return True
+
+
+def _mark_paused(session: Session, provider: str, target: Target, now: datetime) -> bool:
+    """Insert the pause, or flip a resumed row to paused: only if it is not paused yet."""
+    dialect = postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
+    values = {"provider": provider, "game_id": target.game_id, "paused": True,
+              "unreturned": target.unreturned, "changed_at": now}
+    statement = dialect.insert(GamePause).values(**values)
+    statement = statement.on_conflict_do_update(
+        index_elements=["provider", "game_id"],
+        set_={"paused": True, "unreturned": statement.excluded.unreturned,
+              "changed_at": statement.excluded.changed_at},
+        where=GamePause.paused.is_(False),
+    ).returning(GamePause.game_id)
+    return session.execute(statement).first() is not None
+
+
+def _mark_resumed(session: Session, provider: str, target: Target, now: datetime) -> bool:
+    resumed = session.execute(
+        update(GamePause)
+        .where(GamePause.provider == provider, GamePause.game_id == target.game_id,
+               GamePause.paused.is_(True))
+        .values(paused=False, unreturned=target.unreturned, changed_at=now)
+        .returning(GamePause.game_id))
+    return resumed.first() is not None
