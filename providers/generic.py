@@ -11,6 +11,7 @@ import math
 import re
 import time
 from collections.abc import Callable, Mapping, Sequence
+from dataclasses import replace
 from decimal import Decimal
 from typing import Annotated, Any, Literal
 from urllib.parse import quote
@@ -193,6 +194,8 @@ class GenericHttpProvider:
             session=session,
             sleep=sleep,
             throttle=throttle,
+            fallback_urls=fallback_urls,
+            service=name,
         )
 
     def close(self) -> None:
@@ -203,9 +206,9 @@ class GenericHttpProvider:
         which may be "not yet": providers register bets late."""
         response = self._client.request("GET", f"/bets/{_quoted(bet_ref)}")
         if response.status_code == 404:
-            return BetStatus(bet_ref=bet_ref, status=ProviderStatus.UNKNOWN)
+            return _via(BetStatus(bet_ref=bet_ref, status=ProviderStatus.UNKNOWN), response)
         self._expect_ok(response, bet_ref)
-        return parse_status(response.content, bet_ref=bet_ref, provider=self.name)
+        return _via(parse_status(response.content, bet_ref=bet_ref, provider=self.name), response)
 
     def get_statuses(self, bet_refs: list[str]) -> dict[str, BetStatus]:
         """Statuses for every requested ref, in one call when the provider supports batches.
@@ -220,7 +223,8 @@ class GenericHttpProvider:
             return {ref: self.get_status(ref) for ref in refs}
         response = self._client.request("POST", "/bets/status", body={"bet_refs": refs})
         self._expect_ok(response, ",".join(refs)[:200])
-        return parse_statuses(response.content, bet_refs=refs, provider=self.name)
+        answers = parse_statuses(response.content, bet_refs=refs, provider=self.name)
+        return {ref: _via(status, response) for ref, status in answers.items()}
 
     def cancel(self, bet_ref: str, player_id: str = "") -> CancelOutcome:
         """Ask the provider to cancel a bet.
@@ -240,10 +244,12 @@ class GenericHttpProvider:
         """
         response = self._client.request("POST", f"/bets/{_quoted(bet_ref)}/cancel", body={})
         if response.status_code == 404:
-            return CancelOutcome(accepted=False, status=BetStatus(bet_ref, ProviderStatus.UNKNOWN))
+            unknown = BetStatus(bet_ref, ProviderStatus.UNKNOWN)
+            return CancelOutcome(accepted=False, status=_via(unknown, response))
         if response.status_code != 409:
             self._expect_ok(response, bet_ref)
-        status = parse_status(response.content, bet_ref=bet_ref, provider=self.name)
+        status = _via(parse_status(response.content, bet_ref=bet_ref, provider=self.name),
+                      response)
         return self._cancel_outcome(response.status_code, status)
 
     def fetch_history(self, feed: str, cursor: str | None) -> HistoryPage:
@@ -268,6 +274,11 @@ class GenericHttpProvider:
         if 400 <= code < 500:
             raise ProviderRejected(f"provider {self.name}: bet {bet_ref!r} refused: {detail}")
         raise _invalid(self.name, bet_ref, f"status code: unexpected {detail}")
+
+
+def _via(status: BetStatus, response: SignedResponse) -> BetStatus:
+    """The status, naming the fallback base URL that answered (None: the primary)."""
+    return status if response.via is None else replace(status, via=response.via)
 
 
 def _quoted(bet_ref: str) -> str:

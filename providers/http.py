@@ -18,14 +18,28 @@ What it guarantees to its callers:
 
 Status codes other than 5xx are returned to the caller, who knows which of
 them the contract gives a meaning to (404, 409, ...).
+
+A backup channel: a client may have fallback base URLs (a provider's mirror domains).
+A call that gets no answer at all from one base URL (connection refused, timeout, 5xx
+after its retries -- the "unavailable" class) is sent to the next, in order; an answer
+that cannot be trusted, or a refusal (4xx), is the service's word and is never asked
+again elsewhere. Each request is signed for the target it is sent to, so nothing
+changes there. The answer says which fallback served it (``SignedResponse.via``; None
+for the primary), and the process-wide fallback hook (:func:`set_fallback_hook`: the
+worker's metrics) hears of each such answer.
+
+Stickiness, bounded: once a fallback has answered, the client starts with it for
+:data:`STICK_SECONDS` (calls in a row do not each wait for a dead primary first), then
+tries the primary first again. Nothing else is remembered.
 """
 
 from __future__ import annotations
 
 import json
 import logging
+import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import requests
@@ -49,6 +63,34 @@ from providers.errors import (
 )
 
 log = logging.getLogger(__name__)
+
+# How long a client keeps starting with the fallback that answered last, before the
+# primary gets the first try again.
+STICK_SECONDS = 30.0
+
+# Told of every answer a fallback base URL gave: (provider or service name, base URL).
+FallbackHook = Callable[[str, str], None]
+_fallback_hook: FallbackHook | None = None
+
+
+def set_fallback_hook(hook: FallbackHook | None) -> None:
+    """Install the process-wide hook told of answers served by a fallback (the worker's
+    metrics, from ``betguard.bootstrap``); None removes it."""
+    global _fallback_hook
+    _fallback_hook = hook
+
+
+def fallback_served(service: str, url: str) -> None:
+    """Tell the hook a fallback answered; a failing hook is logged, never raised: a
+    metric must not turn an answer into an error. Adapters that switch base URLs on
+    their own call this too."""
+    hook = _fallback_hook
+    if hook is None:
+        return
+    try:
+        hook(service, url)
+    except Exception:
+        log.exception("fallback hook failed for %s (%s)", service, url)
 
 MAX_RESPONSE_BYTES = 1024 * 1024
 _CHUNK_BYTES = 64 * 1024
@@ -89,6 +131,7 @@ class SignedResponse:
 
     status_code: int
     content: bytes
+    via: str | None = None  # the fallback base URL that answered; None: the primary
 
     def text_excerpt(self, limit: int = 200) -> str:
         """The start of the body, for error messages (never the whole of a large body)."""
@@ -140,11 +183,21 @@ class SignedJsonClient:
         session: requests.Session | None = None,
         sleep: Callable[[float], None] = time.sleep,
         throttle: Callable[[], None] | None = None,
+        fallback_urls: Sequence[str] = (),
+        service: str = "",
+        stick_for: float = STICK_SECONDS,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         if attempts < 1:
             raise ValueError(f"attempts must be at least 1, not {attempts}")
         self.base_url = base_url.rstrip("/")
+        self.fallback_urls = tuple(url.rstrip("/") for url in fallback_urls)
         self.name = name or self.base_url
+        self.service = service or self.name  # how the fallback hook names us
+        self._stick_for = stick_for
+        self._clock = clock
+        self._sticky: tuple[str, float] | None = None  # (fallback, until) we start with
+        self._sticky_lock = threading.Lock()
         self.errors = errors
         self._secret = secret
         self._timeout = (connect_timeout, read_timeout)
@@ -173,22 +226,55 @@ class SignedJsonClient:
         """
         payload = b"" if body is None else json.dumps(body, separators=(",", ":")).encode()
         where = f"{self.name}: {method} {path}"
-        try:
-            # a copy per call: one client may serve several threads at once
-            retrying = self._retrying.copy()
-            response: SignedResponse = retrying(self._attempt, method, path, payload)
-        except _TransientFailure as exc:
-            raise self.errors.unavailable(f"{where}: {exc}") from exc
-        except _UntrustedResponse as exc:
-            raise self.errors.invalid(f"{where}: untrusted response: {exc}") from exc
-        except requests.RequestException as exc:  # a malformed URL and the like: do not retry
-            raise self.errors.unavailable(f"{where}: request failed: {exc}") from exc
+        failures: list[str] = []
+        for base in self.base_urls():
+            try:
+                response = self._call(base, method, path, payload)
+            except _TransientFailure as exc:
+                failures.append(str(exc) if base == self.base_url else f"{base}: {exc}")
+                continue
+            except _UntrustedResponse as exc:
+                raise self.errors.invalid(f"{where}: untrusted response: {exc}") from exc
+            except requests.RequestException as exc:  # a malformed URL and the like
+                raise self.errors.unavailable(f"{where}: request failed: {exc}") from exc
+            return self._served(base, response)
+        raise self.errors.unavailable(f"{where}: {'; '.join(failures)}")
+
+    def base_urls(self) -> list[str]:
+        """The base URLs in the order the next call tries them: the primary, then the
+        fallbacks as configured -- unless a fallback answered within ``stick_for``: then
+        it comes first."""
+        urls = [self.base_url, *self.fallback_urls]
+        with self._sticky_lock:
+            sticky = self._sticky
+            if sticky is not None and self._clock() >= sticky[1]:
+                self._sticky = sticky = None
+        if sticky is None:
+            return urls
+        return [sticky[0], *(url for url in urls if url != sticky[0])]
+
+    def _call(self, base: str, method: str, path: str, payload: bytes) -> SignedResponse:
+        """One base URL, retried briefly (tenacity) while it gives no answer."""
+        # a copy per call: one client may serve several threads at once
+        retrying = self._retrying.copy()
+        response: SignedResponse = retrying(self._attempt, method, path, payload, base)
         return response
 
-    def _attempt(self, method: str, path: str, payload: bytes) -> SignedResponse:
+    def _served(self, base: str, response: SignedResponse) -> SignedResponse:
+        """Note who answered: a fallback becomes the first try for a while."""
+        if base == self.base_url:
+            with self._sticky_lock:
+                self._sticky = None
+            return response
+        with self._sticky_lock:
+            self._sticky = (base, self._clock() + self._stick_for)
+        fallback_served(self.service, base)
+        return SignedResponse(response.status_code, response.content, via=base)
+
+    def _attempt(self, method: str, path: str, payload: bytes, base: str) -> SignedResponse:
         if self._throttle is not None:
             self._throttle()
-        prepared, exchange = self._signed_request(method, path, payload)
+        prepared, exchange = self._signed_request(method, path, payload, base)
         deadline = time.monotonic() + sum(self._timeout)
         try:
             with self._session.send(
@@ -207,7 +293,7 @@ class SignedJsonClient:
             raise _TransientFailure(f"{type(exc).__name__}: {exc}") from exc
 
     def _signed_request(
-        self, method: str, path: str, payload: bytes
+        self, method: str, path: str, payload: bytes, base: str = ""
     ) -> tuple[requests.PreparedRequest, signing.Exchange]:
         """The request as it goes on the wire, signed over its final target.
 
@@ -218,7 +304,7 @@ class SignedJsonClient:
                    # Plain bytes on the wire, so the body can be read as it arrives.
                    "Accept-Encoding": "identity"}
         prepared = self._session.prepare_request(requests.Request(
-            method, self.base_url + path, data=payload or None, headers=headers))
+            method, (base or self.base_url) + path, data=payload or None, headers=headers))
         exchange = signing.Exchange(
             signing.new_request_id(), str(prepared.method), prepared.path_url)
         try:
