@@ -6,6 +6,7 @@ import click
 
 from betguard.api.cli import api_command
 from betguard.ops import register_ops_commands
+from betguard.reconcile.cli import differences, reconcile_command
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -112,3 +113,5 @@ def api_key(name: str, role: str) -> None:
 
 register_ops_commands(main)
 main.add_command(api_command)
+main.add_command(reconcile_command)
+main.add_command(differences)
