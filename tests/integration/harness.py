@@ -233,12 +233,38 @@ http_attempts = 2
 feed_interval = 1.0
 feed_lag = 1
 options = {{ secure_login = "test-login" }}
+
+[providers.pausing]    # the game circuit breaker: 3 unreturned bets of a game pause it,
+max_concurrency = 8    #   5 of the whole provider pause all its games; a person decides
+base_url = "{sim}"     #   at a deadline far away, so its bets stay open until resolved
+escalation = "review"
+first_check_delay = 0.2
+backoff_base = 0.3
+backoff_cap = 1.0
+jitter = 0.5
+deadline = 600
+read_timeout = 1.0
+http_attempts = 2
+pause = {{ unreturned_after = 0.5, game = 3, provider = 5, resume_ratio = 0.5 }}
+""" + f"""
+[providers.mirrored]   # its primary a closed loopback port: served by its fallback
+max_concurrency = 8
+base_url = "http://127.0.0.1:{free_port()}"
+fallback_urls = ["{{sim}}"]
+escalation = "refund"
+first_check_delay = 0.2
+backoff_base = 0.3
+backoff_cap = 1.0
+jitter = 0.5
+deadline = 600
+read_timeout = 1.0
+http_attempts = 2
 """
 
 # The providers above, each with the provider secret the simulators share.
 PROVIDER_NAMES = ["refunder", "reviewer", "patient", "backoff", "sleepy", "slow", "batcher",
                   "sleepy_batcher", "fencing", "slow_batcher", "hanging", "healthy",
-                  "hanging_deadline", "pgsoft", "pragmatic"]
+                  "hanging_deadline", "pgsoft", "pragmatic", "pausing", "mirrored"]
 
 
 @dataclass
