@@ -13,8 +13,8 @@ recent is counted in the report, and the next run covers it.
 
 from __future__ import annotations
 
-import importlib
 import logging
+import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -23,12 +23,12 @@ from typing import Any, Literal
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from models.errors import BetguardError, InvalidCommand
+from models.errors import InvalidCommand
 from models.states import BetState
 from models.tables import Bet, FeedCursor, ProviderRow, ReconciliationRun
 from providers.base import Capability, Provider
-from providers.errors import ProviderError
 from services.context import Context
+from services.feeds import pull_feed
 from services.reconcile_compare import (
     Comparison,
     HereBet,
@@ -43,6 +43,7 @@ log = logging.getLogger(__name__)
 Mode = Literal["rows", "summary"]
 SCHEDULED = "scheduled"  # the mode column of beat's runs (they compare row by row)
 _CHUNK = 500  # references per IN list
+MAX_PAGES = 20  # pages one reconciliation pulls from a feed before comparing
 
 
 class NoHistoryFeed(InvalidCommand):
@@ -131,16 +132,24 @@ def reconcile(ctx: Context, provider: str, window_from: datetime, window_to: dat
 
 
 def pull_feeds(ctx: Context, provider: str, feeds: Iterable[str]) -> list[str]:
-    """Pull each feed now (the mirror then holds what the provider published); a failed
-    pull is a note in the report: the comparison then stops at the older horizon."""
-    feeds_module = importlib.import_module("services.feeds")
+    """Pull each feed now, page after page while the provider has more (within
+    ``MAX_PAGES``, at the feed's own rate limit), so the mirror holds what the provider
+    published. A failed pull, or a feed still behind, is a note in the report: the
+    comparison then stops at the older horizon, or may see the lag as differences."""
+    interval = ctx.policy(provider).feed_interval
     notes = []
     for feed in feeds:
-        try:
-            feeds_module.pull_feed(ctx, provider, feed, wake=False)
-        except (ProviderError, BetguardError) as exc:
-            notes.append(f"pull of feed {feed!r} failed: {exc}")
-            log.warning("reconciliation of %s: pull of feed %s failed: %s", provider, feed, exc)
+        for _page in range(MAX_PAGES):
+            pulled = pull_feed(ctx, provider, feed, wake=False)
+            if pulled.error is not None:
+                notes.append(f"pull of feed {feed!r} failed: {pulled.error}")
+                break
+            if not pulled.called or not pulled.more:
+                break  # pulled up to now (or by another pull within its interval)
+            time.sleep(interval)  # more waiting: the next page at the feed's rate limit
+        else:
+            notes.append(f"feed {feed!r} still has rows waiting after {MAX_PAGES} pages: "
+                         "differences of its newest bets may be only its lag")
     return notes
 
 
