@@ -7,6 +7,10 @@ number before the call (a duplicate or stale entry does nothing), no transaction
 open during the call, and its decision, transition, escalation and audit events are
 the single check's own (``first_decision``, ``verdict_for``, ``conclude``).
 
+For a provider with a history feed the mirror is read first, as the single check
+does (``services.checks``): the bets it decides are left out of the call, and a
+provider without a status call is not called at all.
+
 The bets that reach the deadline path are asked to cancel concurrently, within what
 is left of the batch's lease (``services.cancels``): one after the other, many bets
 times a read timeout would outlive the lease, and the sweep would send bets still in
@@ -21,12 +25,12 @@ from collections.abc import Sequence
 from concurrent.futures import Future, ThreadPoolExecutor, wait
 from datetime import timedelta
 
-from models import bulk, repository
+from models import bulk, mirror, repository
 from models.escalation import Action
 from models.events import EventKind
 from models.snapshot import BetSnapshot
 from models.transitions import NewEvent
-from providers.base import BetStatus, Provider
+from providers.base import BetStatus, Capability, Provider
 from providers.errors import ProviderError
 from services.checks import (
     CancelAnswer,
@@ -36,6 +40,8 @@ from services.checks import (
     conclude,
     error_detail,
     first_decision,
+    mirror_decides,
+    mirror_event,
     verdict_for,
 )
 from services.context import Context
@@ -57,7 +63,7 @@ def run_batch_check(ctx: Context, provider_name: str,
     if not bets:
         return +outcomes
     provider = ctx.providers[provider_name]
-    answers = ask_statuses(provider, bets)
+    answers = ask_statuses(ctx, provider, bets)
     first = {bet.id: first_decision(ctx, bet, answers[bet.id][0]) for bet in bets}
     budget = cancel_budget(ctx.timing.check_lease, time.monotonic() - claimed)
     cancels = ask_cancels(provider, [b for b in bets if first[b.id].action is Action.CANCEL],
@@ -88,7 +94,31 @@ def _claim(ctx: Context, provider: str, checks: Sequence[tuple[int, int]]) -> li
     return bets
 
 
-def ask_statuses(provider: Provider, bets: Sequence[BetSnapshot]) -> dict[int, Answer]:
+def ask_statuses(ctx: Context, provider: Provider,
+                 bets: Sequence[BetSnapshot]) -> dict[int, Answer]:
+    """The mirror's answers where it decides, then one call about the other bets."""
+    answers = read_mirror_many(ctx, provider, bets)
+    rest = [bet for bet in bets if bet.id not in answers]
+    if rest:
+        answers.update(ask_provider(provider, rest))
+    return answers
+
+
+def read_mirror_many(ctx: Context, provider: Provider,
+                     bets: Sequence[BetSnapshot]) -> dict[int, Answer]:
+    """The answers the mirror of the provider's history decides (none without one)."""
+    if Capability.HISTORY not in provider.capabilities:
+        return {}
+    answers: dict[int, Answer] = {}
+    with ctx.db.transaction() as connection:
+        for bet in bets:
+            found = mirror.mirror_answer(connection, bet.provider, bet.bet_ref)
+            if mirror_decides(provider, found):
+                answers[bet.id] = (found, [mirror_event(bet, found, bet.check_attempt - 1)])
+    return answers
+
+
+def ask_provider(provider: Provider, bets: Sequence[BetSnapshot]) -> dict[int, Answer]:
     """Ask about every bet in one call; an error is every bet's error, handled like an
     outage, as is a bet the answer leaves out."""
     actor = f"provider:{provider.name}"

@@ -4,6 +4,13 @@ A check is claimed by its attempt number before any HTTP call, so a duplicate or
 stale delivery does nothing; no transaction is open while the provider is asked.
 The steps after the answer (``decide``, ``conclude``) are shared with the batched
 check of ``services.batch_checks``, which asks about many bets in one call.
+
+A provider is asked only for what it can do (its ``capabilities``). For a provider
+with a history feed the mirror (``models.mirror``, a database read: no provider call,
+no bulkhead slot) is read first: a final row there is the answer. Otherwise a
+provider with a status call is asked; one without (history only) has the mirror's
+answer: pending for a running row, unknown when the feed has not shown the bet.
+Either answer is recorded as ``provider_answered``; the mirror's says ``via`` "mirror".
 """
 
 from __future__ import annotations
@@ -17,18 +24,19 @@ from enum import StrEnum
 
 from sqlalchemy.orm import Session
 
-from models import bulk, repository, schedule, transitions
+from models import bulk, mirror, repository, schedule, transitions
 from models.escalation import (
     Action,
+    ConflictingAnswer,
     Decision,
     decide_after_cancel,
     decide_after_check,
-    unknown_believed_at,
+    next_check_limit,
 )
 from models.events import EventKind, ReviewReason
 from models.snapshot import BetSnapshot
 from models.transitions import Change, NewEvent
-from providers.base import BetStatus, CancelOutcome, Provider, ProviderStatus
+from providers.base import BetStatus, CancelOutcome, Capability, Provider
 from providers.errors import ProviderError
 from services.context import Context
 from services.facts import Fact, note_late_fact
@@ -68,7 +76,7 @@ def run_check(ctx: Context, bet_id: int, attempt: int) -> CheckOutcome:
     if bet is None:
         return CheckOutcome.STALE
     provider = ctx.providers[bet.provider]
-    answer, events = ask_status(provider, bet, attempt)
+    answer, events = ask_status(ctx, provider, bet, attempt)
     verdict = decide(ctx, provider, bet, answer, events)
     if not conclude(ctx, [verdict])[0]:
         return CheckOutcome.SUPERSEDED
@@ -85,10 +93,16 @@ def _claim(ctx: Context, bet_id: int, attempt: int) -> BetSnapshot | None:
 
 
 def ask_status(
-    provider: Provider, bet: BetSnapshot, attempt: int
+    ctx: Context, provider: Provider, bet: BetSnapshot, attempt: int
 ) -> tuple[BetStatus | None, list[NewEvent]]:
-    """Ask for the bet's status; an error is recorded and handled like an outage."""
+    """The bet's status: from the mirror of the provider's history when it has one and
+    the mirror decides (see the module's docstring), else from the provider; an error
+    is recorded and handled like an outage."""
     actor = f"provider:{bet.provider}"
+    if Capability.HISTORY in provider.capabilities:
+        mirrored = read_mirror(ctx, bet)
+        if mirror_decides(provider, mirrored):
+            return mirrored, [mirror_event(bet, mirrored, attempt)]
     started = time.perf_counter()
     try:
         answer = provider.get_status(bet.bet_ref, bet.player_id)
@@ -97,6 +111,24 @@ def ask_status(
     elapsed_ms = round((time.perf_counter() - started) * 1000, 1)
     detail = {"attempt": attempt, **answer.as_detail(), "elapsed_ms": elapsed_ms}
     return answer, [NewEvent(EventKind.PROVIDER_ANSWERED, actor, detail)]
+
+
+def read_mirror(ctx: Context, bet: BetSnapshot) -> BetStatus:
+    """What the provider's history feed says about the bet (UNKNOWN: no row yet)."""
+    with ctx.db.transaction() as connection:
+        return mirror.mirror_answer(connection, bet.provider, bet.bet_ref)
+
+
+def mirror_decides(provider: Provider, answer: BetStatus) -> bool:
+    """Whether the mirror's answer is the answer: a final row (or rows that disagree,
+    for a person), or any answer of a provider that has no status call to ask."""
+    return (answer.status in mirror.FINAL or isinstance(answer, ConflictingAnswer)
+            or Capability.STATUS not in provider.capabilities)
+
+
+def mirror_event(bet: BetSnapshot, answer: BetStatus, attempt: int) -> NewEvent:
+    return NewEvent(EventKind.PROVIDER_ANSWERED, f"provider:{bet.provider}",
+                    {"attempt": attempt, **answer.as_detail()})
 
 
 CancelAnswer = tuple[CancelOutcome | None, list[NewEvent]]
@@ -131,6 +163,7 @@ def first_decision(ctx: Context, bet: BetSnapshot, answer: BetStatus | None) -> 
     return decide_after_check(
         ctx.policy(bet.provider), stake=bet.stake, currency=bet.currency, answer=answer,
         now=ctx.clock(), deadline=bet.deadline, placed_at=bet.placed_at,
+        capabilities=ctx.providers[bet.provider].capabilities,
     )
 
 
@@ -141,7 +174,8 @@ def verdict_for(ctx: Context, bet: BetSnapshot, answer: BetStatus | None,
     if decision.action is Action.CANCEL:
         outcome, cancel_events = cancel if cancel is not None else (None, [])
         events = [*events, *cancel_events]
-        decision = decide_after_cancel(outcome, currency=bet.currency)
+        decision = decide_after_cancel(outcome, currency=bet.currency, now=ctx.clock(),
+                                       deadline=bet.deadline)
         answer = outcome.status if outcome else answer
     change = _change_for(ctx, bet, decision, answer, ctx.clock())
     change = dataclasses.replace(change, events=[*events, *change.events])
@@ -201,12 +235,13 @@ def _change_for(
 
 def _next_check_at(ctx: Context, bet: BetSnapshot, answer: BetStatus | None,
                    now: datetime) -> datetime:
-    """The backoff's next check, never past the deadline; for a bet the provider does not
-    know, never past the moment its "never saw it" is believed (``unknown_grace``)."""
+    """The backoff's next check, never past the next moment the decision could change:
+    the deadline; for a bet the provider does not know, the moment its "never saw it" is
+    believed (``unknown_grace``); for a bet waiting for a provider without a cancel call
+    to resolve it, the moment that resolution can be seen (``next_check_limit``)."""
     policy = ctx.policy(bet.provider)
-    until = bet.deadline
-    if answer is not None and answer.status is ProviderStatus.UNKNOWN:
-        until = unknown_believed_at(policy, placed_at=bet.placed_at, deadline=bet.deadline)
+    until = next_check_limit(policy, ctx.providers[bet.provider].capabilities, answer=answer,
+                             now=now, placed_at=bet.placed_at, deadline=bet.deadline)
     return schedule.next_check_at(policy, bet.check_attempt - 1, now, until, ctx.draw)
 
 
