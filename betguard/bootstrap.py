@@ -8,6 +8,7 @@ import redis
 
 from betguard.metrics.guards import BREAKER_STATES, GUARD_METRICS
 from betguard.metrics.instrumented import InstrumentedProvider
+from betguard.metrics.worker import PROVIDER_FALLBACKS
 from config.policies import ProviderPolicy
 from config.settings import Settings, SettingsError
 from models.db import Database
@@ -15,6 +16,7 @@ from providers.base import Provider
 from providers.breaker import RedisBreaker
 from providers.bulkhead import RedisBulkhead
 from providers.guard import GuardedProvider, call_lease
+from providers.http import set_fallback_hook
 from providers.notifier import HttpNotifier
 from providers.ratelimit import RedisRateLimiter
 from providers.registry import build_provider
@@ -74,7 +76,9 @@ def build_providers(settings: Settings) -> dict[str, Provider]:
     """One adapter per configured provider, each call timed for the worker's metrics,
     passing the provider's circuit breaker and taking one of its concurrency slots
     (both shared by every worker through Redis) and, where the policy sets a rate
-    limit, every request taking a slot of that limit too."""
+    limit, every request taking a slot of that limit too. Answers served by a fallback
+    base URL are counted in the worker's metrics."""
+    set_fallback_hook(count_fallback)
     client = redis.Redis.from_url(redis_py_url(settings.broker_url),
                                   socket_timeout=REDIS_TIMEOUT,
                                   socket_connect_timeout=REDIS_TIMEOUT)
@@ -102,6 +106,11 @@ def build_providers(settings: Settings) -> dict[str, Provider]:
     return providers
 
 
+def count_fallback(provider: str, url: str) -> None:
+    """The fallback hook: one more answer a provider's fallback base URL gave."""
+    PROVIDER_FALLBACKS.labels(provider=provider).inc()
+
+
 def guarded(adapter: Provider, client: redis.Redis, policy: ProviderPolicy) -> Provider:
     """``adapter`` behind its breaker and bulkhead, both in the worker's metrics."""
     name = policy.name
@@ -109,8 +118,11 @@ def guarded(adapter: Provider, client: redis.Redis, policy: ProviderPolicy) -> P
                            threshold=policy.breaker_failures, cooldown=policy.breaker_cooldown)
     bulkhead = RedisBulkhead(client, key=f"betguard:bulkhead:{name}",
                              limit=policy.max_concurrency)
+    # A call may try every base URL in turn (the primary, then each fallback), each with
+    # the policy's attempts: the slot's lease covers them all.
+    urls = 1 + len(policy.fallback_urls)
     lease = call_lease(connect_timeout=policy.connect_timeout, read_timeout=policy.read_timeout,
-                       attempts=policy.http_attempts,
+                       attempts=policy.http_attempts * urls,
                        rate_wait=RATE_WAIT if policy.rate_limit is not None else 0.0)
     GUARD_METRICS.watch(name)
     BREAKER_STATES.watch(name, breaker)

@@ -88,8 +88,12 @@ BREAKER_OPENINGS = Spec("betguard_provider_breaker_openings", "counter",
                         "Times a provider's circuit breaker opened (counted by the worker "
                         "whose call opened it).", ("provider",))
 
+PROVIDER_FALLBACKS = Spec("betguard_provider_fallbacks", "counter",
+                          "Provider answers served by a fallback base URL (the primary gave "
+                          "no answer), per provider.", ("provider",))
+
 WORKER_SPECS = (CHECKS, PROVIDER_CALLS, NOTIFICATION_DELIVERIES, REFUND_ATTEMPTS,
-                BREAKER_STATE, PROVIDER_REJECTIONS, BREAKER_OPENINGS)
+                BREAKER_STATE, PROVIDER_REJECTIONS, BREAKER_OPENINGS, PROVIDER_FALLBACKS)
 
 
 def exposed_series() -> dict[str, tuple[str, ...]]:

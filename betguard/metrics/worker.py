@@ -34,6 +34,7 @@ def _counter(spec: specs.Spec) -> Counter:
 CHECKS = _counter(specs.CHECKS)
 NOTIFICATION_DELIVERIES = _counter(specs.NOTIFICATION_DELIVERIES)
 REFUND_ATTEMPTS = _counter(specs.REFUND_ATTEMPTS)
+PROVIDER_FALLBACKS = _counter(specs.PROVIDER_FALLBACKS)
 PROVIDER_CALL_SECONDS = Histogram(specs.PROVIDER_CALLS.name, specs.PROVIDER_CALLS.help,
                                   specs.PROVIDER_CALLS.labels, buckets=CALL_BUCKETS)
 
