@@ -259,12 +259,30 @@ jitter = 0.5
 deadline = 600
 read_timeout = 1.0
 http_attempts = 2
+
+[providers.pgsoft_resolving]  # the PG-like simulator again (it sees pgsoft's rounds too):
+adapter = "pgsoft"            #   no cancel; at the deadline it waits for the provider to
+base_url = "{{pgsoft_sim}}"    #   resolve the bet itself (6 s, seen in the feed 4 s later)
+max_concurrency = 8
+escalation = "review"
+first_check_delay = 0.5
+backoff_base = 0.5
+backoff_cap = 1.0
+jitter = 0.5
+deadline = 3
+provider_resolves_after = 6
+read_timeout = 1.0
+http_attempts = 2
+feed_interval = 0.5
+feed_lag = 4
+options = {{{{ operator_token = "test-operator" }}}}
 """
 
 # The providers above, each with the provider secret the simulators share.
 PROVIDER_NAMES = ["refunder", "reviewer", "patient", "backoff", "sleepy", "slow", "batcher",
                   "sleepy_batcher", "fencing", "slow_batcher", "hanging", "healthy",
-                  "hanging_deadline", "pgsoft", "pragmatic", "pausing", "mirrored"]
+                  "hanging_deadline", "pgsoft", "pragmatic", "pausing", "mirrored",
+                  "pgsoft_resolving"]
 
 
 @dataclass
