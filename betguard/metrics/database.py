@@ -8,6 +8,7 @@ handful of grouped counts, each narrowed by an indexed state or open-review colu
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -24,8 +25,17 @@ from models.db import Database
 from models.events import ReviewReason
 from models.outbox import NotificationState
 from models.states import BetState
-from models.tables import Bet, Notification, Review, SweepStat
+from models.tables import (
+    Bet,
+    FeedCursor,
+    GamePause,
+    Notification,
+    ReconciliationDifference,
+    Review,
+    SweepStat,
+)
 from services.context import utcnow
+from services.reconcile_compare import Kind
 
 Family = GaugeMetricFamily | CounterMetricFamily
 Columns = TypeVarTuple("Columns")
@@ -41,6 +51,10 @@ class Figures:
     refunds: Sequence[tuple[str, str, int, Decimal]] = ()  # provider, currency, count, amount
     notifications: Sequence[tuple[str, int]] = ()  # state, count
     sweeps: Sequence[tuple[str, int, int, datetime | None, float | None]] = ()
+    differences: Sequence[tuple[str, str, int]] = ()  # provider, kind, open count
+    feeds: Sequence[tuple[str, str, datetime | None, int]] = ()  # ..., last success, rows
+    paused: Sequence[tuple[str, int]] = ()  # provider, paused entries
+    providers: Sequence[str] = ()  # every provider with a bet or a pause entry
 
 
 def read_figures(session: Session) -> Figures:
@@ -60,6 +74,17 @@ def read_figures(session: Session) -> Figures:
                             .group_by(Notification.state)),
         sweeps=_rows(session, select(SweepStat.kind, SweepStat.runs, SweepStat.items,
                                      SweepStat.last_run_at, SweepStat.last_duration_seconds)),
+        differences=_rows(session, select(ReconciliationDifference.provider,
+                                          ReconciliationDifference.kind, func.count())
+                          .where(ReconciliationDifference.resolved_at.is_(None))
+                          .group_by(ReconciliationDifference.provider,
+                                    ReconciliationDifference.kind)),
+        feeds=_rows(session, select(FeedCursor.provider, FeedCursor.feed,
+                                    FeedCursor.last_success_at, FeedCursor.rows_seen)),
+        paused=_rows(session, select(GamePause.provider, func.count())
+                     .where(GamePause.paused.is_(True)).group_by(GamePause.provider)),
+        providers=list(session.scalars(select(Bet.provider).distinct()
+                                       .union(select(GamePause.provider).distinct()))),
     )
 
 
@@ -70,7 +95,7 @@ def _rows(session: Session, query: Select[*Columns]) -> list[tuple[*Columns]]:
 def families(figures: Figures, now: datetime) -> list[Metric]:
     """The metric families for ``figures``; with no rows, just their names and types."""
     return [*_bet_families(figures, now), *_queue_families(figures),
-            *_sweep_families(figures)]
+            *_sweep_families(figures), *_feed_families(figures, now)]
 
 
 def _family(spec: specs.Spec) -> Family:
@@ -121,6 +146,30 @@ def _sweep_families(figures: Figures) -> list[Metric]:
         if seconds is not None:
             duration.add_metric([kind], seconds)
     return [runs, items, last_run, duration]
+
+
+def _feed_families(figures: Figures, now: datetime) -> list[Metric]:
+    """Feeds, reconciliation and game pauses. Zeros are shown for every kind of
+    difference of every provider with a feed, and for every provider's pauses, so an
+    alert sees the series before its first difference or pause."""
+    differences = _family(specs.OPEN_DIFFERENCES)
+    open_counts = {(provider, kind): count for provider, kind, count in figures.differences}
+    with_feeds = {provider for provider, _feed, _at, _rows in figures.feeds}
+    kinds = {kind.value for kind in Kind}
+    for provider in sorted(with_feeds | {provider for provider, _kind in open_counts}):
+        for kind in sorted(kinds | {k for p, k in open_counts if p == provider}):
+            differences.add_metric([provider, kind], open_counts.get((provider, kind), 0))
+    age, rows = _family(specs.FEED_LAST_SUCCESS_AGE), _family(specs.FEED_ROWS)
+    for provider, feed, last_success_at, seen in sorted(figures.feeds):
+        seconds = math.inf if last_success_at is None else \
+            max(0.0, (now - last_success_at).total_seconds())
+        age.add_metric([provider, feed], seconds)
+        rows.add_metric([provider, feed], seen)
+    paused = _family(specs.GAMES_PAUSED)
+    per_provider = dict(figures.paused)
+    for provider in sorted({*figures.providers, *per_provider}):
+        paused.add_metric([provider], per_provider.get(provider, 0))
+    return [differences, age, rows, paused]
 
 
 class DatabaseCollector(Collector):

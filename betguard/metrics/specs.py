@@ -55,9 +55,26 @@ SWEEP_LAST_RUN = Spec("betguard_sweep_last_run_timestamp_seconds", "gauge",
 SWEEP_DURATION = Spec("betguard_sweep_duration_seconds", "gauge",
                       "How long the last run of each kind of sweep took.", ("kind",))
 
+OPEN_DIFFERENCES = Spec(
+    "betguard_reconciliation_open_differences", "gauge",
+    "Differences between a provider's history and betguard's bets not yet resolved, per "
+    "provider and kind (missing_here, missing_there, payout_differs, state_differs, "
+    "duplicate).", ("provider", "kind"))
+FEED_LAST_SUCCESS_AGE = Spec(
+    "betguard_feed_last_success_age_seconds", "gauge",
+    "Seconds since each provider feed was last pulled successfully (+Inf: never).",
+    ("provider", "feed"))
+FEED_ROWS = Spec("betguard_feed_rows", "counter",
+                 "Rows read from each provider feed (a row seen again counts again).",
+                 ("provider", "feed"))
+GAMES_PAUSED = Spec("betguard_games_paused", "gauge",
+                    "Games (or whole providers: game \"*\") the game server was told to pause "
+                    "for too many unreturned bets, per provider.", ("provider",))
+
 DATABASE_SPECS = (BETS, OLDEST_PENDING_AGE, OPEN_REVIEWS, REFUNDS, REFUNDED_AMOUNT,
                   NOTIFICATIONS, DEAD_LETTERS, SWEEP_RUNS, SWEEP_ITEMS, SWEEP_LAST_RUN,
-                  SWEEP_DURATION)
+                  SWEEP_DURATION, OPEN_DIFFERENCES, FEED_LAST_SUCCESS_AGE, FEED_ROWS,
+                  GAMES_PAUSED)
 
 # -- counted in memory by the provider worker (served on its own metrics port) --------------
 CHECKS = Spec("betguard_checks", "counter",

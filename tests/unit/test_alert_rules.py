@@ -95,7 +95,8 @@ def test_the_alerts_cover_what_ops_asked_for() -> None:
     for name in ("betguard_oldest_pending_age_seconds", "betguard_provider_call_seconds_count",
                  "betguard_open_reviews", "betguard_notification_dead_letters",
                  "betguard_sweep_last_run_timestamp_seconds", "betguard_refunds_total",
-                 "betguard_provider_breaker_state"):
+                 "betguard_provider_breaker_state", "betguard_reconciliation_open_differences",
+                 "betguard_feed_last_success_age_seconds", "betguard_games_paused"):
         assert name in exprs
 
 
@@ -121,6 +122,8 @@ def test_the_rules_file_loads_in_prometheus() -> None:
 
 
 CALLS = "betguard_provider_call_seconds_count"
+DIFFERENCES = "betguard_reconciliation_open_differences"
+FEED_AGE = "betguard_feed_last_success_age_seconds"
 BREAKER = "betguard_provider_breaker_state"
 # Each case: series over 40 minutes, one per minute, and the alerts expected at 35m.
 FIRING_CASES: list[dict[str, Any]] = [
@@ -160,6 +163,27 @@ FIRING_CASES: list[dict[str, Any]] = [
     {"series": {'betguard_open_reviews{reason="check_failing"}': "0x20 2x20"},
      "alert": "BetguardChecksFailing",
      "fires": [{"reason": "check_failing", "severity": "warning"}]},
+    # Open for long: fires per provider and kind; a difference the automatic check
+    # closed within minutes, and kinds at zero, do not.
+    {"series": {DIFFERENCES + '{provider="pg",kind="payout_differs"}': "0x10 2x30",
+                DIFFERENCES + '{provider="pg",kind="state_differs"}': "0x30 1x3 0x7",
+                DIFFERENCES + '{provider="pg",kind="duplicate"}': "0x40",
+                DIFFERENCES + '{provider="pp",kind="missing_here"}': "0x40"},
+     "alert": "BetguardReconciliationDifferences",
+     "fires": [{"provider": "pg", "kind": "payout_differs", "severity": "warning"}]},
+    # Pulled every minute, then nothing after 10m; a feed that never succeeded (+Inf);
+    # a feed that keeps succeeding never fires.
+    {"series": {FEED_AGE + '{provider="pg",feed="history"}': "0+0x10 60+60x30",
+                FEED_AGE + '{provider="new",feed="history"}': " ".join(["Inf"] * 41),
+                FEED_AGE + '{provider="pp",feed="casino"}': "30x40"},
+     "alert": "BetguardFeedStale",
+     "fires": [{"provider": "pg", "feed": "history", "severity": "critical"},
+               {"provider": "new", "feed": "history", "severity": "critical"}]},
+    {"series": {'betguard_games_paused{provider="pg"}': "0x30 3x10",
+                'betguard_games_paused{provider="pp"}': "0x40"},
+     "alert": "BetguardGamePaused", "fires": [{"provider": "pg", "severity": "warning"}]},
+    {"series": {'betguard_games_paused{provider="pg"}': "0x30 1 0x9"},
+     "alert": "BetguardGamePaused", "fires": []},
 ]
 
 
