@@ -8,7 +8,7 @@ import click
 
 from betguard.ops import output
 from betguard.ops.runtime import OpsCommand, json_option, open_ops
-from betguard.ops.stats import Stats, collect_stats
+from betguard.ops.stats import Stats, collect_stats, print_feeds_and_reconciliation
 from betguard.ops.views import age, short_time
 from models.states import BetState
 from services.context import utcnow
@@ -73,6 +73,7 @@ def _print_stats(report: Stats) -> None:
     output.table(["state", "notifications"],
                  [[state, str(count)] for state, count in sorted(report.notifications.items())],
                  title="notifications to the game server", empty="none")
+    print_feeds_and_reconciliation(report)
     if report.dead_letters:
         output.say(f"{report.dead_letters} dead letters: see `betguard notifications list "
                    "--dead`, re-send with `betguard notifications resend --all-dead`",

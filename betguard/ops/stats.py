@@ -1,5 +1,6 @@
 """The numbers ops watch: bets per state and provider, how old the oldest pending
-bet is, how often each provider fails, the review queue, and refunds that are stuck.
+bet is, how often each provider fails, the review queue, refunds that are stuck, the
+providers' history feeds, open reconciliation differences and paused games.
 
 A refund counts as stuck when its wake-up is long overdue (the sweeps should have
 dispatched it) or when the wallet already failed it several times: both mean
@@ -9,7 +10,7 @@ money in limbo that retrying alone may not fix.
 from __future__ import annotations
 
 from collections import defaultdict
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -20,7 +21,15 @@ from betguard.ops.views import seconds_since
 from models.events import EventKind
 from models.outbox import NotificationState
 from models.states import BetState
-from models.tables import AuditEvent, Bet, Notification, Review
+from models.tables import (
+    AuditEvent,
+    Bet,
+    FeedCursor,
+    GamePause,
+    Notification,
+    ReconciliationDifference,
+    Review,
+)
 
 STUCK_AFTER = timedelta(minutes=5)
 STUCK_FAILURES = 3
@@ -59,6 +68,27 @@ class StuckRefund:
 
 
 @dataclass(frozen=True)
+class FeedState:
+    """Where the pull of one provider feed stands."""
+
+    provider: str
+    feed: str
+    cursor: str | None
+    last_success_at: datetime | None
+    pulls: int
+    rows_seen: int
+    last_error: str | None
+
+
+@dataclass(frozen=True)
+class PausedGame:
+    provider: str
+    game_id: str  # "*": every game of the provider
+    unreturned: int
+    since: datetime
+
+
+@dataclass(frozen=True)
 class Stats:
     at: datetime
     bets: dict[str, dict[str, int]]
@@ -67,6 +97,9 @@ class Stats:
     open_reviews: dict[str, int]
     stuck_refunds: list[StuckRefund]
     notifications: dict[str, int]
+    open_differences: dict[str, dict[str, int]] = field(default_factory=dict)
+    feeds: list[FeedState] = field(default_factory=list)
+    paused_games: list[PausedGame] = field(default_factory=list)
 
     @property
     def dead_letters(self) -> int:
@@ -94,6 +127,20 @@ class Stats:
             ],
             "notifications": self.notifications,
             "dead_letters": self.dead_letters,
+            "open_differences": self.open_differences,
+            "feeds": [
+                {"provider": f.provider, "feed": f.feed, "cursor": f.cursor,
+                 "last_success_at": f.last_success_at,
+                 "last_success_age_seconds": None if f.last_success_at is None
+                 else seconds_since(f.last_success_at, now),
+                 "pulls": f.pulls, "rows_seen": f.rows_seen, "last_error": f.last_error}
+                for f in self.feeds
+            ],
+            "paused_games": [
+                {"provider": p.provider, "game_id": p.game_id, "unreturned": p.unreturned,
+                 "since": p.since}
+                for p in self.paused_games
+            ],
         }
 
 
@@ -106,7 +153,38 @@ def collect_stats(session: Session, now: datetime) -> Stats:
         open_reviews=open_reviews_by_reason(session),
         stuck_refunds=stuck_refunds(session, now),
         notifications=notifications_by_state(session),
+        open_differences=open_differences(session),
+        feeds=feed_states(session),
+        paused_games=paused_games(session),
     )
+
+
+def open_differences(session: Session) -> dict[str, dict[str, int]]:
+    """Open reconciliation differences per provider and kind."""
+    rows = session.execute(
+        select(ReconciliationDifference.provider, ReconciliationDifference.kind, func.count())
+        .where(ReconciliationDifference.resolved_at.is_(None))
+        .group_by(ReconciliationDifference.provider, ReconciliationDifference.kind))
+    counts: dict[str, dict[str, int]] = defaultdict(dict)
+    for provider, kind, count in rows:
+        counts[provider][kind] = count
+    return {provider: dict(sorted(counts[provider].items())) for provider in sorted(counts)}
+
+
+def feed_states(session: Session) -> list[FeedState]:
+    rows = session.execute(
+        select(FeedCursor.provider, FeedCursor.feed, FeedCursor.cursor,
+               FeedCursor.last_success_at, FeedCursor.pulls, FeedCursor.rows_seen,
+               FeedCursor.last_error).order_by(FeedCursor.provider, FeedCursor.feed))
+    return [FeedState(*row) for row in rows]
+
+
+def paused_games(session: Session) -> list[PausedGame]:
+    rows = session.execute(
+        select(GamePause.provider, GamePause.game_id, GamePause.unreturned,
+               GamePause.changed_at)
+        .where(GamePause.paused.is_(True)).order_by(GamePause.provider, GamePause.game_id))
+    return [PausedGame(*row) for row in rows]
 
 
 def notifications_by_state(session: Session) -> dict[str, int]:
@@ -181,3 +259,27 @@ def stuck_refunds(session: Session, now: datetime) -> list[StuckRefund]:
     )
     return [StuckRefund(bet_id, f"{provider}/{bet_ref}", next_check_at, count)
             for bet_id, provider, bet_ref, next_check_at, count in rows]
+
+
+def print_feeds_and_reconciliation(report: Stats) -> None:
+    """The human form of the feeds, open differences and paused games."""
+    from betguard.ops import output
+    from betguard.ops.views import age, short_time
+
+    output.table(["provider", "feed", "cursor", "last success", "age", "pulls", "rows",
+                  "last error"],
+                 [[f.provider, f.feed, (f.cursor or "-")[:24], short_time(f.last_success_at),
+                   "never" if f.last_success_at is None
+                   else age((report.at - f.last_success_at).total_seconds()),
+                   str(f.pulls), str(f.rows_seen), (f.last_error or "-")[:60]]
+                  for f in report.feeds],
+                 title="history feeds", empty="no feeds")
+    output.table(["provider", "kind", "open"],
+                 [[provider, kind, str(count)]
+                  for provider, kinds in report.open_differences.items()
+                  for kind, count in kinds.items()],
+                 title="open reconciliation differences", empty="none")
+    output.table(["provider", "game", "unreturned", "paused since"],
+                 [[p.provider, p.game_id, str(p.unreturned), short_time(p.since)]
+                  for p in report.paused_games],
+                 title="paused games", empty="none")
