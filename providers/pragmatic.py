@@ -283,11 +283,12 @@ def _refuse_constant(name: str) -> NoReturn:
     raise ValueError(f"{name} is not a number JSON allows")
 
 
-def _describe(error: ValidationError) -> str:
-    """'field: problem' for each error, so the message names what was wrong."""
+def _describe(error: ValidationError, whole: str = "body") -> str:
+    """'field: problem' for each error, so the message names what was wrong (``whole``:
+    the name of a problem of the whole object)."""
     parts = []
     for item in error.errors(include_url=False)[:5]:
-        where = ".".join(str(part) for part in item["loc"]) or "body"
+        where = ".".join(str(part) for part in item["loc"]) or whole
         parts.append(f"{where}: {item['msg']}")
     return "; ".join(parts)
 
@@ -401,7 +402,7 @@ def _row(fields: dict[str, str], line: int, provider: str, call: str) -> History
     try:
         found = FinishedRound.model_validate(fields)
     except ValidationError as exc:
-        raise _invalid(provider, call, f"line {line}, {_describe(exc)}") from None
+        raise _invalid(provider, call, f"line {line}, {_describe(exc, 'endDate')}") from None
     return to_history_row(found)
 
 
