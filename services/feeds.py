@@ -110,10 +110,11 @@ def pull_feed(ctx: Context, provider_name: str, feed: str, *, wake: bool = True)
     report = PullReport(provider_name, feed, called=True, rows=len(page.rows), new=stored.new,
                         updated=stored.updated, unchanged=stored.unchanged, more=page.more,
                         woken=woken)
-    log.info("feed %s/%s: %d rows from cursor %s (%d new, %d updated, %d seen before), "
-             "cursor now %s%s; %d bets checked now", provider_name, feed, report.rows,
-             claim.cursor, report.new, report.updated, report.unchanged, page.cursor,
-             " (more waiting)" if page.more else "", woken)
+    log.log(logging.INFO if report.new or report.updated else logging.DEBUG,
+            "feed %s/%s: %d rows from cursor %s (%d new, %d updated, %d seen before), "
+            "cursor now %s%s; %d bets checked now", provider_name, feed, report.rows,
+            claim.cursor, report.new, report.updated, report.unchanged, page.cursor,
+            " (more waiting)" if page.more else "", woken)
     return report
 
 
