@@ -1,0 +1,122 @@
+"""A history-only provider (PG-like: no status call, no cancel) end to end, through the
+Celery workers and beat: its bets are known from its feed's mirror only, and nothing
+fences them, so betguard never refunds one on its own word.
+
+- a result in the feed settles the bet with the provider's payout;
+- a bet the provider never settles goes to a person at its deadline, even under a
+  refund policy;
+- a provider that resolves pending bets itself (``provider_resolves_after``): the
+  deadline waits for it, and its "refunded" record refunds the bet by the path of a
+  provider's own cancel.
+"""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Iterator
+from decimal import Decimal
+from typing import Any
+
+import pytest
+import requests
+
+from models.escalation import WAITING_FOR_PROVIDER
+from models.events import EventKind, ReviewReason
+from models.states import BetState
+from services.intake import place_bet
+from tests.integration.harness import Stack, bet_payload
+
+SELF_RESOLVE_AFTER = 6.0  # the pgsoft_resolving policy's provider_resolves_after
+
+
+def pg_ref() -> str:
+    """A PG round id: a 19-digit decimal string below 2^63."""
+    return str(10**18 + secrets.randbelow(8 * 10**18))
+
+
+def pg_sim(stack: Stack, method: str, path: str, body: object | None = None) -> Any:
+    response = requests.request(method, stack.pgsoft_sim_url + path, json=body, timeout=10)
+    response.raise_for_status()
+    return response.json()
+
+
+def place(stack: Stack, provider: str, *, fate: str, **sim: Any) -> int:
+    """Play the game server: the round at the PG-like provider, then the bet with betguard."""
+    ref = pg_ref()
+    pg_sim(stack, "POST", "/_sim/bets",
+           {"bet_ref": ref, "stake": "10.00", "currency": "EUR", "fate": fate, **sim})
+    return place_bet(stack.context, bet_payload(provider, ref)).bet.id
+
+
+def details(stack: Stack, bet_id: int, kind: EventKind) -> list[dict[str, Any]]:
+    return [dict(event.detail) for event in stack.history(bet_id) if event.kind == kind.value]
+
+
+def wallet_refunds(stack: Stack, bet_ref: str) -> list[dict[str, Any]]:
+    return [refund for refund in stack.truth()["refunds"].values()
+            if refund["bet_ref"] == bet_ref]
+
+
+@pytest.fixture
+def self_resolving(stack: Stack) -> Iterator[None]:
+    """The PG-like simulator resolves bets pending SELF_RESOLVE_AFTER seconds itself."""
+    before = pg_sim(stack, "GET", "/_sim/knobs")["self_resolve_after"]
+    pg_sim(stack, "POST", "/_sim/knobs", {"self_resolve_after": SELF_RESOLVE_AFTER})
+    try:
+        yield
+    finally:
+        pg_sim(stack, "POST", "/_sim/knobs", {"self_resolve_after": before})
+
+
+def test_a_pgsoft_bet_settles_from_the_feed_with_the_provider_s_payout(stack: Stack) -> None:
+    bet_id = place(stack, "pgsoft", fate="delayed", delay=1.5, payout="37.50")
+    bet = stack.wait_for_state(bet_id, BetState.SETTLED, BetState.REFUND_PENDING,
+                               BetState.REFUNDED, BetState.IN_REVIEW)
+    assert bet.state is BetState.SETTLED, stack.kinds(bet_id)
+    assert bet.payout == Decimal("37.50")
+    answers = details(stack, bet_id, EventKind.PROVIDER_ANSWERED)
+    assert answers and all(answer["via"] == "mirror" for answer in answers)
+    assert answers[-1]["status"] == "settled"
+    assert Decimal(answers[-1]["payout"]) == Decimal("37.50")
+    # Asked nothing the provider cannot answer: no status call, no cancel.
+    assert details(stack, bet_id, EventKind.PROVIDER_ERROR) == []
+    assert details(stack, bet_id, EventKind.CANCEL_ANSWERED) == []
+
+
+def test_a_bet_the_provider_never_settles_goes_to_a_person_at_its_deadline(
+        stack: Stack) -> None:
+    bet_id = place(stack, "pgsoft", fate="never")  # its policy: refund at the deadline
+    bet = stack.wait_for_state(bet_id, BetState.IN_REVIEW, BetState.REFUND_PENDING,
+                               BetState.REFUNDED, BetState.SETTLED)
+    assert bet.state is BetState.IN_REVIEW, stack.kinds(bet_id)
+    [review] = stack.reviews(bet_id)
+    assert review.reason == ReviewReason.DEADLINE.value
+    assert "no cancel call" in str(review.detail.get("why") or stack.kinds(bet_id))
+    assert stack.context.clock() >= bet.deadline
+    answers = details(stack, bet_id, EventKind.PROVIDER_ANSWERED)
+    assert answers[-1]["status"] == "pending" and answers[-1]["via"] == "mirror"
+    kinds = stack.kinds(bet_id)
+    for never in (EventKind.CANCEL_ANSWERED, EventKind.CANCEL_FAILED,
+                  EventKind.REFUND_DECIDED):
+        assert never.value not in kinds
+    assert wallet_refunds(stack, bet.bet_ref) == []
+
+
+def test_a_bet_the_provider_resolves_itself_is_refunded_after_waiting_past_its_deadline(
+        stack: Stack, self_resolving: None) -> None:
+    bet_id = place(stack, "pgsoft_resolving", fate="never")
+    bet = stack.wait_for_state(bet_id, BetState.REFUNDED, BetState.IN_REVIEW,
+                               BetState.SETTLED)
+    assert bet.state is BetState.REFUNDED, stack.kinds(bet_id)
+    waits = [d for d in details(stack, bet_id, EventKind.CHECK_RESCHEDULED)
+             if WAITING_FOR_PROVIDER in d["why"]]
+    assert waits, "the deadline did not wait for the provider's own resolution"
+    assert stack.reviews(bet_id) == []
+    answers = details(stack, bet_id, EventKind.PROVIDER_ANSWERED)
+    assert answers[-1]["status"] == "cancelled" and answers[-1]["via"] == "mirror"
+    [decided] = details(stack, bet_id, EventKind.REFUND_DECIDED)
+    assert decided["why"] == "provider says the bet is cancelled"
+    assert EventKind.CANCEL_ANSWERED.value not in stack.kinds(bet_id)
+    truth = pg_sim(stack, "GET", "/_sim/truth")["bets"][bet.bet_ref]
+    assert truth["cancelled"] and not truth["fenced"]
+    assert len(wallet_refunds(stack, bet.bet_ref)) == 1
