@@ -137,7 +137,7 @@ def unreturned_by_game(session: Session, provider: str, cutoff: datetime) -> dic
         select(Bet.game_id, func.count())
         .where(Bet.provider == provider, Bet.state.in_(OPEN_STATES), Bet.placed_at <= cutoff)
         .group_by(Bet.game_id))
-    return {game_id: count for game_id, count in rows.tuples()}
+    return {str(game_id): int(count) for game_id, count in rows}
 
 
 def paused_games(session: Session, provider: str) -> set[str]:
