@@ -157,8 +157,9 @@ def feed_horizon(session: Session, provider: str, feeds: Sequence[str],
                  feed_lag: float) -> datetime | None:
     """The earliest last successful pull of the provider's feeds, minus ``feed_lag``;
     None while a feed has never been pulled successfully."""
-    rows = dict(session.execute(select(FeedCursor.feed, FeedCursor.last_success_at)
-                                .where(FeedCursor.provider == provider)).tuples())
+    rows = {feed: at for feed, at in session.execute(
+        select(FeedCursor.feed, FeedCursor.last_success_at)
+        .where(FeedCursor.provider == provider))}
     successes = [rows.get(feed) for feed in feeds]
     if not successes or any(moment is None for moment in successes):
         return None
@@ -342,8 +343,8 @@ def claim_scheduled(ctx: Context, provider: str, feeds: Sequence[str]) -> Claim 
         cursors = list(session.execute(
             select(FeedCursor.feed, FeedCursor.last_success_at)
             .where(FeedCursor.provider == provider)
-            .with_for_update(skip_locked=True)).tuples())
-        successes = dict(cursors)
+            .with_for_update(skip_locked=True)))
+        successes = {feed: at for feed, at in cursors}
         if any(successes.get(feed) is None for feed in feeds):
             return None  # never pulled, or being written by another run right now
         horizon = min(m for m in successes.values() if m is not None) \

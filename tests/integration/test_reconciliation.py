@@ -134,11 +134,11 @@ def scrape(url: str, name: str) -> dict[frozenset[tuple[str, str]], float]:
 
 def open_counts(stack: Stack) -> dict[str, int]:
     with stack.context.db.unit_of_work() as session:
-        return dict(session.execute(
+        return {kind: count for kind, count in session.execute(
             select(ReconciliationDifference.kind, func.count())
             .where(ReconciliationDifference.provider == PROVIDER,
                    ReconciliationDifference.resolved_at.is_(None))
-            .group_by(ReconciliationDifference.kind)).tuples())
+            .group_by(ReconciliationDifference.kind))}
 
 
 def scheduled_runs(stack: Stack) -> int:
