@@ -4,11 +4,15 @@ summary-first mode that narrows days to hours and finds what the row mode finds.
 
 from __future__ import annotations
 
+import csv
 import random
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
+from pathlib import Path
 
+from betguard.reconcile.reports import render_html, write_csv
+from services.reconcile import Report
 from services.reconcile_compare import (
     HereBet,
     Kind,
@@ -16,6 +20,7 @@ from services.reconcile_compare import (
     compare,
     compare_summary,
 )
+from services.reconcile_store import Found
 
 T0 = datetime(2026, 3, 1, 10, 0, tzinfo=UTC)
 LAG = timedelta(seconds=300)
@@ -246,3 +251,33 @@ def test_summary_first_sees_two_differences_whose_sums_cancel_out() -> None:
     day = summary.totals[0]
     assert (day.here.count, day.here.stake, day.here.payout) == (
         day.there.count, day.there.stake, day.there.payout)
+
+
+# -- reports ------------------------------------------------------------------------------
+
+
+def hostile_report(tmp_path: Path) -> Report:
+    ref = '<script>alert("x")</script>'
+    rows = {"rows": [{"row_id": "=HYPERLINK(\"http://evil\")", "status": "settled",
+                      "payout": "1.00", "currency": "<b>EUR</b>", "settled_at": None}]}
+    found = Found(1, "missing_here", ref, None, "the provider has a bet betguard lacks", {},
+                  rows, None, True)
+    return Report(7, "pg<i>soft</i>", "rows", T0, HORIZON, HORIZON - LAG, HORIZON - LAG, 0, 1,
+                  2, 3, 0, [found], notes=["pull of feed '<img src=x>' failed"])
+
+
+def test_the_html_report_escapes_everything_the_provider_sent(tmp_path: Path) -> None:
+    html = render_html(hostile_report(tmp_path))
+
+    assert "<script>" not in html and "<img" not in html and "<b>EUR" not in html
+    assert "&lt;script&gt;" in html and "pg&lt;i&gt;soft" in html
+    assert "left out as too recent" in html  # the window was clipped to the horizon
+
+
+def test_a_csv_cell_a_spreadsheet_would_run_as_a_formula_is_quoted(tmp_path: Path) -> None:
+    path = tmp_path / "d.csv"
+    write_csv(hostile_report(tmp_path), path)
+
+    [line] = list(csv.DictReader(path.open()))
+    assert line["there_rows"] == "'=HYPERLINK(\"http://evil\")"
+    assert (line["kind"], line["bet_ref"]) == ("missing_here", '<script>alert("x")</script>')
