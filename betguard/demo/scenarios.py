@@ -90,7 +90,8 @@ DIALECT_KNOBS: dict[str, dict[str, object]] = {
     "pgsoft": {"feed_lag_range": [0.2, 2.0], "self_resolve_after": 12},
     "pragmatic": {"feed_lag_range": [0.2, 2.0], "feed_min_interval": 2},
 }
-SIMULATOR_ENV = {"SIMULATOR_PGSOFT_OPERATOR_TOKEN": "demo-operator"}
+SIMULATOR_ENV = {"SIMULATOR_PGSOFT_OPERATOR_TOKEN": "demo-operator",
+                 "SIMULATOR_PRAGMATIC_SECURE_LOGIN": "demo-login"}
 
 SETTINGS_ENV = {
     "BETGUARD_SWEEP_INTERVAL": "1",

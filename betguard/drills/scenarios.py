@@ -93,7 +93,8 @@ DIALECT_KNOBS: dict[str, dict[str, object]] = {
 }
 # Environment of every process the drill starts (the simulators read their operator
 # token from it).
-SIMULATOR_ENV = {"SIMULATOR_PGSOFT_OPERATOR_TOKEN": "drill-operator"}
+SIMULATOR_ENV = {"SIMULATOR_PGSOFT_OPERATOR_TOKEN": "drill-operator",
+                 "SIMULATOR_PRAGMATIC_SECURE_LOGIN": "drill-login"}
 
 SETTINGS_ENV = {
     "BETGUARD_SWEEP_INTERVAL": "1",
