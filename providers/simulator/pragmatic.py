@@ -474,11 +474,14 @@ def csv_body(timepoint: int, rows: list[Record]) -> Response:
 Outcome = Callable[[], Response]
 
 
+def outage() -> Response:
+    """The provider is down: no answer of its own."""
+    return Response("provider outage", status=503, mimetype="text/plain")
+
+
 def _served(state: SimState, refs: list[str], run: Outcome, *, csv_feed: bool = False) -> Response:
-    """The answer with the simulator's faults: an outage or a 503 (nothing happened), a
-    pause, an internal error (``error_with_200``), or a body that is no answer at all."""
-    if state.take_outage():
-        return Response("provider outage", status=503, mimetype="text/plain")
+    """The answer with the simulator's faults: a 503 (nothing happened), a pause, an
+    internal error (``error_with_200``), or a body that is no answer at all."""
     fault = state.next_provider_fault(refs)
     if fault is Fault.ERROR_503:
         return Response("service unavailable", status=503, mimetype="text/plain")
@@ -527,6 +530,8 @@ def _add_api(app: Flask, provider: Provider, secret: str, login: str) -> None:
 
     @app.post(INCOMPLETE_PATH)
     def get_incomplete_rounds() -> Response:
+        if state.take_outage():
+            return outage()
         try:
             player = player_of(_form(secret, login))
         except CallError as exc:
@@ -537,6 +542,8 @@ def _add_api(app: Flask, provider: Provider, secret: str, login: str) -> None:
 
     @app.post(CANCEL_PATH)
     def cancel_round() -> Response:
+        if state.take_outage():
+            return outage()
         try:
             params = _form(secret, login)
             player, ref = player_of(params), round_of(params)
@@ -553,6 +560,8 @@ def _add_feeds(app: Flask, provider: Provider, secret: str, login: str) -> None:
     state = provider.state
 
     def finished(domain: str) -> Response:
+        if state.take_outage():
+            return outage()
         if not _DOMAIN.fullmatch(domain):
             return answer(BAD_PARAMETERS, "domain: a-z, digits and - only, at most 32")
         try:
