@@ -126,6 +126,7 @@ def guarded(adapter: Provider, client: redis.Redis, policy: ProviderPolicy) -> P
                        rate_wait=RATE_WAIT if policy.rate_limit is not None else 0.0)
     GUARD_METRICS.watch(name)
     BREAKER_STATES.watch(name, breaker)
+    PROVIDER_FALLBACKS.labels(provider=name)  # at zero from the start, like the guards'
     return GuardedProvider(adapter, bulkhead=bulkhead, breaker=breaker, lease=lease,
                            listener=GUARD_METRICS)
 

@@ -27,7 +27,16 @@ from betguard.logs import bet_context, configure_handlers
 from betguard.metrics import make_metrics_app, specs
 from models.snapshot import BetSnapshot
 from models.states import BetState
-from models.tables import AuditEvent, Bet, Notification, Review, SweepStat
+from models.tables import (
+    AuditEvent,
+    Bet,
+    FeedCursor,
+    GamePause,
+    Notification,
+    ReconciliationDifference,
+    Review,
+    SweepStat,
+)
 from services.notifications import resend_dead
 from services.results import report_result
 from tests.integration.harness import Stack, wait_until
@@ -233,6 +242,36 @@ def test_each_sweep_reports_its_runs_and_every_wake_up_it_dispatched(
     assert [shown.get((kind,), 0) for kind in ("checks", "refunds")] == items()
     for kind, last_run in by(seen["betguard_sweep_last_run_timestamp_seconds"], "kind").items():
         assert time.time() - last_run < 30, kind  # beat sweeps every second here
+
+
+def test_feeds_differences_and_paused_games_are_shown_as_the_database_has_them(
+    stack: Stack, scenario: Scenario, db_metrics: str
+) -> None:
+    wait_until(lambda: rows(stack, select(FeedCursor.provider, FeedCursor.feed,
+                                          FeedCursor.last_success_at)), 30)  # beat pulls
+    feeds = select(FeedCursor.provider, FeedCursor.feed, FeedCursor.rows_seen)
+    differences = (select(ReconciliationDifference.provider, ReconciliationDifference.kind,
+                          func.count())
+                   .where(ReconciliationDifference.resolved_at.is_(None))
+                   .group_by(ReconciliationDifference.provider, ReconciliationDifference.kind))
+    paused = (select(GamePause.provider, func.count()).where(GamePause.paused.is_(True))
+              .group_by(GamePause.provider))
+    (seen_rows, open_differences, paused_games), seen = agreed(
+        db_metrics, lambda: (rows(stack, feeds), rows(stack, differences), rows(stack, paused)))
+
+    assert by(seen["betguard_feed_rows_total"], "provider", "feed") == {
+        key: value for key, value in seen_rows.items() if value}
+    assert by(seen["betguard_reconciliation_open_differences"], "provider", "kind") == \
+        open_differences
+    assert by(seen["betguard_games_paused"], "provider") == paused_games
+    ages = {(dict(key)["provider"], dict(key)["feed"]): value
+            for key, value in seen["betguard_feed_last_success_age_seconds"].items()}
+    assert set(ages) == set(seen_rows)  # every feed, pulled or not
+    assert 0 <= ages[("pgsoft", "history")] < 30  # beat pulls it every second here
+    kinds = {dict(key)["kind"] for key in seen["betguard_reconciliation_open_differences"]
+             if dict(key)["provider"] == "pgsoft"}
+    assert kinds == {"missing_here", "missing_there", "payout_differs", "state_differs",
+                     "duplicate"}  # zeros are shown, not left out
 
 
 # -- counted by the provider worker ----------------------------------------------------------
