@@ -28,6 +28,7 @@ from betguard.drills.load import Placer, persist
 from betguard.drills.scenarios import (
     DIALECT_KNOBS,
     DRILLS,
+    KINDS,
     POLICIES,
     PROVIDERS,
     RATE_LIMIT,
@@ -148,10 +149,23 @@ def _report(stack: LocalStack, ctx: Context, refs: RunRefs, placer: Placer,
         "bets": len(placer.placed), "seconds": round(seconds, 1),
         "fenced": sum(1 for fact in late if fact.get("fenced")),
         "faults": faults, "faults_injected": {k: v for k, v in injected.items() if v},
-        "outcomes": result.states, "audit": result.as_dict(),
+        "outcomes": result.states, "by_provider": _outcomes_by_provider(ctx, refs),
+        "audit": result.as_dict(),
         "rate_limit": RATE_LIMIT, "max_rate_after_recovery": rate,
         "rate_ok": rate is None or rate <= RATE_LIMIT,
     }
+
+
+def _outcomes_by_provider(ctx: Context, refs: RunRefs) -> dict[str, dict[str, int]]:
+    """Each provider's (so each kind of API's) bets per state."""
+    found: dict[str, dict[str, int]] = {}
+    with ctx.db.unit_of_work() as session:
+        rows = session.execute(select(Bet.provider, Bet.state, func.count())
+                               .where(ours(Bet.bet_ref, refs.prefixes))
+                               .group_by(Bet.provider, Bet.state))
+        for provider, state, count in rows.tuples():
+            found.setdefault(f"{provider} ({KINDS[provider]})", {})[state] = count
+    return dict(sorted(found.items()))
 
 
 def _duplicate_deliveries(ctx: Context, refs: RunRefs) -> int:
@@ -184,6 +198,8 @@ def _table(report: dict[str, Any]) -> str:
                      f"({report['fenced']} fenced by a cancel before the provider knew them)")
     outcomes = sorted(report["outcomes"].items())
     lines.append("outcomes: " + ", ".join(f"{k} {v}" for k, v in outcomes))
+    for provider, states in report["by_provider"].items():
+        lines.append(f"  {provider}: " + ", ".join(f"{k} {v}" for k, v in sorted(states.items())))
     for check in report["audit"]["checks"]:
         mark = "PASS" if check["passed"] else "FAIL"
         lines.append(f"  {mark}  {check['name']:<34} {check['checked']:>7} checked, "
