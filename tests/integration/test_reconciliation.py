@@ -11,6 +11,7 @@ betguard must not learn are placed: beat is stopped then (no feed pull, no sweep
 from __future__ import annotations
 
 import csv
+import dataclasses
 import json
 import secrets
 import subprocess
@@ -38,7 +39,7 @@ from models.snapshot import BetSnapshot
 from models.states import BetState
 from models.tables import ReconciliationDifference, ReconciliationRun, Review
 from services.intake import place_bet
-from services.reconcile import SCHEDULED, Report, reconcile
+from services.reconcile import SCHEDULED, Claim, Report, claim_scheduled, reconcile
 from services.reconcile_store import resolve_difference
 from services.reviews import Resolve, resolve_review
 from tests.integration.harness import Stack, bet_payload, wait_until
@@ -341,3 +342,35 @@ def test_resolving_closes_differences_and_their_reviews(stack: Stack, planted: P
         resolve_difference(ctx, other.id, operator="ops-3", note="test rounds")
     assert all(d.resolved_at is not None for d in differences_of(
         stack, *[ref for _kind, ref in planted.expected]))
+
+
+def test_two_workers_due_at_once_start_one_scheduled_run_of_a_provider(stack: Stack) -> None:
+    with stack.context.db.unit_of_work() as session:
+        last = session.scalar(select(func.max(ReconciliationRun.started_at)).where(
+            ReconciliationRun.provider == PROVIDER, ReconciliationRun.mode == SCHEDULED))
+    assert last is not None
+    age = (datetime.now(UTC) - last).total_seconds()
+    policy = stack.context.policy(PROVIDER).model_copy(update={"reconcile_interval": age / 2})
+    due = dataclasses.replace(stack.context, policies={**stack.context.policies,
+                                                       PROVIDER: policy})
+    feeds = stack.context.providers[PROVIDER].feeds
+    barrier = threading.Barrier(4)
+    claims: list[Claim | None] = []
+
+    def claim() -> None:
+        barrier.wait()
+        claims.append(claim_scheduled(due, PROVIDER, feeds))
+
+    threads = [threading.Thread(target=claim) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(30)
+
+    [taken] = [c for c in claims if c is not None]
+    assert len(claims) == 4
+    assert claim_scheduled(due, PROVIDER, feeds) is None  # the next tick: not due
+    assert taken.window_to == taken.horizon and taken.window_from < taken.window_to
+    with stack.context.db.unit_of_work() as session:
+        run = session.get(ReconciliationRun, taken.run_id)
+        assert run is not None and run.mode == SCHEDULED and run.window_from <= last
