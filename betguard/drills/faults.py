@@ -120,10 +120,12 @@ class ProviderRollbacks(Injector):
                 continue
             body = {"provider": PG_PROVIDER, "bet_ref": ref, "amount": fact["stake"],
                     "currency": fact["currency"]}
-            requests.post(f"{self.stack.sim_url}/_sim/rollback", json=body,
-                          timeout=10).raise_for_status()
+            answer = requests.post(f"{self.stack.sim_url}/_sim/rollback", json=body, timeout=10)
+            if answer.status_code != 409:  # 409: betguard's refund came first; nothing paid
+                answer.raise_for_status()
             self.pushed.add(ref)
-            self.log.append(Injected(round(elapsed, 1), self.name, f"rollback of {ref}"))
+            paid = "paid" if answer.status_code != 409 else "refused, betguard refunded first"
+            self.log.append(Injected(round(elapsed, 1), self.name, f"rollback of {ref}: {paid}"))
 
     @property
     def done(self) -> bool:
