@@ -25,13 +25,15 @@ def notifications() -> None:
 @json_option
 def list_notifications(dead: bool, limit: int, as_json: bool) -> None:
     """The newest notifications, with their delivery state and last error."""
+    # Outer: news about a game (a pause, a resume) concerns no bet.
     query = (select(Notification, Bet.provider, Bet.bet_ref)
-             .join(Bet, Bet.id == Notification.bet_id)
+             .outerjoin(Bet, Bet.id == Notification.bet_id)
              .order_by(Notification.id.desc()).limit(limit))
     if dead:
         query = query.where(Notification.state == NotificationState.DEAD.value)
     with open_ops() as ops, ops.context.db.unit_of_work() as session:
-        found = [_row(n, f"{provider}/{ref}") for n, provider, ref in session.execute(query)]
+        found = [_row(n, _subject(n, provider, ref))
+                 for n, provider, ref in session.execute(query)]
     if as_json:
         output.emit_json(found)
         return
@@ -40,6 +42,14 @@ def list_notifications(dead: bool, limit: int, as_json: bool) -> None:
                    str(r["attempts"]), short_time(r["created_at"]),  # type: ignore[arg-type]
                    str(r["last_error"] or "")[:60]] for r in found],
                  title="notifications", empty="none")
+
+
+def _subject(notification: Notification, provider: str | None, ref: str | None) -> str:
+    """``provider/bet_ref`` for news about a bet, ``provider/game:GAME`` about a game."""
+    if provider is not None:
+        return f"{provider}/{ref}"
+    payload = notification.payload
+    return f"{payload.get('provider')}/game:{payload.get('game_id')}"
 
 
 def _row(notification: Notification, ref: str) -> dict[str, object]:

@@ -20,6 +20,7 @@ from services.game_pauses import WHOLE_PROVIDER, watch_provider
 from services.intake import place_bet
 from services.results import report_result
 from tests.integration.harness import Stack, bet_payload, wait_until
+from tests.integration.test_ops_cli import betguard
 
 pytestmark = pytest.mark.integration
 
@@ -102,6 +103,19 @@ def test_three_unreturned_bets_of_a_game_pause_it_and_their_results_resume_it(
     assert paused(stack, game) is False
     assert outbox(stack, game) == ["game_paused", "game_resumed"]
     assert outbox(stack, neighbour) == []
+
+
+def test_the_notifications_list_shows_news_about_a_game(stack: Stack) -> None:
+    game = f"dice-{secrets.token_hex(4)}"
+    refs = place(stack, game, 3)
+    wait_for_news(stack, game, "game_paused")
+    resolve(stack, refs)  # the provider's other tests count its unreturned bets
+    wait_for_news(stack, game, "game_resumed")
+
+    listed = betguard(stack, "notifications", "list", "--limit", "10000", "--json").json()
+
+    about_game = [n for n in listed if n["ref"] == f"{PROVIDER}/game:{game}"]
+    assert [n["event"] for n in about_game] == ["game_resumed", "game_paused"]  # newest first
 
 
 def test_watchers_running_at_once_send_one_pause(stack: Stack) -> None:
