@@ -54,6 +54,8 @@ class Bet(Base):
               sqlite_where=text("next_check_at IS NOT NULL")),
         # Counting bets per state and provider (metrics, stats) reads only this index.
         Index("ix_bets_state_provider", "state", "provider"),
+        # Reconciliation reads one provider's bets placed in a window.
+        Index("ix_bets_provider_placed", "provider", "placed_at"),
     )
 
     id: Mapped[Id]
