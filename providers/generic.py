@@ -27,6 +27,7 @@ from pydantic import (
     model_validator,
 )
 
+from providers.amounts import Currency
 from providers.base import BetStatus, CancelOutcome, Capability, HistoryPage, ProviderStatus
 from providers.errors import ProviderInvalidResponse, ProviderRejected
 from providers.http import PROVIDER_ERRORS, SignedJsonClient, SignedResponse
@@ -60,7 +61,6 @@ Payout = Annotated[
     BeforeValidator(_to_decimal),
     Field(ge=0, lt=10**12, decimal_places=4, allow_inf_nan=False),
 ]
-Currency = Annotated[str, Field(pattern=r"^[A-Z]{3}$")]
 
 
 class StatusBody(BaseModel):

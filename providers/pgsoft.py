@@ -29,27 +29,16 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-import json
-import logging
 import re
 import time
 from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
-from decimal import Decimal
-from typing import Annotated, Any, Literal, NoReturn
-from urllib.parse import urlencode, urlsplit
+from typing import Annotated, Any, Literal
+from urllib.parse import urlencode
 
-import requests
-import urllib3
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, model_validator
-from tenacity import (
-    RetryCallState,
-    Retrying,
-    retry_if_exception_type,
-    stop_after_attempt,
-    wait_random_exponential,
-)
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
+from providers.amounts import Currency, Money
 from providers.base import (
     BetStatus,
     CancelOutcome,
@@ -64,18 +53,16 @@ from providers.errors import (
     ProviderRejected,
     ProviderUnavailable,
 )
-from providers.http import make_session
-
-log = logging.getLogger(__name__)
+from providers.form_http import FormHttpClient, describe, invalid_answer, read_json
 
 PATH = "/Bet/v4/GetHistory"
+CALL = "GetHistory"  # how messages name the call
 FEED = "history"
 MIN_PAGE, MAX_PAGE = 1500, 5000
 BET_TYPE_REAL = "1"
 AUTH_SCHEME = "PWS-HMAC-SHA256"
 # A page of 5000 rows is about 1.5 MB; anything far beyond is no GetHistory answer.
 MAX_RESPONSE_BYTES = 8 * 1024 * 1024
-_CHUNK_BYTES = 64 * 1024
 OPTIONS = frozenset({"operator_token"})
 _OPERATOR_TOKEN = re.compile(r"[A-Za-z0-9._:-]{1,128}")
 _INT64 = 2**63
@@ -89,13 +76,6 @@ ERROR_CODES: dict[str, tuple[str, type[ProviderError]]] = {
     "1200": ("internal error, try again later", ProviderUnavailable),
     "3021": ("called too often, try again later", ProviderUnavailable),
 }
-
-_TRANSPORT_ERRORS = (
-    requests.exceptions.ConnectionError,
-    requests.exceptions.Timeout,
-    requests.exceptions.ChunkedEncodingError,
-    urllib3.exceptions.HTTPError,  # errors while reading the raw body arrive unwrapped
-)
 
 
 # -- signing -----------------------------------------------------------------------------
@@ -135,21 +115,6 @@ def form_body(operator_token: str, secret: str, row_version: int, count: int) ->
 # -- the answer's strict models ----------------------------------------------------------
 
 
-def _json_number(value: Any) -> Any:
-    """An amount: a JSON number read exactly (a Decimal, or an int); strings, booleans
-    and floats (not read exactly) are refused."""
-    if isinstance(value, bool | str | float):
-        raise ValueError("should be a JSON number read exactly (e.g. 12.5)")
-    if isinstance(value, int):
-        return Decimal(value)
-    return value
-
-
-Money = Annotated[
-    Decimal,
-    BeforeValidator(_json_number),
-    Field(ge=0, lt=10**12, decimal_places=4, allow_inf_nan=False),
-]
 Id64 = Annotated[int, Field(ge=1, lt=_INT64)]
 Millis = Annotated[int, Field(ge=0, le=_LATEST_MS)]
 
@@ -165,7 +130,7 @@ class Row(BaseModel):
     gameId: int = Field(ge=0, lt=_INT64)  # noqa: N815
     betAmount: Money  # noqa: N815
     winAmount: Money  # noqa: N815
-    currency: str = Field(pattern=r"^[A-Z]{3}$")
+    currency: Currency
     betTime: Millis  # noqa: N815
     betEndTime: Millis | None = None  # noqa: N815
     rowVersion: int = Field(ge=0, lt=_INT64)  # noqa: N815
@@ -200,33 +165,17 @@ class Envelope(BaseModel):
         return self
 
 
-def _refuse_constant(name: str) -> NoReturn:
-    raise ValueError(f"{name} is not a number JSON allows")
-
-
-def _describe(error: ValidationError) -> str:
-    """'field: problem' for each error, so the message names what was wrong."""
-    parts = []
-    for item in error.errors(include_url=False)[:5]:
-        where = ".".join(str(part) for part in item["loc"]) or "body"
-        parts.append(f"{where}: {item['msg']}")
-    return "; ".join(parts)
-
-
 def _invalid(provider: str, problem: str) -> ProviderInvalidResponse:
-    return ProviderInvalidResponse(f"provider {provider}: invalid GetHistory answer: {problem}")
+    return invalid_answer(provider, CALL, problem)
 
 
 def read_envelope(content: bytes, *, provider: str = "") -> Envelope:
     """The answer, validated; raises :class:`ProviderInvalidResponse` naming the problem."""
-    try:
-        decoded = json.loads(content, parse_float=Decimal, parse_constant=_refuse_constant)
-    except (ValueError, RecursionError) as exc:  # not UTF-8, not JSON, NaN, too deep
-        raise _invalid(provider, f"body: not JSON ({str(exc)[:100]})") from None
+    decoded = read_json(content, provider=provider, call=CALL)
     try:
         return Envelope.model_validate(decoded)
     except ValidationError as exc:
-        raise _invalid(provider, _describe(exc)) from None
+        raise _invalid(provider, describe(exc)) from None
 
 
 def error_for(error: ErrorBody, *, provider: str = "") -> ProviderError:
@@ -236,7 +185,7 @@ def error_for(error: ErrorBody, *, provider: str = "") -> ProviderError:
     if known is None:
         return _invalid(provider, f"error: unknown code {error.code!r} ({said})")
     meaning, kind = known
-    return kind(f"provider {provider}: GetHistory error {error.code} ({meaning}): {said}")
+    return kind(f"provider {provider}: {CALL} error {error.code} ({meaning}): {said}")
 
 
 def parse_rows(content: bytes, *, row_version: int, count: int,
@@ -307,10 +256,6 @@ def row_version_of(cursor: str | None) -> int:
 # -- the adapter -------------------------------------------------------------------------
 
 
-class _NoAnswer(Exception):
-    """One attempt got no answer (5xx, timeout, connection): another may."""
-
-
 class PgSoftProvider:
     """A history-only provider speaking PG Soft's GetHistory."""
 
@@ -343,29 +288,20 @@ class PgSoftProvider:
         if not MIN_PAGE <= page_size <= MAX_PAGE:
             raise ValueError(f"provider {name}: page_size must be {MIN_PAGE} to {MAX_PAGE} "
                              f"(GetHistory's count), not {page_size}")
-        if attempts < 1:
-            raise ValueError(f"provider {name}: attempts must be at least 1, not {attempts}")
         self.name = name
         self.supports_batch = False
         self.capabilities = frozenset({Capability.HISTORY})
         self.feeds: tuple[str, ...] = (FEED,)
         self._token = token
         self._secret = secret
-        self._urls = [url.rstrip("/") for url in (base_url, *fallback_urls)]
         self._page_size = page_size
-        self._timeout = (connect_timeout, read_timeout)
-        self._throttle = throttle
-        self._session = make_session()
-        self._retrying = Retrying(
-            stop=stop_after_attempt(attempts),
-            wait=wait_random_exponential(multiplier=0.1, min=0.1, max=1.0),
-            retry=retry_if_exception_type(_NoAnswer),
-            before_sleep=self._log_retry,
-            reraise=True,
-        )
+        self._client = FormHttpClient(
+            provider=name, base_url=base_url, fallback_urls=fallback_urls,
+            connect_timeout=connect_timeout, read_timeout=read_timeout, attempts=attempts,
+            throttle=throttle, max_response_bytes=MAX_RESPONSE_BYTES)
 
     def close(self) -> None:
-        self._session.close()
+        self._client.close()
 
     def get_status(self, bet_ref: str, player_id: str = "") -> BetStatus:
         raise ProviderRejected(f"provider {self.name}: PG Soft has no bet status call; "
@@ -386,74 +322,10 @@ class PgSoftProvider:
                                    f"{FEED!r})")
         row_version = row_version_of(cursor)
         body = form_body(self._token, self._secret, row_version, self._page_size)
-        content = self._post(body)
+        content = self._client.call("POST", PATH, body, call=CALL, sign=self._sign).content
         rows = parse_rows(content, row_version=row_version, count=self._page_size,
                           provider=self.name)
         return to_page(rows, row_version=row_version, count=self._page_size)
 
-    # -- transport -----------------------------------------------------------------------
-
-    def _post(self, body: bytes) -> bytes:
-        """The 200 answer's body, retried briefly (and over the fallback URLs) while no
-        answer comes; any answer but 200 is invalid (5xx: none)."""
-        try:
-            content: bytes = self._retrying.copy()(self._each_url, body)
-        except _NoAnswer as exc:
-            raise ProviderUnavailable(f"provider {self.name}: POST {PATH}: no answer: {exc}") \
-                from exc
-        except requests.RequestException as exc:  # a malformed URL and the like
-            raise ProviderUnavailable(f"provider {self.name}: POST {PATH}: request failed: "
-                                      f"{exc}") from exc
-        return content
-
-    def _each_url(self, body: bytes) -> bytes:
-        failures = []
-        for base in self._urls:
-            try:
-                return self._send(base, body)
-            except _NoAnswer as exc:
-                failures.append(f"{base}: {exc}")
-        raise _NoAnswer("; ".join(failures))
-
-    def _send(self, base: str, body: bytes) -> bytes:
-        if self._throttle is not None:
-            self._throttle()
-        path = urlsplit(base).path + PATH
-        headers = signed_headers(self._token, self._secret, path, body)
-        deadline = time.monotonic() + sum(self._timeout)
-        try:
-            with self._session.post(base + PATH, data=body, headers=headers,
-                                    timeout=self._timeout, stream=True,
-                                    allow_redirects=False) as raw:
-                if raw.status_code >= 500:
-                    raise _NoAnswer(f"HTTP {raw.status_code}")
-                content = _read_capped(raw, deadline, self.name)
-        except _TRANSPORT_ERRORS as exc:
-            raise _NoAnswer(f"{type(exc).__name__}: {exc}") from exc
-        if raw.status_code != 200:
-            excerpt = content[:200].decode("utf-8", errors="replace")
-            raise _invalid(self.name, f"status code: unexpected HTTP {raw.status_code}: "
-                           f"{excerpt}")
-        return content
-
-    def _log_retry(self, state: RetryCallState) -> None:
-        outcome = state.outcome
-        reason = outcome.exception() if outcome is not None else None
-        log.warning("provider %s: POST %s got no answer (attempt %d: %s), retrying",
-                    self.name, PATH, state.attempt_number, reason)
-
-
-def _read_capped(raw: requests.Response, deadline: float, provider: str) -> bytes:
-    """The body, refusing more than MAX_RESPONSE_BYTES or a trickle past the deadline."""
-    declared = raw.headers.get("Content-Length", "")
-    if declared.isascii() and declared.isdigit() and (
-            len(declared) > 12 or int(declared) > MAX_RESPONSE_BYTES):
-        raise _invalid(provider, f"body of {declared[:32]} bytes exceeds {MAX_RESPONSE_BYTES}")
-    body = bytearray()
-    while chunk := raw.raw.read1(_CHUNK_BYTES):
-        body += chunk
-        if len(body) > MAX_RESPONSE_BYTES:
-            raise _invalid(provider, f"body exceeds {MAX_RESPONSE_BYTES} bytes")
-        if time.monotonic() > deadline:
-            raise _NoAnswer("response body arrived too slowly")
-    return bytes(body)
+    def _sign(self, path: str, body: bytes) -> dict[str, str]:
+        return signed_headers(self._token, self._secret, path, body)

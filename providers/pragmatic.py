@@ -55,27 +55,16 @@ from __future__ import annotations
 import csv
 import hashlib
 import io
-import json
-import logging
 import re
-import time
 from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
-from typing import Annotated, Any, Literal, NoReturn
+from typing import Annotated, Any, Literal
 from urllib.parse import urlencode
 
-import requests
-import urllib3
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, model_validator
-from tenacity import (
-    RetryCallState,
-    Retrying,
-    retry_if_exception_type,
-    stop_after_attempt,
-    wait_random_exponential,
-)
 
+from providers.amounts import Currency, Money
 from providers.base import (
     BetStatus,
     CancelOutcome,
@@ -84,15 +73,8 @@ from providers.base import (
     HistoryRow,
     ProviderStatus,
 )
-from providers.errors import (
-    ProviderError,
-    ProviderInvalidResponse,
-    ProviderRejected,
-    ProviderUnavailable,
-)
-from providers.http import make_session
-
-log = logging.getLogger(__name__)
+from providers.errors import ProviderError, ProviderRejected, ProviderUnavailable
+from providers.form_http import Answer, FormHttpClient, describe, invalid_answer, read_json
 
 API = "/IntegrationService/v3/http/CasinoGameAPI"
 INCOMPLETE_PATH = f"{API}/getIncompleteRounds/"
@@ -105,7 +87,6 @@ COLUMNS = ("playerID", "extPlayerID", "gameID", "playSessionID", "parentSessionI
            "startDate", "endDate", "status", "type", "bet", "win", "currency", "jackpot")
 # A feed answer lists every round since the timepoint: allow a generous body.
 MAX_RESPONSE_BYTES = 32 * 1024 * 1024
-_CHUNK_BYTES = 64 * 1024
 _INT64 = 2**63
 
 OK = 0
@@ -128,13 +109,6 @@ _MONEY = re.compile(r"(0|[1-9][0-9]{0,11})(\.[0-9]{1,4})?")
 _DATE = re.compile(r"([0-9]{4}-[0-9]{2}-[0-9]{2} [0-9]{2}:[0-9]{2}:[0-9]{2})(\.[0-9]{1,3})?")
 _TIMEPOINT = re.compile(r"timepoint=([0-9]{1,15})")
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
-
-_TRANSPORT_ERRORS = (
-    requests.exceptions.ConnectionError,
-    requests.exceptions.Timeout,
-    requests.exceptions.ChunkedEncodingError,
-    urllib3.exceptions.HTTPError,  # errors while reading the raw body arrive unwrapped
-)
 
 
 # -- signing and references --------------------------------------------------------------
@@ -170,24 +144,6 @@ def domain_url(base: str, domain: str) -> str:
 
 
 # -- the answers' strict models ----------------------------------------------------------
-
-
-def _json_number(value: Any) -> Any:
-    """An amount: a JSON number read exactly (a Decimal, or an int); strings, booleans
-    and floats (not read exactly) are refused."""
-    if isinstance(value, bool | str | float):
-        raise ValueError("should be a JSON number read exactly (e.g. 12.5)")
-    if isinstance(value, int):
-        return Decimal(value)
-    return value
-
-
-Money = Annotated[
-    Decimal,
-    BeforeValidator(_json_number),
-    Field(ge=0, lt=10**12, decimal_places=4, allow_inf_nan=False),
-]
-Currency = Annotated[str, Field(pattern=r"^[A-Z]{3}$")]
 
 
 class Envelope(BaseModel):
@@ -279,37 +235,11 @@ class FinishedRound(BaseModel):
         return self
 
 
-def _refuse_constant(name: str) -> NoReturn:
-    raise ValueError(f"{name} is not a number JSON allows")
-
-
-def _describe(error: ValidationError, whole: str = "body") -> str:
-    """'field: problem' for each error, so the message names what was wrong (``whole``:
-    the name of a problem of the whole object)."""
-    parts = []
-    for item in error.errors(include_url=False)[:5]:
-        where = ".".join(str(part) for part in item["loc"]) or whole
-        parts.append(f"{where}: {item['msg']}")
-    return "; ".join(parts)
-
-
-def _invalid(provider: str, call: str, problem: str) -> ProviderInvalidResponse:
-    return ProviderInvalidResponse(f"provider {provider}: invalid {call} answer: {problem}")
-
-
-def read_json(content: bytes, *, provider: str = "", call: str = "") -> Any:
-    """The body as JSON, amounts as Decimal; raises :class:`ProviderInvalidResponse`."""
-    try:
-        return json.loads(content, parse_float=Decimal, parse_constant=_refuse_constant)
-    except (ValueError, RecursionError) as exc:  # not UTF-8, not JSON, NaN, too deep
-        raise _invalid(provider, call, f"body: not JSON ({str(exc)[:100]})") from None
-
-
 def read_envelope(content: bytes, *, provider: str = "", call: str = "") -> Envelope:
     try:
         return Envelope.model_validate(read_json(content, provider=provider, call=call))
     except ValidationError as exc:
-        raise _invalid(provider, call, _describe(exc)) from None
+        raise invalid_answer(provider, call, describe(exc)) from None
 
 
 def error_for(envelope: Envelope, *, provider: str = "", call: str = "") -> ProviderError:
@@ -318,7 +248,7 @@ def error_for(envelope: Envelope, *, provider: str = "", call: str = "") -> Prov
     said = envelope.description[:200]
     known = ERROR_CODES.get(envelope.error)
     if known is None:
-        return _invalid(provider, call, f"error: unexpected code {envelope.error} ({said})")
+        return invalid_answer(provider, call, f"error: unexpected code {envelope.error} ({said})")
     meaning, kind = known
     return kind(f"provider {provider}: {call} error {envelope.error} ({meaning}): {said}")
 
@@ -333,7 +263,7 @@ def parse_incomplete(content: bytes, *, provider: str = "") -> list[IncompleteRo
         return IncompleteRounds.model_validate(
             read_json(content, provider=provider, call=call)).data
     except ValidationError as exc:
-        raise _invalid(provider, call, _describe(exc)) from None
+        raise invalid_answer(provider, call, describe(exc)) from None
 
 
 def cancel_outcome(content: bytes, bet_ref: str, *, provider: str = "",
@@ -358,20 +288,20 @@ def parse_feed(content: bytes, *, timepoint: int, provider: str = "") -> tuple[i
     if content.lstrip()[:1] == b"{":
         envelope = read_envelope(content, provider=provider, call=call)
         if envelope.error == OK:
-            raise _invalid(provider, call, "body: JSON without an error, not the CSV feed")
+            raise invalid_answer(provider, call, "body: JSON without an error, not the CSV feed")
         raise error_for(envelope, provider=provider, call=call)
     try:
         text = content.decode("utf-8")
     except UnicodeDecodeError as exc:
-        raise _invalid(provider, call, f"body: not UTF-8 ({exc})") from None
+        raise invalid_answer(provider, call, f"body: not UTF-8 ({exc})") from None
     first, _, rest = text.partition("\n")
     found = _TIMEPOINT.fullmatch(first.rstrip("\r"))
     if found is None:
-        raise _invalid(provider, call, f"line 1: expected timepoint=<ms>, got {first[:60]!r}")
+        raise invalid_answer(provider, call, f"line 1: expected timepoint=<ms>, got {first[:60]!r}")
     following = int(found.group(1))
     if following < timepoint:
-        raise _invalid(provider, call, f"line 1: timepoint {following} is before the "
-                       f"requested {timepoint}")
+        raise invalid_answer(provider, call, f"line 1: timepoint {following} is before the "
+                             f"requested {timepoint}")
     return following, _rows(rest, provider=provider, call=call)
 
 
@@ -383,18 +313,19 @@ def _rows(text: str, *, provider: str, call: str) -> list[HistoryRow]:
         header = next(reader)
         missing = [column for column in COLUMNS if column not in header]
         if missing:
-            raise _invalid(provider, call, f"line 2: the header lacks {', '.join(missing)}")
+            raise invalid_answer(provider, call, f"line 2: the header lacks {', '.join(missing)}")
         if len(set(header)) != len(header):
-            raise _invalid(provider, call, "line 2: the header repeats a column")
+            raise invalid_answer(provider, call, "line 2: the header repeats a column")
         rows = []
         for fields in reader:
             line = reader.line_num + 1
             if len(fields) != len(header):
-                raise _invalid(provider, call, f"line {line}: {len(fields)} fields, the "
-                               f"header has {len(header)}")
+                raise invalid_answer(provider, call, f"line {line}: {len(fields)} fields, the "
+                                     f"header has {len(header)}")
             rows.append(_row(dict(zip(header, fields, strict=True)), line, provider, call))
     except csv.Error as exc:
-        raise _invalid(provider, call, f"line {reader.line_num + 1}: not CSV ({exc})") from None
+        raise invalid_answer(provider, call,
+                             f"line {reader.line_num + 1}: not CSV ({exc})") from None
     return rows
 
 
@@ -402,7 +333,7 @@ def _row(fields: dict[str, str], line: int, provider: str, call: str) -> History
     try:
         found = FinishedRound.model_validate(fields)
     except ValidationError as exc:
-        raise _invalid(provider, call, f"line {line}, {_describe(exc, 'endDate')}") from None
+        raise invalid_answer(provider, call, f"line {line}, {describe(exc, 'endDate')}") from None
     return to_history_row(found)
 
 
@@ -438,10 +369,6 @@ def timepoint_of(cursor: str | None) -> int:
 
 
 # -- the adapter -------------------------------------------------------------------------
-
-
-class _NoAnswer(Exception):
-    """One attempt got no answer (5xx, timeout, connection): another may."""
 
 
 def _options(name: str, options: Mapping[str, Any] | None) -> tuple[str, tuple[str, ...]]:
@@ -486,39 +413,30 @@ class PragmaticProvider:
         login, domains = _options(name, options)
         if not secret:
             raise ValueError(f"provider {name}: the secret (the hash key) is required")
-        if attempts < 1:
-            raise ValueError(f"provider {name}: attempts must be at least 1, not {attempts}")
         self.name = name
         self.supports_batch = False  # there is no batch call, whatever the policy says
         self.capabilities = frozenset({Capability.STATUS, Capability.CANCEL, Capability.HISTORY})
         self.feeds: tuple[str, ...] = domains
         self._login = login
         self._secret = secret
-        self._urls = [url.rstrip("/") for url in (base_url, *fallback_urls)]
-        self._timeout = (connect_timeout, read_timeout)
-        self._throttle = throttle
-        self._session = make_session()
-        self._retrying = Retrying(
-            stop=stop_after_attempt(attempts),
-            wait=wait_random_exponential(multiplier=0.1, min=0.1, max=1.0),
-            retry=retry_if_exception_type(_NoAnswer),
-            before_sleep=self._log_retry,
-            reraise=True,
-        )
+        self._client = FormHttpClient(
+            provider=name, base_url=base_url, fallback_urls=fallback_urls,
+            connect_timeout=connect_timeout, read_timeout=read_timeout, attempts=attempts,
+            throttle=throttle, max_response_bytes=MAX_RESPONSE_BYTES)
 
     def close(self) -> None:
-        self._session.close()
+        self._client.close()
 
     def get_status(self, bet_ref: str, player_id: str = "") -> BetStatus:
         """PENDING when the round is among the player's incomplete rounds, else UNKNOWN."""
         game, round_id = self._round(bet_ref)
         player = self._player(player_id, "getIncompleteRounds")
-        content, base = self._call(self._urls, "POST", INCOMPLETE_PATH,
-                                   {"secureLogin": self._login, "playerId": player})
-        rounds = parse_incomplete(content, provider=self.name)
+        answer = self._call("POST", INCOMPLETE_PATH,
+                            {"secureLogin": self._login, "playerId": player})
+        rounds = parse_incomplete(answer.content, provider=self.name)
         listed = any(item.gameId == game and str(item.roundId) == round_id for item in rounds)
         status = ProviderStatus.PENDING if listed else ProviderStatus.UNKNOWN
-        return BetStatus(bet_ref, status, via=self._via(base))
+        return BetStatus(bet_ref, status, via=answer.via)
 
     def get_statuses(self, bet_refs: list[str]) -> dict[str, BetStatus]:
         raise ProviderRejected(f"provider {self.name}: Pragmatic has no batch status call")
@@ -526,9 +444,9 @@ class PragmaticProvider:
     def cancel(self, bet_ref: str, player_id: str = "") -> CancelOutcome:
         game, round_id = self._round(bet_ref)
         player = self._player(player_id, "cancelRound")
-        content, base = self._call(self._urls, "POST", CANCEL_PATH, {
+        answer = self._call("POST", CANCEL_PATH, {
             "secureLogin": self._login, "playerId": player, "gameId": game, "roundId": round_id})
-        return cancel_outcome(content, bet_ref, provider=self.name, via=self._via(base))
+        return cancel_outcome(answer.content, bet_ref, provider=self.name, via=answer.via)
 
     def fetch_history(self, feed: str, cursor: str | None) -> HistoryPage:
         """The domain's rounds finished since ``cursor`` (inclusive: the boundary row comes
@@ -537,10 +455,11 @@ class PragmaticProvider:
             raise ProviderRejected(f"provider {self.name}: no feed {feed!r} (its domains: "
                                    f"{', '.join(self.feeds)})")
         timepoint = timepoint_of(cursor)
-        urls = [domain_url(base, feed) for base in self._urls]
-        content, _ = self._call(urls, "GET", FEED_PATH, {
-            "login": self._login, "timepoint": str(timepoint), "dataType": DATA_TYPE})
-        following, rows = parse_feed(content, timepoint=timepoint, provider=self.name)
+        answer = self._call("GET", FEED_PATH, {
+            "login": self._login, "timepoint": str(timepoint), "dataType": DATA_TYPE},
+            bases=[domain_url(base, feed) for base in self._client.urls],
+            accept="text/csv, application/json")
+        following, rows = parse_feed(answer.content, timepoint=timepoint, provider=self.name)
         return HistoryPage(rows=rows, cursor=str(following), more=False)
 
     def _round(self, bet_ref: str) -> tuple[str, str]:
@@ -554,83 +473,11 @@ class PragmaticProvider:
             raise ProviderRejected(f"provider {self.name}: {call} needs the bet's player")
         return player_id
 
-    def _via(self, base: str) -> str | None:
-        return None if base == self._urls[0] else base
-
     # -- transport -----------------------------------------------------------------------
 
-    def _call(self, bases: list[str], method: str, path: str,
-              params: dict[str, str]) -> tuple[bytes, str]:
-        """The 200 answer's body and the base URL that gave it, retried briefly (over the
-        fallback URLs each time) while no answer comes; any answer but 200 is invalid."""
-        query = signed(params, self._secret)
-        try:
-            answered: tuple[bytes, str] = self._retrying.copy()(
-                self._each_url, bases, method, path, query)
-        except _NoAnswer as exc:
-            raise ProviderUnavailable(f"provider {self.name}: {method} {path}: no answer: "
-                                      f"{exc}") from exc
-        except requests.RequestException as exc:  # a malformed URL and the like
-            raise ProviderUnavailable(f"provider {self.name}: {method} {path}: request "
-                                      f"failed: {exc}") from exc
-        return answered
-
-    def _each_url(self, bases: list[str], method: str, path: str,
-                  params: dict[str, str]) -> tuple[bytes, str]:
-        failures = []
-        for base in bases:
-            try:
-                return self._send(base, method, path, params), base
-            except _NoAnswer as exc:
-                failures.append(f"{base}: {exc}")
-        raise _NoAnswer("; ".join(failures))
-
-    def _send(self, base: str, method: str, path: str, params: dict[str, str]) -> bytes:
-        if self._throttle is not None:
-            self._throttle()
-        form = urlencode(params)
-        if method == "POST":
-            url, body = base + path, form.encode("utf-8")
-            headers = {"Content-Type": "application/x-www-form-urlencoded",
-                       "Accept": "application/json"}
-        else:
-            url, body = f"{base}{path}?{form}", None
-            headers = {"Accept": "text/csv, application/json"}
-        headers["Accept-Encoding"] = "identity"
-        deadline = time.monotonic() + sum(self._timeout)
-        try:
-            with self._session.request(method, url, data=body, headers=headers,
-                                       timeout=self._timeout, stream=True,
-                                       allow_redirects=False) as raw:
-                if raw.status_code >= 500:
-                    raise _NoAnswer(f"HTTP {raw.status_code}")
-                content = self._read_capped(raw, deadline, path)
-        except _TRANSPORT_ERRORS as exc:
-            raise _NoAnswer(f"{type(exc).__name__}: {exc}") from exc
-        if raw.status_code != 200:
-            excerpt = content[:200].decode("utf-8", errors="replace")
-            raise _invalid(self.name, path, f"status code: unexpected HTTP {raw.status_code}: "
-                           f"{excerpt}")
-        return content
-
-    def _read_capped(self, raw: requests.Response, deadline: float, path: str) -> bytes:
-        """The body, refusing more than MAX_RESPONSE_BYTES or a trickle past the deadline."""
-        declared = raw.headers.get("Content-Length", "")
-        if declared.isascii() and declared.isdigit() and (
-                len(declared) > 12 or int(declared) > MAX_RESPONSE_BYTES):
-            raise _invalid(self.name, path, f"body of {declared[:32]} bytes exceeds "
-                           f"{MAX_RESPONSE_BYTES}")
-        body = bytearray()
-        while chunk := raw.raw.read1(_CHUNK_BYTES):
-            body += chunk
-            if len(body) > MAX_RESPONSE_BYTES:
-                raise _invalid(self.name, path, f"body exceeds {MAX_RESPONSE_BYTES} bytes")
-            if time.monotonic() > deadline:
-                raise _NoAnswer("response body arrived too slowly")
-        return bytes(body)
-
-    def _log_retry(self, state: RetryCallState) -> None:
-        outcome = state.outcome
-        reason = outcome.exception() if outcome is not None else None
-        log.warning("provider %s: a call got no answer (attempt %d: %s), retrying",
-                    self.name, state.attempt_number, reason)
+    def _call(self, method: Literal["GET", "POST"], path: str, params: dict[str, str], *,
+              bases: Sequence[str] | None = None, accept: str = "application/json") -> Answer:
+        """The 200 answer to the call with the signed ``params``, from the first of
+        ``bases`` (default: the API domain, then its fallbacks) that answers."""
+        form = urlencode(signed(params, self._secret)).encode("ascii")
+        return self._client.call(method, path, form, bases=bases, accept=accept)

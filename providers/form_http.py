@@ -1,0 +1,232 @@
+"""Form-encoded HTTP calls to a provider speaking its own dialect, and reading its JSON.
+
+The transport the PG Soft-like (:mod:`providers.pgsoft`) and Pragmatic-like
+(:mod:`providers.pragmatic`) adapters share; each keeps its own signing, envelope,
+error codes and rows.
+
+One call of a :class:`FormHttpClient`:
+
+* sends the url-encoded parameters -- the body of a POST, the query string of a GET --
+  to each base URL in turn (the primary, then the fallbacks) until one answers, calling
+  ``throttle`` before every request;
+* counts as no answer (:class:`NoAnswer`) a connection error, a timeout, a 5xx and a body
+  still arriving past the connect plus read timeouts; while there is none it goes over
+  the base URLs again, ``attempts`` times at most with a short random backoff (tenacity),
+  then raises :class:`ProviderUnavailable`;
+* reads at most ``max_response_bytes`` of a body: a larger one is an invalid answer;
+* returns the body of a 200 answer with the base URL that gave it. Any other status is
+  an invalid answer (:class:`ProviderInvalidResponse`): the provider's word, never
+  retried nor asked of a fallback.
+
+JSON answers are read with :func:`read_json`: integers exact, every other number a
+:class:`~decimal.Decimal`, NaN and Infinity refused.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from decimal import Decimal
+from functools import partial
+from typing import Any, Literal, NoReturn
+from urllib.parse import urlsplit
+
+import requests
+import urllib3
+from pydantic import ValidationError
+from tenacity import (
+    RetryCallState,
+    Retrying,
+    retry_if_exception_type,
+    stop_after_attempt,
+    wait_random_exponential,
+)
+
+from providers.errors import ProviderInvalidResponse, ProviderUnavailable
+from providers.http import make_session
+
+log = logging.getLogger(__name__)
+
+_CHUNK_BYTES = 64 * 1024
+
+TRANSPORT_ERRORS = (
+    requests.exceptions.ConnectionError,
+    requests.exceptions.Timeout,
+    requests.exceptions.ChunkedEncodingError,
+    urllib3.exceptions.HTTPError,  # errors while reading the raw body arrive unwrapped
+)
+
+# Signs one request: given its target path (the base URL's path and the call's) and its
+# body (empty for a GET), the headers to add.
+Sign = Callable[[str, bytes], Mapping[str, str]]
+
+
+class NoAnswer(Exception):
+    """One attempt got no answer (5xx, timeout, connection): another may."""
+
+
+def invalid_answer(provider: str, call: str, problem: str) -> ProviderInvalidResponse:
+    """An answer to ``call`` that is not one: ``problem`` says what is wrong."""
+    return ProviderInvalidResponse(f"provider {provider}: invalid {call} answer: {problem}")
+
+
+def _refuse_constant(name: str) -> NoReturn:
+    raise ValueError(f"{name} is not a number JSON allows")
+
+
+def read_json(content: bytes, *, provider: str = "", call: str = "") -> Any:
+    """The body as JSON, amounts as Decimal; raises :class:`ProviderInvalidResponse`."""
+    try:
+        return json.loads(content, parse_float=Decimal, parse_constant=_refuse_constant)
+    except (ValueError, RecursionError) as exc:  # not UTF-8, not JSON, NaN, too deep
+        raise invalid_answer(provider, call, f"body: not JSON ({str(exc)[:100]})") from None
+
+
+def describe(error: ValidationError, whole: str = "body") -> str:
+    """'field: problem' for each of the first errors, so the message names what was wrong
+    (``whole``: the name of a problem of the whole object)."""
+    parts = []
+    for item in error.errors(include_url=False)[:5]:
+        where = ".".join(str(part) for part in item["loc"]) or whole
+        parts.append(f"{where}: {item['msg']}")
+    return "; ".join(parts)
+
+
+@dataclass(frozen=True)
+class Answer:
+    """A 200 answer's body and the base URL that gave it."""
+
+    content: bytes
+    base: str
+    via: str | None  # the fallback base URL that answered; None: the first one asked
+
+
+@dataclass(frozen=True)
+class _Request:
+    method: Literal["GET", "POST"]
+    path: str
+    form: bytes
+    call: str  # how messages name the call
+    accept: str
+    sign: Sign | None
+
+
+class FormHttpClient:
+    """Form-encoded calls to one provider over its base URL and fallbacks (module doc)."""
+
+    def __init__(
+        self,
+        *,
+        provider: str,
+        base_url: str,
+        fallback_urls: Sequence[str] = (),
+        connect_timeout: float,
+        read_timeout: float,
+        attempts: int,
+        throttle: Callable[[], None] | None,
+        max_response_bytes: int,
+    ) -> None:
+        if attempts < 1:
+            raise ValueError(f"provider {provider}: attempts must be at least 1, not {attempts}")
+        self.provider = provider
+        self.urls: tuple[str, ...] = tuple(url.rstrip("/") for url in (base_url, *fallback_urls))
+        self.max_response_bytes = max_response_bytes
+        self._timeout = (connect_timeout, read_timeout)
+        self._throttle = throttle
+        self._session = make_session()
+        self._retrying = Retrying(
+            stop=stop_after_attempt(attempts),
+            wait=wait_random_exponential(multiplier=0.1, min=0.1, max=1.0),
+            retry=retry_if_exception_type(NoAnswer),
+            reraise=True,
+        )
+
+    def close(self) -> None:
+        self._session.close()
+
+    def call(self, method: Literal["GET", "POST"], path: str, form: bytes, *,
+             bases: Sequence[str] | None = None, call: str | None = None,
+             accept: str = "application/json", sign: Sign | None = None) -> Answer:
+        """The 200 answer to ``method path`` with the url-encoded ``form``, from the first
+        of ``bases`` (default: the client's URLs) that answers.
+
+        ``call`` names the call in the messages of invalid answers (default: ``path``);
+        ``sign`` adds each request's signature headers.
+        """
+        request = _Request(method, path, form, path if call is None else call, accept, sign)
+        order = self.urls if bases is None else tuple(bases)
+        retrying = self._retrying.copy(before_sleep=partial(self._log_retry, request))
+        try:
+            answered: tuple[bytes, str] = retrying(self._each_url, order, request)
+        except NoAnswer as exc:
+            raise ProviderUnavailable(f"provider {self.provider}: {method} {path}: no answer: "
+                                      f"{exc}") from exc
+        except requests.RequestException as exc:  # a malformed URL and the like
+            raise ProviderUnavailable(f"provider {self.provider}: {method} {path}: request "
+                                      f"failed: {exc}") from exc
+        content, base = answered
+        return Answer(content, base, None if base == order[0] else base)
+
+    def _each_url(self, bases: tuple[str, ...], request: _Request) -> tuple[bytes, str]:
+        failures = []
+        for base in bases:
+            try:
+                return self._send(base, request), base
+            except NoAnswer as exc:
+                failures.append(f"{base}: {exc}")
+        raise NoAnswer("; ".join(failures))
+
+    def _send(self, base: str, request: _Request) -> bytes:
+        if self._throttle is not None:
+            self._throttle()
+        if request.method == "POST":
+            url, body = base + request.path, request.form
+            headers = {"Content-Type": "application/x-www-form-urlencoded",
+                       "Accept": request.accept}
+        else:
+            url, body = f"{base}{request.path}?{request.form.decode('ascii')}", None
+            headers = {"Accept": request.accept}
+        headers["Accept-Encoding"] = "identity"
+        if request.sign is not None:
+            headers.update(request.sign(urlsplit(base).path + request.path, body or b""))
+        deadline = time.monotonic() + sum(self._timeout)
+        try:
+            with self._session.request(request.method, url, data=body, headers=headers,
+                                       timeout=self._timeout, stream=True,
+                                       allow_redirects=False) as raw:
+                if raw.status_code >= 500:
+                    raise NoAnswer(f"HTTP {raw.status_code}")
+                content = self._read_capped(raw, deadline, request.call)
+        except TRANSPORT_ERRORS as exc:
+            raise NoAnswer(f"{type(exc).__name__}: {exc}") from exc
+        if raw.status_code != 200:
+            excerpt = content[:200].decode("utf-8", errors="replace")
+            raise invalid_answer(self.provider, request.call, "status code: unexpected HTTP "
+                                 f"{raw.status_code}: {excerpt}")
+        return content
+
+    def _read_capped(self, raw: requests.Response, deadline: float, call: str) -> bytes:
+        """The body, refusing more than max_response_bytes or a trickle past the deadline."""
+        cap = self.max_response_bytes
+        declared = raw.headers.get("Content-Length", "")
+        if declared.isascii() and declared.isdigit() and (
+                len(declared) > 12 or int(declared) > cap):
+            raise invalid_answer(self.provider, call,
+                                 f"body of {declared[:32]} bytes exceeds {cap}")
+        body = bytearray()
+        while chunk := raw.raw.read1(_CHUNK_BYTES):
+            body += chunk
+            if len(body) > cap:
+                raise invalid_answer(self.provider, call, f"body exceeds {cap} bytes")
+            if time.monotonic() > deadline:
+                raise NoAnswer("response body arrived too slowly")
+        return bytes(body)
+
+    def _log_retry(self, request: _Request, state: RetryCallState) -> None:
+        outcome = state.outcome
+        reason = outcome.exception() if outcome is not None else None
+        log.warning("provider %s: %s %s got no answer (attempt %d: %s), retrying",
+                    self.provider, request.method, request.path, state.attempt_number, reason)
