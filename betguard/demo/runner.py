@@ -148,6 +148,8 @@ def _print_summary(summary: Summary, as_json: bool) -> None:
     print("\nWhat became of every bet")
     for state, n in sorted(summary.states.items()):
         print(f"  {state:<16}{n:>7}")
+    for provider, states in summary.by_provider.items():
+        print(f"  {provider}: " + ", ".join(f"{s} {n}" for s, n in sorted(states.items())))
     print("Reviews opened: " + (", ".join(f"{r} {n}" for r, n in summary.reviews.items())
                                 or "none"))
     print(f"Provider queries: {summary.provider_queries} "

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import statistics
 from collections import Counter
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -12,6 +13,7 @@ from typing import Any
 from sqlalchemy import func, select
 
 from betguard.demo.load import PlacedBet
+from betguard.demo.scenarios import KINDS
 from betguard.runrefs import RunRefs
 from models.db import Database
 from models.states import FINAL_STATES, BetState
@@ -38,6 +40,7 @@ class Summary:
     scenario: str
     bets: int
     states: dict[str, int]
+    by_provider: dict[str, dict[str, int]]  # "name (kind of API)" -> bets per state
     reviews: dict[str, int]
     provider_queries: int
     provider_queries_per_bet: float
@@ -77,7 +80,7 @@ def summarize(db: Database, refs: RunRefs, placed: list[PlacedBet], truth: dict[
               scenario: str, duration: float, report: str) -> Summary:
     with db.unit_of_work() as session:
         rows = session.execute(
-            select(Bet.bet_ref, Bet.state, Bet.placed_at, Bet.final_at)
+            select(Bet.bet_ref, Bet.provider, Bet.state, Bet.placed_at, Bet.final_at)
             .where(ours(Bet.bet_ref, refs.prefixes))).all()
         reasons = session.execute(
             select(Review.reason, func.count()).join(Bet, Bet.id == Review.bet_id)
@@ -91,7 +94,8 @@ def summarize(db: Database, refs: RunRefs, placed: list[PlacedBet], truth: dict[
     unreturned = sum(1 for b in placed if b.fate != "returned") or 1
     return Summary(
         scenario=scenario, bets=len(placed),
-        states=dict(Counter(r.state for r in rows)), reviews={r: n for r, n in reasons},
+        states=dict(Counter(r.state for r in rows)), by_provider=_by_provider(rows),
+        reviews={r: n for r, n in reasons},
         provider_queries=queries, provider_queries_per_bet=round(queries / max(len(placed), 1), 2),
         provider_queries_per_unreturned_bet=round(queries / unreturned, 2),
         seconds_to_final_p50=_quantile(waits, 0.5), seconds_to_final_p99=_quantile(waits, 0.99),
@@ -102,6 +106,14 @@ def summarize(db: Database, refs: RunRefs, placed: list[PlacedBet], truth: dict[
         refunds_of_settled_bets=failures["no refund of a bet the provider settled"],
         duration_seconds=round(duration, 1), report=report,
     )
+
+
+def _by_provider(rows: Sequence[Any]) -> dict[str, dict[str, int]]:
+    found: dict[str, Counter[str]] = {}
+    for row in rows:
+        found.setdefault(f"{row.provider} ({KINDS.get(row.provider, '?')})", Counter())[
+            row.state] += 1
+    return {provider: dict(states) for provider, states in sorted(found.items())}
 
 
 def _quantile(values: list[float], q: float) -> float | None:

@@ -227,12 +227,13 @@ first_check_delay = 0.2
 backoff_base = 0.3
 backoff_cap = 1.0
 jitter = 0.5
-deadline = 6
+deadline = 12
+unknown_grace = 3      # a round not listed is cancelled after 3 s: fenced, or "completed"
 read_timeout = 1.0
 http_attempts = 2
 feed_interval = 1.0
 feed_lag = 1
-options = {{ secure_login = "test-login" }}
+options = {{ secure_login = "test-login", domains = ["main", "asia"] }}
 
 [providers.pausing]    # the game circuit breaker: 3 unreturned bets of a game pause it,
 max_concurrency = 8    #   5 of the whole provider pause all its games; a person decides
