@@ -176,8 +176,9 @@ max_concurrency = 2
 breaker_failures = 3
 breaker_cooldown = 3.0
 
-[providers.healthy]    # its neighbour in the same worker, on the main simulator
-base_url = "{sim}"
+[providers.healthy]    # its neighbour in the same worker, on the main simulator; its own
+max_concurrency = 8    #   bulkhead as wide as the worker's threads: only the hanging
+base_url = "{sim}"     #   provider's share may limit it
 escalation = "review"
 first_check_delay = 0.2
 backoff_base = 0.3
