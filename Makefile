@@ -41,9 +41,12 @@ bench: venv
 	$(BIN)/python -m betguard.local_services --ensure
 	$(BIN)/python -m bench
 
+# mypy reads the installed layout (betguard.models, ...) from a tree of links: see
+# scripts/lint_tree.py.
 lint: venv
 	$(BIN)/ruff check $(PACKAGES) bench tests scripts
-	$(BIN)/mypy $(PACKAGES) bench
+	$(BIN)/python scripts/lint_tree.py
+	cd build/lint && ../../$(BIN)/mypy -p betguard -p bench
 
 # Static security scan (every skipped finding class is explained in pyproject.toml)
 # and the dependency audit (why not pip-audit: see the script's docstring).

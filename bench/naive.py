@@ -23,8 +23,8 @@ from celery import Celery
 from sqlalchemy import create_engine
 from sqlalchemy.orm import Session
 
-from models.tables import AuditEvent, Bet
-from providers.signing import Exchange, new_request_id, sign_request, verify_response
+from betguard.models.tables import AuditEvent, Bet
+from betguard.providers.signing import Exchange, new_request_id, sign_request, verify_response
 
 NAIVE_QUEUE = "bench.naive"
 NAIVE_TASK = "bench.naive_check"

@@ -19,7 +19,7 @@ from bench.worker_app import IDLE_QUEUE
 from betguard import processes
 from betguard.launcher import LaunchPlan, LocalStack
 from betguard.local_services import free_port
-from services.context import Context
+from betguard.services.context import Context
 
 PROVIDERS = ("steady", "batched", "limited", "economy", "intake", "intake_each", "isolated",
              "hanging")
@@ -250,7 +250,7 @@ def start(workdir: Path, *, rate_limit: float) -> BenchStack:
 
 def wait_for_workers(wanted: int, local: LocalStack, timeout: float = 90.0) -> None:
     """Bounded wait until every worker answers a ping."""
-    from tasks.app import app
+    from betguard.tasks.app import app
 
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:

@@ -4,7 +4,7 @@ that does nothing, to measure what a message alone costs."""
 
 from __future__ import annotations
 
-from tasks.app import app
+from betguard.tasks.app import app
 
 NOOP_TASK = "bench.noop"
 NOOP_QUEUE = "bench.noop"

@@ -9,9 +9,9 @@ from datetime import UTC, datetime, timedelta
 import click
 import requests
 
-from config.settings import get_settings
-from models.db import Database
-from services.audit import AuditReport, audit, merge_truths
+from betguard.config.settings import get_settings
+from betguard.models.db import Database
+from betguard.services.audit import AuditReport, audit, merge_truths
 
 
 def run_audit(simulator_urls: tuple[str, ...], *, prefixes: tuple[str, ...], slack: float,

@@ -6,22 +6,22 @@ from collections.abc import Callable
 
 import redis
 
+from betguard.config.policies import ProviderPolicy
+from betguard.config.settings import Settings, SettingsError
 from betguard.metrics.guards import BREAKER_STATES, GUARD_METRICS
 from betguard.metrics.instrumented import InstrumentedProvider
 from betguard.metrics.worker import PROVIDER_FALLBACKS
-from config.policies import ProviderPolicy
-from config.settings import Settings, SettingsError
-from models.db import Database
-from providers.base import Provider
-from providers.breaker import RedisBreaker
-from providers.bulkhead import RedisBulkhead
-from providers.guard import GuardedProvider, call_lease
-from providers.http import set_fallback_hook
-from providers.notifier import HttpNotifier
-from providers.ratelimit import RedisRateLimiter
-from providers.registry import build_provider
-from providers.wallet import HttpWallet
-from services.context import Context, OutboxPolicy, Scheduler, Timing
+from betguard.models.db import Database
+from betguard.providers.base import Provider
+from betguard.providers.breaker import RedisBreaker
+from betguard.providers.bulkhead import RedisBulkhead
+from betguard.providers.guard import GuardedProvider, call_lease
+from betguard.providers.http import set_fallback_hook
+from betguard.providers.notifier import HttpNotifier
+from betguard.providers.ratelimit import RedisRateLimiter
+from betguard.providers.registry import build_provider
+from betguard.providers.wallet import HttpWallet
+from betguard.services.context import Context, OutboxPolicy, Scheduler, Timing
 
 
 def build_context(settings: Settings, scheduler: Scheduler, *,

@@ -18,8 +18,8 @@ def main() -> None:
 @click.option("--database-url", envvar="DATABASE_URL", help="Defaults to the settings' URL.")
 def migrate(database_url: str | None) -> None:
     """Bring the database schema up to date (safe to run again)."""
-    from config.settings import get_settings
-    from models.migrate import upgrade
+    from betguard.config.settings import get_settings
+    from betguard.models.migrate import upgrade
 
     url = database_url or get_settings().database_url
     upgrade(url)

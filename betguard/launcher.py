@@ -16,10 +16,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from betguard import processes
+from betguard.config.settings import get_settings, reset_settings
 from betguard.local_services import PostgresServer, RedisServer, free_port
-from config.settings import get_settings, reset_settings
-from models.migrate import upgrade
-from services.context import Context
+from betguard.models.migrate import upgrade
+from betguard.services.context import Context
 
 
 @dataclass(frozen=True)
@@ -103,8 +103,8 @@ class LocalStack:
         """A context for this process, configured exactly as the workers are: the
         process that starts a stack plays its game server."""
         from betguard.bootstrap import build_context
-        from tasks.app import app
-        from tasks.scheduler import CeleryScheduler
+        from betguard.tasks.app import app
+        from betguard.tasks.scheduler import CeleryScheduler
 
         os.environ.update(self.env)
         reset_settings()

@@ -25,7 +25,7 @@ from celery import current_task
 from celery.signals import after_setup_logger, after_setup_task_logger
 from pythonjsonlogger.json import JsonFormatter
 
-from config.settings import get_settings
+from betguard.config.settings import get_settings
 
 JSON_FORMAT = "%(asctime)s %(levelname)s %(name)s %(processName)s %(message)s"
 JSON_RENAMES = {"asctime": "time", "levelname": "level", "name": "logger",

@@ -14,7 +14,7 @@ import time
 from collections.abc import Mapping
 from pathlib import Path
 
-from config.celery import DEFAULT_QUEUE, PROVIDER_QUEUE
+from betguard.config.celery import DEFAULT_QUEUE, PROVIDER_QUEUE
 
 STOP_GRACE_SECONDS = 10.0
 
@@ -88,7 +88,7 @@ def _stop_all() -> None:
 
 
 def celery_argv(*args: str) -> list[str]:
-    return [sys.executable, "-m", "celery", "-A", "tasks.app", *args]
+    return [sys.executable, "-m", "celery", "-A", "betguard.tasks.app", *args]
 
 
 def provider_worker(env: Mapping[str, str], log: Path, *, name: str = "provider",
@@ -136,7 +136,7 @@ def api(env: Mapping[str, str], log: Path, *, port: int) -> ManagedProcess:
 def simulator(env: Mapping[str, str], log: Path, *, port_file: Path, provider_secret: str,
               wallet_secret: str, notify_secret: str | None = None, knobs: str = "{}",
               port: int = 0, dialect: str = "generic") -> ManagedProcess:
-    argv = [sys.executable, "-m", "providers.simulator", "--host", "127.0.0.1",
+    argv = [sys.executable, "-m", "betguard.providers.simulator", "--host", "127.0.0.1",
             "--port", str(port), "--port-file", str(port_file), "--provider-secret",
             provider_secret, "--wallet-secret", wallet_secret, "--knobs", knobs,
             "--dialect", dialect]

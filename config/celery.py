@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from config.settings import Settings
+from betguard.config.settings import Settings
 
 DEFAULT_QUEUE = "betguard.default"
 PROVIDER_QUEUE = "betguard.provider"  # provider and wallet calls: served by an I/O pool
@@ -41,7 +41,7 @@ def celery_config(settings: Settings) -> dict[str, Any]:
     backend_transport = {**transport, "retry_policy": BACKEND_RETRY}
     # Plain TCP Redis gets the transport that reuses its client (tasks/broker.py); TLS
     # and unix-socket URLs keep kombu's own.
-    client_reuse = {"broker_transport": "tasks.broker:Transport"} \
+    client_reuse = {"broker_transport": "betguard.tasks.broker:Transport"} \
         if broker.startswith("redis://") else {}
     return {
         **client_reuse,

@@ -10,7 +10,7 @@ from urllib.parse import urlsplit
 from pydantic import AliasChoices, BaseModel, ConfigDict, Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from config.policies import ProviderPolicy, load_policies
+from betguard.config.policies import ProviderPolicy, load_policies
 
 DEFAULT_POLICY_FILE = Path(__file__).with_name("policies.toml")
 PLACEHOLDER_SECRETS = {"", "change-me", "changeme", "secret", "placeholder", "dev"}

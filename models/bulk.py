@@ -1,4 +1,4 @@
-"""Compare-and-set on many bets at once: the same guarantees as ``models.repository``
+"""Compare-and-set on many bets at once: the same guarantees as ``betguard.models.repository``
 (each bet changes only from the state, attempt or version it was read at, with its
 audit events in the same transaction), in a few statements instead of a few per bet."""
 
@@ -15,7 +15,7 @@ from sqlalchemy import Connection, bindparam, tuple_, update
 from sqlalchemy.dialects import sqlite
 from sqlalchemy.orm import Session
 
-from models.repository import (
+from betguard.models.repository import (
     BETS,
     SNAPSHOT_COLUMNS,
     add_events_of,
@@ -24,8 +24,8 @@ from models.repository import (
     apply_statement,
     record_effects,
 )
-from models.snapshot import BetSnapshot
-from models.transitions import Change, NewEvent
+from betguard.models.snapshot import BetSnapshot
+from betguard.models.transitions import Change, NewEvent
 
 _COUNT_DUPLICATES = (
     update(BETS).where(BETS.c.id.in_(bindparam("b_ids", expanding=True)))

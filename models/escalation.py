@@ -27,9 +27,9 @@ from datetime import datetime, timedelta
 from decimal import Decimal
 from enum import StrEnum
 
-from config.policies import Escalation, ProviderPolicy
-from models.events import ReviewReason
-from providers.base import (
+from betguard.config.policies import Escalation, ProviderPolicy
+from betguard.models.events import ReviewReason
+from betguard.providers.base import (
     GENERIC_CAPABILITIES,
     BetStatus,
     CancelOutcome,

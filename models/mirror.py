@@ -1,7 +1,7 @@
 """The mirror of providers' history feeds, and where each feed's pull stands.
 
 ``provider_rows`` holds the newest version of every record a provider published; it
-is written only by the feed pull (``services.feeds``) and read by the checks of
+is written only by the feed pull (``betguard.services.feeds``) and read by the checks of
 providers with a history (a database read: no provider call) and by reconciliation.
 
 Writing it is idempotent: a record seen again (a page boundary, a replay, a retried
@@ -23,9 +23,9 @@ from typing import Any, cast
 from sqlalchemy import Connection, Table, and_, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
-from models.escalation import ConflictingAnswer
-from models.tables import FeedCursor, ProviderRow
-from providers.base import BetStatus, HistoryRow, ProviderStatus
+from betguard.models.escalation import ConflictingAnswer
+from betguard.models.tables import FeedCursor, ProviderRow
+from betguard.providers.base import BetStatus, HistoryRow, ProviderStatus
 
 ROWS = cast(Table, ProviderRow.__table__)
 CURSORS = cast(Table, FeedCursor.__table__)

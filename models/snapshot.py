@@ -8,8 +8,8 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from models.states import BetState
-from models.tables import Bet
+from betguard.models.states import BetState
+from betguard.models.tables import Bet
 
 
 @dataclass(frozen=True)

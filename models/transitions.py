@@ -1,7 +1,7 @@
 """Transitions as verbs on a bet: each refuses an illegal start state and
 describes one compare-and-set change together with its audit event.
 
-They compute; they do not write. ``models.repository.apply`` performs the change.
+They compute; they do not write. ``betguard.models.repository.apply`` performs the change.
 """
 
 from __future__ import annotations
@@ -11,11 +11,11 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from models.errors import IllegalTransition
-from models.events import EventKind, ReviewReason
-from models.outbox import NotificationKind
-from models.snapshot import BetSnapshot
-from models.states import BetState, ensure_transition
+from betguard.models.errors import IllegalTransition
+from betguard.models.events import EventKind, ReviewReason
+from betguard.models.outbox import NotificationKind
+from betguard.models.snapshot import BetSnapshot
+from betguard.models.states import BetState, ensure_transition
 
 
 @dataclass(frozen=True)

@@ -19,7 +19,7 @@ def json_number(value: Any) -> Any:
     return value
 
 
-# An amount sent as a JSON number, read with exact ints and Decimal (providers.form_http).
+# An amount sent as a JSON number, read with exact ints and Decimal (betguard.providers.form_http).
 Money = Annotated[
     Decimal,
     BeforeValidator(json_number),

@@ -88,7 +88,7 @@ IDLE_SECONDS = 3600
 
 class RedisBreaker:
     """One provider's breaker in the Redis hash ``key``. Redis errors propagate: the
-    caller (``providers.guard``) decides whether they refuse or let the call through."""
+    caller (``betguard.providers.guard``) decides whether they refuse or let the call through."""
 
     def __init__(self, client: redis.Redis, *, key: str, threshold: int,
                  cooldown: float) -> None:

@@ -24,7 +24,7 @@ from contextlib import contextmanager
 
 import redis
 
-from providers.errors import ProviderBusy
+from betguard.providers.errors import ProviderBusy
 
 # Takes a slot if one is free: drops expired leases, then adds the caller's token
 # scored by its expiry (microseconds on Redis' clock). Returns 1 when taken, 0 when

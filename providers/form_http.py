@@ -1,7 +1,7 @@
 """Form-encoded HTTP calls to a provider speaking its own dialect, and reading its JSON.
 
-The transport the PG Soft-like (:mod:`providers.pgsoft`) and Pragmatic-like
-(:mod:`providers.pragmatic`) adapters share; each keeps its own signing, envelope,
+The transport the PG Soft-like (:mod:`betguard.providers.pgsoft`) and Pragmatic-like
+(:mod:`betguard.providers.pragmatic`) adapters share; each keeps its own signing, envelope,
 error codes and rows.
 
 One call of a :class:`FormHttpClient`:
@@ -45,8 +45,8 @@ from tenacity import (
     wait_random_exponential,
 )
 
-from providers.errors import ProviderInvalidResponse, ProviderUnavailable
-from providers.http import make_session
+from betguard.providers.errors import ProviderInvalidResponse, ProviderUnavailable
+from betguard.providers.http import make_session
 
 log = logging.getLogger(__name__)
 

@@ -27,10 +27,16 @@ from pydantic import (
     model_validator,
 )
 
-from providers.amounts import Currency
-from providers.base import BetStatus, CancelOutcome, Capability, HistoryPage, ProviderStatus
-from providers.errors import ProviderInvalidResponse, ProviderRejected
-from providers.http import PROVIDER_ERRORS, SignedJsonClient, SignedResponse
+from betguard.providers.amounts import Currency
+from betguard.providers.base import (
+    BetStatus,
+    CancelOutcome,
+    Capability,
+    HistoryPage,
+    ProviderStatus,
+)
+from betguard.providers.errors import ProviderInvalidResponse, ProviderRejected
+from betguard.providers.http import PROVIDER_ERRORS, SignedJsonClient, SignedResponse
 
 # ASCII digits only: ``\d`` would also take Arabic-Indic, fullwidth and other digits,
 # which Decimal() reads as numbers. No sign: a payout is never negative, not even -0.

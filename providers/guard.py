@@ -1,9 +1,9 @@
 """Bulkhead and circuit breaker around every call to one provider, so one bad provider
 never starves the rest of the provider worker's threads.
 
-A call first asks the provider's breaker (``providers.breaker``): open, it is refused
+A call first asks the provider's breaker (``betguard.providers.breaker``): open, it is refused
 at once with :class:`CircuitOpen`. Then it takes one of the provider's concurrency
-slots (``providers.bulkhead``), before the rate limiter's slot (which the adapter takes
+slots (``betguard.providers.bulkhead``), before the rate limiter's slot (which the adapter takes
 per HTTP attempt): all taken, it is refused with :class:`ProviderBusy`. Both are
 ``ProviderUnavailable``: the check records a provider error and is rescheduled like
 an outage; a cancel refused at the deadline sends the bet to review.
@@ -25,9 +25,9 @@ from typing import Protocol, TypeVar
 
 import redis
 
-from providers.base import BetStatus, CancelOutcome, HistoryPage, Provider
-from providers.breaker import CLOSED, Admission, BreakerState
-from providers.errors import (
+from betguard.providers.base import BetStatus, CancelOutcome, HistoryPage, Provider
+from betguard.providers.breaker import CLOSED, Admission, BreakerState
+from betguard.providers.errors import (
     CircuitOpen,
     GuardUnavailable,
     ProviderBusy,
@@ -36,7 +36,7 @@ from providers.errors import (
     ProviderInvalidResponse,
     ProviderUnavailable,
 )
-from providers.ratelimit import RateLimited
+from betguard.providers.ratelimit import RateLimited
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -77,14 +77,14 @@ def call_lease(*, connect_timeout: float, read_timeout: float, attempts: int,
     return attempts * per_attempt + (attempts - 1) * retry_wait + margin
 
 
-class Breaker(Protocol):  # providers.breaker.RedisBreaker
+class Breaker(Protocol):  # betguard.providers.breaker.RedisBreaker
     def admit(self, *, trial_lease: float) -> tuple[Admission, BreakerState]: ...
     def failed(self, *, lease: float) -> bool: ...
     def answered(self) -> None: ...
     def trial_abandoned(self, *, lease: float) -> None: ...
 
 
-class Bulkhead(Protocol):  # providers.bulkhead.RedisBulkhead
+class Bulkhead(Protocol):  # betguard.providers.bulkhead.RedisBulkhead
     def acquire(self, *, lease: float) -> str: ...
     def release(self, token: str) -> None: ...
 

@@ -53,8 +53,8 @@ from tenacity import (
     wait_random_exponential,
 )
 
-from providers import signing
-from providers.errors import (
+from betguard.providers import signing
+from betguard.providers.errors import (
     ProviderInvalidResponse,
     ProviderRejected,
     ProviderUnavailable,

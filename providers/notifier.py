@@ -10,9 +10,9 @@ from __future__ import annotations
 
 import requests
 
-from providers.errors import NotificationFailed
-from providers.http import make_session
-from providers.signing import Exchange, SignatureError, new_request_id, sign_request
+from betguard.providers.errors import NotificationFailed
+from betguard.providers.http import make_session
+from betguard.providers.signing import Exchange, SignatureError, new_request_id, sign_request
 
 EVENT_ID_HEADER = "X-Betguard-Event-Id"
 

@@ -38,8 +38,8 @@ from urllib.parse import urlencode
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-from providers.amounts import Currency, Money
-from providers.base import (
+from betguard.providers.amounts import Currency, Money
+from betguard.providers.base import (
     BetStatus,
     CancelOutcome,
     Capability,
@@ -47,13 +47,13 @@ from providers.base import (
     HistoryRow,
     ProviderStatus,
 )
-from providers.errors import (
+from betguard.providers.errors import (
     ProviderError,
     ProviderInvalidResponse,
     ProviderRejected,
     ProviderUnavailable,
 )
-from providers.form_http import FormHttpClient, describe, invalid_answer, read_json
+from betguard.providers.form_http import FormHttpClient, describe, invalid_answer, read_json
 
 PATH = "/Bet/v4/GetHistory"
 CALL = "GetHistory"  # how messages name the call

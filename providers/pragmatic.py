@@ -64,8 +64,8 @@ from urllib.parse import urlencode
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, model_validator
 
-from providers.amounts import Currency, Money
-from providers.base import (
+from betguard.providers.amounts import Currency, Money
+from betguard.providers.base import (
     BetStatus,
     CancelOutcome,
     Capability,
@@ -73,8 +73,8 @@ from providers.base import (
     HistoryRow,
     ProviderStatus,
 )
-from providers.errors import ProviderError, ProviderRejected, ProviderUnavailable
-from providers.form_http import Answer, FormHttpClient, describe, invalid_answer, read_json
+from betguard.providers.errors import ProviderError, ProviderRejected, ProviderUnavailable
+from betguard.providers.form_http import Answer, FormHttpClient, describe, invalid_answer, read_json
 
 API = "/IntegrationService/v3/http/CasinoGameAPI"
 INCOMPLETE_PATH = f"{API}/getIncompleteRounds/"

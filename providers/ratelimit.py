@@ -13,7 +13,7 @@ from collections.abc import Callable
 
 import redis
 
-from providers.errors import ProviderUnavailable
+from betguard.providers.errors import ProviderUnavailable
 
 # Reserves the caller's slot and returns how many microseconds to wait for it (0: go
 # now), or -1 when the slot is further away than the caller will wait (nothing is

@@ -8,10 +8,10 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from providers.base import Provider
-from providers.generic import GenericHttpProvider
-from providers.pgsoft import PgSoftProvider
-from providers.pragmatic import PragmaticProvider
+from betguard.providers.base import Provider
+from betguard.providers.generic import GenericHttpProvider
+from betguard.providers.pgsoft import PgSoftProvider
+from betguard.providers.pragmatic import PragmaticProvider
 
 ADAPTERS: dict[str, Callable[..., Provider]] = {
     "generic": GenericHttpProvider,

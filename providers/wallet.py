@@ -20,10 +20,10 @@ from typing import Literal
 import requests
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from models.money import wire_amount
-from providers.base import RefundReceipt
-from providers.errors import WalletRejected, WalletUnavailable
-from providers.http import WALLET_ERRORS, SignedJsonClient, SignedResponse
+from betguard.models.money import wire_amount
+from betguard.providers.base import RefundReceipt
+from betguard.providers.errors import WalletRejected, WalletUnavailable
+from betguard.providers.http import WALLET_ERRORS, SignedJsonClient, SignedResponse
 
 
 def refund_idempotency_key(provider: str, bet_ref: str) -> str:

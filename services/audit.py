@@ -13,10 +13,10 @@ from typing import Any
 from sqlalchemy import ColumnElement, func, or_, select
 from sqlalchemy.orm import Session
 
-from models.outbox import NotificationState
-from models.states import BetState
-from models.tables import AuditEvent, Bet, Notification
-from providers.wallet import refund_idempotency_key
+from betguard.models.outbox import NotificationState
+from betguard.models.states import BetState
+from betguard.models.tables import AuditEvent, Bet, Notification
+from betguard.providers.wallet import refund_idempotency_key
 
 FINAL_KINDS = ("bet_settled", "bet_refunded")
 EXAMPLES = 5

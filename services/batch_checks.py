@@ -2,13 +2,13 @@
 (``supports_batch``): claim the due checks of one provider in one statement, ask once
 (``POST /bets/status``), and conclude each bet exactly as a single check would.
 
-Each bet keeps every guarantee of ``services.checks``: its check is claimed by attempt
+Each bet keeps every guarantee of ``betguard.services.checks``: its check is claimed by attempt
 number before the call (a duplicate or stale entry does nothing), no transaction is
 open during the call, and its decision, transition, escalation and audit events are
 the single check's own (``first_decision``, ``verdict_for``, ``conclude``).
 
 For a provider with a history feed the mirror is read first, as the single check
-does (``services.checks``): the bets it decides are left out of the call, and a
+does (``betguard.services.checks``): the bets it decides are left out of the call, and a
 provider without a status call is not called at all.
 
 The bets that reach the deadline path are asked to cancel concurrently, within what
@@ -25,14 +25,14 @@ from collections.abc import Sequence
 from concurrent.futures import Future, ThreadPoolExecutor, wait
 from datetime import timedelta
 
-from models import bulk, mirror, repository
-from models.escalation import Action
-from models.events import EventKind
-from models.snapshot import BetSnapshot
-from models.transitions import NewEvent
-from providers.base import BetStatus, Capability, Provider
-from providers.errors import ProviderError
-from services.checks import (
+from betguard.models import bulk, mirror, repository
+from betguard.models.escalation import Action
+from betguard.models.events import EventKind
+from betguard.models.snapshot import BetSnapshot
+from betguard.models.transitions import NewEvent
+from betguard.providers.base import BetStatus, Capability, Provider
+from betguard.providers.errors import ProviderError
+from betguard.services.checks import (
     CancelAnswer,
     CheckOutcome,
     Verdict,
@@ -44,8 +44,8 @@ from services.checks import (
     mirror_event,
     verdict_for,
 )
-from services.context import Context
-from services.wakeups import DueCheck, wake_checks
+from betguard.services.context import Context
+from betguard.services.wakeups import DueCheck, wake_checks
 
 Answer = tuple[BetStatus | None, list[NewEvent]]
 MAX_CANCELS_IN_FLIGHT = 8

@@ -3,10 +3,10 @@
 A check is claimed by its attempt number before any HTTP call, so a duplicate or
 stale delivery does nothing; no transaction is open while the provider is asked.
 The steps after the answer (``decide``, ``conclude``) are shared with the batched
-check of ``services.batch_checks``, which asks about many bets in one call.
+check of ``betguard.services.batch_checks``, which asks about many bets in one call.
 
 A provider is asked only for what it can do (its ``capabilities``). For a provider
-with a history feed the mirror (``models.mirror``, a database read: no provider call,
+with a history feed the mirror (``betguard.models.mirror``, a database read: no provider call,
 no bulkhead slot) is read first: a final row there is the answer. Otherwise a
 provider with a status call is asked; one without (history only) has the mirror's
 answer: pending for a running row, unknown when the feed has not shown the bet.
@@ -24,8 +24,8 @@ from enum import StrEnum
 
 from sqlalchemy.orm import Session
 
-from models import bulk, mirror, repository, schedule, transitions
-from models.escalation import (
+from betguard.models import bulk, mirror, repository, schedule, transitions
+from betguard.models.escalation import (
     Action,
     ConflictingAnswer,
     Decision,
@@ -33,13 +33,13 @@ from models.escalation import (
     decide_after_check,
     next_check_limit,
 )
-from models.events import EventKind, ReviewReason
-from models.snapshot import BetSnapshot
-from models.transitions import Change, NewEvent
-from providers.base import BetStatus, CancelOutcome, Capability, Provider
-from providers.errors import ProviderError
-from services.context import Context
-from services.facts import Fact, note_late_fact
+from betguard.models.events import EventKind, ReviewReason
+from betguard.models.snapshot import BetSnapshot
+from betguard.models.transitions import Change, NewEvent
+from betguard.providers.base import BetStatus, CancelOutcome, Capability, Provider
+from betguard.providers.errors import ProviderError
+from betguard.services.context import Context
+from betguard.services.facts import Fact, note_late_fact
 
 
 class CheckOutcome(StrEnum):

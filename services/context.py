@@ -8,10 +8,10 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Protocol
 
-from config.policies import ProviderPolicy
-from models.db import Database
-from models.errors import UnknownProvider
-from providers.base import Provider, Wallet
+from betguard.config.policies import ProviderPolicy
+from betguard.models.db import Database
+from betguard.models.errors import UnknownProvider
+from betguard.providers.base import Provider, Wallet
 
 
 def utcnow() -> datetime:

@@ -18,12 +18,12 @@ from enum import StrEnum
 
 from sqlalchemy.orm import Session
 
-from models import repository, transitions
-from models.events import EventKind, ReviewReason
-from models.snapshot import BetSnapshot
-from models.states import BetState
-from models.transitions import Change, NewEvent
-from services.context import Context
+from betguard.models import repository, transitions
+from betguard.models.events import EventKind, ReviewReason
+from betguard.models.snapshot import BetSnapshot
+from betguard.models.states import BetState
+from betguard.models.transitions import Change, NewEvent
+from betguard.services.context import Context
 
 MAX_CRASHES = 3
 # The kinds that end a run of crashes: the provider was asked, whatever it said.

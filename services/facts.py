@@ -9,12 +9,12 @@ from decimal import Decimal
 
 from sqlalchemy.orm import Session
 
-from models import repository
-from models.events import EventKind, ReviewReason
-from models.snapshot import BetSnapshot
-from models.states import BetState
-from models.transitions import NewEvent
-from providers.base import ProviderStatus
+from betguard.models import repository
+from betguard.models.events import EventKind, ReviewReason
+from betguard.models.snapshot import BetSnapshot
+from betguard.models.states import BetState
+from betguard.models.transitions import NewEvent
+from betguard.providers.base import ProviderStatus
 
 
 @dataclass(frozen=True)

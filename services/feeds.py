@@ -1,4 +1,4 @@
-"""Pulling providers' history feeds into the mirror (``models.mirror``).
+"""Pulling providers' history feeds into the mirror (``betguard.models.mirror``).
 
 Beat runs ``pull_due_feeds`` every sweep interval; each run calls only the feeds that
 are due. A feed is called at most once per ``feed_interval`` (its provider's rate
@@ -28,15 +28,15 @@ from datetime import datetime
 from sqlalchemy import func, select
 from sqlalchemy.engine import Connection
 
-from models import mirror
-from models.events import EventKind
-from models.mirror import FeedClaim
-from models.repository import BETS, EVENTS
-from models.states import BetState
-from providers.base import Capability
-from providers.errors import ProviderError
-from providers.guard import call_lease
-from services.context import Context
+from betguard.models import mirror
+from betguard.models.events import EventKind
+from betguard.models.mirror import FeedClaim
+from betguard.models.repository import BETS, EVENTS
+from betguard.models.states import BetState
+from betguard.providers.base import Capability
+from betguard.providers.errors import ProviderError
+from betguard.providers.guard import call_lease
+from betguard.services.context import Context
 
 log = logging.getLogger(__name__)
 _CHUNK = 1000

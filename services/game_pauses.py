@@ -29,12 +29,12 @@ from sqlalchemy import func, select, text, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
-from config.policies import PausePolicy, ProviderPolicy
-from models import repository
-from models.outbox import NotificationKind
-from models.states import FINAL_STATES, BetState
-from models.tables import Bet, GamePause
-from services.context import Context
+from betguard.config.policies import PausePolicy, ProviderPolicy
+from betguard.models import repository
+from betguard.models.outbox import NotificationKind
+from betguard.models.states import FINAL_STATES, BetState
+from betguard.models.tables import Bet, GamePause
+from betguard.services.context import Context
 
 WHOLE_PROVIDER = "*"  # the game_id of a pause of every game of a provider
 OPEN_STATES = tuple(state.value for state in BetState if state not in FINAL_STATES)

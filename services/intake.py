@@ -25,16 +25,16 @@ from pydantic import (
 )
 from sqlalchemy import Connection, select, tuple_
 
-from models import bulk, schedule
-from models.errors import BetguardError, ConflictingBet, InvalidBet
-from models.events import EventKind
-from models.money import is_plain_decimal
-from models.repository import BETS, SNAPSHOT_COLUMNS
-from models.snapshot import BetSnapshot
-from models.states import BetState
-from models.transitions import NewEvent
-from services.context import Context
-from services.wakeups import DueCheck, wake_checks
+from betguard.models import bulk, schedule
+from betguard.models.errors import BetguardError, ConflictingBet, InvalidBet
+from betguard.models.events import EventKind
+from betguard.models.money import is_plain_decimal
+from betguard.models.repository import BETS, SNAPSHOT_COLUMNS
+from betguard.models.snapshot import BetSnapshot
+from betguard.models.states import BetState
+from betguard.models.transitions import NewEvent
+from betguard.services.context import Context
+from betguard.services.wakeups import DueCheck, wake_checks
 
 Identifier = Annotated[str, Field(min_length=1, max_length=128, pattern=r"^[A-Za-z0-9._:@/-]+$")]
 

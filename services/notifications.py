@@ -9,10 +9,10 @@ from enum import StrEnum
 
 from sqlalchemy import select, update
 
-from models.outbox import NotificationState, retry_wait
-from models.tables import Notification
-from providers.errors import NotificationFailed
-from services.context import Context
+from betguard.models.outbox import NotificationState, retry_wait
+from betguard.models.tables import Notification
+from betguard.providers.errors import NotificationFailed
+from betguard.services.context import Context
 
 
 class DeliveryOutcome(StrEnum):

@@ -2,7 +2,7 @@
 
 ``reconcile`` pulls the provider's feeds (unless told not to), compares the mirror
 (``provider_rows``) with the bets, stores a run and each difference, and acts on them
-(``services.reconcile_store``). ``run_due`` is beat's hourly job: every provider with
+(``betguard.services.reconcile_store``). ``run_due`` is beat's hourly job: every provider with
 a history feed whose last scheduled run is older than its ``reconcile_interval``.
 
 Time: a feed shows bets up to ``feed_lag`` late, so the mirror is complete only up to
@@ -23,20 +23,20 @@ from typing import Any, Literal
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from models.errors import InvalidCommand
-from models.states import BetState
-from models.tables import Bet, FeedCursor, ProviderRow, ReconciliationRun
-from providers.base import Capability, Provider
-from services.context import Context
-from services.feeds import pull_feed
-from services.reconcile_compare import (
+from betguard.models.errors import InvalidCommand
+from betguard.models.states import BetState
+from betguard.models.tables import Bet, FeedCursor, ProviderRow, ReconciliationRun
+from betguard.providers.base import Capability, Provider
+from betguard.services.context import Context
+from betguard.services.feeds import pull_feed
+from betguard.services.reconcile_compare import (
     Comparison,
     HereBet,
     ThereRow,
     compare,
     compare_summary,
 )
-from services.reconcile_store import Found, Wake, lock_provider, store
+from betguard.services.reconcile_store import Found, Wake, lock_provider, store
 
 log = logging.getLogger(__name__)
 

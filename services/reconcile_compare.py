@@ -33,8 +33,8 @@ from decimal import Decimal
 from enum import StrEnum
 from typing import Any
 
-from models.money import wire_amount
-from models.states import BetState
+from betguard.models.money import wire_amount
+from betguard.models.states import BetState
 
 
 class Kind(StrEnum):
@@ -45,7 +45,7 @@ class Kind(StrEnum):
     DUPLICATE = "duplicate"
 
 
-# The provider's row statuses (providers.base.ProviderStatus values a feed row carries).
+# The provider's row statuses (betguard.providers.base.ProviderStatus values a feed row carries).
 PENDING, SETTLED, CANCELLED = "pending", "settled", "cancelled"
 FINAL_THERE = frozenset({SETTLED, CANCELLED})
 # betguard's states, as the comparison sees them.

@@ -22,15 +22,15 @@ from typing import Any
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
-from models import repository
-from models.errors import BetguardError, IllegalTransition
-from models.events import EventKind, ReviewReason
-from models.states import BetState
-from models.tables import FeedCursor, ReconciliationDifference, ReconciliationRun, Review
-from models.transitions import Change, NewEvent
-from services.context import Context
-from services.reconcile_compare import FINAL_THERE, Difference, Kind
-from services.text import require_text
+from betguard.models import repository
+from betguard.models.errors import BetguardError, IllegalTransition
+from betguard.models.events import EventKind, ReviewReason
+from betguard.models.states import BetState
+from betguard.models.tables import FeedCursor, ReconciliationDifference, ReconciliationRun, Review
+from betguard.models.transitions import Change, NewEvent
+from betguard.services.context import Context
+from betguard.services.reconcile_compare import FINAL_THERE, Difference, Kind
+from betguard.services.text import require_text
 
 ACTOR = "reconciliation"
 AUTO_CHECK = "auto_check"  # a waiting bet's check woken: it reads the result itself

@@ -12,11 +12,11 @@ from datetime import datetime
 
 from sqlalchemy.orm import Session
 
-from models import repository
-from models.events import EventKind
-from models.snapshot import BetSnapshot
-from models.states import BetState
-from services.context import Context
+from betguard.models import repository
+from betguard.models.events import EventKind
+from betguard.models.snapshot import BetSnapshot
+from betguard.models.states import BetState
+from betguard.services.context import Context
 
 # What the wallet or an operator did about a refund, newest first in a bet's history.
 REFUND_STEPS = (EventKind.REFUND_DECIDED, EventKind.REFUND_STARTED, EventKind.REFUND_FAILED,

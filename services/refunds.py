@@ -4,7 +4,7 @@ A refund in doubt (no answer) stays ``refund_pending`` and is tried again under
 the same key; the wallet answers a replay with its first answer. A refund the wallet
 rejects is tried again a few times (a person is asked at the first rejection), then
 no more: it waits, with its review open, for an operator to retry it, record it as
-paid outside betguard, or settle the bet (``services.reviews``).
+paid outside betguard, or settle the bet (``betguard.services.reviews``).
 
 The wallet pays each bet's stake back once, whoever asks: when the provider rolled the
 bet back on its own first, the wallet answers betguard's refund with that first refund
@@ -22,14 +22,14 @@ from enum import StrEnum
 
 from sqlalchemy.orm import Session
 
-from models import repository, transitions
-from models.events import EventKind, ReviewReason
-from models.snapshot import BetSnapshot
-from models.transitions import NewEvent
-from providers.errors import WalletRejected, WalletUnavailable
-from providers.wallet import refund_idempotency_key
-from services.context import Context
-from services.refund_wakeups import free_attempt, rejections_since_decided, wake_refund
+from betguard.models import repository, transitions
+from betguard.models.events import EventKind, ReviewReason
+from betguard.models.snapshot import BetSnapshot
+from betguard.models.transitions import NewEvent
+from betguard.providers.errors import WalletRejected, WalletUnavailable
+from betguard.providers.wallet import refund_idempotency_key
+from betguard.services.context import Context
+from betguard.services.refund_wakeups import free_attempt, rejections_since_decided, wake_refund
 
 # A refused refund needs a person; retrying it often only adds noise.
 REJECTED_RETRY_FACTOR = 10

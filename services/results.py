@@ -6,15 +6,15 @@ import re
 from decimal import Decimal, InvalidOperation
 from enum import StrEnum
 
-from models import repository, transitions
-from models.errors import IllegalTransition, InvalidCommand
-from models.events import EventKind
-from models.money import is_plain_decimal
-from models.states import BetState
-from models.transitions import NewEvent
-from providers.base import ProviderStatus
-from services.context import Context
-from services.facts import Fact, note_late_fact
+from betguard.models import repository, transitions
+from betguard.models.errors import IllegalTransition, InvalidCommand
+from betguard.models.events import EventKind
+from betguard.models.money import is_plain_decimal
+from betguard.models.states import BetState
+from betguard.models.transitions import NewEvent
+from betguard.providers.base import ProviderStatus
+from betguard.services.context import Context
+from betguard.services.facts import Fact, note_late_fact
 
 CURRENCY = re.compile(r"^[A-Z]{3}$")
 MAX_PAYOUT = Decimal("1e14")

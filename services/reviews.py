@@ -14,19 +14,19 @@ from decimal import Decimal
 
 from sqlalchemy.orm import Session
 
-from models import repository, transitions
-from models.errors import IllegalTransition, InvalidCommand
-from models.events import EventKind, Resolution
-from models.snapshot import BetSnapshot
-from models.states import FINAL_STATES, BetState
-from models.tables import Review
-from models.transitions import Change, NewEvent
-from providers.wallet import refund_idempotency_key
-from services.context import Context
-from services.reconcile_store import close_differences_of_reviews
-from services.refund_wakeups import refund_in_flight, wake_refund, wallet_refused
-from services.results import parse_payout
-from services.text import require_text
+from betguard.models import repository, transitions
+from betguard.models.errors import IllegalTransition, InvalidCommand
+from betguard.models.events import EventKind, Resolution
+from betguard.models.snapshot import BetSnapshot
+from betguard.models.states import FINAL_STATES, BetState
+from betguard.models.tables import Review
+from betguard.models.transitions import Change, NewEvent
+from betguard.providers.wallet import refund_idempotency_key
+from betguard.services.context import Context
+from betguard.services.reconcile_store import close_differences_of_reviews
+from betguard.services.refund_wakeups import refund_in_flight, wake_refund, wallet_refused
+from betguard.services.results import parse_payout
+from betguard.services.text import require_text
 
 MAX_RECHECK = timedelta(days=365)
 

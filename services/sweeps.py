@@ -22,14 +22,14 @@ from sqlalchemy import select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
-from models import repository
-from models.events import EventKind
-from models.outbox import NotificationState
-from models.states import BetState
-from models.tables import Bet, Notification, SweepStat
-from models.transitions import NewEvent
-from services.context import Context
-from services.wakeups import DueCheck, wake_checks
+from betguard.models import repository
+from betguard.models.events import EventKind
+from betguard.models.outbox import NotificationState
+from betguard.models.states import BetState
+from betguard.models.tables import Bet, Notification, SweepStat
+from betguard.models.transitions import NewEvent
+from betguard.services.context import Context
+from betguard.services.wakeups import DueCheck, wake_checks
 
 
 @dataclass(frozen=True)

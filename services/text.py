@@ -6,7 +6,7 @@ bad input (422, an ``error:`` line) instead of a database error (500).
 
 from __future__ import annotations
 
-from models.errors import InvalidCommand
+from betguard.models.errors import InvalidCommand
 
 MAX_TEXT = 2000
 

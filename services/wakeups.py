@@ -9,7 +9,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from services.context import Context
+from betguard.services.context import Context
 
 # Checks due within this long of each other share one wake-up, sent for the latest of
 # them: none runs early, none more than this late.

@@ -7,15 +7,16 @@ from typing import Any
 from celery import Celery
 
 from betguard import logs
-from config.celery import celery_config
-from config.settings import get_settings
+from betguard.config.celery import celery_config
+from betguard.config.settings import get_settings
 
 
 def _config() -> dict[str, Any]:
     return celery_config(get_settings())
 
 
-app = Celery("betguard", include=["tasks.bets", "tasks.sweeps", "tasks.feeds", "tasks.reconcile",
-                                     "tasks.games"])
+TASK_MODULES = [f"betguard.tasks.{name}"
+                for name in ("bets", "sweeps", "feeds", "reconcile", "games")]
+app = Celery("betguard", include=TASK_MODULES)
 app.add_defaults(_config)
 logs.install()  # before Celery sets up logging: workers and beat alike

@@ -2,7 +2,7 @@
 reading Flower and logs (``provider/bet_ref``): every log line a task causes carries
 it, and the worker's metrics count each outcome.
 
-A check that raises unexpectedly is recorded on the bet (``services.crashes``) and
+A check that raises unexpectedly is recorded on the bet (``betguard.services.crashes``) and
 tried again, a few times, then sent to review: it never waits out its lease to be
 sent again forever.
 """
@@ -13,6 +13,13 @@ import logging
 from enum import StrEnum
 from typing import Any
 
+from betguard.config.celery import (
+    BATCH_CHECK_TASK,
+    CHECK_TASK,
+    NOTIFY_TASK,
+    PLACE_TASK,
+    REFUND_TASK,
+)
 from betguard.logs import bet_context
 from betguard.metrics.worker import (
     CHECKS,
@@ -21,16 +28,15 @@ from betguard.metrics.worker import (
     REFUND_ATTEMPTS,
     counted,
 )
-from config.celery import BATCH_CHECK_TASK, CHECK_TASK, NOTIFY_TASK, PLACE_TASK, REFUND_TASK
-from models.errors import BetguardError, ConflictingBet, InvalidBet, UnknownProvider
-from services.batch_checks import run_batch_check
-from services.checks import run_check
-from services.crashes import record_batch_crash, record_check_crash
-from services.intake import place_bet
-from services.notifications import deliver
-from services.refunds import run_refund
-from tasks.app import app
-from tasks.runtime import context
+from betguard.models.errors import BetguardError, ConflictingBet, InvalidBet, UnknownProvider
+from betguard.services.batch_checks import run_batch_check
+from betguard.services.checks import run_check
+from betguard.services.crashes import record_batch_crash, record_check_crash
+from betguard.services.intake import place_bet
+from betguard.services.notifications import deliver
+from betguard.services.refunds import run_refund
+from betguard.tasks.app import app
+from betguard.tasks.runtime import context
 
 log = logging.getLogger(__name__)
 

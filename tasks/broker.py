@@ -6,7 +6,7 @@ event and acknowledgement; since redis-py 5 building one (its table of response
 callbacks) costs more CPU than the command it then sends. A client is only a handle
 on the channel's connection pool, safe to share between threads, so this channel
 keeps one for as long as its pool lives (a reconnect makes a new pool, and so a new
-client). Used for ``redis://`` brokers (see ``config.celery``).
+client). Used for ``redis://`` brokers (see ``betguard.config.celery``).
 """
 
 from __future__ import annotations

@@ -1,15 +1,15 @@
 """Beat's feed pull: every history feed that is due, one call each at most
-(``services.feeds``). Safe to run twice, late or never: a feed's call is claimed in
+(``betguard.services.feeds``). Safe to run twice, late or never: a feed's call is claimed in
 the database, and a missed run only delays the next page."""
 
 from __future__ import annotations
 
 import logging
 
-from config.celery import FEED_TASK
-from services.feeds import pull_due_feeds
-from tasks.app import app
-from tasks.runtime import context
+from betguard.config.celery import FEED_TASK
+from betguard.services.feeds import pull_due_feeds
+from betguard.tasks.app import app
+from betguard.tasks.runtime import context
 
 log = logging.getLogger(__name__)
 

@@ -6,11 +6,11 @@ from __future__ import annotations
 
 import logging
 
-from config.celery import GAMES_TASK
-from services.game_pauses import Verdict
-from services.game_pauses import watch_games as watch
-from tasks.app import app
-from tasks.runtime import context
+from betguard.config.celery import GAMES_TASK
+from betguard.services.game_pauses import Verdict
+from betguard.services.game_pauses import watch_games as watch
+from betguard.tasks.app import app
+from betguard.tasks.runtime import context
 
 log = logging.getLogger(__name__)
 

@@ -1,16 +1,16 @@
 """Beat's reconcile task: every provider with a history feed is compared with the bets
 once per ``reconcile_interval``. Beat ticks often; each run does only what is due
 (read from the database), and two ticks or workers never run one provider at once
-(``services.reconcile.claim_scheduled``)."""
+(``betguard.services.reconcile.claim_scheduled``)."""
 
 from __future__ import annotations
 
 import logging
 
-from config.celery import RECONCILE_TASK
-from services.reconcile import run_due
-from tasks.app import app
-from tasks.runtime import context
+from betguard.config.celery import RECONCILE_TASK
+from betguard.services.reconcile import run_due
+from betguard.tasks.app import app
+from betguard.tasks.runtime import context
 
 log = logging.getLogger(__name__)
 

@@ -8,11 +8,11 @@ from typing import Any
 from celery.signals import worker_init, worker_process_init, worker_process_shutdown
 
 from betguard.bootstrap import build_context
+from betguard.config.settings import get_settings
 from betguard.metrics.worker import start_worker_metrics
-from config.settings import get_settings
-from services.context import Context
-from tasks.app import app
-from tasks.scheduler import CeleryScheduler
+from betguard.services.context import Context
+from betguard.tasks.app import app
+from betguard.tasks.scheduler import CeleryScheduler
 
 _context: Context | None = None
 _pid: int | None = None

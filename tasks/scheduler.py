@@ -3,7 +3,7 @@ raised: the bet is already durable and a sweep will dispatch it.
 
 Publishing fails fast when Redis is away (intake must not wait for it): no wake-up
 asks for a result (so the result backend is never touched), the connection gives up
-at the first refusal (``config.celery``), and a refused connection is not retried.
+at the first refusal (``betguard.config.celery``), and a refused connection is not retried.
 """
 
 from __future__ import annotations
@@ -16,9 +16,15 @@ from typing import Any
 
 from celery import Celery
 
-from config.celery import BATCH_CHECK_TASK, CHECK_TASK, NOTIFY_TASK, PROVIDER_QUEUE, REFUND_TASK
-from config.settings import Settings
-from services.context import utcnow
+from betguard.config.celery import (
+    BATCH_CHECK_TASK,
+    CHECK_TASK,
+    NOTIFY_TASK,
+    PROVIDER_QUEUE,
+    REFUND_TASK,
+)
+from betguard.config.settings import Settings
+from betguard.services.context import utcnow
 
 log = logging.getLogger(__name__)
 

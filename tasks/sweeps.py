@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import logging
 
-from config.celery import SWEEP_TASK
-from services.sweeps import run_sweeps
-from tasks.app import app
-from tasks.runtime import context
+from betguard.config.celery import SWEEP_TASK
+from betguard.services.sweeps import run_sweeps
+from betguard.tasks.app import app
+from betguard.tasks.runtime import context
 
 log = logging.getLogger(__name__)
 

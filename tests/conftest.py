@@ -10,9 +10,9 @@ from pathlib import Path
 
 import pytest
 
+from betguard.config.settings import get_settings, reset_settings
 from betguard.local_services import PostgresServer, RedisServer
-from config.settings import get_settings, reset_settings
-from models.migrate import upgrade
+from betguard.models.migrate import upgrade
 from tests.integration.harness import (
     Stack,
     configure,

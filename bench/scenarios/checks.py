@@ -14,8 +14,8 @@ from sqlalchemy import func, insert, select, update
 from bench import measure
 from bench.sizes import Sizes
 from bench.stack import BenchStack
-from models.tables import Bet
-from services.intake import place_bets
+from betguard.models.tables import Bet
+from betguard.services.intake import place_bets
 
 CHUNK = 1000
 

@@ -16,10 +16,10 @@ from bench import measure
 from bench.scenarios.checks import bet
 from bench.sizes import Sizes
 from bench.stack import BenchStack
-from config.celery import CHECK_TASK
-from models.tables import Bet
-from services.intake import place_bets
-from services.results import report_result
+from betguard.config.celery import CHECK_TASK
+from betguard.models.tables import Bet
+from betguard.services.intake import place_bets
+from betguard.services.results import report_result
 
 CHUNK = 50  # small enough that each chunk's results are reported before its first check
 FATES = (("returned", 0.5), ("delayed", 0.2), ("never", 0.2), ("unknown", 0.1))
@@ -63,7 +63,7 @@ def count_queries(stack: BenchStack, sizes: Sizes) -> Economy:
 
 def _duplicate_every_wakeup(stack: BenchStack) -> None:
     """Deliver each pending bet's current check twice more, as a broker might."""
-    from tasks.app import app
+    from betguard.tasks.app import app
 
     with stack.ctx.db.unit_of_work() as session:
         rows = session.execute(select(Bet.id, Bet.check_attempt, Bet.bet_ref).where(

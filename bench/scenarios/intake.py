@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from bench.scenarios.checks import bet, retire
 from bench.sizes import Sizes
 from bench.stack import BenchStack
-from services.intake import place_bet, place_bets
+from betguard.services.intake import place_bet, place_bets
 
 CHUNK = 1000
 

@@ -21,8 +21,8 @@ from bench import measure
 from bench.scenarios.checks import CHUNK, bet, retire
 from bench.sizes import Sizes
 from bench.stack import BenchStack
-from models.tables import AuditEvent, Bet
-from services.intake import place_bets
+from betguard.models.tables import AuditEvent, Bet
+from betguard.services.intake import place_bets
 
 HEALTHY, HANGING = "isolated", "hanging"
 

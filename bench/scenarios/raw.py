@@ -38,7 +38,7 @@ def noop_rate(stack: BenchStack, count: int) -> float:
     """Fill the no-op queue first, then have the no-op workers (set up exactly as the
     provider workers are: as many, as many threads) consume it, and time them draining
     it by their own count of tasks run."""
-    from tasks.app import app
+    from betguard.tasks.app import app
 
     with app.producer_or_acquire() as producer:
         for _ in range(count):

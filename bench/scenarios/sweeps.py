@@ -15,12 +15,12 @@ from celery import Celery
 
 from bench.sizes import Sizes
 from bench.stack import BenchStack
-from config.celery import celery_config
-from config.settings import get_settings
-from models.db import Database
-from models.migrate import upgrade
-from services.sweeps import sweep_due_checks
-from tasks.scheduler import CeleryScheduler
+from betguard.config.celery import celery_config
+from betguard.config.settings import get_settings
+from betguard.models.db import Database
+from betguard.models.migrate import upgrade
+from betguard.services.sweeps import sweep_due_checks
+from betguard.tasks.scheduler import CeleryScheduler
 
 DATABASE = "bench_sweeps"
 SINK = "bench.sink"

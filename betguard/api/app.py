@@ -19,8 +19,8 @@ from betguard.api.body_limit import BodyLimit
 from betguard.api.errors import install_error_handlers
 from betguard.api.metrics_endpoint import SCRAPE_TIMEOUT, MetricsEndpoint
 from betguard.api.params import Ctx
-from config.settings import Settings
-from services.context import Context
+from betguard.config.settings import Settings
+from betguard.services.context import Context
 
 DESCRIPTION = """\
 No bet left unreturned. Game servers register bets and report the results they

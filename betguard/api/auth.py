@@ -15,7 +15,7 @@ from typing import Annotated, Literal
 from fastapi import Depends, HTTPException, Request, Security
 from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBearer
 
-from config.settings import ApiKey
+from betguard.config.settings import ApiKey
 
 Role = Literal["game_server", "operator"]
 CHALLENGE = {"WWW-Authenticate": "Bearer"}

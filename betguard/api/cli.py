@@ -15,7 +15,7 @@ def api_command(host: str, port: int, workers: int) -> None:
     """Serve the HTTP API: intake and results for game servers, reviews for operators."""
     import uvicorn
 
-    from config.settings import SettingsError, get_settings
+    from betguard.config.settings import SettingsError, get_settings
 
     try:
         settings = get_settings()

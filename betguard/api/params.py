@@ -8,8 +8,8 @@ from typing import Annotated, Any
 from fastapi import Depends, Path, Request
 
 from betguard.api.schemas import ErrorOut
-from services.context import Context
-from services.intake import PlaceBet
+from betguard.services.context import Context
+from betguard.services.intake import PlaceBet
 
 # Path parameters. A reference the intake would refuse names no bet, and refusing it
 # here keeps text the database cannot store (a NUL byte) out of its queries.

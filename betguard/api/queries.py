@@ -6,11 +6,11 @@ from __future__ import annotations
 from sqlalchemy import select
 
 from betguard.api.schemas import BetOut, BetStory, EventOut, QueuedReview, ReviewOut
-from models import repository
-from models.events import ReviewReason
-from models.snapshot import BetSnapshot
-from models.tables import Bet, Review
-from services.context import Context
+from betguard.models import repository
+from betguard.models.events import ReviewReason
+from betguard.models.snapshot import BetSnapshot
+from betguard.models.tables import Bet, Review
+from betguard.services.context import Context
 
 
 def bet(ctx: Context, provider: str, bet_ref: str) -> BetOut:

@@ -31,10 +31,10 @@ from betguard.api.schemas import (
     intake_body_schema,
     within_calendar,
 )
-from models.errors import BetguardError, InvalidBet
-from services.context import Context
-from services.intake import ItemResult, PlaceBet, parse_bet, place_bet, place_bets
-from services.results import report_result
+from betguard.models.errors import BetguardError, InvalidBet
+from betguard.services.context import Context
+from betguard.services.intake import ItemResult, PlaceBet, parse_bet, place_bet, place_bets
+from betguard.services.results import report_result
 
 BATCH_STATUS: dict[int, Literal["conflict", "invalid"]] = {409: "conflict", 422: "invalid"}
 router = APIRouter(tags=["bets"])

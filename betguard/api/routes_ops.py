@@ -18,8 +18,8 @@ from betguard.api.schemas import (
     ResolveIn,
     ReviewQueue,
 )
-from models.events import ReviewReason
-from services.reviews import Resolve, describe_recheck, order_recheck, resolve_review
+from betguard.models.events import ReviewReason
+from betguard.services.reviews import Resolve, describe_recheck, order_recheck, resolve_review
 
 NOT_NOW: dict[int | str, dict[str, object]] = {
     404: {"model": ErrorOut, "description": "no such bet"},

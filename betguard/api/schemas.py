@@ -9,13 +9,13 @@ from typing import Annotated, Any, Literal
 from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field
 from pydantic.config import JsonDict
 
-from models.events import Resolution, ReviewReason
-from models.money import PLAIN_DECIMAL_PATTERN, wire_amount
-from models.snapshot import BetSnapshot
-from models.states import BetState
-from models.tables import AuditEvent, Review
-from services.intake import PlaceBet
-from services.results import CURRENCY, ResultOutcome
+from betguard.models.events import Resolution, ReviewReason
+from betguard.models.money import PLAIN_DECIMAL_PATTERN, wire_amount
+from betguard.models.snapshot import BetSnapshot
+from betguard.models.states import BetState
+from betguard.models.tables import AuditEvent, Review
+from betguard.services.intake import PlaceBet
+from betguard.services.results import CURRENCY, ResultOutcome
 
 MAX_BATCH = 1000
 EARLIEST, LATEST = datetime(2000, 1, 1, tzinfo=UTC), datetime(2100, 1, 1, tzinfo=UTC)

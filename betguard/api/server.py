@@ -7,11 +7,11 @@ from fastapi import FastAPI
 
 from betguard.api.app import create_app
 from betguard.bootstrap import build_context
+from betguard.config.celery import celery_config, fail_fast_publishing
+from betguard.config.settings import get_settings
 from betguard.logs import configure_root_logging
-from config.celery import celery_config, fail_fast_publishing
-from config.settings import get_settings
-from tasks.app import app as celery_app
-from tasks.scheduler import CeleryScheduler
+from betguard.tasks.app import app as celery_app
+from betguard.tasks.scheduler import CeleryScheduler
 
 
 def build_app() -> FastAPI:

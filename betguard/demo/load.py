@@ -12,9 +12,9 @@ import requests
 
 from betguard.demo.scenarios import KINDS, PROVIDERS
 from betguard.runrefs import RunRefs
-from services.context import Context
-from services.intake import place_bet
-from services.results import report_result
+from betguard.services.context import Context
+from betguard.services.intake import place_bet
+from betguard.services.results import report_result
 
 BATCH = 100
 

@@ -15,6 +15,7 @@ from typing import TextIO
 
 import requests
 
+from betguard.config.settings import Settings, get_settings
 from betguard.demo.load import new_run_id, place_bets
 from betguard.demo.report import write_report
 from betguard.demo.scenarios import (
@@ -29,9 +30,8 @@ from betguard.demo.scenarios import (
 from betguard.demo.summary import Progress, Summary, progress, summarize
 from betguard.launcher import LaunchPlan, LocalStack
 from betguard.runrefs import RunRefs
-from config.settings import Settings, get_settings
-from services.audit import merge_truths
-from services.context import Context
+from betguard.services.audit import merge_truths
+from betguard.services.context import Context
 
 # Bets still open this long after the last deadline count as lost.
 GIVE_UP_AFTER_SECONDS = 60.0

@@ -14,11 +14,11 @@ from sqlalchemy import func, select
 
 from betguard.demo.load import PlacedBet
 from betguard.demo.scenarios import KINDS
+from betguard.models.db import Database
+from betguard.models.states import FINAL_STATES, BetState
+from betguard.models.tables import AuditEvent, Bet, Review
 from betguard.runrefs import RunRefs
-from models.db import Database
-from models.states import FINAL_STATES, BetState
-from models.tables import AuditEvent, Bet, Review
-from services.audit import audit, ours
+from betguard.services.audit import audit, ours
 
 DECIDED = {s.value for s in FINAL_STATES} | {BetState.IN_REVIEW.value}
 

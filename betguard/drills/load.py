@@ -14,9 +14,9 @@ import requests
 
 from betguard.drills.scenarios import KINDS, PROVIDERS
 from betguard.runrefs import RunRefs
-from services.context import Context
-from services.intake import place_bets
-from services.results import report_result
+from betguard.services.context import Context
+from betguard.services.intake import place_bets
+from betguard.services.results import report_result
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")

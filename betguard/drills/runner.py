@@ -36,12 +36,12 @@ from betguard.drills.scenarios import (
     SIMULATOR_ENV,
 )
 from betguard.launcher import LaunchPlan, LocalStack
+from betguard.models.outbox import NotificationState
+from betguard.models.states import BetState
+from betguard.models.tables import Bet, Notification
 from betguard.runrefs import RunRefs
-from models.outbox import NotificationState
-from models.states import BetState
-from models.tables import Bet, Notification
-from services.audit import AuditReport, audit, merge_truths, ours
-from services.context import Context
+from betguard.services.audit import AuditReport, audit, merge_truths, ours
+from betguard.services.context import Context
 
 TICK = 0.2
 # After the last bet and fault, how long bets may take to be decided: a minute and a

@@ -21,11 +21,11 @@ from sqlalchemy import Select, func, select
 from sqlalchemy.orm import Session
 
 from betguard.metrics import specs
-from models.db import Database
-from models.events import ReviewReason
-from models.outbox import NotificationState
-from models.states import BetState
-from models.tables import (
+from betguard.models.db import Database
+from betguard.models.events import ReviewReason
+from betguard.models.outbox import NotificationState
+from betguard.models.states import BetState
+from betguard.models.tables import (
     Bet,
     FeedCursor,
     GamePause,
@@ -34,8 +34,8 @@ from models.tables import (
     Review,
     SweepStat,
 )
-from services.context import utcnow
-from services.reconcile_compare import Kind
+from betguard.services.context import utcnow
+from betguard.services.reconcile_compare import Kind
 
 Family = GaugeMetricFamily | CounterMetricFamily
 Columns = TypeVarTuple("Columns")

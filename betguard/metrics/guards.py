@@ -16,8 +16,8 @@ from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
 from betguard.metrics import specs
-from providers.breaker import RedisBreaker
-from providers.guard import Refusal
+from betguard.providers.breaker import RedisBreaker
+from betguard.providers.guard import Refusal
 
 log = logging.getLogger(__name__)
 

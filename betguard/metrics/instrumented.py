@@ -8,7 +8,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 
 from betguard.metrics.worker import PROVIDER_CALL_SECONDS
-from providers.base import BetStatus, CancelOutcome, HistoryPage, Provider
+from betguard.providers.base import BetStatus, CancelOutcome, HistoryPage, Provider
 
 
 class InstrumentedProvider:

@@ -6,13 +6,13 @@ from datetime import datetime
 
 import click
 
+from betguard.models.states import BetState
 from betguard.ops import output, queries
 from betguard.ops.parsing import parse_amount, parse_duration, parse_ref
 from betguard.ops.queries import BetFilter, BetStory
 from betguard.ops.runtime import OpsCommand, json_option, open_ops
 from betguard.ops.views import BetView, age, event_time, money, short_time
-from models.states import BetState
-from services.context import utcnow
+from betguard.services.context import utcnow
 
 BET_COLUMNS = ("ref", "state", "stake", "payout", "placed", "age", "next check", "attempts")
 

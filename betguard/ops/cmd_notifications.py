@@ -5,13 +5,13 @@ from __future__ import annotations
 import click
 from sqlalchemy import select
 
+from betguard.models.errors import InvalidCommand
+from betguard.models.outbox import NotificationState
+from betguard.models.tables import Bet, Notification
 from betguard.ops import output
 from betguard.ops.runtime import OpsCommand, json_option, open_ops
 from betguard.ops.views import short_time
-from models.errors import InvalidCommand
-from models.outbox import NotificationState
-from models.tables import Bet, Notification
-from services.notifications import resend_dead
+from betguard.services.notifications import resend_dead
 
 
 @click.group(name="notifications")

@@ -1,6 +1,6 @@
 """``betguard review list|resolve`` and ``betguard recheck``: an operator's decisions.
 
-The decisions themselves are ``services.reviews``; these commands only parse,
+The decisions themselves are ``betguard.services.reviews``; these commands only parse,
 delegate and say what became of the bet.
 """
 
@@ -8,13 +8,13 @@ from __future__ import annotations
 
 import click
 
+from betguard.models.events import Resolution, ReviewReason
 from betguard.ops import output, queries
 from betguard.ops.parsing import BetRef, parse_deadline, parse_ref
 from betguard.ops.runtime import Ops, OpsCommand, json_option, open_ops
 from betguard.ops.views import BetView, age, money, short_time
-from models.events import Resolution, ReviewReason
-from services.context import Context, utcnow
-from services.reviews import Resolve, describe_recheck, order_recheck, resolve_review
+from betguard.services.context import Context, utcnow
+from betguard.services.reviews import Resolve, describe_recheck, order_recheck, resolve_review
 
 OPERATOR_HELP = "Who decides (recorded in the bet's history). Env: BETGUARD_OPERATOR."
 

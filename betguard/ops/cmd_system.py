@@ -6,13 +6,13 @@ import dataclasses
 
 import click
 
+from betguard.models.states import BetState
 from betguard.ops import output
 from betguard.ops.runtime import OpsCommand, json_option, open_ops
 from betguard.ops.stats import Stats, collect_stats, print_feeds_and_reconciliation
 from betguard.ops.views import age, short_time
-from models.states import BetState
-from services.context import utcnow
-from services.sweeps import run_sweeps
+from betguard.services.context import utcnow
+from betguard.services.sweeps import run_sweeps
 
 
 @click.command(name="sweep", cls=OpsCommand)

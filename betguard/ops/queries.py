@@ -1,7 +1,7 @@
 """Read-only queries behind the ops commands. They write nothing and return views,
 so callers can close the unit of work before printing.
 
-They live here rather than in ``models.repository`` because only ops need them;
+They live here rather than in ``betguard.models.repository`` because only ops need them;
 the repository keeps the queries the pipeline itself depends on.
 """
 
@@ -15,13 +15,13 @@ from decimal import Decimal
 from sqlalchemy import ColumnElement, func, select
 from sqlalchemy.orm import Session
 
+from betguard.models import repository
+from betguard.models.errors import BetNotFound
+from betguard.models.events import EventKind
+from betguard.models.tables import AuditEvent, Bet, Review
 from betguard.ops.explain import explain, review_why
 from betguard.ops.parsing import BetRef
 from betguard.ops.views import BetView, EventView, ReviewView
-from models import repository
-from models.errors import BetNotFound
-from models.events import EventKind
-from models.tables import AuditEvent, Bet, Review
 
 
 @dataclass(frozen=True)

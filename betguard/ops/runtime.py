@@ -17,9 +17,9 @@ import click
 from pydantic import ValidationError
 from sqlalchemy.exc import OperationalError
 
-from config.settings import SettingsError
-from models.errors import BetguardError
-from services.context import Context, Scheduler
+from betguard.config.settings import SettingsError
+from betguard.models.errors import BetguardError
+from betguard.services.context import Context, Scheduler
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -81,9 +81,9 @@ class Ops:
 def open_ops() -> Iterator[Ops]:
     """Build this invocation's context from the settings; dispose of its engine after."""
     from betguard.bootstrap import build_context
-    from config.settings import get_settings
-    from tasks.app import app
-    from tasks.scheduler import CeleryScheduler
+    from betguard.config.settings import get_settings
+    from betguard.tasks.app import app
+    from betguard.tasks.scheduler import CeleryScheduler
 
     settings = get_settings()
     wakeups = RecordingScheduler(CeleryScheduler.from_settings(app, settings))

@@ -17,11 +17,10 @@ from typing import Any
 from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
 
-from betguard.ops.views import seconds_since
-from models.events import EventKind
-from models.outbox import NotificationState
-from models.states import BetState
-from models.tables import (
+from betguard.models.events import EventKind
+from betguard.models.outbox import NotificationState
+from betguard.models.states import BetState
+from betguard.models.tables import (
     AuditEvent,
     Bet,
     FeedCursor,
@@ -30,6 +29,7 @@ from models.tables import (
     ReconciliationDifference,
     Review,
 )
+from betguard.ops.views import seconds_since
 
 STUCK_AFTER = timedelta(minutes=5)
 STUCK_FAILURES = 3

@@ -14,8 +14,8 @@ from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
-from models.money import wire_amount
-from models.tables import AuditEvent, Bet, Review
+from betguard.models.money import wire_amount
+from betguard.models.tables import AuditEvent, Bet, Review
 
 
 def money(amount: Decimal | None) -> str | None:

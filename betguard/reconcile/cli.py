@@ -18,15 +18,15 @@ from pydantic import ValidationError
 from sqlalchemy import select
 from sqlalchemy.exc import OperationalError
 
+from betguard.config.settings import SettingsError
+from betguard.models.errors import BetguardError
+from betguard.models.tables import ReconciliationDifference
 from betguard.ops import output
 from betguard.ops.runtime import OpsCommand, describe, json_option, open_ops
 from betguard.ops.views import short_time
 from betguard.reconcile.reports import key_facts, write_csv, write_html
-from config.settings import SettingsError
-from models.errors import BetguardError
-from models.tables import ReconciliationDifference
-from services.reconcile import Report, reconcile
-from services.reconcile_store import resolve_difference
+from betguard.services.reconcile import Report, reconcile
+from betguard.services.reconcile_store import resolve_difference
 
 CLEAN, FOUND, REFUSED = 0, 1, 2
 

@@ -10,8 +10,8 @@ from typing import Any
 
 from jinja2 import Environment, select_autoescape
 
-from services.reconcile import Report
-from services.reconcile_store import Found
+from betguard.services.reconcile import Report
+from betguard.services.reconcile_store import Found
 
 CSV_COLUMNS = ("id", "kind", "bet_ref", "bet_id", "here_state", "here_stake", "here_payout",
                "here_currency", "here_final_at", "there_rows", "there_status", "there_payout",

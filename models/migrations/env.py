@@ -1,11 +1,12 @@
-"""Alembic environment: the URL comes from the caller (``models.migrate``), never from a file."""
+"""Alembic environment: the URL comes from the caller (``betguard.models.migrate``), never
+from a file."""
 
 from __future__ import annotations
 
 from alembic import context
 from sqlalchemy import create_engine
 
-from models.tables import Base
+from betguard.models.tables import Base
 
 config = context.config
 target_metadata = Base.metadata
@@ -13,7 +14,7 @@ target_metadata = Base.metadata
 
 def run_migrations_online() -> None:
     url = config.get_main_option("sqlalchemy.url")
-    assert url, "models.migrate passes sqlalchemy.url"  # noqa: S101
+    assert url, "betguard.models.migrate passes sqlalchemy.url"  # noqa: S101
     engine = create_engine(url)
     with engine.connect() as connection:
         context.configure(

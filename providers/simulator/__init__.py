@@ -9,8 +9,8 @@ outcomes with what really happened.
 
 from __future__ import annotations
 
-from providers.simulator.knobs import KnobError, Knobs
-from providers.simulator.state import SimState
+from betguard.providers.simulator.knobs import KnobError, Knobs
+from betguard.providers.simulator.state import SimState
 
 __all__ = ["KnobError", "Knobs", "SimState", "create_app"]
 
@@ -18,7 +18,7 @@ __all__ = ["KnobError", "Knobs", "SimState", "create_app"]
 def __getattr__(name: str) -> object:
     """Import the Flask app lazily, so the pure state can be used without Flask."""
     if name == "create_app":
-        from providers.simulator.app import create_app
+        from betguard.providers.simulator.app import create_app
 
         return create_app
     raise AttributeError(name)

@@ -1,6 +1,6 @@
 """Run the simulator as its own process on loopback.
 
-    python -m providers.simulator --host 127.0.0.1 --port 0 --port-file PATH \\
+    python -m betguard.providers.simulator --host 127.0.0.1 --port 0 --port-file PATH \\
         --provider-secret S --wallet-secret S [--seed N] [--knobs JSON]
 
 With ``--port 0`` the OS picks a free port; the actual port is written
@@ -26,9 +26,9 @@ from types import FrameType
 
 from werkzeug.serving import make_server
 
-from providers.simulator.app import create_app
-from providers.simulator.knobs import KnobError, Knobs
-from providers.simulator.state import SimState
+from betguard.providers.simulator.app import create_app
+from betguard.providers.simulator.knobs import KnobError, Knobs
+from betguard.providers.simulator.state import SimState
 
 PROVIDER_SECRET_ENV = "SIMULATOR_PROVIDER_SECRET"  # noqa: S105 - a variable name
 WALLET_SECRET_ENV = "SIMULATOR_WALLET_SECRET"  # noqa: S105 - a variable name
@@ -41,7 +41,7 @@ class ConfigError(Exception):
 
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
-        prog="python -m providers.simulator",
+        prog="python -m betguard.providers.simulator",
         description="Game provider and wallet simulator (loopback only).",
     )
     parser.add_argument("--host", default="127.0.0.1", help="loopback address to bind")

@@ -21,10 +21,10 @@ from typing import Any
 from flask import Flask, Response, g, jsonify, request
 from werkzeug.exceptions import HTTPException
 
-from providers.signing import Exchange, SignatureError
-from providers.simulator import faults, wire
-from providers.simulator.game_server import add_game_server_routes
-from providers.simulator.inputs import (
+from betguard.providers.signing import Exchange, SignatureError
+from betguard.providers.simulator import faults, wire
+from betguard.providers.simulator.game_server import add_game_server_routes
+from betguard.providers.simulator.inputs import (
     Fault,
     InputError,
     parse_bet_refs,
@@ -34,8 +34,8 @@ from providers.simulator.inputs import (
     parse_rollback,
     require_object,
 )
-from providers.simulator.knobs import KnobError
-from providers.simulator.state import SimState
+from betguard.providers.simulator.knobs import KnobError
+from betguard.providers.simulator.state import SimState
 
 MAX_BODY_BYTES = 1024 * 1024
 CONTROL_PREFIXES = ("/_sim/", "/healthz")
@@ -137,16 +137,16 @@ def create_app(
     *, dialect: str = "generic",
 ) -> Flask:
     """Build the simulator's Flask app around ``state``; the provider speaks ``dialect``
-    (the generic contract, or one of :mod:`providers.simulator.dialects`)."""
+    (the generic contract, or one of :mod:`betguard.providers.simulator.dialects`)."""
     if not provider_secret or not wallet_secret:
         raise ValueError("both the provider and the wallet secret are required")
-    app = Flask("providers.simulator")
+    app = Flask("betguard.providers.simulator")
     app.config["MAX_CONTENT_LENGTH"] = MAX_BODY_BYTES
     _add_hooks(app, state)
     if dialect == "generic":
         _add_provider_routes(app, SignedEndpoint(state, provider_secret, wallet=False))
     else:
-        from providers.simulator.dialects import add_dialect_routes
+        from betguard.providers.simulator.dialects import add_dialect_routes
 
         add_dialect_routes(dialect, app, state, provider_secret)
     _add_wallet_routes(app, SignedEndpoint(state, wallet_secret, wallet=True))

@@ -8,7 +8,7 @@ stays cancelled and never settles. That is what lets betguard refund a bet the
 provider "never saw" without paying twice. A bet (or, with the ``tombstones`` knob
 off, the whole provider) may be unable to fence: such a cancel answers 404.
 
-Not locked: :class:`providers.simulator.state.SimState` holds its lock around every
+Not locked: :class:`betguard.providers.simulator.state.SimState` holds its lock around every
 call, and passes the time and the knobs in.
 """
 
@@ -19,9 +19,9 @@ from collections.abc import Iterable
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
-from providers.simulator.inputs import BetSpec, Fate
-from providers.simulator.knobs import Knobs
-from providers.simulator.records import SimBet, cancelled_object, iso
+from betguard.providers.simulator.inputs import BetSpec, Fate
+from betguard.providers.simulator.knobs import Knobs
+from betguard.providers.simulator.records import SimBet, cancelled_object, iso
 
 MULTIPLIERS = (Decimal("1.5"), Decimal("2"), Decimal("3"))
 CENT = Decimal("0.01")

@@ -3,7 +3,7 @@
 Each dialect is one module that adds its provider routes to the app; the bets, their
 fates, the registration lag, the wallet and the controls stay the simulator's own
 (``SimState`` and ``/_sim/*``), so the truth a test reads is the same whatever the
-dialect. ``python -m providers.simulator --dialect NAME`` picks one.
+dialect. ``python -m betguard.providers.simulator --dialect NAME`` picks one.
 """
 
 from __future__ import annotations
@@ -12,12 +12,12 @@ import importlib
 
 from flask import Flask
 
-from providers.simulator.state import SimState
+from betguard.providers.simulator.state import SimState
 
 # dialect name -> module with ``add_routes(app, state, secret)``
 DIALECTS = {
-    "pgsoft": "providers.simulator.pgsoft",
-    "pragmatic": "providers.simulator.pragmatic",
+    "pgsoft": "betguard.providers.simulator.pgsoft",
+    "pragmatic": "betguard.providers.simulator.pragmatic",
 }
 NAMES = ("generic", *DIALECTS)
 

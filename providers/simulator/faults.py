@@ -18,14 +18,14 @@ import time
 from collections.abc import Callable, Iterator
 from typing import Any
 
-from providers.signing import (
+from betguard.providers.signing import (
     REQUEST_ID_HEADER,
     TIMESTAMP_HEADER,
     Exchange,
     new_request_id,
     sign_response,
 )
-from providers.simulator.inputs import Fault
+from betguard.providers.simulator.inputs import Fault
 
 NOT_JSON_BODY = b"<html><body><h1>502 Bad Gateway</h1>upstream hiccup</body></html>"
 JSON = "application/json"

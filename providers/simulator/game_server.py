@@ -11,8 +11,8 @@ from typing import Any
 
 from flask import Flask, Response, jsonify, request
 
-from providers.signing import SignatureError
-from providers.simulator import wire
+from betguard.providers.signing import SignatureError
+from betguard.providers.simulator import wire
 
 
 class NotificationLog:

@@ -32,7 +32,7 @@ class Fault(StrEnum):
     """A way to spoil one response. ``OUTAGE`` is never queued, only switched on.
 
     Only the first seven are ever drawn at random (by the knobs); the rest are
-    hostile answers a test queues on purpose (see :mod:`providers.simulator.faults`).
+    hostile answers a test queues on purpose (see :mod:`betguard.providers.simulator.faults`).
     """
 
     BAD_SIGNATURE = "bad_signature"

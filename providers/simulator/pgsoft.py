@@ -62,12 +62,12 @@ from urllib.parse import parse_qsl
 
 from flask import Flask, Response, jsonify, request
 
-from providers.simulator import wire
-from providers.simulator.book import BetBook
-from providers.simulator.inputs import Fate, Fault, InputError, amount, require_object
-from providers.simulator.knobs import Knobs
-from providers.simulator.records import SimBet, iso
-from providers.simulator.state import SimState
+from betguard.providers.simulator import wire
+from betguard.providers.simulator.book import BetBook
+from betguard.providers.simulator.inputs import Fate, Fault, InputError, amount, require_object
+from betguard.providers.simulator.knobs import Knobs
+from betguard.providers.simulator.records import SimBet, iso
+from betguard.providers.simulator.state import SimState
 
 T = TypeVar("T")
 

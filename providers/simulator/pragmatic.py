@@ -79,8 +79,8 @@ from urllib.parse import parse_qsl
 
 from flask import Flask, Response, jsonify, request
 
-from providers.simulator.book import BetBook
-from providers.simulator.inputs import (
+from betguard.providers.simulator.book import BetBook
+from betguard.providers.simulator.inputs import (
     Fate,
     Fault,
     InputError,
@@ -88,9 +88,9 @@ from providers.simulator.inputs import (
     parse_bet_spec,
     require_object,
 )
-from providers.simulator.knobs import Knobs
-from providers.simulator.records import SimBet, iso
-from providers.simulator.state import SimState
+from betguard.providers.simulator.knobs import Knobs
+from betguard.providers.simulator.records import SimBet, iso
+from betguard.providers.simulator.state import SimState
 
 T = TypeVar("T")
 

@@ -1,7 +1,7 @@
 """What the simulator records: bets with their fates, refunds, and logged requests.
 
 Plain data with the few rules that read it (what a bet's status is at a given
-moment); locking and randomness stay in :mod:`providers.simulator.state`.
+moment); locking and randomness stay in :mod:`betguard.providers.simulator.state`.
 """
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
-from providers.simulator.inputs import Fate, RefundRequest, money
+from betguard.providers.simulator.inputs import Fate, RefundRequest, money
 
 
 def iso(moment: float | None) -> str | None:

@@ -1,4 +1,4 @@
-"""The simulator's truth: bets and their fates (in :mod:`providers.simulator.book`),
+"""The simulator's truth: bets and their fates (in :mod:`betguard.providers.simulator.book`),
 refunds, faults, counts and a request log.
 
 Pure Python and thread-safe: the HTTP server is threaded, so every read and
@@ -16,8 +16,8 @@ from collections import deque
 from collections.abc import Callable, Iterable
 from typing import Any, TypeVar
 
-from providers.simulator.book import BetBook
-from providers.simulator.inputs import (
+from betguard.providers.simulator.book import BetBook
+from betguard.providers.simulator.inputs import (
     MALFORMED,
     BetSpec,
     Fault,
@@ -25,8 +25,8 @@ from providers.simulator.inputs import (
     RefundRequest,
     money,
 )
-from providers.simulator.knobs import Knobs
-from providers.simulator.records import LogEntry, Refund
+from betguard.providers.simulator.knobs import Knobs
+from betguard.providers.simulator.records import LogEntry, Refund
 
 T = TypeVar("T")
 
@@ -106,7 +106,7 @@ class SimState:
 
     def read(self, view: Callable[[BetBook, float, Knobs], T]) -> T:
         """Run ``view`` on the book under the lock, with the time and the knobs: how the
-        foreign dialects (:mod:`providers.simulator.dialects`) read the truth."""
+        foreign dialects (:mod:`betguard.providers.simulator.dialects`) read the truth."""
         with self._lock:
             return view(self._book, self._clock(), self._knobs)
 

@@ -11,7 +11,7 @@ from urllib.parse import quote
 
 from flask import request
 
-from providers.signing import Exchange, SignatureError, request_id_of, verify_request
+from betguard.providers.signing import Exchange, SignatureError, request_id_of, verify_request
 
 
 def request_target() -> str:

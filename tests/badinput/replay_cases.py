@@ -13,8 +13,8 @@ from dataclasses import dataclass
 
 import pytest
 
-from providers.errors import ProviderInvalidResponse, WalletUnavailable
-from providers.signing import REQUEST_ID_HEADER, TIMESTAMP_HEADER
+from betguard.providers.errors import ProviderInvalidResponse, WalletUnavailable
+from betguard.providers.signing import REQUEST_ID_HEADER, TIMESTAMP_HEADER
 from tests.badinput.tamper_proxy import (
     Tamper,
     about_another_target,

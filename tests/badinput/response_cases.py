@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 import pytest
 
-from providers.errors import (
+from betguard.providers.errors import (
     ProviderInvalidResponse,
     ProviderRejected,
     ProviderUnavailable,

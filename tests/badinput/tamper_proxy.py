@@ -15,7 +15,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import requests
 
-from providers.signing import REQUEST_ID_HEADER
+from betguard.providers.signing import REQUEST_ID_HEADER
 
 FORWARD_TIMEOUT = 10.0
 KEPT_HEADERS = ("Content-Type", "X-Betguard-Timestamp", "X-Betguard-Signature",

@@ -11,13 +11,13 @@ from decimal import Decimal
 
 import pytest
 
-from config.policies import ProviderPolicy
-from models.escalation import Action, decide_after_check
-from models.events import ReviewReason
-from providers.base import BetStatus, ProviderStatus
-from providers.errors import ProviderInvalidResponse
-from providers.generic import GenericHttpProvider
-from providers.wallet import HttpWallet, refund_idempotency_key
+from betguard.config.policies import ProviderPolicy
+from betguard.models.escalation import Action, decide_after_check
+from betguard.models.events import ReviewReason
+from betguard.providers.base import BetStatus, ProviderStatus
+from betguard.providers.errors import ProviderInvalidResponse
+from betguard.providers.generic import GenericHttpProvider
+from betguard.providers.wallet import HttpWallet, refund_idempotency_key
 from tests.badinput.private_sim import PrivateSim, private_simulator, within
 from tests.badinput.response_cases import (
     ATTEMPTS,

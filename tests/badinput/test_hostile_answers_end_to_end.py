@@ -15,11 +15,11 @@ from decimal import Decimal
 
 import pytest
 
-from models.events import ReviewReason
-from models.snapshot import BetSnapshot
-from models.states import BetState
-from models.tables import AuditEvent
-from services.intake import place_bet
+from betguard.models.events import ReviewReason
+from betguard.models.snapshot import BetSnapshot
+from betguard.models.states import BetState
+from betguard.models.tables import AuditEvent
+from betguard.services.intake import place_bet
 from tests.badinput.response_cases import (
     HOSTILE_PAYOUTS,
     PROVIDER_END_TO_END,

@@ -17,10 +17,10 @@ from dataclasses import dataclass
 import pytest
 from sqlalchemy import select
 
-from models.snapshot import BetSnapshot
-from models.tables import Notification
-from services.intake import place_bet
-from services.results import report_result
+from betguard.models.snapshot import BetSnapshot
+from betguard.models.tables import Notification
+from betguard.services.intake import place_bet
+from betguard.services.results import report_result
 from tests.badinput.receiver_cases import (
     CASES,
     DECIDED_WITHIN,

@@ -11,12 +11,12 @@ from collections.abc import Iterator
 import pytest
 from sqlalchemy import select
 
-from models.errors import InvalidBet, UnknownProvider
-from models.states import BetState
-from models.tables import Bet
-from services.intake import place_bet
-from services.results import report_result
-from tasks import bets as bet_tasks  # the module: collection must not touch the task
+from betguard.models.errors import InvalidBet, UnknownProvider
+from betguard.models.states import BetState
+from betguard.models.tables import Bet
+from betguard.services.intake import place_bet
+from betguard.services.results import report_result
+from betguard.tasks import bets as bet_tasks  # the module: collection must not touch the task
 from tests.badinput.bet_cases import (
     CASES,
     NOT_AN_OBJECT,

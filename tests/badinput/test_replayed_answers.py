@@ -11,8 +11,8 @@ from decimal import Decimal
 
 import pytest
 
-from providers.generic import GenericHttpProvider
-from providers.wallet import HttpWallet, refund_idempotency_key
+from betguard.providers.generic import GenericHttpProvider
+from betguard.providers.wallet import HttpWallet, refund_idempotency_key
 from tests.badinput.private_sim import PrivateSim, private_simulator, within
 from tests.badinput.replay_cases import PROVIDER_CASES, WALLET_CASES, Call, ReplayCase
 from tests.badinput.tamper_proxy import tamper_proxy

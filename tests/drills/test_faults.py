@@ -7,11 +7,11 @@ import time
 
 import pytest
 
-from config.celery import CHECK_TASK
-from models.snapshot import BetSnapshot
-from models.states import BetState
-from services.results import report_result
-from tasks.app import app
+from betguard.config.celery import CHECK_TASK
+from betguard.models.snapshot import BetSnapshot
+from betguard.models.states import BetState
+from betguard.services.results import report_result
+from betguard.tasks.app import app
 from tests.integration.harness import Stack, wait_until
 
 pytestmark = pytest.mark.integration

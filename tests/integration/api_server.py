@@ -19,7 +19,7 @@ import requests
 from sqlalchemy import select
 
 from betguard import processes
-from models.tables import Bet
+from betguard.models.tables import Bet
 from tests.integration.harness import Stack, bet_payload, wait_until
 
 BIN = Path(sys.executable).parent

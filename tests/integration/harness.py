@@ -18,14 +18,14 @@ from sqlalchemy import select
 
 from betguard import processes
 from betguard.bootstrap import build_context
+from betguard.config.settings import Settings
 from betguard.local_services import PostgresServer, RedisServer, free_port
-from config.settings import Settings
-from models import repository
-from models.snapshot import BetSnapshot
-from models.states import BetState
-from models.tables import AuditEvent, Bet, Review
-from services.context import Context
-from tasks.scheduler import CeleryScheduler
+from betguard.models import repository
+from betguard.models.snapshot import BetSnapshot
+from betguard.models.states import BetState
+from betguard.models.tables import AuditEvent, Bet, Review
+from betguard.services.context import Context
+from betguard.tasks.scheduler import CeleryScheduler
 from tests.integration.receiver import Receiver
 
 WAIT_SECONDS = 45.0
@@ -310,7 +310,7 @@ class Stack:
         decided = self.sim("POST", "/_sim/bets",
                            {"bet_ref": ref, "stake": stake, "currency": "EUR", "fate": fate, **sim})
         self.last_fate = decided
-        from services.intake import place_bet
+        from betguard.services.intake import place_bet
 
         return place_bet(self.context, bet_payload(provider, ref, stake)).bet
 
@@ -406,7 +406,7 @@ def wait_until(probe: Callable[[], Any], timeout: float = WAIT_SECONDS,
 
 
 def wait_for_workers(stack: Stack, count: int) -> None:
-    from tasks.app import app
+    from betguard.tasks.app import app
 
     def answered() -> bool:
         for worker in stack.workers:
@@ -476,6 +476,6 @@ def configure(stack: Stack, provider_secret: str, wallet_secret: str,
 
 
 def test_context(settings: Settings) -> Context:
-    from tasks.app import app
+    from betguard.tasks.app import app
 
     return build_context(settings, CeleryScheduler.from_settings(app, settings))

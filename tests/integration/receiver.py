@@ -19,7 +19,7 @@ from enum import StrEnum
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
-from providers.signing import SignatureError, verify_request
+from betguard.providers.signing import SignatureError, verify_request
 
 HANG_SECONDS = 6.5  # past the notifier's 5 s read timeout
 HOSTILE_SECONDS = 30.0  # no hostile answer lasts longer

@@ -11,13 +11,13 @@ from typing import Any
 
 import pytest
 
-from models.snapshot import BetSnapshot
-from models.states import BetState
-from providers.base import BetStatus, CancelOutcome, Provider
-from services.batch_checks import run_batch_check
-from services.context import Context
-from services.intake import place_bets
-from services.results import report_result
+from betguard.models.snapshot import BetSnapshot
+from betguard.models.states import BetState
+from betguard.providers.base import BetStatus, CancelOutcome, Provider
+from betguard.services.batch_checks import run_batch_check
+from betguard.services.context import Context
+from betguard.services.intake import place_bets
+from betguard.services.results import report_result
 from tests.integration.harness import Stack, bet_payload, wait_until
 
 pytestmark = pytest.mark.integration
@@ -115,7 +115,7 @@ class Outage:
         raise AssertionError("a batched check asks in one call")
 
     def get_statuses(self, bet_refs: list[str]) -> dict[str, BetStatus]:
-        from providers.errors import ProviderUnavailable
+        from betguard.providers.errors import ProviderUnavailable
 
         raise ProviderUnavailable("provider down")
 

@@ -8,9 +8,9 @@ from typing import Any
 
 import pytest
 
-from models.bulk import STAGED_FROM
-from models.states import BetState
-from services.intake import place_bet, place_bets
+from betguard.models.bulk import STAGED_FROM
+from betguard.models.states import BetState
+from betguard.services.intake import place_bet, place_bets
 from tests.integration.harness import Stack, bet_payload
 
 pytestmark = pytest.mark.integration

@@ -18,9 +18,9 @@ from typing import Any
 import pytest
 import requests
 
-from models.events import EventKind
-from models.states import BetState
-from services.intake import place_bets
+from betguard.models.events import EventKind
+from betguard.models.states import BetState
+from betguard.services.intake import place_bets
 from tests.integration.harness import Stack, bet_payload, wait_until
 
 pytestmark = pytest.mark.integration

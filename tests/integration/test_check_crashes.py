@@ -11,10 +11,10 @@ import secrets
 import pytest
 from sqlalchemy import select
 
-from models.states import BetState
-from models.tables import SweepStat
-from services.crashes import MAX_CRASHES
-from services.intake import place_bet
+from betguard.models.states import BetState
+from betguard.models.tables import SweepStat
+from betguard.services.crashes import MAX_CRASHES
+from betguard.services.intake import place_bet
 from tests.integration.harness import Stack, bet_payload
 
 pytestmark = pytest.mark.integration

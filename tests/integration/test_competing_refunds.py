@@ -16,10 +16,10 @@ from typing import Any
 import pytest
 import requests
 
-from models.states import BetState
-from models.tables import AuditEvent
-from providers.errors import WalletRejected
-from providers.wallet import refund_idempotency_key
+from betguard.models.states import BetState
+from betguard.models.tables import AuditEvent
+from betguard.providers.errors import WalletRejected
+from betguard.providers.wallet import refund_idempotency_key
 from tests.integration.harness import Stack
 
 pytestmark = pytest.mark.integration

@@ -14,7 +14,7 @@ import pytest
 import yaml
 
 from betguard.cli import main as betguard_cli
-from config.celery import DEFAULT_QUEUE, PROVIDER_QUEUE
+from betguard.config.celery import DEFAULT_QUEUE, PROVIDER_QUEUE
 
 COMPOSE = Path(__file__).parents[2] / "docker-compose.yml"
 SECRET_NAMES = re.compile(r"PASSWORD|SECRET|AUTH|KEYS", re.IGNORECASE)
@@ -39,9 +39,9 @@ def entry_point_problem(command: list[str]) -> str | None:
         name = args[0]
         return None if name in betguard_cli.commands else f"no betguard command {name!r}"
     if program == "celery":
-        if args[:2] != ["-A", "tasks.app"] or args[2] not in CELERY_SUBCOMMANDS:
+        if args[:2] != ["-A", "betguard.tasks.app"] or args[2] not in CELERY_SUBCOMMANDS:
             return f"unexpected celery command {args}"
-        importlib.import_module("tasks.app")
+        importlib.import_module("betguard.tasks.app")
         queues = args[args.index("-Q") + 1].split(",") if "-Q" in args else []
         unknown = set(queues) - {DEFAULT_QUEUE, PROVIDER_QUEUE}
         return f"unknown queues {unknown}" if unknown else None

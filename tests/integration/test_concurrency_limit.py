@@ -15,11 +15,16 @@ import pytest
 import redis
 
 from betguard.local_services import RedisServer, free_port
-from providers.base import GENERIC_CAPABILITIES, BetStatus, CancelOutcome
-from providers.breaker import Admission, Mode, RedisBreaker
-from providers.bulkhead import RedisBulkhead
-from providers.errors import CircuitOpen, GuardUnavailable, ProviderBusy, ProviderUnavailable
-from providers.guard import GuardedProvider
+from betguard.providers.base import GENERIC_CAPABILITIES, BetStatus, CancelOutcome
+from betguard.providers.breaker import Admission, Mode, RedisBreaker
+from betguard.providers.bulkhead import RedisBulkhead
+from betguard.providers.errors import (
+    CircuitOpen,
+    GuardUnavailable,
+    ProviderBusy,
+    ProviderUnavailable,
+)
+from betguard.providers.guard import GuardedProvider
 from tests.integration.harness import wait_until
 
 pytestmark = pytest.mark.integration

@@ -7,11 +7,11 @@ from decimal import Decimal
 
 import pytest
 
-from models.events import Resolution
-from models.states import BetState
-from providers.wallet import refund_idempotency_key
-from services.results import ResultOutcome, report_result
-from services.reviews import Resolve, resolve_review
+from betguard.models.events import Resolution
+from betguard.models.states import BetState
+from betguard.providers.wallet import refund_idempotency_key
+from betguard.services.results import ResultOutcome, report_result
+from betguard.services.reviews import Resolve, resolve_review
 from tests.integration.harness import Stack, wait_until
 
 pytestmark = pytest.mark.integration

@@ -16,11 +16,11 @@ import requests
 from prometheus_client.parser import text_string_to_metric_families
 
 from betguard.local_services import free_port
-from models.states import BetState
-from providers.base import ProviderStatus
-from providers.errors import ProviderInvalidResponse, ProviderRejected, ProviderUnavailable
-from providers.generic import GenericHttpProvider
-from providers.http import PROVIDER_ERRORS, STICK_SECONDS, SignedJsonClient
+from betguard.models.states import BetState
+from betguard.providers.base import ProviderStatus
+from betguard.providers.errors import ProviderInvalidResponse, ProviderRejected, ProviderUnavailable
+from betguard.providers.generic import GenericHttpProvider
+from betguard.providers.http import PROVIDER_ERRORS, STICK_SECONDS, SignedJsonClient
 from tests.integration.harness import Stack, wait_until
 
 pytestmark = pytest.mark.integration

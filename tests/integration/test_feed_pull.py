@@ -17,12 +17,12 @@ from typing import Any
 
 import requests
 
-from config.settings import get_settings
-from models import mirror
-from models.tables import ProviderRow
-from providers.base import HistoryRow, ProviderStatus
-from services.context import Context
-from services.feeds import PullReport, pull_due_feeds, pull_feed
+from betguard.config.settings import get_settings
+from betguard.models import mirror
+from betguard.models.tables import ProviderRow
+from betguard.providers.base import HistoryRow, ProviderStatus
+from betguard.services.context import Context
+from betguard.services.feeds import PullReport, pull_due_feeds, pull_feed
 from tests.integration import harness
 from tests.integration.harness import Stack, wait_until
 

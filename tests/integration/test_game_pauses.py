@@ -15,10 +15,10 @@ import pytest
 import requests
 from sqlalchemy import select
 
-from models.tables import Bet, GamePause, Notification
-from services.game_pauses import WHOLE_PROVIDER, watch_provider
-from services.intake import place_bet
-from services.results import report_result
+from betguard.models.tables import Bet, GamePause, Notification
+from betguard.services.game_pauses import WHOLE_PROVIDER, watch_provider
+from betguard.services.intake import place_bet
+from betguard.services.results import report_result
 from tests.integration.harness import Stack, bet_payload, wait_until
 from tests.integration.test_ops_cli import betguard
 

@@ -20,10 +20,10 @@ from typing import Any
 import pytest
 import requests
 
-from models.escalation import WAITING_FOR_PROVIDER
-from models.events import EventKind, ReviewReason
-from models.states import BetState
-from services.intake import place_bet
+from betguard.models.escalation import WAITING_FOR_PROVIDER
+from betguard.models.events import EventKind, ReviewReason
+from betguard.models.states import BetState
+from betguard.services.intake import place_bet
 from tests.integration.harness import Stack, bet_payload
 
 SELF_RESOLVE_AFTER = 6.0  # the pgsoft_resolving policy's provider_resolves_after

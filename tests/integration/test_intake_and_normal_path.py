@@ -6,11 +6,11 @@ import time
 
 import pytest
 
-from models import repository
-from models.errors import BetNotFound, ConflictingBet, InvalidBet
-from models.states import BetState
-from services.intake import place_bet
-from services.results import ResultOutcome, report_result
+from betguard.models import repository
+from betguard.models.errors import BetNotFound, ConflictingBet, InvalidBet
+from betguard.models.states import BetState
+from betguard.services.intake import place_bet
+from betguard.services.results import ResultOutcome, report_result
 from tests.integration.harness import Stack, bet_payload, wait_until
 
 pytestmark = pytest.mark.integration
@@ -48,7 +48,7 @@ def test_a_malformed_bet_is_refused_naming_each_field_and_nothing_is_written(sta
 
 
 def test_the_celery_intake_task_is_idempotent_and_answers_refusals(stack: Stack) -> None:
-    from tasks.bets import place
+    from betguard.tasks.bets import place
 
     bet = stack.place("patient", fate="returned")
     replay = place.delay(bet_payload("patient", bet.bet_ref)).get(timeout=30)

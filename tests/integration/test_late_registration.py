@@ -17,12 +17,12 @@ from typing import Any
 
 import pytest
 
-from models.events import ReviewReason
-from models.snapshot import BetSnapshot
-from models.states import BetState
-from models.tables import AuditEvent
-from services.audit import audit
-from services.intake import place_bet, place_bets
+from betguard.models.events import ReviewReason
+from betguard.models.snapshot import BetSnapshot
+from betguard.models.states import BetState
+from betguard.models.tables import AuditEvent
+from betguard.services.audit import audit
+from betguard.services.intake import place_bet, place_bets
 from tests.integration.harness import Stack, bet_payload, wait_until
 
 pytestmark = pytest.mark.integration

@@ -25,9 +25,9 @@ from sqlalchemy import func, select
 from betguard.local_services import free_port
 from betguard.logs import bet_context, configure_handlers
 from betguard.metrics import make_metrics_app, specs
-from models.snapshot import BetSnapshot
-from models.states import BetState
-from models.tables import (
+from betguard.models.snapshot import BetSnapshot
+from betguard.models.states import BetState
+from betguard.models.tables import (
     AuditEvent,
     Bet,
     FeedCursor,
@@ -37,8 +37,8 @@ from models.tables import (
     Review,
     SweepStat,
 )
-from services.notifications import resend_dead
-from services.results import report_result
+from betguard.services.notifications import resend_dead
+from betguard.services.results import report_result
 from tests.integration.harness import Stack, wait_until
 
 pytestmark = pytest.mark.integration

@@ -13,10 +13,10 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 
-from models.money import wire_amount
-from models.states import BetState
-from models.tables import Notification
-from services.results import report_result
+from betguard.models.money import wire_amount
+from betguard.models.states import BetState
+from betguard.models.tables import Notification
+from betguard.services.results import report_result
 from tests.integration.harness import Stack, wait_until
 
 pytestmark = pytest.mark.integration

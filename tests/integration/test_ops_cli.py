@@ -19,11 +19,11 @@ from typing import Any
 import pytest
 from sqlalchemy import func, select, update
 
-from models.snapshot import BetSnapshot
-from models.states import BetState
-from models.tables import Bet, Review
-from services.intake import place_bet
-from services.results import report_result
+from betguard.models.snapshot import BetSnapshot
+from betguard.models.states import BetState
+from betguard.models.tables import Bet, Review
+from betguard.services.intake import place_bet
+from betguard.services.results import report_result
 from tests.integration.harness import Stack, bet_payload, wait_until
 
 pytestmark = pytest.mark.integration

@@ -22,9 +22,9 @@ from typing import Any
 import pytest
 import requests
 
-from providers.base import HistoryPage, HistoryRow, ProviderStatus
-from providers.errors import ProviderInvalidResponse, ProviderRejected, ProviderUnavailable
-from providers.pgsoft import PATH, PgSoftProvider
+from betguard.providers.base import HistoryPage, HistoryRow, ProviderStatus
+from betguard.providers.errors import ProviderInvalidResponse, ProviderRejected, ProviderUnavailable
+from betguard.providers.pgsoft import PATH, PgSoftProvider
 from tests.integration.harness import Stack, wait_until
 
 pytestmark = pytest.mark.integration

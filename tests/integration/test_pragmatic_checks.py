@@ -15,8 +15,8 @@ from typing import Any
 import pytest
 import requests
 
-from models.states import BetState
-from services.intake import place_bet
+from betguard.models.states import BetState
+from betguard.services.intake import place_bet
 from tests.integration.harness import Stack, bet_payload
 
 pytestmark = pytest.mark.integration

@@ -22,9 +22,9 @@ from typing import Any
 import pytest
 import requests
 
-from providers.base import HistoryRow, ProviderStatus
-from providers.errors import ProviderRejected, ProviderUnavailable
-from providers.pragmatic import FEED_PATH, PragmaticProvider, millis
+from betguard.providers.base import HistoryRow, ProviderStatus
+from betguard.providers.errors import ProviderRejected, ProviderUnavailable
+from betguard.providers.pragmatic import FEED_PATH, PragmaticProvider, millis
 from tests.integration.harness import Stack, wait_until
 
 pytestmark = pytest.mark.integration

@@ -18,15 +18,15 @@ from typing import Any
 import pytest
 import requests
 
-from providers.base import ProviderStatus
-from providers.errors import (
+from betguard.providers.base import ProviderStatus
+from betguard.providers.errors import (
     ProviderInvalidResponse,
     ProviderUnavailable,
     WalletRejected,
     WalletUnavailable,
 )
-from providers.generic import GenericHttpProvider
-from providers.wallet import HttpWallet, refund_idempotency_key
+from betguard.providers.generic import GenericHttpProvider
+from betguard.providers.wallet import HttpWallet, refund_idempotency_key
 
 pytestmark = pytest.mark.integration
 
@@ -91,7 +91,7 @@ def simulator(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Simulator]:
     command = [
         sys.executable,
         "-m",
-        "providers.simulator",
+        "betguard.providers.simulator",
         "--host",
         "127.0.0.1",
         "--port",

@@ -9,7 +9,7 @@ import time
 import pytest
 import redis
 
-from providers.ratelimit import RateLimited, RedisRateLimiter
+from betguard.providers.ratelimit import RateLimited, RedisRateLimiter
 from tests.integration.harness import Stack
 
 pytestmark = pytest.mark.integration

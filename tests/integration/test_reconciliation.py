@@ -34,14 +34,14 @@ from sqlalchemy import func, select
 
 from betguard.local_services import free_port
 from betguard.metrics import make_metrics_app
-from models.events import EventKind, Resolution
-from models.snapshot import BetSnapshot
-from models.states import BetState
-from models.tables import ReconciliationDifference, ReconciliationRun, Review
-from services.intake import place_bet
-from services.reconcile import SCHEDULED, Claim, Report, claim_scheduled, reconcile
-from services.reconcile_store import resolve_difference
-from services.reviews import Resolve, resolve_review
+from betguard.models.events import EventKind, Resolution
+from betguard.models.snapshot import BetSnapshot
+from betguard.models.states import BetState
+from betguard.models.tables import ReconciliationDifference, ReconciliationRun, Review
+from betguard.services.intake import place_bet
+from betguard.services.reconcile import SCHEDULED, Claim, Report, claim_scheduled, reconcile
+from betguard.services.reconcile_store import resolve_difference
+from betguard.services.reviews import Resolve, resolve_review
 from tests.integration.harness import Stack, bet_payload, wait_until
 
 pytestmark = pytest.mark.integration

@@ -16,7 +16,7 @@ import pytest
 import requests
 
 from betguard.local_services import RedisServer
-from models.states import BetState
+from betguard.models.states import BetState
 from tests.integration.api_server import new_ref, running_api
 from tests.integration.harness import Stack, bet_payload
 

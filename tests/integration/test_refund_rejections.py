@@ -12,13 +12,13 @@ from decimal import Decimal
 import pytest
 from sqlalchemy import select
 
-from models.snapshot import BetSnapshot
-from models.states import BetState
-from models.tables import SweepStat
-from providers.wallet import refund_idempotency_key
-from services.intake import place_bet
-from services.refunds import MAX_REJECTIONS
-from services.results import report_result
+from betguard.models.snapshot import BetSnapshot
+from betguard.models.states import BetState
+from betguard.models.tables import SweepStat
+from betguard.providers.wallet import refund_idempotency_key
+from betguard.services.intake import place_bet
+from betguard.services.refunds import MAX_REJECTIONS
+from betguard.services.results import report_result
 from tests.integration.api_server import Api, path_of, running_api
 from tests.integration.harness import Stack, bet_payload, wait_until
 from tests.integration.test_ops_cli import betguard, label

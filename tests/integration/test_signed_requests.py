@@ -16,11 +16,11 @@ from decimal import Decimal
 import pytest
 import requests
 
-from providers.base import ProviderStatus
-from providers.errors import NotificationFailed
-from providers.generic import GenericHttpProvider
-from providers.notifier import HttpNotifier
-from providers.signing import (
+from betguard.providers.base import ProviderStatus
+from betguard.providers.errors import NotificationFailed
+from betguard.providers.generic import GenericHttpProvider
+from betguard.providers.notifier import HttpNotifier
+from betguard.providers.signing import (
     REQUEST_ID_HEADER,
     SIGNATURE_HEADER,
     TIMESTAMP_HEADER,
@@ -30,7 +30,7 @@ from providers.signing import (
     sign_request,
     verify_response,
 )
-from providers.wallet import HttpWallet, refund_idempotency_key
+from betguard.providers.wallet import HttpWallet, refund_idempotency_key
 from tests.badinput.private_sim import PrivateSim, private_simulator
 from tests.integration.receiver import Receiver
 

@@ -18,7 +18,7 @@ ROOT = Path(__file__).resolve().parents[2]
 if str(ROOT) not in sys.path:  # the repository is not installed into the venv
     sys.path.insert(0, str(ROOT))
 
-from providers.signing import (  # noqa: E402
+from betguard.providers.signing import (  # noqa: E402
     REQUEST_ID_HEADER,
     Exchange,
     SignatureError,
@@ -26,7 +26,7 @@ from providers.signing import (  # noqa: E402
     sign_request,
     verify_response,
 )
-from providers.simulator.knobs import Knobs  # noqa: E402
+from betguard.providers.simulator.knobs import Knobs  # noqa: E402
 
 pytestmark = pytest.mark.integration
 
@@ -128,7 +128,7 @@ def wait_until_serving(process: subprocess.Popen[bytes], port_file: Path) -> str
 
 
 def simulator_command(*extra: str) -> list[str]:
-    return [sys.executable, "-m", "providers.simulator", *extra]
+    return [sys.executable, "-m", "betguard.providers.simulator", *extra]
 
 
 def child_env() -> dict[str, str]:

@@ -17,11 +17,11 @@ import pytest
 from celery import Celery
 from sqlalchemy import select, update
 
-from config.celery import CHECK_TASK, NOTIFY_TASK, PROVIDER_QUEUE, REFUND_TASK
-from models.tables import Bet
-from services.context import Context
-from services.sweeps import run_sweeps
-from tasks.scheduler import CeleryScheduler
+from betguard.config.celery import CHECK_TASK, NOTIFY_TASK, PROVIDER_QUEUE, REFUND_TASK
+from betguard.models.tables import Bet
+from betguard.services.context import Context
+from betguard.services.sweeps import run_sweeps
+from betguard.tasks.scheduler import CeleryScheduler
 from tests.integration.harness import Stack
 
 pytestmark = pytest.mark.integration

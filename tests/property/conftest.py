@@ -11,9 +11,9 @@ from typing import Any
 import pytest
 import requests
 
-from models.db import Database
-from models.migrate import upgrade
-from services.context import Context
+from betguard.models.db import Database
+from betguard.models.migrate import upgrade
+from betguard.services.context import Context
 from tests.integration.harness import Stack
 from tests.property.tally import TALLY
 

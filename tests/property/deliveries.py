@@ -9,12 +9,12 @@ from datetime import timedelta
 from decimal import Decimal
 from typing import Any, TypeVar
 
-from services.checks import CheckOutcome, run_check
-from services.context import Context
-from services.refunds import RefundOutcome, run_refund
-from services.results import ResultOutcome, report_result
-from services.reviews import order_recheck
-from services.sweeps import run_sweeps
+from betguard.services.checks import CheckOutcome, run_check
+from betguard.services.context import Context
+from betguard.services.refunds import RefundOutcome, run_refund
+from betguard.services.results import ResultOutcome, report_result
+from betguard.services.reviews import order_recheck
+from betguard.services.sweeps import run_sweeps
 from tests.property import expectations as expect
 from tests.property.doubles import Call, Clock, Meddler, RecordingScheduler, Wakeup, WakeupKind
 from tests.property.invariants import Knowledge

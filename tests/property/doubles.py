@@ -13,9 +13,9 @@ from typing import Literal
 
 from sqlalchemy import select, text
 
-from models.db import Database
-from models.tables import Bet
-from providers.base import BetStatus, CancelOutcome, Provider, RefundReceipt, Wallet
+from betguard.models.db import Database
+from betguard.models.tables import Bet
+from betguard.providers.base import BetStatus, CancelOutcome, Provider, RefundReceipt, Wallet
 
 WakeupKind = Literal["check", "refund"]
 Call = Literal["status", "cancel", "refund"]

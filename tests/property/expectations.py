@@ -7,9 +7,9 @@ from collections.abc import Callable
 from datetime import datetime, timedelta
 from decimal import Decimal
 
-from models.events import Resolution
-from providers.wallet import refund_idempotency_key
-from services.results import ResultOutcome
+from betguard.models.events import Resolution
+from betguard.providers.wallet import refund_idempotency_key
+from betguard.services.results import ResultOutcome
 from tests.property.observe import BetRow, Observation
 
 Expectation = Callable[[Observation], list[str]]

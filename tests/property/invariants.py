@@ -12,8 +12,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
 
-from models.states import ALLOWED, FINAL_STATES, BetState
-from providers.wallet import refund_idempotency_key
+from betguard.models.states import ALLOWED, FINAL_STATES, BetState
+from betguard.providers.wallet import refund_idempotency_key
 from tests.property.observe import BetRow, EventRow, Observation
 
 FINAL_KINDS = ("bet_settled", "bet_refunded")

@@ -9,8 +9,8 @@ from contextlib import contextmanager
 from datetime import timedelta
 from typing import TYPE_CHECKING
 
-from models.events import Resolution
-from services.refunds import REJECTED_RETRY_FACTOR
+from betguard.models.events import Resolution
+from betguard.services.refunds import REJECTED_RETRY_FACTOR
 
 if TYPE_CHECKING:
     from tests.property.machine import BetLifecycle

@@ -21,11 +21,11 @@ from hypothesis.stateful import (
 )
 from sqlalchemy import text
 
-from models.errors import ConflictingBet, IllegalTransition
-from models.events import Resolution
-from services.intake import place_bet
-from services.results import ResultOutcome
-from services.reviews import Resolve, order_recheck, resolve_review
+from betguard.models.errors import ConflictingBet, IllegalTransition
+from betguard.models.events import Resolution
+from betguard.services.intake import place_bet
+from betguard.services.results import ResultOutcome
+from betguard.services.reviews import Resolve, order_recheck, resolve_review
 from tests.integration.harness import bet_payload
 from tests.property import expectations as expect
 from tests.property.conftest import World

@@ -9,11 +9,11 @@ from decimal import Decimal
 
 import pytest
 
-from models.escalation import Action, decide_after_cancel
-from models.snapshot import BetSnapshot
-from models.states import BetState
-from providers.base import GENERIC_CAPABILITIES, BetStatus, CancelOutcome, ProviderStatus
-from services.batch_checks import ask_cancels, cancel_budget
+from betguard.models.escalation import Action, decide_after_cancel
+from betguard.models.snapshot import BetSnapshot
+from betguard.models.states import BetState
+from betguard.providers.base import GENERIC_CAPABILITIES, BetStatus, CancelOutcome, ProviderStatus
+from betguard.services.batch_checks import ask_cancels, cancel_budget
 
 PLACED = datetime(2026, 1, 1, tzinfo=UTC)
 HELD_FOR_GOOD = 30.0  # a test fails long before a held cancel would be let go

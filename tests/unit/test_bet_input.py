@@ -8,9 +8,9 @@ from typing import Any
 
 import pytest
 
-from models.errors import BetguardError, InvalidBet, InvalidCommand
-from services.intake import parse_bet
-from services.results import MAX_PAYOUT, parse_payout
+from betguard.models.errors import BetguardError, InvalidBet, InvalidCommand
+from betguard.services.intake import parse_bet
+from betguard.services.results import MAX_PAYOUT, parse_payout
 
 GOOD_BET: dict[str, Any] = {
     "provider": "acme",

@@ -9,14 +9,14 @@ from dataclasses import dataclass, field
 import pytest
 import redis
 
-from providers.base import (
+from betguard.providers.base import (
     GENERIC_CAPABILITIES,
     BetStatus,
     CancelOutcome,
     Capability,
     ProviderStatus,
 )
-from providers.breaker import (
+from betguard.providers.breaker import (
     CLOSED,
     Admission,
     BreakerState,
@@ -25,7 +25,7 @@ from providers.breaker import (
     after_failure,
     without_trial,
 )
-from providers.errors import (
+from betguard.providers.errors import (
     CircuitOpen,
     GuardUnavailable,
     ProviderBusy,
@@ -33,8 +33,8 @@ from providers.errors import (
     ProviderRejected,
     ProviderUnavailable,
 )
-from providers.guard import GuardedProvider, Outcome, Refusal, call_lease, outcome_of
-from providers.ratelimit import RateLimited
+from betguard.providers.guard import GuardedProvider, Outcome, Refusal, call_lease, outcome_of
+from betguard.providers.ratelimit import RateLimited
 
 THRESHOLD, COOLDOWN, LEASE = 3, 30.0, 10.0
 

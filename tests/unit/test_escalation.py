@@ -14,8 +14,8 @@ from typing import Any
 import pytest
 from pydantic import HttpUrl
 
-from config.policies import Escalation, ProviderPolicy
-from models.escalation import (
+from betguard.config.policies import Escalation, ProviderPolicy
+from betguard.models.escalation import (
     NOT_KNOWN_YET,
     Action,
     Decision,
@@ -24,8 +24,8 @@ from models.escalation import (
     refund_allowed,
     unknown_believed_at,
 )
-from models.events import ReviewReason
-from providers.base import BetStatus, CancelOutcome, ProviderStatus
+from betguard.models.events import ReviewReason
+from betguard.providers.base import BetStatus, CancelOutcome, ProviderStatus
 
 PLACED_AT = datetime(2026, 1, 1, tzinfo=UTC)
 NOW = PLACED_AT + timedelta(seconds=5)

@@ -15,8 +15,8 @@ from typing import Any
 import pytest
 from pydantic import HttpUrl
 
-from config.policies import Escalation, ProviderPolicy
-from models.escalation import (
+from betguard.config.policies import Escalation, ProviderPolicy
+from betguard.models.escalation import (
     FINISHED_WAITING,
     NOT_KNOWN_YET,
     WAITING_FOR_PROVIDER,
@@ -28,8 +28,8 @@ from models.escalation import (
     next_check_limit,
     resolution_seen_at,
 )
-from models.events import ReviewReason
-from providers.base import (
+from betguard.models.events import ReviewReason
+from betguard.providers.base import (
     GENERIC_CAPABILITIES,
     BetStatus,
     CancelOutcome,

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from config.policies import PausePolicy
-from services.game_pauses import WHOLE_PROVIDER, Target, Verdict, decide, targets
+from betguard.config.policies import PausePolicy
+from betguard.services.game_pauses import WHOLE_PROVIDER, Target, Verdict, decide, targets
 
 
 def verdict(paused: bool, unreturned: int, threshold: int | None = 4,

@@ -13,11 +13,11 @@ from urllib.parse import parse_qsl
 
 import pytest
 
-from providers import pgsoft
-from providers.base import Capability, ProviderStatus
-from providers.errors import ProviderInvalidResponse, ProviderRejected, ProviderUnavailable
-from providers.registry import build_provider
-from providers.simulator import pgsoft as sim
+from betguard.providers import pgsoft
+from betguard.providers.base import Capability, ProviderStatus
+from betguard.providers.errors import ProviderInvalidResponse, ProviderRejected, ProviderUnavailable
+from betguard.providers.registry import build_provider
+from betguard.providers.simulator import pgsoft as sim
 
 PROVIDER = "pg"
 ROW: dict[str, Any] = {

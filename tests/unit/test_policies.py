@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 from pydantic import ValidationError
 
-from config.policies import (
+from betguard.config.policies import (
     Escalation,
     PolicyError,
     ProviderPolicy,

@@ -11,11 +11,11 @@ from typing import Any
 
 import pytest
 
-from providers import pragmatic
-from providers.base import Capability, ProviderStatus
-from providers.errors import ProviderInvalidResponse, ProviderRejected, ProviderUnavailable
-from providers.registry import build_provider
-from providers.simulator import pragmatic as sim
+from betguard.providers import pragmatic
+from betguard.providers.base import Capability, ProviderStatus
+from betguard.providers.errors import ProviderInvalidResponse, ProviderRejected, ProviderUnavailable
+from betguard.providers.registry import build_provider
+from betguard.providers.simulator import pragmatic as sim
 
 PROVIDER = "pp"
 HEADER = ",".join(pragmatic.COLUMNS)

@@ -17,19 +17,19 @@ import pytest
 import requests
 from requests.adapters import BaseAdapter
 
-from providers import signing
-from providers.base import BetStatus, ProviderStatus
-from providers.errors import (
+from betguard.providers import signing
+from betguard.providers.base import BetStatus, ProviderStatus
+from betguard.providers.errors import (
     ProviderInvalidResponse,
     ProviderRejected,
     ProviderUnavailable,
     WalletRejected,
     WalletUnavailable,
 )
-from providers.generic import GenericHttpProvider, parse_status, parse_statuses
-from providers.http import MAX_RESPONSE_BYTES
-from providers.registry import build_provider
-from providers.wallet import HttpWallet, refund_idempotency_key
+from betguard.providers.generic import GenericHttpProvider, parse_status, parse_statuses
+from betguard.providers.http import MAX_RESPONSE_BYTES
+from betguard.providers.registry import build_provider
+from betguard.providers.wallet import HttpWallet, refund_idempotency_key
 
 SECRET = "unit-secret"
 SETTLED = {

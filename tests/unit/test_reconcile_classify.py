@@ -12,15 +12,15 @@ from decimal import Decimal
 from pathlib import Path
 
 from betguard.reconcile.reports import render_html, write_csv
-from services.reconcile import Report
-from services.reconcile_compare import (
+from betguard.services.reconcile import Report
+from betguard.services.reconcile_compare import (
     HereBet,
     Kind,
     ThereRow,
     compare,
     compare_summary,
 )
-from services.reconcile_store import Found
+from betguard.services.reconcile_store import Found
 
 T0 = datetime(2026, 3, 1, 10, 0, tzinfo=UTC)
 LAG = timedelta(seconds=300)

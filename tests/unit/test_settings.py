@@ -14,8 +14,8 @@ from typing import Any
 import pytest
 from pydantic import SecretStr, ValidationError
 
-from config.policies import PolicyError
-from config.settings import PLACEHOLDER_SECRETS, Settings, SettingsError
+from betguard.config.policies import PolicyError
+from betguard.config.settings import PLACEHOLDER_SECRETS, Settings, SettingsError
 
 STRONG = "s3cr3t-0123456789abcdef"
 POLICIES = """

@@ -9,7 +9,7 @@ from urllib.parse import unquote
 
 import pytest
 
-from providers.signing import (
+from betguard.providers.signing import (
     REQUEST_ID_HEADER,
     SIGNATURE_HEADER,
     TIMESTAMP_HEADER,

@@ -5,11 +5,11 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from typing import cast
 
-from config.policies import ProviderPolicy
-from models.db import Database
-from providers.base import Wallet
-from services.context import Context, Scheduler
-from services.wakeups import SHARED_WAKEUP_WINDOW, DueCheck, chunks_by_time, wake_checks
+from betguard.config.policies import ProviderPolicy
+from betguard.models.db import Database
+from betguard.providers.base import Wallet
+from betguard.services.context import Context, Scheduler
+from betguard.services.wakeups import SHARED_WAKEUP_WINDOW, DueCheck, chunks_by_time, wake_checks
 
 START = datetime(2030, 1, 1, tzinfo=UTC)
 
