@@ -8,24 +8,30 @@ import json
 import operator
 from collections import defaultdict
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime
+from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import Connection, bindparam, tuple_, update
+from sqlalchemy import Column, Connection, Table, bindparam, select, tuple_, update
 from sqlalchemy.dialects import sqlite
 from sqlalchemy.orm import Session
+from sqlalchemy.types import TypeDecorator
 
 from betguard.models.repository import (
     BETS,
+    EVENTS,
     SNAPSHOT_COLUMNS,
     add_events_of,
     apply,
     apply_params,
     apply_statement,
+    claimed_values,
     record_effects,
 )
 from betguard.models.snapshot import BetSnapshot
-from betguard.models.transitions import Change, NewEvent
+from betguard.models.states import BetState
+from betguard.models.transitions import Change, Lease, NewEvent
 
 _COUNT_DUPLICATES = (
     update(BETS).where(BETS.c.id.in_(bindparam("b_ids", expanding=True)))
@@ -33,61 +39,66 @@ _COUNT_DUPLICATES = (
 )
 
 
-# The driver's own statement (PostgreSQL): each bet and its ``bet_placed`` event in one
-# statement, sent pipelined; SQLAlchemy's multi-row rendering of an INSERT .. RETURNING
-# costs several times the database's own work for the same rows.
-_INSERT_PLACED_BET = """
+# From this many bets on, a batch goes through a staging table (see _insert_staged).
+STAGED_FROM = 50
+# How a staging table holds each kind of bet column: the loosest type of its values
+# (the bets table checks lengths and precision when the rows reach it).
+_STAGED_TYPES: dict[type, str] = {str: "text", Decimal: "numeric", datetime: "timestamptz",
+                                  int: "integer"}
+
+
+@dataclass(frozen=True)
+class PlacingSql:
+    """The driver's own statements (PostgreSQL) that place bets with their ``bet_placed``
+    events, their column lists read from the bets table: every column but its generated
+    id, in the table's order (a row to place has a value for each)."""
+
+    columns: tuple[str, ...]
+    # Each bet and its event in one statement, sent pipelined; SQLAlchemy's multi-row
+    # rendering of an INSERT .. RETURNING costs several times the database's own work
+    # for the same rows.
+    insert_one: str
+    staging_table: str  # many bets: COPY them here first (see _insert_staged)
+    copy_staged: str
+    place_staged: str
+
+
+def placing_sql(bets: Table, events: Table) -> PlacingSql:
+    placed = [column for column in bets.columns if not column.primary_key]
+    columns = tuple(column.name for column in placed)
+    names = ", ".join(columns)
+    staged = ", ".join(f"{column.name} {_staged_type(column)}" for column in placed)
+    values = ", ".join(f"%({name})s" for name in columns)
+    # The statements' names come from the table definition; values are bound by the driver.
+    insert_one = f"""
 WITH new_bet AS (
-    INSERT INTO bets (provider, bet_ref, player_id, game_id, round_id, stake, currency,
-                      placed_at, state, payout, deadline, next_check_at, check_attempt,
-                      version, duplicate_deliveries, created_at, updated_at, final_at)
-    VALUES (%(provider)s, %(bet_ref)s, %(player_id)s, %(game_id)s, %(round_id)s, %(stake)s,
-            %(currency)s, %(placed_at)s, %(state)s, %(payout)s, %(deadline)s,
-            %(next_check_at)s, %(check_attempt)s, %(version)s, %(duplicate_deliveries)s,
-            %(created_at)s, %(updated_at)s, %(final_at)s)
+    INSERT INTO {bets.name} ({names})
+    VALUES ({values})
     ON CONFLICT (provider, bet_ref) DO NOTHING
     RETURNING id
 )
-INSERT INTO audit_events (bet_id, at, kind, actor, detail)
+INSERT INTO {events.name} (bet_id, at, kind, actor, detail)
 SELECT id, %(created_at)s, %(event_kind)s, %(event_actor)s, CAST(%(event_detail)s AS json)
 FROM new_bet
 RETURNING bet_id
-"""
-# From this many bets on, a batch goes through a staging table (see _insert_staged).
-STAGED_FROM = 50
-_STAGED_COLUMNS = ("provider", "bet_ref", "player_id", "game_id", "round_id", "stake",
-                   "currency", "placed_at", "state", "payout", "deadline", "next_check_at",
-                   "check_attempt", "version", "duplicate_deliveries", "created_at",
-                   "updated_at", "final_at")
-_staged_values = operator.itemgetter(*_STAGED_COLUMNS)
-_STAGING_TABLE = """
+"""  # noqa: S608  # nosec B608
+    staging_table = f"""
 CREATE TEMPORARY TABLE IF NOT EXISTS placing_bets (
-    seq integer, provider text, bet_ref text, player_id text, game_id text, round_id text,
-    stake numeric, currency text, placed_at timestamptz, state text, payout numeric,
-    deadline timestamptz, next_check_at timestamptz, check_attempt integer, version integer,
-    duplicate_deliveries integer, created_at timestamptz, updated_at timestamptz,
-    final_at timestamptz, event_kind text, event_actor text, event_detail json
+    seq integer, {staged}, event_kind text, event_actor text, event_detail json
 ) ON COMMIT DELETE ROWS
 """
-_COPY_STAGED = """
-COPY placing_bets (seq, provider, bet_ref, player_id, game_id, round_id, stake, currency,
-                   placed_at, state, payout, deadline, next_check_at, check_attempt, version,
-                   duplicate_deliveries, created_at, updated_at, final_at, event_kind,
-                   event_actor, event_detail) FROM STDIN
+    copy_staged = f"""
+COPY placing_bets (seq, {names}, event_kind, event_actor, event_detail) FROM STDIN
 """
-_PLACE_STAGED = """
+    place_staged = f"""
 WITH new_bets AS (
-    INSERT INTO bets (provider, bet_ref, player_id, game_id, round_id, stake, currency,
-                      placed_at, state, payout, deadline, next_check_at, check_attempt,
-                      version, duplicate_deliveries, created_at, updated_at, final_at)
-    SELECT provider, bet_ref, player_id, game_id, round_id, stake, currency, placed_at, state,
-           payout, deadline, next_check_at, check_attempt, version, duplicate_deliveries,
-           created_at, updated_at, final_at
+    INSERT INTO {bets.name} ({names})
+    SELECT {names}
     FROM placing_bets ORDER BY seq
     ON CONFLICT (provider, bet_ref) DO NOTHING
     RETURNING id, provider, bet_ref
 ), placed_events AS (
-    INSERT INTO audit_events (bet_id, at, kind, actor, detail)
+    INSERT INTO {events.name} (bet_id, at, kind, actor, detail)
     SELECT new_bets.id, staged.created_at, staged.event_kind, staged.event_actor,
            staged.event_detail
     FROM new_bets JOIN placing_bets AS staged USING (provider, bet_ref)
@@ -95,7 +106,19 @@ WITH new_bets AS (
 )
 SELECT staged.seq, new_bets.id
 FROM new_bets JOIN placing_bets AS staged USING (provider, bet_ref)
-"""
+"""  # noqa: S608  # nosec B608
+    return PlacingSql(columns, insert_one, staging_table, copy_staged, place_staged)
+
+
+def _staged_type(column: Column[Any]) -> str:
+    kind = column.type
+    if isinstance(kind, TypeDecorator):
+        kind = kind.impl_instance
+    return _STAGED_TYPES[kind.python_type]
+
+
+_PLACING = placing_sql(BETS, EVENTS)
+_staged_values = operator.itemgetter(*_PLACING.columns)
 _INSERT_NEW_BET_SQLITE = (
     sqlite.insert(BETS).on_conflict_do_nothing(index_elements=["provider", "bet_ref"])
     .returning(BETS.c.id, BETS.c.provider, BETS.c.bet_ref)
@@ -117,9 +140,9 @@ def insert_placed_bets(connection: Connection, bets: Sequence[tuple[dict[str, An
         rows = [{**row, "event_kind": event.kind.value, "event_actor": event.actor,
                  "event_detail": json.dumps(event.detail)} for row, event in bets]
         if len(rows) == 1:
-            cursor.execute(_INSERT_PLACED_BET, rows[0])
+            cursor.execute(_PLACING.insert_one, rows[0])
             return [_first_id(cursor)]
-        cursor.executemany(_INSERT_PLACED_BET, rows, returning=True)  # pipelined
+        cursor.executemany(_PLACING.insert_one, rows, returning=True)  # pipelined
         new_ids = [_first_id(cursor)]
         while cursor.nextset():
             new_ids.append(_first_id(cursor))
@@ -131,13 +154,13 @@ def _insert_staged(cursor: Any,
     """Many bets: COPY them into a temporary table, then one INSERT .. SELECT .. ON CONFLICT
     for the bets and one for their events (set-wise work for the database, one row
     written per bet by the client)."""
-    cursor.execute(_STAGING_TABLE)
-    with cursor.copy(_COPY_STAGED) as copy:
+    cursor.execute(_PLACING.staging_table)
+    with cursor.copy(_PLACING.copy_staged) as copy:
         for seq, (row, event) in enumerate(bets):
             copy.write_row((seq, *_staged_values(row), event.kind.value, event.actor,
                             json.dumps(event.detail)))
     new_ids: list[int | None] = [None] * len(bets)
-    for seq, bet_id in cursor.execute(_PLACE_STAGED).fetchall():
+    for seq, bet_id in cursor.execute(_PLACING.place_staged).fetchall():
         new_ids[seq] = int(bet_id)
     return new_ids
 
@@ -175,12 +198,29 @@ def claim_many(session: Session, provider: str, checks: Sequence[tuple[int, int]
         update(BETS)
         .where(BETS.c.id.in_([bet_id for bet_id, _ in wanted]),
                tuple_(BETS.c.id, BETS.c.check_attempt).in_(wanted),
-               BETS.c.provider == provider, BETS.c.state == "pending")
-        .values(check_attempt=BETS.c.check_attempt + 1, next_check_at=lease_until,
-                version=BETS.c.version + 1, updated_at=now)
+               BETS.c.provider == provider, BETS.c.state == BetState.PENDING.value)
+        .values(claimed_values(lease_until, now))
         .returning(*SNAPSHOT_COLUMNS)
     ).mappings().all()
     return sorted((BetSnapshot.of_row(row) for row in rows), key=lambda bet: bet.id)
+
+
+def take_due(session: Session, lease: Lease, *, limit: int,
+             now: datetime) -> list[tuple[int, int, str, str]]:
+    """Hold up to ``limit`` bets due for ``lease``, oldest due first, in one conditional
+    UPDATE with each bet's event; rows another transaction holds are skipped (``FOR
+    UPDATE SKIP LOCKED``). Returns each bet taken: (id, attempt, provider, bet_ref)."""
+    still_due = (BETS.c.state == lease.state.value, BETS.c.next_check_at <= lease.due_by)
+    due = (select(BETS.c.id).where(*still_due).order_by(BETS.c.next_check_at).limit(limit)
+           .with_for_update(skip_locked=True))
+    rows = session.execute(
+        update(BETS).where(BETS.c.id.in_(due.scalar_subquery()), *still_due)
+        .values(lease.values)
+        .returning(BETS.c.id, BETS.c.check_attempt, BETS.c.provider, BETS.c.bet_ref))
+    taken = [(bet_id, attempt, provider, ref) for bet_id, attempt, provider, ref in rows]
+    add_events_of(session, ((bet_id, lease.event(attempt))
+                            for bet_id, attempt, _provider, _ref in taken), now=now)
+    return taken
 
 
 def count_duplicate_deliveries(session: Session, bet_ids: Sequence[int]) -> None:

@@ -37,6 +37,13 @@ SNAPSHOT_COLUMNS = tuple(BETS.c[name] for name in SNAPSHOT_FIELDS)
 _SELECT_BY_ID = select(*SNAPSHOT_COLUMNS).where(BETS.c.id == bindparam("b_id"))
 
 
+def claimed_values(lease_until: Any, now: Any) -> dict[str, Any]:
+    """What taking an attempt (a check's or a refund's) writes: the attempt moves to the
+    next number, and the bet is held until ``lease_until`` (its next check)."""
+    return {"check_attempt": BETS.c.check_attempt + 1, "next_check_at": lease_until,
+            "version": BETS.c.version + 1, "updated_at": now}
+
+
 def _claim_attempt(state: BetState) -> Update:
     """Take attempt ``b_attempt`` of a bet in ``state``: move to the next number and hold
     the bet until ``b_lease``. A duplicate or stale delivery matches no row."""
@@ -44,8 +51,7 @@ def _claim_attempt(state: BetState) -> Update:
         update(BETS)
         .where(BETS.c.id == bindparam("b_id"), BETS.c.state == state.value,
                BETS.c.check_attempt == bindparam("b_attempt"))
-        .values(check_attempt=BETS.c.check_attempt + 1, next_check_at=bindparam("b_lease"),
-                version=BETS.c.version + 1, updated_at=bindparam("b_now"))
+        .values(claimed_values(bindparam("b_lease"), bindparam("b_now")))
         .returning(*SNAPSHOT_COLUMNS)
     )
 

@@ -1,12 +1,16 @@
 """Transitions as verbs on a bet: each refuses an illegal start state and
 describes one compare-and-set change together with its audit event.
 
-They compute; they do not write. ``betguard.models.repository.apply`` performs the change.
+They compute; they do not write. ``betguard.models.repository.apply`` (or
+``betguard.models.bulk`` for many bets) performs the change. They are the one place a
+bet's state, and what goes with it (payout, final time, next check or lease), is
+decided: nothing else builds a ``Change`` or updates a bet.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from decimal import Decimal
 from typing import Any
@@ -37,13 +41,48 @@ class Change:
 
     expect_state: BetState
     values: dict[str, Any]
-    events: list[NewEvent]
+    events: tuple[NewEvent, ...]
     review: NewReview | None = None
     notify: NotificationKind | None = None  # the game server hears of this change
 
     @property
     def target_state(self) -> BetState:
         return BetState(self.values.get("state", self.expect_state))
+
+    def preceded_by(self, events: Iterable[NewEvent]) -> Change:
+        """The same change, its audit events after ``events`` (what was found, or
+        reported, before it was decided)."""
+        return replace(self, events=(*events, *self.events))
+
+
+@dataclass(frozen=True)
+class Lease:
+    """A sweep's hold on many bets at once, as one conditional UPDATE: each bet still in
+    ``state`` whose next check was due by ``due_by`` takes ``values`` (its next check
+    becomes the lease's end) and the event ``event(attempt)``. Neither the state nor the
+    version changes: a check or refund that holds the bet by its attempt still wins."""
+
+    state: BetState
+    due_by: datetime
+    values: dict[str, Any]
+    kind: EventKind
+    actor: str = "sweep"
+
+    def event(self, attempt: int) -> NewEvent:
+        return NewEvent(self.kind, self.actor, {"attempt": attempt})
+
+
+# What a sweep sends again, by the state of the bets it takes.
+_SWEPT = {BetState.PENDING: EventKind.CHECK_DISPATCHED_BY_SWEEP,
+          BetState.REFUND_PENDING: EventKind.REFUND_DISPATCHED_BY_SWEEP}
+
+
+def place(*, first_check_at: datetime) -> dict[str, Any]:
+    """A new bet's lifecycle columns: pending, no result yet, its first check due at
+    ``first_check_at``. Its birth rather than a change: intake inserts them with the
+    bet's own facts (reference, player, stake, times)."""
+    return {"state": BetState.PENDING.value, "payout": None, "next_check_at": first_check_at,
+            "check_attempt": 1, "version": 1, "final_at": None}
 
 
 def settle(bet: BetSnapshot, *, payout: Decimal, actor: str, why: str, now: datetime) -> Change:
@@ -56,7 +95,7 @@ def settle(bet: BetSnapshot, *, payout: Decimal, actor: str, why: str, now: date
     return Change(
         bet.state,
         {"state": BetState.SETTLED, "payout": payout, "final_at": now, "next_check_at": None},
-        [NewEvent(EventKind.BET_SETTLED, actor, detail)],
+        (NewEvent(EventKind.BET_SETTLED, actor, detail),),
         notify=NotificationKind.BET_SETTLED,
     )
 
@@ -66,17 +105,21 @@ def decide_refund(bet: BetSnapshot, *, actor: str, why: str, now: datetime) -> C
     return Change(
         bet.state,
         {"state": BetState.REFUND_PENDING, "next_check_at": now},
-        [NewEvent(EventKind.REFUND_DECIDED, actor, {"why": why, "amount": str(bet.stake)})],
+        (NewEvent(EventKind.REFUND_DECIDED, actor, {"why": why, "amount": str(bet.stake)}),),
     )
 
 
-def confirm_refund(bet: BetSnapshot, *, refund_id: str, key: str, now: datetime) -> Change:
+def confirm_refund(bet: BetSnapshot, *, refund_id: str, key: str, paid_by: str,
+                   now: datetime) -> Change:
+    """The wallet confirmed the refund. ``paid_by`` says who paid the stake back:
+    betguard's refund, or the one before it (the provider's own rollback)."""
     ensure_transition(bet.state, BetState.REFUNDED)
-    detail = {"refund_id": refund_id, "idempotency_key": key, "amount": str(bet.stake)}
+    detail = {"refund_id": refund_id, "idempotency_key": key, "amount": str(bet.stake),
+              "paid_by": paid_by}
     return Change(
         bet.state,
         {"state": BetState.REFUNDED, "final_at": now, "next_check_at": None},
-        [NewEvent(EventKind.BET_REFUNDED, "wallet", detail)],
+        (NewEvent(EventKind.BET_REFUNDED, "wallet", detail),),
         notify=NotificationKind.BET_REFUNDED,
     )
 
@@ -88,7 +131,7 @@ def open_review(
     return Change(
         bet.state,
         {"state": BetState.IN_REVIEW, "next_check_at": None},
-        [NewEvent(EventKind.REVIEW_OPENED, actor, {"reason": reason.value, "why": why, **detail})],
+        (NewEvent(EventKind.REVIEW_OPENED, actor, {"reason": reason.value, "why": why, **detail}),),
         NewReview(reason, {"why": why, **detail}),
     )
 
@@ -103,7 +146,7 @@ def order_recheck(
     return Change(
         bet.state,
         {"state": BetState.PENDING, "deadline": deadline, "next_check_at": now},
-        [NewEvent(EventKind.RECHECK_ORDERED, operator, detail)],
+        (NewEvent(EventKind.RECHECK_ORDERED, operator, detail),),
     )
 
 
@@ -112,11 +155,19 @@ def check_now(bet: BetSnapshot, *, operator: str, now: datetime) -> Change:
     if bet.state is not BetState.PENDING:
         raise IllegalTransition(f"bet {bet.label} is {bet.state.value}, not pending")
     return Change(bet.state, {"next_check_at": now},
-                  [NewEvent(EventKind.RECHECK_ORDERED, operator, {"attempt": bet.check_attempt})])
+                  (NewEvent(EventKind.RECHECK_ORDERED, operator, {"attempt": bet.check_attempt}),))
+
+
+def wake_check(bet: BetSnapshot, *, found: NewEvent, now: datetime) -> Change:
+    """A pending bet's check is woken now because of what ``found`` says (the feed shows
+    it final): the check reads the result itself."""
+    if bet.state is not BetState.PENDING:
+        raise IllegalTransition(f"bet {bet.label} is {bet.state.value}, not pending")
+    return Change(bet.state, {"next_check_at": now}, (found,))
 
 
 def reschedule(
-    bet: BetSnapshot, *, at: datetime, events: list[NewEvent], why: str = ""
+    bet: BetSnapshot, *, at: datetime, events: Sequence[NewEvent], why: str = ""
 ) -> Change:
     """Keep the bet pending and set its next check; ``events`` tell what the check found."""
     if bet.state is not BetState.PENDING:
@@ -125,7 +176,7 @@ def reschedule(
     return Change(
         bet.state,
         {"next_check_at": at},
-        [*events, NewEvent(EventKind.CHECK_RESCHEDULED, "betguard", detail)],
+        (*events, NewEvent(EventKind.CHECK_RESCHEDULED, "betguard", detail)),
     )
 
 
@@ -144,7 +195,7 @@ def settle_instead_of_refund(
     return Change(
         bet.state,
         {"state": BetState.SETTLED, "payout": payout, "final_at": now, "next_check_at": None},
-        [NewEvent(EventKind.BET_SETTLED, operator, detail)],
+        (NewEvent(EventKind.BET_SETTLED, operator, detail),),
         notify=NotificationKind.BET_SETTLED,
     )
 
@@ -162,7 +213,7 @@ def refund_outside(
     return Change(
         bet.state,
         {"state": BetState.REFUNDED, "final_at": now, "next_check_at": None},
-        [NewEvent(EventKind.BET_REFUNDED, operator, detail)],
+        (NewEvent(EventKind.BET_REFUNDED, operator, detail),),
         notify=NotificationKind.BET_REFUNDED,
     )
 
@@ -174,14 +225,14 @@ def retry_refund_now(
     _require_refund_pending(bet)
     detail = {"note": note, "idempotency_key": key}
     return Change(bet.state, {"next_check_at": now},
-                  [NewEvent(EventKind.REFUND_RETRY_ORDERED, operator, detail)])
+                  (NewEvent(EventKind.REFUND_RETRY_ORDERED, operator, detail),))
 
 
 def retry_refund_later(bet: BetSnapshot, *, at: datetime, found: NewEvent) -> Change:
     """The refund stays decided and is tried again at ``at`` under the same key;
     ``found`` tells what the wallet answered (or that it did not)."""
     _require_refund_pending(bet)
-    return Change(bet.state, {"next_check_at": at}, [found])
+    return Change(bet.state, {"next_check_at": at}, (found,))
 
 
 def stop_refund_retries(bet: BetSnapshot, *, found: NewEvent, rejections: int) -> Change:
@@ -191,7 +242,17 @@ def stop_refund_retries(bet: BetSnapshot, *, found: NewEvent, rejections: int) -
     detail = {"rejections": rejections,
               "why": f"the wallet rejected the refund {rejections} times in a row"}
     return Change(bet.state, {"next_check_at": None},
-                  [found, NewEvent(EventKind.REFUND_RETRIES_STOPPED, "betguard", detail)])
+                  (found, NewEvent(EventKind.REFUND_RETRIES_STOPPED, "betguard", detail)))
+
+
+def lease_due(state: BetState, *, due_by: datetime, until: datetime) -> Lease:
+    """A sweep holds the bets of ``state`` whose next check was due by ``due_by`` until
+    ``until``, to send each again for the attempt it holds. Only bets with a next check
+    are swept: pending ones (their check) and refund_pending ones (their refund)."""
+    kind = _SWEPT.get(state)
+    if kind is None:
+        raise IllegalTransition(f"no sweep takes {state.value} bets: they wait for no check")
+    return Lease(state, due_by, {"next_check_at": until}, kind)
 
 
 def _require_refund_pending(bet: BetSnapshot) -> None:

@@ -11,7 +11,6 @@ a ``check_failing`` review instead. The bet's history tells a person why.
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import Sequence
 from datetime import datetime, timedelta
 from enum import StrEnum
@@ -94,6 +93,6 @@ def _change_for(ctx: Context, bet: BetSnapshot, attempt: int, error: BaseExcepti
                f"({detail['error']}: {detail['message']}); betguard cannot ask the provider")
         review = transitions.open_review(bet, reason=ReviewReason.CHECK_FAILING, why=why,
                                          actor="betguard", detail={"error": detail["error"]})
-        return dataclasses.replace(review, events=[crashed, *review.events])
+        return review.preceded_by([crashed])
     at = now + timedelta(seconds=ctx.timing.check_lease)
     return transitions.reschedule(bet, at=at, events=[crashed], why="the check crashed")

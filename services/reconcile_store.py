@@ -22,12 +22,12 @@ from typing import Any
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
-from betguard.models import repository
+from betguard.models import repository, transitions
 from betguard.models.errors import BetguardError, IllegalTransition
 from betguard.models.events import EventKind, ReviewReason
 from betguard.models.states import BetState
 from betguard.models.tables import FeedCursor, ReconciliationDifference, ReconciliationRun, Review
-from betguard.models.transitions import Change, NewEvent
+from betguard.models.transitions import NewEvent
 from betguard.services.context import Context
 from betguard.services.reconcile_compare import FINAL_THERE, Difference, Kind
 from betguard.services.text import require_text
@@ -135,7 +135,7 @@ def _act(session: Session, row: ReconciliationDifference, difference: Difference
             _resolve(row, AUTO_CHECK, "betguard", "a check was in flight: its answer comes",
                      now)
             return None
-        change = Change(BetState.PENDING, {"next_check_at": now}, [event])
+        change = transitions.wake_check(bet, found=event, now=now)
         if repository.apply(session, bet, change, now=now):
             _resolve(row, AUTO_CHECK, "betguard", "the bet's check was woken now", now)
             return Wake(bet.id, bet.check_attempt, bet.label)

@@ -16,7 +16,6 @@ duplicate or stale delivery never calls the wallet while another attempt is on i
 
 from __future__ import annotations
 
-from dataclasses import replace
 from datetime import datetime, timedelta
 from enum import StrEnum
 
@@ -63,19 +62,11 @@ def run_refund(ctx: Context, bet_id: int, attempt: int | None = None) -> RefundO
         return _rejected(ctx, bet, _found(EventKind.REFUND_REJECTED, key, exc))
     now = ctx.clock()
     with ctx.db.unit_of_work() as session:
-        change = transitions.confirm_refund(bet, refund_id=receipt.refund_id, key=key, now=now)
-        change = _paid_by(change, receipt.paid_by)
+        change = transitions.confirm_refund(bet, refund_id=receipt.refund_id, key=key,
+                                            paid_by=receipt.paid_by, now=now)
         repository.apply(session, bet, change, now=now)
         session.commit()
     return RefundOutcome.REFUNDED
-
-
-def _paid_by(change: transitions.Change, paid_by: str) -> transitions.Change:
-    """The refund's event says who paid the stake back: betguard's refund, or the one
-    before it (the provider's own rollback)."""
-    events = [replace(event, detail={**event.detail, "paid_by": paid_by})
-              for event in change.events]
-    return replace(change, events=events)
 
 
 def _claim(ctx: Context, bet_id: int, attempt: int | None) -> BetSnapshot | None:

@@ -64,8 +64,8 @@ def report_result(
                 if currency != bet.currency:
                     raise InvalidCommand(f"currency: the bet is in {bet.currency}, not {currency}")
                 change = transitions.settle(bet, payout=amount, actor=actor,
-                                            why="game server reported the result", now=now)
-                change.events.insert(0, reported)
+                                            why="game server reported the result",
+                                            now=now).preceded_by([reported])
                 if repository.apply(session, bet, change, now=now):
                     session.commit()
                     return ResultOutcome.SETTLED

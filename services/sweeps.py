@@ -22,12 +22,10 @@ from sqlalchemy import select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
-from betguard.models import repository
-from betguard.models.events import EventKind
+from betguard.models import bulk, transitions
 from betguard.models.outbox import NotificationState
 from betguard.models.states import BetState
-from betguard.models.tables import Bet, Notification, SweepStat
-from betguard.models.transitions import NewEvent
+from betguard.models.tables import Notification, SweepStat
 from betguard.services.context import Context
 from betguard.services.wakeups import DueCheck, wake_checks
 
@@ -103,7 +101,7 @@ def sweep_due_checks(ctx: Context, limit: int | None = None) -> int:
     """Dispatch checks that are due but whose wake-up is late: lost messages,
     waits longer than a countdown may be, checks whose worker died (lease over),
     and bets whose deadline passed without their last check."""
-    rows = _take_due(ctx, BetState.PENDING, EventKind.CHECK_DISPATCHED_BY_SWEEP, limit)
+    rows = _take_due(ctx, BetState.PENDING, limit)
     now = ctx.clock()
     wake_checks(ctx, [DueCheck(bet_id, attempt, provider, label, now)
                       for bet_id, attempt, provider, label in rows])
@@ -113,7 +111,7 @@ def sweep_due_checks(ctx: Context, limit: int | None = None) -> int:
 def sweep_due_refunds(ctx: Context, limit: int | None = None) -> int:
     """Dispatch refunds still in doubt or whose wake-up was lost, for the attempt each
     holds (a refund whose retries stopped has no next check: no sweep takes it)."""
-    rows = _take_due(ctx, BetState.REFUND_PENDING, EventKind.REFUND_DISPATCHED_BY_SWEEP, limit)
+    rows = _take_due(ctx, BetState.REFUND_PENDING, limit)
     for bet_id, attempt, _provider, label in rows:
         ctx.scheduler.refund(bet_id, ctx.clock(), label=label, attempt=attempt)
     return len(rows)
@@ -148,30 +146,15 @@ def sweep_due_notifications(ctx: Context, limit: int | None = None) -> int:
     return len(taken)
 
 
-def _take_due(ctx: Context, state: BetState, kind: EventKind,
+def _take_due(ctx: Context, state: BetState,
               limit: int | None) -> list[tuple[int, int, str, str]]:
     now = ctx.clock()
-    cutoff = now - timedelta(seconds=ctx.timing.due_grace)
-    lease_until = now + timedelta(seconds=ctx.timing.check_lease)
-    due = (
-        select(Bet.id)
-        .where(Bet.state == state.value, Bet.next_check_at <= cutoff)
-        .order_by(Bet.next_check_at)
-        .limit(limit or ctx.timing.sweep_batch)
-        .with_for_update(skip_locked=True)  # see the module's docstring
-    )
+    lease = transitions.lease_due(
+        state, due_by=now - timedelta(seconds=ctx.timing.due_grace),
+        until=now + timedelta(seconds=ctx.timing.check_lease))
     with ctx.db.unit_of_work() as session:
-        taken = session.execute(
-            update(Bet)
-            .where(Bet.id.in_(due.scalar_subquery()), Bet.state == state.value,
-                   Bet.next_check_at <= cutoff)
-            .values(next_check_at=lease_until)
-            .returning(Bet.id, Bet.check_attempt, Bet.provider, Bet.bet_ref)
-            .execution_options(synchronize_session=False)
-        ).all()
-        repository.add_events_of(
-            session, ((bet_id, NewEvent(kind, "sweep", {"attempt": attempt}))
-                      for bet_id, attempt, _provider, _ref in taken), now=now)
+        # Skipping rows others hold: see the module's docstring.
+        taken = bulk.take_due(session, lease, limit=limit or ctx.timing.sweep_batch, now=now)
         session.commit()
     return [(bet_id, attempt, provider, f"{provider}/{ref}")
             for bet_id, attempt, provider, ref in taken]

@@ -56,7 +56,8 @@ def decide_refund(snapshot: BetSnapshot) -> Change:
 
 
 def confirm_refund(snapshot: BetSnapshot) -> Change:
-    return transitions.confirm_refund(snapshot, refund_id="rf-9", key="refund:acme:b-1", now=NOW)
+    return transitions.confirm_refund(snapshot, refund_id="rf-9", key="refund:acme:b-1",
+                                      paid_by="betguard", now=NOW)
 
 
 def open_review(snapshot: BetSnapshot) -> Change:
@@ -152,6 +153,16 @@ def test_every_event_detail_is_ready_for_a_json_audit_column(
         json.dumps(event.detail)
 
 
+@pytest.mark.parametrize(("verb", "start", "kind"), LEGAL_STARTS)
+def test_a_change_and_its_events_cannot_be_altered_once_decided(
+    verb: Verb, start: BetState, kind: EventKind
+) -> None:
+    change = verb(bet(start))
+    assert isinstance(change.events, tuple)
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        change.events = ()  # type: ignore[misc]
+
+
 def test_a_transition_describes_a_change_and_leaves_the_snapshot_untouched() -> None:
     before = bet()
     settle(before)
@@ -172,13 +183,13 @@ def test_settling_records_the_payout_and_makes_the_bet_final() -> None:
         "final_at": NOW,
         "next_check_at": None,
     }
-    assert change.events == [
+    assert change.events == (
         NewEvent(
             EventKind.BET_SETTLED,
             "provider:acme",
             {"payout": "120.50", "currency": "EUR", "why": "result"},
-        )
-    ]
+        ),
+    )
     assert change.review is None
 
 
@@ -212,13 +223,20 @@ def test_confirming_a_refund_makes_the_bet_final_and_records_the_wallets_receipt
     change = confirm_refund(bet(BetState.REFUND_PENDING))
     assert change.target_state is BetState.REFUNDED
     assert change.values == {"state": BetState.REFUNDED, "final_at": NOW, "next_check_at": None}
-    assert change.events == [
+    assert change.events == (
         NewEvent(
             EventKind.BET_REFUNDED,
             "wallet",
-            {"refund_id": "rf-9", "idempotency_key": "refund:acme:b-1", "amount": "25.00"},
-        )
-    ]
+            {"refund_id": "rf-9", "idempotency_key": "refund:acme:b-1", "amount": "25.00",
+             "paid_by": "betguard"},
+        ),
+    )
+
+
+def test_a_refund_the_provider_paid_first_says_so_in_its_event() -> None:
+    change = transitions.confirm_refund(bet(BetState.REFUND_PENDING), refund_id="rb-1",
+                                        key="refund:acme:b-1", paid_by="provider", now=NOW)
+    assert change.events[0].detail["paid_by"] == "provider"
 
 
 def test_confirming_a_refund_for_a_bet_no_one_decided_to_refund_is_refused() -> None:
@@ -254,13 +272,13 @@ def test_ordering_a_recheck_returns_the_bet_to_pending_with_a_new_deadline() -> 
     assert change.target_state is BetState.PENDING
     assert change.values == {"state": BetState.PENDING, "deadline": new_deadline,
                              "next_check_at": NOW}
-    assert change.events == [
+    assert change.events == (
         NewEvent(
             EventKind.RECHECK_ORDERED,
             "ops:ann",
             {"deadline": new_deadline.isoformat(), "note": "try", "attempt": 3},
-        )
-    ]
+        ),
+    )
 
 
 def test_a_recheck_takes_the_check_number_the_last_claim_left_unused() -> None:
@@ -281,7 +299,7 @@ def test_rescheduling_keeps_the_bet_pending_and_moves_its_next_check() -> None:
     assert change.target_state is BetState.PENDING
     assert change.values == {"next_check_at": LATER}
     detail = {"attempt": 3, "at": LATER.isoformat(), "why": "no result yet"}
-    assert change.events == [NewEvent(EventKind.CHECK_RESCHEDULED, "betguard", detail)]
+    assert change.events == (NewEvent(EventKind.CHECK_RESCHEDULED, "betguard", detail),)
 
 
 def test_rescheduling_records_what_the_check_found_before_the_new_time() -> None:
@@ -311,9 +329,9 @@ def test_an_operator_settles_a_rejected_refund_with_the_payout_and_says_so() -> 
     assert change.target_state is BetState.SETTLED
     assert change.values == {"state": BetState.SETTLED, "payout": Decimal("40.00"),
                              "final_at": NOW, "next_check_at": None}
-    assert change.events == [NewEvent(EventKind.BET_SETTLED, "operator:ann", {
+    assert change.events == (NewEvent(EventKind.BET_SETTLED, "operator:ann", {
         "payout": "40.00", "currency": "EUR", "why": "provider has it",
-        "instead_of_refund": True})]
+        "instead_of_refund": True}),)
 
 
 def test_a_refund_the_wallet_did_not_reject_is_never_settled_by_an_operator() -> None:
@@ -348,7 +366,7 @@ def test_a_rejected_refund_tried_again_later_records_the_wallets_answer() -> Non
     found = NewEvent(EventKind.REFUND_REJECTED, "wallet", {"error": "WalletRejected"})
     change = transitions.retry_refund_later(bet(BetState.REFUND_PENDING), at=LATER, found=found)
     assert change.values == {"next_check_at": LATER}
-    assert change.events == [found]
+    assert change.events == (found,)
 
 
 def test_stopping_the_retries_of_a_rejected_refund_leaves_it_no_next_check() -> None:
@@ -373,4 +391,52 @@ def test_a_refund_is_retried_or_stopped_only_while_it_is_refund_pending() -> Non
 def test_checking_a_pending_bet_now_keeps_its_attempt_number_and_moves_its_check() -> None:
     change = check_now(bet())
     assert change.values == {"next_check_at": NOW}
-    assert change.events == [NewEvent(EventKind.RECHECK_ORDERED, "operator:ann", {"attempt": 3})]
+    assert change.events == (NewEvent(EventKind.RECHECK_ORDERED, "operator:ann", {"attempt": 3}),)
+
+
+# --- what was found before a change ---------------------------------------------------
+
+
+def test_a_change_preceded_by_what_was_found_records_it_first_and_changes_nothing_else() -> None:
+    reported = NewEvent(EventKind.RESULT_REPORTED, "game-server", {"payout": "120.50"})
+    change = settle(bet())
+    preceded = change.preceded_by([reported])
+    assert [event.kind for event in preceded.events] == [EventKind.RESULT_REPORTED,
+                                                         EventKind.BET_SETTLED]
+    assert (preceded.expect_state, preceded.values, preceded.notify) == (
+        change.expect_state, change.values, change.notify)
+    assert change.events == settle(bet()).events  # the original change is untouched
+
+
+def test_a_review_preceded_by_a_crash_keeps_its_review_item() -> None:
+    crashed = NewEvent(EventKind.CHECK_CRASHED, "betguard", {"attempt": 3})
+    change = open_review(bet()).preceded_by([crashed])
+    assert [event.kind for event in change.events] == [EventKind.CHECK_CRASHED,
+                                                       EventKind.REVIEW_OPENED]
+    assert change.review == open_review(bet()).review
+
+
+# --- a check woken by what the feed shows -------------------------------------------
+
+
+def test_waking_a_pending_bets_check_moves_its_next_check_to_now_with_what_was_found() -> None:
+    found = NewEvent(EventKind.RECONCILIATION_DIFFERENCE, "reconciliation", {"kind": "state"})
+    change = transitions.wake_check(bet(next_check_at=LATER), found=found, now=NOW)
+    assert change.expect_state is BetState.PENDING
+    assert change.values == {"next_check_at": NOW}
+    assert change.events == (found,)
+    assert (change.review, change.notify) == (None, None)
+
+
+@pytest.mark.parametrize("state", sorted(set(BetState) - {BetState.PENDING}))
+def test_only_a_pending_bets_check_is_woken(state: BetState) -> None:
+    found = NewEvent(EventKind.RECONCILIATION_DIFFERENCE, "reconciliation", {})
+    with pytest.raises(IllegalTransition, match="not pending"):
+        transitions.wake_check(bet(state), found=found, now=NOW)
+
+
+def test_a_new_bet_is_born_pending_with_its_first_check_due() -> None:
+    first_check = datetime(2026, 1, 1, 12, 0, 5, tzinfo=UTC)
+    assert transitions.place(first_check_at=first_check) == {
+        "state": "pending", "payout": None, "next_check_at": first_check,
+        "check_attempt": 1, "version": 1, "final_at": None}
