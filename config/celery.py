@@ -39,9 +39,9 @@ def celery_config(settings: Settings) -> dict[str, Any]:
     fail_fast = {"socket_connect_timeout": CONNECT_TIMEOUT, "socket_timeout": SOCKET_TIMEOUT}
     broker_transport = {**transport, **fail_fast}
     backend_transport = {**transport, "retry_policy": BACKEND_RETRY}
-    # Plain TCP Redis gets the transport that reuses its client (tasks/broker.py); TLS
-    # and unix-socket URLs keep kombu's own.
-    client_reuse = {"broker_transport": "betguard.tasks.broker:Transport"} \
+    # Plain TCP Redis gets the transport that reuses its client
+    # (betguard/messaging/transport.py); TLS and unix-socket URLs keep kombu's own.
+    client_reuse = {"broker_transport": "betguard.messaging.transport:Transport"} \
         if broker.startswith("redis://") else {}
     return {
         **client_reuse,

@@ -1,27 +1,23 @@
 """Per-provider policies, loaded from a TOML file and validated at start-up.
 
 A policy says how often a provider's unreturned bets are checked, when their
-deadline falls and what happens then. A broken file fails at start-up with a
-message naming the provider and the key.
+deadline falls and what happens then (its ``Escalation``, a domain value of
+``betguard.models.policy``). A broken file fails at start-up with a message naming
+the provider and the key.
 """
 
 from __future__ import annotations
 
 import tomllib
 from decimal import Decimal
-from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field, HttpUrl, ValidationError, model_validator
 
+from betguard.models.policy import Escalation
+
 PositiveSeconds = Annotated[float, Field(gt=0)]
-
-
-class Escalation(StrEnum):
-    REFUND = "refund"  # at the deadline, cancel at the provider and refund when it accepts
-    REVIEW = "review"  # at the deadline, a person decides
-    REFUND_UP_TO = "refund_up_to"  # refund stakes up to `refund_limit`, review the rest
 
 
 class PolicyError(ValueError):
@@ -43,7 +39,9 @@ class PausePolicy(BaseModel):
 
 
 class ProviderPolicy(BaseModel):
-    """How one provider's bets are checked and escalated."""
+    """How one provider's bets are checked and escalated. The domain reads it as an
+    ``EscalationPolicy`` (``betguard.models.policy``) and a ``BackoffPolicy``
+    (``betguard.models.schedule``), which name only the fields it decides on."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 

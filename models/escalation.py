@@ -1,6 +1,6 @@
 """What to do with a provider's answer: the escalation decision as pure functions.
 
-Auto-refund happens only when it is safe (docs/design.md invariant 6): the provider
+Auto-refund happens only when it is safe (docs/design.md, invariant 6): the provider
 itself says the bet is cancelled, or it accepts our cancel request, which fences
 the reference (the provider then holds the bet cancelled, so a late registration
 or result of it is refused). Everything else that cannot be settled goes to a person.
@@ -27,15 +27,15 @@ from datetime import datetime, timedelta
 from decimal import Decimal
 from enum import StrEnum
 
-from betguard.config.policies import Escalation, ProviderPolicy
-from betguard.models.events import ReviewReason
-from betguard.providers.base import (
+from betguard.models.answers import (
     GENERIC_CAPABILITIES,
     BetStatus,
     CancelOutcome,
     Capability,
     ProviderStatus,
 )
+from betguard.models.events import ReviewReason
+from betguard.models.policy import Escalation, EscalationPolicy
 
 
 class Action(StrEnum):
@@ -70,7 +70,7 @@ NOT_FENCED = (
 )
 
 
-def refund_allowed(policy: ProviderPolicy, stake: Decimal) -> bool:
+def refund_allowed(policy: EscalationPolicy, stake: Decimal) -> bool:
     """Whether the policy lets a bet of this stake be refunded without a person."""
     if policy.escalation is Escalation.REFUND:
         return True
@@ -79,7 +79,7 @@ def refund_allowed(policy: ProviderPolicy, stake: Decimal) -> bool:
     return False
 
 
-def unknown_believed_at(policy: ProviderPolicy, *, placed_at: datetime,
+def unknown_believed_at(policy: EscalationPolicy, *, placed_at: datetime,
                         deadline: datetime) -> datetime:
     """From when a "never saw it" answer starts the deadline path: ``unknown_grace``
     after placement, never later than the deadline."""
@@ -108,7 +108,7 @@ class ConflictingAnswer(BetStatus):
         return detail
 
 
-def resolution_seen_at(policy: ProviderPolicy, capabilities: frozenset[Capability], *,
+def resolution_seen_at(policy: EscalationPolicy, capabilities: frozenset[Capability], *,
                        placed_at: datetime) -> datetime | None:
     """When a provider without a cancel call has resolved a still-pending bet itself and
     betguard can see it (``provider_resolves_after``, plus ``feed_lag`` when its answers
@@ -119,7 +119,7 @@ def resolution_seen_at(policy: ProviderPolicy, capabilities: frozenset[Capabilit
     return placed_at + timedelta(seconds=policy.provider_resolves_after + lag)
 
 
-def next_check_limit(policy: ProviderPolicy, capabilities: frozenset[Capability], *,
+def next_check_limit(policy: EscalationPolicy, capabilities: frozenset[Capability], *,
                      answer: BetStatus | None, now: datetime, placed_at: datetime,
                      deadline: datetime) -> datetime:
     """The latest moment for a bet's next check: the next moment after ``now`` at which
@@ -137,7 +137,7 @@ def next_check_limit(policy: ProviderPolicy, capabilities: frozenset[Capability]
 
 
 def decide_after_check(
-    policy: ProviderPolicy,
+    policy: EscalationPolicy,
     *,
     stake: Decimal,
     currency: str,
@@ -235,7 +235,7 @@ def _decide_on_final_answer(answer: BetStatus, currency: str) -> Decision:
     )
 
 
-def _deadline_path(policy: ProviderPolicy, stake: Decimal, why: str,
+def _deadline_path(policy: EscalationPolicy, stake: Decimal, why: str,
                    capabilities: frozenset[Capability] = GENERIC_CAPABILITIES, *,
                    now: datetime | None = None,
                    placed_at: datetime | None = None) -> Decision:
@@ -250,7 +250,7 @@ def _deadline_path(policy: ProviderPolicy, stake: Decimal, why: str,
     )
 
 
-def _deadline_without_cancel(policy: ProviderPolicy, why: str,
+def _deadline_without_cancel(policy: EscalationPolicy, why: str,
                              capabilities: frozenset[Capability], *, now: datetime | None,
                              placed_at: datetime | None) -> Decision:
     """No cancel call: never a refund on betguard's word. Wait while the provider may
@@ -265,7 +265,7 @@ def _deadline_without_cancel(policy: ProviderPolicy, why: str,
     return Decision(Action.REVIEW, f"{why}; {NO_CANCEL}", review_reason=ReviewReason.DEADLINE)
 
 
-def _deadline_review_why(policy: ProviderPolicy, stake: Decimal, why: str) -> str:
+def _deadline_review_why(policy: EscalationPolicy, stake: Decimal, why: str) -> str:
     if policy.escalation is Escalation.REFUND_UP_TO:
         return f"{why}; stake {stake} is above the refund limit {policy.refund_limit}"
     return f"{why}; policy sends unreturned bets to review"

@@ -23,9 +23,9 @@ from typing import Any, cast
 from sqlalchemy import Connection, Table, and_, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
+from betguard.models.answers import BetStatus, HistoryRow, ProviderStatus
 from betguard.models.escalation import ConflictingAnswer
 from betguard.models.tables import FeedCursor, ProviderRow
-from betguard.providers.base import BetStatus, HistoryRow, ProviderStatus
 
 ROWS = cast(Table, ProviderRow.__table__)
 CURSORS = cast(Table, FeedCursor.__table__)

@@ -9,7 +9,6 @@ from decimal import Decimal
 from typing import Any
 
 from betguard.models.states import BetState
-from betguard.models.tables import Bet
 
 
 @dataclass(frozen=True)
@@ -31,24 +30,10 @@ class BetSnapshot:
     version: int
 
     @classmethod
-    def of(cls, bet: Bet) -> BetSnapshot:
-        return cls(
-            id=bet.id,
-            provider=bet.provider,
-            bet_ref=bet.bet_ref,
-            player_id=bet.player_id,
-            game_id=bet.game_id,
-            round_id=bet.round_id,
-            stake=bet.stake,
-            currency=bet.currency,
-            placed_at=bet.placed_at,
-            state=BetState(bet.state),
-            payout=bet.payout,
-            deadline=bet.deadline,
-            next_check_at=bet.next_check_at,
-            check_attempt=bet.check_attempt,
-            version=bet.version,
-        )
+    def of(cls, record: object) -> BetSnapshot:
+        """From an object with an attribute per field, such as a ``Bet`` row read by
+        persistence (``betguard.models.tables``): the domain names no table."""
+        return cls.of_row({name: getattr(record, name) for name in SNAPSHOT_FIELDS})
 
     @classmethod
     def of_row(cls, row: Mapping[Any, Any]) -> BetSnapshot:

@@ -26,11 +26,12 @@ from concurrent.futures import Future, ThreadPoolExecutor, wait
 from datetime import timedelta
 
 from betguard.models import bulk, mirror, repository
+from betguard.models.answers import BetStatus, Capability
 from betguard.models.escalation import Action
 from betguard.models.events import EventKind
 from betguard.models.snapshot import BetSnapshot
 from betguard.models.transitions import NewEvent
-from betguard.providers.base import BetStatus, Capability, Provider
+from betguard.providers.base import Provider
 from betguard.providers.errors import ProviderError
 from betguard.services.checks import (
     CancelAnswer,

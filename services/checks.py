@@ -25,6 +25,7 @@ from enum import StrEnum
 from sqlalchemy.orm import Session
 
 from betguard.models import bulk, mirror, repository, schedule, transitions
+from betguard.models.answers import BetStatus, CancelOutcome, Capability
 from betguard.models.escalation import (
     Action,
     ConflictingAnswer,
@@ -36,7 +37,7 @@ from betguard.models.escalation import (
 from betguard.models.events import EventKind, ReviewReason
 from betguard.models.snapshot import BetSnapshot
 from betguard.models.transitions import Change, NewEvent
-from betguard.providers.base import BetStatus, CancelOutcome, Capability, Provider
+from betguard.providers.base import Provider
 from betguard.providers.errors import ProviderError
 from betguard.services.context import Context
 from betguard.services.facts import Fact, note_late_fact
@@ -178,7 +179,7 @@ def verdict_for(ctx: Context, bet: BetSnapshot, answer: BetStatus | None,
                                        deadline=bet.deadline)
         answer = outcome.status if outcome else answer
     change = _change_for(ctx, bet, decision, answer, ctx.clock())
-    change = dataclasses.replace(change, events=[*events, *change.events])
+    change = dataclasses.replace(change, events=(*events, *change.events))
     return Verdict(bet, decision, answer, events, change)
 
 

@@ -1,22 +1,11 @@
-"""The Celery app. Its configuration is read lazily, once, from the settings."""
+"""The workers' Celery target: ``celery -A betguard.tasks.app worker`` (and ``beat``).
+
+The app itself is the composition root's (``betguard.messaging.app``), shared with every
+process that publishes; a worker imports the task modules of its ``include`` at start.
+"""
 
 from __future__ import annotations
 
-from typing import Any
+from betguard.messaging.app import app
 
-from celery import Celery
-
-from betguard import logs
-from betguard.config.celery import celery_config
-from betguard.config.settings import get_settings
-
-
-def _config() -> dict[str, Any]:
-    return celery_config(get_settings())
-
-
-TASK_MODULES = [f"betguard.tasks.{name}"
-                for name in ("bets", "sweeps", "feeds", "reconcile", "games")]
-app = Celery("betguard", include=TASK_MODULES)
-app.add_defaults(_config)
-logs.install()  # before Celery sets up logging: workers and beat alike
+__all__ = ["app"]

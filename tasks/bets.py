@@ -21,6 +21,7 @@ from betguard.config.celery import (
     REFUND_TASK,
 )
 from betguard.logs import bet_context
+from betguard.messaging.app import app
 from betguard.metrics.worker import (
     CHECKS,
     ERROR,
@@ -35,7 +36,6 @@ from betguard.services.crashes import record_batch_crash, record_check_crash
 from betguard.services.intake import place_bet
 from betguard.services.notifications import deliver
 from betguard.services.refunds import run_refund
-from betguard.tasks.app import app
 from betguard.tasks.runtime import context
 
 log = logging.getLogger(__name__)

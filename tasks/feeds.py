@@ -7,8 +7,8 @@ from __future__ import annotations
 import logging
 
 from betguard.config.celery import FEED_TASK
+from betguard.messaging.app import app
 from betguard.services.feeds import pull_due_feeds
-from betguard.tasks.app import app
 from betguard.tasks.runtime import context
 
 log = logging.getLogger(__name__)

@@ -7,9 +7,9 @@ from __future__ import annotations
 import logging
 
 from betguard.config.celery import GAMES_TASK
+from betguard.messaging.app import app
 from betguard.services.game_pauses import Verdict
 from betguard.services.game_pauses import watch_games as watch
-from betguard.tasks.app import app
 from betguard.tasks.runtime import context
 
 log = logging.getLogger(__name__)

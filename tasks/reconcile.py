@@ -8,8 +8,8 @@ from __future__ import annotations
 import logging
 
 from betguard.config.celery import RECONCILE_TASK
+from betguard.messaging.app import app
 from betguard.services.reconcile import run_due
-from betguard.tasks.app import app
 from betguard.tasks.runtime import context
 
 log = logging.getLogger(__name__)

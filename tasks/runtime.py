@@ -9,10 +9,10 @@ from celery.signals import worker_init, worker_process_init, worker_process_shut
 
 from betguard.bootstrap import build_context
 from betguard.config.settings import get_settings
+from betguard.messaging.app import app
+from betguard.messaging.scheduler import CeleryScheduler
 from betguard.metrics.worker import start_worker_metrics
 from betguard.services.context import Context
-from betguard.tasks.app import app
-from betguard.tasks.scheduler import CeleryScheduler
 
 _context: Context | None = None
 _pid: int | None = None

@@ -5,8 +5,8 @@ from __future__ import annotations
 import logging
 
 from betguard.config.celery import SWEEP_TASK
+from betguard.messaging.app import app
 from betguard.services.sweeps import run_sweeps
-from betguard.tasks.app import app
 from betguard.tasks.runtime import context
 
 log = logging.getLogger(__name__)

@@ -17,10 +17,10 @@ from bench.sizes import Sizes
 from bench.stack import BenchStack
 from betguard.config.celery import celery_config
 from betguard.config.settings import get_settings
+from betguard.messaging.scheduler import CeleryScheduler
 from betguard.models.db import Database
 from betguard.models.migrate import upgrade
 from betguard.services.sweeps import sweep_due_checks
-from betguard.tasks.scheduler import CeleryScheduler
 
 DATABASE = "bench_sweeps"
 SINK = "bench.sink"

@@ -10,8 +10,8 @@ from betguard.bootstrap import build_context
 from betguard.config.celery import celery_config, fail_fast_publishing
 from betguard.config.settings import get_settings
 from betguard.logs import configure_root_logging
-from betguard.tasks.app import app as celery_app
-from betguard.tasks.scheduler import CeleryScheduler
+from betguard.messaging.app import app as celery_app
+from betguard.messaging.scheduler import CeleryScheduler
 
 
 def build_app() -> FastAPI:

@@ -17,7 +17,10 @@ import click
 from pydantic import ValidationError
 from sqlalchemy.exc import OperationalError
 
-from betguard.config.settings import SettingsError
+from betguard.bootstrap import build_context
+from betguard.config.settings import SettingsError, get_settings
+from betguard.messaging.app import app
+from betguard.messaging.scheduler import CeleryScheduler
 from betguard.models.errors import BetguardError
 from betguard.services.context import Context, Scheduler
 
@@ -80,11 +83,6 @@ class Ops:
 @contextmanager
 def open_ops() -> Iterator[Ops]:
     """Build this invocation's context from the settings; dispose of its engine after."""
-    from betguard.bootstrap import build_context
-    from betguard.config.settings import get_settings
-    from betguard.tasks.app import app
-    from betguard.tasks.scheduler import CeleryScheduler
-
     settings = get_settings()
     wakeups = RecordingScheduler(CeleryScheduler.from_settings(app, settings))
     context = build_context(settings, wakeups)

@@ -10,13 +10,13 @@ from collections.abc import Iterator
 
 import pytest
 
+from betguard.messaging.scheduler import CeleryScheduler
 from betguard.models import repository, transitions
 from betguard.models.snapshot import BetSnapshot
 from betguard.models.states import BetState
 from betguard.providers.wallet import refund_idempotency_key
 from betguard.services.context import utcnow
 from betguard.services.intake import place_bet
-from betguard.tasks.scheduler import CeleryScheduler
 from tests.integration.api_server import Api, running_api
 from tests.integration.harness import Stack, bet_payload, wait_until
 

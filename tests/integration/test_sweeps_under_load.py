@@ -18,10 +18,10 @@ from celery import Celery
 from sqlalchemy import select, update
 
 from betguard.config.celery import CHECK_TASK, NOTIFY_TASK, PROVIDER_QUEUE, REFUND_TASK
+from betguard.messaging.scheduler import CeleryScheduler
 from betguard.models.tables import Bet
 from betguard.services.context import Context
 from betguard.services.sweeps import run_sweeps
-from betguard.tasks.scheduler import CeleryScheduler
 from tests.integration.harness import Stack
 
 pytestmark = pytest.mark.integration

@@ -9,8 +9,6 @@ at the first refusal (``betguard.config.celery``), and a refused connection is n
 from __future__ import annotations
 
 import logging
-import random
-from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
@@ -32,18 +30,12 @@ PUBLISH_RETRY = {"max_retries": 2, "interval_start": 0, "interval_step": 0.2, "i
 
 
 class CeleryScheduler:
-    def __init__(self, app: Celery, *, max_countdown: float,
-                 copies: Callable[[], int] = lambda: 1) -> None:
+    def __init__(self, app: Celery, *, max_countdown: float) -> None:
         self._app = app
         self._max_countdown = max_countdown
-        self._copies = copies  # more than one only in the duplicates drill
 
     @classmethod
     def from_settings(cls, app: Celery, settings: Settings) -> CeleryScheduler:
-        if settings.drill_duplicates:
-            # Fault injection: every wake-up published two to five times.
-            return cls(app, max_countdown=settings.max_countdown,
-                       copies=lambda: random.randint(2, 5))
         return cls(app, max_countdown=settings.max_countdown)
 
     def check(self, bet_id: int, attempt: int, at: datetime, *, label: str) -> None:
@@ -83,9 +75,8 @@ class CeleryScheduler:
             # Long waits live in the database only; a sweep dispatches them when due.
             return
         try:
-            for _ in range(self._copies()):
-                self._publish(task, kwargs, countdown,
-                              label if task == BATCH_CHECK_TASK else repr(kwargs))
+            self._publish(task, kwargs, countdown,
+                          label if task == BATCH_CHECK_TASK else repr(kwargs))
         except Exception as exc:  # the broker is down: the sweep backs this up
             log.warning("bet %s: could not publish %s (%s); a sweep will dispatch it",
                         label, task, exc)
