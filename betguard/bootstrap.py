@@ -15,6 +15,7 @@ from betguard.models.db import Database
 from betguard.providers.base import Provider
 from betguard.providers.breaker import RedisBreaker
 from betguard.providers.bulkhead import RedisBulkhead
+from betguard.providers.client_settings import ProviderClientSettings
 from betguard.providers.guard import GuardedProvider, call_lease
 from betguard.providers.http import set_fallback_hook
 from betguard.providers.notifier import HttpNotifier
@@ -88,8 +89,7 @@ def build_providers(settings: Settings) -> dict[str, Provider]:
         if policy.rate_limit is not None:
             throttle = RedisRateLimiter(client, key=f"betguard:rate:{name}",
                                         rate=policy.rate_limit, max_wait=RATE_WAIT).acquire
-        adapter = InstrumentedProvider(build_provider(
-            policy.adapter,
+        client_settings = ProviderClientSettings(
             name=name,
             base_url=str(policy.base_url).rstrip("/"),
             secret=settings.provider_secret(name),
@@ -98,10 +98,11 @@ def build_providers(settings: Settings) -> dict[str, Provider]:
             read_timeout=policy.read_timeout,
             attempts=policy.http_attempts,
             throttle=throttle,
-            fallback_urls=[str(url).rstrip("/") for url in policy.fallback_urls],
+            fallback_urls=tuple(str(url).rstrip("/") for url in policy.fallback_urls),
             page_size=policy.feed_page_size,
             options=policy.options,
-        ))
+        )
+        adapter = InstrumentedProvider(build_provider(policy.adapter, client_settings))
         providers[name] = guarded(adapter, client, policy)
     return providers
 

@@ -4,7 +4,7 @@ A task wraps its work in ``bet_context(ref)``; a filter on every handler copies
 that bet (and the running Celery task's id) into each record logged meanwhile,
 whoever logs it: the task, a service, the HTTP client's retry warnings. So a
 line about a bet carries ``bet_ref`` and ``provider`` without every call site
-having to pass them (STYLE.md, rule 10).
+having to pass them.
 
 Celery sets up the worker's and beat's handlers itself; ``install`` hooks its
 ``after_setup_logger``/``after_setup_task_logger`` signals to add the filter and,
@@ -33,12 +33,14 @@ JSON_RENAMES = {"asctime": "time", "levelname": "level", "name": "logger",
 
 
 @dataclass(frozen=True)
-class BetRef:
+class LoggedBet:
+    """The bet the log records of a block are about (see :func:`bet_context`)."""
+
     provider: str
     bet_ref: str
 
     @classmethod
-    def parse(cls, ref: str) -> BetRef:
+    def parse(cls, ref: str) -> LoggedBet:
         """Read a task's ``provider/bet_ref`` label (bet references may hold slashes)."""
         provider, slash, bet_ref = ref.partition("/")
         return cls(provider, bet_ref) if slash else cls("", ref)
@@ -48,15 +50,15 @@ class BetRef:
         return f"{self.provider}/{self.bet_ref}"
 
 
-_current: ContextVar[BetRef | None] = ContextVar("betguard_bet", default=None)
+_current: ContextVar[LoggedBet | None] = ContextVar("betguard_bet", default=None)
 
 
 @contextmanager
-def bet_context(ref: str) -> Iterator[BetRef]:
+def bet_context(ref: str) -> Iterator[LoggedBet]:
     """Within this block, every log record is about the bet ``ref`` names.
 
     A context variable, so each thread of a threads pool has its own bet."""
-    bet = BetRef.parse(ref)
+    bet = LoggedBet.parse(ref)
     token = _current.set(bet if ref else None)
     try:
         yield bet
@@ -64,7 +66,7 @@ def bet_context(ref: str) -> Iterator[BetRef]:
         _current.reset(token)
 
 
-def current_bet() -> BetRef | None:
+def current_bet() -> LoggedBet | None:
     return _current.get()
 
 

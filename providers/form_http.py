@@ -45,6 +45,7 @@ from tenacity import (
     wait_random_exponential,
 )
 
+from betguard.providers.client_settings import ProviderClientSettings
 from betguard.providers.errors import ProviderInvalidResponse, ProviderUnavailable
 from betguard.providers.http import make_session
 
@@ -117,25 +118,17 @@ class _Request:
 class FormHttpClient:
     """Form-encoded calls to one provider over its base URL and fallbacks (module doc)."""
 
-    def __init__(
-        self,
-        *,
-        provider: str,
-        base_url: str,
-        fallback_urls: Sequence[str] = (),
-        connect_timeout: float,
-        read_timeout: float,
-        attempts: int,
-        throttle: Callable[[], None] | None,
-        max_response_bytes: int,
-    ) -> None:
+    def __init__(self, settings: ProviderClientSettings, *, max_response_bytes: int) -> None:
+        attempts = settings.attempts
         if attempts < 1:
-            raise ValueError(f"provider {provider}: attempts must be at least 1, not {attempts}")
-        self.provider = provider
-        self.urls: tuple[str, ...] = tuple(url.rstrip("/") for url in (base_url, *fallback_urls))
+            raise ValueError(f"provider {settings.name}: attempts must be at least 1, "
+                             f"not {attempts}")
+        self.provider = settings.name
+        self.urls: tuple[str, ...] = tuple(
+            url.rstrip("/") for url in (settings.base_url, *settings.fallback_urls))
         self.max_response_bytes = max_response_bytes
-        self._timeout = (connect_timeout, read_timeout)
-        self._throttle = throttle
+        self._timeout = (settings.connect_timeout, settings.read_timeout)
+        self._throttle = settings.throttle
         self._session = make_session()
         self._retrying = Retrying(
             stop=stop_after_attempt(attempts),

@@ -1,7 +1,7 @@
 """The generic JSON provider adapter: the contract in docs/design.md, strictly validated.
 
 Nothing a provider sends is believed until it has passed these models
-(invariant 8): a malformed answer becomes :class:`ProviderInvalidResponse`,
+(docs/design.md, invariant 8): a malformed answer becomes :class:`ProviderInvalidResponse`,
 which callers handle like an outage, so it can never settle or refund a bet.
 """
 
@@ -10,7 +10,7 @@ from __future__ import annotations
 import math
 import re
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable
 from dataclasses import replace
 from decimal import Decimal
 from typing import Annotated, Any, Literal
@@ -35,6 +35,7 @@ from betguard.providers.base import (
     HistoryPage,
     ProviderStatus,
 )
+from betguard.providers.client_settings import ProviderClientSettings
 from betguard.providers.errors import ProviderInvalidResponse, ProviderRejected
 from betguard.providers.http import PROVIDER_ERRORS, SignedJsonClient, SignedResponse
 
@@ -162,46 +163,38 @@ class GenericHttpProvider:
 
     def __init__(
         self,
+        settings: ProviderClientSettings,
         *,
-        name: str,
-        base_url: str,
-        secret: str,
-        supports_batch: bool = False,
-        connect_timeout: float = 2.0,
-        read_timeout: float = 5.0,
-        attempts: int = 3,
         max_wait: float = 1.0,
         session: requests.Session | None = None,
         sleep: Callable[[float], None] = time.sleep,
-        throttle: Callable[[], None] | None = None,
-        fallback_urls: Sequence[str] = (),
-        page_size: int = 0,  # the generic contract has no feed
-        options: Mapping[str, Any] | None = None,
     ) -> None:
-        if options:
-            raise ValueError(f"provider {name}: the generic adapter takes no options "
-                             f"(got {', '.join(sorted(options))})")
-        self.name = name
-        self.supports_batch = supports_batch
+        """``settings.page_size`` is unused: the generic contract has no feed. The
+        keywords are for tests: the longest retry wait, the transport and the sleep."""
+        if settings.options:
+            raise ValueError(f"provider {settings.name}: the generic adapter takes no options "
+                             f"(got {', '.join(sorted(settings.options))})")
+        self.name = settings.name
+        self.supports_batch = settings.supports_batch
         self.capabilities = frozenset(
             {Capability.STATUS, Capability.CANCEL}
-            | ({Capability.BATCH_STATUS} if supports_batch else set())
+            | ({Capability.BATCH_STATUS} if settings.supports_batch else set())
         )
         self.feeds: tuple[str, ...] = ()
         self._client = SignedJsonClient(
-            base_url=base_url,
-            secret=secret,
+            base_url=settings.base_url,
+            secret=settings.secret,
             errors=PROVIDER_ERRORS,
-            name=f"provider {name}",
-            connect_timeout=connect_timeout,
-            read_timeout=read_timeout,
-            attempts=attempts,
+            name=f"provider {settings.name}",
+            connect_timeout=settings.connect_timeout,
+            read_timeout=settings.read_timeout,
+            attempts=settings.attempts,
             max_wait=max_wait,
             session=session,
             sleep=sleep,
-            throttle=throttle,
-            fallback_urls=fallback_urls,
-            service=name,
+            throttle=settings.throttle,
+            fallback_urls=settings.fallback_urls,
+            service=settings.name,
         )
 
     def close(self) -> None:
@@ -246,7 +239,7 @@ class GenericHttpProvider:
           UNKNOWN (nothing is fenced; a person decides).
         Any other answer (e.g. 200 that is not "cancelled", 409 that is still
         pending) is ambiguous and raised as an invalid response, so a person
-        decides rather than an automatic refund (invariant 6).
+        decides rather than an automatic refund (docs/design.md, invariant 6).
         """
         response = self._client.request("POST", f"/bets/{_quoted(bet_ref)}/cancel", body={})
         if response.status_code == 404:

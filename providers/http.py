@@ -7,12 +7,12 @@ What it guarantees to its callers:
 
 * every request is signed (method, request target, a fresh request id and the
   body) and every response signature is verified against that very request and
-  the status code received (invariant 9) -- a response that is not provably the
+  the status code received (docs/design.md, invariant 9) -- a response that is not provably the
   other side's answer to this request is an invalid response, never an answer;
 * a response body is read up to :data:`MAX_RESPONSE_BYTES` and no further;
 * one call is retried for a few seconds at most (tenacity) on connection
   errors, timeouts and 5xx -- never on 4xx, never for minutes: longer waits
-  are the check task rescheduling itself (STYLE rule 5). Every request the
+  are the check task rescheduling itself. Every request the
   contract defines is safe to repeat (reads, idempotent cancel, refunds keyed
   by an idempotency key), so a retry after a lost answer is harmless.
 

@@ -14,8 +14,8 @@ operator and 1301 invalid signature are refusals (:class:`ProviderRejected`: rep
 the call will not help); 1200 internal error and 3021 too many requests mean "later"
 (:class:`ProviderUnavailable`). Any other code, any body that is not exactly this
 envelope, and any status but 200 (5xx: no answer) is an invalid answer: nothing is
-believed before it has passed the strict models below (invariant 8), so an invalid
-answer never settles anything.
+believed before it has passed the strict models below (docs/design.md, invariant 8),
+so an invalid answer never settles anything.
 
 Rows (``data``) are the latest state of each bet record whose ``rowVersion`` is at or
 above the requested one, ordered by it: the boundary row comes again (the caller
@@ -31,9 +31,8 @@ import hashlib
 import hmac
 import re
 import time
-from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
-from typing import Annotated, Any, Literal
+from typing import Annotated, Literal
 from urllib.parse import urlencode
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
@@ -47,6 +46,7 @@ from betguard.providers.base import (
     HistoryRow,
     ProviderStatus,
 )
+from betguard.providers.client_settings import ProviderClientSettings
 from betguard.providers.errors import (
     ProviderError,
     ProviderInvalidResponse,
@@ -259,22 +259,9 @@ def row_version_of(cursor: str | None) -> int:
 class PgSoftProvider:
     """A history-only provider speaking PG Soft's GetHistory."""
 
-    def __init__(
-        self,
-        *,
-        name: str,
-        base_url: str,
-        secret: str,
-        supports_batch: bool = False,
-        connect_timeout: float = 2.0,
-        read_timeout: float = 5.0,
-        attempts: int = 3,
-        throttle: Callable[[], None] | None = None,
-        fallback_urls: Sequence[str] = (),
-        page_size: int = 1500,
-        options: Mapping[str, Any] | None = None,
-    ) -> None:
-        given = dict(options or {})
+    def __init__(self, settings: ProviderClientSettings) -> None:
+        name, secret, page_size = settings.name, settings.secret, settings.page_size
+        given = dict(settings.options)
         unknown = sorted(set(given) - OPTIONS)
         if unknown:
             raise ValueError(f"provider {name}: unknown pgsoft option(s): {', '.join(unknown)} "
@@ -295,10 +282,7 @@ class PgSoftProvider:
         self._token = token
         self._secret = secret
         self._page_size = page_size
-        self._client = FormHttpClient(
-            provider=name, base_url=base_url, fallback_urls=fallback_urls,
-            connect_timeout=connect_timeout, read_timeout=read_timeout, attempts=attempts,
-            throttle=throttle, max_response_bytes=MAX_RESPONSE_BYTES)
+        self._client = FormHttpClient(settings, max_response_bytes=MAX_RESPONSE_BYTES)
 
     def close(self) -> None:
         self._client.close()

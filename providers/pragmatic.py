@@ -18,7 +18,8 @@ many requests and 100 internal error mean "later" (:class:`ProviderUnavailable`)
 codes only cancelRound gives a meaning to: 8 round not found and 120 round already
 completed. Any other code, any body that is not this envelope, and any status but 200
 (5xx: no answer, retried) is an invalid answer (:class:`ProviderInvalidResponse`):
-nothing is believed before it passed the strict models below (invariant 8).
+nothing is believed before it passed the strict models below (docs/design.md,
+invariant 8).
 
 The calls:
 
@@ -56,7 +57,7 @@ import csv
 import hashlib
 import io
 import re
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Annotated, Any, Literal
@@ -73,6 +74,7 @@ from betguard.providers.base import (
     HistoryRow,
     ProviderStatus,
 )
+from betguard.providers.client_settings import ProviderClientSettings
 from betguard.providers.errors import ProviderError, ProviderRejected, ProviderUnavailable
 from betguard.providers.form_http import Answer, FormHttpClient, describe, invalid_answer, read_json
 
@@ -395,22 +397,11 @@ def _options(name: str, options: Mapping[str, Any] | None) -> tuple[str, tuple[s
 class PragmaticProvider:
     """A provider speaking Pragmatic's casino integration API: status, cancel, history."""
 
-    def __init__(
-        self,
-        *,
-        name: str,
-        base_url: str,
-        secret: str,
-        supports_batch: bool = False,
-        connect_timeout: float = 2.0,
-        read_timeout: float = 5.0,
-        attempts: int = 3,
-        throttle: Callable[[], None] | None = None,
-        fallback_urls: Sequence[str] = (),
-        page_size: int = 1500,
-        options: Mapping[str, Any] | None = None,
-    ) -> None:
-        login, domains = _options(name, options)
+    def __init__(self, settings: ProviderClientSettings) -> None:
+        """``settings.page_size`` is unused: Pragmatic's history has no page size, and
+        nor is ``supports_batch``: there is no batch call, whatever the policy says."""
+        name, secret = settings.name, settings.secret
+        login, domains = _options(name, settings.options)
         if not secret:
             raise ValueError(f"provider {name}: the secret (the hash key) is required")
         self.name = name
@@ -419,10 +410,7 @@ class PragmaticProvider:
         self.feeds: tuple[str, ...] = domains
         self._login = login
         self._secret = secret
-        self._client = FormHttpClient(
-            provider=name, base_url=base_url, fallback_urls=fallback_urls,
-            connect_timeout=connect_timeout, read_timeout=read_timeout, attempts=attempts,
-            throttle=throttle, max_response_bytes=MAX_RESPONSE_BYTES)
+        self._client = FormHttpClient(settings, max_response_bytes=MAX_RESPONSE_BYTES)
 
     def close(self) -> None:
         self._client.close()

@@ -1,4 +1,4 @@
-"""The HTTP wallet client: refunds that happen exactly once (invariant 5).
+"""The HTTP wallet client: refunds that happen exactly once (docs/design.md, invariant 5).
 
 A refund's idempotency key is derived from the bet alone, so every retry of
 the same refund -- by tenacity within a call, or by a sweep hours later --

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Annotated, Any, Literal
 
@@ -21,17 +21,16 @@ from pydantic import (
     ConfigDict,
     Field,
     ValidationError,
-    field_validator,
 )
 from sqlalchemy import Connection, select, tuple_
 
-from betguard.models import bulk, schedule
+from betguard.models import bulk, schedule, transitions
 from betguard.models.errors import BetguardError, ConflictingBet, InvalidBet
 from betguard.models.events import EventKind
 from betguard.models.money import is_plain_decimal
 from betguard.models.repository import BETS, SNAPSHOT_COLUMNS
 from betguard.models.snapshot import BetSnapshot
-from betguard.models.states import BetState
+from betguard.models.times import within_calendar
 from betguard.models.transitions import NewEvent
 from betguard.services.context import Context
 from betguard.services.wakeups import DueCheck, wake_checks
@@ -50,8 +49,6 @@ def _no_dot_segments(value: str) -> str:
 
 BetRef = Annotated[Identifier, AfterValidator(_no_dot_segments)]
 COMPARED_FIELDS = ("player_id", "game_id", "round_id", "stake", "currency")
-# Beyond these a timestamp is a mistake, and deadlines computed from it would overflow.
-EARLIEST, LATEST = datetime(2000, 1, 1, tzinfo=UTC), datetime(2100, 1, 1, tzinfo=UTC)
 
 
 def _plain_money(value: object) -> object:
@@ -80,14 +77,7 @@ class PlaceBet(BaseModel):
         Field(gt=0, max_digits=18, decimal_places=4, allow_inf_nan=False),
     ]
     currency: Annotated[str, Field(pattern=r"^[A-Z]{3}$")]
-    placed_at: AwareDatetime | None = None
-
-    @field_validator("placed_at")
-    @classmethod
-    def _plausible(cls, value: datetime | None) -> datetime | None:
-        if value is not None and not EARLIEST <= value <= LATEST:
-            raise ValueError("must be between the years 2000 and 2100")
-        return value
+    placed_at: Annotated[AwareDatetime | None, AfterValidator(within_calendar)] = None
 
 
 @dataclass(frozen=True)
@@ -176,9 +166,8 @@ def _new_bet(ctx: Context, command: PlaceBet, now: datetime) -> _NewBet:
         "provider": command.provider, "bet_ref": command.bet_ref,
         "player_id": command.player_id, "game_id": command.game_id,
         "round_id": command.round_id, "stake": command.stake, "currency": command.currency,
-        "placed_at": placed_at, "state": BetState.PENDING.value, "payout": None,
-        "deadline": deadline, "next_check_at": first_check, "check_attempt": 1, "version": 1,
-        "duplicate_deliveries": 0, "created_at": now, "updated_at": now, "final_at": None,
+        "placed_at": placed_at, "deadline": deadline, "duplicate_deliveries": 0,
+        "created_at": now, "updated_at": now, **transitions.place(first_check_at=first_check),
     }
     return _NewBet(command, row, (command.provider, command.bet_ref))
 

@@ -29,9 +29,8 @@ from betguard.api.schemas import (
     ResultIn,
     ResultOut,
     intake_body_schema,
-    within_calendar,
 )
-from betguard.models.errors import BetguardError, InvalidBet
+from betguard.models.errors import BetguardError
 from betguard.services.context import Context
 from betguard.services.intake import ItemResult, PlaceBet, parse_bet, place_bet, place_bets
 from betguard.services.results import report_result
@@ -59,25 +58,10 @@ def register_bets(body: Annotated[dict[str, Any], Body()], caller: AnyCaller,
     if "bets" in body:
         return JSONResponse(_register_batch(ctx, body).model_dump(mode="json",
                                                                   exclude_unset=True))
-    placed = place_bet(ctx, parse(body))
+    placed = place_bet(ctx, parse_bet(body))
     envelope = BetEnvelope(bet=BetOut.of(placed.bet))
     return JSONResponse(envelope.model_dump(mode="json"),
                         status_code=201 if placed.created else 200)
-
-
-def parse(payload: Any) -> PlaceBet:
-    """The intake's own parsing, plus a bound on ``placed_at``.
-
-    Stop-gap: the intake accepts any aware datetime, and one near the ends of the
-    calendar overflows when the deadline is added or the time stored, which would
-    be a 500 for bad input. Remove once ``PlaceBet`` bounds ``placed_at`` itself.
-    """
-    command = parse_bet(payload)
-    try:
-        within_calendar(command.placed_at)
-    except ValueError as exc:
-        raise InvalidBet([("placed_at", str(exc))]) from None
-    return command
 
 
 def _register_batch(ctx: Context, body: dict[str, Any]) -> BatchOut:
@@ -92,7 +76,7 @@ def _register_batch(ctx: Context, body: dict[str, Any]) -> BatchOut:
     parsed: list[PlaceBet | BetguardError] = []
     for item in batch.bets:
         try:
-            parsed.append(parse(item))
+            parsed.append(parse_bet(item))
         except BetguardError as exc:
             parsed.append(exc)
     placed = iter(place_bets(ctx, [p for p in parsed if isinstance(p, PlaceBet)]))

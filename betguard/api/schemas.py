@@ -3,7 +3,7 @@ and times are ISO-8601 in UTC, so a client never rounds a stake by parsing it.""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field
@@ -14,11 +14,11 @@ from betguard.models.money import PLAIN_DECIMAL_PATTERN, wire_amount
 from betguard.models.snapshot import BetSnapshot
 from betguard.models.states import BetState
 from betguard.models.tables import AuditEvent, Review
+from betguard.models.times import within_calendar
 from betguard.services.intake import PlaceBet
 from betguard.services.results import CURRENCY, ResultOutcome
 
 MAX_BATCH = 1000
-EARLIEST, LATEST = datetime(2000, 1, 1, tzinfo=UTC), datetime(2100, 1, 1, tzinfo=UTC)
 MONEY_DOC: JsonDict = {"pattern": PLAIN_DECIMAL_PATTERN, "examples": ["12.50"]}
 CURRENCY_DOC: JsonDict = {"pattern": CURRENCY.pattern, "examples": ["EUR"]}
 
@@ -151,14 +151,6 @@ class ResultIn(BaseModel):
 class ResultOut(BaseModel):
     outcome: ResultOutcome
     bet: BetOut
-
-
-def within_calendar(moment: datetime | None) -> datetime | None:
-    """Refuse times near the ends of the calendar: storing them in UTC overflows, which
-    would be a 500 for bad input. (The services do not bound them yet.)"""
-    if moment is not None and not EARLIEST <= moment < LATEST:
-        raise ValueError(f"must lie between {EARLIEST:%Y-%m-%d} and {LATEST:%Y-%m-%d}")
-    return moment
 
 
 class ResolveIn(BaseModel):

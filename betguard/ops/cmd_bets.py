@@ -9,7 +9,7 @@ import click
 from betguard.models.states import BetState
 from betguard.ops import output, queries
 from betguard.ops.parsing import parse_amount, parse_duration, parse_ref
-from betguard.ops.queries import BetFilter, BetStory
+from betguard.ops.queries import BetFilter, BetStoryView
 from betguard.ops.runtime import OpsCommand, json_option, open_ops
 from betguard.ops.views import BetView, age, event_time, money, short_time
 from betguard.services.context import utcnow
@@ -76,7 +76,7 @@ def show_bet(ref: str, as_json: bool) -> None:
     _print_story(story, now)
 
 
-def _print_story(story: BetStory, now: datetime) -> None:
+def _print_story(story: BetStoryView, now: datetime) -> None:
     bet = story.bet
     output.say(f"{bet.ref}  #{bet.id}  {bet.state}", style=output.STYLES.get(bet.state))
     output.say(f"  stake {money(bet.stake)} {bet.currency}   payout {money(bet.payout) or '-'}"

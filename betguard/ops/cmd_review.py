@@ -10,7 +10,7 @@ import click
 
 from betguard.models.events import Resolution, ReviewReason
 from betguard.ops import output, queries
-from betguard.ops.parsing import BetRef, parse_deadline, parse_ref
+from betguard.ops.parsing import BetSelector, parse_deadline, parse_ref
 from betguard.ops.runtime import Ops, OpsCommand, json_option, open_ops
 from betguard.ops.views import BetView, age, money, short_time
 from betguard.services.context import Context, utcnow
@@ -140,7 +140,7 @@ def recheck(ref: str, operator: str, as_json: bool) -> None:
     output.say(f"{before.label}: check {before.check_attempt} ordered now by {operator}")
 
 
-def _name_of(context: Context, wanted: BetRef) -> tuple[str, str]:
+def _name_of(context: Context, wanted: BetSelector) -> tuple[str, str]:
     """The services name bets by provider and reference; ``#id`` is looked up first."""
     if wanted.bet_id is None:
         return wanted.provider, wanted.bet_ref
@@ -149,7 +149,7 @@ def _name_of(context: Context, wanted: BetRef) -> tuple[str, str]:
         return bet.provider, bet.bet_ref
 
 
-def _reread(ops: Ops, wanted: BetRef) -> BetView:
+def _reread(ops: Ops, wanted: BetSelector) -> BetView:
     with ops.context.db.unit_of_work() as session:
         return queries.bet_view(session, wanted)
 

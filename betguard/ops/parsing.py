@@ -19,7 +19,7 @@ _BET_ID = re.compile(r"^#(\d{1,18})$")
 
 
 @dataclass(frozen=True)
-class BetRef:
+class BetSelector:
     """How an operator names a bet: ``provider/bet_ref``, or its numeric id as ``#123``."""
 
     provider: str = ""
@@ -31,14 +31,14 @@ class BetRef:
         return f"#{self.bet_id}" if self.bet_id is not None else f"{self.provider}/{self.bet_ref}"
 
 
-def parse_ref(text: str) -> BetRef:
+def parse_ref(text: str) -> BetSelector:
     by_id = _BET_ID.match(text.strip())
     if by_id:
-        return BetRef(bet_id=int(by_id.group(1)))
+        return BetSelector(bet_id=int(by_id.group(1)))
     provider, slash, bet_ref = text.strip().partition("/")
     if not slash or not provider or not bet_ref:
         raise InvalidCommand(f"REF: expected provider/bet_ref or #id, not {text!r}")
-    return BetRef(provider=provider, bet_ref=bet_ref)
+    return BetSelector(provider=provider, bet_ref=bet_ref)
 
 
 def parse_duration(text: str, option: str) -> timedelta:

@@ -20,7 +20,7 @@ from betguard.models.errors import BetNotFound
 from betguard.models.events import EventKind
 from betguard.models.tables import AuditEvent, Bet, Review
 from betguard.ops.explain import explain, review_why
-from betguard.ops.parsing import BetRef
+from betguard.ops.parsing import BetSelector
 from betguard.ops.views import BetView, EventView, ReviewView
 
 
@@ -36,15 +36,15 @@ class BetFilter:
 
 
 @dataclass(frozen=True)
-class BetStory:
-    """A bet with its whole history and every review it had."""
+class BetStoryView:
+    """A bet with its whole history and every review it had, as ``bets show`` prints it."""
 
     bet: BetView
     events: list[EventView] = field(default_factory=list)
     reviews: list[ReviewView] = field(default_factory=list)
 
 
-def find_bet(session: Session, ref: BetRef) -> Bet:
+def find_bet(session: Session, ref: BetSelector) -> Bet:
     if ref.bet_id is not None:
         bet = session.get(Bet, ref.bet_id)
     else:
@@ -90,17 +90,18 @@ def checks_started(session: Session, bet_ids: Sequence[int]) -> dict[int, int]:
     return {bet_id: count for bet_id, count in rows}
 
 
-def bet_view(session: Session, ref: BetRef) -> BetView:
+def bet_view(session: Session, ref: BetSelector) -> BetView:
     bet = find_bet(session, ref)
     return BetView.of(bet, checks_started(session, [bet.id]).get(bet.id, 0))
 
 
-def bet_story(session: Session, ref: BetRef) -> BetStory:
+def bet_story(session: Session, ref: BetSelector) -> BetStoryView:
     bet = bet_view(session, ref)
     events = [EventView.of(e, explain(e.kind, e.actor, e.detail))
               for e in repository.history(session, bet.id)]
     reviews = session.scalars(select(Review).where(Review.bet_id == bet.id).order_by(Review.id))
-    return BetStory(bet, events, [_review_view(r, bet.provider, bet.bet_ref) for r in reviews])
+    return BetStoryView(bet, events,
+                        [_review_view(r, bet.provider, bet.bet_ref) for r in reviews])
 
 
 def list_reviews(session: Session, *, include_resolved: bool, reason: str | None

@@ -15,6 +15,7 @@ from betguard.config.policies import ProviderPolicy
 from betguard.models.escalation import Action, decide_after_check
 from betguard.models.events import ReviewReason
 from betguard.providers.base import BetStatus, ProviderStatus
+from betguard.providers.client_settings import ProviderClientSettings
 from betguard.providers.errors import ProviderInvalidResponse
 from betguard.providers.generic import GenericHttpProvider
 from betguard.providers.wallet import HttpWallet, refund_idempotency_key
@@ -42,9 +43,10 @@ def sim(tmp_path_factory: pytest.TempPathFactory) -> Iterator[PrivateSim]:
 
 
 def provider_client(sim: PrivateSim, *, supports_batch: bool = False) -> GenericHttpProvider:
-    return GenericHttpProvider(name="hostile", base_url=sim.url, secret=sim.provider_secret,
-                               connect_timeout=1.0, read_timeout=1.0, attempts=ATTEMPTS,
-                               max_wait=0.1, supports_batch=supports_batch)
+    settings = ProviderClientSettings(name="hostile", base_url=sim.url,
+                                      secret=sim.provider_secret, supports_batch=supports_batch,
+                                      connect_timeout=1.0, read_timeout=1.0, attempts=ATTEMPTS)
+    return GenericHttpProvider(settings, max_wait=0.1)
 
 
 def wallet_client(sim: PrivateSim) -> HttpWallet:

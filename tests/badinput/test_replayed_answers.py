@@ -11,6 +11,7 @@ from decimal import Decimal
 
 import pytest
 
+from betguard.providers.client_settings import ProviderClientSettings
 from betguard.providers.generic import GenericHttpProvider
 from betguard.providers.wallet import HttpWallet, refund_idempotency_key
 from tests.badinput.private_sim import PrivateSim, private_simulator, within
@@ -34,9 +35,10 @@ class Caller:
     """Runs a case's calls through the proxy, each bet of the case a fresh one."""
 
     def __init__(self, sim: PrivateSim, url: str) -> None:
-        self.provider = GenericHttpProvider(name="hostile", base_url=url,
-                                            secret=sim.provider_secret, connect_timeout=1.0,
-                                            read_timeout=1.0, attempts=2, max_wait=0.1)
+        settings = ProviderClientSettings(name="hostile", base_url=url,
+                                          secret=sim.provider_secret, connect_timeout=1.0,
+                                          read_timeout=1.0, attempts=2)
+        self.provider = GenericHttpProvider(settings, max_wait=0.1)
         self.wallet = HttpWallet(base_url=url, secret=sim.wallet_secret, connect_timeout=1.0,
                                  read_timeout=1.0, attempts=2, max_wait=0.1)
         self.refs = {name: sim.bet(**spec) for name, spec in FATES.items()}

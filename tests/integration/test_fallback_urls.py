@@ -15,12 +15,13 @@ import pytest
 import requests
 from prometheus_client.parser import text_string_to_metric_families
 
-from betguard.local_services import free_port
 from betguard.models.states import BetState
 from betguard.providers.base import ProviderStatus
+from betguard.providers.client_settings import ProviderClientSettings
 from betguard.providers.errors import ProviderInvalidResponse, ProviderRejected, ProviderUnavailable
 from betguard.providers.generic import GenericHttpProvider
 from betguard.providers.http import PROVIDER_ERRORS, STICK_SECONDS, SignedJsonClient
+from betguard_devkit.local_services import free_port
 from tests.integration.harness import Stack, wait_until
 
 pytestmark = pytest.mark.integration
@@ -66,8 +67,9 @@ def fallbacks_counted(stack: Stack) -> float:
 
 
 def provider(stack: Stack, base_url: str, fallbacks: list[str]) -> GenericHttpProvider:
-    return GenericHttpProvider(name=PROVIDER, base_url=base_url, secret=secret(stack),
-                               fallback_urls=fallbacks, read_timeout=5.0, attempts=2)
+    return GenericHttpProvider(ProviderClientSettings(
+        name=PROVIDER, base_url=base_url, secret=secret(stack), fallback_urls=tuple(fallbacks),
+        read_timeout=5.0, attempts=2))
 
 
 # -- end to end ----------------------------------------------------------------------------

@@ -23,6 +23,7 @@ import pytest
 import requests
 
 from betguard.providers.base import HistoryPage, HistoryRow, ProviderStatus
+from betguard.providers.client_settings import ProviderClientSettings
 from betguard.providers.errors import ProviderInvalidResponse, ProviderRejected, ProviderUnavailable
 from betguard.providers.pgsoft import PATH, PgSoftProvider
 from tests.integration.harness import Stack, wait_until
@@ -41,8 +42,9 @@ def secret_of(stack: Stack) -> str:
 def adapter(stack: Stack, *, secret: str | None = None, operator_token: str = OPERATOR,
             **settings: Any) -> PgSoftProvider:
     settings.setdefault("base_url", stack.pgsoft_sim_url)
-    return PgSoftProvider(name="pgsoft", secret=secret or secret_of(stack), read_timeout=10.0,
-                          options={"operator_token": operator_token}, **settings)
+    return PgSoftProvider(ProviderClientSettings(
+        name="pgsoft", secret=secret or secret_of(stack), read_timeout=10.0,
+        options={"operator_token": operator_token}, **settings))
 
 
 def new_ref() -> str:
@@ -217,7 +219,7 @@ def test_a_fallback_url_answers_when_the_primary_gives_no_answer(stack: Stack) -
     with socket.socket() as closed:  # a port nothing listens on
         closed.bind(("127.0.0.1", 0))
         dead = f"http://127.0.0.1:{closed.getsockname()[1]}"
-    feed, ref = Reader(adapter(stack, base_url=dead, fallback_urls=[stack.pgsoft_sim_url],
+    feed, ref = Reader(adapter(stack, base_url=dead, fallback_urls=(stack.pgsoft_sim_url,),
                                attempts=1)), new_ref()
     register(stack, {"bet_ref": ref, "fate": "returned", "payout": "3.00"})
     assert feed.wait_for(lambda r: r.bet_ref == ref, f"round {ref}").payout == Decimal("3.00")

@@ -23,6 +23,7 @@ import pytest
 import requests
 
 from betguard.providers.base import HistoryRow, ProviderStatus
+from betguard.providers.client_settings import ProviderClientSettings
 from betguard.providers.errors import ProviderRejected, ProviderUnavailable
 from betguard.providers.pragmatic import FEED_PATH, PragmaticProvider, millis
 from tests.integration.harness import Stack, wait_until
@@ -43,8 +44,9 @@ def adapter(stack: Stack, *domains: str, secret: str | None = None, login: str =
     options: dict[str, Any] = {"secure_login": login}
     if domains:
         options["domains"] = list(domains)
-    return PragmaticProvider(name="pragmatic", secret=secret or secret_of(stack),
-                             read_timeout=10.0, options=options, **settings)
+    return PragmaticProvider(ProviderClientSettings(
+        name="pragmatic", secret=secret or secret_of(stack), read_timeout=10.0,
+        options=options, **settings))
 
 
 def new_ref(game: str = "vs20olympgate") -> str:
@@ -351,7 +353,7 @@ def test_a_fallback_url_answers_when_the_primary_gives_no_answer(stack: Stack) -
         dead = f"http://127.0.0.1:{closed.getsockname()[1]}"
     domain, player, ref = new_domain(), new_player(), new_ref()
     register(stack, ref, player=player, domain=domain, fate="returned", payout="3.00")
-    provider = adapter(stack, domain, base_url=dead, fallback_urls=[stack.pragmatic_sim_url],
+    provider = adapter(stack, domain, base_url=dead, fallback_urls=(stack.pragmatic_sim_url,),
                        attempts=1)
     answered = provider.cancel(ref, player)
     assert (answered.status.status, answered.status.via) == (ProviderStatus.FINISHED,

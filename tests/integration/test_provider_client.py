@@ -11,6 +11,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from dataclasses import replace
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -19,6 +20,7 @@ import pytest
 import requests
 
 from betguard.providers.base import ProviderStatus
+from betguard.providers.client_settings import ProviderClientSettings
 from betguard.providers.errors import (
     ProviderInvalidResponse,
     ProviderUnavailable,
@@ -91,7 +93,7 @@ def simulator(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Simulator]:
     command = [
         sys.executable,
         "-m",
-        "betguard.providers.simulator",
+        "betguard_devkit.simulator",
         "--host",
         "127.0.0.1",
         "--port",
@@ -126,15 +128,10 @@ def fresh(simulator: Simulator) -> Iterator[None]:
     simulator.control("/_sim/knobs", knobs)
 
 
-def provider(sim: Simulator, **options: Any) -> GenericHttpProvider:
-    settings: dict[str, Any] = {
-        "name": "sim",
-        "base_url": sim.base_url,
-        "secret": PROVIDER_SECRET,
-        "read_timeout": 3.0,
-        "sleep": lambda _: None,
-    }
-    return GenericHttpProvider(**{**settings, **options})
+def provider(sim: Simulator, **overrides: Any) -> GenericHttpProvider:
+    settings = ProviderClientSettings(name="sim", base_url=sim.base_url,
+                                      secret=PROVIDER_SECRET, read_timeout=3.0)
+    return GenericHttpProvider(replace(settings, **overrides), sleep=lambda _: None)
 
 
 def wallet(sim: Simulator, secret: str = WALLET_SECRET) -> HttpWallet:

@@ -17,6 +17,7 @@ import pytest
 import requests
 
 from betguard.providers.base import ProviderStatus
+from betguard.providers.client_settings import ProviderClientSettings
 from betguard.providers.errors import NotificationFailed
 from betguard.providers.generic import GenericHttpProvider
 from betguard.providers.notifier import HttpNotifier
@@ -49,8 +50,9 @@ def sim(tmp_path_factory: pytest.TempPathFactory) -> Iterator[PrivateSim]:
 
 
 def provider(sim: PrivateSim) -> GenericHttpProvider:
-    return GenericHttpProvider(name="signed", base_url=sim.url, secret=sim.provider_secret,
-                               read_timeout=3.0, sleep=lambda _: None)
+    settings = ProviderClientSettings(name="signed", base_url=sim.url,
+                                      secret=sim.provider_secret, read_timeout=3.0)
+    return GenericHttpProvider(settings, sleep=lambda _: None)
 
 
 def register(sim: PrivateSim, ref: str, fate: str, **spec: str) -> str:

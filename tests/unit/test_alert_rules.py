@@ -17,8 +17,8 @@ import yaml
 from betguard.metrics.specs import DATABASE_SPECS, WORKER_SPECS, exposed_series
 
 ROOT = Path(__file__).resolve().parents[2]
-ALERTS = ROOT / "ops" / "prometheus" / "alerts.yml"
-DASHBOARD = ROOT / "ops" / "grafana" / "betguard.json"
+ALERTS = ROOT / "monitoring" / "prometheus" / "alerts.yml"
+DASHBOARD = ROOT / "monitoring" / "grafana" / "betguard.json"
 SEVERITIES = {"critical", "warning", "info"}
 TARGET_LABELS = {"job", "instance"}  # added by Prometheus to every scraped series
 PROMETHEUS_OWN = {"up": ("job", "instance")}

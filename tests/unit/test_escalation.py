@@ -1,6 +1,6 @@
 """The escalation decision: what a provider's answer (or silence) leads to.
 
-Auto-refund only when it is safe (docs/design.md invariant 6): the provider cancelled the
+Auto-refund only when it is safe (docs/design.md, invariant 6): the provider cancelled the
 bet itself, or accepted our cancel (which fences the reference); otherwise a person
 decides. A "never saw it" answer is no proof: providers register bets late.
 """

@@ -15,9 +15,10 @@ import pytest
 
 from betguard.providers import pgsoft
 from betguard.providers.base import Capability, ProviderStatus
+from betguard.providers.client_settings import ProviderClientSettings
 from betguard.providers.errors import ProviderInvalidResponse, ProviderRejected, ProviderUnavailable
 from betguard.providers.registry import build_provider
-from betguard.providers.simulator import pgsoft as sim
+from betguard_devkit.simulator import pgsoft as sim
 
 PROVIDER = "pg"
 ROW: dict[str, Any] = {
@@ -62,7 +63,7 @@ def provider(**overrides: Any) -> pgsoft.PgSoftProvider:
     settings: dict[str, Any] = {"name": PROVIDER, "base_url": "http://127.0.0.1:9",
                                 "secret": "s3cret", "options": {"operator_token": "op-1"}}
     settings.update(overrides)
-    return pgsoft.PgSoftProvider(**settings)
+    return pgsoft.PgSoftProvider(ProviderClientSettings(**settings))
 
 
 # -- errors in the body ------------------------------------------------------------------
@@ -262,8 +263,9 @@ def test_the_form_carries_the_operator_the_key_and_the_cursor() -> None:
 
 
 def test_the_adapter_offers_only_its_history_feed() -> None:
-    adapter = build_provider("pgsoft", name=PROVIDER, base_url="http://127.0.0.1:9",
-                             secret="s3cret", options={"operator_token": "op-1"})
+    adapter = build_provider("pgsoft", ProviderClientSettings(
+        name=PROVIDER, base_url="http://127.0.0.1:9", secret="s3cret",
+        options={"operator_token": "op-1"}))
     assert adapter.capabilities == frozenset({Capability.HISTORY})
     assert adapter.feeds == ("history",) and adapter.supports_batch is False
 

@@ -13,9 +13,10 @@ import pytest
 
 from betguard.providers import pragmatic
 from betguard.providers.base import Capability, ProviderStatus
+from betguard.providers.client_settings import ProviderClientSettings
 from betguard.providers.errors import ProviderInvalidResponse, ProviderRejected, ProviderUnavailable
 from betguard.providers.registry import build_provider
-from betguard.providers.simulator import pragmatic as sim
+from betguard_devkit.simulator import pragmatic as sim
 
 PROVIDER = "pp"
 HEADER = ",".join(pragmatic.COLUMNS)
@@ -45,7 +46,7 @@ def provider(**overrides: Any) -> pragmatic.PragmaticProvider:
     settings: dict[str, Any] = {"name": PROVIDER, "base_url": "http://127.0.0.1:9",
                                 "secret": "s3cret", "options": {"secure_login": "login-1"}}
     settings.update(overrides)
-    return pragmatic.PragmaticProvider(**settings)
+    return pragmatic.PragmaticProvider(ProviderClientSettings(**settings))
 
 
 # -- the hash ------------------------------------------------------------------------------
@@ -266,9 +267,9 @@ def test_a_cursor_is_a_timepoint_in_ms() -> None:
 
 
 def test_the_adapter_has_status_cancel_and_a_feed_per_domain() -> None:
-    built = build_provider("pragmatic", name=PROVIDER, base_url="http://127.0.0.1:9",
-                           secret="s", supports_batch=True,
-                           options={"secure_login": "l", "domains": ["eu", "asia"]})
+    built = build_provider("pragmatic", ProviderClientSettings(
+        name=PROVIDER, base_url="http://127.0.0.1:9", secret="s", supports_batch=True,
+        options={"secure_login": "l", "domains": ["eu", "asia"]}))
     assert built.capabilities == {Capability.STATUS, Capability.CANCEL, Capability.HISTORY}
     assert built.supports_batch is False and built.feeds == ("eu", "asia")
     assert provider().feeds == ("main",)

@@ -19,6 +19,7 @@ from requests.adapters import BaseAdapter
 
 from betguard.providers import signing
 from betguard.providers.base import BetStatus, ProviderStatus
+from betguard.providers.client_settings import ProviderClientSettings
 from betguard.providers.errors import (
     ProviderInvalidResponse,
     ProviderRejected,
@@ -206,14 +207,14 @@ def test_the_refund_key_is_stable_and_belongs_to_one_bet() -> None:
 
 
 def test_the_registry_builds_a_generic_provider() -> None:
-    provider = build_provider("generic", name="acme", base_url="http://x", secret=SECRET)
+    provider = build_provider("generic", ProviderClientSettings("acme", "http://x", SECRET))
     assert isinstance(provider, GenericHttpProvider)
     assert provider.name == "acme" and provider.supports_batch is False
 
 
 def test_an_unknown_provider_kind_is_refused_naming_the_known_ones() -> None:
     with pytest.raises(ValueError, match=r"'fancy'.*generic"):
-        build_provider("fancy", name="acme")
+        build_provider("fancy", ProviderClientSettings("acme", "http://x", SECRET))
 
 
 # --- the HTTP client, on an in-memory transport --------------------------------
@@ -282,9 +283,8 @@ def provider_on(
 ) -> tuple[GenericHttpProvider, CannedAdapter]:
     session, adapter = fake(replies)
     record: Callable[[float], None] = (sleeps if sleeps is not None else []).append
-    return GenericHttpProvider(
-        name="acme", base_url="http://p", secret=SECRET, session=session, sleep=record
-    ), adapter
+    settings = ProviderClientSettings(name="acme", base_url="http://p", secret=SECRET)
+    return GenericHttpProvider(settings, session=session, sleep=record), adapter
 
 
 def test_requests_are_signed_and_refs_are_quoted_as_one_path_segment() -> None:
