@@ -106,7 +106,7 @@ def _short(cmd: str) -> str:
     for marker, name in (("-Q betguard.provider", "provider worker"),
                          ("-Q betguard.default", "default worker"),
                          ("-Q bench.noop", "no-op worker"), ("-Q bench.naive", "naive worker"),
-                         ("betguard.providers.simulator", "simulator"), ("postgres", "postgres"),
+                         ("betguard_devkit.simulator", "simulator"), ("postgres", "postgres"),
                          ("redis-server", "redis"), ("celery -A betguard.tasks.app beat", "beat"),
                          ("-m bench", "bench driver")):
         if marker in cmd:

@@ -1,5 +1,5 @@
 """The system under test, started once per run: PostgreSQL, Redis, the simulator, the
-provider and default workers and beat (``betguard.launcher.LocalStack``), plus the
+provider and default workers and beat (``betguard_devkit.launcher.LocalStack``), plus the
 bench's own reference workers, all real processes on loopback."""
 
 from __future__ import annotations
@@ -16,10 +16,10 @@ import redis
 import requests
 
 from bench.worker_app import IDLE_QUEUE
-from betguard import processes
-from betguard.launcher import LaunchPlan, LocalStack
-from betguard.local_services import free_port
 from betguard.services.context import Context
+from betguard_devkit import processes
+from betguard_devkit.launcher import LaunchPlan, LocalStack
+from betguard_devkit.local_services import free_port
 
 PROVIDERS = ("steady", "batched", "limited", "economy", "intake", "intake_each", "isolated",
              "hanging")
@@ -250,7 +250,7 @@ def start(workdir: Path, *, rate_limit: float) -> BenchStack:
 
 def wait_for_workers(wanted: int, local: LocalStack, timeout: float = 90.0) -> None:
     """Bounded wait until every worker answers a ping."""
-    from betguard.tasks.app import app
+    from betguard.messaging.app import app
 
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:

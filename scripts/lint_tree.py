@@ -5,7 +5,8 @@ The folders stay at the top of the repository and install as ``betguard.config``
 finds them through the editable install's import hook; mypy and import-linter walk the
 file system and do not. This script builds ``build/lint/``: ``betguard/`` holds a link to
 every entry of the ``betguard`` folder and one to each mapped folder under its installed
-name, and ``bench`` links to the benchmarks. Run the tools from there (see the Makefile).
+name; ``bench`` links to the benchmarks and ``betguard_devkit`` to the developer tooling
+(devkit/, a distribution of its own). Run the tools from there (see the Makefile).
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 TREE = ROOT / "build" / "lint"
-EXTRA = ("bench",)
+EXTRA = {"bench": "bench", "betguard_devkit": "devkit/betguard_devkit"}  # name -> folder
 
 
 def package_dirs() -> dict[str, Path]:
@@ -40,8 +41,8 @@ def build() -> Path:
         if parent != "betguard":
             raise SystemExit(f"pyproject.toml: package-dir {name!r} is not directly under betguard")
         (package / leaf).symlink_to(folder)
-    for name in EXTRA:
-        (TREE / name).symlink_to(ROOT / name)
+    for name, folder in EXTRA.items():
+        (TREE / name).symlink_to(ROOT / folder)
     (TREE / "pyproject.toml").symlink_to(ROOT / "pyproject.toml")
     return TREE
 

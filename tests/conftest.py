@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 
 from betguard.config.settings import get_settings, reset_settings
-from betguard.local_services import PostgresServer, RedisServer
 from betguard.models.migrate import upgrade
+from betguard_devkit.local_services import PostgresServer, RedisServer
 from tests.integration.harness import (
     Stack,
     configure,

@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 import requests
 
-from betguard import processes
+from betguard_devkit import processes
 
 
 @dataclass(frozen=True)

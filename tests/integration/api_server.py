@@ -18,8 +18,8 @@ from typing import Any
 import requests
 from sqlalchemy import select
 
-from betguard import processes
 from betguard.models.tables import Bet
+from betguard_devkit import processes
 from tests.integration.harness import Stack, bet_payload, wait_until
 
 BIN = Path(sys.executable).parent

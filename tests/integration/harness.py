@@ -16,16 +16,16 @@ import redis
 import requests
 from sqlalchemy import select
 
-from betguard import processes
 from betguard.bootstrap import build_context
 from betguard.config.settings import Settings
-from betguard.local_services import PostgresServer, RedisServer, free_port
+from betguard.messaging.scheduler import CeleryScheduler
 from betguard.models import repository
 from betguard.models.snapshot import BetSnapshot
 from betguard.models.states import BetState
 from betguard.models.tables import AuditEvent, Bet, Review
 from betguard.services.context import Context
-from betguard.tasks.scheduler import CeleryScheduler
+from betguard_devkit import processes
+from betguard_devkit.local_services import PostgresServer, RedisServer, free_port
 from tests.integration.receiver import Receiver
 
 WAIT_SECONDS = 45.0
@@ -406,7 +406,7 @@ def wait_until(probe: Callable[[], Any], timeout: float = WAIT_SECONDS,
 
 
 def wait_for_workers(stack: Stack, count: int) -> None:
-    from betguard.tasks.app import app
+    from betguard.messaging.app import app
 
     def answered() -> bool:
         for worker in stack.workers:
@@ -476,6 +476,6 @@ def configure(stack: Stack, provider_secret: str, wallet_secret: str,
 
 
 def test_context(settings: Settings) -> Context:
-    from betguard.tasks.app import app
+    from betguard.messaging.app import app
 
     return build_context(settings, CeleryScheduler.from_settings(app, settings))

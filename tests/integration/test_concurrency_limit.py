@@ -14,7 +14,6 @@ from pathlib import Path
 import pytest
 import redis
 
-from betguard.local_services import RedisServer, free_port
 from betguard.providers.base import GENERIC_CAPABILITIES, BetStatus, CancelOutcome
 from betguard.providers.breaker import Admission, Mode, RedisBreaker
 from betguard.providers.bulkhead import RedisBulkhead
@@ -25,6 +24,7 @@ from betguard.providers.errors import (
     ProviderUnavailable,
 )
 from betguard.providers.guard import GuardedProvider
+from betguard_devkit.local_services import RedisServer, free_port
 from tests.integration.harness import wait_until
 
 pytestmark = pytest.mark.integration

@@ -9,8 +9,8 @@ from typing import Any
 import pytest
 import requests
 
-from betguard import processes
-from betguard.local_services import free_port
+from betguard_devkit import processes
+from betguard_devkit.local_services import free_port
 from tests.integration.harness import Stack, wait_until
 
 pytestmark = pytest.mark.integration

@@ -21,8 +21,8 @@ from betguard.models.events import ReviewReason
 from betguard.models.snapshot import BetSnapshot
 from betguard.models.states import BetState
 from betguard.models.tables import AuditEvent
-from betguard.services.audit import audit
 from betguard.services.intake import place_bet, place_bets
+from betguard_devkit.audit import audit
 from tests.integration.harness import Stack, bet_payload, wait_until
 
 pytestmark = pytest.mark.integration

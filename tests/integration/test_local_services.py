@@ -16,7 +16,7 @@ import sqlalchemy
 from kombu.connection import Connection
 from sqlalchemy import text
 
-from betguard.local_services import PostgresServer, RedisServer, ServiceError, free_port
+from betguard_devkit.local_services import PostgresServer, RedisServer, ServiceError, free_port
 
 pytestmark = pytest.mark.integration
 
@@ -176,7 +176,7 @@ def test_servers_stop_at_interpreter_exit_but_not_in_forked_children(tmp_path: P
     script = f"""
 import os, sys
 from pathlib import Path
-from betguard.local_services import RedisServer
+from betguard_devkit.local_services import RedisServer
 server = RedisServer(base_dir=Path({str(tmp_path)!r}) / "redis").start()
 child = os.fork()
 if child == 0:

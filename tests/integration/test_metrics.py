@@ -22,7 +22,6 @@ import uvicorn
 from prometheus_client.parser import text_string_to_metric_families
 from sqlalchemy import func, select
 
-from betguard.local_services import free_port
 from betguard.logs import bet_context, configure_handlers
 from betguard.metrics import make_metrics_app, specs
 from betguard.models.snapshot import BetSnapshot
@@ -39,6 +38,7 @@ from betguard.models.tables import (
 )
 from betguard.services.notifications import resend_dead
 from betguard.services.results import report_result
+from betguard_devkit.local_services import free_port
 from tests.integration.harness import Stack, wait_until
 
 pytestmark = pytest.mark.integration

@@ -32,7 +32,6 @@ import uvicorn
 from prometheus_client.parser import text_string_to_metric_families
 from sqlalchemy import func, select
 
-from betguard.local_services import free_port
 from betguard.metrics import make_metrics_app
 from betguard.models.events import EventKind, Resolution
 from betguard.models.snapshot import BetSnapshot
@@ -42,6 +41,7 @@ from betguard.services.intake import place_bet
 from betguard.services.reconcile import SCHEDULED, Claim, Report, claim_scheduled, reconcile
 from betguard.services.reconcile_store import resolve_difference
 from betguard.services.reviews import Resolve, resolve_review
+from betguard_devkit.local_services import free_port
 from tests.integration.harness import Stack, bet_payload, wait_until
 
 pytestmark = pytest.mark.integration

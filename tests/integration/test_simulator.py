@@ -26,7 +26,7 @@ from betguard.providers.signing import (  # noqa: E402
     sign_request,
     verify_response,
 )
-from betguard.providers.simulator.knobs import Knobs  # noqa: E402
+from betguard_devkit.simulator.knobs import Knobs  # noqa: E402
 
 pytestmark = pytest.mark.integration
 
@@ -128,7 +128,7 @@ def wait_until_serving(process: subprocess.Popen[bytes], port_file: Path) -> str
 
 
 def simulator_command(*extra: str) -> list[str]:
-    return [sys.executable, "-m", "betguard.providers.simulator", *extra]
+    return [sys.executable, "-m", "betguard_devkit.simulator", *extra]
 
 
 def child_env() -> dict[str, str]:

@@ -1,7 +1,8 @@
 """docs/design.md's invariants as checks of one observation (and the one before it).
 
 Each check returns the problems it found, each naming the bet, so a failing step
-says exactly what broke.
+says exactly what broke. The invariants a drill's audit checks too come from the
+devkit's invariants module: one implementation for both.
 """
 
 from __future__ import annotations
@@ -14,9 +15,16 @@ from decimal import Decimal
 
 from betguard.models.states import ALLOWED, FINAL_STATES, BetState
 from betguard.providers.wallet import refund_idempotency_key
+from betguard_devkit.invariants import (
+    FINAL_KINDS,
+    holds_refund,
+    pays_as_said,
+    refund_without_refunded_bet,
+    refunds_per_bet,
+    unrecorded,
+)
 from tests.property.observe import BetRow, EventRow, Observation
 
-FINAL_KINDS = ("bet_settled", "bet_refunded")
 ENTERS = {"bet_settled": BetState.SETTLED, "refund_decided": BetState.REFUND_PENDING,
           "review_opened": BetState.IN_REVIEW, "bet_refunded": BetState.REFUNDED,
           "recheck_ordered": BetState.PENDING}
@@ -118,7 +126,7 @@ def payout_is_explained(bet: BetRow, now: Observation, known: Knowledge) -> list
         return [] if bet.payout is None else [f"{bet.label}: a payout {bet.payout}"]
     settled = now.kinds(bet.id, "bet_settled")
     event = settled[-1] if settled else EventRow("", "", {"payout": None})
-    if event.detail.get("payout") is None or Decimal(event.detail["payout"]) != bet.payout:
+    if not pays_as_said(event.detail.get("payout"), bet.payout):
         return [f"{bet.label}: pays {bet.payout}, its bet_settled says {event.detail}"]
     return [] if bet.payout in _allowed_payouts(bet, event.actor, now, known) else [
         f"{bet.label}: pays {bet.payout}, settled by {event.actor} who never said so"]
@@ -160,13 +168,13 @@ def _proves_cancelled(event: EventRow) -> bool:
 
 def wallet_ledger_is_exact(now: Observation) -> list[str]:
     problems = []
-    per_ref = Counter(refund["bet_ref"] for refund in now.refunds.values())
+    per_ref = refunds_per_bet(now.refunds.values())
     for key, refund in now.refunds.items():
         bet = now.by_ref(refund["bet_ref"])
-        if bet is None or bet.state not in ("refund_pending", "refunded"):
-            problems.append(f"{refund['bet_ref']}: refunded by the wallet, bet is "
-                            f"{bet.state if bet else 'unknown'}")
-        elif key != refund_idempotency_key(bet.provider, bet.bet_ref):
+        problems += refund_without_refunded_bet(refund["bet_ref"],
+                                                None if bet is None else bet.state)
+        if bet is not None and holds_refund(bet.state) and \
+                key != refund_idempotency_key(bet.provider, bet.bet_ref):
             problems.append(f"{bet.label}: refunded under the key {key}")
         if per_ref[refund["bet_ref"]] > 1:
             problems.append(f"{refund['bet_ref']}: {per_ref[refund['bet_ref']]} refunds")
@@ -181,9 +189,8 @@ def wallet_ledger_is_exact(now: Observation) -> list[str]:
 
 
 def nothing_placed_is_missing(now: Observation, known: Knowledge) -> list[str]:
-    recorded = {bet.bet_ref for bet in now.bets.values()}
-    missing = known.placed - recorded
-    return [f"placed but not recorded: {sorted(missing)}"] if missing else []
+    missing = unrecorded(known.placed, {bet.bet_ref for bet in now.bets.values()})
+    return [f"placed but not recorded: {missing}"] if missing else []
 
 
 def history_moves_forward(before: BetRow, now: Observation) -> list[str]:

@@ -1,0 +1,1 @@
+"""betguard's developer tooling, installed apart from the product (devkit/pyproject.toml)."""

@@ -1,0 +1,153 @@
+"""Fault injectors. Each acts at its planned moments of a run and records what it did."""
+
+from __future__ import annotations
+
+import random
+import time
+from dataclasses import dataclass, field
+from typing import ClassVar
+
+import requests
+
+from betguard_devkit.drills.scenarios import CHAOS_KNOBS, KINDS
+from betguard_devkit.launcher import LocalStack
+from betguard_devkit.runrefs import RunRefs
+
+PG_PROVIDER = next(name for name, kind in KINDS.items() if kind == "pgsoft")
+
+
+@dataclass
+class Injected:
+    at: float  # seconds since the run started
+    fault: str
+    detail: str
+
+
+@dataclass
+class Injector:
+    stack: LocalStack
+    moments: list[float]
+    log: list[Injected] = field(default_factory=list)
+
+    name: ClassVar[str] = "fault"
+
+    def tick(self, elapsed: float) -> None:
+        while self.moments and self.moments[0] <= elapsed:
+            self.moments.pop(0)
+            self.log.append(Injected(round(elapsed, 1), self.name, self.act()))
+
+    def act(self) -> str:
+        raise NotImplementedError
+
+    @property
+    def done(self) -> bool:
+        return not self.moments
+
+
+@dataclass
+class WorkerKills(Injector):
+    rng: random.Random = field(default_factory=random.Random)
+
+    name: ClassVar[str] = "worker-kill"
+
+    def act(self) -> str:
+        victim = self.rng.choice(self.stack.workers)
+        victim.kill()
+        fresh = self.stack.restart(victim)
+        return f"SIGKILL {victim.name} (pid {victim.pid}), restarted as pid {fresh.pid}"
+
+
+@dataclass
+class RedisLoss(Injector):
+    name: ClassVar[str] = "redis-loss"
+
+    def act(self) -> str:
+        assert self.stack.redis is not None, "the drill needs a Redis of its own"
+        self.stack.redis.kill()
+        time.sleep(1.0)  # down for a moment, as a crashed server would be
+        self.stack.redis.restart(wipe=True)
+        return "Redis killed and started again with no data"
+
+
+@dataclass
+class DbRestart(Injector):
+    name: ClassVar[str] = "db-restart"
+
+    def act(self) -> str:
+        assert self.stack.postgres is not None, "the drill needs a PostgreSQL of its own"
+        self.stack.postgres.restart()
+        return "PostgreSQL restarted (every connection dropped)"
+
+
+@dataclass
+class ProviderOutage(Injector):
+    """Starts the outage at the first moment and ends it at the second."""
+
+    ended_at: float | None = None
+
+    name: ClassVar[str] = "provider-outage"
+
+    def act(self) -> str:
+        down = len(self.moments) == 1
+        requests.post(f"{self.stack.sim_url}/_sim/knobs", json={"outage": down}, timeout=10)
+        if not down:
+            self.ended_at = time.time()
+        return "provider down" if down else "provider back"
+
+
+@dataclass
+class ProviderRollbacks(Injector):
+    """The PG-like provider pays back, on its own, the stakes of the bets it resolved
+    itself: each tick its rollbacks of this run's bets go into the wallet, as betguard
+    refunds the same bets (the wallet must pay each stake back once)."""
+
+    refs: RunRefs | None = None
+    pushed: set[str] = field(default_factory=set)
+    last_look: float = 0.0
+
+    name: ClassVar[str] = "provider-rollback"
+    EVERY: ClassVar[float] = 1.0  # seconds between two looks at the provider's truth
+
+    def tick(self, elapsed: float) -> None:
+        url = self.stack.dialect_urls.get("pgsoft")
+        if url is None or self.refs is None or time.monotonic() - self.last_look < self.EVERY:
+            return
+        self.last_look = time.monotonic()
+        bets = requests.get(f"{url}/_sim/truth", timeout=30).json()["bets"]
+        for ref, fact in bets.items():
+            if ref in self.pushed or not ref.startswith(self.refs.number) or \
+                    fact.get("status_now") != "cancelled":
+                continue
+            body = {"provider": PG_PROVIDER, "bet_ref": ref, "amount": fact["stake"],
+                    "currency": fact["currency"]}
+            answer = requests.post(f"{self.stack.sim_url}/_sim/rollback", json=body, timeout=10)
+            if answer.status_code != 409:  # 409: betguard's refund came first; nothing paid
+                answer.raise_for_status()
+            self.pushed.add(ref)
+            paid = "paid" if answer.status_code != 409 else "refused, betguard refunded first"
+            self.log.append(Injected(round(elapsed, 1), self.name, f"rollback of {ref}: {paid}"))
+
+    @property
+    def done(self) -> bool:
+        return True  # it follows the provider; it has no moments of its own
+
+
+def chaos_knobs() -> dict[str, object]:
+    return dict(CHAOS_KNOBS)
+
+
+def build_injectors(faults: tuple[str, ...], stack: LocalStack, duration: float,
+                    rng: random.Random) -> list[Injector]:
+    injectors: list[Injector] = []
+    if "worker-kills" in faults:
+        period = min(max(2.0, duration / 8), 15.0)  # every few seconds, at least 8 times
+        moments = [period * n for n in range(1, int(duration / period) + 1)]
+        injectors.append(WorkerKills(stack, moments, rng=rng))
+    if "redis-loss" in faults:
+        injectors.append(RedisLoss(stack, [duration * 0.3, duration * 0.65]))
+    if "db-restart" in faults:
+        injectors.append(DbRestart(stack, [duration * 0.5]))
+    if "provider-chaos" in faults:
+        outage = max(8.0, min(duration * 0.5, 180.0))
+        injectors.append(ProviderOutage(stack, [duration * 0.2, duration * 0.2 + outage]))
+    return injectors
