@@ -15,7 +15,6 @@ Either answer is recorded as ``provider_answered``; the mirror's says ``via`` "m
 
 from __future__ import annotations
 
-import dataclasses
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -179,7 +178,7 @@ def verdict_for(ctx: Context, bet: BetSnapshot, answer: BetStatus | None,
                                        deadline=bet.deadline)
         answer = outcome.status if outcome else answer
     change = _change_for(ctx, bet, decision, answer, ctx.clock())
-    change = dataclasses.replace(change, events=(*events, *change.events))
+    change = change.preceded_by(events)
     return Verdict(bet, decision, answer, events, change)
 
 
