@@ -15,6 +15,7 @@ from typing import Any
 from sqlalchemy import ColumnElement, func, or_, select
 from sqlalchemy.orm import Session
 
+from betguard.models.events import EventKind
 from betguard.models.outbox import NotificationState
 from betguard.models.states import BetState
 from betguard.models.tables import AuditEvent, Bet, Notification
@@ -134,7 +135,8 @@ def _operator_settled(session: Session, prefix: Prefixes) -> set[str]:
     rows = session.scalars(
         select(Bet.bet_ref).join(AuditEvent, AuditEvent.bet_id == Bet.id)
         .where(ours(Bet.bet_ref, prefix),
-               AuditEvent.kind == "bet_settled", AuditEvent.actor.startswith("operator:")))
+               AuditEvent.kind == EventKind.BET_SETTLED.value,
+               AuditEvent.actor.startswith("operator:")))
     return set(rows)
 
 

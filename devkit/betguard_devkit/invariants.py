@@ -13,10 +13,11 @@ from collections.abc import Collection, Iterable, Mapping
 from decimal import Decimal
 from typing import Any
 
+from betguard.models.events import EventKind
 from betguard.models.states import BetState
 
 # The events that decide a bet for good: a bet has at most one of them.
-FINAL_KINDS = ("bet_settled", "bet_refunded")
+FINAL_KINDS = (EventKind.BET_SETTLED.value, EventKind.BET_REFUNDED.value)
 # The states a refund in the wallet's ledger may stand behind: betguard refunded the
 # bet, or decided to and is waiting for the wallet's confirmation.
 REFUND_STATES = (BetState.REFUNDED, BetState.REFUND_PENDING)
