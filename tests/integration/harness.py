@@ -4,10 +4,11 @@ read their history."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import secrets
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -386,6 +387,25 @@ class Stack:
     def start_beat(self) -> None:
         self.beat = processes.beat(self.env, self.base / "logs" / "beat.log",
                                    schedule_file=self.base / "beat-schedule").start()
+
+
+def sim_call(url: str, method: str, path: str, body: Any = None, expect: int = 200) -> Any:
+    """One call to the control API of the simulator at ``url``: its JSON answer, which must
+    come with the status ``expect``."""
+    response = requests.request(method, url + path, json=body, timeout=30)
+    assert response.status_code == expect, response.text
+    return response.json()
+
+
+@contextlib.contextmanager
+def sim_knobs(url: str, **changes: Any) -> Iterator[None]:
+    """Set knobs of the simulator at ``url`` for the block, then put back what they were."""
+    before = sim_call(url, "GET", "/_sim/knobs")
+    sim_call(url, "POST", "/_sim/knobs", changes)
+    try:
+        yield
+    finally:
+        sim_call(url, "POST", "/_sim/knobs", {key: before[key] for key in changes})
 
 
 def bet_payload(provider: str, ref: str, stake: str = "10.00") -> dict[str, str]:

@@ -14,19 +14,18 @@ import json
 import secrets
 import socket
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from datetime import timedelta
 from decimal import Decimal
 from typing import Any
 
 import pytest
-import requests
 
 from betguard.providers.base import HistoryPage, HistoryRow, ProviderStatus
 from betguard.providers.client_settings import ProviderClientSettings
 from betguard.providers.errors import ProviderInvalidResponse, ProviderRejected, ProviderUnavailable
 from betguard.providers.pgsoft import PATH, PgSoftProvider
-from tests.integration.harness import Stack, wait_until
+from tests.integration.harness import Stack, sim_call, sim_knobs, wait_until
 
 pytestmark = pytest.mark.integration
 
@@ -53,9 +52,7 @@ def new_ref() -> str:
 
 
 def sim(stack: Stack, method: str, path: str, body: Any = None, expect: int = 200) -> Any:
-    response = requests.request(method, stack.pgsoft_sim_url + path, json=body, timeout=30)
-    assert response.status_code == expect, response.text
-    return response.json()
+    return sim_call(stack.pgsoft_sim_url, method, path, body, expect)
 
 
 def register(stack: Stack, *bets: dict[str, Any]) -> None:
@@ -63,15 +60,8 @@ def register(stack: Stack, *bets: dict[str, Any]) -> None:
     sim(stack, "POST", "/_sim/bets", {"bets": specs}, expect=201)
 
 
-@contextlib.contextmanager
-def knobs(stack: Stack, **changes: Any) -> Iterator[None]:
-    """Set simulator knobs for the block, then put back what they were."""
-    before = sim(stack, "GET", "/_sim/knobs")
-    sim(stack, "POST", "/_sim/knobs", changes)
-    try:
-        yield
-    finally:
-        sim(stack, "POST", "/_sim/knobs", {key: before[key] for key in changes})
+def knobs(stack: Stack, **changes: Any) -> contextlib.AbstractContextManager[None]:
+    return sim_knobs(stack.pgsoft_sim_url, **changes)
 
 
 def now_ms() -> int:

@@ -8,36 +8,26 @@ from __future__ import annotations
 
 import contextlib
 import secrets
-from collections.abc import Iterator
 from decimal import Decimal
 from typing import Any
 
 import pytest
-import requests
 
 from betguard.models.states import BetState
 from betguard.services.intake import place_bet
-from tests.integration.harness import Stack, bet_payload
+from tests.integration.harness import Stack, bet_payload, sim_call, sim_knobs
 
 pytestmark = pytest.mark.integration
 
 PROVIDER = "pragmatic"  # unknown_grace 3 s, deadline 12 s, data domains "main" and "asia"
 
 
-def sim(stack: Stack, method: str, path: str, body: Any = None) -> Any:
-    response = requests.request(method, stack.pragmatic_sim_url + path, json=body, timeout=30)
-    response.raise_for_status()
-    return response.json()
+def sim(stack: Stack, method: str, path: str, body: Any = None, expect: int = 200) -> Any:
+    return sim_call(stack.pragmatic_sim_url, method, path, body, expect)
 
 
-@contextlib.contextmanager
-def knobs(stack: Stack, **changes: Any) -> Iterator[None]:
-    before = sim(stack, "GET", "/_sim/knobs")
-    sim(stack, "POST", "/_sim/knobs", changes)
-    try:
-        yield
-    finally:
-        sim(stack, "POST", "/_sim/knobs", {key: before[key] for key in changes})
+def knobs(stack: Stack, **changes: Any) -> contextlib.AbstractContextManager[None]:
+    return sim_knobs(stack.pragmatic_sim_url, **changes)
 
 
 def place(stack: Stack, *, domain: str = "main", **spec: Any) -> tuple[int, str]:
@@ -45,7 +35,7 @@ def place(stack: Stack, *, domain: str = "main", **spec: Any) -> tuple[int, str]
     ref = f"vs20checks:{10**11 + secrets.randbelow(9 * 10**11)}"
     sim(stack, "POST", "/_sim/pragmatic/rounds",
         {"bet_ref": ref, "stake": "10.00", "currency": "EUR", "lag": 0, "domain": domain,
-         "player_id": "player-1", **spec})
+         "player_id": "player-1", **spec}, expect=201)
     bet = place_bet(stack.context, bet_payload(PROVIDER, ref)).bet
     return bet.id, ref
 

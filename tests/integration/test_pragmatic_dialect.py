@@ -15,18 +15,16 @@ import json
 import secrets
 import socket
 import time
-from collections.abc import Iterator
 from decimal import Decimal
 from typing import Any
 
 import pytest
-import requests
 
 from betguard.providers.base import HistoryRow, ProviderStatus
 from betguard.providers.client_settings import ProviderClientSettings
 from betguard.providers.errors import ProviderRejected, ProviderUnavailable
 from betguard.providers.pragmatic import FEED_PATH, PragmaticProvider, millis
-from tests.integration.harness import Stack, wait_until
+from tests.integration.harness import Stack, sim_call, sim_knobs, wait_until
 
 pytestmark = pytest.mark.integration
 
@@ -62,9 +60,7 @@ def new_player() -> str:
 
 
 def sim(stack: Stack, method: str, path: str, body: Any = None, expect: int = 200) -> Any:
-    response = requests.request(method, stack.pragmatic_sim_url + path, json=body, timeout=30)
-    assert response.status_code == expect, response.text
-    return response.json()
+    return sim_call(stack.pragmatic_sim_url, method, path, body, expect)
 
 
 def register(stack: Stack, ref: str, *, player: str | None, domain: str, expect: int = 201,
@@ -79,15 +75,8 @@ def register(stack: Stack, ref: str, *, player: str | None, domain: str, expect:
     return decided
 
 
-@contextlib.contextmanager
-def knobs(stack: Stack, **changes: Any) -> Iterator[None]:
-    """Set simulator knobs for the block, then put back what they were."""
-    before = sim(stack, "GET", "/_sim/knobs")
-    sim(stack, "POST", "/_sim/knobs", changes)
-    try:
-        yield
-    finally:
-        sim(stack, "POST", "/_sim/knobs", {key: before[key] for key in changes})
+def knobs(stack: Stack, **changes: Any) -> contextlib.AbstractContextManager[None]:
+    return sim_knobs(stack.pragmatic_sim_url, **changes)
 
 
 def rows_of(provider: PragmaticProvider, domain: str, ref: str,
