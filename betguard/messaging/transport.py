@@ -7,12 +7,20 @@ callbacks) costs more CPU than the command it then sends. A client is only a han
 on the channel's connection pool, safe to share between threads, so this channel
 keeps one for as long as its pool lives (a reconnect makes a new pool, and so a new
 client). Used for ``redis://`` brokers (see ``betguard.config.celery``).
+
+When Redis goes away while a worker holds unacknowledged messages, kombu closes the
+connection and then the channel, whose close asks for a client to hand the messages
+back; kombu's own channel then fails with an ``AttributeError`` that stops the worker
+for good. This channel raises a connection error instead, which kombu ignores there:
+the worker reconnects, and the messages come back after Redis' visibility timeout
+(the database is the truth all the same: sweeps find the bets they were about).
 """
 
 from __future__ import annotations
 
 from typing import Any
 
+import redis
 from kombu.transport import redis as kombu_redis
 
 
@@ -20,6 +28,8 @@ class Channel(kombu_redis.Channel):
     _shared_client: Any = None
 
     def _create_client(self, asynchronous: bool = False) -> Any:
+        if self.connection.client is None:  # closed under this channel (see above)
+            raise redis.ConnectionError("the broker connection is already closed")
         if asynchronous:
             return super()._create_client(asynchronous=True)  # type: ignore[no-untyped-call]
         client = self._shared_client
