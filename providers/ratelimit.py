@@ -68,11 +68,16 @@ class RedisRateLimiter:
         would crowd the slots of the callers after it."""
         give_up = self._clock() + self._max_wait
         while True:
-            budget_us = int(max(0.0, give_up - self._clock()) * 1_000_000)
+            asked = self._clock()
+            budget_us = int(max(0.0, give_up - asked) * 1_000_000)
             wait_us = int(self._script(keys=[self._key], args=[self._interval_us, budget_us]))
             if wait_us < 0:
                 raise RateLimited(f"no request slot for {self._key} within {self._max_wait} s")
-            slot = self._clock() + wait_us / 1_000_000
+            # Counted from before the call: Redis reserved the slot at least this early,
+            # so a caller held up on its way back (the interpreter lock of a busy
+            # worker) sees that it is late, instead of sending late on a slot it
+            # believes it is on time for.
+            slot = asked + wait_us / 1_000_000
             if wait_us:
                 self._sleep(wait_us / 1_000_000)
             if self._clock() - slot <= LATE_TOLERANCE:

@@ -64,3 +64,32 @@ def test_a_caller_that_wakes_up_long_after_its_slot_takes_a_fresh_one(stack: Sta
     slots.acquire()  # waits about 105 ms, wakes 100 ms late: gives the slot up
 
     assert len(waits) == 2
+
+
+
+def test_a_caller_held_up_on_its_way_back_from_redis_takes_a_fresh_slot(stack: Stack) -> None:
+    """The slot is counted from before the reservation: a caller that hears its slot
+    100 ms after Redis reserved it (a busy worker) does not send on it as if on time."""
+    now = [0.0]
+    waits: list[float] = []
+
+    def sleep(seconds: float) -> None:
+        waits.append(seconds)
+        now[0] += seconds
+
+    client = redis.Redis.from_url(stack.redis.url)
+    slots = RedisRateLimiter(client, key=f"test:rate:{secrets.token_hex(4)}", rate=10,
+                             sleep=sleep, clock=lambda: now[0])
+    reserve = slots._script
+    held_up = [0.0, 0.1, 0.0]  # the second reservation reaches its caller 100 ms late
+
+    def slow_reserve(**kwargs: object) -> object:
+        answer = reserve(**kwargs)
+        now[0] += held_up.pop(0) if held_up else 0.0
+        return answer
+
+    slots._script = slow_reserve  # type: ignore[assignment]
+    slots.acquire()  # the first slot, at once
+    slots.acquire()  # told to wait ~105 ms for a slot that began 100 ms before it heard
+
+    assert len(waits) == 2, "the late slot was given up for a fresh one"
