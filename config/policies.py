@@ -50,6 +50,10 @@ class ProviderPolicy(BaseModel):
     base_url: HttpUrl
     supports_batch: bool = False
     batch_size: int = Field(default=100, ge=1, le=500)  # bets per batched status request
+    # Without batched status: checks due together are woken, claimed and concluded
+    # together, up to this many, each bet still asked in its own call, the calls side by
+    # side (at most `max_concurrency` at once). 1: every check on its own.
+    check_group_size: int = Field(default=25, ge=1, le=500)
     first_check_delay: PositiveSeconds = 30.0
     backoff_base: PositiveSeconds = 30.0
     backoff_factor: float = Field(default=2.0, ge=1.0)
@@ -107,6 +111,12 @@ class ProviderPolicy(BaseModel):
         if self.unknown_grace is not None and self.unknown_grace > self.deadline:
             raise ValueError("unknown_grace must not be after the deadline")
         return self
+
+    @property
+    def checks_per_wakeup(self) -> int:
+        """The most checks one wake-up carries: a batched request's bets, or a group of
+        single calls."""
+        return self.batch_size if self.supports_batch else self.check_group_size
 
 
 def parse_policies(

@@ -1,29 +1,36 @@
-"""The batched check, for providers that answer many bets in one call
-(``supports_batch``): claim the due checks of one provider in one statement, ask once
-(``POST /bets/status``), and conclude each bet exactly as a single check would.
+"""Checks of one provider run together: claim the due checks in one statement, ask the
+provider, conclude every bet in one transaction and publish the next wake-ups together.
+
+A provider that answers many bets in one call (``supports_batch``) is asked once
+(``POST /bets/status``); any other is asked about each bet in its own call, the calls
+running side by side, never more at once than the provider's bulkhead lets through
+(``max_concurrency``): a group does not refuse its own calls as busy, and a provider
+that hangs holds one worker thread per group, not one per bet.
 
 Each bet keeps every guarantee of ``betguard.services.checks``: its check is claimed by attempt
 number before the call (a duplicate or stale entry does nothing), no transaction is
 open during the call, and its decision, transition, escalation and audit events are
-the single check's own (``first_decision``, ``verdict_for``, ``conclude``).
+the single check's own (``ask_provider_status``, ``first_decision``, ``verdict_for``,
+``conclude``).
 
 For a provider with a history feed the mirror is read first, as the single check
 does (``betguard.services.checks``): the bets it decides are left out of the call, and a
 provider without a status call is not called at all.
 
-The bets that reach the deadline path are asked to cancel concurrently, within what
-is left of the batch's lease (``services.cancels``): one after the other, many bets
-times a read timeout would outlive the lease, and the sweep would send bets still in
-flight again.
+Calls made one per bet (statuses of a group, and the cancels of bets that reach the
+deadline path) run concurrently within what is left of the lease: one after the
+other, many bets times a read timeout would outlive the lease, and the sweep would
+send bets still in flight again. A call not answered by then is no answer.
 """
 
 from __future__ import annotations
 
 import time
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor, wait
 from datetime import timedelta
+from typing import TypeVar
 
 from betguard.models import bulk, mirror, repository
 from betguard.models.answers import BetStatus, Capability
@@ -38,6 +45,7 @@ from betguard.services.checks import (
     CheckOutcome,
     Verdict,
     ask_cancel,
+    ask_provider_status,
     conclude,
     error_detail,
     first_decision,
@@ -49,6 +57,7 @@ from betguard.services.context import Context
 from betguard.services.wakeups import DueCheck, wake_checks
 
 Answer = tuple[BetStatus | None, list[NewEvent]]
+R = TypeVar("R")
 MAX_CANCELS_IN_FLIGHT = 8
 # What a batch keeps of its lease for itself: concluding its bets in the database.
 LEASE_MARGIN_SHARE = 0.2
@@ -64,11 +73,15 @@ def run_batch_check(ctx: Context, provider_name: str,
     if not bets:
         return +outcomes
     provider = ctx.providers[provider_name]
-    answers = ask_statuses(ctx, provider, bets)
+    limit = ctx.policy(provider_name).max_concurrency
+
+    def budget() -> float:
+        return cancel_budget(ctx.timing.check_lease, time.monotonic() - claimed)
+
+    answers = ask_statuses(ctx, provider, bets, budget=budget, limit=limit)
     first = {bet.id: first_decision(ctx, bet, answers[bet.id][0]) for bet in bets}
-    budget = cancel_budget(ctx.timing.check_lease, time.monotonic() - claimed)
     cancels = ask_cancels(provider, [b for b in bets if first[b.id].action is Action.CANCEL],
-                          budget=budget, limit=ctx.policy(provider_name).max_concurrency)
+                          budget=budget(), limit=limit)
     verdicts = [verdict_for(ctx, bet, *answers[bet.id], first[bet.id], cancels.get(bet.id))
                 for bet in bets]
     applied = conclude(ctx, verdicts)
@@ -87,21 +100,32 @@ def _claim(ctx: Context, provider: str, checks: Sequence[tuple[int, int]]) -> li
         taken = {bet.id for bet in bets}
         bulk.count_duplicate_deliveries(
             session, sorted({bet_id for bet_id, _ in checks} - taken))
+        policy = ctx.policies.get(provider)
+        together = "group" if policy is not None and not policy.supports_batch else "batch"
         repository.add_events_of(session, (
             (bet.id, NewEvent(EventKind.CHECK_STARTED, "betguard",
-                              {"attempt": bet.check_attempt - 1, "batch": len(bets)}))
+                              {"attempt": bet.check_attempt - 1, together: len(bets)}))
             for bet in bets), now=now)
         session.commit()
     return bets
 
 
-def ask_statuses(ctx: Context, provider: Provider,
-                 bets: Sequence[BetSnapshot]) -> dict[int, Answer]:
-    """The mirror's answers where it decides, then one call about the other bets."""
+def ask_statuses(ctx: Context, provider: Provider, bets: Sequence[BetSnapshot], *,
+                 budget: Callable[[], float],
+                 limit: int = MAX_CANCELS_IN_FLIGHT) -> dict[int, Answer]:
+    """The mirror's answers where it decides, then the provider about the other bets:
+    in one call when it answers batches, else each bet in its own call, side by side
+    (at most ``limit`` at once), for at most ``budget()`` seconds."""
     answers = read_mirror_many(ctx, provider, bets)
     rest = [bet for bet in bets if bet.id not in answers]
-    if rest:
+    if rest and provider.supports_batch:
         answers.update(ask_provider(provider, rest))
+    elif rest:
+        answers.update(concurrently(
+            lambda bet: ask_provider_status(provider, bet, bet.check_attempt - 1), rest,
+            budget=budget(), limit=limit, name=f"check-{provider.name}",
+            not_answered=lambda bet, spent: _not_answered(
+                bet, spent, "StatusNotAnswered", bet.check_attempt - 1)))
     return answers
 
 
@@ -158,30 +182,45 @@ def ask_cancels(provider: Provider, bets: Sequence[BetSnapshot], *, budget: floa
     the provider's bulkhead), for at most ``budget`` seconds in all. A cancel not
     answered by then is no answer (the bet goes to a person); its call ends by itself,
     bounded by the client's timeouts."""
+    return concurrently(
+        lambda bet: ask_cancel(provider, bet), bets, budget=budget,
+        limit=min(limit, MAX_CANCELS_IN_FLIGHT), name=f"cancel-{provider.name}",
+        not_answered=lambda bet, spent: _not_answered(bet, spent, "CancelNotAnswered", None,
+                                                      EventKind.CANCEL_FAILED))
+
+
+def concurrently(call: Callable[[BetSnapshot], R], bets: Sequence[BetSnapshot], *,
+                 budget: float, limit: int, name: str,
+                 not_answered: Callable[[BetSnapshot, float], R]) -> dict[int, R]:
+    """``call`` for each bet, at most ``limit`` at once, for at most ``budget`` seconds in
+    all: a bet whose call has not answered by then gets ``not_answered`` (its call, if
+    it started, ends by itself, bounded by the client's timeouts)."""
     if not bets:
         return {}
-    if budget <= 0:  # the lease is spent: a cancel sent now would be answered to nobody
-        return {bet.id: _not_answered(bet, budget) for bet in bets}
-    pool = ThreadPoolExecutor(max_workers=min(MAX_CANCELS_IN_FLIGHT, len(bets), limit),
-                              thread_name_prefix=f"cancel-{provider.name}")
+    if budget <= 0:  # the lease is spent: an answer now would be answered to nobody
+        return {bet.id: not_answered(bet, budget) for bet in bets}
+    pool = ThreadPoolExecutor(max_workers=max(1, min(len(bets), limit)),
+                              thread_name_prefix=name)
     try:
-        asked = {bet.id: pool.submit(ask_cancel, provider, bet) for bet in bets}
+        asked = {bet.id: pool.submit(call, bet) for bet in bets}
         wait(asked.values(), timeout=budget)
     finally:
         pool.shutdown(wait=False, cancel_futures=True)
-    return {bet.id: _answered(asked[bet.id], bet, budget) for bet in bets}
+    return {bet.id: _answered(asked[bet.id], bet, budget, not_answered) for bet in bets}
 
 
-def _answered(future: Future[CancelAnswer], bet: BetSnapshot, budget: float) -> CancelAnswer:
+def _answered(future: Future[R], bet: BetSnapshot, budget: float,
+              not_answered: Callable[[BetSnapshot, float], R]) -> R:
     if future.done() and not future.cancelled():
         return future.result()
-    return _not_answered(bet, budget)
+    return not_answered(bet, budget)
 
 
-def _not_answered(bet: BetSnapshot, budget: float) -> CancelAnswer:
-    detail = {"attempt": None, "error": "CancelNotAnswered",
+def _not_answered(bet: BetSnapshot, budget: float, error: str, attempt: int | None,
+                  kind: EventKind = EventKind.PROVIDER_ERROR) -> tuple[None, list[NewEvent]]:
+    detail = {"attempt": attempt, "error": error,
               "message": f"no answer within {budget:.1f} s, the time left of the check's lease"}
-    return None, [NewEvent(EventKind.CANCEL_FAILED, f"provider:{bet.provider}", detail)]
+    return None, [NewEvent(kind, f"provider:{bet.provider}", detail)]
 
 
 def _wake(ctx: Context, verdicts: Sequence[Verdict]) -> None:

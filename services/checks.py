@@ -98,11 +98,18 @@ def ask_status(
     """The bet's status: from the mirror of the provider's history when it has one and
     the mirror decides (see the module's docstring), else from the provider; an error
     is recorded and handled like an outage."""
-    actor = f"provider:{bet.provider}"
     if Capability.HISTORY in provider.capabilities:
         mirrored = read_mirror(ctx, bet)
         if mirror_decides(provider, mirrored):
             return mirrored, [mirror_event(bet, mirrored, attempt)]
+    return ask_provider_status(provider, bet, attempt)
+
+
+def ask_provider_status(
+    provider: Provider, bet: BetSnapshot, attempt: int
+) -> tuple[BetStatus | None, list[NewEvent]]:
+    """Ask the provider about the bet, in one call; an error is recorded as no answer."""
+    actor = f"provider:{bet.provider}"
     started = time.perf_counter()
     try:
         answer = provider.get_status(bet.bet_ref, bet.player_id)

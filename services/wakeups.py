@@ -1,6 +1,8 @@
-"""Waking checks up after commit: one message per bet, or, for a provider that answers
-many bets in one call (``supports_batch``), one message per chunk of bets due at about
-the same time."""
+"""Waking checks up after commit: checks of one provider due at about the same time
+share one wake-up (``check_batch``), up to the provider's ``checks_per_wakeup``: a
+batched request's bets for a provider that answers many bets in one call
+(``supports_batch``), else a group of single calls run side by side. A check due
+alone is woken on its own (``check``)."""
 
 from __future__ import annotations
 
@@ -26,18 +28,22 @@ class DueCheck:
 
 
 def wake_checks(ctx: Context, due: Sequence[DueCheck]) -> None:
-    """Publish a wake-up for each check (the scheduler never raises: sweeps back it up)."""
-    batched: dict[str, list[DueCheck]] = defaultdict(list)
+    """Publish the wake-ups of ``due`` (the scheduler never raises: sweeps back it up)."""
+    by_provider: dict[str, list[DueCheck]] = defaultdict(list)
     for check in due:
-        policy = ctx.policies.get(check.provider)
-        if policy is not None and policy.supports_batch:
-            batched[check.provider].append(check)
-        else:
+        if check.provider in ctx.policies:
+            by_provider[check.provider].append(check)
+        else:  # its own wake-up: the check then crashes, and ends in review
             ctx.scheduler.check(check.bet_id, check.attempt, check.at, label=check.label)
-    for provider, checks in batched.items():
-        for chunk in chunks_by_time(checks, ctx.policy(provider).batch_size):
-            ctx.scheduler.check_batch(provider, [(c.bet_id, c.attempt) for c in chunk],
-                                      max(c.at for c in chunk))
+    for provider, checks in by_provider.items():
+        policy = ctx.policy(provider)
+        for chunk in chunks_by_time(checks, policy.checks_per_wakeup):
+            if len(chunk) == 1 and not policy.supports_batch:
+                ctx.scheduler.check(chunk[0].bet_id, chunk[0].attempt, chunk[0].at,
+                                    label=chunk[0].label)
+            else:
+                ctx.scheduler.check_batch(provider, [(c.bet_id, c.attempt) for c in chunk],
+                                          max(c.at for c in chunk))
 
 
 def chunks_by_time(checks: Sequence[DueCheck], size: int) -> list[list[DueCheck]]:

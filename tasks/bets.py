@@ -63,7 +63,8 @@ def _check(bet_id: int, attempt: int, ref: str) -> StrEnum:
 
 @app.task(name=BATCH_CHECK_TASK)
 def check_batch(provider: str, checks: list[list[int]]) -> dict[str, int]:
-    """One batched status query for up to a policy's ``batch_size`` bets of ``provider``."""
+    """The checks of ``provider`` due together: one batched status query for a provider
+    that answers them, else a group of single calls run side by side."""
     pairs = [(bet_id, attempt) for bet_id, attempt in checks]
     ctx = context()
     try:

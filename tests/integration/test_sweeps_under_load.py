@@ -17,7 +17,13 @@ import pytest
 from celery import Celery
 from sqlalchemy import select, update
 
-from betguard.config.celery import CHECK_TASK, NOTIFY_TASK, PROVIDER_QUEUE, REFUND_TASK
+from betguard.config.celery import (
+    BATCH_CHECK_TASK,
+    CHECK_TASK,
+    NOTIFY_TASK,
+    PROVIDER_QUEUE,
+    REFUND_TASK,
+)
 from betguard.messaging.scheduler import CeleryScheduler
 from betguard.models.tables import Bet
 from betguard.services.context import Context
@@ -33,7 +39,8 @@ LIMIT = 3
 def idle_broker(stack: Stack) -> Iterator[CeleryScheduler]:
     app = Celery("idle-broker", set_as_current=False)
     app.conf.update(broker_url=stack.redis.url.rsplit("/", 1)[0] + "/9", task_routes={
-        task: {"queue": PROVIDER_QUEUE} for task in (CHECK_TASK, REFUND_TASK, NOTIFY_TASK)})
+        task: {"queue": PROVIDER_QUEUE}
+        for task in (CHECK_TASK, BATCH_CHECK_TASK, REFUND_TASK, NOTIFY_TASK)})
     scheduler = CeleryScheduler(app, max_countdown=600)
     yield scheduler
     with app.connection_for_write() as connection:
@@ -92,7 +99,8 @@ def test_a_sweep_fills_the_queue_only_up_to_the_limit_and_the_lost_wakeup_goes_f
     dispatched = (report.checks_dispatched + report.refunds_dispatched
                   + report.notifications_dispatched)
     assert 1 <= dispatched <= LIMIT - 1
-    assert idle_broker.backlog() == 1 + dispatched
+    # Checks of one provider due together share a wake-up: no more messages than bets.
+    assert 1 + 1 <= idle_broker.backlog() <= 1 + dispatched
     assert "check_dispatched_by_sweep" in stack.kinds(bet_id)
 
 

@@ -1,4 +1,5 @@
-"""Shared wake-ups for batched checks: chunks of checks due at about the same time."""
+"""Shared wake-ups: checks of one provider due at about the same time, in chunks (a
+batched request's bets, or a group of single calls)."""
 
 from __future__ import annotations
 
@@ -68,3 +69,44 @@ def test_a_check_of_a_provider_removed_from_the_policies_is_still_woken_with_the
     # Its own wake-up: its check then crashes, and ends in review after a few tries.
     assert published.single == [9]
     assert published.batches == [[1, 2]]
+
+
+def per_bet(name: str = "acme", *, group: int = 25) -> ProviderPolicy:
+    return ProviderPolicy(name=name, base_url="http://acme.test", check_group_size=group)
+
+
+def published_by(policy: ProviderPolicy, due_checks: list[DueCheck]) -> Published:
+    published = Published()
+    ctx = Context(db=cast(Database, None), policies={policy.name: policy}, providers={},
+                  wallet=cast(Wallet, None), scheduler=cast(Scheduler, published))
+    wake_checks(ctx, due_checks)
+    return published
+
+
+def test_checks_of_a_provider_without_batches_due_together_share_a_wakeup_per_group() -> None:
+    published = published_by(per_bet(group=4), [due(n, n * 0.01) for n in range(10)])
+
+    assert published.batches == [[0, 1, 2, 3], [4, 5, 6, 7], [8, 9]]
+    assert published.single == []
+
+
+def test_a_check_due_alone_is_woken_as_a_single_check() -> None:
+    published = published_by(per_bet(), [due(1, 0), due(2, 5), due(3, 5.5)])
+
+    assert published.single == [1]
+    assert published.batches == [[2, 3]]
+
+
+def test_a_group_size_of_one_wakes_every_check_on_its_own() -> None:
+    published = published_by(per_bet(group=1), [due(n, 0) for n in range(3)])
+
+    assert published.single == [0, 1, 2]
+    assert published.batches == []
+
+
+def test_a_wakeup_carries_a_batch_or_a_group_as_the_policy_says() -> None:
+    batcher = ProviderPolicy(name="b", base_url="http://b.test", supports_batch=True,
+                             batch_size=80, check_group_size=7)
+
+    assert batcher.checks_per_wakeup == 80
+    assert per_bet(group=7).checks_per_wakeup == 7
