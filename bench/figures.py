@@ -19,9 +19,14 @@ from bench.stack import HANG_SECONDS
 
 KEYS = ("checks_vs_naive", "checks_vs_noop", "resolution_vs_noop", "intake_vs_raw_insert",
         "intake_single_p99", "sweep_large_vs_small", "economy_normal_path_queries",
-        "economy_queries_per_check", "memory_growth", "catchup_peak_vs_limit",
+        "economy_queries_per_check", "checks_cpu_ms", "memory_growth", "catchup_peak_vs_limit",
         "catchup_drain_vs_ideal", "isolation_p99_vs_alone")
 SINGLE_P99_BOUND_MS = 5.0
+CPU_PER_CHECK_GOAL_MS = 1.5
+# The processes a check costs CPU in: betguard's and the services it runs on (not the
+# simulator playing the provider, nor the bench itself).
+CHECK_PROCESSES = ("provider worker", "default worker", "beat", "postgres", "redis")
+NAIVE_PROCESSES = ("naive worker", "postgres", "redis")
 
 
 def checks(run: CheckRun, naive: CheckRun, raw: RawLimits, sizes: Sizes) -> list[Figure]:
@@ -37,6 +42,24 @@ def checks(run: CheckRun, naive: CheckRun, raw: RawLimits, sizes: Sizes) -> list
                "checks/s", raw.noop_per_second, "no-op tasks/s", r_noop, ">= 0.5x",
                (r_noop or 0) >= 0.5, size, notes),
     ]
+
+
+def cpu_per_check(run: CheckRun, naive: CheckRun, sizes: Sizes) -> Figure:
+    """CPU milliseconds per check, summed over the processes a check runs in."""
+    mine = cpu_ms_per_check(run, CHECK_PROCESSES)
+    theirs = cpu_ms_per_check(naive, NAIVE_PROCESSES)
+    worker = cpu_ms_per_check(run, ("provider worker",))
+    return Figure("checks_cpu_ms", "CPU per check: provider worker, PostgreSQL, Redis",
+                  mine, "ms", theirs, "naive task, ms", ratio(mine, theirs),
+                  f"<= {CPU_PER_CHECK_GOAL_MS} ms", mine <= CPU_PER_CHECK_GOAL_MS,
+                  f"{run.checks} checks over {sizes.check_bets} bets",
+                  {"provider_worker_ms": round(worker, 2),
+                   "simulator_ms": round(cpu_ms_per_check(run, ("simulator",)), 2)})
+
+
+def cpu_ms_per_check(run: CheckRun, processes: tuple[str, ...]) -> float:
+    cores = sum(share for name, share in run.cpu if name in processes)
+    return 1000 * cores / run.per_second if run.per_second else float("nan")
 
 
 def memory(run: CheckRun, sizes: Sizes) -> Figure:

@@ -75,6 +75,7 @@ def run_scenarios(stack: BenchStack, sizes: Sizes, results: Path) -> dict[str, F
     figures: list[Figure] = []
     if run is not None and naive is not None and limits is not None:
         figures += make.checks(run, naive, limits, sizes)
+        figures.append(make.cpu_per_check(run, naive, sizes))
     if run is not None:
         figures.append(make.memory(run, sizes))
     if res is not None and limits is not None:

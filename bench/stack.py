@@ -44,6 +44,7 @@ deadline = 86400
 escalation = "review"
 read_timeout = 5
 http_attempts = 1
+max_concurrency = 1000  # the provider takes every call the workers make at once
 
 [providers.batched]   # resolution: the provider answers POST /bets/status
 base_url = "{{sim}}"
@@ -68,6 +69,7 @@ escalation = "review"
 read_timeout = 5
 http_attempts = 1
 rate_limit = {rate}
+max_concurrency = 1000  # only the rate limit holds the drain back
 breaker_cooldown = 1  # the outage opens the breaker: the drain starts up to this late
 
 [providers.economy]   # provider economy: results reported by the game server come first
