@@ -8,6 +8,8 @@ check is rescheduled like an outage, instead of queueing behind the calls that h
 Waiting is not the default because it is paid by every refused check, on a thread:
 with a provider hanging, hundreds of its checks come due together, and a 0.1 s wait
 each kept an 8-thread worker's other providers waiting for seconds (bench: isolation).
+A group of checks (``betguard.services.batch_checks``) waits a little: it pays once for
+all its bets, on one worker thread.
 
 Slots are leases: members of a sorted set scored by their expiry on Redis' clock, so
 the slot of a worker killed mid-call frees itself when its lease runs out. The lease
@@ -63,12 +65,13 @@ class RedisBulkhead:
         self._clock = clock
         self._script = client.register_script(_ACQUIRE)
 
-    def acquire(self, *, lease: float) -> str:
+    def acquire(self, *, lease: float, wait: float | None = None) -> str:
         """Take a slot for at most ``lease`` seconds and return its token; raise
-        :class:`ProviderBusy` if none frees up within the short wait."""
+        :class:`ProviderBusy` if none frees up within ``wait`` seconds (None: the
+        bulkhead's own wait)."""
         token = secrets.token_hex(8)
         lease_us = max(1, int(lease * 1_000_000))
-        give_up = self._clock() + self._wait
+        give_up = self._clock() + (self._wait if wait is None else wait)
         while True:
             if int(self._script(keys=[self.key], args=[self.limit, lease_us, token])):
                 return token

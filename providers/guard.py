@@ -18,6 +18,7 @@ a lost count only delays the breaker; the slot's lease frees it.
 
 from __future__ import annotations
 
+import copy
 import logging
 from collections.abc import Callable
 from enum import Enum, StrEnum
@@ -26,7 +27,7 @@ from typing import Protocol, TypeVar
 import redis
 
 from betguard.providers.base import BetStatus, CancelOutcome, HistoryPage, Provider
-from betguard.providers.breaker import CLOSED, Admission, BreakerState
+from betguard.providers.breaker import CLOSED, Admission, BreakerState, admit
 from betguard.providers.errors import (
     CircuitOpen,
     GuardUnavailable,
@@ -78,6 +79,7 @@ def call_lease(*, connect_timeout: float, read_timeout: float, attempts: int,
 
 
 class Breaker(Protocol):  # betguard.providers.breaker.RedisBreaker
+    def read(self) -> tuple[BreakerState, float]: ...
     def admit(self, *, trial_lease: float) -> tuple[Admission, BreakerState]: ...
     def failed(self, *, lease: float) -> bool: ...
     def answered(self) -> None: ...
@@ -85,7 +87,7 @@ class Breaker(Protocol):  # betguard.providers.breaker.RedisBreaker
 
 
 class Bulkhead(Protocol):  # betguard.providers.bulkhead.RedisBulkhead
-    def acquire(self, *, lease: float) -> str: ...
+    def acquire(self, *, lease: float, wait: float | None = None) -> str: ...
     def release(self, token: str) -> None: ...
 
 
@@ -100,7 +102,7 @@ class GuardedProvider:
     """A provider whose calls pass its breaker and its bulkhead first."""
 
     def __init__(self, inner: Provider, *, bulkhead: Bulkhead, breaker: Breaker, lease: float,
-                 listener: GuardListener | None = None) -> None:
+                 listener: GuardListener | None = None, slot_wait: float | None = None) -> None:
         self.inner = inner
         self.name = inner.name
         self.supports_batch = inner.supports_batch
@@ -110,6 +112,25 @@ class GuardedProvider:
         self._breaker = breaker
         self._lease = lease
         self._listener = listener
+        self._slot_wait = slot_wait  # None: the bulkhead's own (refused at once)
+        self._shared_admission: tuple[Admission, BreakerState] | None = None
+        self._group_failed = False  # a call of this group went unanswered
+
+    def for_group(self, *, slot_wait: float) -> GuardedProvider:
+        """This provider for one group of calls made together (the checks of a group,
+        ``betguard.services.batch_checks``): each call waits up to ``slot_wait`` seconds
+        for a concurrency slot, and while the breaker is closed they share one admission,
+        read now (a failure still counts, an answer still resets). A breaker that is not
+        closed is asked by each call, so that exactly one trial goes out."""
+        view = copy.copy(self)
+        view._slot_wait = max(0.0, slot_wait)
+        try:
+            state, now = self._breaker.read()
+        except redis.RedisError:
+            return view  # each call asks, and is refused while the breaker is unreadable
+        if admit(state, now, trial_lease=self._lease)[0] is Admission.CALL:
+            view._shared_admission = (Admission.CALL, state)
+        return view
 
     def get_status(self, bet_ref: str, player_id: str = "") -> BetStatus:
         return self._guarded(lambda: self.inner.get_status(bet_ref, player_id), calls=1)
@@ -127,7 +148,7 @@ class GuardedProvider:
 
     def _guarded(self, call: Callable[[], T], *, calls: int) -> T:
         lease = self._lease * calls
-        admission, seen = self._admit(lease)
+        admission, seen = self._shared_admission or self._admit(lease)
         token = self._take_slot(lease, trial=admission is Admission.TRIAL)
         try:
             try:
@@ -157,7 +178,7 @@ class GuardedProvider:
 
     def _take_slot(self, lease: float, *, trial: bool) -> str:
         try:
-            return self._bulkhead.acquire(lease=lease)
+            return self._bulkhead.acquire(lease=lease, wait=self._slot_wait)
         except (ProviderBusy, redis.RedisError) as exc:
             busy = isinstance(exc, ProviderBusy)
             self._refused(Refusal.BUSY if busy else Refusal.UNAVAILABLE)
@@ -173,14 +194,17 @@ class GuardedProvider:
         trial = admission is Admission.TRIAL
         try:
             if outcome is Outcome.NO_ANSWER:
+                self._group_failed = self._shared_admission is not None
                 if self._breaker.failed(lease=lease):
                     log.warning("provider %s: circuit breaker opened: calls in a row got no "
                                 "answer", self.name)
                     if self._listener is not None:
                         self._listener.opened(self.name)
-            elif outcome is Outcome.ANSWERED and (trial or seen != CLOSED):
+            elif outcome is Outcome.ANSWERED and (trial or seen != CLOSED
+                                                  or self._group_failed):
                 # With nothing counted when the call was admitted there is nothing to
-                # reset: a failure counted meanwhile is reset by the next call's answer.
+                # reset: a failure counted meanwhile is reset by the next call's answer
+                # (in a group sharing one admission, by the next answer in the group).
                 self._breaker.answered()
                 if trial:
                     log.info("provider %s: trial call answered, circuit breaker closed",

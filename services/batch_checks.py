@@ -4,8 +4,10 @@ provider, conclude every bet in one transaction and publish the next wake-ups to
 A provider that answers many bets in one call (``supports_batch``) is asked once
 (``POST /bets/status``); any other is asked about each bet in its own call, the calls
 running side by side, never more at once than the provider's bulkhead lets through
-(``max_concurrency``): a group does not refuse its own calls as busy, and a provider
-that hangs holds one worker thread per group, not one per bet.
+(``max_concurrency``); a call finding every slot taken waits a little for one
+(``GROUP_SLOT_WAIT``), then is refused as busy, and while the provider's circuit
+breaker is closed the calls share one admission (``GuardedProvider.for_group``). A
+provider that hangs holds one worker thread per group, not one per bet.
 
 Each bet keeps every guarantee of ``betguard.services.checks``: its check is claimed by attempt
 number before the call (a duplicate or stale entry does nothing), no transaction is
@@ -59,6 +61,11 @@ from betguard.services.wakeups import DueCheck, wake_checks
 Answer = tuple[BetStatus | None, list[NewEvent]]
 R = TypeVar("R")
 MAX_CANCELS_IN_FLIGHT = 8
+# How long a group's call waits for a free concurrency slot of its provider before it is
+# refused as busy: about a slow answer. Checks of one provider due together run in
+# several groups at once; without it, the calls of one group would be refused for the
+# slots another group holds for a few tens of milliseconds.
+GROUP_SLOT_WAIT = 1.0
 # What a batch keeps of its lease for itself: concluding its bets in the database.
 LEASE_MARGIN_SHARE = 0.2
 LEASE_MARGIN_MAX = 10.0
@@ -121,8 +128,10 @@ def ask_statuses(ctx: Context, provider: Provider, bets: Sequence[BetSnapshot], 
     if rest and provider.supports_batch:
         answers.update(ask_provider(provider, rest))
     elif rest:
+        for_group = getattr(provider, "for_group", None)  # a guarded provider's group view
+        asker = for_group(slot_wait=min(GROUP_SLOT_WAIT, budget())) if for_group else provider
         answers.update(concurrently(
-            lambda bet: ask_provider_status(provider, bet, bet.check_attempt - 1), rest,
+            lambda bet: ask_provider_status(asker, bet, bet.check_attempt - 1), rest,
             budget=budget(), limit=limit, name=f"check-{provider.name}",
             not_answered=lambda bet, spent: _not_answered(
                 bet, spent, "StatusNotAnswered", bet.check_attempt - 1)))

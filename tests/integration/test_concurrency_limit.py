@@ -14,7 +14,12 @@ from pathlib import Path
 import pytest
 import redis
 
-from betguard.providers.base import GENERIC_CAPABILITIES, BetStatus, CancelOutcome
+from betguard.providers.base import (
+    GENERIC_CAPABILITIES,
+    BetStatus,
+    CancelOutcome,
+    ProviderStatus,
+)
 from betguard.providers.breaker import Admission, Mode, RedisBreaker
 from betguard.providers.bulkhead import RedisBulkhead
 from betguard.providers.errors import (
@@ -232,3 +237,42 @@ def test_with_the_breaker_open_calls_fail_without_waiting_for_a_slot(
 
     with pytest.raises(CircuitOpen):
         provider.get_status("bet-1")
+
+
+class Answering(Hanging):
+    """Answers every call at once (pending), counting the calls that reached it."""
+
+    def get_status(self, bet_ref: str, player_id: str = "") -> BetStatus:
+        with self.lock:
+            self.calls += 1
+        return BetStatus(bet_ref, ProviderStatus.PENDING)
+
+
+def test_a_groups_call_waits_for_a_slot_freed_meanwhile_and_the_provider_still_refuses(
+    client: redis.Redis,
+) -> None:
+    slots = bulkhead(client, limit=1)
+    held = slots.acquire(lease=30)  # another group's call, answered 0.2 s later
+    inner = Answering(hold=0)
+    provider = GuardedProvider(inner, bulkhead=slots, breaker=breaker(client), lease=5)
+    threading.Timer(0.2, slots.release, args=(held,)).start()
+
+    with pytest.raises(ProviderBusy):
+        provider.get_status("bet-1")  # refused at once, as a single check is
+    answer = provider.for_group(slot_wait=5.0).get_status("bet-2")
+
+    assert answer.status is ProviderStatus.PENDING and inner.calls == 1
+    assert slots.holders() == 0, "the waiting call handed its slot back"
+
+
+def test_a_groups_call_is_refused_when_no_slot_frees_up_within_its_wait(
+    client: redis.Redis,
+) -> None:
+    slots = bulkhead(client, limit=1)
+    slots.acquire(lease=30)  # a call that hangs
+    inner = Answering(hold=0)
+    provider = GuardedProvider(inner, bulkhead=slots, breaker=breaker(client), lease=5)
+
+    with pytest.raises(ProviderBusy):
+        provider.for_group(slot_wait=0.2).get_status("bet-1")
+    assert inner.calls == 0

@@ -131,10 +131,20 @@ class FakeBreaker:
     now: float = 0.0
     state: BreakerState = CLOSED
     broken: bool = False
+    admissions: int = 0
+
+    reads: int = 0
+
+    def read(self) -> tuple[BreakerState, float]:
+        if self.broken:
+            raise redis.ConnectionError("Redis is down")
+        self.reads += 1
+        return self.state, self.now
 
     def admit(self, *, trial_lease: float) -> tuple[Admission, BreakerState]:
         if self.broken:
             raise redis.ConnectionError("Redis is down")
+        self.admissions += 1
         seen = self.state
         admission, self.state = admit(self.state, self.now, trial_lease=trial_lease)
         return admission, seen
@@ -157,7 +167,7 @@ class FakeBulkhead:
     held: set[str] = field(default_factory=set)
     taken: int = 0
 
-    def acquire(self, *, lease: float) -> str:
+    def acquire(self, *, lease: float, wait: float | None = None) -> str:
         if len(self.held) >= self.limit:
             raise ProviderBusy("every slot taken")
         self.taken += 1
@@ -296,3 +306,44 @@ def test_when_redis_cannot_be_asked_the_call_is_refused_rather_than_made_unguard
         provider.get_status("bet-1")
 
     assert inner.calls == 0 and heard.refusals == [("acme", Refusal.UNAVAILABLE)]
+
+
+def test_a_group_of_calls_shares_one_admission_while_the_breaker_is_closed() -> None:
+    breaker = FakeBreaker()
+    inner = ScriptedProvider(errors=[ProviderUnavailable("read timed out"), None, None])
+    provider, _ = guard(inner, breaker)
+    group = provider.for_group(slot_wait=0.0)
+
+    with pytest.raises(ProviderUnavailable):
+        group.get_status("bet-1")
+    group.get_status("bet-2")
+    group.get_status("bet-3")
+
+    assert (breaker.reads, breaker.admissions, inner.calls) == (1, 0, 3)
+    assert breaker.state == CLOSED, "the failure was counted, the answers reset it"
+    provider.get_status("bet-4")
+    assert breaker.admissions == 1, "the provider itself still asks the breaker per call"
+
+
+def test_a_group_facing_a_half_open_breaker_sends_exactly_one_trial() -> None:
+    breaker = FakeBreaker(state=failures(THRESHOLD), now=COOLDOWN)
+    inner = ScriptedProvider(errors=timeouts(1))
+    provider, heard = guard(inner, breaker)
+    group = provider.for_group(slot_wait=0.0)
+
+    with pytest.raises(ProviderUnavailable):
+        group.get_status("bet-1")  # the trial, which fails
+    with pytest.raises(CircuitOpen):
+        group.get_status("bet-2")
+
+    assert inner.calls == 1 and breaker.state.mode(breaker.now) is Mode.OPEN
+
+
+def test_a_group_whose_breaker_cannot_be_read_is_refused_call_by_call() -> None:
+    breaker = FakeBreaker(broken=True)
+    inner = ScriptedProvider()
+    provider, _ = guard(inner, breaker)
+
+    with pytest.raises(GuardUnavailable):
+        provider.for_group(slot_wait=0.0).get_status("bet-1")
+    assert inner.calls == 0

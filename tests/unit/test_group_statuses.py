@@ -9,7 +9,7 @@ import threading
 from typing import cast
 
 from betguard.providers.base import BetStatus, ProviderStatus
-from betguard.services.batch_checks import ask_statuses
+from betguard.services.batch_checks import GROUP_SLOT_WAIT, ask_statuses
 from betguard.services.context import Context
 from tests.unit.test_batch_cancels import HELD_FOR_GOOD, MeetingProvider, bet
 
@@ -106,3 +106,19 @@ def test_a_provider_with_batched_status_is_asked_once_for_the_whole_group() -> N
 
     assert asked == [[f"b-{n}" for n in range(5)]]
     assert all(events[0].detail["batch"] == 5 for _, events in answers.values())
+
+
+def test_a_groups_calls_go_through_the_guarded_providers_group_view() -> None:
+    plain = Statuses(2)
+    waits: list[float] = []
+
+    class Guarded(Statuses):
+        def for_group(self, *, slot_wait: float) -> Statuses:
+            waits.append(slot_wait)
+            return plain
+
+    answers = ask_statuses(NO_MIRROR, Guarded(1), [bet(1), bet(2)],
+                           budget=lambda: HELD_FOR_GOOD, limit=2)
+
+    assert waits == [GROUP_SLOT_WAIT], "the group view asks, not the provider itself"
+    assert all(answer is not None for answer, _ in answers.values())
