@@ -151,6 +151,12 @@ class _UntrustedResponse(Exception):
 POOL_MAXSIZE = 128
 
 
+_HEADERS = {**requests.utils.default_headers(),
+            "Content-Type": "application/json", "Accept": "application/json",
+            # Plain bytes on the wire, so the body can be read as it arrives.
+            "Accept-Encoding": "identity"}
+
+
 def make_session(*, pool_maxsize: int = POOL_MAXSIZE) -> requests.Session:
     """A session with a connection pool and no hidden retries (tenacity owns retrying).
 
@@ -300,11 +306,10 @@ class SignedJsonClient:
         The signature binds the request target exactly as sent (after requests has
         normalised the URL's quoting), with a fresh request id per attempt.
         """
-        headers = {"Content-Type": "application/json", "Accept": "application/json",
-                   # Plain bytes on the wire, so the body can be read as it arrives.
-                   "Accept-Encoding": "identity"}
-        prepared = self._session.prepare_request(requests.Request(
-            method, (base or self.base_url) + path, data=payload or None, headers=headers))
+        # Prepared without the session: merging its cookies and settings into every
+        # request cost a third of preparing it, and a signed API keeps no cookies.
+        prepared = requests.Request(method, (base or self.base_url) + path,
+                                    data=payload or None, headers=_HEADERS).prepare()
         exchange = signing.Exchange(
             signing.new_request_id(), str(prepared.method), prepared.path_url)
         try:
