@@ -23,6 +23,7 @@ from bench.figure import Figure
 from bench.scenarios import catchup, checks, economy, intake, isolation, raw, resolution, sweeps
 from bench.sizes import FULL, QUICK, Sizes
 from bench.stack import LATENCY_MS, PROVIDER_CONCURRENCY, PROVIDER_WORKERS, BenchStack, start
+from betguard.bootstrap import settle_heap
 
 RESULTS = Path(__file__).with_name("results")
 T = TypeVar("T")
@@ -42,6 +43,7 @@ def main(*, quick: bool, workdir: Path | None = None, results: Path | None = Non
     began = time.monotonic()
     say(f"bench {sizes.label}: starting PostgreSQL, Redis, simulator, workers in {workdir}")
     stack = start(workdir, rate_limit=sizes.rate_limit)
+    settle_heap()  # the bench calls intake in this process: started as betguard's API is
     try:
         if only is not None:
             return run_one(stack, sizes, only, results)

@@ -120,8 +120,10 @@ class GuardedProvider:
         """This provider for one group of calls made together (the checks of a group,
         ``betguard.services.batch_checks``): each call waits up to ``slot_wait`` seconds
         for a concurrency slot, and while the breaker is closed they share one admission,
-        read now (a failure still counts, an answer still resets). A breaker that is not
-        closed is asked by each call, so that exactly one trial goes out."""
+        read now (a failure still counts, an answer still resets); once a call of the
+        group went unanswered, each later call asks again, so a breaker that opened
+        meanwhile stops the rest. A breaker that is not closed is asked by each call, so
+        that exactly one trial goes out."""
         view = copy.copy(self)
         view._slot_wait = max(0.0, slot_wait)
         try:
@@ -148,7 +150,8 @@ class GuardedProvider:
 
     def _guarded(self, call: Callable[[], T], *, calls: int) -> T:
         lease = self._lease * calls
-        admission, seen = self._shared_admission or self._admit(lease)
+        shared = None if self._group_failed else self._shared_admission
+        admission, seen = shared or self._admit(lease)
         token = self._take_slot(lease, trial=admission is Admission.TRIAL)
         try:
             try:

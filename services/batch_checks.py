@@ -3,8 +3,8 @@ provider, conclude every bet in one transaction and publish the next wake-ups to
 
 A provider that answers many bets in one call (``supports_batch``) is asked once
 (``POST /bets/status``); any other is asked about each bet in its own call, the calls
-running side by side, never more at once than the provider's bulkhead lets through
-(``max_concurrency``); a call finding every slot taken waits a little for one
+running side by side, a few at a time (``GROUP_CALLS_AT_ONCE``, never more than the
+provider's ``max_concurrency``); a call finding every slot taken waits a little for one
 (``GROUP_SLOT_WAIT``), then is refused as busy, and while the provider's circuit
 breaker is closed the calls share one admission (``GuardedProvider.for_group``). A
 provider that hangs holds one worker thread per group, not one per bet.
@@ -66,6 +66,10 @@ MAX_CANCELS_IN_FLIGHT = 8
 # several groups at once; without it, the calls of one group would be refused for the
 # slots another group holds for a few tens of milliseconds.
 GROUP_SLOT_WAIT = 1.0
+# A group's calls in flight at once, at most (and never more than its provider's
+# max_concurrency): the rest take their turn on the same threads. A worker runs many
+# groups at once; 25 calls each would open hundreds of connections to a provider.
+GROUP_CALLS_AT_ONCE = 4
 # What a batch keeps of its lease for itself: concluding its bets in the database.
 LEASE_MARGIN_SHARE = 0.2
 LEASE_MARGIN_MAX = 10.0
@@ -132,7 +136,8 @@ def ask_statuses(ctx: Context, provider: Provider, bets: Sequence[BetSnapshot], 
         asker = for_group(slot_wait=min(GROUP_SLOT_WAIT, budget())) if for_group else provider
         answers.update(concurrently(
             lambda bet: ask_provider_status(asker, bet, bet.check_attempt - 1), rest,
-            budget=budget(), limit=limit, name=f"check-{provider.name}",
+            budget=budget(), limit=min(limit, GROUP_CALLS_AT_ONCE),
+            name=f"check-{provider.name}",
             not_answered=lambda bet, spent: _not_answered(
                 bet, spent, "StatusNotAnswered", bet.check_attempt - 1)))
     return answers

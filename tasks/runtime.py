@@ -5,9 +5,14 @@ from __future__ import annotations
 import os
 from typing import Any
 
-from celery.signals import worker_init, worker_process_init, worker_process_shutdown
+from celery.signals import (
+    worker_init,
+    worker_process_init,
+    worker_process_shutdown,
+    worker_ready,
+)
 
-from betguard.bootstrap import build_context
+from betguard.bootstrap import build_context, settle_heap
 from betguard.config.settings import get_settings
 from betguard.messaging.app import app
 from betguard.messaging.scheduler import CeleryScheduler
@@ -47,6 +52,12 @@ def _on_worker_init(sender: Any = None, **_: Any) -> None:
 @worker_process_init.connect
 def _on_process_init(**_: Any) -> None:
     context()
+    settle_heap()
+
+
+@worker_ready.connect
+def _on_worker_ready(**_: Any) -> None:
+    settle_heap()  # a thread pool runs its tasks in this process
 
 
 @worker_process_shutdown.connect

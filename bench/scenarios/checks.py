@@ -10,6 +10,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import func, insert, select, update
+from sqlalchemy.exc import OperationalError
 
 from bench import measure
 from bench.sizes import Sizes
@@ -116,11 +117,23 @@ def pending(stack: BenchStack, provider: str) -> int:
 
 def retire(stack: BenchStack, provider: str) -> None:
     """Stop a scenario's bets from being checked again (bench housekeeping, not a
-    betguard operation): their remaining wake-ups find nothing to claim."""
-    with stack.ctx.db.unit_of_work() as session:
-        session.execute(update(Bet).where(Bet.provider == provider, Bet.state == "pending")
-                        .values(state="in_review", next_check_at=None))
-        session.commit()
+    betguard operation): their remaining wake-ups find nothing to claim. Rows are
+    locked in id order, the order in which a group of checks concludes its bets, so
+    the two never wait for each other in a circle."""
+    pending_ids = (select(Bet.id).where(Bet.provider == provider, Bet.state == "pending")
+                   .order_by(Bet.id).with_for_update())
+    for attempt in range(5):
+        try:
+            with stack.ctx.db.unit_of_work() as session:
+                session.execute(update(Bet).where(Bet.id.in_(pending_ids.scalar_subquery()),
+                                                  Bet.state == "pending")
+                                .values(state="in_review", next_check_at=None))
+                session.commit()
+            return
+        except OperationalError:  # a deadlock all the same: PostgreSQL chose this side
+            if attempt == 4:
+                raise
+            time.sleep(0.2)
 
 
 def _checks_done(stack: BenchStack, provider: str) -> int:

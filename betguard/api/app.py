@@ -19,6 +19,7 @@ from betguard.api.body_limit import BodyLimit
 from betguard.api.errors import install_error_handlers
 from betguard.api.metrics_endpoint import SCRAPE_TIMEOUT, MetricsEndpoint
 from betguard.api.params import Ctx
+from betguard.bootstrap import settle_heap
 from betguard.config.settings import Settings
 from betguard.services.context import Context
 
@@ -37,6 +38,7 @@ def create_app(ctx: Context, settings: Settings, *,
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        settle_heap()
         yield
         if on_shutdown is not None:
             on_shutdown()

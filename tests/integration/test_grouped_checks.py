@@ -11,7 +11,7 @@ import time
 import pytest
 
 from betguard.models.states import BetState
-from betguard.services.batch_checks import run_batch_check
+from betguard.services.batch_checks import GROUP_CALLS_AT_ONCE, run_batch_check
 from tests.integration.harness import Stack, wait_until
 from tests.integration.test_batched_checks import place, recorded
 
@@ -53,7 +53,7 @@ def test_a_group_asks_each_bet_once_and_decides_each_as_a_single_check_would(
 
 
 def test_the_calls_of_a_group_are_in_flight_at_the_same_time(stack: Stack) -> None:
-    bets = place(stack, ["never"] * 5, provider="sleepy")
+    bets = place(stack, ["never"] * GROUP_CALLS_AT_ONCE, provider="sleepy")
     knobs = stack.sim("GET", "/_sim/knobs")
     for bet in bets:
         stack.sim("POST", "/_sim/faults", {"bet_ref": bet.bet_ref, "fault": "timeout",
@@ -66,11 +66,11 @@ def test_the_calls_of_a_group_are_in_flight_at_the_same_time(stack: Stack) -> No
     finally:
         stack.sim("POST", "/_sim/knobs", {"timeout_seconds": knobs["timeout_seconds"]})
 
-    assert outcomes == {"rescheduled": 5}
+    assert outcomes == {"rescheduled": GROUP_CALLS_AT_ONCE}
     refs = {b.bet_ref for b in bets}
     arrivals = sorted(entry["t"] for entry in stack.sim("GET", f"/_sim/log?since={since}")[
         "requests"] if entry["path"].rsplit("/", 1)[-1] in refs)
-    assert len(arrivals) == 5
+    assert len(arrivals) == GROUP_CALLS_AT_ONCE
     assert arrivals[-1] - arrivals[0] < HOLD_SECONDS, \
         "every call arrived before the first one could have been answered"
     assert all(stack.kinds(b.id)[-2:] == ["provider_answered", "check_rescheduled"]

@@ -310,19 +310,20 @@ def test_when_redis_cannot_be_asked_the_call_is_refused_rather_than_made_unguard
 
 def test_a_group_of_calls_shares_one_admission_while_the_breaker_is_closed() -> None:
     breaker = FakeBreaker()
-    inner = ScriptedProvider(errors=[ProviderUnavailable("read timed out"), None, None])
+    inner = ScriptedProvider(errors=[None, ProviderUnavailable("read timed out"), None])
     provider, _ = guard(inner, breaker)
     group = provider.for_group(slot_wait=0.0)
 
+    group.get_status("bet-1")
     with pytest.raises(ProviderUnavailable):
-        group.get_status("bet-1")
-    group.get_status("bet-2")
+        group.get_status("bet-2")
     group.get_status("bet-3")
 
-    assert (breaker.reads, breaker.admissions, inner.calls) == (1, 0, 3)
-    assert breaker.state == CLOSED, "the failure was counted, the answers reset it"
+    assert (breaker.reads, breaker.admissions, inner.calls) == (1, 1, 3), \
+        "one read for the group; after its failure, the next call asked again"
+    assert breaker.state == CLOSED, "the failure was counted, the next answer reset it"
     provider.get_status("bet-4")
-    assert breaker.admissions == 1, "the provider itself still asks the breaker per call"
+    assert breaker.admissions == 2, "the provider itself still asks the breaker per call"
 
 
 def test_a_group_facing_a_half_open_breaker_sends_exactly_one_trial() -> None:
@@ -347,3 +348,17 @@ def test_a_group_whose_breaker_cannot_be_read_is_refused_call_by_call() -> None:
     with pytest.raises(GuardUnavailable):
         provider.for_group(slot_wait=0.0).get_status("bet-1")
     assert inner.calls == 0
+
+
+def test_after_a_failure_in_a_group_its_later_calls_ask_the_breaker_again() -> None:
+    breaker = FakeBreaker(state=failures(THRESHOLD - 1))
+    inner = ScriptedProvider(errors=timeouts(1))
+    provider, _ = guard(inner, breaker)
+    group = provider.for_group(slot_wait=0.0)
+
+    with pytest.raises(ProviderUnavailable):
+        group.get_status("bet-1")  # the failure that opens the breaker
+    with pytest.raises(CircuitOpen):
+        group.get_status("bet-2")
+
+    assert inner.calls == 1

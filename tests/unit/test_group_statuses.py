@@ -9,7 +9,7 @@ import threading
 from typing import cast
 
 from betguard.providers.base import BetStatus, ProviderStatus
-from betguard.services.batch_checks import GROUP_SLOT_WAIT, ask_statuses
+from betguard.services.batch_checks import GROUP_CALLS_AT_ONCE, GROUP_SLOT_WAIT, ask_statuses
 from betguard.services.context import Context
 from tests.unit.test_batch_cancels import HELD_FOR_GOOD, MeetingProvider, bet
 
@@ -46,11 +46,14 @@ class Statuses(MeetingProvider):
         raise AssertionError("a provider without batched status is asked bet by bet")
 
 
-def test_the_status_calls_of_a_group_are_in_flight_together() -> None:
-    bets = [bet(n) for n in range(6)]
+def test_the_status_calls_of_a_group_are_in_flight_together_a_few_at_a_time() -> None:
+    bets = [bet(n) for n in range(2 * GROUP_CALLS_AT_ONCE)]
+    provider = Statuses(GROUP_CALLS_AT_ONCE)  # they meet a few at a time
 
-    answers = ask_statuses(NO_MIRROR, Statuses(6), bets, budget=lambda: HELD_FOR_GOOD,
-                           limit=6)
+    answers = ask_statuses(NO_MIRROR, provider, bets, budget=lambda: HELD_FOR_GOOD,
+                           limit=100)
+
+    assert provider.most == GROUP_CALLS_AT_ONCE, "however wide the provider's bulkhead"
 
     assert sorted(answers) == [b.id for b in bets]
     for (answer, [event]), b in zip((answers[b.id] for b in bets), bets, strict=True):
