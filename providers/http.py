@@ -209,6 +209,7 @@ class SignedJsonClient:
         self._timeout = (connect_timeout, read_timeout)
         self._session = session if session is not None else make_session()
         self._throttle = throttle  # called before every attempt: the shared rate limit
+        self._attempts = attempts
         self._retrying = Retrying(
             stop=stop_after_attempt(attempts),
             # full jitter between 0.1 s and an exponential ceiling capped at max_wait:
@@ -261,6 +262,8 @@ class SignedJsonClient:
 
     def _call(self, base: str, method: str, path: str, payload: bytes) -> SignedResponse:
         """One base URL, retried briefly (tenacity) while it gives no answer."""
+        if self._attempts == 1:  # nothing to retry: tenacity's bookkeeping costs CPU
+            return self._attempt(method, path, payload, base)
         # a copy per call: one client may serve several threads at once
         retrying = self._retrying.copy()
         response: SignedResponse = retrying(self._attempt, method, path, payload, base)
