@@ -13,11 +13,23 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import Column, Connection, Table, bindparam, select, tuple_, update
+from sqlalchemy import (
+    Column,
+    Connection,
+    Table,
+    bindparam,
+    func,
+    insert,
+    literal,
+    select,
+    tuple_,
+    update,
+)
 from sqlalchemy.dialects import sqlite
 from sqlalchemy.orm import Session
 from sqlalchemy.types import TypeDecorator
 
+from betguard.models.events import EventKind
 from betguard.models.repository import (
     BETS,
     EVENTS,
@@ -205,6 +217,44 @@ def claim_many(session: Session, provider: str, checks: Sequence[tuple[int, int]
     return sorted((BetSnapshot.of_row(row) for row in rows), key=lambda bet: bet.id)
 
 
+def claim_and_start_many(connection: Connection, provider: str,
+                         checks: Sequence[tuple[int, int]], *, lease_until: datetime,
+                         now: datetime, together: str) -> list[BetSnapshot]:
+    """``claim_many`` with each bet's ``check_started`` event (detail: the attempt, and
+    ``together``: how many were claimed with it) and the duplicates counted, in the
+    caller's Core transaction: on PostgreSQL the claim and the events are one statement."""
+    if not checks:
+        return []
+    wanted = list(dict.fromkeys((int(bet_id), int(attempt)) for bet_id, attempt in checks))
+    claim = (update(BETS)
+             .where(BETS.c.id.in_([bet_id for bet_id, _ in wanted]),
+                    tuple_(BETS.c.id, BETS.c.check_attempt).in_(wanted),
+                    BETS.c.provider == provider, BETS.c.state == BetState.PENDING.value)
+             .values(claimed_values(lease_until, now))
+             .returning(*SNAPSHOT_COLUMNS))
+    if connection.dialect.name == "postgresql":
+        claimed = claim.cte("claimed")
+        started = insert(EVENTS).from_select(
+            ["bet_id", "at", "kind", "actor", "detail"],
+            select(claimed.c.id, literal(now, EVENTS.c.at.type),
+                   literal(EventKind.CHECK_STARTED.value), literal("betguard"),
+                   func.json_build_object("attempt", claimed.c.check_attempt - 1,
+                                          together, func.count().over())))
+        rows = connection.execute(select(*claimed.c).add_cte(started.cte("started"))
+                                  ).mappings().all()
+        bets = sorted((BetSnapshot.of_row(row) for row in rows), key=lambda bet: bet.id)
+    else:
+        bets = sorted((BetSnapshot.of_row(row) for row in connection.execute(claim).mappings()),
+                      key=lambda bet: bet.id)
+        add_events_of(connection, ((bet.id, NewEvent(
+            EventKind.CHECK_STARTED, "betguard",
+            {"attempt": bet.check_attempt - 1, together: len(bets)})) for bet in bets),
+            now=now)
+    taken = {bet.id for bet in bets}
+    count_duplicate_deliveries(connection, sorted({bet_id for bet_id, _ in wanted} - taken))
+    return bets
+
+
 def take_due(session: Session, lease: Lease, *, limit: int,
              now: datetime) -> list[tuple[int, int, str, str]]:
     """Hold up to ``limit`` bets due for ``lease``, oldest due first, in one conditional
@@ -223,7 +273,7 @@ def take_due(session: Session, lease: Lease, *, limit: int,
     return taken
 
 
-def count_duplicate_deliveries(session: Session, bet_ids: Sequence[int]) -> None:
+def count_duplicate_deliveries(session: Session | Connection, bet_ids: Sequence[int]) -> None:
     if bet_ids:
         session.execute(_COUNT_DUPLICATES, {"b_ids": list(bet_ids)})
 

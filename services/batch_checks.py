@@ -34,7 +34,7 @@ from concurrent.futures import Future, ThreadPoolExecutor, wait
 from datetime import timedelta
 from typing import TypeVar
 
-from betguard.models import bulk, mirror, repository
+from betguard.models import bulk, mirror
 from betguard.models.answers import BetStatus, Capability
 from betguard.models.escalation import Action
 from betguard.models.events import EventKind
@@ -106,19 +106,11 @@ def run_batch_check(ctx: Context, provider_name: str,
 def _claim(ctx: Context, provider: str, checks: Sequence[tuple[int, int]]) -> list[BetSnapshot]:
     now = ctx.clock()
     lease_until = now + timedelta(seconds=ctx.timing.check_lease)
-    with ctx.db.unit_of_work() as session:
-        bets = bulk.claim_many(session, provider, checks, lease_until=lease_until, now=now)
-        taken = {bet.id for bet in bets}
-        bulk.count_duplicate_deliveries(
-            session, sorted({bet_id for bet_id, _ in checks} - taken))
-        policy = ctx.policies.get(provider)
-        together = "group" if policy is not None and not policy.supports_batch else "batch"
-        repository.add_events_of(session, (
-            (bet.id, NewEvent(EventKind.CHECK_STARTED, "betguard",
-                              {"attempt": bet.check_attempt - 1, together: len(bets)}))
-            for bet in bets), now=now)
-        session.commit()
-    return bets
+    policy = ctx.policies.get(provider)
+    together = "group" if policy is not None and not policy.supports_batch else "batch"
+    with ctx.db.transaction() as connection:
+        return bulk.claim_and_start_many(connection, provider, checks, lease_until=lease_until,
+                                         now=now, together=together)
 
 
 def ask_statuses(ctx: Context, provider: Provider, bets: Sequence[BetSnapshot], *,
