@@ -124,7 +124,10 @@ def catchup(result: CatchUp) -> list[Figure]:
     return [
         Figure("catchup_peak_vs_limit", "Catch-up: busiest second vs rate limit",
                result.peak_per_second, "requests/s", result.limit, "rate limit", peak, "<= 1x",
-               (peak or 99) <= 1.0, size, {"mean_per_second": round(result.mean_per_second, 1)}),
+               (peak or 99) <= 1.0, size, {"mean_per_second": round(result.mean_per_second, 1),
+                                           "simulator_longest_pause_s": result.longest_pause,
+                                           "simulator_pause_before_peak_s":
+                                               result.pause_before_peak}),
         Figure("catchup_drain_vs_ideal", "Catch-up: drain time vs backlog / limit",
                result.drain_seconds, "s", result.ideal_seconds, "backlog / limit, s", drain,
                "within 20%", drain is not None and abs(drain - 1) <= 0.2, size),

@@ -159,6 +159,14 @@ class BenchStack:
         entries: list[dict[str, Any]] = answer.json()["requests"]
         return entries
 
+    def pauses_since(self, since: float) -> list[dict[str, Any]]:
+        """The simulator's own garbage-collector pauses since ``since``."""
+        answer = requests.get(f"{self.sim_url}/_sim/pauses", params={"since": since},
+                              timeout=30)
+        answer.raise_for_status()
+        pauses: list[dict[str, Any]] = answer.json()["pauses"]
+        return pauses
+
     def truth(self) -> dict[str, Any]:
         answer = requests.get(f"{self.sim_url}/_sim/truth", timeout=300)
         answer.raise_for_status()

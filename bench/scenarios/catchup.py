@@ -23,6 +23,10 @@ class CatchUp:
     ideal_seconds: float
     peak_per_second: int
     mean_per_second: float
+    # The simulator's own collector pauses during the drain: (the longest, the longest in
+    # the two seconds before the busiest second ended), seconds.
+    longest_pause: float
+    pause_before_peak: float
     timeline: list[tuple[float, int, int]]  # (seconds after the outage, pending, requests/s)
 
 
@@ -39,11 +43,16 @@ def drain_after_outage(stack: BenchStack, sizes: Sizes) -> CatchUp:
     retire(stack, "limited")
     log = measure.requests_in(stack.log_since(t0), "/bets/cat-", t0, t1)
     rates = measure.per_second(log)
+    busiest = max(rates, key=lambda second: rates[second], default=int(t0))
+    pauses = stack.pauses_since(t0)
     timeline = [(round(at, 1), pending, rates.get(int(t0 + at), 0)) for at, pending in samples]
     return CatchUp(
         backlog=len(refs), limit=sizes.rate_limit, drain_seconds=t1 - t0,
         ideal_seconds=len(refs) / sizes.rate_limit,
         peak_per_second=max(rates.values(), default=0),
         mean_per_second=len(log) / (t1 - t0), timeline=timeline,
+        longest_pause=max((p["seconds"] for p in pauses), default=0.0),
+        pause_before_peak=max((p["seconds"] for p in pauses
+                               if busiest - 1 <= p["t"] < busiest + 1), default=0.0),
     )
 

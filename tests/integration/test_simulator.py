@@ -637,3 +637,11 @@ def test_the_simulator_refuses_to_listen_beyond_loopback() -> None:
         cwd=ROOT, env=child_env(), capture_output=True, text=True, timeout=10,
     )  # fmt: skip
     assert result.returncode == 2 and "loopback" in result.stderr
+
+
+def test_the_simulator_reports_its_own_collector_pauses(sim: Sim) -> None:
+    answer = sim.control("GET", "/_sim/pauses?since=0")
+
+    assert answer.status_code == 200 and isinstance(answer.json()["pauses"], list)
+    refused = sim.control("GET", "/_sim/pauses?since=soon")
+    assert refused.status_code == 400 and refused.json()["field"] == "since"

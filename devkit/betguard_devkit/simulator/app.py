@@ -35,6 +35,7 @@ from betguard_devkit.simulator.inputs import (
     require_object,
 )
 from betguard_devkit.simulator.knobs import KnobError
+from betguard_devkit.simulator.pauses import collector_pauses
 from betguard_devkit.simulator.state import SimState
 
 MAX_BODY_BYTES = 1024 * 1024
@@ -153,6 +154,7 @@ def create_app(
     _add_scenario_routes(app, state)
     _add_observation_routes(app, state)
     add_game_server_routes(app, notify_secret)
+    collector_pauses()  # timed from the start
     return app
 
 
@@ -288,6 +290,16 @@ def _add_observation_routes(app: Flask, state: SimState) -> None:
         except ValueError:
             return jsonify({"error": "since: must be a number", "field": "since"}), 400
         return jsonify({"requests": state.log_since(moment)}), 200
+
+    @app.get("/_sim/pauses")
+    def pauses() -> tuple[Response, int]:
+        """This process's garbage-collector pauses (see ``simulator.pauses``)."""
+        since = request.args.get("since", "0")
+        try:
+            moment = float(since)
+        except ValueError:
+            return jsonify({"error": "since: must be a number", "field": "since"}), 400
+        return jsonify({"pauses": collector_pauses().since(moment)}), 200
 
     @app.post("/_sim/reset")
     def reset() -> Response:

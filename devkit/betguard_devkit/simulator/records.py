@@ -111,16 +111,3 @@ def cancelled_object(bet_ref: str) -> dict[str, Any]:
 class Refund:
     request: RefundRequest
     answer: dict[str, Any]
-
-
-@dataclass(slots=True)
-class LogEntry:
-    """A request, logged when it arrives; ``status`` is filled in when answered."""
-
-    t: float
-    method: str
-    path: str
-    status: int | None = None
-
-    def as_dict(self) -> dict[str, Any]:
-        return {"t": self.t, "method": self.method, "path": self.path, "status": self.status}

@@ -12,6 +12,7 @@ from __future__ import annotations
 import random
 import threading
 import time
+from array import array
 from collections import deque
 from collections.abc import Callable, Iterable
 from typing import Any, TypeVar
@@ -26,7 +27,7 @@ from betguard_devkit.simulator.inputs import (
     money,
 )
 from betguard_devkit.simulator.knobs import Knobs
-from betguard_devkit.simulator.records import LogEntry, Refund
+from betguard_devkit.simulator.records import Refund
 
 T = TypeVar("T")
 
@@ -49,7 +50,13 @@ class SimState:
         self._clock = clock
         self._started_at = clock()
         self._knobs = knobs or Knobs()
-        self._log: deque[LogEntry] = deque(maxlen=LOG_CAPACITY)
+        # Plain tuples (time, method, path, number), which the garbage collector stops
+        # tracking: with a million tracked entries each full collection paused the
+        # simulator for 0.17 s on an idle core (0.02 s as tuples), and requests arriving
+        # meanwhile were stamped late, together.
+        self._log: deque[tuple[float, str, str, int]] = deque(maxlen=LOG_CAPACITY)
+        self._statuses = array("H", bytes(2 * LOG_CAPACITY))  # by number % capacity
+        self._logged = 0
         self._clear()
 
     def _clear(self) -> None:
@@ -259,24 +266,29 @@ class SimState:
 
     # -- observation -------------------------------------------------------
 
-    def log_start(self, method: str, path: str) -> LogEntry:
+    def log_start(self, method: str, path: str) -> int:
+        """Log a request as it arrives; returns its number, for ``log_finish``."""
         with self._lock:
-            entry = LogEntry(self._clock(), method, path)
-            self._log.append(entry)
-            return entry
+            number = self._logged
+            self._logged += 1
+            self._statuses[number % LOG_CAPACITY] = 0
+            self._log.append((self._clock(), method, path, number))
+            return number
 
-    def log_finish(self, entry: LogEntry, status: int) -> None:
+    def log_finish(self, number: int, status: int) -> None:
         with self._lock:
-            entry.status = status
+            self._statuses[number % LOG_CAPACITY] = status
 
     def log_since(self, since: float) -> list[dict[str, Any]]:
         """Requests that arrived after ``since`` (entries are appended in arrival order)."""
         with self._lock:
             found: list[dict[str, Any]] = []
-            for entry in reversed(self._log):
-                if entry.t <= since:
+            for t, method, path, number in reversed(self._log):
+                if t <= since:
                     break
-                found.append(entry.as_dict())
+                status = self._statuses[number % LOG_CAPACITY]
+                found.append({"t": t, "method": method, "path": path,
+                              "status": status or None})
         found.reverse()
         return found
 
