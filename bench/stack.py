@@ -154,18 +154,11 @@ class BenchStack:
                           timeout=120).raise_for_status()
 
     def log_since(self, since: float) -> list[dict[str, Any]]:
-        answer = requests.get(f"{self.sim_url}/_sim/log", params={"since": since}, timeout=120)
-        answer.raise_for_status()
-        entries: list[dict[str, Any]] = answer.json()["requests"]
-        return entries
+        return read_since(self.sim_url, "log", "requests", since)
 
     def pauses_since(self, since: float) -> list[dict[str, Any]]:
         """The simulator's own garbage-collector pauses since ``since``."""
-        answer = requests.get(f"{self.sim_url}/_sim/pauses", params={"since": since},
-                              timeout=30)
-        answer.raise_for_status()
-        pauses: list[dict[str, Any]] = answer.json()["pauses"]
-        return pauses
+        return read_since(self.sim_url, "pauses", "pauses", since, timeout=30)
 
     def truth(self) -> dict[str, Any]:
         answer = requests.get(f"{self.sim_url}/_sim/truth", timeout=300)
@@ -181,11 +174,7 @@ class BenchStack:
                           ).raise_for_status()
 
     def hanging_log_since(self, since: float) -> list[dict[str, Any]]:
-        answer = requests.get(f"{self.hanging_url}/_sim/log", params={"since": since},
-                              timeout=120)
-        answer.raise_for_status()
-        entries: list[dict[str, Any]] = answer.json()["requests"]
-        return entries
+        return read_since(self.hanging_url, "log", "requests", since)
 
     def provider_worker_pid(self) -> int:
         worker = next(c for c in self.local.children if c.name.startswith("worker provider"))
@@ -231,6 +220,15 @@ class BenchStack:
         for child in reversed(self.extra):
             child.stop()
         self.local.stop()
+
+
+def read_since(sim_url: str, what: str, key: str, since: float,
+               timeout: float = 120) -> list[dict[str, Any]]:
+    """A simulator's entries of ``GET /_sim/<what>`` after ``since``."""
+    answer = requests.get(f"{sim_url}/_sim/{what}", params={"since": since}, timeout=timeout)
+    answer.raise_for_status()
+    entries: list[dict[str, Any]] = answer.json()[key]
+    return entries
 
 
 def start(workdir: Path, *, rate_limit: float) -> BenchStack:

@@ -198,31 +198,15 @@ class _NotAllApplied(Exception):
     """Raised inside the savepoint when some bet changed meanwhile: undo, go one by one."""
 
 
-def claim_many(session: Session, provider: str, checks: Sequence[tuple[int, int]], *,
-               lease_until: datetime, now: datetime) -> list[BetSnapshot]:
-    """Take the checks ``(bet id, attempt)`` of pending bets of ``provider`` in one
-    UPDATE; a check whose attempt is gone (duplicate, stale, bet decided) is not taken.
-    Returns the bets taken, as claimed."""
-    if not checks:
-        return []
-    wanted = list(dict.fromkeys((int(bet_id), int(attempt)) for bet_id, attempt in checks))
-    rows = session.execute(
-        update(BETS)
-        .where(BETS.c.id.in_([bet_id for bet_id, _ in wanted]),
-               tuple_(BETS.c.id, BETS.c.check_attempt).in_(wanted),
-               BETS.c.provider == provider, BETS.c.state == BetState.PENDING.value)
-        .values(claimed_values(lease_until, now))
-        .returning(*SNAPSHOT_COLUMNS)
-    ).mappings().all()
-    return sorted((BetSnapshot.of_row(row) for row in rows), key=lambda bet: bet.id)
-
-
 def claim_and_start_many(connection: Connection, provider: str,
                          checks: Sequence[tuple[int, int]], *, lease_until: datetime,
                          now: datetime, together: str) -> list[BetSnapshot]:
-    """``claim_many`` with each bet's ``check_started`` event (detail: the attempt, and
-    ``together``: how many were claimed with it) and the duplicates counted, in the
-    caller's Core transaction: on PostgreSQL the claim and the events are one statement."""
+    """Take the checks ``(bet id, attempt)`` of pending bets of ``provider`` in one
+    UPDATE (a check whose attempt is gone: duplicate, stale, bet decided, is not taken
+    and is counted as a duplicate delivery), with each bet's ``check_started`` event
+    (detail: the attempt, and ``together``: how many were claimed with it), in the
+    caller's Core transaction; on PostgreSQL the claim and the events are one statement.
+    Returns the bets taken, as claimed, by id."""
     if not checks:
         return []
     wanted = list(dict.fromkeys((int(bet_id), int(attempt)) for bet_id, attempt in checks))

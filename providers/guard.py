@@ -102,7 +102,7 @@ class GuardedProvider:
     """A provider whose calls pass its breaker and its bulkhead first."""
 
     def __init__(self, inner: Provider, *, bulkhead: Bulkhead, breaker: Breaker, lease: float,
-                 listener: GuardListener | None = None, slot_wait: float | None = None) -> None:
+                 listener: GuardListener | None = None) -> None:
         self.inner = inner
         self.name = inner.name
         self.supports_batch = inner.supports_batch
@@ -112,7 +112,7 @@ class GuardedProvider:
         self._breaker = breaker
         self._lease = lease
         self._listener = listener
-        self._slot_wait = slot_wait  # None: the bulkhead's own (refused at once)
+        self._slot_wait: float | None = None  # None: the bulkhead's own (refused at once)
         self._shared_admission: tuple[Admission, BreakerState] | None = None
         self._group_failed = False  # a call of this group went unanswered
 

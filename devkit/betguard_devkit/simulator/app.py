@@ -275,6 +275,15 @@ def _add_scenario_routes(app: Flask, state: SimState) -> None:
         return jsonify(knobs.as_dict()), 200
 
 
+def _since(read: Callable[[float], dict[str, Any]]) -> tuple[Response, int]:
+    """Answer ``read`` of the request's ``since`` (a number, 0 when left out)."""
+    try:
+        moment = float(request.args.get("since", "0"))
+    except ValueError:
+        return jsonify({"error": "since: must be a number", "field": "since"}), 400
+    return jsonify(read(moment)), 200
+
+
 def _add_observation_routes(app: Flask, state: SimState) -> None:
     """Unsigned controls that read (or wipe) what happened, and the health check."""
 
@@ -284,22 +293,12 @@ def _add_observation_routes(app: Flask, state: SimState) -> None:
 
     @app.get("/_sim/log")
     def log() -> tuple[Response, int]:
-        since = request.args.get("since", "0")
-        try:
-            moment = float(since)
-        except ValueError:
-            return jsonify({"error": "since: must be a number", "field": "since"}), 400
-        return jsonify({"requests": state.log_since(moment)}), 200
+        return _since(lambda moment: {"requests": state.log_since(moment)})
 
     @app.get("/_sim/pauses")
     def pauses() -> tuple[Response, int]:
         """This process's garbage-collector pauses (see ``simulator.pauses``)."""
-        since = request.args.get("since", "0")
-        try:
-            moment = float(since)
-        except ValueError:
-            return jsonify({"error": "since: must be a number", "field": "since"}), 400
-        return jsonify({"pauses": collector_pauses().since(moment)}), 200
+        return _since(lambda moment: {"pauses": collector_pauses().since(moment)})
 
     @app.post("/_sim/reset")
     def reset() -> Response:
