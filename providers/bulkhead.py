@@ -20,9 +20,11 @@ call never outlives it.
 from __future__ import annotations
 
 import secrets
+import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
+from typing import Protocol
 
 import redis
 
@@ -82,6 +84,10 @@ class RedisBulkhead:
     def release(self, token: str) -> None:
         self._client.zrem(self.key, token)
 
+    def release_many(self, tokens: Sequence[str]) -> None:
+        if tokens:
+            self._client.zrem(self.key, *tokens)
+
     def holders(self) -> int:
         """Slots held now, expired leases aside (for tests and operators)."""
         now_s, now_us = self._client.time()
@@ -95,3 +101,49 @@ class RedisBulkhead:
             yield token
         finally:
             self.release(token)
+
+
+class Bulkhead(Protocol):  # RedisBulkhead, as the guard uses it
+    def acquire(self, *, lease: float, wait: float | None = None) -> str: ...
+    def release(self, token: str) -> None: ...
+    def release_many(self, tokens: Sequence[str]) -> None: ...
+
+
+class SharedSlots:
+    """The slots of one group of calls made together (``betguard.providers.guard``'s group
+    view): a call hands its slot on to the group's next call instead of back to Redis,
+    so a group of many calls, a few at a time, takes a few slots and gives them all
+    back at once when it ends (``close``). Each slot is held by one call at a time, so
+    the group never has more calls in flight than slots; a call still running when the
+    group ends gives its own slot back when it returns.
+
+    A slot's lease covers every call that may hold it: calls start within ``within``
+    seconds of the group's start and each lasts at most ``call_lease``.
+    """
+
+    def __init__(self, bulkhead: Bulkhead, *, call_lease: float, within: float) -> None:
+        self._bulkhead = bulkhead
+        self.lease = call_lease + max(0.0, within)
+        self._lock = threading.Lock()
+        self._idle: list[str] = []
+        self._closed = False
+
+    def take(self, *, wait: float | None) -> str:
+        with self._lock:
+            if self._idle:
+                return self._idle.pop()
+        return self._bulkhead.acquire(lease=self.lease, wait=wait)
+
+    def give_back(self, token: str) -> None:
+        with self._lock:
+            if not self._closed:
+                self._idle.append(token)
+                return
+        self._bulkhead.release(token)
+
+    def close(self) -> None:
+        """The group is over: its idle slots go back to Redis, in one call."""
+        with self._lock:
+            self._closed = True
+            idle, self._idle = self._idle, []
+        self._bulkhead.release_many(idle)

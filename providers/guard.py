@@ -22,12 +22,14 @@ import copy
 import logging
 from collections.abc import Callable
 from enum import Enum, StrEnum
+from types import TracebackType
 from typing import Protocol, TypeVar
 
 import redis
 
 from betguard.providers.base import BetStatus, CancelOutcome, HistoryPage, Provider
 from betguard.providers.breaker import CLOSED, Admission, BreakerState, admit
+from betguard.providers.bulkhead import Bulkhead, SharedSlots
 from betguard.providers.errors import (
     CircuitOpen,
     GuardUnavailable,
@@ -86,11 +88,6 @@ class Breaker(Protocol):  # betguard.providers.breaker.RedisBreaker
     def trial_abandoned(self, *, lease: float) -> None: ...
 
 
-class Bulkhead(Protocol):  # betguard.providers.bulkhead.RedisBulkhead
-    def acquire(self, *, lease: float, wait: float | None = None) -> str: ...
-    def release(self, token: str) -> None: ...
-
-
 class GuardListener(Protocol):
     """Told of refusals and openings (the worker's metrics)."""
 
@@ -113,19 +110,25 @@ class GuardedProvider:
         self._lease = lease
         self._listener = listener
         self._slot_wait: float | None = None  # None: the bulkhead's own (refused at once)
+        self._slots: SharedSlots | None = None  # a group's slots, handed on between its calls
         self._shared_admission: tuple[Admission, BreakerState] | None = None
         self._group_failed = False  # a call of this group went unanswered
 
-    def for_group(self, *, slot_wait: float) -> GuardedProvider:
+    def for_group(self, *, slot_wait: float, within: float = 0.0) -> GuardedProvider:
         """This provider for one group of calls made together (the checks of a group,
-        ``betguard.services.batch_checks``): each call waits up to ``slot_wait`` seconds
-        for a concurrency slot, and while the breaker is closed they share one admission,
-        read now (a failure still counts, an answer still resets); once a call of the
-        group went unanswered, each later call asks again, so a breaker that opened
-        meanwhile stops the rest. A breaker that is not closed is asked by each call, so
-        that exactly one trial goes out."""
+        ``betguard.services.batch_checks``), all started within ``within`` seconds; use it
+        as a context manager, whose end hands the group's slots back.
+
+        Each call waits up to ``slot_wait`` seconds for a concurrency slot, and a call
+        that ends hands its slot on to the group's next call (``SharedSlots``). While the
+        breaker is closed the calls share one admission, read now (a failure still
+        counts, an answer still resets); once a call of the group went unanswered, each
+        later call asks again, so a breaker that opened meanwhile stops the rest. A
+        breaker that is not closed is asked by each call, so that exactly one trial
+        goes out."""
         view = copy.copy(self)
         view._slot_wait = max(0.0, slot_wait)
+        view._slots = SharedSlots(self._bulkhead, call_lease=self._lease, within=within)
         try:
             state, now = self._breaker.read()
         except redis.RedisError:
@@ -133,6 +136,23 @@ class GuardedProvider:
         if admit(state, now, trial_lease=self._lease)[0] is Admission.CALL:
             view._shared_admission = (Admission.CALL, state)
         return view
+
+    def __enter__(self) -> GuardedProvider:
+        return self
+
+    def __exit__(self, kind: type[BaseException] | None, error: BaseException | None,
+                 trace: TracebackType | None) -> None:
+        self.close()
+
+    def close(self) -> None:
+        """A group view's end: the slots its calls handed on go back (a call still
+        running gives its own back when it ends)."""
+        if self._slots is None:
+            return
+        try:
+            self._slots.close()
+        except redis.RedisError as exc:  # their leases free them
+            log.warning("provider %s: concurrency slots not released: %s", self.name, exc)
 
     def get_status(self, bet_ref: str, player_id: str = "") -> BetStatus:
         return self._guarded(lambda: self.inner.get_status(bet_ref, player_id), calls=1)
@@ -152,7 +172,8 @@ class GuardedProvider:
         lease = self._lease * calls
         shared = None if self._group_failed else self._shared_admission
         admission, seen = shared or self._admit(lease)
-        token = self._take_slot(lease, trial=admission is Admission.TRIAL)
+        slots = self._slots if calls == 1 else None
+        token = self._take_slot(lease, trial=admission is Admission.TRIAL, slots=slots)
         try:
             try:
                 result = call()
@@ -162,7 +183,7 @@ class GuardedProvider:
             self._record(Outcome.ANSWERED, admission, seen, lease)
             return result
         finally:
-            self._release(token)
+            self._release(token, slots)
 
     def _admit(self, lease: float) -> tuple[Admission, BreakerState]:
         try:
@@ -179,8 +200,10 @@ class GuardedProvider:
             log.info("provider %s: circuit breaker half-open, making a trial call", self.name)
         return admission, seen
 
-    def _take_slot(self, lease: float, *, trial: bool) -> str:
+    def _take_slot(self, lease: float, *, trial: bool, slots: SharedSlots | None) -> str:
         try:
+            if slots is not None:
+                return slots.take(wait=self._slot_wait)
             return self._bulkhead.acquire(lease=lease, wait=self._slot_wait)
         except (ProviderBusy, redis.RedisError) as exc:
             busy = isinstance(exc, ProviderBusy)
@@ -226,9 +249,12 @@ class GuardedProvider:
         except redis.RedisError as exc:  # its lease frees the trial
             log.warning("provider %s: trial call not handed back: %s", self.name, exc)
 
-    def _release(self, token: str) -> None:
+    def _release(self, token: str, slots: SharedSlots | None) -> None:
         try:
-            self._bulkhead.release(token)
+            if slots is not None:
+                slots.give_back(token)
+            else:
+                self._bulkhead.release(token)
         except redis.RedisError as exc:  # its lease frees the slot
             log.warning("provider %s: concurrency slot not released: %s", self.name, exc)
 

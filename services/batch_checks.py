@@ -31,8 +31,9 @@ import time
 from collections import Counter
 from collections.abc import Callable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor, wait
+from contextlib import AbstractContextManager, nullcontext
 from datetime import timedelta
-from typing import TypeVar
+from typing import TypeVar, cast
 
 from betguard.models import bulk, mirror
 from betguard.models.answers import BetStatus, Capability
@@ -124,15 +125,26 @@ def ask_statuses(ctx: Context, provider: Provider, bets: Sequence[BetSnapshot], 
     if rest and provider.supports_batch:
         answers.update(ask_provider(provider, rest))
     elif rest:
-        for_group = getattr(provider, "for_group", None)  # a guarded provider's group view
-        asker = for_group(slot_wait=min(GROUP_SLOT_WAIT, budget())) if for_group else provider
-        answers.update(concurrently(
-            lambda bet: ask_provider_status(asker, bet, bet.check_attempt - 1), rest,
-            budget=budget(), limit=min(limit, GROUP_CALLS_AT_ONCE),
-            name=f"check-{provider.name}",
-            not_answered=lambda bet, spent: _not_answered(
-                bet, spent, "StatusNotAnswered", bet.check_attempt - 1)))
+        within = budget()
+        with _group_view(provider, slot_wait=min(GROUP_SLOT_WAIT, within),
+                         within=within) as asker:
+            answers.update(concurrently(
+                lambda bet: ask_provider_status(asker, bet, bet.check_attempt - 1), rest,
+                budget=within, limit=min(limit, GROUP_CALLS_AT_ONCE),
+                name=f"check-{provider.name}",
+                not_answered=lambda bet, spent: _not_answered(
+                    bet, spent, "StatusNotAnswered", bet.check_attempt - 1)))
     return answers
+
+
+def _group_view(provider: Provider, *, slot_wait: float,
+                within: float) -> AbstractContextManager[Provider]:
+    """A guarded provider's view for one group of calls (its slots handed on between
+    them, ``GuardedProvider.for_group``); any other provider as it is."""
+    for_group = getattr(provider, "for_group", None)
+    if for_group is None:
+        return nullcontext(provider)
+    return cast(AbstractContextManager[Provider], for_group(slot_wait=slot_wait, within=within))
 
 
 def read_mirror_many(ctx: Context, provider: Provider,

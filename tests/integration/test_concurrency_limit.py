@@ -4,11 +4,13 @@ trial through and closes, whoever asks."""
 
 from __future__ import annotations
 
+import contextlib
 import secrets
 import tempfile
 import threading
 import time
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
@@ -259,10 +261,41 @@ def test_a_groups_call_waits_for_a_slot_freed_meanwhile_and_the_provider_still_r
 
     with pytest.raises(ProviderBusy):
         provider.get_status("bet-1")  # refused at once, as a single check is
-    answer = provider.for_group(slot_wait=5.0).get_status("bet-2")
+    with provider.for_group(slot_wait=5.0) as group:
+        answer = group.get_status("bet-2")
 
     assert answer.status is ProviderStatus.PENDING and inner.calls == 1
     assert slots.holders() == 0, "the waiting call handed its slot back"
+
+
+class Slow(Hanging):
+    """Answers each call (pending) after holding it, counting the calls in flight."""
+
+    def get_status(self, bet_ref: str, player_id: str = "") -> BetStatus:
+        with contextlib.suppress(ProviderUnavailable):
+            super().get_status(bet_ref, player_id)
+        return BetStatus(bet_ref, ProviderStatus.PENDING)
+
+
+def test_groups_handing_slots_on_between_their_calls_stay_within_the_limit_together(
+    client: redis.Redis,
+) -> None:
+    slots = bulkhead(client, limit=4)
+    inner = Slow(hold=0.02)
+    provider = GuardedProvider(inner, bulkhead=slots, breaker=breaker(client), lease=5)
+    held: list[int] = []
+
+    def group() -> None:
+        with provider.for_group(slot_wait=5.0, within=5.0) as view, \
+                ThreadPoolExecutor(max_workers=3) as calls:
+            list(calls.map(view.get_status, [f"bet-{n}" for n in range(12)]))
+            held.append(slots.holders())
+
+    with ThreadPoolExecutor(max_workers=2) as groups:
+        list(groups.map(lambda _: group(), range(2)))
+
+    assert inner.calls == 24 and inner.most <= 4, "two groups of 3 threads, 4 slots"
+    assert max(held) <= 4 and slots.holders() == 0, "each group gave its slots back"
 
 
 def test_a_groups_call_is_refused_when_no_slot_frees_up_within_its_wait(
@@ -273,6 +306,6 @@ def test_a_groups_call_is_refused_when_no_slot_frees_up_within_its_wait(
     inner = Answering(hold=0)
     provider = GuardedProvider(inner, bulkhead=slots, breaker=breaker(client), lease=5)
 
-    with pytest.raises(ProviderBusy):
-        provider.for_group(slot_wait=0.2).get_status("bet-1")
+    with pytest.raises(ProviderBusy), provider.for_group(slot_wait=0.2) as group:
+        group.get_status("bet-1")
     assert inner.calls == 0

@@ -4,6 +4,7 @@ injected clock and in-memory fakes of the Redis-backed breaker and bulkhead."""
 from __future__ import annotations
 
 import contextlib
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 import pytest
@@ -25,6 +26,7 @@ from betguard.providers.breaker import (
     after_failure,
     without_trial,
 )
+from betguard.providers.bulkhead import SharedSlots
 from betguard.providers.errors import (
     CircuitOpen,
     GuardUnavailable,
@@ -166,6 +168,7 @@ class FakeBulkhead:
     limit: int = 2
     held: set[str] = field(default_factory=set)
     taken: int = 0
+    releases: int = 0  # calls that handed slots back
 
     def acquire(self, *, lease: float, wait: float | None = None) -> str:
         if len(self.held) >= self.limit:
@@ -176,7 +179,11 @@ class FakeBulkhead:
         return token
 
     def release(self, token: str) -> None:
-        self.held.discard(token)
+        self.release_many([token])
+
+    def release_many(self, tokens: Sequence[str]) -> None:
+        self.releases += 1
+        self.held.difference_update(tokens)
 
 
 @dataclass
@@ -362,3 +369,39 @@ def test_after_a_failure_in_a_group_its_later_calls_ask_the_breaker_again() -> N
         group.get_status("bet-2")
 
     assert inner.calls == 1
+
+
+def test_a_groups_calls_hand_their_slot_on_and_the_group_gives_it_back_once() -> None:
+    slots = FakeBulkhead(limit=2)
+    provider, _ = guard(ScriptedProvider(), bulkhead=slots)
+
+    with provider.for_group(slot_wait=0.0, within=10.0) as group:
+        for n in range(5):
+            group.get_status(f"bet-{n}")
+        assert slots.held == {"slot-1"}, "one call at a time: one slot, handed on"
+
+    assert (slots.taken, slots.releases, slots.held) == (1, 1, set())
+
+
+def test_a_groups_call_refused_a_slot_is_busy_and_reaches_nobody() -> None:
+    slots = FakeBulkhead(limit=1, held={"another-call"})
+    inner = ScriptedProvider()
+    provider, heard = guard(inner, bulkhead=slots)
+
+    with provider.for_group(slot_wait=0.0) as group, pytest.raises(ProviderBusy):
+        group.get_status("bet-1")
+
+    assert inner.calls == 0 and heard.refusals == [("acme", Refusal.BUSY)]
+    assert slots.held == {"another-call"}
+
+
+def test_a_call_still_running_when_its_group_ends_gives_its_own_slot_back() -> None:
+    slots = FakeBulkhead(limit=2)
+    shared = SharedSlots(slots, call_lease=LEASE, within=10.0)
+    late = shared.take(wait=None)
+    shared.give_back(shared.take(wait=None))  # an ended call's slot, idle in the group
+
+    shared.close()
+    assert slots.held == {late}, "the idle slot went back, the running call keeps its own"
+    shared.give_back(late)
+    assert slots.held == set() and shared.lease == LEASE + 10.0

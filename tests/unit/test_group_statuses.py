@@ -5,6 +5,7 @@ answer (a provider error: the bet is checked again, like after an outage)."""
 
 from __future__ import annotations
 
+import contextlib
 import threading
 from typing import cast
 
@@ -116,9 +117,10 @@ def test_a_groups_calls_go_through_the_guarded_providers_group_view() -> None:
     waits: list[float] = []
 
     class Guarded(Statuses):
-        def for_group(self, *, slot_wait: float) -> Statuses:
+        def for_group(self, *, slot_wait: float,
+                      within: float) -> contextlib.AbstractContextManager[Statuses]:
             waits.append(slot_wait)
-            return plain
+            return contextlib.nullcontext(plain)
 
     answers = ask_statuses(NO_MIRROR, Guarded(1), [bet(1), bet(2)],
                            budget=lambda: HELD_FOR_GOOD, limit=2)
