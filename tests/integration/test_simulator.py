@@ -13,6 +13,7 @@ from typing import Any
 
 import pytest
 import requests
+import urllib3
 
 ROOT = Path(__file__).resolve().parents[2]
 if str(ROOT) not in sys.path:  # the repository is not installed into the venv
@@ -645,3 +646,40 @@ def test_the_simulator_reports_its_own_collector_pauses(sim: Sim) -> None:
     assert answer.status_code == 200 and isinstance(answer.json()["pauses"], list)
     refused = sim.control("GET", "/_sim/pauses?since=soon")
     assert refused.status_code == 400 and refused.json()["field"] == "since"
+
+
+# -- connections ---------------------------------------------------------------
+
+
+def test_one_connection_carries_many_calls_even_after_a_body_left_unread(
+    sim: Sim, simulator_url: str,
+) -> None:
+    sim.register("k1", fate="never")
+    pool = urllib3.connectionpool.connection_from_url(simulator_url, maxsize=1)
+    body = json.dumps({"bet_refs": ["k1"]}).encode()
+    path = "/bets/status"
+    refused = pool.request("POST", path, body=body, headers={"Content-Type": "application/json"})
+    assert refused.status == 401, "unsigned: refused before its body is looked at"
+    for _ in range(3):
+        signed = sign_request(PROVIDER_SECRET, Exchange(new_request_id(), "POST", path), body)
+        answer = pool.request("POST", path, body=body,
+                              headers={"Content-Type": "application/json", **signed})
+        assert answer.status == 200 and answer.json()["bets"][0]["bet_ref"] == "k1"
+        assert answer.headers.get("Connection") is None
+
+    assert pool.num_connections == 1, "every call after the first reused the connection"
+
+
+def test_an_answer_that_declares_more_body_than_it_sends_still_closes_its_connection(
+    sim: Sim, simulator_url: str,
+) -> None:
+    sim.register("k2", fate="never")
+    sim.fault("truncated_body", bet_ref="k2")
+    pool = urllib3.connectionpool.connection_from_url(simulator_url, maxsize=1)
+    path = "/bets/k2"
+    signed = sign_request(PROVIDER_SECRET, Exchange(new_request_id(), "GET", path), b"")
+    answer = pool.request("GET", path, headers=signed, preload_content=False)
+
+    assert "close" in answer.headers["Connection"]
+    with pytest.raises(urllib3.exceptions.ProtocolError):
+        answer.read()

@@ -27,6 +27,7 @@ from types import FrameType
 from werkzeug.serving import make_server
 
 from betguard_devkit.simulator.app import create_app
+from betguard_devkit.simulator.keepalive import KeepAlive, KeepAliveHandler
 from betguard_devkit.simulator.knobs import KnobError, Knobs
 from betguard_devkit.simulator.state import SimState
 
@@ -135,7 +136,8 @@ def run(argv: Sequence[str] | None = None) -> int:
     app = create_app(state, provider_secret, wallet_secret, notify_secret, dialect=args.dialect)
     if not args.access_log:
         logging.getLogger("werkzeug").setLevel(logging.WARNING)
-    server = make_server(host, args.port, app, threaded=True)
+    server = make_server(host, args.port, KeepAlive(app), threaded=True,
+                         request_handler=KeepAliveHandler)
     port = server.server_port
     if args.port_file is not None:
         write_port_file(args.port_file, port)
