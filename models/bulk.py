@@ -4,6 +4,7 @@ audit events in the same transaction), in a few statements instead of a few per 
 
 from __future__ import annotations
 
+import functools
 import json
 import operator
 from collections import defaultdict
@@ -14,9 +15,14 @@ from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import (
+    ARRAY,
+    BigInteger,
     Column,
     Connection,
+    Integer,
+    Select,
     Table,
+    any_,
     bindparam,
     func,
     insert,
@@ -210,24 +216,20 @@ def claim_and_start_many(connection: Connection, provider: str,
     if not checks:
         return []
     wanted = list(dict.fromkeys((int(bet_id), int(attempt)) for bet_id, attempt in checks))
-    claim = (update(BETS)
-             .where(BETS.c.id.in_([bet_id for bet_id, _ in wanted]),
-                    tuple_(BETS.c.id, BETS.c.check_attempt).in_(wanted),
-                    BETS.c.provider == provider, BETS.c.state == BetState.PENDING.value)
-             .values(claimed_values(lease_until, now))
-             .returning(*SNAPSHOT_COLUMNS))
     if connection.dialect.name == "postgresql":
-        claimed = claim.cte("claimed")
-        started = insert(EVENTS).from_select(
-            ["bet_id", "at", "kind", "actor", "detail"],
-            select(claimed.c.id, literal(now, EVENTS.c.at.type),
-                   literal(EventKind.CHECK_STARTED.value), literal("betguard"),
-                   func.json_build_object("attempt", claimed.c.check_attempt - 1,
-                                          together, func.count().over())))
-        rows = connection.execute(select(*claimed.c).add_cte(started.cte("started"))
-                                  ).mappings().all()
+        rows = connection.execute(_claim_and_start_statement(together), {
+            "b_ids": [bet_id for bet_id, _ in wanted],
+            "b_attempts": [attempt for _, attempt in wanted],
+            "b_provider": provider, "b_lease": lease_until, "b_now": now,
+        }).mappings().all()
         bets = sorted((BetSnapshot.of_row(row) for row in rows), key=lambda bet: bet.id)
     else:
+        claim = (update(BETS)
+                 .where(BETS.c.id.in_([bet_id for bet_id, _ in wanted]),
+                        tuple_(BETS.c.id, BETS.c.check_attempt).in_(wanted),
+                        BETS.c.provider == provider, BETS.c.state == BetState.PENDING.value)
+                 .values(claimed_values(lease_until, now))
+                 .returning(*SNAPSHOT_COLUMNS))
         bets = sorted((BetSnapshot.of_row(row) for row in connection.execute(claim).mappings()),
                       key=lambda bet: bet.id)
         add_events_of(connection, ((bet.id, NewEvent(
@@ -237,6 +239,31 @@ def claim_and_start_many(connection: Connection, provider: str,
     taken = {bet.id for bet in bets}
     count_duplicate_deliveries(connection, sorted({bet_id for bet_id, _ in wanted} - taken))
     return bets
+
+
+@functools.lru_cache(maxsize=4)
+def _claim_and_start_statement(together: str) -> Select[Any]:
+    """PostgreSQL: the claim of the checks ``(b_ids[i], b_attempts[i])`` and their
+    ``check_started`` events, in one statement whose text never changes (compiled and
+    parsed once, where a list of values spelt out in it made a new text per group)."""
+    ids = bindparam("b_ids", type_=ARRAY(BigInteger))
+    wanted = func.unnest(ids, bindparam("b_attempts", type_=ARRAY(Integer))).table_valued(
+        "id", "attempt").render_derived()
+    claimed = (update(BETS)
+               .where(BETS.c.id == any_(ids),  # the primary key's index finds the rows
+                      tuple_(BETS.c.id, BETS.c.check_attempt).in_(
+                          select(wanted.c.id, wanted.c.attempt)),
+                      BETS.c.provider == bindparam("b_provider"),
+                      BETS.c.state == BetState.PENDING.value)
+               .values(claimed_values(bindparam("b_lease"), bindparam("b_now")))
+               .returning(*SNAPSHOT_COLUMNS)).cte("claimed")
+    started = insert(EVENTS).from_select(
+        ["bet_id", "at", "kind", "actor", "detail"],
+        select(claimed.c.id, bindparam("b_now", type_=EVENTS.c.at.type),
+               literal(EventKind.CHECK_STARTED.value), literal("betguard"),
+               func.json_build_object("attempt", claimed.c.check_attempt - 1,
+                                      together, func.count().over())))
+    return select(*claimed.c).add_cte(started.cte("started"))
 
 
 def take_due(session: Session, lease: Lease, *, limit: int,
@@ -282,13 +309,33 @@ def apply_many(session: Session, changes: Sequence[tuple[BetSnapshot, Change]], 
     return [apply(session, bet, change, now=now) for bet, change in changes]
 
 
+def apply_quietly_many(connection: Connection, changes: Sequence[tuple[BetSnapshot, Change]],
+                       *, now: datetime) -> bool:
+    """``apply_many`` for changes that tell the game server nothing and open no review
+    (rescheduled checks), in the caller's Core transaction, without the ORM: all of
+    them, with their events, or False when some bet changed meanwhile (the caller
+    rolls the transaction back and applies them one by one)."""
+    assert all(change.notify is None and change.review is None  # noqa: S101 - see the name
+               for _, change in changes)
+    if _applied_all(connection, changes, now) != len(changes):
+        return False
+    add_events_of(connection, ((bet.id, event) for bet, change in changes
+                               for event in change.events), now=now)
+    return True
+
+
 def _apply_all(session: Session, changes: Sequence[tuple[BetSnapshot, Change]],
                now: datetime) -> None:
+    if _applied_all(session, changes, now) != len(changes):
+        raise _NotAllApplied
+
+
+def _applied_all(executor: Session | Connection, changes: Sequence[tuple[BetSnapshot, Change]],
+                 now: datetime) -> int:
+    """Each change's compare-and-set, one executemany per kind of change; the rows
+    changed."""
     by_kind: dict[tuple[str, ...], list[dict[str, Any]]] = defaultdict(list)
     for bet, change in changes:
         by_kind[tuple(change.values)].append(apply_params(bet, change, now))
-    changed = 0
-    for keys, params in by_kind.items():
-        changed += session.execute(apply_statement(keys), params).rowcount  # type: ignore[attr-defined]
-    if changed != len(changes):
-        raise _NotAllApplied
+    return sum(executor.execute(apply_statement(keys), params).rowcount  # type: ignore[attr-defined]
+               for keys, params in by_kind.items())

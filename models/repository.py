@@ -103,19 +103,6 @@ def apply(session: Session, bet: BetSnapshot, change: Change, *, now: datetime) 
     return True
 
 
-def apply_quietly(connection: Connection, bet: BetSnapshot, change: Change, *,
-                  now: datetime) -> bool:
-    """``apply`` for a change that tells the game server nothing and opens no review
-    (a rescheduled check), in the caller's Core transaction."""
-    assert change.notify is None and change.review is None  # noqa: S101 - see the name
-    result = connection.execute(apply_statement(tuple(change.values)),
-                                apply_params(bet, change, now))
-    if result.rowcount != 1:
-        return False
-    _insert_events(connection, [_event_row(bet.id, event, now) for event in change.events])
-    return True
-
-
 @functools.lru_cache(maxsize=64)
 def apply_statement(keys: tuple[str, ...]) -> Update:
     """The compare-and-set UPDATE for a change of these columns (one per kind of change)."""

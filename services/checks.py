@@ -193,11 +193,9 @@ def conclude(ctx: Context, verdicts: Sequence[Verdict]) -> list[bool]:
     """Apply each verdict's change in one transaction; for a bet that changed while the
     provider was asked, record what was found, and a conflict if it contradicts."""
     now = ctx.clock()
-    if len(verdicts) == 1 and _quiet(verdicts[0].change):
-        with ctx.db.transaction() as connection:  # the common case, without the ORM
-            if repository.apply_quietly(connection, verdicts[0].bet, verdicts[0].change,
-                                        now=now):
-                return [True]
+    if all(_quiet(verdict.change) for verdict in verdicts) and _applied_quietly(ctx, verdicts,
+                                                                                 now):
+        return [True] * len(verdicts)
     with ctx.db.unit_of_work() as session:
         applied = bulk.apply_many(session, [(v.bet, v.change) for v in verdicts], now=now)
         for verdict, won in zip(verdicts, applied, strict=True):
@@ -209,6 +207,23 @@ def conclude(ctx: Context, verdicts: Sequence[Verdict]) -> list[bool]:
 
 def _quiet(change: Change) -> bool:
     return change.notify is None and change.review is None
+
+
+class _Undo(Exception):
+    """Rolls back a quiet conclusion some bet of which changed meanwhile."""
+
+
+def _applied_quietly(ctx: Context, verdicts: Sequence[Verdict], now: datetime) -> bool:
+    """The common case (every bet rescheduled, none changed meanwhile) in one Core
+    transaction, without the ORM; False, with nothing written, otherwise."""
+    try:
+        with ctx.db.transaction() as connection:
+            if not bulk.apply_quietly_many(connection, [(v.bet, v.change) for v in verdicts],
+                                           now=now):
+                raise _Undo
+    except _Undo:
+        return False
+    return True
 
 
 def _note_superseded(session: Session, verdict: Verdict, now: datetime) -> None:

@@ -180,6 +180,26 @@ def test_a_bet_decided_meanwhile_keeps_its_decision_and_the_rest_of_the_batch_ap
     assert stack.bet(bets[1].id).state is BetState.SETTLED
 
 
+def test_rescheduled_bets_one_decided_meanwhile_apply_all_but_that_one(stack: Stack) -> None:
+    bets = place(stack, ["never", "never", "never"])
+    ctx, wakeups = recorded(stack)
+    meddling = ReportsFirst(ctx.providers["sleepy_batcher"], stack, bets[1], "5.00")
+
+    outcomes = run_batch_check(
+        dataclasses.replace(ctx, providers={**ctx.providers, "sleepy_batcher": meddling}),
+        "sleepy_batcher", [(b.id, 1) for b in bets])
+
+    assert outcomes == {"superseded": 1, "rescheduled": 2}
+    assert stack.bet(bets[1].id).state is BetState.SETTLED
+    assert stack.kinds(bets[1].id)[-2:] == ["provider_answered", "late_answer_ignored"], \
+        "what it found is kept, and its answer is not acted upon"
+    for bet in (bets[0], bets[2]):
+        assert stack.bet(bet.id).state is BetState.PENDING
+        assert stack.kinds(bet.id)[-2:] == ["provider_answered", "check_rescheduled"]
+    assert sorted(c for _, checks, _ in wakeups.batches for c in checks) == \
+        [(bets[0].id, 2), (bets[2].id, 2)]
+
+
 def test_a_batch_provider_runs_its_bets_through_batched_checks_to_their_end(
     stack: Stack,
 ) -> None:
