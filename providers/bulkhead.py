@@ -117,22 +117,34 @@ class SharedSlots:
     the group never has more calls in flight than slots; a call still running when the
     group ends gives its own slot back when it returns.
 
-    A slot's lease covers every call that may hold it: calls start within ``within``
-    seconds of the group's start and each lasts at most ``call_lease``.
+    A slot is leased for two calls' time (``2 * call_lease``) and handed on only to a
+    call that starts within the first: every call ends inside the lease, and a slot of
+    a worker killed mid-group frees itself as soon as two calls' leases allow.
     """
 
-    def __init__(self, bulkhead: Bulkhead, *, call_lease: float, within: float) -> None:
+    def __init__(self, bulkhead: Bulkhead, *, call_lease: float,
+                 clock: Callable[[], float] = time.monotonic) -> None:
         self._bulkhead = bulkhead
-        self.lease = call_lease + max(0.0, within)
+        self._call_lease = call_lease
+        self.lease = 2 * call_lease
+        self._clock = clock
         self._lock = threading.Lock()
+        self._usable_until: dict[str, float] = {}  # every slot taken, until when it is handed on
         self._idle: list[str] = []
         self._closed = False
 
     def take(self, *, wait: float | None) -> str:
+        now = self._clock()
         with self._lock:
-            if self._idle:
-                return self._idle.pop()
-        return self._bulkhead.acquire(lease=self.lease, wait=wait)
+            while self._idle:
+                token = self._idle.pop()
+                if now < self._usable_until[token]:
+                    return token
+                self._usable_until[token] = -1.0  # spent: it goes back at the end
+        token = self._bulkhead.acquire(lease=self.lease, wait=wait)
+        with self._lock:
+            self._usable_until[token] = now + self._call_lease
+        return token
 
     def give_back(self, token: str) -> None:
         with self._lock:
@@ -142,8 +154,10 @@ class SharedSlots:
         self._bulkhead.release(token)
 
     def close(self) -> None:
-        """The group is over: its idle slots go back to Redis, in one call."""
+        """The group is over: its idle and spent slots go back to Redis, in one call."""
         with self._lock:
             self._closed = True
-            idle, self._idle = self._idle, []
+            idle = self._idle + [token for token, until in self._usable_until.items()
+                                 if until < 0]
+            self._idle = []
         self._bulkhead.release_many(idle)

@@ -114,10 +114,10 @@ class GuardedProvider:
         self._shared_admission: tuple[Admission, BreakerState] | None = None
         self._group_failed = False  # a call of this group went unanswered
 
-    def for_group(self, *, slot_wait: float, within: float = 0.0) -> GuardedProvider:
+    def for_group(self, *, slot_wait: float) -> GuardedProvider:
         """This provider for one group of calls made together (the checks of a group,
-        ``betguard.services.batch_checks``), all started within ``within`` seconds; use it
-        as a context manager, whose end hands the group's slots back.
+        ``betguard.services.batch_checks``); use it as a context manager, whose end hands
+        the group's slots back.
 
         Each call waits up to ``slot_wait`` seconds for a concurrency slot, and a call
         that ends hands its slot on to the group's next call (``SharedSlots``). While the
@@ -128,7 +128,7 @@ class GuardedProvider:
         goes out."""
         view = copy.copy(self)
         view._slot_wait = max(0.0, slot_wait)
-        view._slots = SharedSlots(self._bulkhead, call_lease=self._lease, within=within)
+        view._slots = SharedSlots(self._bulkhead, call_lease=self._lease)
         try:
             state, now = self._breaker.read()
         except redis.RedisError:

@@ -125,26 +125,24 @@ def ask_statuses(ctx: Context, provider: Provider, bets: Sequence[BetSnapshot], 
     if rest and provider.supports_batch:
         answers.update(ask_provider(provider, rest))
     elif rest:
-        within = budget()
-        with _group_view(provider, slot_wait=min(GROUP_SLOT_WAIT, within),
-                         within=within) as asker:
+        left = budget()
+        with _group_view(provider, slot_wait=min(GROUP_SLOT_WAIT, left)) as asker:
             answers.update(concurrently(
                 lambda bet: ask_provider_status(asker, bet, bet.check_attempt - 1), rest,
-                budget=within, limit=min(limit, GROUP_CALLS_AT_ONCE),
+                budget=left, limit=min(limit, GROUP_CALLS_AT_ONCE),
                 name=f"check-{provider.name}",
                 not_answered=lambda bet, spent: _not_answered(
                     bet, spent, "StatusNotAnswered", bet.check_attempt - 1)))
     return answers
 
 
-def _group_view(provider: Provider, *, slot_wait: float,
-                within: float) -> AbstractContextManager[Provider]:
+def _group_view(provider: Provider, *, slot_wait: float) -> AbstractContextManager[Provider]:
     """A guarded provider's view for one group of calls (its slots handed on between
     them, ``GuardedProvider.for_group``); any other provider as it is."""
     for_group = getattr(provider, "for_group", None)
     if for_group is None:
         return nullcontext(provider)
-    return cast(AbstractContextManager[Provider], for_group(slot_wait=slot_wait, within=within))
+    return cast(AbstractContextManager[Provider], for_group(slot_wait=slot_wait))
 
 
 def read_mirror_many(ctx: Context, provider: Provider,

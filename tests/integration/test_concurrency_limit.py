@@ -286,7 +286,7 @@ def test_groups_handing_slots_on_between_their_calls_stay_within_the_limit_toget
     held: list[int] = []
 
     def group() -> None:
-        with provider.for_group(slot_wait=5.0, within=5.0) as view, \
+        with provider.for_group(slot_wait=5.0) as view, \
                 ThreadPoolExecutor(max_workers=3) as calls:
             list(calls.map(view.get_status, [f"bet-{n}" for n in range(12)]))
             held.append(slots.holders())

@@ -375,7 +375,7 @@ def test_a_groups_calls_hand_their_slot_on_and_the_group_gives_it_back_once() ->
     slots = FakeBulkhead(limit=2)
     provider, _ = guard(ScriptedProvider(), bulkhead=slots)
 
-    with provider.for_group(slot_wait=0.0, within=10.0) as group:
+    with provider.for_group(slot_wait=0.0) as group:
         for n in range(5):
             group.get_status(f"bet-{n}")
         assert slots.held == {"slot-1"}, "one call at a time: one slot, handed on"
@@ -397,11 +397,28 @@ def test_a_groups_call_refused_a_slot_is_busy_and_reaches_nobody() -> None:
 
 def test_a_call_still_running_when_its_group_ends_gives_its_own_slot_back() -> None:
     slots = FakeBulkhead(limit=2)
-    shared = SharedSlots(slots, call_lease=LEASE, within=10.0)
+    shared = SharedSlots(slots, call_lease=LEASE)
     late = shared.take(wait=None)
     shared.give_back(shared.take(wait=None))  # an ended call's slot, idle in the group
 
     shared.close()
     assert slots.held == {late}, "the idle slot went back, the running call keeps its own"
     shared.give_back(late)
-    assert slots.held == set() and shared.lease == LEASE + 10.0
+    assert slots.held == set()
+
+
+def test_a_slot_is_handed_on_only_to_a_call_that_ends_within_its_lease() -> None:
+    slots, now = FakeBulkhead(limit=2), [0.0]
+    shared = SharedSlots(slots, call_lease=LEASE, clock=lambda: now[0])
+    first = shared.take(wait=None)
+    shared.give_back(first)
+    now[0] = LEASE - 0.1
+    assert shared.take(wait=None) == first, "a call started now ends within the lease"
+    shared.give_back(first)
+    now[0] = LEASE
+
+    second = shared.take(wait=None)
+    assert second != first and shared.lease == 2 * LEASE, "one started now might not"
+    shared.give_back(second)
+    shared.close()
+    assert slots.held == set(), "the spent slot went back with the rest"

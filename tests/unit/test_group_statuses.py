@@ -117,8 +117,7 @@ def test_a_groups_calls_go_through_the_guarded_providers_group_view() -> None:
     waits: list[float] = []
 
     class Guarded(Statuses):
-        def for_group(self, *, slot_wait: float,
-                      within: float) -> contextlib.AbstractContextManager[Statuses]:
+        def for_group(self, *, slot_wait: float) -> contextlib.AbstractContextManager[Statuses]:
             waits.append(slot_wait)
             return contextlib.nullcontext(plain)
 

@@ -71,6 +71,11 @@ class KeepAliveHandler(WSGIRequestHandler):
     """Werkzeug's handler, without its ``Connection: close`` on a marked response, and
     without its search for a body left unread when the body was read ahead."""
 
+    # Werkzeug writes a response's headers and its body in two sends: on a connection
+    # kept open, Nagle's algorithm held the body back until the client's delayed
+    # acknowledgement of the headers, some 40 ms an answer (a closed connection flushed it).
+    disable_nagle_algorithm = True
+
     def setup(self) -> None:
         super().setup()
         self.rfile = _Connection(self.rfile, self)  # type: ignore[assignment]
