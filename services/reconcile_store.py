@@ -35,6 +35,7 @@ from betguard.services.text import require_text
 ACTOR = "reconciliation"
 AUTO_CHECK = "auto_check"  # a waiting bet's check woken: it reads the result itself
 RESOLVED = "resolved"  # closed by an operator with a note
+CAS_ATTEMPTS = 5  # reads of a bet that workers keep changing, before a person looks
 
 
 class DifferenceNotFound(BetguardError):
@@ -123,13 +124,35 @@ def _act(session: Session, row: ReconciliationDifference, difference: Difference
          now: datetime) -> Wake | None:
     if row.bet_id is None:
         return None  # nothing of ours to act on: ops close it here
-    bet = repository.get(session, row.bet_id)
-    assert bet is not None  # noqa: S101 - the difference was built from this bet
     detail = {"difference_id": row.id, "kind": row.kind, "why": difference.why,
               "run_id": row.run_id, "there": row.there}
     event = NewEvent(EventKind.RECONCILIATION_DIFFERENCE, ACTOR, detail)
     final_there = any(r.status in FINAL_THERE for r in difference.there)
-    if difference.kind is Kind.STATE_DIFFERS and bet.state is BetState.PENDING and final_there:
+    if difference.kind is Kind.STATE_DIFFERS and final_there:
+        wake = _resolve_by_its_check(session, row, event, now)
+        if row.resolution == AUTO_CHECK:
+            return wake
+    repository.add_events(session, row.bet_id, [event], now=now)
+    repository.open_review_item(session, row.bet_id, ReviewReason.RECONCILIATION,
+                                {**detail, "here": row.here}, now=now)
+    return None
+
+
+def _resolve_by_its_check(session: Session, row: ReconciliationDifference, event: NewEvent,
+                          now: datetime) -> Wake | None:
+    """Resolve the difference of a bet still pending by its own check: wake it (the
+    returned Wake), or leave the check already in flight to answer. The difference stays
+    open when the bet is no longer pending.
+
+    A worker may claim the bet between the read and the write: the bet is read again
+    (as the game server's result report does), never sent to a person for that race.
+    """
+    assert row.bet_id is not None  # noqa: S101 - the caller checked
+    for _ in range(CAS_ATTEMPTS):
+        bet = repository.get(session, row.bet_id)
+        assert bet is not None  # noqa: S101 - the difference was built from this bet
+        if bet.state is not BetState.PENDING:
+            return None
         if _check_in_flight(session, bet.next_check_at, bet.id, now):
             repository.add_events(session, bet.id, [event], now=now)
             _resolve(row, AUTO_CHECK, "betguard", "a check was in flight: its answer comes",
@@ -139,10 +162,7 @@ def _act(session: Session, row: ReconciliationDifference, difference: Difference
         if repository.apply(session, bet, change, now=now):
             _resolve(row, AUTO_CHECK, "betguard", "the bet's check was woken now", now)
             return Wake(bet.id, bet.check_attempt, bet.label)
-    repository.add_events(session, bet.id, [event], now=now)
-    repository.open_review_item(session, bet.id, ReviewReason.RECONCILIATION,
-                                {**detail, "here": row.here}, now=now)
-    return None
+    return None  # it kept changing under us: a person looks
 
 
 def _check_in_flight(session: Session, next_check_at: datetime | None, bet_id: int,

@@ -21,7 +21,7 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -30,16 +30,18 @@ import pytest
 import requests
 import uvicorn
 from prometheus_client.parser import text_string_to_metric_families
-from sqlalchemy import func, select
+from sqlalchemy import event, func, select
 
 from betguard.metrics import make_metrics_app
+from betguard.models import repository
 from betguard.models.events import EventKind, Resolution
 from betguard.models.snapshot import BetSnapshot
 from betguard.models.states import BetState
 from betguard.models.tables import ReconciliationDifference, ReconciliationRun, Review
 from betguard.services.intake import place_bet
 from betguard.services.reconcile import SCHEDULED, Claim, Report, claim_scheduled, reconcile
-from betguard.services.reconcile_store import resolve_difference
+from betguard.services.reconcile_compare import Difference, HereBet, Kind, ThereRow
+from betguard.services.reconcile_store import resolve_difference, store
 from betguard.services.reviews import Resolve, resolve_review
 from betguard_devkit.local_services import free_port
 from tests.integration.harness import Stack, bet_payload, wait_until
@@ -374,3 +376,46 @@ def test_two_workers_due_at_once_start_one_scheduled_run_of_a_provider(stack: St
     with stack.context.db.unit_of_work() as session:
         run = session.get(ReconciliationRun, taken.run_id)
         assert run is not None and run.mode == SCHEDULED and run.window_from <= last
+
+
+def test_a_worker_claiming_the_bet_while_its_difference_is_stored_leaves_it_to_that_check(
+    stack: Stack,
+) -> None:
+    ctx = stack.context
+    bet = place_bet(ctx, bet_payload(PROVIDER, pg_ref())).bet  # its first check is 0.5 s away
+    now = datetime.now(UTC)
+    here = HereBet(bet.id, bet.bet_ref, "pending", bet.stake, None, bet.currency, now)
+    there = ThereRow("row-1", bet.bet_ref, "settled", 1, bet.stake, Decimal("3.00"),
+                     bet.currency, now, now)
+    difference = Difference(Kind.STATE_DIFFERS, bet.bet_ref, here, (there,),
+                            "pending here, settled at the provider")
+    claimed: list[BetSnapshot] = []
+
+    def a_worker_claims_it_first(conn: Any, cursor: Any, statement: str, params: Any,
+                                 context: Any, executemany: bool) -> None:
+        if claimed or not statement.startswith("UPDATE bets") or params.get("b_id") != bet.id:
+            return
+        with ctx.db.transaction() as other:  # between the store's read and its write
+            taken = repository.claim_check(other, bet.id, bet.check_attempt, now=now,
+                                           lease_until=now + timedelta(seconds=5))
+        assert taken is not None
+        claimed.append(taken)
+
+    event.listen(ctx.db.engine, "before_cursor_execute", a_worker_claims_it_first,
+                 named=False)
+    try:
+        with ctx.db.unit_of_work() as session:
+            run = ReconciliationRun(provider=PROVIDER, window_from=now, window_to=now,
+                                    mode="rows", started_at=now, counts={})
+            session.add(run)
+            session.flush()
+            _found, wakes = store(ctx, session, run, [difference], now)
+            session.commit()
+    finally:
+        event.remove(ctx.db.engine, "before_cursor_execute", a_worker_claims_it_first)
+
+    [stored] = differences_of(stack, bet.bet_ref)
+    assert claimed and wakes == []  # the claim raced the store; its check answers
+    assert (stored.resolution, stored.note) == ("auto_check",
+                                                "a check was in flight: its answer comes")
+    assert open_reviews(stack, bet.id) == []
