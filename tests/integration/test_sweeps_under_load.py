@@ -3,12 +3,14 @@ there is late, not lost, and more copies would only make every wake-up later; on
 queue has room, the lost wake-up is sent. And they never wait for a bet another
 transaction holds (a batched check concluding hundreds of bets): they skip it this run.
 
-The scheduler here publishes to a Redis database no worker reads, so the queue stays as
-the test leaves it."""
+The sweeps here run on a database of their own, which the stack's beat never sweeps,
+and publish to a Redis database no worker reads: the queue and the bets stay as the
+test leaves them."""
 
 from __future__ import annotations
 
 import dataclasses
+import secrets
 import threading
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
@@ -25,45 +27,81 @@ from betguard.config.celery import (
     REFUND_TASK,
 )
 from betguard.messaging.scheduler import CeleryScheduler
+from betguard.models import repository
+from betguard.models.db import Database
+from betguard.models.migrate import upgrade
+from betguard.models.snapshot import BetSnapshot
 from betguard.models.tables import Bet
 from betguard.services.context import Context
+from betguard.services.intake import place_bet
 from betguard.services.sweeps import run_sweeps
-from tests.integration.harness import Stack
+from tests.integration.harness import Stack, bet_payload
 
 pytestmark = pytest.mark.integration
 
 LIMIT = 3
 
 
+@pytest.fixture(scope="module")
+def own_database(stack: Stack) -> Iterator[Database]:
+    url = stack.postgres.create_database("sweeps_under_load")
+    upgrade(url)
+    db = Database(url, pool_size=4)
+    yield db
+    db.dispose()
+
+
 @pytest.fixture
-def idle_broker(stack: Stack) -> Iterator[CeleryScheduler]:
+def idle_app(stack: Stack) -> Iterator[Celery]:
     app = Celery("idle-broker", set_as_current=False)
     app.conf.update(broker_url=stack.redis.url.rsplit("/", 1)[0] + "/9", task_routes={
         task: {"queue": PROVIDER_QUEUE}
         for task in (CHECK_TASK, BATCH_CHECK_TASK, REFUND_TASK, NOTIFY_TASK)})
-    scheduler = CeleryScheduler(app, max_countdown=600)
-    yield scheduler
+    yield app
+    empty(app)
+
+
+@pytest.fixture
+def idle_broker(idle_app: Celery) -> CeleryScheduler:
+    return CeleryScheduler(idle_app, max_countdown=600)
+
+
+@pytest.fixture
+def ctx(stack: Stack, own_database: Database, idle_broker: CeleryScheduler) -> Context:
+    timing = dataclasses.replace(stack.context.timing, sweep_backlog_limit=LIMIT, due_grace=0)
+    return dataclasses.replace(stack.context, db=own_database, scheduler=idle_broker,
+                               timing=timing, notifier=None)
+
+
+def empty(app: Celery) -> None:
     with app.connection_for_write() as connection:
         connection.default_channel.client.flushdb()
 
 
-def sweeping_into(stack: Stack, scheduler: CeleryScheduler) -> Context:
-    timing = dataclasses.replace(stack.context.timing, sweep_backlog_limit=LIMIT, due_grace=0)
-    return dataclasses.replace(stack.context, scheduler=scheduler, timing=timing)
-
-
-def lose_wakeup(stack: Stack) -> int:
+def lose_wakeup(ctx: Context, idle_app: Celery) -> int:
     """A pending bet whose wake-up never arrived, due a day ago (first in the sweep's order)."""
-    bet = stack.place("sleepy", fate="never")
-    with stack.context.db.unit_of_work() as session:
+    bet = place_bet(ctx, bet_payload("sleepy", f"bet-{secrets.token_hex(6)}")).bet
+    with ctx.db.unit_of_work() as session:
         session.execute(update(Bet).where(Bet.id == bet.id)
                         .values(next_check_at=datetime.now(UTC) - timedelta(days=1)))
         session.commit()
+    empty(idle_app)  # the wake-up placing sent: lost
     return bet.id
 
 
-def test_wakeups_no_worker_has_taken_are_the_backlog(stack: Stack,
-                                                     idle_broker: CeleryScheduler) -> None:
+def bet(ctx: Context, bet_id: int) -> BetSnapshot:
+    with ctx.db.unit_of_work() as session:
+        snapshot = repository.get(session, bet_id)
+    assert snapshot is not None
+    return snapshot
+
+
+def kinds(ctx: Context, bet_id: int) -> list[str]:
+    with ctx.db.unit_of_work() as session:
+        return [event.kind for event in repository.history(session, bet_id)]
+
+
+def test_wakeups_no_worker_has_taken_are_the_backlog(idle_broker: CeleryScheduler) -> None:
     assert idle_broker.backlog() == 0
     for n in range(5):
         idle_broker.check(10_000 + n, 1, datetime.now(UTC), label=f"test/{n}")
@@ -71,29 +109,29 @@ def test_wakeups_no_worker_has_taken_are_the_backlog(stack: Stack,
     assert idle_broker.backlog() == 5
 
 
-def test_a_sweep_adds_nothing_to_a_backed_up_queue(stack: Stack,
+def test_a_sweep_adds_nothing_to_a_backed_up_queue(ctx: Context, idle_app: Celery,
                                                    idle_broker: CeleryScheduler) -> None:
-    bet_id = lose_wakeup(stack)
+    bet_id = lose_wakeup(ctx, idle_app)
     for n in range(LIMIT):
         idle_broker.check(10_000 + n, 1, datetime.now(UTC), label=f"test/{n}")
-    due_at = stack.bet(bet_id).next_check_at
+    due_at = bet(ctx, bet_id).next_check_at
 
-    report = run_sweeps(sweeping_into(stack, idle_broker))
+    report = run_sweeps(ctx)
 
     assert report.backlog == LIMIT
     assert (report.checks_dispatched, report.refunds_dispatched,
             report.notifications_dispatched) == (0, 0, 0)
     assert idle_broker.backlog() == LIMIT
-    assert stack.bet(bet_id).next_check_at == due_at  # still due, not leased
-    assert "check_dispatched_by_sweep" not in stack.kinds(bet_id)
+    assert bet(ctx, bet_id).next_check_at == due_at  # still due, not leased
+    assert "check_dispatched_by_sweep" not in kinds(ctx, bet_id)
 
 
 def test_a_sweep_fills_the_queue_only_up_to_the_limit_and_the_lost_wakeup_goes_first(
-        stack: Stack, idle_broker: CeleryScheduler) -> None:
-    bet_id = lose_wakeup(stack)
+        ctx: Context, idle_app: Celery, idle_broker: CeleryScheduler) -> None:
+    bet_id = lose_wakeup(ctx, idle_app)
     idle_broker.check(10_000, 1, datetime.now(UTC), label="test/0")
 
-    report = run_sweeps(sweeping_into(stack, idle_broker))
+    report = run_sweeps(ctx)
 
     assert report.backlog == 1
     dispatched = (report.checks_dispatched + report.refunds_dispatched
@@ -101,17 +139,17 @@ def test_a_sweep_fills_the_queue_only_up_to_the_limit_and_the_lost_wakeup_goes_f
     assert 1 <= dispatched <= LIMIT - 1
     # Checks of one provider due together share a wake-up: no more messages than bets.
     assert 1 + 1 <= idle_broker.backlog() <= 1 + dispatched
-    assert "check_dispatched_by_sweep" in stack.kinds(bet_id)
+    assert "check_dispatched_by_sweep" in kinds(ctx, bet_id)
 
 
 def test_a_sweep_skips_a_due_bet_another_transaction_holds_and_takes_it_next_run(
-        stack: Stack, idle_broker: CeleryScheduler) -> None:
-    held, free = lose_wakeup(stack), lose_wakeup(stack)
-    ctx = dataclasses.replace(sweeping_into(stack, idle_broker), timing=dataclasses.replace(
-        stack.context.timing, sweep_backlog_limit=1000, due_grace=0))
-    holder = stack.context.db.engine.connect()
+        ctx: Context, idle_app: Celery) -> None:
+    held, free = lose_wakeup(ctx, idle_app), lose_wakeup(ctx, idle_app)
+    roomy = dataclasses.replace(ctx, timing=dataclasses.replace(ctx.timing,
+                                                                sweep_backlog_limit=1000))
+    holder = ctx.db.engine.connect()
     holder.execute(select(Bet.id).where(Bet.id == held).with_for_update())
-    sweep = threading.Thread(target=run_sweeps, args=(ctx,), daemon=True)
+    sweep = threading.Thread(target=run_sweeps, args=(roomy,), daemon=True)
     try:
         sweep.start()
         sweep.join(timeout=20)
@@ -121,7 +159,7 @@ def test_a_sweep_skips_a_due_bet_another_transaction_holds_and_takes_it_next_run
         holder.close()
     sweep.join(timeout=20)
 
-    assert "check_dispatched_by_sweep" in stack.kinds(free)
-    assert "check_dispatched_by_sweep" not in stack.kinds(held)
-    run_sweeps(ctx)
-    assert "check_dispatched_by_sweep" in stack.kinds(held)
+    assert "check_dispatched_by_sweep" in kinds(ctx, free)
+    assert "check_dispatched_by_sweep" not in kinds(ctx, held)
+    run_sweeps(roomy)
+    assert "check_dispatched_by_sweep" in kinds(ctx, held)
