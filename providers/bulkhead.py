@@ -130,7 +130,8 @@ class SharedSlots:
         self._clock = clock
         self._lock = threading.Lock()
         self._usable_until: dict[str, float] = {}  # every slot taken, until when it is handed on
-        self._idle: list[str] = []
+        self._idle: list[str] = []  # returned by their calls, to hand on
+        self._spent: list[str] = []  # past handing on: they go back when the group ends
         self._closed = False
 
     def take(self, *, wait: float | None) -> str:
@@ -140,7 +141,7 @@ class SharedSlots:
                 token = self._idle.pop()
                 if now < self._usable_until[token]:
                     return token
-                self._usable_until[token] = -1.0  # spent: it goes back at the end
+                self._spent.append(token)
         token = self._bulkhead.acquire(lease=self.lease, wait=wait)
         with self._lock:
             self._usable_until[token] = now + self._call_lease
@@ -157,7 +158,6 @@ class SharedSlots:
         """The group is over: its idle and spent slots go back to Redis, in one call."""
         with self._lock:
             self._closed = True
-            idle = self._idle + [token for token, until in self._usable_until.items()
-                                 if until < 0]
-            self._idle = []
-        self._bulkhead.release_many(idle)
+            unused = self._idle + self._spent
+            self._idle, self._spent = [], []
+        self._bulkhead.release_many(unused)
