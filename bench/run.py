@@ -63,7 +63,7 @@ def main(*, quick: bool, workdir: Path | None = None, results: Path | None = Non
 
 def run_scenarios(stack: BenchStack, sizes: Sizes, results: Path) -> dict[str, Figure]:
     found: dict[str, Figure] = {}
-    limits = step("raw limits (no-op tasks, batched INSERT)", lambda: raw.measure(stack, sizes))
+    limits = step("raw limits (no-op tasks)", lambda: raw.measure(stack, sizes))
     naive = step("naive baseline checks", lambda: checks.naive_checks(stack, sizes))
     run = step("betguard checks and worker memory", lambda: checks.betguard_checks(stack, sizes))
     res = step("batched resolution", lambda: resolution.resolve_after_outage(stack, sizes))
@@ -82,8 +82,8 @@ def run_scenarios(stack: BenchStack, sizes: Sizes, results: Path) -> dict[str, F
         figures.append(make.memory(run, sizes))
     if res is not None and limits is not None:
         figures.append(make.resolution(res, limits))
-    if got is not None and limits is not None:
-        figures += make.intake(got, limits)
+    if got is not None:
+        figures += make.intake(got)
     if swept is not None:
         figures.append(make.sweeps(swept))
     if eco is not None:

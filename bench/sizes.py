@@ -9,7 +9,6 @@ from dataclasses import dataclass
 class Sizes:
     name: str
     noop_tasks: int  # no-op messages drained to measure Celery's own rate
-    raw_insert_rows: int  # rows for the raw batched INSERT rate
     intake_bets: int  # bets registered through batched intake
     single_intake: int  # bets placed one by one, for the latency percentiles
     naive_bets: int  # bets the naive baseline checks over and over
@@ -33,7 +32,7 @@ class Sizes:
 
 
 QUICK = Sizes(
-    name="quick", noop_tasks=2000, raw_insert_rows=20_000, intake_bets=10_000,
+    name="quick", noop_tasks=2000, intake_bets=10_000,
     single_intake=300, naive_bets=200, naive_seconds=4.0, check_bets=600,
     checks_total=2500, warmup_checks=700, resolution_bets=5000, economy_bets=200,
     sweep_small=20_000, sweep_large=200_000, sweep_due=5000, catchup_backlog=1000,
@@ -41,7 +40,7 @@ QUICK = Sizes(
 )
 
 FULL = Sizes(
-    name="full", noop_tasks=20_000, raw_insert_rows=500_000, intake_bets=200_000,
+    name="full", noop_tasks=20_000, intake_bets=200_000,
     single_intake=2000, naive_bets=600, naive_seconds=20.0, check_bets=3000,
     checks_total=200_000, warmup_checks=10_000, resolution_bets=100_000, economy_bets=2000,
     sweep_small=20_000, sweep_large=2_000_000, sweep_due=5000, catchup_backlog=100_000,

@@ -1,6 +1,6 @@
 """The raw limits, measured in the same run: no-op Celery tasks per second (same broker,
-same worker settings as the provider worker) and batched INSERT rate into the same
-PostgreSQL."""
+same worker settings as the provider worker) and, beside the intake, the batched INSERT
+rate into the same PostgreSQL."""
 
 from __future__ import annotations
 
@@ -27,11 +27,10 @@ COLUMNS = ("provider", "bet_ref", "player_id", "game_id", "round_id", "stake", "
 @dataclass(frozen=True)
 class RawLimits:
     noop_per_second: float
-    insert_rows_per_second: float
 
 
 def measure(stack: BenchStack, sizes: Sizes) -> RawLimits:
-    return RawLimits(noop_rate(stack, sizes.noop_tasks), insert_rate(stack, sizes.raw_insert_rows))
+    return RawLimits(noop_rate(stack, sizes.noop_tasks))
 
 
 def noop_rate(stack: BenchStack, count: int) -> float:
@@ -62,27 +61,41 @@ def _noops_done(app: Celery, nodes: list[str]) -> int:
     return int(sum(reply.get("total", {}).get(NOOP_TASK, 0) for reply in stats.values()))
 
 
-def insert_rate(stack: BenchStack, rows: int) -> float:
+class RawInserts:
     """Batched INSERTs of bets rows (``INSERT_BATCH`` rows a batch, a commit each) into a
     copy of the bets table with its indexes, through the driver itself: psycopg's
     pipelined executemany, the fastest batched INSERT we found (multi-row VALUES and
-    unnest() arrays both came out slower on this machine)."""
-    dsn = stack.env["DATABASE_URL"].replace("postgresql+psycopg://", "postgresql://")
-    with psycopg.connect(dsn, autocommit=True) as conn:
-        conn.execute("DROP TABLE IF EXISTS bench_raw_bets")
-        conn.execute("CREATE TABLE bench_raw_bets (LIKE bets INCLUDING ALL)")
-        statement = sql.SQL("INSERT INTO bench_raw_bets ({}) VALUES ({})").format(
+    unnest() arrays both came out slower on this machine). The intake scenario runs a
+    batch of these beside each batch of its own, so both meet the same moment of the
+    machine: measured apart, minutes away, the two drifted by up to 40% between runs."""
+
+    def __init__(self, stack: BenchStack) -> None:
+        dsn = stack.env["DATABASE_URL"].replace("postgresql+psycopg://", "postgresql://")
+        self._conn = psycopg.connect(dsn, autocommit=True)
+        self._conn.execute("DROP TABLE IF EXISTS bench_raw_bets")
+        self._conn.execute("CREATE TABLE bench_raw_bets (LIKE bets INCLUDING ALL)")
+        self._statement = sql.SQL("INSERT INTO bench_raw_bets ({}) VALUES ({})").format(
             sql.SQL(", ").join(map(sql.Identifier, COLUMNS)),
             sql.SQL(", ").join([sql.Placeholder()] * len(COLUMNS)))
+        self.rows = 0
+        self.seconds = 0.0
+
+    def insert_batch(self) -> None:
         now = datetime.now(UTC)
         started = time.perf_counter()
-        for start in range(0, rows, INSERT_BATCH):
-            with conn.transaction(), conn.cursor() as cursor:
-                cursor.executemany(statement, [_row(n, now) for n in
-                                               range(start, start + INSERT_BATCH)])
-        seconds = time.perf_counter() - started
-        conn.execute("DROP TABLE bench_raw_bets")
-    return (rows // INSERT_BATCH * INSERT_BATCH) / seconds
+        with self._conn.transaction(), self._conn.cursor() as cursor:
+            cursor.executemany(self._statement, [_row(n, now) for n in
+                                                 range(self.rows, self.rows + INSERT_BATCH)])
+        self.seconds += time.perf_counter() - started
+        self.rows += INSERT_BATCH
+
+    @property
+    def per_second(self) -> float:
+        return self.rows / self.seconds
+
+    def close(self) -> None:
+        self._conn.execute("DROP TABLE bench_raw_bets")
+        self._conn.close()
 
 
 def _row(n: int, now: datetime) -> tuple[object, ...]:
