@@ -82,7 +82,8 @@ def cpu_by_process() -> dict[int, tuple[str, float]]:
     for stat in Path("/proc").glob("[0-9]*/stat"):
         try:
             fields = stat.read_text().rsplit(")", 1)[1].split()
-            cmd = (stat.parent / "cmdline").read_bytes().replace(b"\0", b" ").decode()[:90]
+            # Whole: a long path to the interpreter must not cut off the worker's queue.
+            cmd = (stat.parent / "cmdline").read_bytes().replace(b"\0", b" ").decode()
             found[int(stat.parent.name)] = (cmd.strip(), (int(fields[11]) + int(fields[12]))
                                             / CLOCK_TICKS)
         except (OSError, ValueError, IndexError):
