@@ -21,6 +21,7 @@ from betguard.bootstrap import build_context
 from betguard.config.settings import Settings
 from betguard.messaging.scheduler import CeleryScheduler
 from betguard.models import repository
+from betguard.models.db import Database
 from betguard.models.snapshot import BetSnapshot
 from betguard.models.states import BetState
 from betguard.models.tables import AuditEvent, Bet, Review
@@ -322,10 +323,7 @@ class Stack:
 
     # -- reading the truth -----------------------------------------------------------------
     def bet(self, bet_id: int) -> BetSnapshot:
-        with self.context.db.unit_of_work() as session:
-            bet = repository.get(session, bet_id)
-        assert bet is not None
-        return bet
+        return bet_in(self.context.db, bet_id)
 
     def row(self, bet_id: int) -> Bet:
         with self.context.db.unit_of_work() as session:
@@ -335,10 +333,7 @@ class Stack:
             return row
 
     def history(self, bet_id: int) -> list[AuditEvent]:
-        with self.context.db.unit_of_work() as session:
-            events = repository.history(session, bet_id)
-            session.expunge_all()
-            return events
+        return history_in(self.context.db, bet_id)
 
     def kinds(self, bet_id: int) -> list[str]:
         return [e.kind for e in self.history(bet_id)]
@@ -387,6 +382,22 @@ class Stack:
     def start_beat(self) -> None:
         self.beat = processes.beat(self.env, self.base / "logs" / "beat.log",
                                    schedule_file=self.base / "beat-schedule").start()
+
+
+def bet_in(db: Database, bet_id: int) -> BetSnapshot:
+    """A bet as ``db`` holds it now (the stack's, or a test's own database)."""
+    with db.unit_of_work() as session:
+        bet = repository.get(session, bet_id)
+    assert bet is not None
+    return bet
+
+
+def history_in(db: Database, bet_id: int) -> list[AuditEvent]:
+    """A bet's audit events as ``db`` holds them, oldest first."""
+    with db.unit_of_work() as session:
+        events = repository.history(session, bet_id)
+        session.expunge_all()
+        return events
 
 
 def sim_call(url: str, method: str, path: str, body: Any = None, expect: int = 200) -> Any:

@@ -27,15 +27,13 @@ from betguard.config.celery import (
     REFUND_TASK,
 )
 from betguard.messaging.scheduler import CeleryScheduler
-from betguard.models import repository
 from betguard.models.db import Database
 from betguard.models.migrate import upgrade
-from betguard.models.snapshot import BetSnapshot
 from betguard.models.tables import Bet
 from betguard.services.context import Context
 from betguard.services.intake import place_bet
 from betguard.services.sweeps import run_sweeps
-from tests.integration.harness import Stack, bet_payload
+from tests.integration.harness import Stack, bet_in, bet_payload, history_in
 
 pytestmark = pytest.mark.integration
 
@@ -89,16 +87,8 @@ def lose_wakeup(ctx: Context, idle_app: Celery) -> int:
     return bet.id
 
 
-def bet(ctx: Context, bet_id: int) -> BetSnapshot:
-    with ctx.db.unit_of_work() as session:
-        snapshot = repository.get(session, bet_id)
-    assert snapshot is not None
-    return snapshot
-
-
 def kinds(ctx: Context, bet_id: int) -> list[str]:
-    with ctx.db.unit_of_work() as session:
-        return [event.kind for event in repository.history(session, bet_id)]
+    return [event.kind for event in history_in(ctx.db, bet_id)]
 
 
 def test_wakeups_no_worker_has_taken_are_the_backlog(idle_broker: CeleryScheduler) -> None:
@@ -114,7 +104,7 @@ def test_a_sweep_adds_nothing_to_a_backed_up_queue(ctx: Context, idle_app: Celer
     bet_id = lose_wakeup(ctx, idle_app)
     for n in range(LIMIT):
         idle_broker.check(10_000 + n, 1, datetime.now(UTC), label=f"test/{n}")
-    due_at = bet(ctx, bet_id).next_check_at
+    due_at = bet_in(ctx.db, bet_id).next_check_at
 
     report = run_sweeps(ctx)
 
@@ -122,7 +112,7 @@ def test_a_sweep_adds_nothing_to_a_backed_up_queue(ctx: Context, idle_app: Celer
     assert (report.checks_dispatched, report.refunds_dispatched,
             report.notifications_dispatched) == (0, 0, 0)
     assert idle_broker.backlog() == LIMIT
-    assert bet(ctx, bet_id).next_check_at == due_at  # still due, not leased
+    assert bet_in(ctx.db, bet_id).next_check_at == due_at  # still due, not leased
     assert "check_dispatched_by_sweep" not in kinds(ctx, bet_id)
 
 
