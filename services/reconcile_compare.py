@@ -182,6 +182,11 @@ def _missing_there(bet: HereBet, horizon: datetime,
     return [Difference(Kind.MISSING_THERE, bet.bet_ref, bet, (), why)], 0
 
 
+def agrees(bet: HereBet, rows: Sequence[ThereRow]) -> bool:
+    """Whether one of the provider's rows agrees with the bet as given."""
+    return any(_disagreement(bet, row) is None for row in rows)
+
+
 def _primary(bet: HereBet, rows: list[ThereRow]) -> ThereRow:
     """The row to compare the bet with: one that agrees with it if any (the others are
     the duplicate), else the newest."""

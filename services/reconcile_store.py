@@ -14,6 +14,7 @@ close it (``betguard reconcile resolve``).
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -29,7 +30,7 @@ from betguard.models.states import BetState
 from betguard.models.tables import FeedCursor, ReconciliationDifference, ReconciliationRun, Review
 from betguard.models.transitions import NewEvent
 from betguard.services.context import Context
-from betguard.services.reconcile_compare import FINAL_THERE, Difference, Kind
+from betguard.services.reconcile_compare import FINAL_THERE, Difference, Kind, agrees
 from betguard.services.text import require_text
 
 ACTOR = "reconciliation"
@@ -129,7 +130,7 @@ def _act(session: Session, row: ReconciliationDifference, difference: Difference
     event = NewEvent(EventKind.RECONCILIATION_DIFFERENCE, ACTOR, detail)
     final_there = any(r.status in FINAL_THERE for r in difference.there)
     if difference.kind is Kind.STATE_DIFFERS and final_there:
-        wake = _resolve_by_its_check(session, row, event, now)
+        wake = _resolve_by_its_check(session, row, difference, event, now)
         if row.resolution == AUTO_CHECK:
             return wake
     repository.add_events(session, row.bet_id, [event], now=now)
@@ -138,31 +139,44 @@ def _act(session: Session, row: ReconciliationDifference, difference: Difference
     return None
 
 
-def _resolve_by_its_check(session: Session, row: ReconciliationDifference, event: NewEvent,
-                          now: datetime) -> Wake | None:
+def _resolve_by_its_check(session: Session, row: ReconciliationDifference,
+                          difference: Difference, event: NewEvent, now: datetime) -> Wake | None:
     """Resolve the difference of a bet still pending by its own check: wake it (the
     returned Wake), or leave the check already in flight to answer. The difference stays
-    open when the bet is no longer pending.
+    open when the bet is no longer pending, unless its check decided it meanwhile as the
+    provider has it.
 
-    A worker may claim the bet between the read and the write: the bet is read again
-    (as the game server's result report does), never sent to a person for that race.
+    Workers go on checking the bet while the difference is stored (and read the feed this
+    run just pulled): the bet is read again when one changed it first (as the game
+    server's result report does), never sent to a person for that race.
     """
-    assert row.bet_id is not None  # noqa: S101 - the caller checked
+    assert row.bet_id is not None and difference.here is not None  # noqa: S101 - _act's
     for _ in range(CAS_ATTEMPTS):
         bet = repository.get(session, row.bet_id)
         assert bet is not None  # noqa: S101 - the difference was built from this bet
         if bet.state is not BetState.PENDING:
+            as_now = dataclasses.replace(difference.here, state=bet.state.value,
+                                         payout=bet.payout)
+            if agrees(as_now, difference.there):
+                _answered_by_its_check(session, row, event, "its check decided it meanwhile, "
+                                       "as the provider has it", now)
             return None
         if _check_in_flight(session, bet.next_check_at, bet.id, now):
-            repository.add_events(session, bet.id, [event], now=now)
-            _resolve(row, AUTO_CHECK, "betguard", "a check was in flight: its answer comes",
-                     now)
+            _answered_by_its_check(session, row, event,
+                                   "a check was in flight: its answer comes", now)
             return None
         change = transitions.wake_check(bet, found=event, now=now)
         if repository.apply(session, bet, change, now=now):
             _resolve(row, AUTO_CHECK, "betguard", "the bet's check was woken now", now)
             return Wake(bet.id, bet.check_attempt, bet.label)
     return None  # it kept changing under us: a person looks
+
+
+def _answered_by_its_check(session: Session, row: ReconciliationDifference, event: NewEvent,
+                           note: str, now: datetime) -> None:
+    assert row.bet_id is not None  # noqa: S101 - the caller checked
+    repository.add_events(session, row.bet_id, [event], now=now)
+    _resolve(row, AUTO_CHECK, "betguard", note, now)
 
 
 def _check_in_flight(session: Session, next_check_at: datetime | None, bet_id: int,

@@ -18,7 +18,7 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -41,7 +41,8 @@ from betguard.models.tables import ReconciliationDifference, ReconciliationRun, 
 from betguard.services.intake import place_bet
 from betguard.services.reconcile import SCHEDULED, Claim, Report, claim_scheduled, reconcile
 from betguard.services.reconcile_compare import Difference, HereBet, Kind, ThereRow
-from betguard.services.reconcile_store import resolve_difference, store
+from betguard.services.reconcile_store import Wake, resolve_difference, store
+from betguard.services.results import ResultOutcome, report_result
 from betguard.services.reviews import Resolve, resolve_review
 from betguard_devkit.local_services import free_port
 from tests.integration.harness import Stack, bet_payload, wait_until
@@ -378,9 +379,17 @@ def test_two_workers_due_at_once_start_one_scheduled_run_of_a_provider(stack: St
         assert run is not None and run.mode == SCHEDULED and run.window_from <= last
 
 
-def test_a_worker_claiming_the_bet_while_its_difference_is_stored_leaves_it_to_that_check(
-    stack: Stack,
-) -> None:
+@dataclass(frozen=True)
+class Raced:
+    difference: ReconciliationDifference
+    wakes: list[Wake]
+    bet: BetSnapshot
+
+
+def store_while(stack: Stack, meddle: Callable[[BetSnapshot, datetime], None]) -> Raced:
+    """Store a "pending here, settled (3.00) there" difference of a new bet while
+    ``meddle`` changes the bet on another connection, between the store's read of the bet
+    and its write."""
     ctx = stack.context
     bet = place_bet(ctx, bet_payload(PROVIDER, pg_ref())).bet  # its first check is 0.5 s away
     now = datetime.now(UTC)
@@ -389,20 +398,16 @@ def test_a_worker_claiming_the_bet_while_its_difference_is_stored_leaves_it_to_t
                      bet.currency, now, now)
     difference = Difference(Kind.STATE_DIFFERS, bet.bet_ref, here, (there,),
                             "pending here, settled at the provider")
-    claimed: list[BetSnapshot] = []
+    meddled: list[bool] = []
 
-    def a_worker_claims_it_first(conn: Any, cursor: Any, statement: str, params: Any,
-                                 context: Any, executemany: bool) -> None:
-        if claimed or not statement.startswith("UPDATE bets") or params.get("b_id") != bet.id:
+    def in_between(conn: Any, cursor: Any, statement: str, params: Any, context: Any,
+                   executemany: bool) -> None:
+        if meddled or not statement.startswith("UPDATE bets") or params.get("b_id") != bet.id:
             return
-        with ctx.db.transaction() as other:  # between the store's read and its write
-            taken = repository.claim_check(other, bet.id, bet.check_attempt, now=now,
-                                           lease_until=now + timedelta(seconds=5))
-        assert taken is not None
-        claimed.append(taken)
+        meddled.append(True)
+        meddle(bet, now)
 
-    event.listen(ctx.db.engine, "before_cursor_execute", a_worker_claims_it_first,
-                 named=False)
+    event.listen(ctx.db.engine, "before_cursor_execute", in_between, named=False)
     try:
         with ctx.db.unit_of_work() as session:
             run = ReconciliationRun(provider=PROVIDER, window_from=now, window_to=now,
@@ -412,10 +417,55 @@ def test_a_worker_claiming_the_bet_while_its_difference_is_stored_leaves_it_to_t
             _found, wakes = store(ctx, session, run, [difference], now)
             session.commit()
     finally:
-        event.remove(ctx.db.engine, "before_cursor_execute", a_worker_claims_it_first)
-
+        event.remove(ctx.db.engine, "before_cursor_execute", in_between)
+    assert meddled, "the store never tried to write the bet"
     [stored] = differences_of(stack, bet.bet_ref)
-    assert claimed and wakes == []  # the claim raced the store; its check answers
-    assert (stored.resolution, stored.note) == ("auto_check",
-                                                "a check was in flight: its answer comes")
-    assert open_reviews(stack, bet.id) == []
+    return Raced(stored, wakes, bet)
+
+
+def test_a_worker_claiming_the_bet_while_its_difference_is_stored_leaves_it_to_that_check(
+    stack: Stack,
+) -> None:
+    def a_worker_claims_it(bet: BetSnapshot, now: datetime) -> None:
+        with stack.context.db.transaction() as other:
+            taken = repository.claim_check(other, bet.id, bet.check_attempt, now=now,
+                                           lease_until=now + timedelta(seconds=5))
+        assert taken is not None
+
+    raced = store_while(stack, a_worker_claims_it)
+
+    assert raced.wakes == []  # the claim raced the store; its check answers
+    assert (raced.difference.resolution, raced.difference.note) == (
+        "auto_check", "a check was in flight: its answer comes")
+    assert open_reviews(stack, raced.bet.id) == []
+
+
+def test_a_bet_settled_as_the_provider_has_it_while_its_difference_is_stored_needs_nobody(
+    stack: Stack,
+) -> None:
+    def settled_meanwhile(bet: BetSnapshot, _now: datetime) -> None:
+        assert report_result(stack.context, PROVIDER, bet.bet_ref, payout="3.00",
+                             currency=bet.currency) is ResultOutcome.SETTLED
+
+    raced = store_while(stack, settled_meanwhile)
+
+    assert raced.wakes == []
+    assert (raced.difference.resolution, raced.difference.note) == (
+        "auto_check", "its check decided it meanwhile, as the provider has it")
+    assert EventKind.RECONCILIATION_DIFFERENCE.value in stack.kinds(raced.bet.id)
+    assert open_reviews(stack, raced.bet.id) == []
+
+
+def test_a_bet_settled_otherwise_while_its_difference_is_stored_goes_to_a_person(
+    stack: Stack,
+) -> None:
+    def settled_otherwise(bet: BetSnapshot, _now: datetime) -> None:
+        assert report_result(stack.context, PROVIDER, bet.bet_ref, payout="4.00",
+                             currency=bet.currency) is ResultOutcome.SETTLED
+
+    raced = store_while(stack, settled_otherwise)
+
+    assert raced.wakes == [] and raced.difference.resolution is None
+    [review] = open_reviews(stack, raced.bet.id)
+    assert review.reason == "reconciliation"
+    assert review.detail["difference_id"] == raced.difference.id
