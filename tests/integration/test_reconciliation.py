@@ -423,6 +423,14 @@ def store_while(stack: Stack, meddle: Callable[[BetSnapshot, datetime], None]) -
     return Raced(stored, wakes, bet)
 
 
+def settled_with(stack: Stack, payout: str) -> Callable[[BetSnapshot, datetime], None]:
+    """The game server reports the bet's result meanwhile."""
+    def report(bet: BetSnapshot, _now: datetime) -> None:
+        assert report_result(stack.context, PROVIDER, bet.bet_ref, payout=payout,
+                             currency=bet.currency) is ResultOutcome.SETTLED
+    return report
+
+
 def test_a_worker_claiming_the_bet_while_its_difference_is_stored_leaves_it_to_that_check(
     stack: Stack,
 ) -> None:
@@ -443,11 +451,7 @@ def test_a_worker_claiming_the_bet_while_its_difference_is_stored_leaves_it_to_t
 def test_a_bet_settled_as_the_provider_has_it_while_its_difference_is_stored_needs_nobody(
     stack: Stack,
 ) -> None:
-    def settled_meanwhile(bet: BetSnapshot, _now: datetime) -> None:
-        assert report_result(stack.context, PROVIDER, bet.bet_ref, payout="3.00",
-                             currency=bet.currency) is ResultOutcome.SETTLED
-
-    raced = store_while(stack, settled_meanwhile)
+    raced = store_while(stack, settled_with(stack, "3.00"))  # the provider's payout
 
     assert raced.wakes == []
     assert (raced.difference.resolution, raced.difference.note) == (
@@ -459,11 +463,7 @@ def test_a_bet_settled_as_the_provider_has_it_while_its_difference_is_stored_nee
 def test_a_bet_settled_otherwise_while_its_difference_is_stored_goes_to_a_person(
     stack: Stack,
 ) -> None:
-    def settled_otherwise(bet: BetSnapshot, _now: datetime) -> None:
-        assert report_result(stack.context, PROVIDER, bet.bet_ref, payout="4.00",
-                             currency=bet.currency) is ResultOutcome.SETTLED
-
-    raced = store_while(stack, settled_otherwise)
+    raced = store_while(stack, settled_with(stack, "4.00"))
 
     assert raced.wakes == [] and raced.difference.resolution is None
     [review] = open_reviews(stack, raced.bet.id)
