@@ -120,6 +120,11 @@ class SharedSlots:
     A slot is leased for two calls' time (``2 * call_lease``) and handed on only to a
     call that starts within the first: every call ends inside the lease, and a slot of
     a worker killed mid-group frees itself as soon as two calls' leases allow.
+
+    While a call of the group waits on the bulkhead for a slot, a slot given back goes
+    to the bulkhead, not idle: kept idle, no waiting call would see it, and two groups
+    each holding idle slots while their waiting calls poll for more would wait for each
+    other until the calls' wait ran out.
     """
 
     def __init__(self, bulkhead: Bulkhead, *, call_lease: float,
@@ -132,6 +137,7 @@ class SharedSlots:
         self._usable_until: dict[str, float] = {}  # every slot taken, until when it is handed on
         self._idle: list[str] = []  # returned by their calls, to hand on
         self._spent: list[str] = []  # past handing on: they go back when the group ends
+        self._waiting = 0  # calls of the group waiting on the bulkhead for a slot
         self._closed = False
 
     def take(self, *, wait: float | None) -> str:
@@ -142,14 +148,19 @@ class SharedSlots:
                 if now < self._usable_until[token]:
                     return token
                 self._spent.append(token)
-        token = self._bulkhead.acquire(lease=self.lease, wait=wait)
+            self._waiting += 1
+        try:
+            token = self._bulkhead.acquire(lease=self.lease, wait=wait)
+        finally:
+            with self._lock:
+                self._waiting -= 1
         with self._lock:
             self._usable_until[token] = now + self._call_lease
         return token
 
     def give_back(self, token: str) -> None:
         with self._lock:
-            if not self._closed:
+            if not self._closed and not self._waiting:
                 self._idle.append(token)
                 return
         self._bulkhead.release(token)

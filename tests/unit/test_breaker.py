@@ -4,6 +4,7 @@ injected clock and in-memory fakes of the Redis-backed breaker and bulkhead."""
 from __future__ import annotations
 
 import contextlib
+import threading
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
@@ -422,3 +423,44 @@ def test_a_slot_is_handed_on_only_to_a_call_that_ends_within_its_lease() -> None
     shared.give_back(second)
     shared.close()
     assert slots.held == set(), "the spent slot went back with the rest"
+
+
+@dataclass
+class WaitingBulkhead(FakeBulkhead):
+    """A bulkhead whose ``acquire`` waits (up to ``wait``) for a slot to be released."""
+
+    waiting: int = 0
+    changed: threading.Condition = field(default_factory=threading.Condition)
+
+    def acquire(self, *, lease: float, wait: float | None = None) -> str:
+        with self.changed:
+            self.waiting += 1
+            self.changed.notify_all()
+            self.changed.wait_for(lambda: len(self.held) < self.limit, timeout=wait)
+            self.waiting -= 1
+            return super().acquire(lease=lease, wait=wait)
+
+    def release_many(self, tokens: Sequence[str]) -> None:
+        with self.changed:
+            super().release_many(tokens)
+            self.changed.notify_all()
+
+
+def test_a_slot_given_back_while_a_call_of_the_group_waits_on_the_bulkhead_goes_back_to_it(
+) -> None:
+    slots = WaitingBulkhead(limit=1)
+    shared = SharedSlots(slots, call_lease=LEASE)
+    first = shared.take(wait=None)
+    taken: list[str] = []
+    waiter = threading.Thread(target=lambda: taken.append(shared.take(wait=5.0)))
+    waiter.start()
+    with slots.changed:
+        assert slots.changed.wait_for(lambda: slots.waiting == 1, timeout=5.0)
+
+    shared.give_back(first)  # kept idle, the waiting call would never see it
+    waiter.join(5.0)
+
+    assert taken == ["slot-2"] and slots.held == {"slot-2"}
+    shared.give_back(taken[0])
+    shared.close()
+    assert slots.held == set()
