@@ -27,6 +27,10 @@ class ProviderStatus(StrEnum):
     FINISHED = "finished"
 
 
+# ``via`` of an answer read from a provider's history feed (the mirror), not asked of it.
+VIA_MIRROR = "mirror"
+
+
 @dataclass(frozen=True)
 class BetStatus:
     """What the provider says about one bet."""

@@ -51,6 +51,9 @@ class Decision:
     action: Action
     reason: str
     review_reason: ReviewReason | None = None
+    # A reschedule that waits for something seen on its own clock (the next pull of a
+    # history feed): ask again after this many seconds, not at the backoff's time.
+    retry_in: float | None = None
 
 
 NOT_KNOWN_YET = "provider does not know the bet yet; providers register bets late"

@@ -32,6 +32,7 @@ class EventKind(StrEnum):
     CHECK_CRASHED = "check_crashed"  # the check failed unexpectedly (not a provider answer)
     MIRROR_READ = "mirror_read"  # a history-only provider's bet, read from the feed's mirror
     RECONCILIATION_DIFFERENCE = "reconciliation_difference"  # the feed disagrees with us
+    REVIEW_FACT_ATTACHED = "review_fact_attached"  # a final fact reached a bet in review
 
 
 class ReviewReason(StrEnum):

@@ -23,13 +23,13 @@ from typing import Any, cast
 from sqlalchemy import Connection, Table, and_, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
-from betguard.models.answers import BetStatus, HistoryRow, ProviderStatus
+from betguard.models.answers import VIA_MIRROR, BetStatus, HistoryRow, ProviderStatus
 from betguard.models.escalation import ConflictingAnswer
 from betguard.models.tables import FeedCursor, ProviderRow
 
 ROWS = cast(Table, ProviderRow.__table__)
 CURSORS = cast(Table, FeedCursor.__table__)
-VIA = "mirror"
+VIA = VIA_MIRROR
 FINAL = frozenset({ProviderStatus.SETTLED, ProviderStatus.CANCELLED})
 # Row ids per IN list: well below any driver's limit of bound parameters.
 _CHUNK = 1000
@@ -197,16 +197,31 @@ def _held(claim: FeedClaim) -> Any:
 
 
 def advance(connection: Connection, claim: FeedClaim, *, cursor: str, new_rows: int,
-            now: datetime) -> bool:
+            now: datetime, caught_up: bool) -> bool:
     """After a page is stored (in the same transaction): the new cursor, the pull
-    counted, the lease and the last error cleared. False, changing nothing, when the
-    claim's lease ran out and another pull claimed the feed since (its cursor stands:
-    the rows stored here are harmless, every write is idempotent)."""
-    result = connection.execute(
-        update(CURSORS).where(_held(claim))
-        .values(cursor=cursor, last_success_at=now, pulls=CURSORS.c.pulls + 1,
-                rows_seen=CURSORS.c.rows_seen + new_rows, lease_until=None, last_error=None))
+    counted, the lease and the last error cleared; ``caught_up`` (the page reached the
+    feed's end, it was not full) moves ``synced_at`` to the moment this call started:
+    the mirror now holds everything the provider had published by then. False, changing
+    nothing, when the claim's lease ran out and another pull claimed the feed since (its
+    cursor stands: the rows stored here are harmless, every write is idempotent)."""
+    values: dict[str, Any] = {
+        "cursor": cursor, "last_success_at": now, "pulls": CURSORS.c.pulls + 1,
+        "rows_seen": CURSORS.c.rows_seen + new_rows, "lease_until": None, "last_error": None}
+    if caught_up:
+        values["synced_at"] = claim.claimed_at
+    result = connection.execute(update(CURSORS).where(_held(claim)).values(values))
     return result.rowcount == 1
+
+
+def synced_at(connection: Connection, provider: str) -> datetime | None:
+    """Up to when the mirror of the provider's history is whole: the oldest ``synced_at``
+    of its feeds (None: one of them never caught up, or none was ever pulled)."""
+    moments: list[datetime | None] = list(connection.scalars(
+        select(CURSORS.c.synced_at).where(CURSORS.c.provider == provider)))
+    known = [moment for moment in moments if moment is not None]
+    if not moments or len(known) < len(moments):
+        return None
+    return min(known)
 
 
 def failed(connection: Connection, claim: FeedClaim, *, error: str) -> bool:

@@ -190,6 +190,10 @@ class FeedCursor(Base):
     lease_until: Mapped[MaybeMoment]
     last_call_at: Mapped[MaybeMoment]
     last_success_at: Mapped[MaybeMoment]
+    # When the copy last caught up: the start of the last successful call that reached
+    # the feed's end (not a full page). The mirror holds what the provider had published
+    # by then; a decision that must cover a later moment waits (docs/design.md).
+    synced_at: Mapped[MaybeMoment]
     pulls: Mapped[int] = mapped_column(BigInteger, default=0)
     rows_seen: Mapped[int] = mapped_column(BigInteger, default=0)
     last_error: Mapped[str | None] = mapped_column(Text, nullable=True)

@@ -15,6 +15,7 @@ Either answer is recorded as ``provider_answered``; the mirror's says ``via`` "m
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -23,7 +24,7 @@ from enum import StrEnum
 
 from sqlalchemy.orm import Session
 
-from betguard.models import bulk, mirror, repository, schedule, transitions
+from betguard.models import bulk, freshness, mirror, repository, schedule, transitions
 from betguard.models.answers import BetStatus, CancelOutcome, Capability
 from betguard.models.escalation import (
     Action,
@@ -39,7 +40,11 @@ from betguard.models.transitions import Change, NewEvent
 from betguard.providers.base import Provider
 from betguard.providers.errors import ProviderError
 from betguard.services.context import Context
-from betguard.services.facts import Fact, note_late_fact
+from betguard.services.facts import Fact
+from betguard.services.outcomes import note_fact
+from betguard.services.review_facts import Taken
+
+log = logging.getLogger(__name__)
 
 
 class CheckOutcome(StrEnum):
@@ -166,12 +171,25 @@ def decide(ctx: Context, provider: Provider, bet: BetSnapshot, answer: BetStatus
 
 
 def first_decision(ctx: Context, bet: BetSnapshot, answer: BetStatus | None) -> Decision:
-    """The decision on the status answer alone (CANCEL: a cancel request decides)."""
-    return decide_after_check(
-        ctx.policy(bet.provider), stake=bet.stake, currency=bet.currency, answer=answer,
-        now=ctx.clock(), deadline=bet.deadline, placed_at=bet.placed_at,
-        capabilities=ctx.providers[bet.provider].capabilities,
+    """The decision on the status answer alone (CANCEL: a cancel request decides). One
+    that rests on the silence of the provider's history copy waits while that copy is
+    older than the moment the decision must cover (``betguard.models.freshness``)."""
+    policy, capabilities = ctx.policy(bet.provider), ctx.providers[bet.provider].capabilities
+    decision = decide_after_check(
+        policy, stake=bet.stake, currency=bet.currency, answer=answer, now=ctx.clock(),
+        deadline=bet.deadline, placed_at=bet.placed_at, capabilities=capabilities,
     )
+    if answer is None or not freshness.rests_on_the_copy(decision, answer):
+        return decision
+    covers = freshness.must_cover(policy, capabilities, answer=answer,
+                                  placed_at=bet.placed_at, deadline=bet.deadline)
+    with ctx.db.transaction() as connection:
+        synced_at = mirror.synced_at(connection, bet.provider)
+    waiting = freshness.wait_for_the_copy(synced_at, covers, retry_in=policy.feed_interval)
+    if waiting is None:
+        return decision
+    log.warning("bet %s: %s", bet.label, waiting.reason)
+    return waiting
 
 
 def verdict_for(ctx: Context, bet: BetSnapshot, answer: BetStatus | None,
@@ -231,7 +249,8 @@ def _note_superseded(session: Session, verdict: Verdict, now: datetime) -> None:
     current = repository.get(session, bet.id)
     if current is not None and answer is not None:
         fact = Fact(f"provider:{bet.provider}", answer.status, answer.payout, answer.currency)
-        note_late_fact(session, current, fact, events=verdict.found, now=now)
+        if note_fact(session, current, fact, events=verdict.found, now=now) is Taken.CHANGED:
+            repository.add_events(session, bet.id, verdict.found, now=now)
     elif current is not None:
         repository.add_events(session, bet.id, verdict.found, now=now)
 
@@ -246,8 +265,9 @@ def _change_for(
     if decision.action is Action.REFUND:
         return transitions.decide_refund(bet, actor="betguard", why=decision.reason, now=now)
     if decision.action is Action.RESCHEDULE:
-        return transitions.reschedule(bet, at=_next_check_at(ctx, bet, answer, now), events=[],
-                                      why=decision.reason)
+        at = (now + timedelta(seconds=decision.retry_in) if decision.retry_in is not None
+              else _next_check_at(ctx, bet, answer, now))
+        return transitions.reschedule(bet, at=at, events=[], why=decision.reason)
     detail = {"answer": answer.as_detail() if answer else None}
     return transitions.open_review(
         bet, reason=decision.review_reason or ReviewReason.AMBIGUOUS, why=decision.reason,

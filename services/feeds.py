@@ -37,6 +37,7 @@ from betguard.providers.base import Capability
 from betguard.providers.errors import ProviderError
 from betguard.providers.guard import call_lease
 from betguard.services.context import Context
+from betguard.services.outcomes import take_mirrored_outcome
 
 log = logging.getLogger(__name__)
 _CHUNK = 1000
@@ -102,11 +103,12 @@ def pull_feed(ctx: Context, provider_name: str, feed: str, *, wake: bool = True)
     with ctx.db.transaction() as connection:
         stored = mirror.upsert_rows(connection, provider_name, feed, page.rows, now)
         held = mirror.advance(connection, claim, cursor=page.cursor, new_rows=stored.new,
-                              now=now)
+                              now=now, caught_up=not page.more)
     if not held:
         log.warning("feed %s/%s: the pull outlived its lease and another one took the feed; "
                     "its rows are stored, its cursor is not", provider_name, feed)
     woken = wake_finished(ctx, provider_name, stored.finals) if wake else 0
+    take_final_rows(ctx, provider_name, stored.finals)
     report = PullReport(provider_name, feed, called=True, rows=len(page.rows), new=stored.new,
                         updated=stored.updated, unchanged=stored.unchanged, more=page.more,
                         woken=woken)
@@ -119,12 +121,23 @@ def pull_feed(ctx: Context, provider_name: str, feed: str, *, wake: bool = True)
 
 
 def _claim(ctx: Context, provider_name: str, feed: str) -> FeedClaim | None:
+    """Claim the feed's next call. The lease is the whole pull's deadline: every call's
+    attempts are bounded as a whole (``call_lease``), so a pull that outlives it has lost
+    its connection or its process, and the next one takes the feed over, saying so."""
     policy = ctx.policy(provider_name)
     lease = call_lease(connect_timeout=policy.connect_timeout, read_timeout=policy.read_timeout,
                        attempts=policy.http_attempts) * (1 + len(policy.fallback_urls))
+    now = ctx.clock()
     with ctx.db.transaction() as connection:
-        return mirror.claim_feed(connection, provider_name, feed, now=ctx.clock(),
-                                 interval=policy.feed_interval, lease=lease)
+        before = mirror.cursor_of(connection, provider_name, feed)
+        claim = mirror.claim_feed(connection, provider_name, feed, now=now,
+                                  interval=policy.feed_interval, lease=lease)
+    if claim is not None and before is not None and before["lease_until"] is not None:
+        log.warning("feed %s/%s: the pull claimed at %s never finished (its lease ran out at "
+                    "%s: its process died, or its call outlived the pull's deadline); this "
+                    "pull takes the feed over from cursor %s", provider_name, feed,
+                    before["last_call_at"], before["lease_until"], claim.cursor)
+    return claim
 
 
 def _record_failure(ctx: Context, claim: FeedClaim, error: str) -> None:
@@ -168,3 +181,21 @@ def _waiting_bets(connection: Connection, provider_name: str, refs: list[str],
         select(EVENTS.c.bet_id).where(EVENTS.c.id.in_(latest.scalar_subquery()),
                                       EVENTS.c.kind == EventKind.CHECK_STARTED.value)))
     return [(bet_id, attempt, ref) for bet_id, attempt, ref in rows if bet_id not in in_flight]
+
+
+def take_final_rows(ctx: Context, provider_name: str, bet_refs: Iterable[str]) -> int:
+    """After commit: give each bet in review whose row just became final that row, its
+    provider's own outcome (``betguard.services.review_facts``: it closes a review that
+    waited for it, or is attached to it). Returns how many bets were given one."""
+    refs = sorted(set(bet_refs))
+    if not refs:
+        return 0
+    with ctx.db.transaction() as connection:
+        held = [bet_id for start in range(0, len(refs), _CHUNK)
+                for bet_id in connection.scalars(
+                    select(BETS.c.id).where(BETS.c.provider == provider_name,
+                                            BETS.c.bet_ref.in_(refs[start:start + _CHUNK]),
+                                            BETS.c.state == BetState.IN_REVIEW.value))]
+    for bet_id in held:
+        take_mirrored_outcome(ctx, bet_id)
+    return len(held)

@@ -228,7 +228,10 @@ def _count_kinds(found: Iterable[Found]) -> dict[str, int]:
 def _wake(ctx: Context, wakes: Iterable[Wake]) -> None:
     now = ctx.clock()
     for wake in wakes:
-        ctx.scheduler.check(wake.bet_id, wake.attempt, now, label=wake.label)
+        if wake.refund:
+            ctx.scheduler.refund(wake.bet_id, now, label=wake.label, attempt=wake.attempt)
+        elif wake.refund is not None:
+            ctx.scheduler.check(wake.bet_id, wake.attempt, now, label=wake.label)
 
 
 # -- loading both sides -------------------------------------------------------------------

@@ -8,8 +8,11 @@ A new difference on a bet becomes a review item on it (reason ``reconciliation``
 with an audit event), except where it is safe to resolve it automatically: a bet
 betguard still waits on (pending) that the feed shows final has its check woken now
 (resolution ``auto_check``), and the normal check settles or refunds it from the
-mirror. A difference without a bet (``missing_here``) stays open here until ops
-close it (``betguard reconcile resolve``).
+mirror; a bet in review takes the provider's agreeing final rows as a fact
+(``betguard.services.review_facts``: resolution ``review_fact`` when that closes its
+review). A bet never gets a second review for a difference: one that has an open
+review already gets the difference attached to it. A difference without a bet
+(``missing_here``) stays open here until ops close it (``betguard reconcile resolve``).
 """
 
 from __future__ import annotations
@@ -29,12 +32,16 @@ from betguard.models.events import EventKind, ReviewReason
 from betguard.models.states import BetState
 from betguard.models.tables import FeedCursor, ReconciliationDifference, ReconciliationRun, Review
 from betguard.models.transitions import NewEvent
+from betguard.providers.base import ProviderStatus
 from betguard.services.context import Context
+from betguard.services.facts import Fact
 from betguard.services.reconcile_compare import FINAL_THERE, Difference, Kind, agrees
+from betguard.services.review_facts import Taken, take_fact
 from betguard.services.text import require_text
 
 ACTOR = "reconciliation"
 AUTO_CHECK = "auto_check"  # a waiting bet's check woken: it reads the result itself
+REVIEW_FACT = "review_fact"  # a bet in review took the provider's outcome: review closed
 RESOLVED = "resolved"  # closed by an operator with a note
 CAS_ATTEMPTS = 5  # reads of a bet that workers keep changing, before a person looks
 
@@ -65,9 +72,13 @@ class Found:
 
 @dataclass(frozen=True)
 class Wake:
+    """What to wake after the commit: the bet's check (``refund`` False), its refund
+    (True), or nothing (None: the difference was answered without a next step)."""
+
     bet_id: int
     attempt: int
     label: str
+    refund: bool | None = False
 
 
 def lock_provider(session: Session, provider: str) -> None:
@@ -133,10 +144,42 @@ def _act(session: Session, row: ReconciliationDifference, difference: Difference
         wake = _resolve_by_its_check(session, row, difference, event, now)
         if row.resolution == AUTO_CHECK:
             return wake
+        taken = _taken_by_its_review(session, row, difference, event, now)
+        if taken is not None:
+            return taken
+    reviews = repository.open_reviews(session, row.bet_id)
     repository.add_events(session, row.bet_id, [event], now=now)
+    if reviews:  # one review per bet: the difference joins the one a person already has
+        for review in reviews:
+            known = review.detail.get("differences", [])
+            review.detail = {**review.detail, "differences": [*known, row.id]}
+        return None
     repository.open_review_item(session, row.bet_id, ReviewReason.RECONCILIATION,
                                 {**detail, "here": row.here}, now=now)
     return None
+
+
+def _taken_by_its_review(session: Session, row: ReconciliationDifference,
+                         difference: Difference, event: NewEvent, now: datetime) -> Wake | None:
+    """A bet in review whose provider's rows agree on a final outcome takes it as a fact
+    (``betguard.services.review_facts``); when that closes its review, the difference is
+    answered too (and a refund it decided is returned to be woken)."""
+    assert row.bet_id is not None  # noqa: S101 - _act's
+    outcomes = {(r.status, r.payout, r.currency) for r in difference.there
+                if r.status in FINAL_THERE}
+    bet = repository.get(session, row.bet_id)
+    if bet is None or bet.state is not BetState.IN_REVIEW or len(outcomes) != 1:
+        return None
+    ((status, payout, currency),) = outcomes
+    fact = Fact(f"provider:{row.provider}", ProviderStatus(status), payout, currency)
+    if take_fact(session, bet, fact, events=[event], now=now) is not Taken.CLOSED:
+        return None
+    _resolve(row, REVIEW_FACT, "betguard", "the provider's outcome closed the bet's review",
+             now)
+    decided = repository.get(session, bet.id)
+    if decided is not None and decided.state is BetState.REFUND_PENDING:
+        return Wake(decided.id, decided.check_attempt, decided.label, refund=True)
+    return Wake(bet.id, bet.check_attempt, bet.label, refund=None)
 
 
 def _resolve_by_its_check(session: Session, row: ReconciliationDifference,
@@ -243,6 +286,7 @@ def close_differences_of_reviews(session: Session, reviews: Sequence[Review], *,
     caller's transaction): the person's decision on the bet answers them too."""
     ids = [review.detail.get("difference_id") for review in reviews
            if review.reason == ReviewReason.RECONCILIATION.value]
+    ids += [i for review in reviews for i in review.detail.get("differences", [])]
     wanted = [i for i in ids if isinstance(i, int)]
     if not wanted:
         return

@@ -15,6 +15,8 @@ from betguard.models.transitions import NewEvent
 from betguard.providers.base import ProviderStatus
 from betguard.services.context import Context
 from betguard.services.facts import Fact, note_late_fact
+from betguard.services.outcomes import note_fact
+from betguard.services.review_facts import Taken
 
 CURRENCY = re.compile(r"^[A-Z]{3}$")
 MAX_PAYOUT = Decimal("1e14")
@@ -25,7 +27,9 @@ class ResultOutcome(StrEnum):
     SETTLED = "settled"  # the bet was pending and is now settled
     ALREADY_SETTLED = "already_settled"  # the same result was reported before
     CONFLICT = "conflict"  # contradicts a decided bet: a conflict review is open
-    NOTED_FOR_REVIEW = "noted_for_review"  # the bet is in review: the result is in its history
+    # The bet is in review and the result is attached to it: a person decides with it (a
+    # review that only waited for the result is closed by it instead: SETTLED).
+    NOTED_FOR_REVIEW = "noted_for_review"
 
 
 def parse_payout(value: object) -> Decimal:
@@ -50,7 +54,8 @@ def report_result(
     actor: str = "game-server",
 ) -> ResultOutcome:
     """Settle a pending bet with the result the game server received. Never overwrites
-    a decided bet: a contradicting result opens a conflict review instead."""
+    a decided bet: a contradicting result opens a conflict review instead. A bet in
+    review takes it as a final fact (``betguard.services.review_facts``)."""
     amount = parse_payout(payout)
     if not isinstance(currency, str) or not CURRENCY.match(currency):
         raise InvalidCommand(f"currency: {currency!r} is not a 3-letter code")
@@ -73,9 +78,12 @@ def report_result(
             if bet.state is BetState.SETTLED and bet.payout == amount and bet.currency == currency:
                 return ResultOutcome.ALREADY_SETTLED
             if bet.state is BetState.IN_REVIEW:
-                repository.add_events(session, bet.id, [reported], now=now)
+                taken = note_fact(session, bet, fact, events=[reported], now=now)
+                if taken is Taken.CHANGED:
+                    continue  # someone decided the bet meanwhile: read it again
                 session.commit()
-                return ResultOutcome.NOTED_FOR_REVIEW
+                return (ResultOutcome.SETTLED if taken is Taken.CLOSED
+                        else ResultOutcome.NOTED_FOR_REVIEW)
             note_late_fact(session, bet, fact, events=[reported], now=now)
             session.commit()
             return ResultOutcome.CONFLICT

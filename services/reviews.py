@@ -26,9 +26,11 @@ from betguard.services.context import Context
 from betguard.services.reconcile_store import close_differences_of_reviews
 from betguard.services.refund_wakeups import refund_in_flight, wake_refund, wallet_refused
 from betguard.services.results import parse_payout
+from betguard.services.review_facts import facts_about, money_refusal
 from betguard.services.text import require_text
 
 MAX_RECHECK = timedelta(days=365)
+MOVES_MONEY = frozenset({Resolution.SETTLED, Resolution.REFUNDED, Resolution.REFUNDED_OUTSIDE})
 
 
 @dataclass(frozen=True)
@@ -78,6 +80,7 @@ def resolve_review(ctx: Context, command: Resolve) -> BetSnapshot:
         reviews = repository.open_reviews(session, bet.id)
         if not reviews:
             raise IllegalTransition(f"bet {bet.label} has no open review")
+        _refuse_a_second_payment(session, bet, reviews, command)
         change = _change_for(ctx, session, bet, command, now)
         if change is not None and not repository.apply(session, bet, change, now=now):
             raise IllegalTransition(f"bet {bet.label} changed meanwhile; look at it again")
@@ -87,6 +90,19 @@ def resolve_review(ctx: Context, command: Resolve) -> BetSnapshot:
     assert resolved is not None  # noqa: S101 - the bet was just read in this transaction
     _wake(ctx, resolved)
     return resolved
+
+
+def _refuse_a_second_payment(session: Session, bet: BetSnapshot, reviews: list[Review],
+                             command: Resolve) -> None:
+    """A resolution that would move money against a final fact the bet's reviews hold
+    (or its provider's history shows) is refused, naming the fact."""
+    if command.resolution not in MOVES_MONEY:
+        return
+    payout = None if command.payout is None else parse_payout(command.payout)
+    refusal = money_refusal(bet, command.resolution, payout,
+                            facts_about(session, bet, reviews))
+    if refusal is not None:
+        raise IllegalTransition(refusal)
 
 
 def order_recheck(ctx: Context, provider: str, bet_ref: str, *, operator: str) -> Recheck:

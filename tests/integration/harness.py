@@ -280,13 +280,29 @@ http_attempts = 2
 feed_interval = 0.5
 feed_lag = 4
 options = {{{{ operator_token = "test-operator" }}}}
+
+[providers.pgsoft_reviewer]   # the PG-like simulator again: no cancel, and a person
+adapter = "pgsoft"            #   decides at the deadline (its provider_resolves_after unset)
+base_url = "{{pgsoft_sim}}"
+max_concurrency = 8
+escalation = "review"
+first_check_delay = 0.5
+backoff_base = 0.5
+backoff_cap = 1.0
+jitter = 0.5
+deadline = 2
+read_timeout = 1.0
+http_attempts = 2
+feed_interval = 0.5
+feed_lag = 1
+options = {{{{ operator_token = "test-operator" }}}}
 """
 
 # The providers above, each with the provider secret the simulators share.
 PROVIDER_NAMES = ["refunder", "reviewer", "patient", "backoff", "sleepy", "slow", "batcher",
                   "sleepy_batcher", "fencing", "slow_batcher", "hanging", "healthy",
                   "hanging_deadline", "pgsoft", "pragmatic", "pausing", "mirrored",
-                  "pgsoft_resolving"]
+                  "pgsoft_resolving", "pgsoft_reviewer"]
 
 
 @dataclass

@@ -1,0 +1,201 @@
+"""A provider's own outcome reaching a bet betguard was about to give, or gave, a person.
+
+The interleaving that paid a stake twice, step by step on the real PostgreSQL, the PG-like
+simulator and the wallet: the workers are stopped, so each check, pull and refund below
+runs here, in this order, and nothing else touches the bets.
+
+- a deadline decision is never taken on a copy of the feed older than the moment it must
+  cover: while the feed's pull is stuck the check waits, and once the feed shows the
+  provider's own cancel the bet is refunded once, paid by the provider;
+- the provider's cancel of a bet already in review closes the review as the refund it
+  is (the wallet pays the stake once, so the refund ends "paid by the provider"), and
+  the operator's settle that paid twice is refused;
+- a fact that cannot close its review is attached to it, and a resolution that would
+  move money against it is refused naming it; reconciliation opens no second review.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from datetime import timedelta
+from typing import Any
+
+import pytest
+from sqlalchemy import update
+
+from betguard.models.errors import IllegalTransition
+from betguard.models.events import EventKind, Resolution, ReviewReason
+from betguard.models.snapshot import BetSnapshot
+from betguard.models.states import BetState
+from betguard.models.tables import FeedCursor
+from betguard.services.checks import CheckOutcome, run_check
+from betguard.services.feeds import pull_feed
+from betguard.services.intake import place_bet
+from betguard.services.reconcile import reconcile
+from betguard.services.refunds import RefundOutcome, run_refund
+from betguard.services.results import ResultOutcome, report_result
+from betguard.services.reviews import Resolve, resolve_review
+from tests.integration.harness import Stack, bet_payload, wait_until
+from tests.integration.test_history_only_checks import details, pg_ref, pg_sim, wallet_refunds
+
+FEED = "history"
+SELF_RESOLVE_AFTER = 4.0
+
+
+@pytest.fixture
+def by_hand(stack: Stack) -> Iterator[None]:
+    """No worker runs: the test runs each check, pull and refund itself. The PG-like
+    simulator resolves bets pending SELF_RESOLVE_AFTER seconds itself, and pays their
+    stake back into the wallet."""
+    before = pg_sim(stack, "GET", "/_sim/knobs")["self_resolve_after"]
+    pg_sim(stack, "POST", "/_sim/knobs", {"self_resolve_after": SELF_RESOLVE_AFTER})
+    stack.stop_workers()
+    try:
+        yield
+    finally:
+        stuck_pull(stack, "pgsoft_reviewer", for_seconds=-1)  # a test's stuck pull ends
+        pg_sim(stack, "POST", "/_sim/knobs", {"self_resolve_after": before})
+        stack.start_workers()
+
+
+def placed(stack: Stack, provider: str, *, currency: str = "EUR", **sim: Any) -> BetSnapshot:
+    ref = pg_ref()
+    pg_sim(stack, "POST", "/_sim/bets",
+           {"bet_ref": ref, "stake": "10.00", "currency": currency, **sim})
+    return place_bet(stack.context, bet_payload(provider, ref)).bet
+
+
+def pull(stack: Stack, provider: str) -> None:
+    """One pull of the provider's feed, now (its interval waited out first)."""
+    def pulled() -> bool:
+        report = pull_feed(stack.context, provider, FEED)
+        assert report.error is None, report.error
+        return report.called
+    wait_until(pulled, timeout=10)
+
+
+def stuck_pull(stack: Stack, provider: str, *, for_seconds: float) -> None:
+    """A pull claimed the feed and never finished: its lease holds the feed."""
+    until = stack.context.clock() + timedelta(seconds=for_seconds)
+    with stack.context.db.transaction() as connection:
+        connection.execute(update(FeedCursor)
+                           .where(FeedCursor.provider == provider, FeedCursor.feed == FEED)
+                           .values(lease_until=until))
+
+
+def check(stack: Stack, bet_id: int) -> CheckOutcome:
+    return run_check(stack.context, bet_id, stack.bet(bet_id).check_attempt)
+
+
+def refund(stack: Stack, bet_id: int) -> RefundOutcome:
+    return run_refund(stack.context, bet_id, stack.bet(bet_id).check_attempt)
+
+
+def until_cancelled_at_the_provider(stack: Stack, bet: BetSnapshot) -> None:
+    """The provider resolves the bet itself, and pays its stake back into the wallet on
+    its own (its rollback, as the drills' provider pushes it)."""
+    wait_until(lambda: pg_sim(stack, "GET", "/_sim/truth")["bets"][bet.bet_ref]["cancelled"],
+               timeout=15)
+    stack.sim("POST", "/_sim/rollback", {"provider": bet.provider, "bet_ref": bet.bet_ref,
+                                         "amount": "10.00", "currency": bet.currency})
+    assert len(wallet_refunds(stack, bet.bet_ref)) == 1
+
+
+def resolve(stack: Stack, bet: BetSnapshot, resolution: Resolution,
+            payout: str | None = None) -> BetSnapshot:
+    return resolve_review(stack.context, Resolve(
+        provider=bet.provider, bet_ref=bet.bet_ref, resolution=resolution, operator="ops-1",
+        note="decided by hand", payout=payout))
+
+
+def test_a_deadline_decision_waits_for_a_stuck_feed_and_then_takes_the_provider_s_cancel(
+        stack: Stack, by_hand: None) -> None:
+    bet = placed(stack, "pgsoft_reviewer", fate="never")
+    pull(stack, "pgsoft_reviewer")  # the copy, fresh now: the bet is pending there
+    stuck_pull(stack, "pgsoft_reviewer", for_seconds=60)
+    until_cancelled_at_the_provider(stack, bet)  # past the deadline, cancelled and paid
+    assert stack.context.clock() > bet.deadline
+
+    assert check(stack, bet.id) is CheckOutcome.RESCHEDULED
+    assert stack.reviews(bet.id) == [], "decided on a copy older than the deadline"
+    [waited] = [d for d in details(stack, bet.id, EventKind.CHECK_RESCHEDULED)
+                if "waiting for the feed" in d["why"]]
+    assert stack.bet(bet.id).next_check_at is not None
+
+    stuck_pull(stack, "pgsoft_reviewer", for_seconds=-1)  # its lease runs out
+    pull(stack, "pgsoft_reviewer")
+    assert check(stack, bet.id) is CheckOutcome.REFUND
+    assert refund(stack, bet.id) is RefundOutcome.REFUNDED
+    assert stack.bet(bet.id).state is BetState.REFUNDED
+    [refunded] = details(stack, bet.id, EventKind.BET_REFUNDED)
+    assert refunded["paid_by"] == "provider"
+    assert len(wallet_refunds(stack, bet.bet_ref)) == 1
+    assert stack.reviews(bet.id) == []
+
+
+def test_the_provider_s_cancel_of_a_bet_in_review_closes_it_as_the_refund_it_is(
+        stack: Stack, by_hand: None) -> None:
+    bet = placed(stack, "pgsoft_reviewer", fate="never")
+    time.sleep(max(0.0, (bet.deadline - stack.context.clock()).total_seconds()))
+    pull(stack, "pgsoft_reviewer")
+    assert check(stack, bet.id) is CheckOutcome.REVIEW
+    [review] = stack.reviews(bet.id)
+    assert review.reason == ReviewReason.DEADLINE.value
+
+    until_cancelled_at_the_provider(stack, bet)
+    pull(stack, "pgsoft_reviewer")  # the feed shows the cancel: the review takes it
+    [closed] = stack.reviews(bet.id)
+    assert closed.resolved_at is not None and closed.resolution == Resolution.REFUNDED.value
+    assert closed.operator == "provider:pgsoft_reviewer"
+    assert stack.bet(bet.id).state is BetState.REFUND_PENDING
+    with pytest.raises(IllegalTransition, match="no open review"):
+        resolve(stack, bet, Resolution.SETTLED, payout="20.00")  # what paid twice
+
+    assert refund(stack, bet.id) is RefundOutcome.REFUNDED
+    [refunded] = details(stack, bet.id, EventKind.BET_REFUNDED)
+    assert refunded["paid_by"] == "provider"
+    assert len(wallet_refunds(stack, bet.bet_ref)) == 1
+
+
+def test_a_late_result_closes_a_review_that_waited_for_it(stack: Stack,
+                                                          by_hand: None) -> None:
+    bet = placed(stack, "pgsoft_reviewer", fate="never")
+    time.sleep(max(0.0, (bet.deadline - stack.context.clock()).total_seconds()))
+    pull(stack, "pgsoft_reviewer")
+    assert check(stack, bet.id) is CheckOutcome.REVIEW
+
+    outcome = report_result(stack.context, "pgsoft_reviewer", bet.bet_ref, payout="12.50",
+                            currency="EUR")
+    assert outcome is ResultOutcome.SETTLED
+    settled = stack.bet(bet.id)
+    assert settled.state is BetState.SETTLED and str(settled.payout) == "12.5000"
+    [closed] = stack.reviews(bet.id)
+    assert closed.resolution == Resolution.SETTLED.value and closed.operator == "game-server"
+
+
+def test_a_fact_that_cannot_close_the_review_is_attached_and_refuses_a_second_payment(
+        stack: Stack, by_hand: None) -> None:
+    # The provider pays the round in USD; the bet was placed in EUR: a person decides.
+    bet = placed(stack, "pgsoft_reviewer", currency="USD", fate="returned", payout="30.00")
+    pull(stack, "pgsoft_reviewer")
+    assert check(stack, bet.id) is CheckOutcome.REVIEW
+    [review] = stack.reviews(bet.id)
+    assert review.reason == ReviewReason.AMBIGUOUS.value
+
+    outcome = report_result(stack.context, "pgsoft_reviewer", bet.bet_ref, payout="30.00",
+                            currency="USD")
+    assert outcome is ResultOutcome.NOTED_FOR_REVIEW
+    [attached] = details(stack, bet.id, EventKind.REVIEW_FACT_ATTACHED)
+    assert attached["source"] == "game-server" and attached["status"] == "settled"
+
+    with pytest.raises(IllegalTransition, match="says the bet is settled with payout 30"):
+        resolve(stack, bet, Resolution.REFUNDED)
+    assert stack.bet(bet.id).state is BetState.IN_REVIEW
+
+    time.sleep(1.5)  # past the feed's lag: the reconciliation's horizon includes the bet
+    window = (bet.placed_at - timedelta(minutes=1), stack.context.clock())
+    report = reconcile(stack.context, "pgsoft_reviewer", *window)
+    assert [f.kind for f in report.differences if f.bet_ref == bet.bet_ref] == ["state_differs"]
+    assert len(stack.reviews(bet.id)) == 1, "reconciliation opened a second review"
+    assert wallet_refunds(stack, bet.bet_ref) == []
