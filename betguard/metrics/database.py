@@ -52,7 +52,8 @@ class Figures:
     notifications: Sequence[tuple[str, int]] = ()  # state, count
     sweeps: Sequence[tuple[str, int, int, datetime | None, float | None]] = ()
     differences: Sequence[tuple[str, str, int]] = ()  # provider, kind, open count
-    feeds: Sequence[tuple[str, str, datetime | None, int]] = ()  # ..., last success, rows
+    # provider, feed, last success, rows seen, when the copy last caught up
+    feeds: Sequence[tuple[str, str, datetime | None, int, datetime | None]] = ()
     paused: Sequence[tuple[str, int]] = ()  # provider, paused entries
     providers: Sequence[str] = ()  # every provider with a bet or a pause entry
 
@@ -80,7 +81,8 @@ def read_figures(session: Session) -> Figures:
                           .group_by(ReconciliationDifference.provider,
                                     ReconciliationDifference.kind)),
         feeds=_rows(session, select(FeedCursor.provider, FeedCursor.feed,
-                                    FeedCursor.last_success_at, FeedCursor.rows_seen)),
+                                    FeedCursor.last_success_at, FeedCursor.rows_seen,
+                                    FeedCursor.synced_at)),
         paused=_rows(session, select(GamePause.provider, func.count())
                      .where(GamePause.paused.is_(True)).group_by(GamePause.provider)),
         providers=list(session.scalars(select(Bet.provider).distinct()
@@ -154,22 +156,27 @@ def _feed_families(figures: Figures, now: datetime) -> list[Metric]:
     alert sees the series before its first difference or pause."""
     differences = _family(specs.OPEN_DIFFERENCES)
     open_counts = {(provider, kind): count for provider, kind, count in figures.differences}
-    with_feeds = {provider for provider, _feed, _at, _rows in figures.feeds}
+    with_feeds = {provider for provider, *_ in figures.feeds}
     kinds = {kind.value for kind in Kind}
     for provider in sorted(with_feeds | {provider for provider, _kind in open_counts}):
         for kind in sorted(kinds | {k for p, k in open_counts if p == provider}):
             differences.add_metric([provider, kind], open_counts.get((provider, kind), 0))
     age, rows = _family(specs.FEED_LAST_SUCCESS_AGE), _family(specs.FEED_ROWS)
-    for provider, feed, last_success_at, seen in sorted(figures.feeds):
-        seconds = math.inf if last_success_at is None else \
-            max(0.0, (now - last_success_at).total_seconds())
-        age.add_metric([provider, feed], seconds)
+    synced = _family(specs.FEED_SYNCED_AGE)
+    for provider, feed, last_success_at, seen, synced_at in sorted(figures.feeds):
+        age.add_metric([provider, feed], _age(last_success_at, now))
         rows.add_metric([provider, feed], seen)
+        synced.add_metric([provider, feed], _age(synced_at, now))
     paused = _family(specs.GAMES_PAUSED)
     per_provider = dict(figures.paused)
     for provider in sorted({*figures.providers, *per_provider}):
         paused.add_metric([provider], per_provider.get(provider, 0))
-    return [differences, age, rows, paused]
+    return [differences, age, rows, synced, paused]
+
+
+def _age(moment: datetime | None, now: datetime) -> float:
+    """Seconds since ``moment`` (+Inf: never)."""
+    return math.inf if moment is None else max(0.0, (now - moment).total_seconds())
 
 
 class DatabaseCollector(Collector):

@@ -64,6 +64,11 @@ FEED_LAST_SUCCESS_AGE = Spec(
     "betguard_feed_last_success_age_seconds", "gauge",
     "Seconds since each provider feed was last pulled successfully (+Inf: never).",
     ("provider", "feed"))
+FEED_SYNCED_AGE = Spec(
+    "betguard_feed_synced_age_seconds", "gauge",
+    "Seconds since each provider feed's copy last caught up with the provider (+Inf: "
+    "never); decisions on a history-only provider's silence wait while it is too old.",
+    ("provider", "feed"))
 FEED_ROWS = Spec("betguard_feed_rows", "counter",
                  "Rows read from each provider feed (a row seen again counts again).",
                  ("provider", "feed"))
@@ -74,6 +79,7 @@ GAMES_PAUSED = Spec("betguard_games_paused", "gauge",
 DATABASE_SPECS = (BETS, OLDEST_PENDING_AGE, OPEN_REVIEWS, REFUNDS, REFUNDED_AMOUNT,
                   NOTIFICATIONS, DEAD_LETTERS, SWEEP_RUNS, SWEEP_ITEMS, SWEEP_LAST_RUN,
                   SWEEP_DURATION, OPEN_DIFFERENCES, FEED_LAST_SUCCESS_AGE, FEED_ROWS,
+                  FEED_SYNCED_AGE,
                   GAMES_PAUSED)
 
 # -- counted in memory by the provider worker (served on its own metrics port) --------------

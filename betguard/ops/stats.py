@@ -78,6 +78,7 @@ class FeedState:
     pulls: int
     rows_seen: int
     last_error: str | None
+    synced_at: datetime | None = None  # when the copy last caught up with the provider
 
 
 @dataclass(frozen=True)
@@ -133,6 +134,7 @@ class Stats:
                  "last_success_at": f.last_success_at,
                  "last_success_age_seconds": None if f.last_success_at is None
                  else seconds_since(f.last_success_at, now),
+                 "synced_at": f.synced_at,
                  "pulls": f.pulls, "rows_seen": f.rows_seen, "last_error": f.last_error}
                 for f in self.feeds
             ],
@@ -175,7 +177,8 @@ def feed_states(session: Session) -> list[FeedState]:
     rows = session.execute(
         select(FeedCursor.provider, FeedCursor.feed, FeedCursor.cursor,
                FeedCursor.last_success_at, FeedCursor.pulls, FeedCursor.rows_seen,
-               FeedCursor.last_error).order_by(FeedCursor.provider, FeedCursor.feed))
+               FeedCursor.last_error, FeedCursor.synced_at)
+        .order_by(FeedCursor.provider, FeedCursor.feed))
     return [FeedState(*row) for row in rows]
 
 
@@ -266,11 +269,13 @@ def print_feeds_and_reconciliation(report: Stats) -> None:
     from betguard.ops import output
     from betguard.ops.views import age, short_time
 
-    output.table(["provider", "feed", "cursor", "last success", "age", "pulls", "rows",
-                  "last error"],
+    output.table(["provider", "feed", "cursor", "last success", "age", "caught up", "pulls",
+                  "rows", "last error"],
                  [[f.provider, f.feed, (f.cursor or "-")[:24], short_time(f.last_success_at),
                    "never" if f.last_success_at is None
                    else age((report.at - f.last_success_at).total_seconds()),
+                   "never" if f.synced_at is None
+                   else age((report.at - f.synced_at).total_seconds()) + " ago",
                    str(f.pulls), str(f.rows_seen), (f.last_error or "-")[:60]]
                   for f in report.feeds],
                  title="history feeds", empty="no feeds")

@@ -96,7 +96,8 @@ def test_the_alerts_cover_what_ops_asked_for() -> None:
                  "betguard_open_reviews", "betguard_notification_dead_letters",
                  "betguard_sweep_last_run_timestamp_seconds", "betguard_refunds_total",
                  "betguard_provider_breaker_state", "betguard_reconciliation_open_differences",
-                 "betguard_feed_last_success_age_seconds", "betguard_games_paused"):
+                 "betguard_feed_last_success_age_seconds", "betguard_feed_synced_age_seconds",
+                 "betguard_games_paused"):
         assert name in exprs
 
 
@@ -124,6 +125,7 @@ def test_the_rules_file_loads_in_prometheus() -> None:
 CALLS = "betguard_provider_call_seconds_count"
 DIFFERENCES = "betguard_reconciliation_open_differences"
 FEED_AGE = "betguard_feed_last_success_age_seconds"
+SYNCED_AGE = "betguard_feed_synced_age_seconds"
 BREAKER = "betguard_provider_breaker_state"
 # Each case: series over 40 minutes, one per minute, and the alerts expected at 35m.
 FIRING_CASES: list[dict[str, Any]] = [
@@ -179,6 +181,13 @@ FIRING_CASES: list[dict[str, Any]] = [
      "alert": "BetguardFeedStale",
      "fires": [{"provider": "pg", "feed": "history", "severity": "critical"},
                {"provider": "new", "feed": "history", "severity": "critical"}]},
+    # Caught up every minute, then stuck; a feed whose copy never caught up (+Inf).
+    {"series": {SYNCED_AGE + '{provider="pg",feed="history"}': "0+0x20 60+60x20",
+                SYNCED_AGE + '{provider="new",feed="history"}': " ".join(["Inf"] * 41),
+                SYNCED_AGE + '{provider="pp",feed="casino"}': "30x40"},
+     "alert": "BetguardFeedBehind",
+     "fires": [{"provider": "pg", "feed": "history", "severity": "warning"},
+               {"provider": "new", "feed": "history", "severity": "warning"}]},
     {"series": {'betguard_games_paused{provider="pg"}': "0x30 3x10",
                 'betguard_games_paused{provider="pp"}': "0x40"},
      "alert": "BetguardGamePaused", "fires": [{"provider": "pg", "severity": "warning"}]},
