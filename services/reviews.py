@@ -1,9 +1,10 @@
 """Ops decisions: resolve a review and order a re-check.
 
-A bet in review is settled, refunded, re-checked or (a conflict on a decided bet)
-acknowledged. A bet whose refund the wallet rejected stays ``refund_pending`` with its
-review open; an operator retries the refund now (same key), records it as paid outside
-betguard, or settles the bet if the provider has a result after all.
+A bet in review is settled, refunded or re-checked; only a review of a final bet (a
+conflict, a reconciliation difference) is acknowledged, closed without a decision. A
+bet whose refund the wallet rejected stays ``refund_pending`` with its review open; an
+operator retries the refund now (same key), records it as paid outside betguard, or
+settles the bet if the provider has a result after all.
 """
 
 from __future__ import annotations
@@ -133,18 +134,33 @@ def _check_in_flight(session: Session, bet: BetSnapshot, now: datetime) -> bool:
 def _change_for(ctx: Context, session: Session, bet: BetSnapshot, command: Resolve,
                 now: datetime) -> Change | None:
     if command.resolution is Resolution.ACKNOWLEDGED:
-        if bet.state not in FINAL_STATES and bet.state is not BetState.REFUND_PENDING:
-            raise IllegalTransition(
-                f"bet {bet.label} is {bet.state.value}: settle, refund or re-check it"
-            )
+        if bet.state not in FINAL_STATES:
+            raise IllegalTransition(_not_final(bet))
         return None
     if bet.state is BetState.REFUND_PENDING:
         return _refund_decision(session, bet, command, now)
+    if bet.state is BetState.PENDING:
+        raise IllegalTransition(_not_final(bet))
     if bet.state is not BetState.IN_REVIEW:
         raise IllegalTransition(
             f"bet {bet.label} is {bet.state.value}; only acknowledging its review is possible"
         )
     return _review_decision(ctx, bet, command, now)
+
+
+def _not_final(bet: BetSnapshot) -> str:
+    """Why a review of a bet not yet final is not acknowledged, and its ways out: closing
+    it without a decision could leave the bet with no open review and no next step (a
+    refund whose retries stopped is taken by no sweep: its stake would never return)."""
+    if bet.state is BetState.REFUND_PENDING:
+        return (f"bet {bet.label} is refund_pending, not final: its review stays open until "
+                "the stake is returned or the bet settled; retry the refund, record it as "
+                "refunded outside betguard, or settle it (if the wallet rejected the refund); "
+                "a conflict is acknowledged once the bet is refunded")
+    if bet.state is BetState.PENDING:
+        return (f"bet {bet.label} is pending, not final: its check decides it (order one "
+                "now with a re-check); resolve a reconciliation difference as a difference")
+    return f"bet {bet.label} is {bet.state.value}: settle, refund or re-check it"
 
 
 def _review_decision(ctx: Context, bet: BetSnapshot, command: Resolve,
@@ -189,7 +205,7 @@ def _refund_decision(session: Session, bet: BetSnapshot, command: Resolve,
             wallet_refused=refused, now=now)
     raise IllegalTransition(
         f"bet {bet.label} is refund_pending: retry the refund, record it as refunded outside "
-        "betguard, settle it (if the wallet rejected the refund) or acknowledge the review")
+        "betguard, or settle it (if the wallet rejected the refund)")
 
 
 def _payout(command: Resolve) -> Decimal:

@@ -46,7 +46,8 @@ def resolve(provider: ProviderName, bet_ref: BetRef, decision: ResolveIn, caller
             ctx: Ctx) -> BetEnvelope:
     """In review: settle (with a payout), refund, or re-check (with a new deadline).
     Refund rejected by the wallet: retry it, record it as refunded outside betguard
-    (with a reference), or settle it. A conflict: acknowledge."""
+    (with a reference), or settle it. A conflict on a final bet: acknowledge (refused,
+    409, while the bet is not final: its review is its next step)."""
     bet = resolve_review(ctx, Resolve(provider, bet_ref, decision.resolution, caller.name,
                                       decision.note, payout=decision.payout,
                                       deadline=decision.deadline,

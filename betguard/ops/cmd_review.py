@@ -53,7 +53,7 @@ def list_reviews(include_resolved: bool, reason: str | None, as_json: bool) -> N
 @click.option("--deadline", metavar="ISO|DURATION",
               help="With --recheck: the new deadline (default: the provider's policy).")
 @click.option("--acknowledge", is_flag=True,
-              help="Close a conflict review on a decided bet without changing it.")
+              help="Close the review of a final bet (a conflict) without changing it.")
 @click.option("--retry-refund", is_flag=True,
               help="Refund rejected by the wallet: try it again now, under the same key.")
 @click.option("--refunded-outside", "reference", metavar="REFERENCE",

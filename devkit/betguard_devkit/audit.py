@@ -18,10 +18,12 @@ from sqlalchemy.orm import Session
 from betguard.models.events import EventKind
 from betguard.models.outbox import NotificationState
 from betguard.models.states import BetState
-from betguard.models.tables import AuditEvent, Bet, Notification
+from betguard.models.tables import AuditEvent, Bet, Notification, Review
 from betguard.providers.wallet import refund_idempotency_key
 from betguard_devkit.invariants import (
     FINAL_KINDS,
+    UNFINISHED,
+    dead_end,
     holds_refund,
     pays_as_said,
     refund_without_refunded_bet,
@@ -111,6 +113,7 @@ def audit(session: Session, truth: Mapping[str, Any], *, now: datetime, slack: t
         _no_refund_of_a_settled_bet(bets, truth["bets"]),
         _no_refund_without_refunded_bet(bets, refunds),
         _no_second_final_event(final_events),
+        _no_dead_end(session, prefix),
         _notifications_done(session, prefix, now, slack),
     ]
     return AuditReport(checks, dict(Counter(b.state for b in bets.values())))
@@ -222,6 +225,23 @@ def _no_second_final_event(final_events: Mapping[str, int]) -> Check:
         check.checked += 1
         if count > 1:
             check.failures.append(f"{ref}: {count} final events")
+    return check
+
+
+def _no_dead_end(session: Session, prefix: Prefixes) -> Check:
+    check = Check("no dead end", "every unfinished bet has a next check a sweep takes, or "
+                  "an open review for a person")
+    open_reviews = (select(Review.bet_id, func.count().label("open"))
+                    .where(Review.resolved_at.is_(None)).group_by(Review.bet_id).subquery())
+    rows = session.execute(
+        select(Bet.provider, Bet.bet_ref, Bet.state, Bet.next_check_at.is_not(None),
+               func.coalesce(open_reviews.c.open, 0))
+        .outerjoin(open_reviews, open_reviews.c.bet_id == Bet.id)
+        .where(ours(Bet.bet_ref, prefix), Bet.state.in_([s.value for s in UNFINISHED])))
+    for provider, ref, state, next_check, reviews in rows:
+        check.checked += 1
+        check.failures += dead_end(f"{provider}/{ref}", state, next_check=next_check,
+                                   open_reviews=reviews)
     return check
 
 

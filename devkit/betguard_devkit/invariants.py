@@ -21,6 +21,12 @@ FINAL_KINDS = (EventKind.BET_SETTLED.value, EventKind.BET_REFUNDED.value)
 # The states a refund in the wallet's ledger may stand behind: betguard refunded the
 # bet, or decided to and is waiting for the wallet's confirmation.
 REFUND_STATES = (BetState.REFUNDED, BetState.REFUND_PENDING)
+# The states a bet is not done in: each needs a next step.
+UNFINISHED = (BetState.PENDING, BetState.REFUND_PENDING, BetState.IN_REVIEW)
+# The states whose bets a sweep takes once their next check falls due (services/sweeps.py):
+# a pending bet's check, a refund_pending bet's refund. No sweep takes a bet in review,
+# nor a refund without a next check (its retries stopped after the wallet's rejections).
+SWEPT = (BetState.PENDING, BetState.REFUND_PENDING)
 
 
 def holds_refund(state: str | None) -> bool:
@@ -51,3 +57,14 @@ def pays_as_said(said: str | None, payout: Decimal | None) -> bool:
     """Whether a bet paying ``payout`` pays what was said (an amount as JSON carries it,
     by the provider or in the bet's ``bet_settled`` event; None: nothing was said)."""
     return said is not None and Decimal(said) == payout
+
+
+def dead_end(label: str, state: str, *, next_check: bool, open_reviews: int) -> list[str]:
+    """A bet in ``state`` that is not final must have a next step: a next check a sweep
+    takes (``next_check``: its ``next_check_at`` is set, in a state a sweep takes) or an
+    open review (``open_reviews`` of them), for a person to decide. Else nothing will
+    ever move it: a stake never returned, a result never paid."""
+    if state not in UNFINISHED or open_reviews > 0 or (next_check and state in SWEPT):
+        return []
+    why = "a next check no sweep takes" if next_check else "no next check"
+    return [f"{label}: {state} with {why} and no open review"]

@@ -69,6 +69,7 @@ def test_the_embedded_demo_decides_every_bet_and_leaves_no_process_behind(
     assert summary["lost"] == 0
     assert summary["bets"] == 80
     assert summary["payout_mismatches"] == summary["double_refunds"] == 0
+    assert summary["dead_ends"] == 0
     assert states_in(f"sqlite:///{workdir / 'betguard.db'}") == Counter(summary["states"])
     assert {"settled", "refunded"} <= set(summary["states"])  # type: ignore[arg-type]
     # Three kinds of provider at once, each of them settling bets.

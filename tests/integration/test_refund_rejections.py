@@ -21,7 +21,7 @@ from betguard.services.refunds import MAX_REJECTIONS
 from betguard.services.results import report_result
 from tests.integration.api_server import Api, path_of, running_api
 from tests.integration.harness import Stack, bet_payload, wait_until
-from tests.integration.test_ops_cli import betguard, label
+from tests.integration.test_ops_cli import betguard, label, one_error_line
 
 pytestmark = pytest.mark.integration
 
@@ -85,6 +85,32 @@ def test_a_refund_the_wallet_keeps_rejecting_is_tried_a_few_times_then_waits_for
     wait_until(lambda: sweep_runs(stack) >= runs + 3, 30)
     assert stack.kinds(bet.id) == kinds, "a sweep tried the stopped refund again"
     assert refund_requests(stack, bet) == 1 + MAX_REJECTIONS  # the other refund, then ours
+
+
+def test_acknowledging_a_refund_the_wallet_stopped_rejecting_is_refused_naming_the_ways_out(
+    stack: Stack, api: Api,
+) -> None:
+    """Acknowledging would close the bet's only open review while no sweep takes it: the
+    stake would never be returned. Refused from the CLI and the API, changing nothing,
+    and a way out still works afterwards."""
+    bet = rejected_refund(stack, for_good=False)
+    version = stack.row(bet.id).version
+    run = betguard(stack, "review", "resolve", label(bet), "--acknowledge",
+                   "--note", "seen it", "--operator", "dora")
+    one_error_line(run, "is refund_pending, not final")
+    for way_out in ("retry the refund", "record it as refunded outside betguard", "settle it"):
+        assert way_out in run.err
+    path = path_of({"provider": bet.provider, "bet_ref": bet.bet_ref}, "resolve")
+    answer = api.ops("POST", path, json={"resolution": "acknowledged", "note": "seen it"})
+    assert answer.status_code == 409, answer.text
+    assert "retry the refund" in answer.json()["error"]
+    assert open_reasons(stack, bet) == ["refund_rejected"]
+    assert stack.row(bet.id).version == version and stack.bet(bet.id).next_check_at is None
+
+    retried = betguard(stack, "review", "resolve", label(bet), "--retry-refund",
+                       "--note", "the wallet fixed its limits", "--operator", "dora")
+    assert retried.code == 0, retried.err
+    stack.wait_for_state(bet.id, BetState.REFUNDED)
 
 
 def test_an_operator_records_a_rejected_refund_as_paid_outside_betguard_from_the_cli(
@@ -161,3 +187,30 @@ def test_a_refund_in_doubt_is_never_settled_by_an_operator_for_the_wallet_may_ha
     finally:
         stack.sim("POST", "/_sim/knobs", {"wallet_error_rate": 0.0})
     stack.wait_for_state(bet.id, BetState.REFUNDED)
+
+
+def test_a_conflict_on_a_refund_under_way_is_acknowledged_once_the_bet_is_refunded(
+    stack: Stack, api: Api,
+) -> None:
+    """While the refund is in doubt the conflict review stays open (the bet is not
+    final); once the wallet paid, the refund stands and the conflict is acknowledged."""
+    ref = f"doubt-{secrets.token_hex(6)}"
+    stack.sim("POST", "/_sim/bets", {"bet_ref": ref, "stake": "10.00", "currency": "EUR",
+                                     "fate": "unknown"})
+    path = path_of({"provider": PROVIDER, "bet_ref": ref}, "resolve")
+    acknowledge = {"resolution": "acknowledged", "note": "the refund stands"}
+    stack.sim("POST", "/_sim/knobs", {"wallet_error_rate": 1.0})
+    try:
+        bet = place_bet(stack.context, bet_payload(PROVIDER, ref)).bet
+        wait_until(lambda: "refund_failed" in stack.kinds(bet.id), 30)
+        report_result(stack.context, PROVIDER, ref, payout="40.00", currency="EUR")
+        refused = api.ops("POST", path, json=acknowledge)
+        assert refused.status_code == 409, refused.text
+        assert "is refund_pending, not final" in refused.json()["error"]
+        assert open_reasons(stack, bet) == ["conflict"]
+    finally:
+        stack.sim("POST", "/_sim/knobs", {"wallet_error_rate": 0.0})
+    stack.wait_for_state(bet.id, BetState.REFUNDED)
+    answer = api.ops("POST", path, json=acknowledge)
+    assert answer.status_code == 200, answer.text
+    assert answer.json()["bet"]["state"] == "refunded" and open_reasons(stack, bet) == []

@@ -31,13 +31,14 @@ def result_outcome(bet: BetRow, payout: Decimal) -> ResultOutcome:
 def resolution_allowed(bet: BetRow, resolution: Resolution, has_review: bool) -> bool:
     if not has_review:
         return False
-    if resolution is Resolution.ACKNOWLEDGED:
-        return bet.state in ("settled", "refunded", "refund_pending")
+    if resolution is Resolution.ACKNOWLEDGED:  # only a final bet: no dead end after it
+        return bet.state in ("settled", "refunded")
     return bet.state == "in_review"
 
 
 def fitting_resolution(bet: BetRow, wanted: Resolution) -> Resolution:
-    """``wanted`` if the bet's state allows it, else the nearest decision that it allows."""
+    """``wanted`` if the bet's state allows it, else the nearest decision that it allows
+    (a refund under way allows none of these: acknowledging it is refused)."""
     if bet.state == "in_review":
         return Resolution.RECHECK if wanted is Resolution.ACKNOWLEDGED else wanted
     return Resolution.ACKNOWLEDGED

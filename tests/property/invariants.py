@@ -17,6 +17,7 @@ from betguard.models.states import ALLOWED, FINAL_STATES, BetState
 from betguard.providers.wallet import refund_idempotency_key
 from betguard_devkit.invariants import (
     FINAL_KINDS,
+    dead_end,
     holds_refund,
     pays_as_said,
     refund_without_refunded_bet,
@@ -103,6 +104,12 @@ def next_check_fits_the_state(bet: BetRow, now: Observation, known: Knowledge) -
     elif at is not None:
         return [f"{bet.label}: a next check at {at}"]
     return []
+
+
+def never_a_dead_end(bet: BetRow, now: Observation, known: Knowledge) -> list[str]:
+    """Not final: a next check a sweep takes, or an open review (the drills' audit too)."""
+    return dead_end(bet.label, bet.state, next_check=bet.next_check_at is not None,
+                    open_reviews=len(now.open_reviews(bet.id)))
 
 
 def checks_never_fork(bet: BetRow, now: Observation, known: Knowledge) -> list[str]:
@@ -211,6 +218,6 @@ def history_moves_forward(before: BetRow, now: Observation) -> list[str]:
 
 PER_BET: list[Callable[[BetRow, Observation, Knowledge], list[str]]] = [
     state_is_legal, one_final_event_matching_the_state, history_explains_the_state,
-    reviews_match_the_state, next_check_fits_the_state, checks_never_fork, payout_is_explained,
-    automatic_refunds_follow_proof,
+    reviews_match_the_state, next_check_fits_the_state, never_a_dead_end, checks_never_fork,
+    payout_is_explained, automatic_refunds_follow_proof,
 ]

@@ -159,7 +159,8 @@ def _print_summary(summary: Summary, as_json: bool) -> None:
           f"p99 {summary.seconds_to_final_p99} s")
     print(f"Lost bets: {summary.lost}   payout mismatches: {summary.payout_mismatches}   "
           f"double refunds: {summary.double_refunds}   "
-          f"refunds of bets the provider settled: {summary.refunds_of_settled_bets}")
+          f"refunds of bets the provider settled: {summary.refunds_of_settled_bets}   "
+          f"dead ends: {summary.dead_ends}")
     print(f"Report: {summary.report}")
 
 

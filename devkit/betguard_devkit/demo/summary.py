@@ -52,6 +52,7 @@ class Summary:
     double_refunds: int
     refunds_without_bet: int
     refunds_of_settled_bets: int  # refunded, and the provider settled it too: paid twice
+    dead_ends: int  # not final, with no next check a sweep takes and no open review
     duration_seconds: float
     report: str
 
@@ -61,7 +62,8 @@ class Summary:
     @property
     def ok(self) -> bool:
         return not (self.lost or self.payout_mismatches or self.double_refunds
-                    or self.refunds_without_bet or self.refunds_of_settled_bets)
+                    or self.refunds_without_bet or self.refunds_of_settled_bets
+                    or self.dead_ends)
 
 
 def progress(db: Database, refs: RunRefs, seconds: float) -> Progress:
@@ -104,6 +106,7 @@ def summarize(db: Database, refs: RunRefs, placed: list[PlacedBet], truth: dict[
         double_refunds=failures["one refund per refunded bet"] + failures["decided once"],
         refunds_without_bet=failures["no refund without a refunded bet"],
         refunds_of_settled_bets=failures["no refund of a bet the provider settled"],
+        dead_ends=failures["no dead end"],
         duration_seconds=round(duration, 1), report=report,
     )
 
