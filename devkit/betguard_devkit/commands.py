@@ -47,8 +47,9 @@ def drill(scenario: str, bet_count: int, duration: float, as_json: bool, workdir
     worker-kills: SIGKILL a random worker every few seconds, restarting it.
     redis-loss: stop Redis and start it again with all data gone, twice.
     db-restart: restart PostgreSQL mid-run.
-    provider-chaos: 5xx, timeouts, malformed and mis-signed answers and an outage;
-    afterwards the backlog drains within the provider's rate limit.
+    provider-chaos: 5xx, timeouts, malformed and mis-signed answers, an outage, and
+    the PG-like feed held by a pull that never finishes; afterwards the backlog drains
+    within the provider's rate limit.
     duplicates: every task message delivered two to five times.
     all: everything at once.
     """

@@ -5,10 +5,14 @@ from __future__ import annotations
 import random
 import time
 from dataclasses import dataclass, field
+from datetime import timedelta
 from typing import ClassVar
 
 import requests
+from sqlalchemy import update
 
+from betguard.models.tables import FeedCursor
+from betguard.services.context import Context
 from betguard_devkit.drills.scenarios import CHAOS_KNOBS, KINDS
 from betguard_devkit.launcher import LocalStack
 from betguard_devkit.runrefs import RunRefs
@@ -96,6 +100,27 @@ class ProviderOutage(Injector):
 
 
 @dataclass
+class FeedStall(Injector):
+    """A pull of the PG-like provider's feed claims it and never finishes (its process
+    hangs): the feed's lease holds every other pull off for ``SECONDS``, then runs out.
+    Meanwhile the mirror grows old, and no decision may be taken on it."""
+
+    ctx: Context | None = None
+
+    name: ClassVar[str] = "feed-stall"
+    SECONDS: ClassVar[float] = 15.0
+
+    def act(self) -> str:
+        if self.ctx is None:
+            self.ctx = self.stack.context()
+        until = self.ctx.clock() + timedelta(seconds=self.SECONDS)
+        with self.ctx.db.transaction() as connection:
+            connection.execute(update(FeedCursor).where(FeedCursor.provider == PG_PROVIDER)
+                               .values(lease_until=until))
+        return f"{PG_PROVIDER}'s feed held by a pull that never finishes, {self.SECONDS:.0f} s"
+
+
+@dataclass
 class ProviderRollbacks(Injector):
     """The PG-like provider pays back, on its own, the stakes of the bets it resolved
     itself: each tick its rollbacks of this run's bets go into the wallet, as betguard
@@ -150,4 +175,5 @@ def build_injectors(faults: tuple[str, ...], stack: LocalStack, duration: float,
     if "provider-chaos" in faults:
         outage = max(8.0, min(duration * 0.5, 180.0))
         injectors.append(ProviderOutage(stack, [duration * 0.2, duration * 0.2 + outage]))
+        injectors.append(FeedStall(stack, [duration * 0.35, duration * 0.75]))
     return injectors

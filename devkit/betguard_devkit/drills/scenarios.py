@@ -132,8 +132,9 @@ DRILLS = {
               ("redis-loss",)),
         Drill("db-restart", "restart PostgreSQL in the middle of the run", ("db-restart",)),
         Drill("provider-chaos", "5xx, timeouts, malformed and mis-signed answers, bets "
-              "registered up to 8 s late, and an outage; afterwards the backlog drains within "
-              "the rate limit", ("provider-chaos",)),
+              "registered up to 8 s late, an outage, and the PG-like feed held twice by a "
+              "pull that never finishes; afterwards the backlog drains within the rate limit",
+              ("provider-chaos",)),
         Drill("duplicates", "every task message delivered two to five times", ("duplicates",)),
         Drill("all", "everything above at once", FAULTS),
     )
