@@ -3,14 +3,15 @@ service must return, and checks of the observation taken right after the step.""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta
 from decimal import Decimal
+from typing import Any
 
 from betguard.models.events import Resolution
 from betguard.providers.wallet import refund_idempotency_key
 from betguard.services.results import ResultOutcome
-from tests.property.observe import BetRow, Observation
+from tests.property.observe import BetRow, Observation, ReviewRow
 
 Expectation = Callable[[Observation], list[str]]
 
@@ -18,14 +19,55 @@ RESOLVED_TO = {Resolution.SETTLED: "settled", Resolution.REFUNDED: "refund_pendi
                Resolution.RECHECK: "pending"}
 
 
-def result_outcome(bet: BetRow, payout: Decimal) -> ResultOutcome:
+# Reviews that only waited for the provider's word: a final fact closes them.
+WAITING = ("deadline", "check_failing")
+
+
+def _fact(entry: dict[str, Any]) -> tuple[str, Decimal | None, str | None]:
+    payout = entry.get("payout")
+    return (entry["status"], None if payout is None else Decimal(payout), entry.get("currency"))
+
+
+def facts_of(reviews: Sequence[ReviewRow]) -> list[tuple[str, Decimal | None, str | None]]:
+    return [_fact(entry) for review in reviews for entry in review.facts]
+
+
+def result_outcome(bet: BetRow, payout: Decimal, reviews: Sequence[ReviewRow] = (),
+                   currency: str = "EUR") -> ResultOutcome:
     if bet.state == "pending":
         return ResultOutcome.SETTLED
     if bet.state == "settled" and bet.payout == payout:
         return ResultOutcome.ALREADY_SETTLED
     if bet.state == "in_review":
-        return ResultOutcome.NOTED_FOR_REVIEW
+        reported = ("settled", payout, currency)
+        closes = bool(reviews) and all(r.reason in WAITING for r in reviews) and all(
+            fact == reported for fact in facts_of(reviews))
+        return ResultOutcome.SETTLED if closes else ResultOutcome.NOTED_FOR_REVIEW
     return ResultOutcome.CONFLICT
+
+
+def against_the_facts(resolution: Resolution, payout: Decimal | None,
+                      reviews: Sequence[ReviewRow]) -> bool:
+    """Whether the resolution would move money against a fact attached to the reviews."""
+    for status, paid, _currency in facts_of(reviews):
+        if status == "cancelled" and resolution is Resolution.SETTLED:
+            return True
+        if status == "settled" and (resolution is Resolution.REFUNDED or (
+                resolution is Resolution.SETTLED and payout is not None and payout != paid)):
+            return True
+    return False
+
+
+def respecting_the_facts(resolution: Resolution, payout: Decimal,
+                         reviews: Sequence[ReviewRow]) -> tuple[Resolution, Decimal]:
+    """The decision a careful operator takes instead of one the facts refuse: the
+    provider's result, or the refund of a bet the provider cancelled."""
+    for status, paid, _currency in facts_of(reviews):
+        if status == "settled" and paid is not None and resolution is not Resolution.RECHECK:
+            return Resolution.SETTLED, paid
+        if status == "cancelled" and resolution is Resolution.SETTLED:
+            return Resolution.REFUNDED, payout
+    return resolution, payout
 
 
 def resolution_allowed(bet: BetRow, resolution: Resolution, has_review: bool) -> bool:

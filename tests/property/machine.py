@@ -146,7 +146,8 @@ class BetLifecycle(Deliveries, RuleBasedStateMachine):
         bet = choose(self.placed, pick)
         row, payout = self.seen.bets[bet.bet_id], self._payout(bet, matching)
         outcome = self._report(bet, payout)
-        assert outcome == expect.result_outcome(row, payout), f"{row.label} reported {payout}"
+        expected = expect.result_outcome(row, payout, self.seen.open_reviews(bet.bet_id))
+        assert outcome == expected, f"{row.label} reported {payout}"
         if outcome is ResultOutcome.CONFLICT:
             self.expected.append(expect.reviews_open(bet.bet_id, "conflict", "a late result"))
 
@@ -231,9 +232,15 @@ class BetLifecycle(Deliveries, RuleBasedStateMachine):
         if fitting:
             resolution = expect.fitting_resolution(row, resolution)
         amount = self._payout(bet, True) if payout == "provider" else Decimal(payout)
+        reviews = self.seen.open_reviews(row.id)
+        if fitting:
+            resolution, amount = expect.respecting_the_facts(resolution, amount, reviews)
+        settled_with = amount if resolution is Resolution.SETTLED else None
         command = Resolve(bet.provider, bet.ref, resolution, OPERATOR, "property test decides",
-                          payout=amount if resolution is Resolution.SETTLED else None)
-        if not expect.resolution_allowed(row, resolution, bool(self.seen.open_reviews(row.id))):
+                          payout=settled_with)
+        allowed = expect.resolution_allowed(row, resolution, bool(reviews)) and not \
+            expect.against_the_facts(resolution, settled_with, reviews)
+        if not allowed:
             with pytest.raises(IllegalTransition):
                 resolve_review(self.ctx, command)
             TALLY.outcomes["review resolution refused"] += 1

@@ -53,6 +53,7 @@ class ReviewRow:
     id: int
     reason: str
     resolved: bool
+    facts: tuple[dict[str, Any], ...] = ()  # final facts attached to it (review_facts)
 
 
 @dataclass(frozen=True)
@@ -145,10 +146,11 @@ class Observer:
                 self.events[bet_id].append(EventRow(kind, actor, detail))
                 self.last_event_id = event_id
             reviews: dict[int, list[ReviewRow]] = defaultdict(list)
-            for review_id, bet_id, reason, resolved_at in session.execute(
-                    select(Review.id, Review.bet_id, Review.reason, Review.resolved_at)
-                    .order_by(Review.id)):
-                reviews[bet_id].append(ReviewRow(review_id, reason, resolved_at is not None))
+            for review_id, bet_id, reason, resolved_at, detail in session.execute(
+                    select(Review.id, Review.bet_id, Review.reason, Review.resolved_at,
+                           Review.detail).order_by(Review.id)):
+                reviews[bet_id].append(ReviewRow(review_id, reason, resolved_at is not None,
+                                                 tuple(detail.get("facts", []))))
         sim = self.sim
         return Observation(bets, {b: list(e) for b, e in self.events.items()}, dict(reviews),
                            dict(sim.status_queries), dict(sim.cancels), dict(sim.refunds))
