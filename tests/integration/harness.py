@@ -322,11 +322,16 @@ class Stack:
     pragmatic_sim_url: str = ""  # a fourth, speaking the Pragmatic-like dialect
 
     # -- the game server's side ------------------------------------------------------------
-    def place(self, provider: str, *, fate: str, stake: str = "10.00", **sim: Any) -> BetSnapshot:
-        """Place a bet at the simulator (as the game server would), then register it."""
+    def place(self, provider: str, *, fate: str, stake: str = "10.00",
+              fault: str | None = None, **sim: Any) -> BetSnapshot:
+        """Place a bet at the simulator (as the game server would), then register it;
+        ``fault`` spoils the provider's first answer about it (queued before betguard
+        knows the bet, so its first check cannot come first)."""
         ref = f"bet-{secrets.token_hex(6)}"
         decided = self.sim("POST", "/_sim/bets",
                            {"bet_ref": ref, "stake": stake, "currency": "EUR", "fate": fate, **sim})
+        if fault is not None:
+            self.sim("POST", "/_sim/faults", {"bet_ref": ref, "fault": fault, "times": 1})
         self.last_fate = decided
         from betguard.services.intake import place_bet
 

@@ -114,9 +114,7 @@ def scenario(stack: Stack) -> Iterator[Scenario]:
     stack.stop_workers()  # a fresh provider worker: its counters start from zero
     since = datetime.now(UTC)
     stack.start_workers()
-    settled = stack.place("patient", fate="returned", payout="4.00")
-    stack.sim("POST", "/_sim/faults", {"bet_ref": settled.bet_ref, "fault": "error_503",
-                                       "times": 1})
+    settled = stack.place("patient", fate="returned", payout="4.00", fault="error_503")
     refunded = stack.place("refunder", fate="never", stake="12.50")
     unknown = stack.place("fencing", fate="unknown", stake="7.25")  # fenced, then refunded
     review = stack.place("reviewer", fate="never")
