@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import http.client
 import secrets
+import socket
 import subprocess
+from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import pytest
 import requests
@@ -114,6 +118,57 @@ def test_a_body_over_the_size_limit_is_refused_before_it_is_parsed(api: Api) -> 
 
     assert (declared.status_code, streamed.status_code) == (413, 413)
     assert "over 1000000 bytes" in declared.json()["error"]
+
+
+def test_a_plain_client_posting_two_megabytes_reads_the_413_every_time(api: Api) -> None:
+    big = b'{"bets": [' + b'"x",' * 500_000 + b'"x"]}'
+    headers = {"Authorization": f"Bearer {api.game_key}", "Content-Type": "application/json"}
+
+    def outcome(body: bytes | Iterator[bytes]) -> str:
+        try:  # a new connection each time, as an ordinary client without a session has
+            answer = requests.post(api.url + "/bets", data=body, headers=headers, timeout=30)
+        except requests.ConnectionError as exc:
+            return f"{type(exc).__name__}: {exc}"[:200]
+        return str(answer.status_code)
+
+    declared = Counter(outcome(big) for _ in range(50))
+    streamed = Counter(outcome(iter([big[:1_000_000], big[1_000_000:]])) for _ in range(10))
+
+    assert (declared, streamed) == (Counter({"413": 50}), Counter({"413": 10}))
+
+
+def test_a_client_that_sends_the_whole_body_before_reading_gets_the_413_not_a_broken_pipe(
+    api: Api,
+) -> None:
+    big = b"[" + b"0," * 1_000_000 + b"0]"
+    headers = {"Authorization": f"Bearer {api.game_key}", "Content-Type": "application/json"}
+    host, port = urlsplit(api.url).hostname, urlsplit(api.url).port
+
+    def post() -> int:
+        connection = http.client.HTTPConnection(host or "", port, timeout=30)
+        try:  # the standard library's client raises a send error as it is, unlike urllib3
+            connection.request("POST", "/bets", body=big, headers=headers)
+            return connection.getresponse().status
+        finally:
+            connection.close()
+
+    assert Counter(post() for _ in range(50)) == Counter({413: 50})
+
+
+def test_a_client_waiting_for_100_continue_gets_the_413_at_once_without_sending_the_body(
+    api: Api,
+) -> None:
+    host, port = urlsplit(api.url).hostname, urlsplit(api.url).port
+    head = (f"POST /bets HTTP/1.1\r\nHost: {host}\r\nAuthorization: Bearer {api.game_key}\r\n"
+            "Content-Type: application/json\r\nContent-Length: 2000000\r\n"
+            "Expect: 100-continue\r\n\r\n")
+
+    with socket.create_connection((host or "", port or 0), timeout=5) as client:
+        client.sendall(head.encode())
+        answer = client.makefile("rb").read()  # to the server's close: no body is awaited
+
+    assert answer.startswith(b"HTTP/1.1 413 "), answer[:200]
+    assert b"connection: close" in answer.lower() and b"100 Continue" not in answer
 
 
 def test_a_batch_answers_each_item_on_its_own_and_writes_no_invalid_item(
