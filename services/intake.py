@@ -24,7 +24,7 @@ from pydantic import (
 )
 from sqlalchemy import Connection, select, tuple_
 
-from betguard.models import bulk, schedule, transitions
+from betguard.models import bulk, refs, schedule, transitions
 from betguard.models.errors import BetguardError, ConflictingBet, InvalidBet
 from betguard.models.events import EventKind
 from betguard.models.money import is_plain_decimal
@@ -37,17 +37,14 @@ from betguard.services.wakeups import DueCheck, wake_checks
 
 Identifier = Annotated[str, Field(min_length=1, max_length=128, pattern=r"^[A-Za-z0-9._:@/-]+$")]
 
-
-def _no_dot_segments(value: str) -> str:
-    # The reference goes into the provider's URL (GET /bets/{ref}): "." or ".." there
-    # would make it another URL (GET /bets/.. is GET /).
-    if any(segment in (".", "..") for segment in value.split("/")):
-        raise ValueError("must not be '.' or '..' (alone or between slashes): "
-                         "it would change the provider's URL")
-    return value
-
-
-BetRef = Annotated[Identifier, AfterValidator(_no_dot_segments)]
+# The characters in pydantic's core, the rest of the rule after them (models/refs.py);
+# the document states the whole rule as one pattern.
+BetRef = Annotated[
+    str,
+    Field(min_length=1, max_length=refs.MAX_LENGTH, pattern=refs.CHARACTERS_PATTERN,
+          json_schema_extra={"pattern": refs.PATTERN}),
+    AfterValidator(refs.check_bet_ref),
+]
 COMPARED_FIELDS = ("player_id", "game_id", "round_id", "stake", "currency")
 
 

@@ -107,7 +107,7 @@ def report(provider: ProviderName, bet_ref: BetRef, result: ResultIn, caller: An
     return ResultOut(outcome=outcome, bet=queries.bet(ctx, provider, bet_ref))
 
 
-@router.get("/bets/{provider}/{bet_ref:path}", response_model=BetStory,
+@router.get("/bets/{provider}/{bet_ref:bet_ref}", response_model=BetStory,
             summary="A bet, its history and its reviews",
             responses={404: {"model": ErrorOut, "description": "no such bet"}, **REFUSALS})
 def read_bet(provider: ProviderName, bet_ref: BetRef, caller: AnyCaller, ctx: Ctx) -> BetStory:

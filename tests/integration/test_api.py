@@ -171,6 +171,27 @@ def test_a_client_waiting_for_100_continue_gets_the_413_at_once_without_sending_
     assert b"connection: close" in answer.lower() and b"100 Continue" not in answer
 
 
+def test_a_bet_ref_with_slashes_is_read_whole_and_never_taken_for_an_action(api: Api) -> None:
+    ref = new_ref() + "/table-7/round"
+    placed = api.game("POST", "/bets", json=bet_payload("sleepy", ref))
+    named_an_action = [api.game("POST", "/bets", json=bet_payload("sleepy", f"{ref}/{action}"))
+                       for action in ("result", "resolve", "recheck")]
+
+    read = [api.game("GET", f"/bets/sleepy/{r}") for r in (ref, ref.replace("/", "%2F"))]
+    actions = {(method, action): api.ops(method, f"/bets/sleepy/{ref}/{action}")
+               for method in ("GET", "PUT", "OPTIONS") for action in ("result", "resolve",
+                                                                    "recheck")}
+    on_the_bet = api.ops("PUT", f"/bets/sleepy/{ref}")
+
+    assert placed.status_code == 201, placed.text
+    assert [(a.status_code, fields(a)) for a in named_an_action] == [(422, {"bet_ref"})] * 3
+    assert "must not end in '/recheck'" in named_an_action[2].json()["error"]
+    assert [(r.status_code, r.json()["bet"]["bet_ref"]) for r in read] == [(200, ref)] * 2
+    assert {key: (a.status_code, a.headers.get("Allow")) for key, a in actions.items()} == {
+        key: (405, "POST") for key in actions}
+    assert (on_the_bet.status_code, on_the_bet.headers["Allow"]) == (405, "GET")
+
+
 def test_a_batch_answers_each_item_on_its_own_and_writes_no_invalid_item(
     api: Api, stack: Stack,
 ) -> None:
