@@ -247,7 +247,7 @@ def test_a_bad_result_names_the_field_and_an_unknown_bet_is_not_found(
                        json={"payout": "1.00", "currency": "EUR"})
 
     assert [(a.status_code, fields(a)) for a in answers] == [
-        (422, {"payout"}), (422, {"currency"}), (422, {"payout"}), (422, {"currency"})]
+        (422, {"payout"}), (422, {"currency"}), (422, {"payout"}), (409, {"currency"})]
     assert (missing.status_code, api.game("GET", "/bets/sleepy/no-such-bet").status_code) == (
         404, 404)
     assert api.game("GET", path_of(bet)).json()["bet"]["state"] == "pending"
@@ -335,10 +335,18 @@ def test_a_bet_placed_over_http_is_checked_escalated_and_refunded(api: Api, stac
     assert [r["amount"] for r in refunds] == ["12.50"]
 
 
-def test_the_openapi_document_is_valid_and_health_metrics_and_docs_need_no_key(api: Api) -> None:
+def test_the_openapi_document_is_valid_and_health_metrics_and_docs_need_no_key(
+    api: Api, stack: Stack,
+) -> None:
     schema = schemathesis.openapi.from_url(api.url + "/openapi.json")
+    document = requests.get(api.url + "/openapi.json", timeout=10).json()
+    body = document["paths"]["/bets"]["post"]["requestBody"]["content"]["application/json"]
 
     schema.validate()
+
+    single, batch = body["schema"]["oneOf"]
+    assert single["properties"]["provider"]["enum"] == sorted(stack.context.policies)
+    assert batch["properties"]["bets"]["items"]["anyOf"][0] == single
 
     assert set(requests.get(api.url + "/openapi.json", timeout=10).json()["paths"]) == {
         "/bets", "/bets/{provider}/{bet_ref}", "/bets/{provider}/{bet_ref}/result",
