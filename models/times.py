@@ -31,6 +31,7 @@ _DAY = (r"(?:[0-9]{2}-(?:(?:0[13578]|1[02])-(?:0[1-9]|[12][0-9]|3[01])"
         r"|(?:[02468][048]|[13579][26])-02-29)")
 PATTERN = r"^20" + _DAY + _TIME
 
+
 def written_as_rfc_3339(value: object) -> object:
     """``value`` unchanged if it is a string in RFC 3339's form (or absent); otherwise a
     ``ValueError`` with an example, so it serves as a pydantic ``BeforeValidator``."""
