@@ -18,7 +18,7 @@ from tests.integration.harness import Stack
 
 pytestmark = pytest.mark.integration
 
-EXAMPLES = 25  # per operation and phase: about 700 requests a key, some 15 s
+EXAMPLES = 15  # per operation and phase: some 550 requests a key, 10 to 20 s
 
 
 @pytest.fixture(scope="module")
