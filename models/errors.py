@@ -46,3 +46,8 @@ class IllegalTransition(BetguardError):
 
 class InvalidCommand(BetguardError):
     """Raised when an operator's or game server's command is malformed."""
+
+
+class ContradictingCommand(InvalidCommand):
+    """Raised when a well-formed command contradicts the bet it is about (a result in
+    another currency than the bet's); names the field, as an ``InvalidCommand`` does."""

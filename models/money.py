@@ -11,8 +11,10 @@ CENTS = Decimal("0.01")
 _PLAIN_DECIMAL = re.compile(r"-?[0-9]{1,14}(\.[0-9]{1,4})?", re.ASCII)
 
 
-# The same rule as a JSON Schema pattern, for the OpenAPI document.
-PLAIN_DECIMAL_PATTERN = "^" + _PLAIN_DECIMAL.pattern + "$"
+# The amounts the API takes, as JSON Schema patterns for the OpenAPI document: plain
+# decimals (below) with no sign, a payout from 0 and a stake above it.
+PAYOUT_PATTERN = r"^[0-9]{1,14}(\.[0-9]{1,4})?$"
+STAKE_PATTERN = r"^(?=.*[1-9])[0-9]{1,14}(\.[0-9]{1,4})?$"
 
 
 def is_plain_decimal(text: str) -> bool:

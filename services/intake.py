@@ -22,40 +22,55 @@ from pydantic import (
     Field,
     ValidationError,
 )
+from pydantic.config import JsonDict
 from sqlalchemy import Connection, select, tuple_
 
-from betguard.models import bulk, schedule, transitions
+from betguard.models import bulk, refs, schedule, times, transitions
 from betguard.models.errors import BetguardError, ConflictingBet, InvalidBet
 from betguard.models.events import EventKind
 from betguard.models.money import is_plain_decimal
 from betguard.models.repository import BETS, SNAPSHOT_COLUMNS
 from betguard.models.snapshot import BetSnapshot
-from betguard.models.times import within_calendar
 from betguard.models.transitions import NewEvent
 from betguard.services.context import Context
 from betguard.services.wakeups import DueCheck, wake_checks
 
 Identifier = Annotated[str, Field(min_length=1, max_length=128, pattern=r"^[A-Za-z0-9._:@/-]+$")]
+# The characters in pydantic's core, the rest of the rule after them (models/refs.py);
+# the document states the whole rule as one pattern.
+BetRef = Annotated[
+    str,
+    Field(min_length=1, max_length=refs.MAX_LENGTH, pattern=refs.CHARACTERS_PATTERN,
+          json_schema_extra={"pattern": refs.PATTERN}),
+    AfterValidator(refs.check_bet_ref),
+]
 
 
-def _no_dot_segments(value: str) -> str:
-    # The reference goes into the provider's URL (GET /bets/{ref}): "." or ".." there
-    # would make it another URL (GET /bets/.. is GET /).
-    if any(segment in (".", "..") for segment in value.split("/")):
-        raise ValueError("must not be '.' or '..' (alone or between slashes): "
-                         "it would change the provider's URL")
-    return value
+def _state_the_calendar(schema: JsonDict) -> None:
+    branches = schema.get("anyOf")
+    for branch in branches if isinstance(branches, list) else [schema]:
+        if isinstance(branch, dict) and branch.get("type") == "string":
+            branch["pattern"] = times.PATTERN
 
 
-BetRef = Annotated[Identifier, AfterValidator(_no_dot_segments)]
+# A time a client sends (a bet's placed_at, a re-check's deadline), or none.
+ClientTime = Annotated[
+    AwareDatetime | None,
+    BeforeValidator(times.written_as_rfc_3339),
+    AfterValidator(times.within_calendar),
+    Field(json_schema_extra=_state_the_calendar),
+]
 COMPARED_FIELDS = ("player_id", "game_id", "round_id", "stake", "currency")
 
 
 def _plain_money(value: object) -> object:
     # A float is already inexact when it arrives: money travels as a decimal string,
     # written plainly (no exponents, underscores, non-ASCII digits or stray spaces).
+    # A whole number too: the document says a string (its "integer" would also be 10.0).
     if isinstance(value, float):
         raise ValueError('send money as a decimal string like "12.50", not a float')
+    if isinstance(value, int):
+        raise ValueError('send money as a decimal string like "12.50", not a number')
     if isinstance(value, str) and not is_plain_decimal(value):
         raise ValueError('must be a plain decimal like "12.50"')
     return value
@@ -79,7 +94,7 @@ class PlaceBet(BaseModel):
         BeforeValidator(_plain_money),
     ]
     currency: Annotated[str, Field(pattern=r"^[A-Z]{3}$")]
-    placed_at: Annotated[AwareDatetime | None, AfterValidator(within_calendar)] = None
+    placed_at: ClientTime = None
 
 
 @dataclass(frozen=True)

@@ -7,7 +7,7 @@ from decimal import Decimal, InvalidOperation
 from enum import StrEnum
 
 from betguard.models import repository, transitions
-from betguard.models.errors import IllegalTransition, InvalidCommand
+from betguard.models.errors import ContradictingCommand, IllegalTransition, InvalidCommand
 from betguard.models.events import EventKind
 from betguard.models.money import is_plain_decimal
 from betguard.models.states import BetState
@@ -40,7 +40,7 @@ def parse_payout(value: object) -> Decimal:
     except InvalidOperation:
         raise InvalidCommand(f"payout: {value!r} is not a decimal number") from None
     exponent = payout.as_tuple().exponent
-    if not payout.is_finite() or payout < 0 or payout >= MAX_PAYOUT:
+    if not payout.is_finite() or payout.is_signed() or payout >= MAX_PAYOUT:
         raise InvalidCommand(f"payout: {value!r} must be between 0 and {MAX_PAYOUT}")
     if isinstance(exponent, int) and exponent < -4:
         raise InvalidCommand(f"payout: {value!r} has more than 4 decimal places")
@@ -67,7 +67,8 @@ def report_result(
             bet = repository.get_by_ref(session, provider, bet_ref)
             if bet.state is BetState.PENDING:
                 if currency != bet.currency:
-                    raise InvalidCommand(f"currency: the bet is in {bet.currency}, not {currency}")
+                    raise ContradictingCommand(
+                        f"currency: the bet is in {bet.currency}, not {currency}")
                 change = transitions.settle(bet, payout=amount, actor=actor,
                                             why="game server reported the result",
                                             now=now).preceded_by([reported])

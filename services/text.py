@@ -9,6 +9,10 @@ from __future__ import annotations
 from betguard.models.errors import InvalidCommand
 
 MAX_TEXT = 2000
+# The rule below as a JSON Schema pattern: no NUL, and one character that is neither a
+# NUL nor white space (those for which str.isspace() is true, which str.strip() removes).
+_SPACE = r"\t\n\x0b\x0c\r\x1c-\x20\x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000"
+TEXT_PATTERN = rf"^[^\x00]*[^\x00{_SPACE}][^\x00]*$"
 
 
 def require_text(value: object, name: str) -> str:

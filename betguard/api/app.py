@@ -18,6 +18,7 @@ from betguard.api.auth import KeyRing
 from betguard.api.body_limit import BodyLimit
 from betguard.api.errors import install_error_handlers
 from betguard.api.metrics_endpoint import SCRAPE_TIMEOUT, MetricsEndpoint
+from betguard.api.openapi import state_configured_providers
 from betguard.api.params import Ctx
 from betguard.bootstrap import settle_heap
 from betguard.config.settings import Settings
@@ -56,6 +57,7 @@ def create_app(ctx: Context, settings: Settings, *,
     # Read in a thread with a timeout: a slow database never blocks the event loop.
     app.add_route("/metrics", MetricsEndpoint.of(ctx.db, timeout=metrics_timeout).serve,
                   methods=["GET"], include_in_schema=False)
+    state_configured_providers(app, ctx.policies.keys())
     return app
 
 

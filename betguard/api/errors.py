@@ -23,6 +23,7 @@ from betguard.models.errors import (
     BetguardError,
     BetNotFound,
     ConflictingBet,
+    ContradictingCommand,
     IllegalTransition,
     InvalidBet,
     InvalidCommand,
@@ -35,6 +36,7 @@ STATUS: dict[type[BetguardError], int] = {
     InvalidBet: 422,  # malformed bet: the body names each bad field
     UnknownProvider: 422,  # the bet's provider field names no configured provider
     InvalidCommand: 422,  # malformed result or ops command
+    ContradictingCommand: 409,  # well formed, but not what the bet is: read it again
     ConflictingBet: 409,  # the reference exists with a different payload
     IllegalTransition: 409,  # the bet's state does not allow it: read it again
     BetNotFound: 404,

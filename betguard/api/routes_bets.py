@@ -98,7 +98,10 @@ def _batch_item(index: int, outcome: BetguardError | ItemResult) -> BatchItem:
 
 @router.post("/bets/{provider}/{bet_ref:path}/result", response_model=ResultOut,
              summary="Report the result the game server received",
-             responses={404: {"model": ErrorOut, "description": "no such bet"}, **REFUSALS})
+             responses={404: {"model": ErrorOut, "description": "no such bet"},
+                        409: {"model": ErrorOut,
+                              "description": "the currency is not the bet's (naming it)"},
+                        **REFUSALS})
 def report(provider: ProviderName, bet_ref: BetRef, result: ResultIn, caller: AnyCaller,
            ctx: Ctx) -> ResultOut:
     """Settles a pending bet; never overwrites a decided one (that opens a conflict review)."""
@@ -107,7 +110,7 @@ def report(provider: ProviderName, bet_ref: BetRef, result: ResultIn, caller: An
     return ResultOut(outcome=outcome, bet=queries.bet(ctx, provider, bet_ref))
 
 
-@router.get("/bets/{provider}/{bet_ref:path}", response_model=BetStory,
+@router.get("/bets/{provider}/{bet_ref:bet_ref}", response_model=BetStory,
             summary="A bet, its history and its reviews",
             responses={404: {"model": ErrorOut, "description": "no such bet"}, **REFUSALS})
 def read_bet(provider: ProviderName, bet_ref: BetRef, caller: AnyCaller, ctx: Ctx) -> BetStory:

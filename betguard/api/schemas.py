@@ -6,20 +6,23 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 from pydantic.config import JsonDict
 
+from betguard.models.errors import InvalidCommand
 from betguard.models.events import Resolution, ReviewReason
-from betguard.models.money import PLAIN_DECIMAL_PATTERN, wire_amount
+from betguard.models.money import PAYOUT_PATTERN, STAKE_PATTERN, wire_amount
 from betguard.models.snapshot import BetSnapshot
 from betguard.models.states import BetState
 from betguard.models.tables import AuditEvent, Review
-from betguard.models.times import within_calendar
-from betguard.services.intake import PlaceBet
-from betguard.services.results import CURRENCY, ResultOutcome
+from betguard.services.intake import ClientTime, PlaceBet
+from betguard.services.results import CURRENCY, ResultOutcome, parse_payout
+from betguard.services.text import MAX_TEXT, TEXT_PATTERN
 
 MAX_BATCH = 1000
-MONEY_DOC: JsonDict = {"pattern": PLAIN_DECIMAL_PATTERN, "examples": ["12.50"]}
+STAKE_DOC: JsonDict = {"pattern": STAKE_PATTERN, "examples": ["12.50"]}
+PAYOUT_DOC: JsonDict = {"pattern": PAYOUT_PATTERN, "examples": ["12.50"]}
+TEXT_DOC: JsonDict = {"pattern": TEXT_PATTERN}
 CURRENCY_DOC: JsonDict = {"pattern": CURRENCY.pattern, "examples": ["EUR"]}
 
 
@@ -44,7 +47,7 @@ class BetOut(BaseModel):
     player_id: str
     game_id: str
     round_id: str
-    stake: str = Field(json_schema_extra=MONEY_DOC)
+    stake: str = Field(json_schema_extra=STAKE_DOC)
     currency: str
     state: BetState
     payout: str | None = Field(json_schema_extra={"examples": ["12.50", None]})
@@ -144,7 +147,7 @@ class ResultIn(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    payout: str = Field(json_schema_extra=MONEY_DOC)
+    payout: str = Field(json_schema_extra=PAYOUT_DOC)
     currency: str = Field(json_schema_extra=CURRENCY_DOC)
 
 
@@ -153,19 +156,42 @@ class ResultOut(BaseModel):
     bet: BetOut
 
 
+def _needs(resolution: Resolution, field: str) -> JsonDict:
+    """The document's way of saying that ``resolution`` needs ``field`` (not null)."""
+    return {"if": {"properties": {"resolution": {"const": resolution.value}},
+                   "required": ["resolution"]},
+            "then": {"properties": {field: {"type": "string"}}, "required": [field]}}
+
+
+def _payout_if_given(value: str | None) -> str | None:
+    """A payout is checked whenever it is sent, not only when it settles the bet: the
+    document states one rule for it."""
+    if value is not None:
+        try:
+            parse_payout(value)
+        except InvalidCommand as exc:
+            raise ValueError(str(exc).removeprefix("payout: ")) from None
+    return value
+
+
 class ResolveIn(BaseModel):
     """``settled`` needs ``payout``; ``recheck`` may give ``deadline``;
     ``refunded_outside`` (a refund the wallet rejected, paid another way) needs
-    ``reference``; ``retry_refund`` tries a rejected refund again under its key."""
+    ``reference``; ``retry_refund`` tries a rejected refund again under its key. A
+    ``recheck`` deadline must lie in the future, within a year (422 otherwise)."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"allOf": [
+        _needs(Resolution.SETTLED, "payout"), _needs(Resolution.REFUNDED_OUTSIDE, "reference"),
+    ]})
 
     resolution: Resolution
-    note: str = Field(min_length=1, max_length=2000)
-    payout: str | None = Field(default=None, json_schema_extra={"examples": ["40.00"]})
-    deadline: Annotated[AwareDatetime | None, AfterValidator(within_calendar)] = None
+    note: str = Field(min_length=1, max_length=MAX_TEXT, json_schema_extra=TEXT_DOC)
+    payout: Annotated[str | None, AfterValidator(_payout_if_given)] = Field(
+        default=None, json_schema_extra={**PAYOUT_DOC, "examples": ["40.00"]})
+    deadline: ClientTime = None
     reference: str | None = Field(default=None, min_length=1, max_length=200,
-                                  json_schema_extra={"examples": ["bank-transfer-4711"]})
+                                  json_schema_extra={**TEXT_DOC,
+                                                     "examples": ["bank-transfer-4711"]})
 
 
 class RecheckOut(BaseModel):
@@ -183,13 +209,18 @@ def intake_body_schema() -> dict[str, Any]:
 
     Built from the intake's own model so the document and the checks cannot drift;
     only the stake is narrowed to the decimal string clients must send.
+    A batch's items are documented as bets but may be anything: each is answered on its
+    own.
     """
     single = PlaceBet.model_json_schema()
-    single["properties"]["stake"] = {"type": "string", "title": "Stake", **MONEY_DOC}
+    single["properties"]["stake"] = {"type": "string", "title": "Stake", **STAKE_DOC}
+    # An item that is not a bet does not refuse the batch: it is answered "invalid".
+    item = {"anyOf": [single, {"description": "anything else: answered invalid, naming "
+                                              "its bad fields"}]}
     batch = {
         "type": "object", "title": "BetBatch", "additionalProperties": False,
         "required": ["bets"],
-        "properties": {"bets": {"type": "array", "maxItems": MAX_BATCH, "items": single}},
+        "properties": {"bets": {"type": "array", "maxItems": MAX_BATCH, "items": item}},
     }
     return {"oneOf": [single, batch]}
 

@@ -120,6 +120,7 @@ BAD_STAKES = [
     changed("stake a negative cent", "stake", "-0.01"),
     changed("stake a float", "stake", 10.5),
     changed("stake a whole float", "stake", 10.0),
+    changed("stake a whole number", "stake", 10),
     changed("stake a NaN number", "stake", math.nan),
     changed("stake an Infinity number", "stake", math.inf),
     changed("stake the string NaN", "stake", "NaN"),
