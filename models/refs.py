@@ -6,15 +6,15 @@ URL built from it meaning one thing:
 
 - no segment (between slashes) is ``.`` or ``..``: the reference goes into the
   provider's URL (``GET /bets/{ref}``), where those would make it another URL;
-- the last segment is not the name of a bet's action (``result``, ``resolve``,
-  ``recheck``): betguard's own URLs put the action after the reference
+- the last segment is not the name of a bet's action (``result``, ``cancelled``,
+  ``resolve``, ``recheck``): betguard's own URLs put the action after the reference
   (``/bets/{provider}/{ref}/recheck``), so ``/bets/p/x/recheck`` could otherwise
   name the bet ``x/recheck`` as well as the re-check of ``x``.
 """
 
 from __future__ import annotations
 
-ACTIONS = ("result", "resolve", "recheck")
+ACTIONS = ("result", "cancelled", "resolve", "recheck")
 MAX_LENGTH = 128
 CHARACTERS = r"[A-Za-z0-9._:@/-]"
 # What pydantic checks in its compiled core (which has no lookahead) ...

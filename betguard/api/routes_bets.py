@@ -25,12 +25,14 @@ from betguard.api.schemas import (
     BetEnvelope,
     BetOut,
     BetStory,
+    CancelOut,
     ErrorOut,
     ResultIn,
     ResultOut,
     intake_body_schema,
 )
 from betguard.models.errors import BetguardError
+from betguard.services.cancels import report_cancel
 from betguard.services.context import Context
 from betguard.services.intake import ItemResult, PlaceBet, parse_bet, place_bet, place_bets
 from betguard.services.results import report_result
@@ -108,6 +110,17 @@ def report(provider: ProviderName, bet_ref: BetRef, result: ResultIn, caller: An
     outcome = report_result(ctx, provider, bet_ref, payout=result.payout,
                             currency=result.currency, actor=f"game-server:{caller.name}")
     return ResultOut(outcome=outcome, bet=queries.bet(ctx, provider, bet_ref))
+
+
+@router.post("/bets/{provider}/{bet_ref:path}/cancelled", response_model=CancelOut,
+             summary="Report that the provider cancelled the bet itself (its rollback)",
+             responses={404: {"model": ErrorOut, "description": "no such bet"}, **REFUSALS})
+def report_cancelled(provider: ProviderName, bet_ref: BetRef, caller: AnyCaller,
+                     ctx: Ctx) -> CancelOut:
+    """Refunds a pending bet (once: a stake the provider's rollback paid back already is
+    not paid again); closes or joins a bet's review; a settled bet gets a conflict review."""
+    outcome = report_cancel(ctx, provider, bet_ref, actor=f"game-server:{caller.name}")
+    return CancelOut(outcome=outcome, bet=queries.bet(ctx, provider, bet_ref))
 
 
 @router.get("/bets/{provider}/{bet_ref:bet_ref}", response_model=BetStory,

@@ -15,6 +15,7 @@ from betguard.models.money import PAYOUT_PATTERN, STAKE_PATTERN, wire_amount
 from betguard.models.snapshot import BetSnapshot
 from betguard.models.states import BetState
 from betguard.models.tables import AuditEvent, Review
+from betguard.services.cancels import CancelOutcome
 from betguard.services.intake import ClientTime, PlaceBet
 from betguard.services.results import CURRENCY, ResultOutcome, parse_payout
 from betguard.services.text import MAX_TEXT, TEXT_PATTERN
@@ -153,6 +154,11 @@ class ResultIn(BaseModel):
 
 class ResultOut(BaseModel):
     outcome: ResultOutcome
+    bet: BetOut
+
+
+class CancelOut(BaseModel):
+    outcome: CancelOutcome
     bet: BetOut
 
 

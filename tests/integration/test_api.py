@@ -234,6 +234,26 @@ def test_a_reported_result_settles_a_pending_bet_and_names_the_game_server(api: 
     assert history[1]["actor"] == "game-server:table-7"
 
 
+def test_a_reported_cancel_refunds_a_pending_bet_once_and_a_settled_one_gets_a_conflict(
+        api: Api, stack: Stack) -> None:
+    pending, settled = api.place(stack, "sleepy"), api.place(stack, "sleepy")
+    api.game("POST", path_of(settled, "result"), json={"payout": "3.00", "currency": "EUR"})
+
+    answer = api.game("POST", path_of(pending, "cancelled"))
+    again = api.game("POST", path_of(pending, "cancelled"))
+    late = api.game("POST", path_of(settled, "cancelled"))
+
+    assert (answer.status_code, answer.json()["outcome"]) == (200, "refunding")
+    assert again.json()["outcome"] == "already_refunded"
+    story = api.wait_for_state(pending, "refunded")
+    assert story["history"][1]["actor"] == "game-server:table-7"
+    refunds = [r for r in stack.truth()["refunds"].values()
+               if r["bet_ref"] == pending["bet_ref"]]
+    assert len(refunds) == 1
+    assert (late.json()["outcome"], late.json()["bet"]["state"]) == ("conflict", "settled")
+    assert [r.reason for r in stack.reviews(settled["id"])] == ["conflict"]
+
+
 def test_a_bad_result_names_the_field_and_an_unknown_bet_is_not_found(
     api: Api, stack: Stack,
 ) -> None:
@@ -349,7 +369,8 @@ def test_the_openapi_document_is_valid_and_health_metrics_and_docs_need_no_key(
 
     assert set(requests.get(api.url + "/openapi.json", timeout=10).json()["paths"]) == {
         "/bets", "/bets/{provider}/{bet_ref}", "/bets/{provider}/{bet_ref}/result",
-        "/bets/{provider}/{bet_ref}/resolve", "/bets/{provider}/{bet_ref}/recheck",
+        "/bets/{provider}/{bet_ref}/cancelled", "/bets/{provider}/{bet_ref}/resolve",
+        "/bets/{provider}/{bet_ref}/recheck",
         "/reviews", "/healthz"}
     assert api.call("GET", "/healthz").json() == {"status": "ok"}
     assert [api.call("GET", p).status_code for p in ("/metrics", "/docs")] == [200, 200]

@@ -10,6 +10,7 @@ runs here, in this order, and nothing else touches the bets.
 - the provider's cancel of a bet already in review closes the review as the refund it
   is (the wallet pays the stake once, so the refund ends "paid by the provider"), and
   the operator's settle that paid twice is refused;
+- the provider's rollback reported by the game server closes a deadline review too;
 - a fact that cannot close its review is attached to it, and a resolution that would
   move money against it is refused naming it; reconciliation opens no second review.
 """
@@ -29,6 +30,7 @@ from betguard.models.events import EventKind, Resolution, ReviewReason
 from betguard.models.snapshot import BetSnapshot
 from betguard.models.states import BetState
 from betguard.models.tables import FeedCursor
+from betguard.services.cancels import CancelOutcome, report_cancel
 from betguard.services.checks import CheckOutcome, run_check
 from betguard.services.feeds import pull_feed
 from betguard.services.intake import place_bet
@@ -199,3 +201,21 @@ def test_a_fact_that_cannot_close_the_review_is_attached_and_refuses_a_second_pa
     assert [f.kind for f in report.differences if f.bet_ref == bet.bet_ref] == ["state_differs"]
     assert len(stack.reviews(bet.id)) == 1, "reconciliation opened a second review"
     assert wallet_refunds(stack, bet.bet_ref) == []
+
+
+def test_the_provider_s_rollback_reported_by_the_game_server_closes_a_deadline_review(
+        stack: Stack, by_hand: None) -> None:
+    bet = placed(stack, "pgsoft_reviewer", fate="never")
+    time.sleep(max(0.0, (bet.deadline - stack.context.clock()).total_seconds()))
+    pull(stack, "pgsoft_reviewer")
+    assert check(stack, bet.id) is CheckOutcome.REVIEW
+    stack.sim("POST", "/_sim/rollback", {"provider": bet.provider, "bet_ref": bet.bet_ref,
+                                         "amount": "10.00", "currency": bet.currency})
+
+    assert report_cancel(stack.context, bet.provider, bet.bet_ref) is CancelOutcome.REFUNDING
+    [closed] = stack.reviews(bet.id)
+    assert closed.resolution == Resolution.REFUNDED.value and closed.operator == "game-server"
+    assert refund(stack, bet.id) is RefundOutcome.REFUNDED
+    [refunded] = details(stack, bet.id, EventKind.BET_REFUNDED)
+    assert refunded["paid_by"] == "provider"
+    assert len(wallet_refunds(stack, bet.bet_ref)) == 1
