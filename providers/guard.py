@@ -30,6 +30,7 @@ import redis
 from betguard.providers.base import BetStatus, CancelOutcome, HistoryPage, Provider
 from betguard.providers.breaker import CLOSED, Admission, BreakerState, admit
 from betguard.providers.bulkhead import Bulkhead, SharedSlots
+from betguard.providers.deadline import attempt_seconds
 from betguard.providers.errors import (
     CircuitOpen,
     GuardUnavailable,
@@ -72,11 +73,13 @@ def outcome_of(error: BaseException | None) -> Outcome:
 
 def call_lease(*, connect_timeout: float, read_timeout: float, attempts: int,
                rate_wait: float = 0.0, retry_wait: float = 1.0, margin: float = 5.0) -> float:
-    """The longest one HTTP call can hold a slot: per attempt the connect and read
-    timeouts (the read timeout twice: once for the headers, once more for a body that
-    trickles up to its deadline) and the rate limiter's wait, tenacity's waits between
-    attempts, and a margin. A lease never runs out under a live call."""
-    per_attempt = connect_timeout + 2 * read_timeout + rate_wait
+    """The longest one HTTP call can hold a slot: per attempt its whole-attempt deadline
+    (``betguard.providers.deadline``: connecting, headers and body, the socket shut down
+    when it passes) and the rate limiter's wait, tenacity's waits between attempts, and a
+    margin. A lease never runs out under a live call: every attempt ends by its deadline,
+    however slowly the provider sends (the read timeout alone bounds only each read)."""
+    per_attempt = attempt_seconds(connect_timeout=connect_timeout,
+                                  read_timeout=read_timeout) + rate_wait
     return attempts * per_attempt + (attempts - 1) * retry_wait + margin
 
 

@@ -10,6 +10,9 @@ What it guarantees to its callers:
   the status code received (docs/design.md, invariant 9) -- a response that is not provably the
   other side's answer to this request is an invalid response, never an answer;
 * a response body is read up to :data:`MAX_RESPONSE_BYTES` and no further;
+* each attempt is bounded as a whole (``betguard.providers.deadline``): connecting, the
+  headers and the body within the connect plus read timeouts, however slowly the other
+  side sends;
 * one call is retried for a few seconds at most (tenacity) on connection
   errors, timeouts and 5xx -- never on 4xx, never for minutes: longer waits
   are the check task rescheduling itself. Every request the
@@ -41,6 +44,7 @@ import threading
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import requests
 import urllib3
@@ -54,6 +58,12 @@ from tenacity import (
 )
 
 from betguard.providers import signing
+from betguard.providers.deadline import (
+    Attempt,
+    attempt_deadline,
+    attempt_seconds,
+    watch_connections,
+)
 from betguard.providers.errors import (
     ProviderInvalidResponse,
     ProviderRejected,
@@ -142,6 +152,7 @@ class _TransientFailure(Exception):
     """One attempt failed in a way another attempt may fix (5xx, timeout, connection)."""
 
 
+
 class _UntrustedResponse(Exception):
     """A response that must not be believed: mis-signed, oversized or truncated."""
 
@@ -157,8 +168,19 @@ _HEADERS = {**requests.utils.default_headers(),
             "Accept-Encoding": "identity"}
 
 
+class _WatchedAdapter(HTTPAdapter):
+    """requests' adapter whose connections an attempt's deadline can shut down."""
+
+    def init_poolmanager(self, connections: int, maxsize: int, block: bool = False,
+                         **pool_kwargs: Any) -> None:
+        super().init_poolmanager(connections, maxsize, block, **pool_kwargs)
+        watch_connections(self.poolmanager)
+
+
 def make_session(*, pool_maxsize: int = POOL_MAXSIZE) -> requests.Session:
-    """A session with a connection pool and no hidden retries (tenacity owns retrying).
+    """A session with a connection pool and no hidden retries (tenacity owns retrying),
+    whose connections are shut down when an attempt's deadline passes
+    (``betguard.providers.deadline``).
 
     It ignores the environment (proxy variables, .netrc): settings come from betguard's
     own configuration only, and scanning the environment on every request cost more
@@ -166,7 +188,7 @@ def make_session(*, pool_maxsize: int = POOL_MAXSIZE) -> requests.Session:
     """
     session = requests.Session()
     session.trust_env = False
-    adapter = HTTPAdapter(pool_connections=4, pool_maxsize=pool_maxsize, max_retries=0)
+    adapter = _WatchedAdapter(pool_connections=4, pool_maxsize=pool_maxsize, max_retries=0)
     session.mount("http://", adapter)
     session.mount("https://", adapter)
     return session
@@ -207,6 +229,8 @@ class SignedJsonClient:
         self.errors = errors
         self._secret = secret
         self._timeout = (connect_timeout, read_timeout)
+        self._attempt_seconds = attempt_seconds(connect_timeout=connect_timeout,
+                                                read_timeout=read_timeout)
         self._session = session if session is not None else make_session()
         self._throttle = throttle  # called before every attempt: the shared rate limit
         self._attempts = attempts
@@ -284,21 +308,31 @@ class SignedJsonClient:
         if self._throttle is not None:
             self._throttle()
         prepared, exchange = self._signed_request(method, path, payload, base)
-        deadline = time.monotonic() + sum(self._timeout)
-        try:
-            # Straight to the connection pool's adapter: the session's own send adds
-            # hooks, cookies and redirects, none of which a signed call has (a redirect
-            # is not part of any contract), and cost a tenth of the call's CPU.
-            adapter = self._session.get_adapter(prepared.url or "")
-            with adapter.send(prepared, timeout=self._timeout, stream=True) as raw:
-                if raw.status_code >= 500:
-                    raise _TransientFailure(f"HTTP {raw.status_code}")
-                if 300 <= raw.status_code < 400:  # no contract redirects; its body is moot
-                    raise _UntrustedResponse(f"unexpected HTTP {raw.status_code} redirect")
-                content = _read_capped(raw, deadline)
-                return self._verified(raw, exchange, content)
-        except _TRANSIENT_TRANSPORT_ERRORS as exc:
-            raise _TransientFailure(f"{type(exc).__name__}: {exc}") from exc
+        # The whole attempt -- connecting, the headers, the body -- within one deadline:
+        # the timeouts bound each socket read only, and a peer dripping its answer a byte
+        # at a time would otherwise keep the call (and its concurrency slot) for ever.
+        with attempt_deadline(self._attempt_seconds) as attempt:
+            try:
+                # Straight to the connection pool's adapter: the session's own send adds
+                # hooks, cookies and redirects, none of which a signed call has (a
+                # redirect is not part of any contract), and cost a tenth of the CPU.
+                adapter = self._session.get_adapter(prepared.url or "")
+                with adapter.send(prepared, timeout=self._timeout, stream=True) as raw:
+                    if raw.status_code >= 500:
+                        raise _TransientFailure(f"HTTP {raw.status_code}")
+                    if 300 <= raw.status_code < 400:  # no contract redirects; body moot
+                        raise _UntrustedResponse(f"unexpected HTTP {raw.status_code} redirect")
+                    content = _read_capped(raw, attempt)
+            except _TRANSIENT_TRANSPORT_ERRORS as exc:
+                if attempt.expired:
+                    raise _TransientFailure(self._too_slow()) from exc
+                raise _TransientFailure(f"{type(exc).__name__}: {exc}") from exc
+            if attempt.expired:  # a body cut short at the deadline is no answer
+                raise _TransientFailure(self._too_slow())
+        return self._verified(raw, exchange, content)
+
+    def _too_slow(self) -> str:
+        return f"no whole answer within the attempt's {self._attempt_seconds:g} s"
 
     def _signed_request(
         self, method: str, path: str, payload: bytes, base: str = ""
@@ -347,12 +381,9 @@ class SignedJsonClient:
         )
 
 
-def _read_capped(raw: requests.Response, deadline: float) -> bytes:
-    """Read the body, refusing more than MAX_RESPONSE_BYTES or a trickle past the deadline.
-
-    The read timeout bounds each socket read, not the whole body; the
-    deadline stops a peer that sends a byte just often enough to keep us.
-    """
+def _read_capped(raw: requests.Response, attempt: Attempt) -> bytes:
+    """Read the body, refusing more than MAX_RESPONSE_BYTES; stop once ``attempt`` has
+    expired (its connection is shut down then: the read ends at once)."""
     declared = raw.headers.get("Content-Length", "")
     # ASCII digits only, and few of them: int() of thousands of digits raises ValueError.
     if declared.isascii() and declared.isdigit() and (
@@ -360,12 +391,9 @@ def _read_capped(raw: requests.Response, deadline: float) -> bytes:
     ):
         raise _UntrustedResponse(f"body of {declared[:32]} bytes exceeds {MAX_RESPONSE_BYTES}")
     body = bytearray()
-    # read1 returns whatever has arrived (iter_content would wait for a whole chunk,
-    # so a peer dripping one byte at a time would never meet the deadline check).
-    while chunk := raw.raw.read1(_CHUNK_BYTES):
+    # read1 returns whatever has arrived (iter_content would wait for a whole chunk).
+    while not attempt.expired and (chunk := raw.raw.read1(_CHUNK_BYTES)):
         body += chunk
         if len(body) > MAX_RESPONSE_BYTES:
             raise _UntrustedResponse(f"body exceeds {MAX_RESPONSE_BYTES} bytes")
-        if time.monotonic() > deadline:
-            raise _TransientFailure("response body arrived too slowly")
     return bytes(body)
