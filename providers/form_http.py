@@ -12,8 +12,8 @@ One call of a :class:`FormHttpClient`:
 * counts as no answer (:class:`NoAnswer`) a connection error, a timeout, a 5xx and an
   answer not whole within the connect plus read timeouts (the attempt's deadline,
   ``betguard.providers.deadline``); while there is none it goes over the base URLs
-  again, ``attempts`` times at most with a short random backoff (tenacity), then raises
-  :class:`ProviderUnavailable`;
+  again, ``attempts`` times at most with a short random backoff (tenacity) -- but not
+  after every URL timed out -- then raises :class:`ProviderUnavailable`;
 * reads at most ``max_response_bytes`` of a body: a larger one is an invalid answer;
 * returns the body of a 200 answer with the base URL that gave it. Any other status is
   an invalid answer (:class:`ProviderInvalidResponse`): the provider's word, never
@@ -40,7 +40,7 @@ from pydantic import ValidationError
 from tenacity import (
     RetryCallState,
     Retrying,
-    retry_if_exception_type,
+    retry_if_exception,
     stop_after_attempt,
     wait_random_exponential,
 )
@@ -48,7 +48,7 @@ from tenacity import (
 from betguard.providers.client_settings import ProviderClientSettings
 from betguard.providers.deadline import Attempt, attempt_deadline, attempt_seconds
 from betguard.providers.errors import ProviderInvalidResponse, ProviderUnavailable
-from betguard.providers.http import make_session
+from betguard.providers.http import TIMEOUTS, make_session
 
 log = logging.getLogger(__name__)
 
@@ -69,6 +69,15 @@ Sign = Callable[[str, bytes], Mapping[str, str]]
 class NoAnswer(Exception):
     """One attempt got no answer (5xx, timeout, connection): another may."""
 
+
+class TimedOut(NoAnswer):
+    """One attempt took its whole timeout: not repeated at once (the provider may still
+    hold the request; ``betguard.providers.http`` says why), though the next base URL is
+    still asked."""
+
+
+def _retried(error: BaseException) -> bool:
+    return isinstance(error, NoAnswer) and not isinstance(error, TimedOut)
 
 
 def invalid_answer(provider: str, call: str, problem: str) -> ProviderInvalidResponse:
@@ -137,7 +146,7 @@ class FormHttpClient:
         self._retrying = Retrying(
             stop=stop_after_attempt(attempts),
             wait=wait_random_exponential(multiplier=0.1, min=0.1, max=1.0),
-            retry=retry_if_exception_type(NoAnswer),
+            retry=retry_if_exception(_retried),
             reraise=True,
         )
 
@@ -168,13 +177,16 @@ class FormHttpClient:
         return Answer(content, base, None if base == order[0] else base)
 
     def _each_url(self, bases: tuple[str, ...], request: _Request) -> tuple[bytes, str]:
-        failures = []
+        failures: list[NoAnswer] = []
         for base in bases:
             try:
                 return self._send(base, request), base
             except NoAnswer as exc:
-                failures.append(f"{base}: {exc}")
-        raise NoAnswer("; ".join(failures))
+                failures.append(exc)
+        message = "; ".join(f"{base}: {exc}" for base, exc in zip(bases, failures, strict=True))
+        if all(isinstance(exc, TimedOut) for exc in failures):
+            raise TimedOut(message)  # every URL took its whole timeout: not again at once
+        raise NoAnswer(message)
 
     def _send(self, base: str, request: _Request) -> bytes:
         if self._throttle is not None:
@@ -201,10 +213,12 @@ class FormHttpClient:
                     content = self._read_capped(raw, attempt, request.call)
             except TRANSPORT_ERRORS as exc:
                 if attempt.expired:
-                    raise NoAnswer(self._too_slow()) from exc
+                    raise TimedOut(self._too_slow()) from exc
+                if isinstance(exc, TIMEOUTS):
+                    raise TimedOut(f"{type(exc).__name__}: {exc}") from exc
                 raise NoAnswer(f"{type(exc).__name__}: {exc}") from exc
             if attempt.expired:  # a body cut short at the deadline is no answer
-                raise NoAnswer(self._too_slow())
+                raise TimedOut(self._too_slow())
         if raw.status_code != 200:
             excerpt = content[:200].decode("utf-8", errors="replace")
             raise invalid_answer(self.provider, request.call, "status code: unexpected HTTP "

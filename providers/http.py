@@ -13,9 +13,10 @@ What it guarantees to its callers:
 * each attempt is bounded as a whole (``betguard.providers.deadline``): connecting, the
   headers and the body within the connect plus read timeouts, however slowly the other
   side sends;
-* one call is retried for a few seconds at most (tenacity) on connection
-  errors, timeouts and 5xx -- never on 4xx, never for minutes: longer waits
-  are the check task rescheduling itself. Every request the
+* one call is retried for a few seconds at most (tenacity) on refused or reset
+  connections and 5xx -- never after a timeout (the other side may still hold the
+  request, and would hold the next one as long), never on 4xx, never for minutes:
+  longer waits are the check task rescheduling itself. Every request the
   contract defines is safe to repeat (reads, idempotent cancel, refunds keyed
   by an idempotency key), so a retry after a lost answer is harmless.
 
@@ -52,7 +53,7 @@ from requests.adapters import HTTPAdapter
 from tenacity import (
     RetryCallState,
     Retrying,
-    retry_if_exception_type,
+    retry_if_exception,
     stop_after_attempt,
     wait_random_exponential,
 )
@@ -115,6 +116,10 @@ _TRANSIENT_TRANSPORT_ERRORS = (
     urllib3.exceptions.HTTPError,
 )
 
+# Of them, the ones that took a whole timeout (connect or read; the body's reads arrive
+# as urllib3's own).
+TIMEOUTS = (requests.exceptions.Timeout, urllib3.exceptions.TimeoutError)
+
 
 @dataclass(frozen=True)
 class ErrorClasses:
@@ -151,6 +156,19 @@ class SignedResponse:
 class _TransientFailure(Exception):
     """One attempt failed in a way another attempt may fix (5xx, timeout, connection)."""
 
+
+class _TimedOut(_TransientFailure):
+    """One attempt took its whole timeout (connect, read or the attempt's deadline): it is
+    not repeated at once. The provider may still hold the request, and another attempt
+    now would wait as long again, holding the call's concurrency slot and delaying the
+    circuit breaker's count; the check asks again later. Another base URL is still tried.
+    """
+
+
+def _retried(error: BaseException) -> bool:
+    """What tenacity retries at once: failures that come back quickly -- a refused or
+    reset connection, a 5xx -- never a timeout."""
+    return isinstance(error, _TransientFailure) and not isinstance(error, _TimedOut)
 
 
 class _UntrustedResponse(Exception):
@@ -239,7 +257,7 @@ class SignedJsonClient:
             # full jitter between 0.1 s and an exponential ceiling capped at max_wait:
             # workers retrying the same outage spread out instead of stampeding
             wait=wait_random_exponential(multiplier=0.1, min=0.1, max=max_wait),
-            retry=retry_if_exception_type(_TransientFailure),
+            retry=retry_if_exception(_retried),
             sleep=sleep,
             before_sleep=self._log_retry,
             reraise=True,
@@ -325,10 +343,12 @@ class SignedJsonClient:
                     content = _read_capped(raw, attempt)
             except _TRANSIENT_TRANSPORT_ERRORS as exc:
                 if attempt.expired:
-                    raise _TransientFailure(self._too_slow()) from exc
+                    raise _TimedOut(self._too_slow()) from exc
+                if isinstance(exc, TIMEOUTS):
+                    raise _TimedOut(f"{type(exc).__name__}: {exc}") from exc
                 raise _TransientFailure(f"{type(exc).__name__}: {exc}") from exc
             if attempt.expired:  # a body cut short at the deadline is no answer
-                raise _TransientFailure(self._too_slow())
+                raise _TimedOut(self._too_slow())
         return self._verified(raw, exchange, content)
 
     def _too_slow(self) -> str:

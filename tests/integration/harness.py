@@ -204,6 +204,18 @@ http_attempts = 1
 breaker_failures = 1
 breaker_cooldown = 600
 
+[providers.hanging_wide]  # the hanging simulator, bulkhead (4), breaker (5 failures) and
+base_url = "{hanging_sim}"  # attempts (3) at their defaults (test_hanging_waves)
+escalation = "review"
+first_check_delay = 0.2
+backoff_base = 0.5
+backoff_cap = 2.0
+jitter = 0.5
+deadline = 600
+connect_timeout = 0.5
+read_timeout = 1.0
+breaker_cooldown = 3.0
+
 [providers.dripping]   # the main simulator behind a proxy sending each answer a byte at a
 base_url = "{drip}"    #   time, headers included (test_dripping_provider); its breaker
 escalation = "review"  #   never opens, so only the bulkhead and the deadline bound it
@@ -300,8 +312,8 @@ options = {{{{ operator_token = "test-operator" }}}}
 # The providers above, each with the provider secret the simulators share.
 PROVIDER_NAMES = ["refunder", "reviewer", "patient", "backoff", "sleepy", "slow", "batcher",
                   "sleepy_batcher", "fencing", "slow_batcher", "hanging", "healthy",
-                  "hanging_deadline", "dripping", "pgsoft", "pragmatic", "pausing", "mirrored",
-                  "pgsoft_resolving"]
+                  "hanging_deadline", "hanging_wide", "dripping", "pgsoft", "pragmatic",
+                  "pausing", "mirrored", "pgsoft_resolving"]
 
 
 @dataclass
