@@ -175,7 +175,8 @@ def _beside(result: Isolation, beside: Beside) -> Figure:
          "neighbour_requests_sent": beside.requests,
          "neighbour_peak_in_flight": beside.peak_in_flight,
          "neighbour_max_concurrency": beside.limit,
-         "neighbour_watched_s": beside.watched})
+         "neighbour_watched_s": beside.watched,
+         "healthy_waits_beside": beside.waits, "healthy_waits_alone": result.alone_waits})
 
 
 def failed(key: str, error: str) -> Figure:

@@ -48,6 +48,7 @@ class Beside:
     peak_in_flight: int | None  # of them, the most it held at once, counted there
     limit: int  # the neighbour's max_concurrency
     watched: float  # seconds the neighbour was watched after placement
+    waits: dict[str, float]  # where the healthy bets' time went (``_phases``)
 
 
 @dataclass(frozen=True)
@@ -56,6 +57,7 @@ class Isolation:
     alone_p99: float
     healthy: int
     beside: tuple[Beside, ...]
+    alone_waits: dict[str, float]
 
 
 WARM_UP = 20  # healthy bets settled before measuring: pools and connections opened
@@ -66,7 +68,8 @@ def measure_isolation(stack: BenchStack, sizes: Sizes) -> Isolation:
     _settle_times(stack, "iso-warm", WARM_UP)
     alone = _settle_times(stack, "iso-alone", sizes.isolation_healthy)
     beside = tuple(_beside(stack, sizes, neighbour) for neighbour in NEIGHBOURS)
-    return Isolation(statistics.median(alone), _p99(alone), sizes.isolation_healthy, beside)
+    return Isolation(statistics.median(alone), _p99(alone), sizes.isolation_healthy, beside,
+                     _phases(stack, "iso-alone-ok-"))
 
 
 def _beside(stack: BenchStack, sizes: Sizes, neighbour: str) -> Beside:
@@ -92,7 +95,8 @@ def _beside(stack: BenchStack, sizes: Sizes, neighbour: str) -> Beside:
     errors = _errors(stack, tag)
     retire(stack, neighbour)
     return Beside(neighbour, statistics.median(times), _p99(times), sizes.isolation_hanging,
-                  errors, requests, peak, policy.max_concurrency, watch)
+                  errors, requests, peak, policy.max_concurrency, watch,
+                  _phases(stack, f"{tag}-ok-"))
 
 
 def _held(stack: BenchStack, neighbour: str, since: float) -> tuple[int | None, int | None]:
@@ -155,6 +159,26 @@ def _durations(stack: BenchStack, prefix: str) -> list[float]:
     if unsettled:
         raise RuntimeError(f"{len(unsettled)} healthy bets ended {Counter(unsettled)}")
     return [(final - placed).total_seconds() for placed, final, _ in rows if final is not None]
+
+
+def _phases(stack: BenchStack, prefix: str) -> dict[str, float]:
+    """Where the bets' time went, p50 and p99 in seconds: from placement to the start of
+    their first check (its due time, then the wake-up and the queue), and from that
+    start to settled (the group's calls, refusals, conclusion)."""
+    started = func.min(AuditEvent.at).filter(AuditEvent.kind == "check_started")
+    with stack.ctx.db.unit_of_work() as session:
+        rows = session.execute(
+            select(Bet.placed_at, started, Bet.final_at).join(AuditEvent,
+                                                               AuditEvent.bet_id == Bet.id)
+            .where(Bet.bet_ref.startswith(prefix)).group_by(Bet.id)).all()
+    to_start = [(first - placed).total_seconds() for placed, first, _ in rows if first]
+    in_check = [(final - first).total_seconds() for _, first, final in rows if first and final]
+    if not to_start or not in_check:
+        return {}
+    return {"to_first_check_p50_s": round(statistics.median(to_start), 2),
+            "to_first_check_p99_s": round(_p99(to_start), 2),
+            "first_check_to_settled_p50_s": round(statistics.median(in_check), 2),
+            "first_check_to_settled_p99_s": round(_p99(in_check), 2)}
 
 
 def _errors(stack: BenchStack, tag: str) -> dict[str, int]:
