@@ -136,6 +136,12 @@ def attempt_deadline(seconds: float) -> Iterator[Attempt]:
         WATCHDOG.disarm(attempt)
 
 
+def stop_watching(attempt: Attempt) -> None:
+    """The attempt is over (its answer read): its connections are left alone from now on,
+    before the connection goes back to the pool for another attempt to use."""
+    WATCHDOG.disarm(attempt)
+
+
 def _report(connection: HTTPConnection) -> None:
     attempt: Attempt | None = getattr(_current, "attempt", None)
     if attempt is not None:

@@ -46,7 +46,12 @@ from tenacity import (
 )
 
 from betguard.providers.client_settings import ProviderClientSettings
-from betguard.providers.deadline import Attempt, attempt_deadline, attempt_seconds
+from betguard.providers.deadline import (
+    Attempt,
+    attempt_deadline,
+    attempt_seconds,
+    stop_watching,
+)
 from betguard.providers.errors import ProviderInvalidResponse, ProviderUnavailable
 from betguard.providers.http import TIMEOUTS, make_session
 
@@ -211,6 +216,7 @@ class FormHttpClient:
                     if raw.status_code >= 500:
                         raise NoAnswer(f"HTTP {raw.status_code}")
                     content = self._read_capped(raw, attempt, request.call)
+                    stop_watching(attempt)  # before the connection returns to the pool
             except TRANSPORT_ERRORS as exc:
                 if attempt.expired:
                     raise TimedOut(self._too_slow()) from exc

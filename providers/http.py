@@ -63,6 +63,7 @@ from betguard.providers.deadline import (
     Attempt,
     attempt_deadline,
     attempt_seconds,
+    stop_watching,
     watch_connections,
 )
 from betguard.providers.errors import (
@@ -341,6 +342,7 @@ class SignedJsonClient:
                     if 300 <= raw.status_code < 400:  # no contract redirects; body moot
                         raise _UntrustedResponse(f"unexpected HTTP {raw.status_code} redirect")
                     content = _read_capped(raw, attempt)
+                    stop_watching(attempt)  # before the connection returns to the pool
             except _TRANSIENT_TRANSPORT_ERRORS as exc:
                 if attempt.expired:
                     raise _TimedOut(self._too_slow()) from exc
