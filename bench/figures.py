@@ -10,17 +10,18 @@ from bench.scenarios.catchup import CatchUp
 from bench.scenarios.checks import CheckRun
 from bench.scenarios.economy import Economy
 from bench.scenarios.intake import Intake
-from bench.scenarios.isolation import Isolation
+from bench.scenarios.isolation import Beside, Isolation
 from bench.scenarios.raw import RawLimits
 from bench.scenarios.resolution import Resolution
 from bench.scenarios.sweeps import SweepCost
 from bench.sizes import Sizes
-from bench.stack import HANG_SECONDS
+from bench.stack import DRIP_SECONDS, HANG_SECONDS
 
 KEYS = ("checks_vs_naive", "checks_vs_noop", "resolution_vs_noop", "intake_vs_raw_insert",
         "intake_single_p99", "sweep_large_vs_small", "economy_normal_path_queries",
         "economy_queries_per_check", "checks_cpu_ms", "memory_growth", "catchup_peak_vs_limit",
-        "catchup_drain_vs_ideal", "isolation_p99_vs_alone")
+        "catchup_drain_vs_ideal", "isolation_p99_vs_alone", "isolation_dripping_p99_vs_alone",
+        "isolation_unaccepting_p99_vs_alone", "isolation_dripping_peak_vs_limit")
 SINGLE_P99_BOUND_MS = 5.0
 CPU_PER_CHECK_GOAL_MS = 1.5
 # The processes a check costs CPU in: betguard's and the services it runs on (not the
@@ -134,17 +135,48 @@ def catchup(result: CatchUp) -> list[Figure]:
     ]
 
 
-def isolation(result: Isolation) -> Figure:
-    r = ratio(result.beside_p99, result.alone_p99)
+# What each isolation neighbour does to its calls, for the figures' size column.
+NEIGHBOUR_WORDS = {
+    "hanging": f"holding every answer {HANG_SECONDS:.0f} s",
+    "dripping": f"dripping every answer a byte every {DRIP_SECONDS:.0f} s, headers included",
+    "unaccepting": "never accepting a connection (its accept queue full)",
+}
+
+
+def isolation(result: Isolation) -> list[Figure]:
+    """Per neighbour the healthy p99 vs alone (the hanging one keeps the figure's old
+    key), and the dripping neighbour's peak of requests held at once vs its limit."""
+    figures = [_beside(result, beside) for beside in result.beside]
+    drip = next((b for b in result.beside if b.neighbour == "dripping"), None)
+    if drip is not None and drip.peak_in_flight is not None:
+        peak = float(drip.peak_in_flight)
+        r = ratio(peak, drip.limit)
+        figures.append(Figure(
+            "isolation_dripping_peak_vs_limit", "Dripping provider: most requests open at "
+            "once, counted there, vs max_concurrency", peak, "requests", drip.limit,
+            "max_concurrency", r, "<= 1x", r is not None and r <= 1.0,
+            f"{drip.bets} bets, watched {drip.watched:.0f} s (a slot's lease and more)",
+            {"requests_sent": drip.requests}))
+    return figures
+
+
+def _beside(result: Isolation, beside: Beside) -> Figure:
+    key = "isolation_p99_vs_alone" if beside.neighbour == "hanging" else \
+        f"isolation_{beside.neighbour}_p99_vs_alone"
+    r = ratio(beside.p99, result.alone_p99)
     return Figure(
-        "isolation_p99_vs_alone", "Healthy provider's p99 placement to settled, hanging "
-        "neighbour vs alone", result.beside_p99, "s", result.alone_p99, "s alone", r, "<= 2x",
+        key, f"Healthy provider's p99 placement to settled, {beside.neighbour} neighbour vs "
+        "alone", beside.p99, "s", result.alone_p99, "s alone", r, "<= 2x",
         r is not None and r <= 2.0,
-        f"{result.healthy} healthy bets beside {result.hanging} of a provider holding "
-        f"every answer {HANG_SECONDS:.0f} s (read timeout 5 s)",
-        {"p50_beside_s": round(result.beside_p50, 2), "p50_alone_s": round(result.alone_p50, 2),
-         "hanging_provider_errors": result.hanging_errors,
-         "hanging_requests_sent": result.hanging_requests})
+        f"{result.healthy} healthy bets beside {beside.bets} of a provider "
+        f"{NEIGHBOUR_WORDS[beside.neighbour]} (read timeout 5 s)",
+        {"p50_beside_s": round(beside.p50, 2), "p50_alone_s": round(result.alone_p50, 2),
+         "neighbour_provider_errors": beside.errors,
+         "neighbour_requests_sent": beside.requests,
+         "neighbour_peak_in_flight": beside.peak_in_flight,
+         "neighbour_max_concurrency": beside.limit,
+         "neighbour_watched_s": beside.watched,
+         "healthy_waits_beside": beside.waits, "healthy_waits_alone": result.alone_waits})
 
 
 def failed(key: str, error: str) -> Figure:

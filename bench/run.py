@@ -72,7 +72,7 @@ def run_scenarios(stack: BenchStack, sizes: Sizes, results: Path) -> dict[str, F
     got = step("intake", lambda: intake.measure_intake(stack, sizes))
     swept = step("sweeps", lambda: sweeps.sweep_cost(stack, sizes))
     # Last: the hanging provider's calls in flight outlive the scenario by a few seconds.
-    iso = step("isolation from a hanging provider",
+    iso = step("isolation from a hanging, a dripping and an unaccepting provider",
                lambda: isolation.measure_isolation(stack, sizes))
     figures: list[Figure] = []
     if run is not None and naive is not None and limits is not None:
@@ -95,7 +95,7 @@ def run_scenarios(stack: BenchStack, sizes: Sizes, results: Path) -> dict[str, F
                            title=f"Catch-up after an outage: {cat.backlog:,} bets, "
                                  f"rate limit {cat.limit:.0f}/s ({sizes.label})")
     if iso is not None:
-        figures.append(make.isolation(iso))
+        figures += make.isolation(iso)
     found = {figure.key: figure for figure in figures}
     for key in make.KEYS:
         found.setdefault(key, make.failed(key, "its scenario failed: see the run's output"))
@@ -112,10 +112,10 @@ def run_one(stack: BenchStack, sizes: Sizes, name: str, results: Path) -> int:
     found = step(name, lambda: scenario(stack, sizes))
     if found is None:
         return 1
-    figure = figure_of(found)
-    print(report.table([figure], f"betguard bench, {sizes.label}, {name} only"))
+    made = figure_of(found)
+    print(report.table(made, f"betguard bench, {sizes.label}, {name} only"))
     report.write_json(results / "latest.json", {"run": {"size": sizes.label, "only": name},
-                                                figure.key: figure.as_json()})
+                                                **{f.key: f.as_json() for f in made}})
     return 0
 
 

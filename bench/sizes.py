@@ -24,7 +24,8 @@ class Sizes:
     catchup_backlog: int  # bets left pending by the provider outage
     rate_limit: float  # the catch-up provider's rate limit, requests per second
     isolation_healthy: int  # healthy bets, placed alone and then beside the hanging ones
-    isolation_hanging: int  # bets of the provider that holds every answer past its timeout
+    isolation_hanging: int  # bets of each bad neighbour, placed with the healthy ones
+    isolation_observe: float  # seconds each neighbour is watched after placement
 
     @property
     def label(self) -> str:
@@ -36,7 +37,7 @@ QUICK = Sizes(
     single_intake=300, naive_bets=200, naive_seconds=4.0, check_bets=600,
     checks_total=2500, warmup_checks=700, resolution_bets=5000, economy_bets=200,
     sweep_small=20_000, sweep_large=200_000, sweep_due=5000, catchup_backlog=1000,
-    rate_limit=150.0, isolation_healthy=100, isolation_hanging=200,
+    rate_limit=150.0, isolation_healthy=100, isolation_hanging=200, isolation_observe=20.0,
 )
 
 FULL = Sizes(
@@ -44,5 +45,5 @@ FULL = Sizes(
     single_intake=2000, naive_bets=600, naive_seconds=20.0, check_bets=3000,
     checks_total=200_000, warmup_checks=10_000, resolution_bets=100_000, economy_bets=2000,
     sweep_small=20_000, sweep_large=2_000_000, sweep_due=5000, catchup_backlog=100_000,
-    rate_limit=150.0, isolation_healthy=200, isolation_hanging=400,
+    rate_limit=150.0, isolation_healthy=200, isolation_hanging=400, isolation_observe=40.0,
 )

@@ -20,13 +20,17 @@ from betguard.services.context import Context
 from betguard_devkit import processes
 from betguard_devkit.launcher import LaunchPlan, LocalStack
 from betguard_devkit.local_services import free_port
+from betguard_devkit.neighbours import DripProxy, Unaccepting
 
 PROVIDERS = ("steady", "batched", "limited", "economy", "intake", "intake_each", "isolated",
-             "hanging")
+             "hanging", "dripping", "unaccepting")
 LATENCY_MS = 50.0  # every provider answer takes this long (the wallet answers at once)
 # The isolation scenario's second simulator holds every answer this long: longer than the
 # hanging provider's read timeout (5 s), as in the issue that asked for bulkheads.
 HANG_SECONDS = 12.0
+# The dripping neighbour sends each answer, status line and headers included, one byte
+# this often: no read ever waits its read timeout (5 s).
+DRIP_SECONDS = 2.0
 # One provider worker process per core (threads share one interpreter lock), each with
 # enough threads to cover the provider's 50 ms; the no-op reference runs the same.
 PROVIDER_WORKERS = int(os.environ.get("BENCH_PROVIDER_WORKERS", str(os.cpu_count() or 2)))
@@ -117,6 +121,20 @@ first_check_delay = 1
 deadline = 86400
 escalation = "review"
 read_timeout = 5
+
+[providers.dripping]  # isolation: the simulator behind a proxy dripping each answer a byte
+base_url = "{dripping}"  # every 2 s, headers included; the rest as the hanging provider
+first_check_delay = 1
+deadline = 86400
+escalation = "review"
+read_timeout = 5
+
+[providers.unaccepting]  # isolation: a port whose accept queue is full and never drained:
+base_url = "{unaccepting}"  # every connect times out; the rest as the hanging provider
+first_check_delay = 1
+deadline = 86400
+escalation = "review"
+read_timeout = 5
 """
 
 SETTINGS_ENV = {
@@ -135,6 +153,8 @@ class BenchStack:
     workdir: Path
     extra: list[processes.ManagedProcess]
     hanging_url: str = ""  # the isolation scenario's second simulator
+    drip: DripProxy | None = None  # its dripping neighbour, in front of the simulator
+    unaccepting: Unaccepting | None = None  # and the one that never accepts a connection
 
     @property
     def sim_url(self) -> str:
@@ -219,6 +239,10 @@ class BenchStack:
     def stop(self) -> None:
         for child in reversed(self.extra):
             child.stop()
+        if self.drip is not None:
+            self.drip.stop()
+        if self.unaccepting is not None:
+            self.unaccepting.close()
         self.local.stop()
 
 
@@ -232,8 +256,11 @@ def read_since(sim_url: str, what: str, key: str, since: float,
 
 
 def start(workdir: Path, *, rate_limit: float) -> BenchStack:
-    hanging_port = free_port()
-    policies = POLICIES.format(rate=rate_limit, hanging=f"http://127.0.0.1:{hanging_port}")
+    hanging_port, drip_port = free_port(), free_port()
+    unaccepting = Unaccepting()
+    policies = POLICIES.format(rate=rate_limit, hanging=f"http://127.0.0.1:{hanging_port}",
+                               dripping=f"http://127.0.0.1:{drip_port}",
+                               unaccepting=unaccepting.url)
     plan = LaunchPlan(
         workdir=workdir, policies_toml=policies, providers=PROVIDERS,
         knobs={"latency_ms": LATENCY_MS}, settings_env=dict(SETTINGS_ENV),
@@ -246,12 +273,15 @@ def start(workdir: Path, *, rate_limit: float) -> BenchStack:
         local.start()
         ctx = local.context()
         client = redis.Redis.from_url(local.env["REDIS_URL"])
-        stack = BenchStack(local, ctx, client, workdir, [])
+        stack = BenchStack(local, ctx, client, workdir, [], unaccepting=unaccepting)
+        stack.drip = DripProxy(local.sim_url, seconds_per_byte=DRIP_SECONDS,
+                               port=drip_port).start()
         stack.start_reference_workers()
         wait_for_workers(len(local.workers) + len(stack.extra), local)
         stack.start_hanging_simulator(hanging_port)  # not a worker: started after the count
     except BaseException:
         local.stop()
+        unaccepting.close()
         raise
     return stack
 

@@ -8,6 +8,13 @@ the cooldown is over it is half-open: one caller makes a trial call (the others 
 still refused); an answer closes it, no answer opens it again. Any answer (a 4xx or a
 malformed body included) resets the count: a provider that answers holds no thread.
 
+While failures are counted and the breaker is still closed, calls go out one at a time
+too (a probe, granted as the trial is): the calls that went unanswered may still be held
+by the provider, and a fresh wave of ``max_concurrency`` calls every read timeout would
+pile more onto it before the count reaches the threshold (with the defaults, 4 calls at
+once could never open a breaker of 5 in one round). A probe answered closes the breaker
+at once; a probe unanswered counts, and frees the next probe.
+
 The state machine is pure (``admit``, ``after_failure``) and tested with an injected
 clock; :class:`RedisBreaker` stores its state in one Redis hash, read and written on
 Redis' clock (``TIME``) so every worker agrees, changed by compare-and-set (WATCH).
@@ -27,14 +34,14 @@ from redis.typing import EncodableT, FieldT
 class Mode(IntEnum):
     """The breaker's mode, as exported to Prometheus (``betguard_provider_breaker_state``)."""
 
-    CLOSED = 0  # calls go through; failures in a row are counted
+    CLOSED = 0  # calls go through (one at a time once failures are counted)
     HALF_OPEN = 1  # the cooldown is over: one trial call decides
     OPEN = 2  # calls are refused until the cooldown is over
 
 
 class Admission(Enum):
     CALL = "call"  # closed: call the provider
-    TRIAL = "trial"  # half-open: this caller makes the one trial call
+    TRIAL = "trial"  # half-open, or closed after failures: this caller makes the one call
     REFUSE = "refuse"  # open, or another caller's trial is in flight
 
 
@@ -54,9 +61,11 @@ CLOSED = BreakerState()
 
 
 def admit(state: BreakerState, now: float, *, trial_lease: float) -> tuple[Admission, BreakerState]:
-    """May a call go out now? A trial is granted to one caller, for ``trial_lease`` s."""
+    """May a call go out now? Closed with nothing counted: yes. Otherwise (half-open, or
+    closed with calls in a row unanswered) a trial is granted to one caller at a time,
+    for ``trial_lease`` s; open: no."""
     mode = state.mode(now)
-    if mode is Mode.CLOSED:
+    if mode is Mode.CLOSED and state.failures == 0:
         return Admission.CALL, state
     if mode is Mode.OPEN or now < state.trial_until:
         return Admission.REFUSE, state
@@ -64,13 +73,15 @@ def admit(state: BreakerState, now: float, *, trial_lease: float) -> tuple[Admis
 
 
 def after_failure(state: BreakerState, now: float, *, threshold: int,
-                  cooldown: float) -> BreakerState:
+                  cooldown: float, trial: bool = False) -> BreakerState:
     """One more call without an answer: open (or reopen, after a trial) at the threshold.
-    A failure while already open (a call that left before it opened) changes nothing else."""
+    A failure while already open (a call that left before it opened) changes nothing else.
+    A trial's own failure (``trial``) frees the next trial; another call's leaves it."""
     failures = state.failures + 1
     if failures >= threshold and state.mode(now) is not Mode.OPEN:
         return BreakerState(failures=failures, open_until=now + cooldown, trial_until=0.0)
-    return dataclasses.replace(state, failures=failures)
+    trial_until = 0.0 if trial else state.trial_until
+    return dataclasses.replace(state, failures=failures, trial_until=trial_until)
 
 
 def without_trial(state: BreakerState) -> BreakerState:
@@ -127,13 +138,14 @@ class RedisBreaker:
         self._update(take_trial, trial_lease)
         return granted[-1], state
 
-    def failed(self, *, lease: float) -> bool:
-        """Count a call without an answer; true when this failure opened the breaker."""
+    def failed(self, *, lease: float, trial: bool = False) -> bool:
+        """Count a call without an answer (``trial``: the trial's own); true when this
+        failure opened the breaker."""
         seen: list[tuple[Mode, Mode]] = []
 
         def fail(current: BreakerState, at: float) -> BreakerState:
             changed = after_failure(current, at, threshold=self.threshold,
-                                    cooldown=self.cooldown)
+                                    cooldown=self.cooldown, trial=trial)
             seen.append((current.mode(at), changed.mode(at)))
             return changed
 

@@ -13,8 +13,9 @@ all its bets, on one worker thread.
 
 Slots are leases: members of a sorted set scored by their expiry on Redis' clock, so
 the slot of a worker killed mid-call frees itself when its lease runs out. The lease
-covers the longest a call can take (timeouts, retries, rate-limit waits), so a live
-call never outlives it.
+covers the longest a call can take (each attempt's whole-attempt deadline, retries,
+rate-limit waits: ``betguard.providers.guard.call_lease``), so a live call never
+outlives it, however slowly the provider sends.
 """
 
 from __future__ import annotations

@@ -9,10 +9,11 @@ One call of a :class:`FormHttpClient`:
 * sends the url-encoded parameters -- the body of a POST, the query string of a GET --
   to each base URL in turn (the primary, then the fallbacks) until one answers, calling
   ``throttle`` before every request;
-* counts as no answer (:class:`NoAnswer`) a connection error, a timeout, a 5xx and a body
-  still arriving past the connect plus read timeouts; while there is none it goes over
-  the base URLs again, ``attempts`` times at most with a short random backoff (tenacity),
-  then raises :class:`ProviderUnavailable`;
+* counts as no answer (:class:`NoAnswer`) a connection error, a timeout, a 5xx and an
+  answer not whole within the connect plus read timeouts (the attempt's deadline,
+  ``betguard.providers.deadline``); while there is none it goes over the base URLs
+  again, ``attempts`` times at most with a short random backoff (tenacity) -- but not
+  after every URL timed out -- then raises :class:`ProviderUnavailable`;
 * reads at most ``max_response_bytes`` of a body: a larger one is an invalid answer;
 * returns the body of a 200 answer with the base URL that gave it. Any other status is
   an invalid answer (:class:`ProviderInvalidResponse`): the provider's word, never
@@ -26,7 +27,6 @@ from __future__ import annotations
 
 import json
 import logging
-import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
@@ -40,14 +40,20 @@ from pydantic import ValidationError
 from tenacity import (
     RetryCallState,
     Retrying,
-    retry_if_exception_type,
+    retry_if_exception,
     stop_after_attempt,
     wait_random_exponential,
 )
 
 from betguard.providers.client_settings import ProviderClientSettings
+from betguard.providers.deadline import (
+    Attempt,
+    attempt_deadline,
+    attempt_seconds,
+    stop_watching,
+)
 from betguard.providers.errors import ProviderInvalidResponse, ProviderUnavailable
-from betguard.providers.http import make_session
+from betguard.providers.http import TIMEOUTS, make_session
 
 log = logging.getLogger(__name__)
 
@@ -67,6 +73,16 @@ Sign = Callable[[str, bytes], Mapping[str, str]]
 
 class NoAnswer(Exception):
     """One attempt got no answer (5xx, timeout, connection): another may."""
+
+
+class TimedOut(NoAnswer):
+    """One attempt took its whole timeout: not repeated at once (the provider may still
+    hold the request; ``betguard.providers.http`` says why), though the next base URL is
+    still asked."""
+
+
+def _retried(error: BaseException) -> bool:
+    return isinstance(error, NoAnswer) and not isinstance(error, TimedOut)
 
 
 def invalid_answer(provider: str, call: str, problem: str) -> ProviderInvalidResponse:
@@ -128,12 +144,14 @@ class FormHttpClient:
             url.rstrip("/") for url in (settings.base_url, *settings.fallback_urls))
         self.max_response_bytes = max_response_bytes
         self._timeout = (settings.connect_timeout, settings.read_timeout)
+        self._attempt_seconds = attempt_seconds(connect_timeout=settings.connect_timeout,
+                                                read_timeout=settings.read_timeout)
         self._throttle = settings.throttle
         self._session = make_session()
         self._retrying = Retrying(
             stop=stop_after_attempt(attempts),
             wait=wait_random_exponential(multiplier=0.1, min=0.1, max=1.0),
-            retry=retry_if_exception_type(NoAnswer),
+            retry=retry_if_exception(_retried),
             reraise=True,
         )
 
@@ -164,13 +182,16 @@ class FormHttpClient:
         return Answer(content, base, None if base == order[0] else base)
 
     def _each_url(self, bases: tuple[str, ...], request: _Request) -> tuple[bytes, str]:
-        failures = []
+        failures: list[NoAnswer] = []
         for base in bases:
             try:
                 return self._send(base, request), base
             except NoAnswer as exc:
-                failures.append(f"{base}: {exc}")
-        raise NoAnswer("; ".join(failures))
+                failures.append(exc)
+        message = "; ".join(f"{base}: {exc}" for base, exc in zip(bases, failures, strict=True))
+        if all(isinstance(exc, TimedOut) for exc in failures):
+            raise TimedOut(message)  # every URL took its whole timeout: not again at once
+        raise NoAnswer(message)
 
     def _send(self, base: str, request: _Request) -> bytes:
         if self._throttle is not None:
@@ -185,24 +206,37 @@ class FormHttpClient:
         headers["Accept-Encoding"] = "identity"
         if request.sign is not None:
             headers.update(request.sign(urlsplit(base).path + request.path, body or b""))
-        deadline = time.monotonic() + sum(self._timeout)
-        try:
-            with self._session.request(request.method, url, data=body, headers=headers,
-                                       timeout=self._timeout, stream=True,
-                                       allow_redirects=False) as raw:
-                if raw.status_code >= 500:
-                    raise NoAnswer(f"HTTP {raw.status_code}")
-                content = self._read_capped(raw, deadline, request.call)
-        except TRANSPORT_ERRORS as exc:
-            raise NoAnswer(f"{type(exc).__name__}: {exc}") from exc
+        # One deadline for the whole attempt (``betguard.providers.deadline``): the
+        # timeouts bound each socket read, not a peer dripping its answer.
+        with attempt_deadline(self._attempt_seconds) as attempt:
+            try:
+                with self._session.request(request.method, url, data=body, headers=headers,
+                                           timeout=self._timeout, stream=True,
+                                           allow_redirects=False) as raw:
+                    if raw.status_code >= 500:
+                        raise NoAnswer(f"HTTP {raw.status_code}")
+                    content = self._read_capped(raw, attempt, request.call)
+                    stop_watching(attempt)  # before the connection returns to the pool
+            except TRANSPORT_ERRORS as exc:
+                if attempt.expired:
+                    raise TimedOut(self._too_slow()) from exc
+                if isinstance(exc, TIMEOUTS):
+                    raise TimedOut(f"{type(exc).__name__}: {exc}") from exc
+                raise NoAnswer(f"{type(exc).__name__}: {exc}") from exc
+            if attempt.expired:  # a body cut short at the deadline is no answer
+                raise TimedOut(self._too_slow())
         if raw.status_code != 200:
             excerpt = content[:200].decode("utf-8", errors="replace")
             raise invalid_answer(self.provider, request.call, "status code: unexpected HTTP "
                                  f"{raw.status_code}: {excerpt}")
         return content
 
-    def _read_capped(self, raw: requests.Response, deadline: float, call: str) -> bytes:
-        """The body, refusing more than max_response_bytes or a trickle past the deadline."""
+    def _too_slow(self) -> str:
+        return f"no whole answer within the attempt's {self._attempt_seconds:g} s"
+
+    def _read_capped(self, raw: requests.Response, attempt: Attempt, call: str) -> bytes:
+        """The body, refusing more than max_response_bytes; it stops once ``attempt`` has
+        expired (its connection shut down, the read ends at once)."""
         cap = self.max_response_bytes
         declared = raw.headers.get("Content-Length", "")
         if declared.isascii() and declared.isdigit() and (
@@ -210,12 +244,10 @@ class FormHttpClient:
             raise invalid_answer(self.provider, call,
                                  f"body of {declared[:32]} bytes exceeds {cap}")
         body = bytearray()
-        while chunk := raw.raw.read1(_CHUNK_BYTES):
+        while not attempt.expired and (chunk := raw.raw.read1(_CHUNK_BYTES)):
             body += chunk
             if len(body) > cap:
                 raise invalid_answer(self.provider, call, f"body exceeds {cap} bytes")
-            if time.monotonic() > deadline:
-                raise NoAnswer("response body arrived too slowly")
         return bytes(body)
 
     def _log_retry(self, request: _Request, state: RetryCallState) -> None:

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import copy
 import logging
+import time
 from collections.abc import Callable
 from enum import Enum, StrEnum
 from types import TracebackType
@@ -30,6 +31,7 @@ import redis
 from betguard.providers.base import BetStatus, CancelOutcome, HistoryPage, Provider
 from betguard.providers.breaker import CLOSED, Admission, BreakerState, admit
 from betguard.providers.bulkhead import Bulkhead, SharedSlots
+from betguard.providers.deadline import attempt_seconds
 from betguard.providers.errors import (
     CircuitOpen,
     GuardUnavailable,
@@ -43,6 +45,14 @@ from betguard.providers.ratelimit import RateLimited
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
+# A slot taken later than this after asking for it was waited for (a free slot is
+# taken in one Redis round trip).
+SLOT_WAITED = 0.01
+# How long a group's calls share the admission read when the group began: a call later
+# asks the breaker itself (one Redis round trip), so that the calls of a group that
+# began before other calls went unanswered do not go out as a fresh wave. Most groups
+# of a provider that answers are over by then.
+SHARED_ADMISSION = 0.25
 
 
 class Outcome(Enum):
@@ -53,7 +63,7 @@ class Outcome(Enum):
 
 class Refusal(StrEnum):
     BUSY = "busy"  # every concurrency slot taken
-    OPEN = "open"  # circuit breaker open (or its trial call in flight)
+    OPEN = "open"  # circuit breaker open (or its trial call, or its probe, in flight)
     UNAVAILABLE = "unavailable"  # Redis could not be asked: refused to stay safe
 
 
@@ -72,18 +82,20 @@ def outcome_of(error: BaseException | None) -> Outcome:
 
 def call_lease(*, connect_timeout: float, read_timeout: float, attempts: int,
                rate_wait: float = 0.0, retry_wait: float = 1.0, margin: float = 5.0) -> float:
-    """The longest one HTTP call can hold a slot: per attempt the connect and read
-    timeouts (the read timeout twice: once for the headers, once more for a body that
-    trickles up to its deadline) and the rate limiter's wait, tenacity's waits between
-    attempts, and a margin. A lease never runs out under a live call."""
-    per_attempt = connect_timeout + 2 * read_timeout + rate_wait
+    """The longest one HTTP call can hold a slot: per attempt its whole-attempt deadline
+    (``betguard.providers.deadline``: connecting, headers and body, the socket shut down
+    when it passes) and the rate limiter's wait, tenacity's waits between attempts, and a
+    margin. A lease never runs out under a live call: every attempt ends by its deadline,
+    however slowly the provider sends (the read timeout alone bounds only each read)."""
+    per_attempt = attempt_seconds(connect_timeout=connect_timeout,
+                                  read_timeout=read_timeout) + rate_wait
     return attempts * per_attempt + (attempts - 1) * retry_wait + margin
 
 
 class Breaker(Protocol):  # betguard.providers.breaker.RedisBreaker
     def read(self) -> tuple[BreakerState, float]: ...
     def admit(self, *, trial_lease: float) -> tuple[Admission, BreakerState]: ...
-    def failed(self, *, lease: float) -> bool: ...
+    def failed(self, *, lease: float, trial: bool = False) -> bool: ...
     def answered(self) -> None: ...
     def trial_abandoned(self, *, lease: float) -> None: ...
 
@@ -112,6 +124,7 @@ class GuardedProvider:
         self._slot_wait: float | None = None  # None: the bulkhead's own (refused at once)
         self._slots: SharedSlots | None = None  # a group's slots, handed on between its calls
         self._shared_admission: tuple[Admission, BreakerState] | None = None
+        self._shared_until = 0.0  # the shared admission is not used after this
         self._group_failed = False  # a call of this group went unanswered
 
     def for_group(self, *, slot_wait: float) -> GuardedProvider:
@@ -122,10 +135,11 @@ class GuardedProvider:
         Each call waits up to ``slot_wait`` seconds for a concurrency slot, and a call
         that ends hands its slot on to the group's next call (``SharedSlots``). While the
         breaker is closed the calls share one admission, read now (a failure still
-        counts, an answer still resets); once a call of the group went unanswered, each
-        later call asks again, so a breaker that opened meanwhile stops the rest. A
-        breaker that is not closed is asked by each call, so that exactly one trial
-        goes out."""
+        counts, an answer still resets), for ``SHARED_ADMISSION`` seconds; once a call of
+        the group went unanswered, and after that time, each later call asks again, so
+        that failures counted meanwhile (by any worker) hold the rest to one probe at a
+        time, and a breaker that opened stops them. A breaker that is not closed is asked
+        by each call, so that exactly one trial goes out."""
         view = copy.copy(self)
         view._slot_wait = max(0.0, slot_wait)
         view._slots = SharedSlots(self._bulkhead, call_lease=self._lease)
@@ -135,6 +149,7 @@ class GuardedProvider:
             return view  # each call asks, and is refused while the breaker is unreadable
         if admit(state, now, trial_lease=self._lease)[0] is Admission.CALL:
             view._shared_admission = (Admission.CALL, state)
+            view._shared_until = time.monotonic() + SHARED_ADMISSION
         return view
 
     def __enter__(self) -> GuardedProvider:
@@ -170,11 +185,18 @@ class GuardedProvider:
 
     def _guarded(self, call: Callable[[], T], *, calls: int) -> T:
         lease = self._lease * calls
-        shared = None if self._group_failed else self._shared_admission
+        fresh = not self._group_failed and time.monotonic() < self._shared_until
+        shared = self._shared_admission if fresh else None
         admission, seen = shared or self._admit(lease)
         slots = self._slots if calls == 1 else None
+        asked = time.monotonic()
         token = self._take_slot(lease, trial=admission is Admission.TRIAL, slots=slots)
         try:
+            if admission is Admission.CALL and time.monotonic() - asked > SLOT_WAITED:
+                # The slot came free while we waited: the call that held it may have
+                # gone unanswered, and the provider may still hold it. Ask again, so
+                # that the calls waiting for slots do not go out as a fresh wave.
+                admission, seen = self._admit(lease)
             try:
                 result = call()
             except BaseException as exc:
@@ -194,10 +216,16 @@ class GuardedProvider:
                 f"provider {self.name}: circuit breaker unreadable, no call made: {exc}") from exc
         if admission is Admission.REFUSE:
             self._refused(Refusal.OPEN)
+            if seen.open_until == 0.0:  # closed, probing: one call at a time
+                raise CircuitOpen(f"provider {self.name}: {seen.failures} calls in a row "
+                                  "without an answer, one call at a time and one is in "
+                                  "flight; no call made")
             raise CircuitOpen(f"provider {self.name}: circuit breaker open after "
                               f"{seen.failures} calls in a row without an answer; no call made")
         if admission is Admission.TRIAL:
-            log.info("provider %s: circuit breaker half-open, making a trial call", self.name)
+            log.info("provider %s: %s, making a trial call", self.name,
+                     "circuit breaker half-open" if seen.open_until else
+                     f"{seen.failures} calls in a row without an answer")
         return admission, seen
 
     def _take_slot(self, lease: float, *, trial: bool, slots: SharedSlots | None) -> str:
@@ -221,7 +249,7 @@ class GuardedProvider:
         try:
             if outcome is Outcome.NO_ANSWER:
                 self._group_failed = self._shared_admission is not None
-                if self._breaker.failed(lease=lease):
+                if self._breaker.failed(lease=lease, trial=trial):
                     log.warning("provider %s: circuit breaker opened: calls in a row got no "
                                 "answer", self.name)
                     if self._listener is not None:

@@ -10,9 +10,13 @@ What it guarantees to its callers:
   the status code received (docs/design.md, invariant 9) -- a response that is not provably the
   other side's answer to this request is an invalid response, never an answer;
 * a response body is read up to :data:`MAX_RESPONSE_BYTES` and no further;
-* one call is retried for a few seconds at most (tenacity) on connection
-  errors, timeouts and 5xx -- never on 4xx, never for minutes: longer waits
-  are the check task rescheduling itself. Every request the
+* each attempt is bounded as a whole (``betguard.providers.deadline``): connecting, the
+  headers and the body within the connect plus read timeouts, however slowly the other
+  side sends;
+* one call is retried for a few seconds at most (tenacity) on refused or reset
+  connections and 5xx -- never after a timeout (the other side may still hold the
+  request, and would hold the next one as long), never on 4xx, never for minutes:
+  longer waits are the check task rescheduling itself. Every request the
   contract defines is safe to repeat (reads, idempotent cancel, refunds keyed
   by an idempotency key), so a retry after a lost answer is harmless.
 
@@ -41,6 +45,7 @@ import threading
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import requests
 import urllib3
@@ -48,12 +53,19 @@ from requests.adapters import HTTPAdapter
 from tenacity import (
     RetryCallState,
     Retrying,
-    retry_if_exception_type,
+    retry_if_exception,
     stop_after_attempt,
     wait_random_exponential,
 )
 
 from betguard.providers import signing
+from betguard.providers.deadline import (
+    Attempt,
+    attempt_deadline,
+    attempt_seconds,
+    stop_watching,
+    watch_connections,
+)
 from betguard.providers.errors import (
     ProviderInvalidResponse,
     ProviderRejected,
@@ -105,6 +117,10 @@ _TRANSIENT_TRANSPORT_ERRORS = (
     urllib3.exceptions.HTTPError,
 )
 
+# Of them, the ones that took a whole timeout (connect or read; the body's reads arrive
+# as urllib3's own).
+TIMEOUTS = (requests.exceptions.Timeout, urllib3.exceptions.TimeoutError)
+
 
 @dataclass(frozen=True)
 class ErrorClasses:
@@ -142,6 +158,20 @@ class _TransientFailure(Exception):
     """One attempt failed in a way another attempt may fix (5xx, timeout, connection)."""
 
 
+class _TimedOut(_TransientFailure):
+    """One attempt took its whole timeout (connect, read or the attempt's deadline): it is
+    not repeated at once. The provider may still hold the request, and another attempt
+    now would wait as long again, holding the call's concurrency slot and delaying the
+    circuit breaker's count; the check asks again later. Another base URL is still tried.
+    """
+
+
+def _retried(error: BaseException) -> bool:
+    """What tenacity retries at once: failures that come back quickly -- a refused or
+    reset connection, a 5xx -- never a timeout."""
+    return isinstance(error, _TransientFailure) and not isinstance(error, _TimedOut)
+
+
 class _UntrustedResponse(Exception):
     """A response that must not be believed: mis-signed, oversized or truncated."""
 
@@ -157,8 +187,19 @@ _HEADERS = {**requests.utils.default_headers(),
             "Accept-Encoding": "identity"}
 
 
+class _WatchedAdapter(HTTPAdapter):
+    """requests' adapter whose connections an attempt's deadline can shut down."""
+
+    def init_poolmanager(self, connections: int, maxsize: int, block: bool = False,
+                         **pool_kwargs: Any) -> None:
+        super().init_poolmanager(connections, maxsize, block, **pool_kwargs)
+        watch_connections(self.poolmanager)
+
+
 def make_session(*, pool_maxsize: int = POOL_MAXSIZE) -> requests.Session:
-    """A session with a connection pool and no hidden retries (tenacity owns retrying).
+    """A session with a connection pool and no hidden retries (tenacity owns retrying),
+    whose connections are shut down when an attempt's deadline passes
+    (``betguard.providers.deadline``).
 
     It ignores the environment (proxy variables, .netrc): settings come from betguard's
     own configuration only, and scanning the environment on every request cost more
@@ -166,7 +207,7 @@ def make_session(*, pool_maxsize: int = POOL_MAXSIZE) -> requests.Session:
     """
     session = requests.Session()
     session.trust_env = False
-    adapter = HTTPAdapter(pool_connections=4, pool_maxsize=pool_maxsize, max_retries=0)
+    adapter = _WatchedAdapter(pool_connections=4, pool_maxsize=pool_maxsize, max_retries=0)
     session.mount("http://", adapter)
     session.mount("https://", adapter)
     return session
@@ -207,6 +248,8 @@ class SignedJsonClient:
         self.errors = errors
         self._secret = secret
         self._timeout = (connect_timeout, read_timeout)
+        self._attempt_seconds = attempt_seconds(connect_timeout=connect_timeout,
+                                                read_timeout=read_timeout)
         self._session = session if session is not None else make_session()
         self._throttle = throttle  # called before every attempt: the shared rate limit
         self._attempts = attempts
@@ -215,7 +258,7 @@ class SignedJsonClient:
             # full jitter between 0.1 s and an exponential ceiling capped at max_wait:
             # workers retrying the same outage spread out instead of stampeding
             wait=wait_random_exponential(multiplier=0.1, min=0.1, max=max_wait),
-            retry=retry_if_exception_type(_TransientFailure),
+            retry=retry_if_exception(_retried),
             sleep=sleep,
             before_sleep=self._log_retry,
             reraise=True,
@@ -284,21 +327,34 @@ class SignedJsonClient:
         if self._throttle is not None:
             self._throttle()
         prepared, exchange = self._signed_request(method, path, payload, base)
-        deadline = time.monotonic() + sum(self._timeout)
-        try:
-            # Straight to the connection pool's adapter: the session's own send adds
-            # hooks, cookies and redirects, none of which a signed call has (a redirect
-            # is not part of any contract), and cost a tenth of the call's CPU.
-            adapter = self._session.get_adapter(prepared.url or "")
-            with adapter.send(prepared, timeout=self._timeout, stream=True) as raw:
-                if raw.status_code >= 500:
-                    raise _TransientFailure(f"HTTP {raw.status_code}")
-                if 300 <= raw.status_code < 400:  # no contract redirects; its body is moot
-                    raise _UntrustedResponse(f"unexpected HTTP {raw.status_code} redirect")
-                content = _read_capped(raw, deadline)
-                return self._verified(raw, exchange, content)
-        except _TRANSIENT_TRANSPORT_ERRORS as exc:
-            raise _TransientFailure(f"{type(exc).__name__}: {exc}") from exc
+        # The whole attempt -- connecting, the headers, the body -- within one deadline:
+        # the timeouts bound each socket read only, and a peer dripping its answer a byte
+        # at a time would otherwise keep the call (and its concurrency slot) for ever.
+        with attempt_deadline(self._attempt_seconds) as attempt:
+            try:
+                # Straight to the connection pool's adapter: the session's own send adds
+                # hooks, cookies and redirects, none of which a signed call has (a
+                # redirect is not part of any contract), and cost a tenth of the CPU.
+                adapter = self._session.get_adapter(prepared.url or "")
+                with adapter.send(prepared, timeout=self._timeout, stream=True) as raw:
+                    if raw.status_code >= 500:
+                        raise _TransientFailure(f"HTTP {raw.status_code}")
+                    if 300 <= raw.status_code < 400:  # no contract redirects; body moot
+                        raise _UntrustedResponse(f"unexpected HTTP {raw.status_code} redirect")
+                    content = _read_capped(raw, attempt)
+                    stop_watching(attempt)  # before the connection returns to the pool
+            except _TRANSIENT_TRANSPORT_ERRORS as exc:
+                if attempt.expired:
+                    raise _TimedOut(self._too_slow()) from exc
+                if isinstance(exc, TIMEOUTS):
+                    raise _TimedOut(f"{type(exc).__name__}: {exc}") from exc
+                raise _TransientFailure(f"{type(exc).__name__}: {exc}") from exc
+            if attempt.expired:  # a body cut short at the deadline is no answer
+                raise _TimedOut(self._too_slow())
+        return self._verified(raw, exchange, content)
+
+    def _too_slow(self) -> str:
+        return f"no whole answer within the attempt's {self._attempt_seconds:g} s"
 
     def _signed_request(
         self, method: str, path: str, payload: bytes, base: str = ""
@@ -347,12 +403,9 @@ class SignedJsonClient:
         )
 
 
-def _read_capped(raw: requests.Response, deadline: float) -> bytes:
-    """Read the body, refusing more than MAX_RESPONSE_BYTES or a trickle past the deadline.
-
-    The read timeout bounds each socket read, not the whole body; the
-    deadline stops a peer that sends a byte just often enough to keep us.
-    """
+def _read_capped(raw: requests.Response, attempt: Attempt) -> bytes:
+    """Read the body, refusing more than MAX_RESPONSE_BYTES; stop once ``attempt`` has
+    expired (its connection is shut down then: the read ends at once)."""
     declared = raw.headers.get("Content-Length", "")
     # ASCII digits only, and few of them: int() of thousands of digits raises ValueError.
     if declared.isascii() and declared.isdigit() and (
@@ -360,12 +413,9 @@ def _read_capped(raw: requests.Response, deadline: float) -> bytes:
     ):
         raise _UntrustedResponse(f"body of {declared[:32]} bytes exceeds {MAX_RESPONSE_BYTES}")
     body = bytearray()
-    # read1 returns whatever has arrived (iter_content would wait for a whole chunk,
-    # so a peer dripping one byte at a time would never meet the deadline check).
-    while chunk := raw.raw.read1(_CHUNK_BYTES):
+    # read1 returns whatever has arrived (iter_content would wait for a whole chunk).
+    while not attempt.expired and (chunk := raw.raw.read1(_CHUNK_BYTES)):
         body += chunk
         if len(body) > MAX_RESPONSE_BYTES:
             raise _UntrustedResponse(f"body exceeds {MAX_RESPONSE_BYTES} bytes")
-        if time.monotonic() > deadline:
-            raise _TransientFailure("response body arrived too slowly")
     return bytes(body)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import requests
 
+from betguard.providers.deadline import attempt_deadline, attempt_seconds
 from betguard.providers.errors import NotificationFailed
 from betguard.providers.http import make_session
 from betguard.providers.signing import Exchange, SignatureError, new_request_id, sign_request
@@ -23,19 +24,27 @@ class HttpNotifier:
         self.url = url
         self._secret = secret
         self._timeout = (connect_timeout, read_timeout)
+        self._attempt_seconds = attempt_seconds(connect_timeout=connect_timeout,
+                                                read_timeout=read_timeout)
         self._session = session or make_session()
 
     def send(self, event_id: str, body: bytes) -> None:
         """POST ``body``; raise ``NotificationFailed`` unless the answer is 2xx."""
-        try:
-            prepared = self._signed(event_id, body)
-            # Streamed and closed unread: a hostile receiver's endless body costs nothing.
-            with self._session.send(prepared, stream=True, timeout=self._timeout,
-                                    allow_redirects=False) as answer:
-                # The reason phrase, never the body: a hostile receiver may drip it.
-                status, excerpt = answer.status_code, answer.reason or ""
-        except (requests.RequestException, SignatureError) as exc:
-            raise NotificationFailed(f"{type(exc).__name__}: {exc}"[:300]) from exc
+        # One deadline for the whole attempt: a receiver dripping its status line and
+        # headers never trips the read timeout (``betguard.providers.deadline``).
+        with attempt_deadline(self._attempt_seconds) as attempt:
+            try:
+                prepared = self._signed(event_id, body)
+                # Streamed and closed unread: a hostile receiver's endless body costs nothing.
+                with self._session.send(prepared, stream=True, timeout=self._timeout,
+                                        allow_redirects=False) as answer:
+                    # The reason phrase, never the body: a hostile receiver may drip it.
+                    status, excerpt = answer.status_code, answer.reason or ""
+            except (requests.RequestException, SignatureError) as exc:
+                if attempt.expired:
+                    raise NotificationFailed(
+                        f"no answer within the attempt's {self._attempt_seconds:g} s") from exc
+                raise NotificationFailed(f"{type(exc).__name__}: {exc}"[:300]) from exc
         if not 200 <= status < 300:
             raise NotificationFailed(f"HTTP {status}: {excerpt}")
 

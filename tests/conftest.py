@@ -17,6 +17,7 @@ from tests.integration.harness import (
     Stack,
     configure,
     start_dialect_simulator,
+    start_drip_proxy,
     start_hanging_simulator,
     start_simulator,
     test_context,
@@ -34,6 +35,7 @@ def stack() -> Iterator[Stack]:
         stack.receiver = Receiver(secrets.token_hex(16)).start()
         start_simulator(stack, provider_secret, wallet_secret)
         start_hanging_simulator(stack, provider_secret, wallet_secret)
+        start_drip_proxy(stack)
         stack.pgsoft_sim_url = start_dialect_simulator(stack, "pgsoft", provider_secret,
                                                        wallet_secret)
         stack.pragmatic_sim_url = start_dialect_simulator(stack, "pragmatic", provider_secret,
@@ -54,3 +56,5 @@ def stack() -> Iterator[Stack]:
                     process.stop()
             stack.context.db.dispose()
             stack.receiver.stop()
+            if stack.drip is not None:
+                stack.drip.stop()

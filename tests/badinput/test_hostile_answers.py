@@ -16,9 +16,14 @@ from betguard.models.escalation import Action, decide_after_check
 from betguard.models.events import ReviewReason
 from betguard.providers.base import BetStatus, ProviderStatus
 from betguard.providers.client_settings import ProviderClientSettings
-from betguard.providers.errors import ProviderInvalidResponse
+from betguard.providers.errors import (
+    ProviderInvalidResponse,
+    ProviderUnavailable,
+    WalletUnavailable,
+)
 from betguard.providers.generic import GenericHttpProvider
 from betguard.providers.wallet import HttpWallet, refund_idempotency_key
+from betguard_devkit.neighbours import DripProxy
 from tests.badinput.private_sim import PrivateSim, private_simulator, within
 from tests.badinput.response_cases import (
     ATTEMPTS,
@@ -28,6 +33,7 @@ from tests.badinput.response_cases import (
     PayoutCase,
     ResponseCase,
 )
+from tests.integration.harness import wait_until
 
 pytestmark = pytest.mark.integration
 
@@ -129,3 +135,46 @@ def test_a_hostile_wallet_answer_leaves_the_refund_in_its_category_naming_the_pr
     ledger = sim.control("/_sim/truth")["refunds"]
     assert [k for k, r in ledger.items() if r["bet_ref"] == bet_ref] == [key]
     assert ledger[key]["refund_id"] == receipt.refund_id, "the retry got the first refund back"
+
+
+@pytest.fixture
+def dripping(sim: PrivateSim) -> Iterator[DripProxy]:
+    """The simulator behind a proxy that sends every answer a byte every half second,
+    status line and headers included: no read waits as long as the read timeout."""
+    proxy = DripProxy(sim.url, seconds_per_byte=0.5).start()
+    yield proxy
+    proxy.stop()
+
+
+def test_a_provider_dripping_its_headers_is_cut_off_at_the_attempts_deadline(
+    sim: PrivateSim, dripping: DripProxy
+) -> None:
+    ref = sim.bet("returned", payout="7.00")
+    client = GenericHttpProvider(ProviderClientSettings(
+        name="hostile", base_url=dripping.url, secret=sim.provider_secret,
+        connect_timeout=1.0, read_timeout=1.0, attempts=ATTEMPTS), max_wait=0.1)
+
+    outcome, _ = within(LIMIT_SECONDS, lambda: client.get_status(ref))
+
+    assert isinstance(outcome, ProviderUnavailable), outcome
+    assert "no whole answer within the attempt's 2 s" in str(outcome)
+    wait_until(lambda: dripping.held.now == 0, describe=lambda: str(dripping.held))
+    assert dripping.held.hung_up_in_head == dripping.held.total == 1  # a timeout: no retry
+
+
+def test_a_wallet_dripping_its_headers_is_cut_off_and_leaves_the_refund_in_doubt(
+    sim: PrivateSim, dripping: DripProxy
+) -> None:
+    bet_ref = sim.bet("unknown")
+    wallet = HttpWallet(base_url=dripping.url, secret=sim.wallet_secret, connect_timeout=1.0,
+                        read_timeout=1.0, attempts=ATTEMPTS, max_wait=0.1)
+    refund = {"idempotency_key": refund_idempotency_key("hostile", bet_ref),
+              "provider": "hostile", "bet_ref": bet_ref, "amount": Decimal("10.00"),
+              "currency": "EUR"}
+
+    outcome, _ = within(LIMIT_SECONDS, lambda: wallet.refund(**refund))  # type: ignore[arg-type]
+
+    assert isinstance(outcome, WalletUnavailable), outcome
+    assert "no whole answer within the attempt's 2 s" in str(outcome)
+    wait_until(lambda: dripping.held.now == 0, describe=lambda: str(dripping.held))
+    assert dripping.held.hung_up_in_head == dripping.held.total == 1  # a timeout: no retry

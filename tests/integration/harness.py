@@ -28,6 +28,7 @@ from betguard.models.tables import AuditEvent, Bet, Review
 from betguard.services.context import Context
 from betguard_devkit import processes
 from betguard_devkit.local_services import PostgresServer, RedisServer, free_port
+from betguard_devkit.neighbours import DripProxy
 from tests.integration.receiver import Receiver
 
 WAIT_SECONDS = 45.0
@@ -203,6 +204,32 @@ http_attempts = 1
 breaker_failures = 1
 breaker_cooldown = 600
 
+[providers.hanging_wide]  # the hanging simulator, bulkhead (4), breaker (5 failures) and
+base_url = "{hanging_sim}"  # attempts (3) at their defaults (test_hanging_waves)
+escalation = "review"
+first_check_delay = 0.2
+backoff_base = 0.5
+backoff_cap = 2.0
+jitter = 0.5
+deadline = 600
+connect_timeout = 0.5
+read_timeout = 1.0
+breaker_cooldown = 3.0
+
+[providers.dripping]   # the main simulator behind a proxy sending each answer a byte at a
+base_url = "{drip}"    #   time, headers included (test_dripping_provider); its breaker
+escalation = "review"  #   never opens, so only the bulkhead and the deadline bound it
+first_check_delay = 0.2
+backoff_base = 0.3
+backoff_cap = 1.0
+jitter = 0.5
+deadline = 600
+connect_timeout = 0.5
+read_timeout = 1.0
+http_attempts = 1
+max_concurrency = 2
+breaker_failures = 1000
+
 [providers.pgsoft]     # history only (a third simulator speaking the PG-like dialect):
 adapter = "pgsoft"     #   no status call, no cancel; checks read the feed's mirror
 base_url = "{pgsoft_sim}"
@@ -301,8 +328,8 @@ options = {{{{ operator_token = "test-operator" }}}}
 # The providers above, each with the provider secret the simulators share.
 PROVIDER_NAMES = ["refunder", "reviewer", "patient", "backoff", "sleepy", "slow", "batcher",
                   "sleepy_batcher", "fencing", "slow_batcher", "hanging", "healthy",
-                  "hanging_deadline", "pgsoft", "pragmatic", "pausing", "mirrored",
-                  "pgsoft_resolving", "pgsoft_reviewer"]
+                  "hanging_deadline", "hanging_wide", "dripping", "pgsoft", "pragmatic",
+                  "pausing", "mirrored", "pgsoft_resolving", "pgsoft_reviewer"]
 
 
 @dataclass
@@ -320,6 +347,7 @@ class Stack:
     hanging_sim_url: str = ""  # a second simulator: the "hanging" provider
     pgsoft_sim_url: str = ""  # a third, speaking the PG-like dialect
     pragmatic_sim_url: str = ""  # a fourth, speaking the Pragmatic-like dialect
+    drip: DripProxy | None = None  # the "dripping" provider: the main simulator, dripped
 
     # -- the game server's side ------------------------------------------------------------
     def place(self, provider: str, *, fate: str, stake: str = "10.00",
@@ -491,6 +519,16 @@ def start_hanging_simulator(stack: Stack, provider_secret: str, wallet_secret: s
     stack.hanging_sim_url = f"http://127.0.0.1:{port}"
 
 
+# The dripping provider sends one byte of an answer this often: its read timeout never
+# fires, and a whole answer (some 400 bytes) would take minutes.
+DRIP_SECONDS = 0.5
+
+
+def start_drip_proxy(stack: Stack) -> None:
+    """The "dripping" provider: the main simulator behind a :class:`DripProxy`."""
+    stack.drip = DripProxy(stack.sim_url, seconds_per_byte=DRIP_SECONDS).start()
+
+
 def start_dialect_simulator(stack: Stack, dialect: str, provider_secret: str,
                             wallet_secret: str) -> str:
     """A simulator speaking a foreign provider dialect; returns its URL."""
@@ -507,6 +545,7 @@ def configure(stack: Stack, provider_secret: str, wallet_secret: str,
     policy_file = stack.base / "policies.toml"
     policy_file.write_text(POLICY_TEMPLATE.format(
         sim=stack.sim_url, hanging_sim=stack.hanging_sim_url,
+        drip=stack.drip.url if stack.drip is not None else "http://127.0.0.1:9",
         pgsoft_sim=stack.pgsoft_sim_url, pragmatic_sim=stack.pragmatic_sim_url))
     names = PROVIDER_NAMES
     return {

@@ -29,6 +29,8 @@ from betguard.providers.errors import (
 )
 from betguard.providers.generic import GenericHttpProvider
 from betguard.providers.wallet import HttpWallet, refund_idempotency_key
+from betguard_devkit.neighbours import DripProxy
+from tests.integration.harness import wait_until
 
 pytestmark = pytest.mark.integration
 
@@ -268,6 +270,42 @@ def test_a_hanging_provider_is_given_up_on_within_the_read_timeouts(simulator: S
         client.get_status("n-1")
     assert time.monotonic() - started < 0.4 * 2 + 0.5
     assert not isinstance(caught.value, ProviderInvalidResponse)
+
+
+@pytest.fixture
+def dripping(simulator: Simulator) -> Iterator[DripProxy]:
+    """The simulator behind a proxy sending its answers a byte every 0.05 s, status line
+    and headers included: no single read waits long enough for a read timeout, and a
+    whole answer (some 400 bytes) takes about 20 s."""
+    proxy = DripProxy(simulator.base_url, seconds_per_byte=0.05).start()
+    yield proxy
+    proxy.stop()
+
+
+def test_a_provider_dripping_its_answer_headers_included_is_cut_off_at_the_deadline(
+    simulator: Simulator, dripping: DripProxy
+) -> None:
+    simulator.bet("r-1", "returned", payout="5.00")
+    client = provider(simulator, base_url=dripping.url, connect_timeout=0.5, read_timeout=1.0,
+                      attempts=1)
+
+    with pytest.raises(ProviderUnavailable, match="no whole answer within the attempt's 1.5 s"):
+        client.get_status("r-1")
+    # the client hung up at its deadline, before even the headers had all arrived
+    wait_until(lambda: dripping.held.now == 0, describe=lambda: str(dripping.held))
+    assert (dripping.held.total, dripping.held.hung_up_in_head) == (1, 1)
+
+
+def test_a_wallet_dripping_its_answer_is_cut_off_at_the_deadline_and_the_refund_stays_in_doubt(
+    simulator: Simulator, dripping: DripProxy
+) -> None:
+    client = HttpWallet(base_url=dripping.url, secret=WALLET_SECRET, connect_timeout=0.5,
+                        read_timeout=1.0, attempts=1, sleep=lambda _: None)
+
+    with pytest.raises(WalletUnavailable, match="no whole answer within the attempt's 1.5 s"):
+        refund(client)
+    wait_until(lambda: dripping.held.now == 0, describe=lambda: str(dripping.held))
+    assert (dripping.held.total, dripping.held.hung_up_in_head) == (1, 1)
 
 
 def test_a_client_with_the_wrong_secret_gets_no_answer_it_can_trust(simulator: Simulator) -> None:

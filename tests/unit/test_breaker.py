@@ -28,6 +28,7 @@ from betguard.providers.breaker import (
     without_trial,
 )
 from betguard.providers.bulkhead import SharedSlots
+from betguard.providers.deadline import attempt_seconds
 from betguard.providers.errors import (
     CircuitOpen,
     GuardUnavailable,
@@ -51,10 +52,35 @@ def failures(count: int, now: float = 0.0, state: BreakerState = CLOSED) -> Brea
 # -- the state machine ------------------------------------------------------------------
 
 def test_a_closed_breaker_lets_calls_through_and_counts_failures_in_a_row() -> None:
+    assert admit(CLOSED, 0.0, trial_lease=LEASE)[0] is Admission.CALL
     state = failures(THRESHOLD - 1)
 
     assert state.mode(0.0) is Mode.CLOSED and state.failures == THRESHOLD - 1
-    assert admit(state, 0.0, trial_lease=LEASE)[0] is Admission.CALL
+
+
+def test_after_a_call_without_an_answer_calls_go_one_at_a_time_until_the_breaker_opens(
+) -> None:
+    first, probing = admit(failures(1), 0.0, trial_lease=LEASE)
+    second, _ = admit(probing, 1.0, trial_lease=LEASE)
+
+    assert probing.mode(0.0) is Mode.CLOSED
+    assert (first, second) == (Admission.TRIAL, Admission.REFUSE)
+
+
+def test_a_probe_left_unanswered_frees_the_next_probe_and_counts_towards_opening() -> None:
+    _, probing = admit(failures(1), 0.0, trial_lease=LEASE)
+
+    state = after_failure(probing, 1.0, threshold=THRESHOLD, cooldown=COOLDOWN, trial=True)
+
+    assert state.failures == 2 and admit(state, 1.0, trial_lease=LEASE)[0] is Admission.TRIAL
+
+
+def test_a_call_that_left_before_the_probe_failing_keeps_the_probe_in_flight() -> None:
+    _, probing = admit(failures(1), 0.0, trial_lease=LEASE)
+
+    state = after_failure(probing, 1.0, threshold=THRESHOLD, cooldown=COOLDOWN)
+
+    assert admit(state, 1.0, trial_lease=LEASE)[0] is Admission.REFUSE
 
 
 def test_the_breaker_opens_at_the_threshold_and_refuses_calls_for_the_cooldown() -> None:
@@ -121,8 +147,10 @@ def test_only_calls_the_provider_left_unanswered_count_as_failures(
 
 def test_a_slot_lease_outlasts_every_attempt_retry_wait_and_rate_limit_wait() -> None:
     lease = call_lease(connect_timeout=3, read_timeout=10, attempts=3, rate_wait=30)
+    whole_attempt = attempt_seconds(connect_timeout=3, read_timeout=10)
 
-    assert lease > 3 * (3 + 10 + 30) + 2 * 1.0
+    assert whole_attempt >= 3 + 10
+    assert lease > 3 * (whole_attempt + 30) + 2 * 1.0
 
 
 # -- the guard, with fakes ---------------------------------------------------------------
@@ -152,9 +180,10 @@ class FakeBreaker:
         admission, self.state = admit(self.state, self.now, trial_lease=trial_lease)
         return admission, seen
 
-    def failed(self, *, lease: float) -> bool:
+    def failed(self, *, lease: float, trial: bool = False) -> bool:
         before = self.state.mode(self.now)
-        self.state = after_failure(self.state, self.now, threshold=THRESHOLD, cooldown=COOLDOWN)
+        self.state = after_failure(self.state, self.now, threshold=THRESHOLD, cooldown=COOLDOWN,
+                                   trial=trial)
         return before is not Mode.OPEN and self.state.mode(self.now) is Mode.OPEN
 
     def answered(self) -> None:
