@@ -111,6 +111,16 @@ def resolve(stack: Stack, bet: BetSnapshot, resolution: Resolution,
         note="decided by hand", payout=payout))
 
 
+def in_deadline_review(stack: Stack) -> BetSnapshot:
+    """A bet the provider never settles, past its deadline on a fresh copy of the feed:
+    its check sends it to a person."""
+    bet = placed(stack, "pgsoft_reviewer", fate="never")
+    time.sleep(max(0.0, (bet.deadline - stack.context.clock()).total_seconds()))
+    pull(stack, "pgsoft_reviewer")
+    assert check(stack, bet.id) is CheckOutcome.REVIEW
+    return bet
+
+
 def test_a_deadline_decision_waits_for_a_stuck_feed_and_then_takes_the_provider_s_cancel(
         stack: Stack, by_hand: None) -> None:
     bet = placed(stack, "pgsoft_reviewer", fate="never")
@@ -138,10 +148,7 @@ def test_a_deadline_decision_waits_for_a_stuck_feed_and_then_takes_the_provider_
 
 def test_the_provider_s_cancel_of_a_bet_in_review_closes_it_as_the_refund_it_is(
         stack: Stack, by_hand: None) -> None:
-    bet = placed(stack, "pgsoft_reviewer", fate="never")
-    time.sleep(max(0.0, (bet.deadline - stack.context.clock()).total_seconds()))
-    pull(stack, "pgsoft_reviewer")
-    assert check(stack, bet.id) is CheckOutcome.REVIEW
+    bet = in_deadline_review(stack)
     [review] = stack.reviews(bet.id)
     assert review.reason == ReviewReason.DEADLINE.value
 
@@ -162,10 +169,7 @@ def test_the_provider_s_cancel_of_a_bet_in_review_closes_it_as_the_refund_it_is(
 
 def test_a_late_result_closes_a_review_that_waited_for_it(stack: Stack,
                                                           by_hand: None) -> None:
-    bet = placed(stack, "pgsoft_reviewer", fate="never")
-    time.sleep(max(0.0, (bet.deadline - stack.context.clock()).total_seconds()))
-    pull(stack, "pgsoft_reviewer")
-    assert check(stack, bet.id) is CheckOutcome.REVIEW
+    bet = in_deadline_review(stack)
 
     outcome = report_result(stack.context, "pgsoft_reviewer", bet.bet_ref, payout="12.50",
                             currency="EUR")
@@ -205,10 +209,7 @@ def test_a_fact_that_cannot_close_the_review_is_attached_and_refuses_a_second_pa
 
 def test_the_provider_s_rollback_reported_by_the_game_server_closes_a_deadline_review(
         stack: Stack, by_hand: None) -> None:
-    bet = placed(stack, "pgsoft_reviewer", fate="never")
-    time.sleep(max(0.0, (bet.deadline - stack.context.clock()).total_seconds()))
-    pull(stack, "pgsoft_reviewer")
-    assert check(stack, bet.id) is CheckOutcome.REVIEW
+    bet = in_deadline_review(stack)
     stack.sim("POST", "/_sim/rollback", {"provider": bet.provider, "bet_ref": bet.bet_ref,
                                          "amount": "10.00", "currency": bet.currency})
 
