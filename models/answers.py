@@ -43,6 +43,9 @@ class BetStatus:
     # Where the answer came from when not the provider's primary base URL: a fallback
     # (mirror) domain, or "mirror" for a history-only provider's feed mirror.
     via: str | None = None
+    # For an answer read from the mirror: up to when that copy was whole (the feeds'
+    # ``synced_at``, read before the rows; None: never caught up). Not in its detail.
+    as_of: datetime | None = None
 
     def as_detail(self) -> dict[str, str | None]:
         """A JSON-ready form for audit events."""

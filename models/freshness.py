@@ -50,8 +50,8 @@ def rests_on_the_copy(decision: Decision, answer: BetStatus | None) -> bool:
 def wait_for_the_copy(synced_at: datetime | None, covers: datetime, *,
                       retry_in: float) -> Decision | None:
     """A reschedule (asking again in ``retry_in`` seconds, the feed's next pull) while
-    the copy (caught up at ``synced_at``; None: never) is older than ``covers``; None
-    when it covers it."""
+    the copy the answer was read from (caught up at ``synced_at``, the answer's
+    ``as_of``; None: never) is older than ``covers``; None when it covers it."""
     if synced_at is not None and synced_at >= covers:
         return None
     seen = "never" if synced_at is None else synced_at.isoformat()

@@ -125,21 +125,31 @@ def mirror_answer(connection: Connection, provider: str, bet_ref: str) -> BetSta
     row, or several that agree: its status. Several rows (different record ids: the
     provider recorded the round twice) that disagree: a :class:`ConflictingAnswer`,
     which sends the bet to a person (REVIEW, AMBIGUOUS) rather than settling it on one
-    of them, refunding it, or waiting for a deadline that changes nothing.
+    of them, refunding it, or waiting for a deadline that changes nothing. Its ``as_of``
+    is the copy's ``synced_at``, read first (:func:`answer_as_of`).
     """
+    return answer_as_of(connection, provider, bet_ref, as_of=synced_at(connection, provider))
+
+
+def answer_as_of(connection: Connection, provider: str, bet_ref: str, *,
+                 as_of: datetime | None) -> BetStatus:
+    """:func:`mirror_answer` with the copy's ``synced_at`` read by the caller, before this
+    (once for many bets): the rows read now hold at least everything up to it, since a
+    pull stores its rows and moves ``synced_at`` in one transaction. Read the other way
+    round, a pull committing in between would make an old row look covered."""
     rows = rows_of(connection, provider, bet_ref)
     if not rows:
-        return BetStatus(bet_ref=bet_ref, status=ProviderStatus.UNKNOWN, via=VIA)
-    answers = [_answer(row) for row in rows]
+        return BetStatus(bet_ref=bet_ref, status=ProviderStatus.UNKNOWN, via=VIA, as_of=as_of)
+    answers = [_answer(row, as_of) for row in rows]
     if len({(a.status, a.payout, a.currency) for a in answers}) == 1:
         return answers[0]
     return ConflictingAnswer(bet_ref=bet_ref, status=ProviderStatus.FINISHED, via=VIA,
-                             answers=tuple(answers))
+                             as_of=as_of, answers=tuple(answers))
 
 
-def _answer(row: HistoryRow) -> BetStatus:
+def _answer(row: HistoryRow, as_of: datetime | None) -> BetStatus:
     return BetStatus(bet_ref=row.bet_ref, status=row.status, payout=row.payout,
-                     currency=row.currency, settled_at=row.settled_at, via=VIA)
+                     currency=row.currency, settled_at=row.settled_at, via=VIA, as_of=as_of)
 
 
 # -- feed cursors ------------------------------------------------------------------------

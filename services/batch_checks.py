@@ -151,9 +151,12 @@ def read_mirror_many(ctx: Context, provider: Provider,
     if Capability.HISTORY not in provider.capabilities:
         return {}
     answers: dict[int, Answer] = {}
+    if not bets:
+        return {}
     with ctx.db.transaction() as connection:
+        as_of = mirror.synced_at(connection, bets[0].provider)  # first: see answer_as_of
         for bet in bets:
-            found = mirror.mirror_answer(connection, bet.provider, bet.bet_ref)
+            found = mirror.answer_as_of(connection, bet.provider, bet.bet_ref, as_of=as_of)
             if mirror_decides(provider, found):
                 answers[bet.id] = (found, [mirror_event(bet, found, bet.check_attempt - 1)])
     return answers

@@ -183,9 +183,7 @@ def first_decision(ctx: Context, bet: BetSnapshot, answer: BetStatus | None) -> 
         return decision
     covers = freshness.must_cover(policy, capabilities, answer=answer,
                                   placed_at=bet.placed_at, deadline=bet.deadline)
-    with ctx.db.transaction() as connection:
-        synced_at = mirror.synced_at(connection, bet.provider)
-    waiting = freshness.wait_for_the_copy(synced_at, covers, retry_in=policy.feed_interval)
+    waiting = freshness.wait_for_the_copy(answer.as_of, covers, retry_in=policy.feed_interval)
     if waiting is None:
         return decision
     log.warning("bet %s: %s", bet.label, waiting.reason)

@@ -19,11 +19,12 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import timedelta
 from typing import Any
 
 import pytest
-from sqlalchemy import update
+from sqlalchemy import event, update
 
 from betguard.models.errors import IllegalTransition
 from betguard.models.events import EventKind, Resolution, ReviewReason
@@ -144,6 +145,42 @@ def test_a_deadline_decision_waits_for_a_stuck_feed_and_then_takes_the_provider_
     assert refunded["paid_by"] == "provider"
     assert len(wallet_refunds(stack, bet.bet_ref)) == 1
     assert stack.reviews(bet.id) == []
+
+
+@contextmanager
+def pulled_right_after_the_rows_are_read(stack: Stack, provider: str) -> Iterator[list[bool]]:
+    """The feed's next pull stores its page, on another connection, right after the
+    first read of a bet's rows from the mirror inside this block."""
+    pulled: list[bool] = []
+
+    def in_between(conn: Any, cursor: Any, statement: str, params: Any, context: Any,
+                   executemany: bool) -> None:
+        if pulled or "FROM provider_rows" not in statement or "bet_ref" not in statement:
+            return
+        pulled.append(True)
+        pull(stack, provider)
+
+    engine = stack.context.db.engine
+    event.listen(engine, "after_cursor_execute", in_between, named=False)
+    try:
+        yield pulled
+    finally:
+        event.remove(engine, "after_cursor_execute", in_between)
+
+
+def test_a_copy_that_catches_up_while_a_check_reads_it_does_not_cover_the_old_row(
+        stack: Stack, by_hand: None) -> None:
+    bet = placed(stack, "pgsoft_reviewer", fate="never")
+    pull(stack, "pgsoft_reviewer")  # pending there, the copy whole up to now
+    until_cancelled_at_the_provider(stack, bet)  # past the deadline: cancelled there
+
+    with pulled_right_after_the_rows_are_read(stack, "pgsoft_reviewer") as pulled:
+        outcome = check(stack, bet.id)  # reads "pending"; then the cancel is stored
+
+    assert pulled, "the check never read the mirror"
+    assert outcome is CheckOutcome.RESCHEDULED, "an old row taken for a covered one"
+    assert stack.reviews(bet.id) == []
+    assert check(stack, bet.id) is CheckOutcome.REFUND
 
 
 def test_the_provider_s_cancel_of_a_bet_in_review_closes_it_as_the_refund_it_is(
