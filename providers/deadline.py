@@ -42,13 +42,18 @@ def attempt_seconds(*, connect_timeout: float, read_timeout: float) -> float:
 class Attempt:
     """One HTTP attempt under a deadline; ``expired`` once the watchdog cut it."""
 
-    __slots__ = ("due", "expired", "done", "_connections")
+    __slots__ = ("due", "seconds", "expired", "done", "_connections")
 
-    def __init__(self, due: float) -> None:
+    def __init__(self, due: float, seconds: float) -> None:
         self.due = due
+        self.seconds = seconds
         self.expired = False
         self.done = False
         self._connections: list[HTTPConnection] = []
+
+    def too_slow(self) -> str:
+        """What an attempt the deadline cut is told: no whole answer in time."""
+        return f"no whole answer within the attempt's {self.seconds:g} s"
 
 
 class Watchdog:
@@ -65,7 +70,7 @@ class Watchdog:
         self._thread: threading.Thread | None = None
 
     def arm(self, seconds: float) -> Attempt:
-        attempt = Attempt(self._clock() + seconds)
+        attempt = Attempt(self._clock() + seconds, seconds)
         with self._wake:
             if self._thread is None:  # started by the first attempt, in this process
                 self._thread = threading.Thread(target=self._run, daemon=True,

@@ -35,7 +35,6 @@ from typing import Any, Literal, NoReturn
 from urllib.parse import urlsplit
 
 import requests
-import urllib3
 from pydantic import ValidationError
 from tenacity import (
     RetryCallState,
@@ -53,18 +52,11 @@ from betguard.providers.deadline import (
     stop_watching,
 )
 from betguard.providers.errors import ProviderInvalidResponse, ProviderUnavailable
-from betguard.providers.http import TIMEOUTS, make_session
+from betguard.providers.http import TRANSPORT_ERRORS, make_session, timed_out
 
 log = logging.getLogger(__name__)
 
 _CHUNK_BYTES = 64 * 1024
-
-TRANSPORT_ERRORS = (
-    requests.exceptions.ConnectionError,
-    requests.exceptions.Timeout,
-    requests.exceptions.ChunkedEncodingError,
-    urllib3.exceptions.HTTPError,  # errors while reading the raw body arrive unwrapped
-)
 
 # Signs one request: given its target path (the base URL's path and the call's) and its
 # body (empty for a GET), the headers to add.
@@ -218,21 +210,17 @@ class FormHttpClient:
                     content = self._read_capped(raw, attempt, request.call)
                     stop_watching(attempt)  # before the connection returns to the pool
             except TRANSPORT_ERRORS as exc:
-                if attempt.expired:
-                    raise TimedOut(self._too_slow()) from exc
-                if isinstance(exc, TIMEOUTS):
-                    raise TimedOut(f"{type(exc).__name__}: {exc}") from exc
+                why = timed_out(exc, attempt)
+                if why is not None:
+                    raise TimedOut(why) from exc
                 raise NoAnswer(f"{type(exc).__name__}: {exc}") from exc
             if attempt.expired:  # a body cut short at the deadline is no answer
-                raise TimedOut(self._too_slow())
+                raise TimedOut(attempt.too_slow())
         if raw.status_code != 200:
             excerpt = content[:200].decode("utf-8", errors="replace")
             raise invalid_answer(self.provider, request.call, "status code: unexpected HTTP "
                                  f"{raw.status_code}: {excerpt}")
         return content
-
-    def _too_slow(self) -> str:
-        return f"no whole answer within the attempt's {self._attempt_seconds:g} s"
 
     def _read_capped(self, raw: requests.Response, attempt: Attempt, call: str) -> bytes:
         """The body, refusing more than max_response_bytes; it stops once ``attempt`` has

@@ -108,7 +108,7 @@ MAX_RESPONSE_BYTES = 1024 * 1024
 _CHUNK_BYTES = 64 * 1024
 # Transport failures worth another try: the request may not have arrived, or
 # its answer was lost on the way back.
-_TRANSIENT_TRANSPORT_ERRORS = (
+TRANSPORT_ERRORS = (
     requests.exceptions.ConnectionError,
     requests.exceptions.Timeout,
     requests.exceptions.ChunkedEncodingError,
@@ -120,6 +120,16 @@ _TRANSIENT_TRANSPORT_ERRORS = (
 # Of them, the ones that took a whole timeout (connect or read; the body's reads arrive
 # as urllib3's own).
 TIMEOUTS = (requests.exceptions.Timeout, urllib3.exceptions.TimeoutError)
+
+
+def timed_out(error: BaseException, attempt: Attempt) -> str | None:
+    """Why a transport ``error`` of ``attempt`` counts as a timeout (the attempt's
+    deadline cut it, or a connect or read timeout passed); None: another failure."""
+    if attempt.expired:
+        return attempt.too_slow()
+    if isinstance(error, TIMEOUTS):
+        return f"{type(error).__name__}: {error}"
+    return None
 
 
 @dataclass(frozen=True)
@@ -343,18 +353,14 @@ class SignedJsonClient:
                         raise _UntrustedResponse(f"unexpected HTTP {raw.status_code} redirect")
                     content = _read_capped(raw, attempt)
                     stop_watching(attempt)  # before the connection returns to the pool
-            except _TRANSIENT_TRANSPORT_ERRORS as exc:
-                if attempt.expired:
-                    raise _TimedOut(self._too_slow()) from exc
-                if isinstance(exc, TIMEOUTS):
-                    raise _TimedOut(f"{type(exc).__name__}: {exc}") from exc
+            except TRANSPORT_ERRORS as exc:
+                why = timed_out(exc, attempt)
+                if why is not None:
+                    raise _TimedOut(why) from exc
                 raise _TransientFailure(f"{type(exc).__name__}: {exc}") from exc
             if attempt.expired:  # a body cut short at the deadline is no answer
-                raise _TimedOut(self._too_slow())
+                raise _TimedOut(attempt.too_slow())
         return self._verified(raw, exchange, content)
-
-    def _too_slow(self) -> str:
-        return f"no whole answer within the attempt's {self._attempt_seconds:g} s"
 
     def _signed_request(
         self, method: str, path: str, payload: bytes, base: str = ""
