@@ -39,11 +39,11 @@ def must_cover(policy: EscalationPolicy, capabilities: frozenset[Capability], *,
     return moment if seen is None else max(moment, seen)
 
 
-def rests_on_the_copy(decision: Decision, answer: BetStatus | None) -> bool:
+def rests_on_the_copy(decision: Decision, answer: BetStatus) -> bool:
     """Whether ``decision`` rests on the silence of a history copy: taken on a pending or
     unknown answer read from the mirror (a provider's own answer, rows that disagree or
     a final row are facts of their own)."""
-    return (answer is not None and answer.via == VIA_MIRROR and answer.status in SILENT
+    return (answer.via == VIA_MIRROR and answer.status in SILENT
             and not isinstance(answer, ConflictingAnswer) and decision.action in ON_SILENCE)
 
 

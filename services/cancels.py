@@ -21,10 +21,9 @@ from betguard.models.transitions import NewEvent
 from betguard.providers.base import ProviderStatus
 from betguard.services.context import Context
 from betguard.services.facts import Fact, note_late_fact
-from betguard.services.outcomes import note_fact, wake_decided
+from betguard.services.outcomes import CAS_ATTEMPTS, note_fact, wake_decided
 from betguard.services.review_facts import Taken
 
-CAS_ATTEMPTS = 5
 WHY = "the game server reported the provider's own cancel (rollback)"
 
 

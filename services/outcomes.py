@@ -13,7 +13,7 @@ from datetime import datetime
 
 from sqlalchemy.orm import Session
 
-from betguard.models import mirror, repository
+from betguard.models import repository
 from betguard.models.events import EventKind
 from betguard.models.snapshot import BetSnapshot
 from betguard.models.states import BetState
@@ -21,7 +21,7 @@ from betguard.models.transitions import NewEvent
 from betguard.services.context import Context
 from betguard.services.facts import Fact, note_late_fact
 from betguard.services.refund_wakeups import wake_refund
-from betguard.services.review_facts import FINAL, Taken, take_fact
+from betguard.services.review_facts import FINAL, Taken, mirrored_fact, take_fact
 
 CAS_ATTEMPTS = 5
 
@@ -56,11 +56,10 @@ def take_mirrored_outcome(ctx: Context, bet_id: int) -> Taken | None:
             bet = repository.get(session, bet_id)
             if bet is None or bet.state is not BetState.IN_REVIEW:
                 return None
-            answer = mirror.mirror_answer(session.connection(), bet.provider, bet.bet_ref)
-            if answer.status not in FINAL:
+            mirrored = mirrored_fact(session, bet)
+            if mirrored is None:
                 return None
-            fact = Fact(f"provider:{bet.provider}", answer.status, answer.payout,
-                        answer.currency)
+            fact, answer = mirrored
             seen = NewEvent(EventKind.PROVIDER_ANSWERED, f"provider:{bet.provider}",
                             {"attempt": None, **answer.as_detail()})
             taken = take_fact(session, bet, fact, events=[seen], now=now)

@@ -21,11 +21,11 @@ from collections.abc import Iterable, Sequence
 from datetime import datetime
 from decimal import Decimal
 from enum import StrEnum
-from typing import Any
 
 from sqlalchemy.orm import Session
 
 from betguard.models import mirror, repository, transitions
+from betguard.models.answers import BetStatus
 from betguard.models.events import EventKind, Resolution, ReviewReason
 from betguard.models.snapshot import BetSnapshot
 from betguard.models.states import BetState
@@ -37,7 +37,7 @@ from betguard.services.facts import Fact
 # Reviews opened only because the provider's word was missing: its final word closes them.
 WAITING_FOR_THE_PROVIDER = frozenset({ReviewReason.DEADLINE.value,
                                       ReviewReason.CHECK_FAILING.value})
-FINAL = frozenset({ProviderStatus.SETTLED, ProviderStatus.CANCELLED})
+FINAL = mirror.FINAL  # the outcomes a fact can bring: settled, or cancelled
 
 
 class Taken(StrEnum):
@@ -101,18 +101,13 @@ def _attach(session: Session, bet: BetSnapshot, reviews: Sequence[Review], fact:
             events: Sequence[NewEvent], now: datetime) -> None:
     entry = {**fact.as_detail(), "at": now.isoformat()}
     for review in reviews:
-        known = [f for f in review.detail.get("facts", []) if isinstance(f, dict)]
-        if not any(_same(f, entry) for f in known):
+        if fact not in attached_facts([review]):
+            known = review.detail.get("facts", [])
             review.detail = {**review.detail, "facts": [*known, entry]}  # a new dict: saved
     detail = {"reviews": [r.id for r in reviews], **fact.as_detail()}
     repository.add_events(session, bet.id,
                           [*events, NewEvent(EventKind.REVIEW_FACT_ATTACHED, "betguard", detail)],
                           now=now)
-
-
-def _same(one: dict[str, Any], other: dict[str, Any]) -> bool:
-    keys = ("source", "status", "payout", "currency")
-    return all(one.get(key) == other.get(key) for key in keys)
 
 
 def attached_facts(reviews: Iterable[Review]) -> list[Fact]:
@@ -138,16 +133,21 @@ def _fact_of(entry: object) -> Fact | None:
         return None
 
 
+def mirrored_fact(session: Session, bet: BetSnapshot) -> tuple[Fact, BetStatus] | None:
+    """The provider's final outcome of the bet as the mirror of its history holds it now,
+    with the mirror's answer (None: no final row, or rows that disagree)."""
+    answer = mirror.mirror_answer(session.connection(), bet.provider, bet.bet_ref)
+    if answer.status not in FINAL:
+        return None
+    return Fact(f"provider:{bet.provider}", answer.status, answer.payout, answer.currency), answer
+
+
 def facts_about(session: Session, bet: BetSnapshot, reviews: Sequence[Review]) -> list[Fact]:
     """Every final fact a resolution must respect: those attached to the open reviews,
     and the provider's history as the mirror holds it now (a feed row that arrived while
     no one took it, say)."""
-    facts = attached_facts(reviews)
-    answer = mirror.mirror_answer(session.connection(), bet.provider, bet.bet_ref)
-    if answer.status in FINAL:
-        facts.append(Fact(f"provider:{bet.provider} (history feed)", answer.status,
-                          answer.payout, answer.currency))
-    return facts
+    mirrored = mirrored_fact(session, bet)
+    return attached_facts(reviews) + ([mirrored[0]] if mirrored else [])
 
 
 def money_refusal(bet: BetSnapshot, resolution: Resolution, payout: Decimal | None,
