@@ -230,7 +230,7 @@ def _wake(ctx: Context, wakes: Iterable[Wake]) -> None:
     for wake in wakes:
         if wake.refund:
             ctx.scheduler.refund(wake.bet_id, now, label=wake.label, attempt=wake.attempt)
-        elif wake.refund is not None:
+        else:
             ctx.scheduler.check(wake.bet_id, wake.attempt, now, label=wake.label)
 
 

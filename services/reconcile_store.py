@@ -72,13 +72,12 @@ class Found:
 
 @dataclass(frozen=True)
 class Wake:
-    """What to wake after the commit: the bet's check (``refund`` False), its refund
-    (True), or nothing (None: the difference was answered without a next step)."""
+    """What to wake after the commit: the bet's check, or (``refund``) its refund."""
 
     bet_id: int
     attempt: int
     label: str
-    refund: bool | None = False
+    refund: bool = False
 
 
 def lock_provider(session: Session, provider: str) -> None:
@@ -144,9 +143,8 @@ def _act(session: Session, row: ReconciliationDifference, difference: Difference
         wake = _resolve_by_its_check(session, row, difference, event, now)
         if row.resolution == AUTO_CHECK:
             return wake
-        taken = _taken_by_its_review(session, row, difference, event, now)
-        if taken is not None:
-            return taken
+        if _taken_by_its_review(session, row, difference, event, now):
+            return _refund_to_wake(session, row.bet_id)
     reviews = repository.open_reviews(session, row.bet_id)
     repository.add_events(session, row.bet_id, [event], now=now)
     if reviews:  # one review per bet: the difference joins the one a person already has
@@ -160,26 +158,32 @@ def _act(session: Session, row: ReconciliationDifference, difference: Difference
 
 
 def _taken_by_its_review(session: Session, row: ReconciliationDifference,
-                         difference: Difference, event: NewEvent, now: datetime) -> Wake | None:
+                         difference: Difference, event: NewEvent, now: datetime) -> bool:
     """A bet in review whose provider's rows agree on a final outcome takes it as a fact
-    (``betguard.services.review_facts``); when that closes its review, the difference is
-    answered too (and a refund it decided is returned to be woken)."""
+    (``betguard.services.review_facts``); when that closes its review (True), the
+    difference is answered too."""
     assert row.bet_id is not None  # noqa: S101 - _act's
     outcomes = {(r.status, r.payout, r.currency) for r in difference.there
                 if r.status in FINAL_THERE}
     bet = repository.get(session, row.bet_id)
     if bet is None or bet.state is not BetState.IN_REVIEW or len(outcomes) != 1:
-        return None
+        return False
     ((status, payout, currency),) = outcomes
     fact = Fact(f"provider:{row.provider}", ProviderStatus(status), payout, currency)
     if take_fact(session, bet, fact, events=[event], now=now) is not Taken.CLOSED:
-        return None
+        return False
     _resolve(row, REVIEW_FACT, "betguard", "the provider's outcome closed the bet's review",
              now)
-    decided = repository.get(session, bet.id)
-    if decided is not None and decided.state is BetState.REFUND_PENDING:
-        return Wake(decided.id, decided.check_attempt, decided.label, refund=True)
-    return Wake(bet.id, bet.check_attempt, bet.label, refund=None)
+    return True
+
+
+def _refund_to_wake(session: Session, bet_id: int) -> Wake | None:
+    """The refund a fact just decided for the bet, to wake after the commit (None: it
+    settled, and its notification is in the outbox)."""
+    bet = repository.get(session, bet_id)
+    if bet is None or bet.state is not BetState.REFUND_PENDING:
+        return None
+    return Wake(bet.id, bet.check_attempt, bet.label, refund=True)
 
 
 def _resolve_by_its_check(session: Session, row: ReconciliationDifference,
