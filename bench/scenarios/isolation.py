@@ -27,6 +27,7 @@ from bench.stack import HANG_SECONDS, BenchStack
 from betguard.models.tables import AuditEvent, Bet
 from betguard.providers.guard import call_lease
 from betguard.services.intake import place_bets
+from betguard_devkit.neighbours import most_within
 
 HEALTHY = "isolated"
 # The neighbours, each a provider of its own, in the order they are measured: one that
@@ -109,16 +110,6 @@ def _held(stack: BenchStack, neighbour: str, since: float) -> tuple[int | None, 
     if neighbour == "dripping" and stack.drip is not None:
         return stack.drip.held.total, stack.drip.held.peak
     return None, None
-
-
-def most_within(arrivals: list[float], window: float) -> int:
-    """The most of the sorted ``arrivals`` within any ``window`` seconds."""
-    most, first = 0, 0
-    for last, at in enumerate(arrivals):
-        while at - arrivals[first] >= window:
-            first += 1
-        most = max(most, last - first + 1)
-    return most
 
 
 def _settle_times(stack: BenchStack, tag: str, healthy: int, *, neighbour: str = "",

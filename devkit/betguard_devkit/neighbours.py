@@ -61,6 +61,18 @@ class Held:
             self.peak, self.total, self.hung_up, self.hung_up_in_head = self.now, 0, 0, 0
 
 
+def most_within(arrivals: list[float], window: float) -> int:
+    """The most ``arrivals`` (moments, in any order) within any ``window`` seconds: how
+    many requests a peer that holds each one ``window`` seconds held at once at most."""
+    arrivals = sorted(arrivals)
+    most, first = 0, 0
+    for last, at in enumerate(arrivals):
+        while at - arrivals[first] >= window:
+            first += 1
+        most = max(most, last - first + 1)
+    return most
+
+
 class _Server(socketserver.ThreadingTCPServer):
     daemon_threads = True
     allow_reuse_address = True

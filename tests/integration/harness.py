@@ -22,6 +22,7 @@ from betguard.config.settings import Settings
 from betguard.messaging.scheduler import CeleryScheduler
 from betguard.models import repository
 from betguard.models.db import Database
+from betguard.models.migrate import upgrade
 from betguard.models.snapshot import BetSnapshot
 from betguard.models.states import BetState
 from betguard.models.tables import AuditEvent, Bet, Review
@@ -431,6 +432,19 @@ class Stack:
     def start_beat(self) -> None:
         self.beat = processes.beat(self.env, self.base / "logs" / "beat.log",
                                    schedule_file=self.base / "beat-schedule").start()
+
+
+@contextlib.contextmanager
+def database_of_its_own(stack: Stack, name: str, *, pool_size: int) -> Iterator[Database]:
+    """A migrated PostgreSQL database of the stack's server that no worker or beat of the
+    stack reads: a test's bets there are only what the test does to them."""
+    url = stack.postgres.create_database(name)
+    upgrade(url)
+    db = Database(url, pool_size=pool_size)
+    try:
+        yield db
+    finally:
+        db.dispose()
 
 
 def bet_in(db: Database, bet_id: int) -> BetSnapshot:

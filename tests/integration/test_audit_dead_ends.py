@@ -12,12 +12,11 @@ from decimal import Decimal
 import pytest
 
 from betguard.models.db import Database
-from betguard.models.migrate import upgrade
 from betguard.models.states import BetState
 from betguard.models.tables import Bet, Review
 from betguard.providers.wallet import refund_idempotency_key
 from betguard_devkit.audit import AuditReport, Check, audit
-from tests.integration.harness import Stack
+from tests.integration.harness import Stack, database_of_its_own
 
 pytestmark = pytest.mark.integration
 
@@ -26,11 +25,8 @@ NOW = datetime.now(UTC)
 
 @pytest.fixture(scope="module")
 def db(stack: Stack) -> Iterator[Database]:
-    url = stack.postgres.create_database("audit_dead_ends")
-    upgrade(url)
-    db = Database(url, pool_size=2)
-    yield db
-    db.dispose()
+    with database_of_its_own(stack, "audit_dead_ends", pool_size=2) as db:
+        yield db
 
 
 def seed(db: Database, prefix: str, state: BetState, *, next_check: bool,

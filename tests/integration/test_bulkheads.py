@@ -21,6 +21,7 @@ import requests
 from betguard.models.events import EventKind
 from betguard.models.states import BetState
 from betguard.services.intake import place_bets
+from betguard_devkit.neighbours import most_within
 from tests.integration.harness import Stack, bet_payload, wait_until
 
 pytestmark = pytest.mark.integration
@@ -72,17 +73,6 @@ def provider_errors(stack: Stack, bet_ids: list[int]) -> list[str]:
             for event in stack.history(bet_id) if event.kind == EventKind.PROVIDER_ERROR.value]
 
 
-def most_arrivals_within(arrivals: list[float], window: float) -> int:
-    """The most requests that arrived within any ``window`` seconds."""
-    arrivals = sorted(arrivals)
-    most, start = 0, 0
-    for end, at in enumerate(arrivals):
-        while at - arrivals[start] >= window:
-            start += 1
-        most = max(most, end - start + 1)
-    return most
-
-
 def test_every_healthy_bet_settles_beside_a_provider_that_hangs(
     stack: Stack, storm: Storm
 ) -> None:
@@ -115,7 +105,7 @@ def test_the_hanging_provider_never_has_more_calls_in_flight_than_its_limit(
     # A call holds its slot from before it is sent until its read timeout has passed, so
     # requests arriving closer together than the read timeout each hold a slot of their own.
     assert arrivals
-    assert most_arrivals_within(arrivals, 0.8 * policy.read_timeout) <= policy.max_concurrency
+    assert most_within(arrivals, 0.8 * policy.read_timeout) <= policy.max_concurrency
 
 
 def test_once_the_hanging_provider_answers_again_its_bets_settle_too(

@@ -20,8 +20,9 @@ import requests
 from betguard.models.events import EventKind
 from betguard.models.states import BetState
 from betguard.services.intake import place_bets
+from betguard_devkit.neighbours import most_within
 from tests.integration.harness import Stack, bet_payload, wait_until
-from tests.integration.test_bulkheads import most_arrivals_within, register
+from tests.integration.test_bulkheads import register
 
 pytestmark = pytest.mark.integration
 
@@ -67,7 +68,7 @@ def test_a_hanging_provider_holds_at_most_its_limit_and_one_probe(
     seen = arrivals(stack, set(refs))
 
     limit = stack.context.policy("hanging_wide").max_concurrency
-    assert most_arrivals_within(seen, HOLD_SECONDS) <= limit + 1, \
+    assert most_within(seen, HOLD_SECONDS) <= limit + 1, \
         [round(at - seen[0], 2) for at in seen]
     knobs(stack, latency_ms=0)
     for bet_id in ids:  # once it answers again, its bets settle

@@ -28,12 +28,11 @@ from betguard.config.celery import (
 )
 from betguard.messaging.scheduler import CeleryScheduler
 from betguard.models.db import Database
-from betguard.models.migrate import upgrade
 from betguard.models.tables import Bet
 from betguard.services.context import Context
 from betguard.services.intake import place_bet
 from betguard.services.sweeps import run_sweeps
-from tests.integration.harness import Stack, bet_in, bet_payload, history_in
+from tests.integration.harness import Stack, bet_in, bet_payload, database_of_its_own, history_in
 
 pytestmark = pytest.mark.integration
 
@@ -42,11 +41,8 @@ LIMIT = 3
 
 @pytest.fixture(scope="module")
 def own_database(stack: Stack) -> Iterator[Database]:
-    url = stack.postgres.create_database("sweeps_under_load")
-    upgrade(url)
-    db = Database(url, pool_size=4)
-    yield db
-    db.dispose()
+    with database_of_its_own(stack, "sweeps_under_load", pool_size=4) as db:
+        yield db
 
 
 @pytest.fixture
