@@ -17,6 +17,7 @@ from betguard.models.states import BetState
 from betguard.models.tables import AuditEvent, Review
 from betguard.services.cancels import CancelOutcome
 from betguard.services.intake import ClientTime, PlaceBet
+from betguard.services.reconcile_store import RESOLVED as DIFFERENCE_RESOLVED
 from betguard.services.results import CURRENCY, ResultOutcome, parse_payout
 from betguard.services.text import MAX_TEXT, TEXT_PATTERN
 
@@ -84,13 +85,18 @@ class EventOut(BaseModel):
         return cls(at=event.at, kind=event.kind, actor=event.actor, detail=event.detail)
 
 
+# How a review was closed: an operator's resolution, or "resolved" for a reconciliation
+# review closed with its difference (``betguard differences resolve``).
+ReviewClosure = Resolution | Literal["resolved"]
+
+
 class ReviewOut(BaseModel):
     id: int
     reason: ReviewReason
     opened_at: datetime
     detail: dict[str, Any]
     resolved_at: datetime | None
-    resolution: Resolution | None
+    resolution: ReviewClosure | None
     operator: str | None
     note: str | None
 
@@ -99,9 +105,15 @@ class ReviewOut(BaseModel):
         return cls(
             id=review.id, reason=ReviewReason(review.reason), opened_at=review.opened_at,
             detail=review.detail, resolved_at=review.resolved_at,
-            resolution=None if review.resolution is None else Resolution(review.resolution),
+            resolution=_closure(review.resolution),
             operator=review.operator, note=review.note,
         )
+
+
+def _closure(value: str | None) -> ReviewClosure | None:
+    if value is None:
+        return None
+    return "resolved" if value == DIFFERENCE_RESOLVED else Resolution(value)
 
 
 class BetStory(BaseModel):
