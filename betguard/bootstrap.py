@@ -11,7 +11,7 @@ from betguard.config.policies import ProviderPolicy
 from betguard.config.settings import Settings, SettingsError
 from betguard.metrics.guards import BREAKER_STATES, GUARD_METRICS
 from betguard.metrics.instrumented import InstrumentedProvider
-from betguard.metrics.worker import PROVIDER_FALLBACKS
+from betguard.metrics.worker import PROVIDER_ANSWER_PROBLEMS, PROVIDER_FALLBACKS
 from betguard.models.db import Database
 from betguard.providers.base import Provider
 from betguard.providers.breaker import RedisBreaker
@@ -20,6 +20,7 @@ from betguard.providers.client_settings import ProviderClientSettings
 from betguard.providers.guard import GuardedProvider, call_lease
 from betguard.providers.http import set_fallback_hook
 from betguard.providers.notifier import HttpNotifier
+from betguard.providers.problems import Problem
 from betguard.providers.ratelimit import RedisRateLimiter
 from betguard.providers.registry import build_provider
 from betguard.providers.wallet import HttpWallet
@@ -117,6 +118,7 @@ def build_providers(settings: Settings) -> dict[str, Provider]:
             fallback_urls=tuple(str(url).rstrip("/") for url in policy.fallback_urls),
             page_size=policy.feed_page_size,
             options=policy.options,
+            report_problem=count_problem,
         )
         adapter = InstrumentedProvider(build_provider(policy.adapter, client_settings))
         providers[name] = guarded(adapter, client, policy)
@@ -126,6 +128,11 @@ def build_providers(settings: Settings) -> dict[str, Provider]:
 def count_fallback(provider: str, url: str) -> None:
     """The fallback hook: one more answer a provider's fallback base URL gave."""
     PROVIDER_FALLBACKS.labels(provider=provider).inc()
+
+
+def count_problem(provider: str, problem: Problem) -> None:
+    """The problem hook: one more thing in a provider's answer betguard could not take."""
+    PROVIDER_ANSWER_PROBLEMS.labels(provider=provider, problem=problem.value).inc()
 
 
 def guarded(adapter: Provider, client: redis.Redis, policy: ProviderPolicy) -> Provider:
@@ -144,6 +151,8 @@ def guarded(adapter: Provider, client: redis.Redis, policy: ProviderPolicy) -> P
     GUARD_METRICS.watch(name)
     BREAKER_STATES.watch(name, breaker)
     PROVIDER_FALLBACKS.labels(provider=name)  # at zero from the start, like the guards'
+    for problem in Problem:
+        PROVIDER_ANSWER_PROBLEMS.labels(provider=name, problem=problem.value)
     return GuardedProvider(adapter, bulkhead=bulkhead, breaker=breaker, lease=lease,
                            listener=GUARD_METRICS)
 

@@ -12,6 +12,8 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from betguard.providers.problems import ReportProblem
+
 
 @dataclass(frozen=True)
 class ProviderClientSettings:
@@ -21,6 +23,7 @@ class ProviderClientSettings:
     ``fallback_urls`` are tried in order when ``base_url`` gives no answer.
     ``page_size`` is the rows one history call asks for (adapters with a feed);
     ``options`` are the adapter's own settings (e.g. an operator token).
+    ``report_problem`` counts what an answer got wrong (``betguard.providers.problems``).
     """
 
     name: str
@@ -34,3 +37,4 @@ class ProviderClientSettings:
     fallback_urls: tuple[str, ...] = ()
     page_size: int = 1500
     options: Mapping[str, Any] = field(default_factory=dict)
+    report_problem: ReportProblem | None = None

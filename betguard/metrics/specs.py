@@ -115,8 +115,17 @@ PROVIDER_FALLBACKS = Spec("betguard_provider_fallbacks", "counter",
                           "Provider answers served by a fallback base URL (the primary gave "
                           "no answer), per provider.", ("provider",))
 
+PROVIDER_ANSWER_PROBLEMS = Spec(
+    "betguard_provider_answer_problems", "counter",
+    "Things in provider answers betguard could not take and decided nothing on, per "
+    "provider and problem: unknown_code (an error code not in the dialect's table), "
+    "row_refused (a history row with an unknown, missing or malformed field), "
+    "other_product (a row of a product the feed was not asked about).",
+    ("provider", "problem"))
+
 WORKER_SPECS = (CHECKS, PROVIDER_CALLS, NOTIFICATION_DELIVERIES, REFUND_ATTEMPTS,
-                BREAKER_STATE, PROVIDER_REJECTIONS, BREAKER_OPENINGS, PROVIDER_FALLBACKS)
+                BREAKER_STATE, PROVIDER_REJECTIONS, BREAKER_OPENINGS, PROVIDER_FALLBACKS,
+                PROVIDER_ANSWER_PROBLEMS)
 
 
 def exposed_series() -> dict[str, tuple[str, ...]]:
