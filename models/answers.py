@@ -27,6 +27,16 @@ class ProviderStatus(StrEnum):
     FINISHED = "finished"
 
 
+class Hand(StrEnum):
+    """Where a record stands in its round, for providers that record a round hand by hand
+    (PG Soft: one record per hand, a round with free spins has several). A row without
+    a hand is a whole bet."""
+
+    NOT_LAST = "not_last"  # more hands of the round are to come
+    LAST = "last"  # the round's last hand: with it, the round is whole
+    ADJUSTED = "adjusted"  # the provider adjusted the record afterwards: final too
+
+
 # ``via`` of an answer read from a provider's history feed (the mirror), not asked of it.
 VIA_MIRROR = "mirror"
 
@@ -108,7 +118,10 @@ class HistoryRow:
     ``row_id`` is the provider's own id of the record, unique per provider: a row seen
     twice (a page boundary, a replay) is the same row. ``version`` orders the states of
     one row; an older version never replaces a newer one. Two rows with different ids for
-    one ``bet_ref`` are duplicates at the provider (e.g. a round paid twice).
+    one ``bet_ref`` are duplicates at the provider (e.g. a round paid twice) -- unless
+    they carry a ``hand``: then they are the hands of one round, and
+    ``betguard.models.hands`` folds them into the round's one row (``hands``: how many
+    records it stands for).
     """
 
     row_id: str
@@ -120,6 +133,8 @@ class HistoryRow:
     currency: str | None = None
     placed_at: datetime | None = None
     settled_at: datetime | None = None
+    hand: Hand | None = None
+    hands: int = 1
 
     def as_status(self) -> BetStatus:
         return BetStatus(bet_ref=self.bet_ref, status=self.status, payout=self.payout,
@@ -132,6 +147,7 @@ class HistoryRow:
             "version": self.version,
             "stake": None if self.stake is None else str(self.stake),
             "placed_at": None if self.placed_at is None else self.placed_at.isoformat(),
+            **({} if self.hands == 1 else {"hands": self.hands}),
             **self.as_status().as_detail(),
         }
 
@@ -144,3 +160,4 @@ class HistoryPage:
     rows: list[HistoryRow]
     cursor: str
     more: bool
+    trace_id: str | None = None  # the call's own id, for the provider's support

@@ -23,8 +23,9 @@ from typing import Any, cast
 from sqlalchemy import Connection, Table, and_, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
-from betguard.models.answers import VIA_MIRROR, BetStatus, HistoryRow, ProviderStatus
+from betguard.models.answers import VIA_MIRROR, BetStatus, Hand, HistoryRow, ProviderStatus
 from betguard.models.escalation import ConflictingAnswer
+from betguard.models.hands import fold
 from betguard.models.tables import FeedCursor, ProviderRow
 
 ROWS = cast(Table, ProviderRow.__table__)
@@ -34,7 +35,7 @@ FINAL = frozenset({ProviderStatus.SETTLED, ProviderStatus.CANCELLED})
 # Row ids per IN list: well below any driver's limit of bound parameters.
 _CHUNK = 1000
 _UPDATED = ("bet_ref", "feed", "status", "version", "stake", "payout", "currency",
-            "placed_at", "settled_at", "updated_at")
+            "placed_at", "settled_at", "hand", "updated_at")
 
 
 @dataclass(frozen=True)
@@ -104,23 +105,26 @@ def _values(provider: str, feed: str, row: HistoryRow, now: datetime) -> dict[st
     return {"provider": provider, "row_id": row.row_id, "bet_ref": row.bet_ref, "feed": feed,
             "status": row.status.value, "version": row.version, "stake": row.stake,
             "payout": row.payout, "currency": row.currency, "placed_at": row.placed_at,
-            "settled_at": row.settled_at, "first_seen_at": now, "updated_at": now}
+            "settled_at": row.settled_at, "hand": None if row.hand is None else row.hand.value,
+            "first_seen_at": now, "updated_at": now}
 
 
 def rows_of(connection: Connection, provider: str, bet_ref: str) -> list[HistoryRow]:
-    """The mirror's rows of one bet, by row id."""
+    """The mirror's rows of one bet, by row id, as stored (hands not folded)."""
     found = connection.execute(
         select(ROWS).where(ROWS.c.provider == provider, ROWS.c.bet_ref == bet_ref)
         .order_by(ROWS.c.row_id)).mappings()
     return [HistoryRow(row_id=r["row_id"], bet_ref=r["bet_ref"],
                        status=ProviderStatus(r["status"]), version=r["version"],
                        stake=r["stake"], payout=r["payout"], currency=r["currency"],
-                       placed_at=r["placed_at"], settled_at=r["settled_at"]) for r in found]
+                       placed_at=r["placed_at"], settled_at=r["settled_at"],
+                       hand=None if r["hand"] is None else Hand(r["hand"])) for r in found]
 
 
 def mirror_answer(connection: Connection, provider: str, bet_ref: str) -> BetStatus:
     """What the provider's history says about one bet (``via`` "mirror").
 
+    The hands of a round are read as the round's one row first (``betguard.models.hands``).
     No row: UNKNOWN (not in the feed yet, or never seen: providers show bets late). One
     row, or several that agree: its status. Several rows (different record ids: the
     provider recorded the round twice) that disagree: a :class:`ConflictingAnswer`,
@@ -137,7 +141,7 @@ def answer_as_of(connection: Connection, provider: str, bet_ref: str, *,
     (once for many bets): the rows read now hold at least everything up to it, since a
     pull stores its rows and moves ``synced_at`` in one transaction. Read the other way
     round, a pull committing in between would make an old row look covered."""
-    rows = rows_of(connection, provider, bet_ref)
+    rows = fold(rows_of(connection, provider, bet_ref))
     if not rows:
         return BetStatus(bet_ref=bet_ref, status=ProviderStatus.UNKNOWN, via=VIA, as_of=as_of)
     answers = [_answer(row, as_of) for row in rows]

@@ -174,6 +174,9 @@ class ProviderRow(Base):
     currency: Mapped[str | None] = mapped_column(String(3), nullable=True)
     placed_at: Mapped[MaybeMoment]
     settled_at: Mapped[MaybeMoment]
+    # Where the record stands in its round (a Hand value), for providers that record a
+    # round hand by hand; None: the record is a whole bet.
+    hand: Mapped[str | None] = mapped_column(String(12), nullable=True)
     first_seen_at: Mapped[Moment]
     updated_at: Mapped[Moment]
 

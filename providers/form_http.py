@@ -32,7 +32,6 @@ from dataclasses import dataclass
 from decimal import Decimal
 from functools import partial
 from typing import Any, Literal, NoReturn
-from urllib.parse import urlsplit
 
 import requests
 from pydantic import ValidationError
@@ -58,7 +57,7 @@ log = logging.getLogger(__name__)
 
 _CHUNK_BYTES = 64 * 1024
 
-# Signs one request: given its target path (the base URL's path and the call's) and its
+# Signs one request: given its URL (the base URL, the call's path and any query) and its
 # body (empty for a GET), the headers to add.
 Sign = Callable[[str, bytes], Mapping[str, str]]
 
@@ -197,7 +196,7 @@ class FormHttpClient:
             headers = {"Accept": request.accept}
         headers["Accept-Encoding"] = "identity"
         if request.sign is not None:
-            headers.update(request.sign(urlsplit(base).path + request.path, body or b""))
+            headers.update(request.sign(url, body or b""))
         # One deadline for the whole attempt (``betguard.providers.deadline``): the
         # timeouts bound each socket read, not a peer dripping its answer.
         with attempt_deadline(self._attempt_seconds) as attempt:

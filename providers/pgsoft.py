@@ -1,42 +1,62 @@
-"""A PG Soft-style provider: no status call, no cancel, only a bet-history feed.
+"""A PG Soft provider: no status call, no cancel, only its bet history (GetHistory).
 
-The provider's one call is ``POST /Bet/v4/GetHistory`` (its ``GetHistory`` API): a
-form-encoded body (``operator_token``, ``secret_key``, ``bet_type=1``, ``row_version``
--- the cursor -- and ``count``, 1500 to 5000) signed with HMAC headers::
+Every wire fact below, with its source and the option that changes it, is listed in
+docs/providers/pgsoft.md.
 
-    x-date: <unix seconds>
-    Authorization: PWS-HMAC-SHA256 Credential=<operator_token>, Signature=<hex>
-    Signature = hex(HMAC-SHA256(secret_key, "POST\\n<path>\\n<x-date>\\n<sha256 hex of body>"))
+The call: ``POST <data-grabber host>/Bet/v4/GetHistory?trace_id=<uuid>`` with a form
+body (``operator_token``, ``secret_key``, ``bet_type=1`` -- real-money bets --,
+``row_version``, the cursor, and ``count``, 1500 to 5000). PG's history is served by
+its data-grabber host (``.../external-datagrabber``), which is this provider's
+``base_url``, configured apart from PG's API host (betguard calls nothing there).
+Each call carries a new ``trace_id`` (a UUID), as every public client sends: it is in
+the pull's log line and in every message about the call, so a call can be traced with
+PG support. PG's optional hash authentication (option ``hash_salt_env``) adds::
 
-Every answer is HTTP 200 with ``{"data": [...] | null, "error": null | {"code", "message"}}``.
-The codes betguard knows (:data:`ERROR_CODES`): 1034 invalid request, 1204 invalid
-operator and 1301 invalid signature are refusals (:class:`ProviderRejected`: repeating
-the call will not help); 1200 internal error and 3021 too many requests mean "later"
-(:class:`ProviderUnavailable`). Any other code, any body that is not exactly this
-envelope, and any status but 200 (5xx: no answer) is an invalid answer: nothing is
-believed before it has passed the strict models below (docs/design.md, invariant 8),
-so an invalid answer never settles anything.
+    x-date: <UTC date, YYYYMMDD>
+    x-content-sha256: <sha256 hex of the body>
+    Authorization: PWS-HMAC-SHA256 Credential=<x-date>/<operator_token>/pws/v1,
+                   SignedHeaders=host;x-content-sha256;x-date,Signature=<hex>
+                   (one line, no spaces after the commas)
+    Signature = hex(HMAC-SHA256(salt, host + x-content-sha256 + x-date))
 
-Rows (``data``) are the latest state of each bet record whose ``rowVersion`` is at or
-above the requested one, ordered by it: the boundary row comes again (the caller
-upserts by ``row_id``). ``betId`` (the record's id) and ``parentBetId`` (the round: a
-PG bet's ``bet_ref`` in betguard is its decimal string) are 64-bit integers beyond
-what a float holds, so the JSON is read with exact integers and with every amount a
-:class:`~decimal.Decimal` (PG sends amounts as JSON numbers).
+Every answer is HTTP 200 with ``{"data": [...] | null, "error": null | {"code",
+"message", "traceId"?}}``. Codes (:data:`ERROR_CODES`): 1034 invalid request, 1204
+invalid operator are refusals (:class:`ProviderRejected`); 1200 internal error, 1035
+action failed, 1303 server error and 1400 maintenance mean "later"
+(:class:`ProviderUnavailable`); 3021 "bet does not exist" has no meaning for a
+history call and, like every code not in the table, is an invalid answer: retried
+within the deadline and counted (``betguard.providers.problems``), never a refusal.
+
+Rows. One record (``betId``) is one *hand* of a round (``parentBetId``: a PG bet's
+``bet_ref`` in betguard is its decimal string); a round with free spins has several.
+``handsStatus`` says where it stands: 1 not the last hand, 2 the last hand, 3 adjusted.
+A hand becomes a row with its ``hand`` (``betguard.models.hands`` folds a round's hands
+into one bet: final at its last hand, stake and payout the sums). Ids are 64-bit, read
+as exact integers, amounts as :class:`~decimal.Decimal`. ``rowVersion`` (the record's
+update time, ms) orders the feed; the boundary record comes again.
+
+A row this adapter cannot take -- a field missing or malformed, a field outside PG's
+public list (option ``unknown_fields``), a ``betType`` other than 1, a jackpot win (not
+known to be inside ``winAmount``) -- is left out with a log line and a count, and the
+rest of the page is used: nothing is decided on it, so its bet reaches its deadline
+like any bet without a final row.
 """
 
 from __future__ import annotations
 
 import hashlib
 import hmac
+import os
 import re
-import time
+import uuid
+from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
-from typing import Annotated, Literal
-from urllib.parse import urlencode
+from typing import Annotated, Any, Literal
+from urllib.parse import urlencode, urlsplit
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
+from betguard.models.answers import Hand
 from betguard.providers.amounts import Currency, Money
 from betguard.providers.base import (
     BetStatus,
@@ -54,51 +74,38 @@ from betguard.providers.errors import (
     ProviderUnavailable,
 )
 from betguard.providers.form_http import FormHttpClient, describe, invalid_answer, read_json
+from betguard.providers.problems import Problem, ProblemReporter
 
 PATH = "/Bet/v4/GetHistory"
 CALL = "GetHistory"  # how messages name the call
 FEED = "history"
 MIN_PAGE, MAX_PAGE = 1500, 5000
-BET_TYPE_REAL = "1"
+BET_TYPE_REAL = 1
 AUTH_SCHEME = "PWS-HMAC-SHA256"
-# A page of 5000 rows is about 1.5 MB; anything far beyond is no GetHistory answer.
-MAX_RESPONSE_BYTES = 8 * 1024 * 1024
-OPTIONS = frozenset({"operator_token"})
+SIGNED_HEADERS = "host;x-content-sha256;x-date"
+# A page of 5000 rows is about 3 MB; anything far beyond is no GetHistory answer.
+MAX_RESPONSE_BYTES = 16 * 1024 * 1024
+OPTIONS = frozenset({"operator_token", "hash_salt_env", "unknown_fields"})
+UNKNOWN_FIELDS = ("refuse", "ignore")
 _OPERATOR_TOKEN = re.compile(r"[A-Za-z0-9._:-]{1,128}")
+_ENV_NAME = re.compile(r"[A-Z_][A-Z0-9_]{0,127}")
 _INT64 = 2**63
 _LATEST_MS = 253402300799999  # 9999-12-31T23:59:59.999Z: past it, no time betguard can hold
 
-# code -> (meaning, what the caller should do)
+# code -> (meaning, what the caller should do); any other code is an invalid answer.
 ERROR_CODES: dict[str, tuple[str, type[ProviderError]]] = {
-    "1034": ("invalid request parameter", ProviderRejected),
-    "1204": ("invalid operator token or secret key", ProviderRejected),
-    "1301": ("invalid request signature", ProviderRejected),
-    "1200": ("internal error, try again later", ProviderUnavailable),
-    "3021": ("called too often, try again later", ProviderUnavailable),
+    "1034": ("invalid request", ProviderRejected),
+    "1204": ("invalid operator", ProviderRejected),
+    "1035": ("action failed, try again later", ProviderUnavailable),
+    "1200": ("internal server error, try again later", ProviderUnavailable),
+    "1303": ("server error, try again later", ProviderUnavailable),
+    "1400": ("under maintenance, try again later", ProviderUnavailable),
 }
 
-
-# -- signing -----------------------------------------------------------------------------
-
-
-def signature(secret: str, method: str, path: str, x_date: str, body: bytes) -> str:
-    """hex HMAC-SHA256 over the method, the path, the date and the body's SHA-256."""
-    message = "\n".join([method, path, x_date, hashlib.sha256(body).hexdigest()])
-    return hmac.new(secret.encode("utf-8"), message.encode("utf-8"), hashlib.sha256).hexdigest()
+_HANDS = {1: Hand.NOT_LAST, 2: Hand.LAST, 3: Hand.ADJUSTED}
 
 
-def signed_headers(operator_token: str, secret: str, path: str, body: bytes,
-                   *, now: float | None = None) -> dict[str, str]:
-    """The headers of one GetHistory request: content type, date and authorization."""
-    x_date = str(int(time.time() if now is None else now))
-    proof = signature(secret, "POST", path, x_date, body)
-    return {
-        "Content-Type": "application/x-www-form-urlencoded",
-        "Accept": "application/json",
-        "Accept-Encoding": "identity",
-        "x-date": x_date,
-        "Authorization": f"{AUTH_SCHEME} Credential={operator_token}, Signature={proof}",
-    }
+# -- the request -------------------------------------------------------------------------
 
 
 def form_body(operator_token: str, secret: str, row_version: int, count: int) -> bytes:
@@ -106,10 +113,37 @@ def form_body(operator_token: str, secret: str, row_version: int, count: int) ->
     return urlencode([
         ("operator_token", operator_token),
         ("secret_key", secret),
-        ("bet_type", BET_TYPE_REAL),
+        ("bet_type", str(BET_TYPE_REAL)),
         ("row_version", str(row_version)),
         ("count", str(count)),
     ]).encode("ascii")
+
+
+def traced_path(trace_id: str) -> str:
+    return f"{PATH}?{urlencode([('trace_id', trace_id)])}"
+
+
+def hash_signature(salt: str, host: str, content_sha256: str, x_date: str) -> str:
+    """hex HMAC-SHA256, keyed with the salt, of the host, the body's SHA-256 hex and the
+    date, joined with nothing between them."""
+    message = f"{host}{content_sha256}{x_date}".encode()
+    return hmac.new(salt.encode("utf-8"), message, hashlib.sha256).hexdigest()
+
+
+def hash_headers(operator_token: str, salt: str, url: str, body: bytes, *,
+                 now: datetime | None = None) -> dict[str, str]:
+    """The headers of PG's hash authentication for one request to ``url``."""
+    moment = datetime.now(UTC) if now is None else now
+    x_date = moment.astimezone(UTC).strftime("%Y%m%d")
+    content = hashlib.sha256(body).hexdigest()
+    host = urlsplit(url).netloc
+    proof = hash_signature(salt, host, content, x_date)
+    return {
+        "x-date": x_date,
+        "x-content-sha256": content,
+        "Authorization": f"{AUTH_SCHEME} Credential={x_date}/{operator_token}/pws/v1,"
+                         f"SignedHeaders={SIGNED_HEADERS},Signature={proof}",
+    }
 
 
 # -- the answer's strict models ----------------------------------------------------------
@@ -118,44 +152,66 @@ def form_body(operator_token: str, secret: str, row_version: int, count: int) ->
 Id64 = Annotated[int, Field(ge=1, lt=_INT64)]
 Millis = Annotated[int, Field(ge=0, le=_LATEST_MS)]
 
+# Every field of a history record in PG's public field list (docs/providers/pgsoft.md).
+PUBLIC_FIELDS = frozenset({
+    "parentBetId", "betId", "playerName", "gameId", "betType", "transactionType",
+    "platform", "currency", "betAmount", "winAmount", "jackpotRtpContributionAmount",
+    "jackpotContributionAmount", "jackpotWinAmount", "balanceBefore", "balanceAfter",
+    "handsStatus", "rowVersion", "betTime", "betEndTime", "isFeatureBuy"})
+
 
 class Row(BaseModel):
-    """One record of GetHistory's ``data``. Unknown extra keys are ignored."""
+    """One record (one hand) of GetHistory's ``data``: the fields betguard decides on
+    are required and strict; the others are checked only for their type."""
 
     model_config = ConfigDict(strict=True, extra="ignore", frozen=True)
 
     betId: Id64  # noqa: N815 - the provider's field names
     parentBetId: Id64  # noqa: N815
-    playerName: str = Field(min_length=1, max_length=200)  # noqa: N815
-    gameId: int = Field(ge=0, lt=_INT64)  # noqa: N815
+    betType: Literal[1] | None = None  # noqa: N815
+    transactionType: Literal[1, 2, 3] | None = None  # noqa: N815
+    currency: Currency
     betAmount: Money  # noqa: N815
     winAmount: Money  # noqa: N815
-    currency: Currency
-    betTime: Millis  # noqa: N815
-    betEndTime: Millis | None = None  # noqa: N815
+    jackpotWinAmount: Money | None = None  # noqa: N815
+    handsStatus: Literal[1, 2, 3]  # noqa: N815
     rowVersion: int = Field(ge=0, lt=_INT64)  # noqa: N815
-    betStatus: Literal["running", "completed", "refunded"]  # noqa: N815
+    betTime: Millis  # noqa: N815
+    betEndTime: Millis  # noqa: N815
+    playerName: str | None = Field(default=None, max_length=200)  # noqa: N815
+    gameId: int | None = Field(default=None, ge=0, lt=_INT64)  # noqa: N815
 
     @model_validator(mode="after")
-    def _ended_has_an_end(self) -> Row:
-        if self.betStatus != "running" and self.betEndTime is None:
-            raise ValueError(f"betEndTime is required when betStatus is {self.betStatus}")
+    def _no_jackpot_win(self) -> Row:
+        if self.jackpotWinAmount is not None and self.jackpotWinAmount != 0:
+            raise ValueError("jackpotWinAmount: a jackpot win, not known to be inside "
+                             "winAmount: the round goes to a person")
         return self
 
 
 class ErrorBody(BaseModel):
-    model_config = ConfigDict(strict=True, extra="ignore", frozen=True)
+    model_config = ConfigDict(strict=False, extra="ignore", frozen=True)
 
     code: str = Field(min_length=1, max_length=16)
     message: str = ""
+    traceId: str | None = Field(default=None, max_length=200)  # noqa: N815
+
+    @model_validator(mode="before")
+    @classmethod
+    def _code_as_text(cls, value: Any) -> Any:
+        if isinstance(value, dict) and isinstance(value.get("code"), int) and \
+                not isinstance(value.get("code"), bool):
+            return {**value, "code": str(value["code"])}
+        return value
 
 
 class Envelope(BaseModel):
-    """Every GetHistory answer: rows, or an error, never both nor neither."""
+    """Every GetHistory answer: records, or an error, never both nor neither. The
+    records are read one by one afterwards (:func:`parse_rows`)."""
 
     model_config = ConfigDict(strict=True, extra="ignore", frozen=True)
 
-    data: list[Row] | None
+    data: list[Any] | None
     error: ErrorBody | None
 
     @model_validator(mode="after")
@@ -178,56 +234,109 @@ def read_envelope(content: bytes, *, provider: str = "") -> Envelope:
         raise _invalid(provider, describe(exc)) from None
 
 
-def error_for(error: ErrorBody, *, provider: str = "") -> ProviderError:
-    """The exception an error in the body stands for; an unknown code is invalid."""
+def error_for(error: ErrorBody, *, provider: str = "", trace_id: str = "",
+              report: ProblemReporter | None = None) -> ProviderError:
+    """The exception an error in the body stands for; a code not in the table is an
+    invalid answer (retried within the deadline), reported as a problem."""
     said = error.message[:200]
+    traced = f" (trace_id {trace_id})" if trace_id else ""
     known = ERROR_CODES.get(error.code)
     if known is None:
-        return _invalid(provider, f"error: unknown code {error.code!r} ({said})")
+        if report is not None:
+            report(Problem.UNKNOWN_CODE, CALL, f"error code {error.code!r} ({said})",
+                   trace_id=trace_id)
+        return _invalid(provider, f"error: unknown code {error.code!r} ({said}){traced}")
     meaning, kind = known
-    return kind(f"provider {provider}: {CALL} error {error.code} ({meaning}): {said}")
+    return kind(f"provider {provider}: {CALL} error {error.code} ({meaning}): {said}{traced}")
 
 
-def parse_rows(content: bytes, *, row_version: int, count: int,
-               provider: str = "") -> list[HistoryRow]:
-    """The page's rows in betguard's terms, or the exception the answer stands for.
+def parse_rows(content: bytes, *, row_version: int, count: int, provider: str = "",
+               trace_id: str = "", unknown_fields: str = "refuse",
+               report: ProblemReporter | None = None) -> tuple[list[HistoryRow], int, int]:
+    """The page's rows in betguard's terms, the highest ``rowVersion`` listed and how
+    many records it listed; or the exception the answer stands for.
 
-    Beyond the models: no more rows than asked for, none older than the requested
-    version, in version order.
+    Beyond the envelope: no more records than asked for. Each record is read on its
+    own: one that does not pass (:class:`Row`, the public field list, a version below
+    the requested one) is left out and reported, and the others are used.
     """
     envelope = read_envelope(content, provider=provider)
     if envelope.error is not None:
-        raise error_for(envelope.error, provider=provider)
-    rows = envelope.data or []
-    if len(rows) > count:
-        raise _invalid(provider, f"data: {len(rows)} rows, more than the {count} asked for")
-    previous = row_version
-    for i, row in enumerate(rows):
-        if row.rowVersion < previous:
-            raise _invalid(provider, f"data.{i}.rowVersion: {row.rowVersion} is below "
-                           f"{previous} (older than asked for, or out of order)")
-        previous = row.rowVersion
-    return [to_history_row(row) for row in rows]
+        raise error_for(envelope.error, provider=provider, trace_id=trace_id, report=report)
+    records = envelope.data or []
+    if len(records) > count:
+        raise _invalid(provider, f"data: {len(records)} records, more than the {count} "
+                       "asked for")
+    rows: list[HistoryRow] = []
+    top = row_version
+    for i, record in enumerate(records):
+        version = _version_of(record)
+        if version is not None:
+            top = max(top, version)
+        problem = _problem_of(record, i, row_version, unknown_fields)
+        if problem is None:
+            try:
+                rows.append(to_history_row(Row.model_validate(record)))
+                continue
+            except ValidationError as exc:
+                problem = f"data.{i}, {describe(exc, 'record')}"
+        if report is not None:
+            report(_kind_of(record), CALL, f"{problem}{_naming(record)}", trace_id=trace_id)
+    return rows, top, len(records)
 
 
-_STATUSES = {"running": ProviderStatus.PENDING, "completed": ProviderStatus.SETTLED,
-             "refunded": ProviderStatus.CANCELLED}
+def _problem_of(record: Any, i: int, row_version: int, unknown_fields: str) -> str | None:
+    if not isinstance(record, dict):
+        return f"data.{i}: not an object"
+    if record.get("betType", BET_TYPE_REAL) != BET_TYPE_REAL:
+        return f"data.{i}.betType: {str(record.get('betType'))[:20]}, not 1 (real money)"
+    if unknown_fields == "refuse":
+        unknown = sorted(str(key)[:40] for key in record if key not in PUBLIC_FIELDS)
+        if unknown:
+            return f"data.{i}: field(s) outside PG's public list: {', '.join(unknown[:5])}"
+    version = _version_of(record)
+    if version is not None and version < row_version:
+        return f"data.{i}.rowVersion: {version} is below the requested {row_version}"
+    return None
+
+
+def _kind_of(record: Any) -> Problem:
+    is_other = isinstance(record, dict) and record.get("betType", BET_TYPE_REAL) != BET_TYPE_REAL
+    return Problem.OTHER_PRODUCT if is_other else Problem.ROW_REFUSED
+
+
+def _version_of(record: Any) -> int | None:
+    version = record.get("rowVersion") if isinstance(record, dict) else None
+    if isinstance(version, int) and not isinstance(version, bool) and 0 <= version < _INT64:
+        return version
+    return None
+
+
+def _naming(record: Any) -> str:
+    """Which record it was, as far as it says."""
+    if not isinstance(record, dict):
+        return ""
+    named = [f"{key} {str(record[key])[:24]}" for key in ("betId", "parentBetId")
+             if key in record]
+    return f" ({', '.join(named)})" if named else ""
 
 
 def to_history_row(row: Row) -> HistoryRow:
-    """A GetHistory record as betguard's row: the payout only for a completed bet."""
-    status = _STATUSES[row.betStatus]
-    ended = None if status is ProviderStatus.PENDING or row.betEndTime is None else row.betEndTime
+    """One hand as betguard's row: its own win is known with it; the round's status and
+    sums come from folding its hands (``betguard.models.hands``)."""
+    hand = _HANDS[row.handsStatus]
+    final = hand is not Hand.NOT_LAST
     return HistoryRow(
         row_id=str(row.betId),
         bet_ref=str(row.parentBetId),
-        status=status,
+        status=ProviderStatus.SETTLED if final else ProviderStatus.PENDING,
         version=row.rowVersion,
         stake=row.betAmount,
-        payout=row.winAmount if status is ProviderStatus.SETTLED else None,
+        payout=row.winAmount,
         currency=row.currency,
         placed_at=from_millis(row.betTime),
-        settled_at=None if ended is None else from_millis(ended),
+        settled_at=from_millis(row.betEndTime),
+        hand=hand,
     )
 
 
@@ -236,17 +345,16 @@ def from_millis(millis: int) -> datetime:
     return datetime(1970, 1, 1, tzinfo=UTC) + timedelta(milliseconds=millis)
 
 
-def to_page(rows: list[HistoryRow], *, row_version: int, count: int) -> HistoryPage:
-    """The next cursor is the highest version seen (the request's on an empty page); a
-    full page means more is ready now."""
-    top = max((row.version for row in rows), default=row_version)
-    return HistoryPage(rows=rows, cursor=str(top), more=len(rows) == count)
+def to_page(rows: list[HistoryRow], *, top: int, listed: int, count: int) -> HistoryPage:
+    """The next cursor is the highest version listed (the request's on an empty page),
+    refused records included; a full page means more is ready now."""
+    return HistoryPage(rows=rows, cursor=str(top), more=listed == count)
 
 
 def row_version_of(cursor: str | None) -> int:
-    """The ``row_version`` a cursor stands for (None: from the start)."""
+    """The ``row_version`` a cursor stands for (None: from the start, version 1)."""
     if cursor is None:
-        return 0
+        return 1
     if not (cursor.isascii() and cursor.isdigit() and len(cursor) <= 19) or \
             int(cursor) >= _INT64:
         raise ValueError(f"cursor {cursor[:40]!r} is not a GetHistory row version")
@@ -256,20 +364,41 @@ def row_version_of(cursor: str | None) -> int:
 # -- the adapter -------------------------------------------------------------------------
 
 
+def _options(name: str, options: Mapping[str, Any]) -> tuple[str, str | None, str]:
+    """The operator token, the hash salt (None: no hash authentication) and what to do
+    with fields outside the public list; raises ValueError naming what is wrong."""
+    given = dict(options)
+    unknown = sorted(set(given) - OPTIONS)
+    if unknown:
+        raise ValueError(f"provider {name}: unknown pgsoft option(s): {', '.join(unknown)} "
+                         f"(known: {', '.join(sorted(OPTIONS))})")
+    token = given.get("operator_token")
+    if not isinstance(token, str) or not _OPERATOR_TOKEN.fullmatch(token):
+        raise ValueError(f"provider {name}: option operator_token is required: letters, "
+                         "digits and ._:- only, at most 128")
+    salt = None
+    variable = given.get("hash_salt_env")
+    if variable is not None:
+        if not isinstance(variable, str) or not _ENV_NAME.fullmatch(variable):
+            raise ValueError(f"provider {name}: option hash_salt_env must name an "
+                             "environment variable (A-Z, 0-9, _)")
+        salt = os.environ.get(variable)
+        if not salt:
+            raise ValueError(f"provider {name}: option hash_salt_env names {variable}, "
+                             "which is not set: PG's hash authentication needs its salt")
+    fields = given.get("unknown_fields", "refuse")
+    if fields not in UNKNOWN_FIELDS:
+        raise ValueError(f"provider {name}: option unknown_fields must be one of "
+                         f"{', '.join(UNKNOWN_FIELDS)}, not {str(fields)[:40]!r}")
+    return token, salt, fields
+
+
 class PgSoftProvider:
     """A history-only provider speaking PG Soft's GetHistory."""
 
     def __init__(self, settings: ProviderClientSettings) -> None:
         name, secret, page_size = settings.name, settings.secret, settings.page_size
-        given = dict(settings.options)
-        unknown = sorted(set(given) - OPTIONS)
-        if unknown:
-            raise ValueError(f"provider {name}: unknown pgsoft option(s): {', '.join(unknown)} "
-                             f"(known: {', '.join(sorted(OPTIONS))})")
-        token = given.get("operator_token")
-        if not isinstance(token, str) or not _OPERATOR_TOKEN.fullmatch(token):
-            raise ValueError(f"provider {name}: option operator_token is required: letters, "
-                             "digits and ._:- only, at most 128")
+        token, salt, unknown_fields = _options(name, settings.options)
         if not secret:
             raise ValueError(f"provider {name}: the secret (secret_key) is required")
         if not MIN_PAGE <= page_size <= MAX_PAGE:
@@ -281,7 +410,10 @@ class PgSoftProvider:
         self.feeds: tuple[str, ...] = (FEED,)
         self._token = token
         self._secret = secret
+        self._salt = salt
+        self._unknown_fields = unknown_fields
         self._page_size = page_size
+        self._report = ProblemReporter(name, settings.report_problem)
         self._client = FormHttpClient(settings, max_response_bytes=MAX_RESPONSE_BYTES)
 
     def close(self) -> None:
@@ -305,11 +437,21 @@ class PgSoftProvider:
             raise ProviderRejected(f"provider {self.name}: no feed {feed!r} (its only feed is "
                                    f"{FEED!r})")
         row_version = row_version_of(cursor)
+        trace_id = str(uuid.uuid4())
         body = form_body(self._token, self._secret, row_version, self._page_size)
-        content = self._client.call("POST", PATH, body, call=CALL, sign=self._sign).content
-        rows = parse_rows(content, row_version=row_version, count=self._page_size,
-                          provider=self.name)
-        return to_page(rows, row_version=row_version, count=self._page_size)
+        sign = None if self._salt is None else self._sign
+        try:
+            content = self._client.call("POST", traced_path(trace_id), body, call=CALL,
+                                        sign=sign).content
+        except ProviderError as exc:
+            raise type(exc)(f"{exc} (trace_id {trace_id})") from exc
+        rows, top, listed = parse_rows(
+            content, row_version=row_version, count=self._page_size, provider=self.name,
+            trace_id=trace_id, unknown_fields=self._unknown_fields, report=self._report)
+        page = to_page(rows, top=top, listed=listed, count=self._page_size)
+        return HistoryPage(rows=page.rows, cursor=page.cursor, more=page.more,
+                           trace_id=trace_id)
 
-    def _sign(self, path: str, body: bytes) -> dict[str, str]:
-        return signed_headers(self._token, self._secret, path, body)
+    def _sign(self, url: str, body: bytes) -> dict[str, str]:
+        assert self._salt is not None  # noqa: S101 - only given as the signer with a salt
+        return hash_headers(self._token, self._salt, url, body)

@@ -114,9 +114,10 @@ def pull_feed(ctx: Context, provider_name: str, feed: str, *, wake: bool = True)
                         woken=woken)
     log.log(logging.INFO if report.new or report.updated else logging.DEBUG,
             "feed %s/%s: %d rows from cursor %s (%d new, %d updated, %d seen before), "
-            "cursor now %s%s; %d bets checked now", provider_name, feed, report.rows,
+            "cursor now %s%s; %d bets checked now%s", provider_name, feed, report.rows,
             claim.cursor, report.new, report.updated, report.unchanged, page.cursor,
-            " (more waiting)" if page.more else "", woken)
+            " (more waiting)" if page.more else "", woken,
+            "" if page.trace_id is None else f" (trace_id {page.trace_id})")
     return report
 
 

@@ -24,6 +24,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from betguard.models.errors import InvalidCommand
+from betguard.models.hands import fold_all
 from betguard.models.states import BetState
 from betguard.models.tables import Bet, FeedCursor, ProviderRow, ReconciliationRun
 from betguard.providers.base import Capability, Provider
@@ -256,7 +257,8 @@ def load_sides(session: Session, provider: str, window_from: datetime,
     for chunk in _chunks(sorted(row_refs)):
         rows.update((row.row_id, row) for row in
                     _there(session, provider, [ProviderRow.bet_ref.in_(chunk)]))
-    return list(bets.values()), list(rows.values())
+    # A round recorded hand by hand is one bet: its hands are no duplicates.
+    return list(bets.values()), fold_all(rows.values())
 
 
 def _here(session: Session, provider: str, where: list[Any]) -> list[HereBet]:
@@ -275,7 +277,8 @@ def _here(session: Session, provider: str, where: list[Any]) -> list[HereBet]:
 def _there(session: Session, provider: str, where: list[Any]) -> list[ThereRow]:
     query = select(ProviderRow.row_id, ProviderRow.bet_ref, ProviderRow.status,
                    ProviderRow.version, ProviderRow.stake, ProviderRow.payout,
-                   ProviderRow.currency, ProviderRow.placed_at, ProviderRow.settled_at).where(
+                   ProviderRow.currency, ProviderRow.placed_at, ProviderRow.settled_at,
+                   ProviderRow.hand).where(
         ProviderRow.provider == provider, *where)
     return [ThereRow(*row) for row in session.execute(query)]
 

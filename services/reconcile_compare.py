@@ -76,7 +76,9 @@ class HereBet:
 
 @dataclass(frozen=True)
 class ThereRow:
-    """One row of the provider's history, as the mirror holds it (its newest version)."""
+    """One row of the provider's history, as the mirror holds it (its newest version);
+    the hands of a round are given folded into the round's row (``hands``: how many
+    records it stands for; ``betguard.models.hands``)."""
 
     row_id: str
     bet_ref: str
@@ -87,12 +89,15 @@ class ThereRow:
     currency: str | None
     placed_at: datetime | None
     settled_at: datetime | None
+    hand: str | None = None
+    hands: int = 1
 
     def facts(self) -> dict[str, Any]:
-        return {"row_id": self.row_id, "bet_ref": self.bet_ref, "status": self.status,
+        return {"row_id": self.row_id, "bet_ref": self.bet_ref, "status": str(self.status),
                 "version": self.version, "stake": _amount(self.stake),
                 "payout": _amount(self.payout), "currency": self.currency,
-                "placed_at": _moment(self.placed_at), "settled_at": _moment(self.settled_at)}
+                "placed_at": _moment(self.placed_at), "settled_at": _moment(self.settled_at),
+                **({} if self.hands == 1 else {"hands": self.hands})}
 
 
 @dataclass(frozen=True)

@@ -14,6 +14,7 @@ from betguard.config.settings import get_settings, reset_settings
 from betguard.models.migrate import upgrade
 from betguard_devkit.local_services import PostgresServer, RedisServer
 from tests.integration.harness import (
+    PGSOFT_SALT_ENV,
     Stack,
     configure,
     start_dialect_simulator,
@@ -36,6 +37,8 @@ def stack() -> Iterator[Stack]:
         start_simulator(stack, provider_secret, wallet_secret)
         start_hanging_simulator(stack, provider_secret, wallet_secret)
         start_drip_proxy(stack)
+        salt = secrets.token_hex(16)
+        stack.env.update({PGSOFT_SALT_ENV: salt, "SIMULATOR_PGSOFT_HASH_SALT": salt})
         stack.pgsoft_sim_url = start_dialect_simulator(stack, "pgsoft", provider_secret,
                                                        wallet_secret)
         stack.pragmatic_sim_url = start_dialect_simulator(stack, "pragmatic", provider_secret,

@@ -247,7 +247,7 @@ http_attempts = 2
 feed_interval = 0.5
 feed_lag = 2
 feed_page_size = 1500
-options = {{ operator_token = "test-operator" }}
+options = {{ operator_token = "test-operator", hash_salt_env = "BETGUARD_TEST_PGSOFT_SALT" }}
 
 [providers.pragmatic]  # hash-signed forms, a CSV feed per domain (a fourth simulator)
 adapter = "pragmatic"
@@ -307,7 +307,7 @@ read_timeout = 1.0
 http_attempts = 2
 feed_interval = 0.5
 feed_lag = 4
-options = {{{{ operator_token = "test-operator" }}}}
+options = {{{{ operator_token = "test-operator", hash_salt_env = "BETGUARD_TEST_PGSOFT_SALT" }}}}
 
 [providers.pgsoft_reviewer]   # the PG-like simulator again: no cancel, and a person
 adapter = "pgsoft"            #   decides at the deadline (its provider_resolves_after unset)
@@ -323,7 +323,7 @@ read_timeout = 1.0
 http_attempts = 2
 feed_interval = 0.5
 feed_lag = 1
-options = {{{{ operator_token = "test-operator" }}}}
+options = {{{{ operator_token = "test-operator", hash_salt_env = "BETGUARD_TEST_PGSOFT_SALT" }}}}
 """
 
 # The providers above, each with the provider secret the simulators share.
@@ -541,6 +541,11 @@ DRIP_SECONDS = 0.5
 def start_drip_proxy(stack: Stack) -> None:
     """The "dripping" provider: the main simulator behind a :class:`DripProxy`."""
     stack.drip = DripProxy(stack.sim_url, seconds_per_byte=DRIP_SECONDS).start()
+
+
+# PG's hash authentication is on in the test stack: the PG-like simulator requires it
+# (its salt in SIMULATOR_PGSOFT_HASH_SALT), and every pgsoft policy names this variable.
+PGSOFT_SALT_ENV = "BETGUARD_TEST_PGSOFT_SALT"
 
 
 def start_dialect_simulator(stack: Stack, dialect: str, provider_secret: str,

@@ -6,8 +6,8 @@ fences them, so betguard never refunds one on its own word.
 - a bet the provider never settles goes to a person at its deadline, even under a
   refund policy;
 - a provider that resolves pending bets itself (``provider_resolves_after``): the
-  deadline waits for it, and its "refunded" record refunds the bet by the path of a
-  provider's own cancel.
+  deadline waits for it, and the round's last hand, when the provider completes it,
+  settles the bet with what it paid -- no refund, no person.
 """
 
 from __future__ import annotations
@@ -83,6 +83,27 @@ def test_a_pgsoft_bet_settles_from_the_feed_with_the_provider_s_payout(stack: St
     assert details(stack, bet_id, EventKind.CANCEL_ANSWERED) == []
 
 
+def test_free_spin_rounds_settle_on_the_sum_of_their_hands_not_their_first(
+        stack: Stack) -> None:
+    before = pg_sim(stack, "GET", "/_sim/knobs")["free_spin_share"]
+    pg_sim(stack, "POST", "/_sim/knobs", {"free_spin_share": 1.0})
+    try:
+        bet_ids = [place(stack, "pgsoft", fate="delayed", delay=1.0, payout="10.00")
+                   for _ in range(5)]
+        bets = [stack.wait_for_state(bet_id, BetState.SETTLED, BetState.REFUND_PENDING,
+                                     BetState.REFUNDED, BetState.IN_REVIEW)
+                for bet_id in bet_ids]
+    finally:
+        pg_sim(stack, "POST", "/_sim/knobs", {"free_spin_share": before})
+    assert [(bet.state, bet.payout) for bet in bets] == [(BetState.SETTLED, Decimal("10.00"))] * 5
+    for bet in bets:
+        hands = pg_sim(stack, "GET", f"/_sim/pgsoft/rounds/{bet.bet_ref}")["records"]
+        assert [hand["handsStatus"] for hand in hands] == [1, 1, 2]  # three hands each
+        [answer] = [a for a in details(stack, bet.id, EventKind.PROVIDER_ANSWERED)
+                    if a["status"] == "settled"]
+        assert Decimal(answer["payout"]) == Decimal("10.00")
+
+
 def test_a_bet_the_provider_never_settles_goes_to_a_person_at_its_deadline(
         stack: Stack) -> None:
     bet_id = place(stack, "pgsoft", fate="never")  # its policy: refund at the deadline
@@ -102,21 +123,20 @@ def test_a_bet_the_provider_never_settles_goes_to_a_person_at_its_deadline(
     assert wallet_refunds(stack, bet.bet_ref) == []
 
 
-def test_a_bet_the_provider_resolves_itself_is_refunded_after_waiting_past_its_deadline(
+def test_a_bet_the_provider_resolves_itself_settles_after_waiting_past_its_deadline(
         stack: Stack, self_resolving: None) -> None:
     bet_id = place(stack, "pgsoft_resolving", fate="never")
     bet = stack.wait_for_state(bet_id, BetState.REFUNDED, BetState.IN_REVIEW,
                                BetState.SETTLED)
-    assert bet.state is BetState.REFUNDED, stack.kinds(bet_id)
+    assert bet.state is BetState.SETTLED, stack.kinds(bet_id)
     waits = [d for d in details(stack, bet_id, EventKind.CHECK_RESCHEDULED)
              if WAITING_FOR_PROVIDER in d["why"]]
     assert waits, "the deadline did not wait for the provider's own resolution"
     assert stack.reviews(bet_id) == []
     answers = details(stack, bet_id, EventKind.PROVIDER_ANSWERED)
-    assert answers[-1]["status"] == "cancelled" and answers[-1]["via"] == "mirror"
-    [decided] = details(stack, bet_id, EventKind.REFUND_DECIDED)
-    assert decided["why"] == "provider says the bet is cancelled"
-    assert EventKind.CANCEL_ANSWERED.value not in stack.kinds(bet_id)
+    assert answers[-1]["status"] == "settled" and answers[-1]["via"] == "mirror"
     truth = pg_sim(stack, "GET", "/_sim/truth")["bets"][bet.bet_ref]
-    assert truth["cancelled"] and not truth["fenced"]
-    assert len(wallet_refunds(stack, bet.bet_ref)) == 1
+    assert truth["settled"] and not truth["cancelled"]
+    assert bet.payout == Decimal(truth["settled_payout"])
+    assert pg_sim(stack, "GET", f"/_sim/pgsoft/rounds/{bet.bet_ref}")["self_resolved_at"]
+    assert wallet_refunds(stack, bet.bet_ref) == []

@@ -6,10 +6,9 @@ runs here, in this order, and nothing else touches the bets.
 
 - a deadline decision is never taken on a copy of the feed older than the moment it must
   cover: while the feed's pull is stuck the check waits, and once the feed shows the
-  provider's own cancel the bet is refunded once, paid by the provider;
-- the provider's cancel of a bet already in review closes the review as the refund it
-  is (the wallet pays the stake once, so the refund ends "paid by the provider"), and
-  the operator's settle that paid twice is refused;
+  provider's own resolution of the round the bet is settled with it, never refunded;
+- the provider's resolution of a bet already in review closes the review with its
+  result, and the operator's refund that would pay the stake back on top is refused;
 - the provider's rollback reported by the game server closes a deadline review too;
 - a fact that cannot close its review is attached to it, and a resolution that would
   move money against it is refused naming it; reconciliation opens no second review.
@@ -49,8 +48,8 @@ SELF_RESOLVE_AFTER = 4.0
 @pytest.fixture
 def by_hand(stack: Stack) -> Iterator[None]:
     """No worker runs: the test runs each check, pull and refund itself. The PG-like
-    simulator resolves bets pending SELF_RESOLVE_AFTER seconds itself, and pays their
-    stake back into the wallet."""
+    simulator resolves bets pending SELF_RESOLVE_AFTER seconds itself: it completes the
+    round (with what the book drew, 0 here)."""
     before = pg_sim(stack, "GET", "/_sim/knobs")["self_resolve_after"]
     pg_sim(stack, "POST", "/_sim/knobs", {"self_resolve_after": SELF_RESOLVE_AFTER})
     stack.stop_workers()
@@ -95,14 +94,10 @@ def refund(stack: Stack, bet_id: int) -> RefundOutcome:
     return run_refund(stack.context, bet_id, stack.bet(bet_id).check_attempt)
 
 
-def until_cancelled_at_the_provider(stack: Stack, bet: BetSnapshot) -> None:
-    """The provider resolves the bet itself, and pays its stake back into the wallet on
-    its own (its rollback, as the drills' provider pushes it)."""
-    wait_until(lambda: pg_sim(stack, "GET", "/_sim/truth")["bets"][bet.bet_ref]["cancelled"],
+def until_resolved_at_the_provider(stack: Stack, bet: BetSnapshot) -> None:
+    """The provider resolves the bet itself: it completes the round, paying nothing."""
+    wait_until(lambda: pg_sim(stack, "GET", "/_sim/truth")["bets"][bet.bet_ref]["settled"],
                timeout=15)
-    stack.sim("POST", "/_sim/rollback", {"provider": bet.provider, "bet_ref": bet.bet_ref,
-                                         "amount": "10.00", "currency": bet.currency})
-    assert len(wallet_refunds(stack, bet.bet_ref)) == 1
 
 
 def resolve(stack: Stack, bet: BetSnapshot, resolution: Resolution,
@@ -122,12 +117,12 @@ def in_deadline_review(stack: Stack) -> BetSnapshot:
     return bet
 
 
-def test_a_deadline_decision_waits_for_a_stuck_feed_and_then_takes_the_provider_s_cancel(
+def test_a_deadline_decision_waits_for_a_stuck_feed_and_then_takes_the_provider_s_result(
         stack: Stack, by_hand: None) -> None:
     bet = placed(stack, "pgsoft_reviewer", fate="never")
     pull(stack, "pgsoft_reviewer")  # the copy, fresh now: the bet is pending there
     stuck_pull(stack, "pgsoft_reviewer", for_seconds=60)
-    until_cancelled_at_the_provider(stack, bet)  # past the deadline, cancelled and paid
+    until_resolved_at_the_provider(stack, bet)  # past the deadline, completed there
     assert stack.context.clock() > bet.deadline
 
     assert check(stack, bet.id) is CheckOutcome.RESCHEDULED
@@ -138,12 +133,10 @@ def test_a_deadline_decision_waits_for_a_stuck_feed_and_then_takes_the_provider_
 
     stuck_pull(stack, "pgsoft_reviewer", for_seconds=-1)  # its lease runs out
     pull(stack, "pgsoft_reviewer")
-    assert check(stack, bet.id) is CheckOutcome.REFUND
-    assert refund(stack, bet.id) is RefundOutcome.REFUNDED
-    assert stack.bet(bet.id).state is BetState.REFUNDED
-    [refunded] = details(stack, bet.id, EventKind.BET_REFUNDED)
-    assert refunded["paid_by"] == "provider"
-    assert len(wallet_refunds(stack, bet.bet_ref)) == 1
+    assert check(stack, bet.id) is CheckOutcome.SETTLED
+    settled = stack.bet(bet.id)
+    assert settled.state is BetState.SETTLED and settled.payout == 0
+    assert wallet_refunds(stack, bet.bet_ref) == []
     assert stack.reviews(bet.id) == []
 
 
@@ -172,36 +165,32 @@ def test_a_copy_that_catches_up_while_a_check_reads_it_does_not_cover_the_old_ro
         stack: Stack, by_hand: None) -> None:
     bet = placed(stack, "pgsoft_reviewer", fate="never")
     pull(stack, "pgsoft_reviewer")  # pending there, the copy whole up to now
-    until_cancelled_at_the_provider(stack, bet)  # past the deadline: cancelled there
+    until_resolved_at_the_provider(stack, bet)  # past the deadline: completed there
 
     with pulled_right_after_the_rows_are_read(stack, "pgsoft_reviewer") as pulled:
-        outcome = check(stack, bet.id)  # reads "pending"; then the cancel is stored
+        outcome = check(stack, bet.id)  # reads "pending"; then the last hand is stored
 
     assert pulled, "the check never read the mirror"
     assert outcome is CheckOutcome.RESCHEDULED, "an old row taken for a covered one"
     assert stack.reviews(bet.id) == []
-    assert check(stack, bet.id) is CheckOutcome.REFUND
+    assert check(stack, bet.id) is CheckOutcome.SETTLED
 
 
-def test_the_provider_s_cancel_of_a_bet_in_review_closes_it_as_the_refund_it_is(
+def test_the_provider_s_resolution_of_a_bet_in_review_closes_it_with_its_result(
         stack: Stack, by_hand: None) -> None:
     bet = in_deadline_review(stack)
     [review] = stack.reviews(bet.id)
     assert review.reason == ReviewReason.DEADLINE.value
 
-    until_cancelled_at_the_provider(stack, bet)
-    pull(stack, "pgsoft_reviewer")  # the feed shows the cancel: the review takes it
+    until_resolved_at_the_provider(stack, bet)
+    pull(stack, "pgsoft_reviewer")  # the feed shows the last hand: the review takes it
     [closed] = stack.reviews(bet.id)
-    assert closed.resolved_at is not None and closed.resolution == Resolution.REFUNDED.value
+    assert closed.resolved_at is not None and closed.resolution == Resolution.SETTLED.value
     assert closed.operator == "provider:pgsoft_reviewer"
-    assert stack.bet(bet.id).state is BetState.REFUND_PENDING
+    assert stack.bet(bet.id).state is BetState.SETTLED
     with pytest.raises(IllegalTransition, match="no open review"):
-        resolve(stack, bet, Resolution.SETTLED, payout="20.00")  # what paid twice
-
-    assert refund(stack, bet.id) is RefundOutcome.REFUNDED
-    [refunded] = details(stack, bet.id, EventKind.BET_REFUNDED)
-    assert refunded["paid_by"] == "provider"
-    assert len(wallet_refunds(stack, bet.bet_ref)) == 1
+        resolve(stack, bet, Resolution.REFUNDED)  # the stake back on top of the result
+    assert wallet_refunds(stack, bet.bet_ref) == []
 
 
 def test_a_late_result_closes_a_review_that_waited_for_it(stack: Stack,

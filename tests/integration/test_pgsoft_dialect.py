@@ -1,7 +1,9 @@
-"""The PG Soft-like dialect end to end: the adapter reading the simulator's GetHistory over
-real HTTP. The feed lags, pages inclusively by row version, refuses wrong credentials and
-callers that come too often, resolves bets the provider never settles, and shows the
-provider's own corrections (another payout, a second record for one round).
+"""The PG Soft dialect end to end: the adapter reading the simulator's GetHistory over real
+HTTP. Each call carries a trace id (and, configured, PG's hash authentication); records
+are hands, a round final at its last; the feed lags, pages inclusively by row version,
+refuses wrong credentials and callers that come too often, resolves rounds the provider
+leaves pending, and shows the provider's own corrections (an adjusted hand, a round
+recorded as ended twice).
 
 The simulator is shared with the other tests: every test uses its own random round ids,
 starts reading at a version just before its bets exist, and restores any knob it sets.
@@ -11,21 +13,33 @@ from __future__ import annotations
 
 import contextlib
 import json
+import os
+import re
 import secrets
 import socket
 import time
+import uuid
 from collections.abc import Callable
 from datetime import timedelta
 from decimal import Decimal
 from typing import Any
 
 import pytest
+import requests
 
+from betguard.models.answers import Hand
+from betguard.models.hands import fold
 from betguard.providers.base import HistoryPage, HistoryRow, ProviderStatus
 from betguard.providers.client_settings import ProviderClientSettings
 from betguard.providers.errors import ProviderInvalidResponse, ProviderRejected, ProviderUnavailable
-from betguard.providers.pgsoft import PATH, PgSoftProvider
-from tests.integration.harness import Stack, sim_call, sim_knobs, wait_until
+from betguard.providers.pgsoft import (
+    PATH,
+    PgSoftProvider,
+    form_body,
+    hash_headers,
+    traced_path,
+)
+from tests.integration.harness import PGSOFT_SALT_ENV, Stack, sim_call, sim_knobs, wait_until
 
 pytestmark = pytest.mark.integration
 
@@ -39,11 +53,16 @@ def secret_of(stack: Stack) -> str:
 
 
 def adapter(stack: Stack, *, secret: str | None = None, operator_token: str = OPERATOR,
-            **settings: Any) -> PgSoftProvider:
+            hashed: bool = True, **settings: Any) -> PgSoftProvider:
+    """The adapter as the test stack configures it: PG's hash authentication on (the
+    simulator requires it), unless ``hashed`` is False."""
     settings.setdefault("base_url", stack.pgsoft_sim_url)
+    options = {"operator_token": operator_token}
+    if hashed:
+        options["hash_salt_env"] = PGSOFT_SALT_ENV
     return PgSoftProvider(ProviderClientSettings(
         name="pgsoft", secret=secret or secret_of(stack), read_timeout=10.0,
-        options={"operator_token": operator_token}, **settings))
+        options=options, **settings))
 
 
 def new_ref() -> str:
@@ -99,6 +118,12 @@ class Reader:
     def of(self, ref: str) -> list[HistoryRow]:
         return [row for row in self.latest.values() if row.bet_ref == ref]
 
+    def round(self, ref: str) -> HistoryRow | None:
+        """The round as betguard reads it: its hands folded."""
+        rows = fold(self.of(ref))
+        assert len(rows) <= 1, rows
+        return rows[0] if rows else None
+
     def wait_for(self, match: Callable[[HistoryRow], bool], what: str) -> HistoryRow:
         def found() -> HistoryRow | None:
             self.pull()
@@ -120,12 +145,14 @@ def test_a_bet_shows_in_the_feed_first_pending_then_settled_only_after_the_feed_
         pending = feed.wait_for(lambda r: r.bet_ref == ref, f"for round {ref}")
         settled = feed.wait_for(lambda r: r.bet_ref == ref and r.status is ProviderStatus.SETTLED,
                                 f"settling round {ref}")
-    assert pending.status is ProviderStatus.PENDING and pending.payout is None
-    assert [row.status for row in feed.states[settled.row_id]] == [
-        ProviderStatus.PENDING, ProviderStatus.SETTLED]
-    assert settled.row_id == pending.row_id and settled.version > pending.version
-    assert (settled.payout, settled.stake, settled.currency) == (
-        Decimal("0.30"), Decimal("0.10"), "EUR")
+    # the first hand (the stake, not the last), then the last hand paying the result
+    assert (pending.status, pending.hand, pending.stake) == (
+        ProviderStatus.PENDING, Hand.NOT_LAST, Decimal("0.10"))
+    assert settled.row_id != pending.row_id and settled.version > pending.version
+    assert (settled.hand, settled.payout, settled.currency) == (Hand.LAST, Decimal("0.30"), "EUR")
+    round_ = feed.round(ref)
+    assert round_ is not None and (round_.status, round_.stake, round_.payout, round_.hands) == (
+        ProviderStatus.SETTLED, Decimal("0.10"), Decimal("0.30"), 2)
     assert pending.placed_at is not None and settled.settled_at is not None
     # each state was listed only once the lag had passed since it happened
     assert pending.version >= ms(pending.placed_at.timestamp()) + LAG * 1000 - 1
@@ -134,7 +161,7 @@ def test_a_bet_shows_in_the_feed_first_pending_then_settled_only_after_the_feed_
         milliseconds=1)
     # a record id beyond 2^53 came through exactly
     record = sim(stack, "GET", f"/_sim/pgsoft/rounds/{ref}")
-    assert int(settled.row_id) > 2**53 and settled.row_id == str(record["bet_id"])
+    assert int(pending.row_id) > 2**53 and pending.row_id == str(record["bet_id"])
 
 
 def ms(seconds: float) -> int:
@@ -158,7 +185,7 @@ def test_pages_of_1500_continue_from_the_cursor_and_every_record_arrives(stack: 
                                                                  boundary.version)
     mine = [row for page in pages for row in page.rows if row.bet_ref in refs]
     assert {row.bet_ref for row in mine} == refs
-    assert len({row.row_id for row in mine}) == len(refs)  # one record per round
+    assert len({row.row_id for row in mine}) == len(refs)  # one hand per round here
     assert len(mine) == len(refs) + len(pages) - 1  # each boundary row came twice
     assert all(row.status is ProviderStatus.SETTLED for row in mine)
     assert feed.of(never_seen) == []  # a bet the provider never saw never shows
@@ -186,12 +213,36 @@ def test_a_wrong_secret_or_operator_is_refused(stack: Stack) -> None:
     since = time.time()
     with pytest.raises(ProviderRejected, match="GetHistory error 1204"):
         adapter(stack, secret="not-the-secret").fetch_history(FEED, None)
-    with pytest.raises(ProviderRejected, match="GetHistory error 1204"):
+    with pytest.raises(ProviderRejected, match="GetHistory error 1204") as refused:
         adapter(stack, operator_token="another-operator").fetch_history(FEED, None)
     calls = sim(stack, "GET", f"/_sim/log?since={since}")["requests"]
     # errors come in the body of an HTTP 200, and every call is in the simulator's log
     assert [(c["method"], c["path"], c["status"]) for c in calls if c["path"] == PATH][:2] == [
         ("POST", PATH, 200), ("POST", PATH, 200)]
+    # the call's own trace id is in the message, for PG support
+    assert re.search(r"trace_id [0-9a-f-]{36}", str(refused.value))
+
+
+def test_a_call_without_a_trace_id_is_refused_as_an_invalid_request(stack: Stack) -> None:
+    body = form_body(OPERATOR, secret_of(stack), 1, 1500)
+    url = stack.pgsoft_sim_url + traced_path(str(uuid.uuid4()))
+    signed = {"Content-Type": "application/x-www-form-urlencoded",
+              **hash_headers(OPERATOR, os.environ[PGSOFT_SALT_ENV], url, body)}
+    untraced = requests.post(stack.pgsoft_sim_url + PATH, data=body, timeout=10,
+                             headers=signed)
+    assert untraced.json()["error"]["code"] == "1034"
+    assert "trace_id" in untraced.json()["error"]["message"]
+    traced = requests.post(url, data=body, timeout=10, headers=signed)
+    assert traced.json()["error"] is None
+
+
+def test_a_call_without_pg_s_hash_authentication_is_refused_where_it_is_required(
+    stack: Stack,
+) -> None:
+    with pytest.raises(ProviderRejected, match="GetHistory error 1204") as refused:
+        adapter(stack, hashed=False).fetch_history(FEED, None)
+    assert "x-date" in str(refused.value)
+    adapter(stack).fetch_history(FEED, str(now_ms()))  # the same call, hashed, is answered
 
 
 def test_a_provider_outage_is_no_answer_and_another_status_is_an_invalid_answer(
@@ -225,27 +276,41 @@ def test_a_feed_called_too_often_is_told_to_come_back_later(stack: Stack) -> Non
         with pytest.raises(ProviderUnavailable) as refused:
             provider.fetch_history(FEED, str(now_ms()))
     assert type(refused.value) is ProviderUnavailable  # later, not an invalid answer
-    assert "3021" in str(refused.value) and "called too often" in str(refused.value)
+    assert "1200" in str(refused.value) and "called too often" in str(refused.value)
     provider.fetch_history(FEED, str(now_ms()))  # with the knob back at 0, no gap is asked
 
 
-def test_a_bet_the_provider_never_settles_is_refunded_by_the_provider_itself(
+def test_a_round_the_provider_leaves_pending_is_completed_by_the_provider_itself(
     stack: Stack,
 ) -> None:
     feed, ref = Reader(adapter(stack)), new_ref()
     with knobs(stack, self_resolve_after=1.0):
         register(stack, {"bet_ref": ref, "fate": "never"})
-        refunded = feed.wait_for(
-            lambda r: r.bet_ref == ref and r.status is ProviderStatus.CANCELLED,
-            f"refunding round {ref}")
-    assert refunded.payout is None
-    assert refunded.placed_at is not None and refunded.settled_at is not None
-    assert refunded.settled_at - refunded.placed_at >= timedelta(milliseconds=999)
-    assert ProviderStatus.SETTLED not in [row.status for row in feed.states[refunded.row_id]]
+        feed.wait_for(lambda r: r.bet_ref == ref and r.hand is Hand.LAST,
+                      f"completing round {ref}")
+    round_ = feed.round(ref)
+    assert round_ is not None and (round_.status, round_.payout) == (ProviderStatus.SETTLED,
+                                                                     Decimal("0"))
+    assert round_.placed_at is not None and round_.settled_at is not None
+    assert round_.settled_at - round_.placed_at >= timedelta(milliseconds=999)
     fact = sim(stack, "GET", "/_sim/truth")["bets"][ref]
-    assert (fact["status_now"], fact["cancelled"], fact["fenced"], fact["settled"]) == (
-        "cancelled", True, False, False)
+    assert (fact["status_now"], fact["cancelled"], fact["settled"]) == ("settled", False, True)
     assert sim(stack, "GET", f"/_sim/pgsoft/rounds/{ref}")["self_resolved_at"] is not None
+
+
+def test_a_free_spin_round_comes_as_hands_that_pay_the_round_only_together(
+    stack: Stack,
+) -> None:
+    feed, ref = Reader(adapter(stack)), new_ref()
+    with knobs(stack, free_spin_share=1.0):
+        register(stack, {"bet_ref": ref, "fate": "returned", "payout": "10.00"})
+        feed.wait_for(lambda r: r.bet_ref == ref and r.hand is Hand.LAST, f"round {ref}")
+    hands = sorted(feed.of(ref), key=lambda row: row.version)
+    assert [row.hand for row in hands] == [Hand.NOT_LAST, Hand.NOT_LAST, Hand.LAST]
+    assert [row.payout for row in hands] == [Decimal("0"), Decimal("5"), Decimal("5")]
+    round_ = feed.round(ref)
+    assert round_ is not None and (round_.payout, round_.stake, round_.hands) == (
+        Decimal("10"), Decimal("10"), 3)
 
 
 def test_an_altered_payout_and_a_duplicate_record_show_in_the_feed(stack: Stack) -> None:
@@ -257,16 +322,19 @@ def test_an_altered_payout_and_a_duplicate_record_show_in_the_feed(stack: Stack)
     sim(stack, "POST", f"/_sim/pgsoft/rounds/{ref}/payout", {"payout": "6.50"})
     altered = feed.wait_for(lambda r: r.row_id == first.row_id and r.payout != first.payout,
                             f"re-paying round {ref}")
-    assert (altered.payout, altered.status) == (Decimal("6.50"), ProviderStatus.SETTLED)
+    assert (altered.payout, altered.hand) == (Decimal("6.50"), Hand.ADJUSTED)
     assert altered.version > first.version and altered.settled_at == first.settled_at
+    round_ = feed.round(ref)
+    assert round_ is not None and round_.payout == Decimal("6.50")
 
     added = sim(stack, "POST", f"/_sim/pgsoft/rounds/{ref}/duplicate", {"payout": "5.00"},
                 expect=201)
     second = feed.wait_for(lambda r: r.bet_ref == ref and r.row_id != first.row_id,
                            f"a second record of round {ref}")
     assert second.row_id == str(added["bet_id"])
-    assert (second.status, second.payout) == (ProviderStatus.SETTLED, Decimal("5.00"))
-    assert len(feed.of(ref)) == 2
+    assert (second.hand, second.payout) == (Hand.LAST, Decimal("5.00"))
+    # a round ended twice is not folded: its rows stay apart, for a person
+    assert len(fold(feed.of(ref))) == 2
 
 
 def test_a_payout_of_a_round_without_a_result_cannot_be_altered(stack: Stack) -> None:

@@ -54,6 +54,9 @@ class Knobs:
     feed_lag_range: tuple[float, float] = (0.0, 0.0)
     feed_min_interval: float = 0.0
     self_resolve_after: float = 0.0
+    # PG-like feed: the share of rounds with free spins (their result comes as two more
+    # hands, the payout split between them).
+    free_spin_share: float = 0.0
 
     def as_dict(self) -> dict[str, Any]:
         """A JSON-ready form (tuples become lists)."""
@@ -152,4 +155,5 @@ _CHECKS: dict[str, Callable[[str, object], Any]] = {
     "feed_lag_range": _interval,
     "feed_min_interval": _non_negative,
     "self_resolve_after": _non_negative,
+    "free_spin_share": _rate,
 }

@@ -1,47 +1,47 @@
-"""The simulator's PG Soft-like provider: no status call, no cancel, only a bet history.
+"""The simulator's PG Soft provider: no status call, no cancel, only a bet history.
 
-Modelled on PG Soft's ``GetHistory``: one call, ``POST /Bet/v4/GetHistory``, with a
+Modelled on PG Soft's ``GetHistory`` as public sources describe it
+(docs/providers/pgsoft.md): ``POST /Bet/v4/GetHistory?trace_id=<uuid>`` with a
 form-encoded body (``operator_token``, ``secret_key``, ``bet_type=1``, ``row_version``,
-``count``) and HMAC headers::
+``count``). A call without a UUID ``trace_id`` is refused (1034). With
+``SIMULATOR_PGSOFT_HASH_SALT`` set, PG's optional hash authentication is required too
+(``x-date`` the UTC date ``YYYYMMDD``, ``x-content-sha256`` the body's SHA-256 hex, and
+``Authorization: PWS-HMAC-SHA256 Credential=<date>/<operator_token>/pws/v1,
+SignedHeaders=host;x-content-sha256;x-date,Signature=<hex HMAC-SHA256(salt, host +
+content hash + date)>``).
 
-    x-date: <unix seconds>
-    Authorization: PWS-HMAC-SHA256 Credential=<operator_token>, Signature=<hex>
-    Signature = hex(HMAC-SHA256(secret, "POST\\n<path>\\n<x-date>\\n<sha256 hex of the body>"))
-
-Every answer the provider gives is HTTP 200 with ``{"data": [...] | null, "error": null |
-{"code": "...", "message": "..."}}``; only an outage (or an injected 503) is another
-status. The error codes (:data:`ERRORS`):
-
-* ``1034`` invalid request: a parameter is missing, malformed or out of range;
-* ``1204`` invalid operator: unknown ``operator_token`` or wrong ``secret_key``;
-* ``1301`` invalid signature: the HMAC headers are missing, malformed, stale or wrong;
-* ``1200`` internal error: try again later;
-* ``3021`` too many requests: called sooner than ``feed_min_interval`` after the last
-  answered call (refused calls do not count, so a client that waits gets through).
+Every answer is HTTP 200 with ``{"data": [...] | null, "error": null | {"code": "...",
+"message": "...", "traceId": "..."}}``; only an outage (or an injected 503) is another
+status. The error codes (:data:`ERRORS`): ``1034`` invalid request, ``1204`` invalid
+operator (unknown ``operator_token``, wrong ``secret_key`` or hash), ``1200`` internal
+error -- also the answer to a call sooner than ``feed_min_interval`` after the last
+answered one (PG's own rate-limit answer has no public source; refused calls do not
+count, so a client that waits gets through).
 
 The feed. Bets registered (``POST /_sim/bets``) with a canonical decimal ``bet_ref``
 below 2^63 are this provider's rounds (``parentBetId``); other refs, and bets of fate
-"unknown", never appear. A round's record (``betId``: 2^60 plus a sequence, beyond
-what a float holds exactly) shows a while after each state change (knob
-``feed_lag_range``, drawn per change): "running" once the provider knows the bet,
-"completed" with its ``winAmount`` once it has a result, "refunded" when the provider
-resolved a bet that stayed pending ``self_resolve_after`` seconds itself. Each change
-that shows gets a new ``rowVersion`` (ms, strictly increasing: always above any version
-handed out before, so a client's cursor never skips a change, and no two records share
-one, so a page always progresses). A page lists the records whose current version is
-at or above ``row_version`` (inclusive: the boundary record comes again), by version,
-at most ``count``. A state that shows late never replaces a newer one.
+"unknown", never appear. One record is one *hand* (``betId``: 2^60 plus a sequence,
+beyond what a float holds exactly), with PG's public field list: ``handsStatus`` 1 (not
+the last hand), 2 (the last hand) or 3 (adjusted), ``transactionType`` 1 (cash) or 3
+(free game). A round the provider knows before its result shows its first hand (the
+stake, no win, not the last) a while after it becomes known (knob ``feed_lag_range``);
+its result shows as its last hand, paying the payout. A share of rounds (knob
+``free_spin_share``) are free-spin rounds: their result comes as two free-game hands,
+the payout split between them. A round that stays pending ``self_resolve_after``
+seconds is resolved by the provider itself -- PG's documents say it resolves pending
+bets after an interval (60 minutes by default) without saying how the round ends; here
+it completes with the result the book drew (0 if none), as a scenario: the book then
+shows it settled at that moment.
 
-A self-resolution is recorded in the book (``cancelled``: the bet never settles, and
-``/_sim/truth`` shows it cancelled, not fenced). PG has no cancel API, so nothing
-else is ever cancelled or fenced. Nothing in the book runs on a timer: the changes due
-are applied before every request the simulator serves (controls included).
+Each hand's change that shows gets a new ``rowVersion`` (ms, strictly increasing, never
+shared, so a page always progresses). A page lists the records whose current version
+is at or above ``row_version`` (inclusive: the boundary record comes again), by
+version, at most ``count``. Nothing runs on a timer: the changes due are applied before
+every request the simulator serves (controls included).
 
 Unsigned controls for reconciliation tests (``/_sim/pgsoft/...``): alter a settled
-round's payout (a new version of its record with another ``winAmount``; the book's
-decided payout stays), add a duplicate record (a second ``betId`` for the round,
-completed), and read a round's records. A round betguard never heard of is simply a
-bet registered here and never placed with betguard.
+round's payout (its last hand adjusted, handsStatus 3; the book's payout stays), add a
+duplicate last hand (the round recorded as ended twice), and read a round's records.
 """
 
 from __future__ import annotations
@@ -73,30 +73,30 @@ T = TypeVar("T")
 
 PATH = "/Bet/v4/GetHistory"
 OPERATOR_TOKEN_ENV = "SIMULATOR_PGSOFT_OPERATOR_TOKEN"  # noqa: S105 - a variable name
+HASH_SALT_ENV = "SIMULATOR_PGSOFT_HASH_SALT"
 DEFAULT_OPERATOR_TOKEN = "test-operator"  # noqa: S105 - the test stack's operator
 MIN_COUNT, MAX_COUNT = 1500, 5000
-MAX_SKEW_SECONDS = 300
 BET_ID_BASE = 2**60  # betIds above 2^53: a client that reads them as floats loses digits
 GAME_ID = 1543462
 PLAYER = "sim-player"
 
 INVALID_REQUEST = "1034"
 INVALID_OPERATOR = "1204"
-INVALID_SIGNATURE = "1301"
 INTERNAL_ERROR = "1200"
-TOO_MANY_REQUESTS = "3021"
 ERRORS = {
     INVALID_REQUEST: "invalid request",
     INVALID_OPERATOR: "invalid operator",
-    INVALID_SIGNATURE: "invalid signature",
-    INTERNAL_ERROR: "internal error, try again later",
-    TOO_MANY_REQUESTS: "too many requests, try again later",
+    INTERNAL_ERROR: "internal server error",
 }
 
-RUNNING, COMPLETED, REFUNDED = "running", "completed", "refunded"
+NOT_LAST, LAST, ADJUSTED = 1, 2, 3  # handsStatus
+CASH, FREE_GAME = 1, 3  # transactionType
 _ROUND = re.compile(r"[1-9][0-9]{0,18}")
 _AUTHORIZATION = re.compile(
-    r"PWS-HMAC-SHA256 Credential=([A-Za-z0-9._:-]{1,128}), Signature=([0-9a-f]{64})")
+    r"PWS-HMAC-SHA256 Credential=([0-9]{8})/([A-Za-z0-9._:-]{1,128})/pws/v1,"
+    r"SignedHeaders=host;x-content-sha256;x-date,Signature=([0-9a-f]{64})")
+_TRACE_ID = re.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-"
+                       r"[0-9a-fA-F]{12}")
 _DIGITS = re.compile(r"[0-9]{1,19}")
 _FORM_KEYS = ("operator_token", "secret_key", "bet_type", "row_version", "count")
 
@@ -110,77 +110,100 @@ def round_id(bet_ref: str) -> int | None:
     return value if value < 2**63 else None
 
 
-def signature(secret: str, method: str, path: str, x_date: str, body: bytes) -> str:
-    """The request signature as this provider computes it."""
-    message = "\n".join([method, path, x_date, hashlib.sha256(body).hexdigest()])
-    return hmac.new(secret.encode(), message.encode(), hashlib.sha256).hexdigest()
+def hash_signature(salt: str, host: str, content_sha256: str, x_date: str) -> str:
+    """The signature of PG's hash authentication, as this provider computes it."""
+    return hmac.new(salt.encode(), f"{host}{content_sha256}{x_date}".encode(),
+                    hashlib.sha256).hexdigest()
 
 
-def check_signature(secret: str, headers: dict[str, str], *, method: str, path: str,
-                    body: bytes, operator_token: str, now: float) -> str | None:
-    """What is wrong with a request's HMAC headers, or None when they prove it."""
+def check_hash(salt: str, headers: dict[str, str], *, body: bytes, operator_token: str,
+               now: float) -> str | None:
+    """What is wrong with a request's hash authentication, or None when it proves it."""
     lowered = {key.lower(): value for key, value in headers.items()}
     x_date = lowered.get("x-date", "")
-    if not re.fullmatch(r"[0-9]{1,12}", x_date):
-        return "x-date: missing or not unix seconds"
-    if abs(now - int(x_date)) > MAX_SKEW_SECONDS:
-        return f"x-date: {int(now - int(x_date))} s from now (at most {MAX_SKEW_SECONDS})"
+    today = time.strftime("%Y%m%d", time.gmtime(now))
+    if x_date != today:
+        return f"x-date: {x_date[:20]!r} is not today's UTC date {today} (YYYYMMDD)"
+    content = hashlib.sha256(body).hexdigest()
+    if lowered.get("x-content-sha256", "") != content:
+        return "x-content-sha256: missing or not the SHA-256 hex of the body"
     found = _AUTHORIZATION.fullmatch(lowered.get("authorization", ""))
     if found is None:
-        return "Authorization: missing or not 'PWS-HMAC-SHA256 Credential=..., Signature=...'"
-    if found.group(1) != operator_token:
-        return "Authorization: the credential is not the operator_token of the form"
-    expected = signature(secret, method, path, x_date, body)
-    if not hmac.compare_digest(expected, found.group(2)):
+        return ("Authorization: missing or not 'PWS-HMAC-SHA256 Credential=<date>/"
+                "<operator_token>/pws/v1,SignedHeaders=host;x-content-sha256;x-date,"
+                "Signature=<hex>'")
+    if found.group(1) != x_date or found.group(2) != operator_token:
+        return "Authorization: the credential is not <x-date>/<operator_token>/pws/v1"
+    expected = hash_signature(salt, lowered.get("host", ""), content, x_date)
+    if not hmac.compare_digest(expected, found.group(3)):
         return "Authorization: the signature does not match the request"
     return None
 
 
 @dataclass
 class Record:
-    """One bet row at the provider, in the state the feed lists now."""
+    """One hand of a round at the provider, in the state the feed lists now."""
 
     bet_id: int
     bet_ref: str
-    stake: Decimal
+    hands_status: int
+    transaction_type: int
+    bet_amount: Decimal
+    win: Decimal
     currency: str
     placed_at: float
-    status: str
-    payout: Decimal
-    ended_at: float | None
+    ended_at: float
     at: float  # when this state happened at the provider (orders states)
     version: int = 0
 
     def row(self) -> dict[str, Any]:
-        """The record as GetHistory words it (amounts as JSON numbers, ids as integers)."""
+        """The record as GetHistory words it: PG's public field list, amounts as JSON
+        numbers, ids and times as integers."""
         return {
-            "betId": self.bet_id,
             "parentBetId": int(self.bet_ref),
+            "betId": self.bet_id,
             "playerName": PLAYER,
             "gameId": GAME_ID,
             "betType": 1,
-            "betAmount": _number(self.stake),
-            "winAmount": _number(self.payout),
+            "transactionType": self.transaction_type,
+            "platform": 2,
             "currency": self.currency,
-            "betTime": _ms(self.placed_at),
-            "betEndTime": None if self.ended_at is None else _ms(self.ended_at),
+            "betAmount": _number(self.bet_amount),
+            "winAmount": _number(self.win),
+            "jackpotRtpContributionAmount": 0,
+            "jackpotContributionAmount": 0,
+            "jackpotWinAmount": 0,
+            "balanceBefore": 0,
+            "balanceAfter": 0,
+            "handsStatus": self.hands_status,
             "rowVersion": self.version,
-            "betStatus": self.status,
+            "betTime": _ms(self.placed_at),
+            "betEndTime": _ms(self.ended_at),
+            "isFeatureBuy": False,
         }
+
+
+@dataclass(frozen=True)
+class Hand:
+    """What one hand records: its status, kind, stake and win."""
+
+    hands_status: int
+    transaction_type: int
+    bet_amount: Decimal
+    win: Decimal
 
 
 @dataclass(order=True)
 class Change:
-    """A state of a record, waiting until it shows in the feed (``visible_at``)."""
+    """A state of a hand, waiting until it shows in the feed (``visible_at``)."""
 
     visible_at: float
     seq: int
     bet_id: int = field(compare=False)
     bet_ref: str = field(compare=False)
-    status: str = field(compare=False)
+    hand: Hand = field(compare=False)
     at: float = field(compare=False)
-    payout: Decimal = field(compare=False)
-    ended_at: float | None = field(default=None, compare=False)  # None: ``at`` (or running)
+    ended_at: float = field(compare=False)
 
 
 @dataclass
@@ -192,9 +215,10 @@ class Feed:
     next_id: int = 1
     last_version: int = 0
     adopted: int = 0  # bets of the book looked at so far (the book only grows)
-    bet_ids: dict[str, int] = field(default_factory=dict)  # round ref -> its record
-    watched: dict[str, SimBet] = field(default_factory=dict)  # may still self-resolve
-    resolved: dict[str, float] = field(default_factory=dict)  # ref -> when
+    hands: dict[str, list[int]] = field(default_factory=dict)  # round ref -> its hand ids
+    watched: dict[str, SimBet] = field(default_factory=dict)  # shown, result not yet
+    resolved: dict[str, float] = field(default_factory=dict)  # ref -> when, by the provider
+    first_visible: dict[str, float] = field(default_factory=dict)  # ref -> its first hand's
     changes: list[Change] = field(default_factory=list)  # heap by visible_at
     seq: itertools.count[int] = field(default_factory=itertools.count)
     records: dict[int, Record] = field(default_factory=dict)
@@ -204,46 +228,70 @@ class Feed:
     # -- what happened at the provider -----------------------------------------
 
     def advance(self, now: float, knobs: Knobs) -> None:
-        """Apply everything due at ``now``: new bets, self-resolutions, visible changes."""
-        self._adopt(knobs)
-        self._self_resolve(now, knobs)
+        """Apply everything due at ``now``: new rounds, results, self-resolutions, and the
+        changes that became visible."""
+        self._adopt(now, knobs)
+        self._finish(now, knobs)
         self._publish(now)
 
-    def _adopt(self, knobs: Knobs) -> None:
+    def _adopt(self, now: float, knobs: Knobs) -> None:
         bets = self.book.bets
         if len(bets) == self.adopted:
             return
         for bet in itertools.islice(bets.values(), self.adopted, None):
-            self._adopt_one(bet, knobs)
+            self._adopt_one(bet, now, knobs)
         self.adopted = len(bets)
 
-    def _adopt_one(self, bet: SimBet, knobs: Knobs) -> None:
+    def _adopt_one(self, bet: SimBet, now: float, knobs: Knobs) -> None:
         if round_id(bet.bet_ref) is None or bet.fate is Fate.UNKNOWN or bet.cancelled:
             return  # not this provider's round, never seen by it, or refused at once
-        bet_id = self.bet_ids[bet.bet_ref] = self._new_id()
+        self.hands[bet.bet_ref] = []
         known = bet.known_from
-        if bet.result_at is None or bet.result_at > known:
-            self._schedule(bet_id, bet, RUNNING, known, Decimal("0"), knobs)
-            self.watched[bet.bet_ref] = bet
-        if bet.result_at is not None and bet.payout is not None:
-            self._schedule(bet_id, bet, COMPLETED, max(bet.result_at, known), bet.payout, knobs)
-
-    def _self_resolve(self, now: float, knobs: Knobs) -> None:
-        """Refund the bets that stayed pending ``self_resolve_after`` s past their placing."""
-        after = knobs.self_resolve_after
-        if after <= 0:
+        if bet.result_at is not None and bet.result_at <= known and bet.payout is not None:
+            self._schedule_result(bet, max(bet.result_at, known), bet.stake, knobs)
             return
+        first = Hand(NOT_LAST, CASH, bet.stake, Decimal("0"))
+        lag = _draw(self.book, knobs.feed_lag_range)
+        self._schedule(self._new_hand(bet.bet_ref), bet.bet_ref, first, known, known, lag)
+        self.first_visible[bet.bet_ref] = known + lag
+        self.watched[bet.bet_ref] = bet
+
+    def _finish(self, now: float, knobs: Knobs) -> None:
+        """Each watched round whose result came shows it; one pending
+        ``self_resolve_after`` seconds past its placing is completed by the provider."""
+        after = knobs.self_resolve_after
         for ref, bet in list(self.watched.items()):
-            if bet.result_at is not None and now >= bet.result_at:
-                del self.watched[ref]  # settled: nothing left to resolve
-                continue
+            due = bet.result_at is not None and bet.payout is not None and now >= bet.result_at
             deadline = max(_placed(bet) + after, bet.known_from)
-            if now < deadline or (bet.result_at is not None and bet.result_at <= deadline):
+            resolves = after > 0 and now >= deadline and (
+                bet.result_at is None or bet.result_at > deadline)
+            if resolves:
+                bet.result_at = deadline  # the book's truth: settled by the provider then
+                bet.payout = bet.payout if bet.payout is not None else Decimal("0")
+                self.resolved[ref] = deadline
+            elif not due:
                 continue
             del self.watched[ref]
-            bet.cancelled = True  # the book's truth: cancelled, never settled
-            self.resolved[ref] = deadline
-            self._schedule(self.bet_ids[ref], bet, REFUNDED, deadline, Decimal("0"), knobs)
+            assert bet.result_at is not None  # noqa: S101 - due or resolved: it has one
+            self._schedule_result(bet, bet.result_at, Decimal("0"), knobs)
+
+    def _schedule_result(self, bet: SimBet, at: float, stake: Decimal, knobs: Knobs) -> None:
+        """The round's result as its last hands, all showing at once, in order."""
+        payout = bet.payout if bet.payout is not None else Decimal("0")
+        # Never before the round's first hand: the provider writes a round's hands in order.
+        lag = max(_draw(self.book, knobs.feed_lag_range),
+                  self.first_visible.get(bet.bet_ref, at) - at)
+        free_spins = knobs.free_spin_share > 0 and self.book.rng.random() < knobs.free_spin_share
+        if free_spins:
+            first = (payout / 2).quantize(Decimal("0.01"))
+            hands = [Hand(NOT_LAST, FREE_GAME, Decimal("0"), first),
+                     Hand(LAST, FREE_GAME, Decimal("0"), payout - first)]
+            if stake > 0:
+                hands.insert(0, Hand(NOT_LAST, CASH, stake, Decimal("0")))
+        else:
+            hands = [Hand(LAST, CASH, stake, payout)]
+        for hand in hands:
+            self._schedule(self._new_hand(bet.bet_ref), bet.bet_ref, hand, at, at, lag)
 
     def _publish(self, now: float) -> None:
         while self.changes and self.changes[0].visible_at <= now:
@@ -251,29 +299,24 @@ class Feed:
             record = self.records.get(change.bet_id)
             if record is not None and change.at < record.at:
                 continue  # an older state showing late never replaces a newer one
-            if change.status == COMPLETED and change.bet_ref in self.resolved and \
-                    self.bet_ids.get(change.bet_ref) == change.bet_id:
-                continue  # the provider refunded the round before its result came
             self.last_version = max(_ms(change.visible_at), self.last_version + 1)
-            self.records[change.bet_id] = self._recorded(change)
+            bet = self.book.bets[change.bet_ref]
+            hand = change.hand
+            self.records[change.bet_id] = Record(
+                change.bet_id, change.bet_ref, hand.hands_status, hand.transaction_type,
+                hand.bet_amount, hand.win, bet.currency, _placed(bet), change.ended_at,
+                change.at, self.last_version)
             self.index.append((self.last_version, change.bet_id))
 
-    def _recorded(self, change: Change) -> Record:
-        bet = self.book.bets[change.bet_ref]
-        ended = None if change.status == RUNNING else (
-            change.at if change.ended_at is None else change.ended_at)
-        return Record(change.bet_id, change.bet_ref, bet.stake, bet.currency, _placed(bet),
-                      change.status, change.payout, ended, change.at, self.last_version)
+    def _schedule(self, bet_id: int, bet_ref: str, hand: Hand, at: float, ended_at: float,
+                  lag: float) -> None:
+        heapq.heappush(self.changes, Change(at + lag, next(self.seq), bet_id, bet_ref, hand,
+                                            at, ended_at))
 
-    def _schedule(self, bet_id: int, bet: SimBet, status: str, at: float, payout: Decimal,
-                  knobs: Knobs, ended_at: float | None = None) -> None:
-        lag = _draw(self.book, knobs.feed_lag_range)
-        heapq.heappush(self.changes, Change(at + lag, next(self.seq), bet_id, bet.bet_ref,
-                                            status, at, payout, ended_at))
-
-    def _new_id(self) -> int:
+    def _new_hand(self, bet_ref: str) -> int:
         bet_id = BET_ID_BASE + self.next_id
         self.next_id += 1
+        self.hands[bet_ref].append(bet_id)
         return bet_id
 
     # -- what the API and the controls read or change --------------------------
@@ -291,21 +334,33 @@ class Feed:
                 break
         return rows
 
-    def alter_payout(self, bet: SimBet, payout: Decimal, now: float, knobs: Knobs) -> int:
-        """A new state of a settled round's record, paying ``payout`` (its end time stays
-        the round's)."""
-        bet_id = self.bet_ids[bet.bet_ref]
-        self._schedule(bet_id, bet, COMPLETED, now, payout, knobs, _ended(bet))
-        return bet_id
+    def last_hand(self, bet_ref: str) -> Record | None:
+        """The round's last hand as shown (None: its result has not shown)."""
+        shown = [self.records[i] for i in self.hands.get(bet_ref, []) if i in self.records]
+        closing = [record for record in shown if record.hands_status != NOT_LAST]
+        return closing[0] if closing else None
+
+    def alter_payout(self, bet: SimBet, last: Record, payout: Decimal, now: float,
+                     knobs: Knobs) -> int:
+        """The round's last hand adjusted (handsStatus 3) so the round pays ``payout``
+        (its end time stays the round's)."""
+        others = sum((self.records[i].win for i in self.hands[bet.bet_ref]
+                      if i in self.records and i != last.bet_id), start=Decimal("0"))
+        hand = Hand(ADJUSTED, last.transaction_type, last.bet_amount, payout - others)
+        self._schedule(last.bet_id, bet.bet_ref, hand, now, last.ended_at,
+                       _draw(self.book, knobs.feed_lag_range))
+        return last.bet_id
 
     def duplicate(self, bet: SimBet, payout: Decimal, now: float, knobs: Knobs) -> int:
-        """A second, completed record for the same round."""
-        bet_id = self._new_id()
-        self._schedule(bet_id, bet, COMPLETED, now, payout, knobs, _ended(bet))
+        """A second last hand for the same round: the round recorded as ended twice."""
+        bet_id = self._new_hand(bet.bet_ref)
+        ended = _ended(bet)
+        self._schedule(bet_id, bet.bet_ref, Hand(LAST, CASH, Decimal("0"), payout), now,
+                       now if ended is None else ended, _draw(self.book, knobs.feed_lag_range))
         return bet_id
 
     def round_records(self, bet_ref: str) -> list[dict[str, Any]]:
-        return [record.row() for record in self.records.values() if record.bet_ref == bet_ref]
+        return [self.records[i].row() for i in self.hands.get(bet_ref, []) if i in self.records]
 
 
 def _placed(bet: SimBet) -> float:
@@ -399,28 +454,42 @@ class Feeds:
                                                              book, now, knobs))
 
 
-def authenticate(form: dict[str, str], body: bytes, secret: str, operator_token: str) -> None:
-    """Raise :class:`FeedError` unless the operator, its secret key and the HMAC check out."""
+def authenticate(form: dict[str, str], body: bytes, secret: str, operator_token: str,
+                 salt: str | None) -> None:
+    """Raise :class:`FeedError` unless the operator, its secret key and (with a salt) the
+    hash authentication check out."""
     if form["operator_token"] != operator_token or not hmac.compare_digest(
             form["secret_key"].encode(), secret.encode()):
         raise FeedError(INVALID_OPERATOR, "unknown operator_token or wrong secret_key")
-    problem = check_signature(secret, wire.headers(), method=request.method,
-                              path=wire.request_target().split("?")[0], body=body,
-                              operator_token=operator_token, now=time.time())
+    if salt is None:
+        return
+    problem = check_hash(salt, wire.headers(), body=body, operator_token=operator_token,
+                         now=time.time())
     if problem is not None:
-        raise FeedError(INVALID_SIGNATURE, problem)
+        raise FeedError(INVALID_OPERATOR, problem)
 
 
-def answer(data: list[dict[str, Any]] | None, code: str | None = None,
-           message: str = "") -> Response:
+def trace_id_of(query: str) -> str:
+    """The call's ``trace_id`` (a UUID, in the query string); raises :class:`FeedError`."""
+    given = [value for key, value in parse_qsl(query, keep_blank_values=True)
+             if key == "trace_id"]
+    if len(given) != 1 or not _TRACE_ID.fullmatch(given[0]):
+        raise FeedError(INVALID_REQUEST, "trace_id: required once in the query string, a UUID")
+    return given[0]
+
+
+def answer(data: list[dict[str, Any]] | None, code: str | None = None, message: str = "",
+           trace_id: str | None = None) -> Response:
     """GetHistory's envelope, always under HTTP 200."""
-    error = None if code is None else {"code": code, "message": f"{ERRORS[code]}: {message}"}
+    error = None if code is None else {"code": code, "message": f"{ERRORS[code]}: {message}",
+                                       "traceId": trace_id}
     return jsonify({"data": data, "error": error})
 
 
 def add_routes(app: Flask, state: SimState, secret: str) -> None:
     """Add GetHistory, the ``/_sim/pgsoft`` controls and the hook that keeps the feed due."""
     operator_token = os.environ.get(OPERATOR_TOKEN_ENV) or DEFAULT_OPERATOR_TOKEN
+    salt = os.environ.get(HASH_SALT_ENV) or None
     feeds = Feeds(state)
 
     @app.before_request
@@ -432,13 +501,15 @@ def add_routes(app: Flask, state: SimState, secret: str) -> None:
         if state.take_outage():
             return Response("provider outage", status=503, mimetype="text/plain")
         body = request.get_data()
+        trace_id = None
         try:
+            trace_id = trace_id_of(wire.request_target().partition("?")[2])
             form = parse_form(body, request.content_type or "")
-            authenticate(form, body, secret, operator_token)
+            authenticate(form, body, secret, operator_token, salt)
             query = parse_query(form)
         except FeedError as exc:
-            return answer(None, exc.code, str(exc))
-        return _served(state, lambda: feeds.read(
+            return answer(None, exc.code, str(exc), trace_id)
+        return _served(state, trace_id, lambda: feeds.read(
             lambda feed, _book, now, knobs: _history(feed, query, now, knobs)))
 
     _add_controls(app, feeds)
@@ -450,14 +521,14 @@ Outcome = tuple[list[dict[str, Any]] | None, str | None, str]
 def _history(feed: Feed, query: Query, now: float, knobs: Knobs) -> Outcome:
     last = feed.last_answer_at
     if last is not None and now - last < knobs.feed_min_interval:
-        return None, TOO_MANY_REQUESTS, (
+        return None, INTERNAL_ERROR, (
             f"called too often: {now - last:.2f} s after the previous call, "
             f"wait at least {knobs.feed_min_interval:g} s between calls")
     feed.last_answer_at = now
     return feed.page(query.row_version, query.count), None, ""
 
 
-def _served(state: SimState, read: Callable[[], Outcome]) -> Response:
+def _served(state: SimState, trace_id: str, read: Callable[[], Outcome]) -> Response:
     """The answer with the simulator's random faults: a 503 (nothing happened), a pause,
     or, for any malformed-answer fault, a body that is no GetHistory answer."""
     fault = state.next_provider_fault([])
@@ -469,9 +540,9 @@ def _served(state: SimState, read: Callable[[], Outcome]) -> Response:
     if pause > 0:
         time.sleep(pause)
     if fault is not None and fault is not Fault.TIMEOUT:
-        return Response(b'{"data": [{"betId": "not a number"}], "error": null}',
+        return Response(b'{"data": "not a list", "error": null}',
                         status=200, mimetype="application/json")
-    return answer(data, code, message)
+    return answer(data, code, message, trace_id)
 
 
 Reply = tuple[int, dict[str, Any]]
@@ -487,13 +558,14 @@ def _payout_given() -> Decimal | None:
 def _alter(ref: str, payout: Decimal) -> Callable[[Feed, BetBook, float, Knobs], Reply]:
     def alter(feed: Feed, book: BetBook, now: float, knobs: Knobs) -> Reply:
         bet = book.bets.get(ref)
-        if bet is None or ref not in feed.bet_ids:
+        if bet is None or ref not in feed.hands:
             return NOT_A_ROUND
         status = bet.status_at(now)
-        if status != "settled":
-            return 409, {"error": f"bet_ref: the round is {status}, not settled",
+        last = feed.last_hand(ref)
+        if status != "settled" or last is None:
+            return 409, {"error": f"bet_ref: the round is {status}, its result not shown",
                          "field": "bet_ref"}
-        bet_id = feed.alter_payout(bet, payout, now, knobs)
+        bet_id = feed.alter_payout(bet, last, payout, now, knobs)
         return 200, {"bet_ref": ref, "bet_id": bet_id, "payout": f"{payout:.2f}"}
 
     return alter
@@ -502,7 +574,7 @@ def _alter(ref: str, payout: Decimal) -> Callable[[Feed, BetBook, float, Knobs],
 def _duplicate(ref: str, payout: Decimal | None) -> Callable[[Feed, BetBook, float, Knobs], Reply]:
     def duplicate(feed: Feed, book: BetBook, now: float, knobs: Knobs) -> Reply:
         bet = book.bets.get(ref)
-        if bet is None or ref not in feed.bet_ids:
+        if bet is None or ref not in feed.hands:
             return NOT_A_ROUND
         paid = payout if payout is not None else (bet.payout or Decimal("0"))
         bet_id = feed.duplicate(bet, paid, now, knobs)
@@ -513,7 +585,8 @@ def _duplicate(ref: str, payout: Decimal | None) -> Callable[[Feed, BetBook, flo
 
 def _round(ref: str) -> Callable[[Feed, BetBook, float, Knobs], Reply]:
     def describe(feed: Feed, _book: BetBook, _now: float, _knobs: Knobs) -> Reply:
-        return 200, {"bet_ref": ref, "bet_id": feed.bet_ids.get(ref),
+        hands = feed.hands.get(ref) or []
+        return 200, {"bet_ref": ref, "bet_id": hands[0] if hands else None,
                      "records": feed.round_records(ref),
                      "hidden": sum(1 for change in feed.changes if change.bet_ref == ref),
                      "self_resolved_at": iso(feed.resolved.get(ref))}
