@@ -122,35 +122,44 @@ class FeedStall(Injector):
 
 @dataclass
 class ProviderRollbacks(Injector):
-    """The PG-like provider pays back, on its own, the stakes of the bets it resolved
-    itself: each tick its rollbacks of this run's bets go into the wallet, as betguard
-    refunds the same bets (the wallet must pay each stake back once)."""
+    """A foreign-dialect provider pays back, on its own, the stakes of the rounds it
+    cancelled (Pragmatic pushes a refund to the operator's wallet for a cancelled round):
+    each tick its rollbacks of this run's bets go into the wallet, as betguard refunds
+    the same bets (the wallet must pay each stake back once). PG's history has no
+    cancelled round: it completes the rounds it resolves itself."""
 
     refs: RunRefs | None = None
-    pushed: set[str] = field(default_factory=set)
+    pushed: set[tuple[str, str]] = field(default_factory=set)
     last_look: float = 0.0
 
     name: ClassVar[str] = "provider-rollback"
-    EVERY: ClassVar[float] = 1.0  # seconds between two looks at the provider's truth
+    EVERY: ClassVar[float] = 1.0  # seconds between two looks at the providers' truth
 
     def tick(self, elapsed: float) -> None:
-        url = self.stack.dialect_urls.get("pgsoft")
-        if url is None or self.refs is None or time.monotonic() - self.last_look < self.EVERY:
+        if self.refs is None or time.monotonic() - self.last_look < self.EVERY:
             return
         self.last_look = time.monotonic()
+        for provider, kind in KINDS.items():
+            url = self.stack.dialect_urls.get(kind)
+            if url is not None:
+                self._follow(provider, url, elapsed)
+
+    def _follow(self, provider: str, url: str, elapsed: float) -> None:
+        assert self.refs is not None  # noqa: S101 - checked by tick
         bets = requests.get(f"{url}/_sim/truth", timeout=30).json()["bets"]
         for ref, fact in bets.items():
-            if ref in self.pushed or not ref.startswith(self.refs.number) or \
+            if (provider, ref) in self.pushed or self.refs.number not in ref or \
                     fact.get("status_now") != "cancelled":
                 continue
-            body = {"provider": PG_PROVIDER, "bet_ref": ref, "amount": fact["stake"],
+            body = {"provider": provider, "bet_ref": ref, "amount": fact["stake"],
                     "currency": fact["currency"]}
             answer = requests.post(f"{self.stack.sim_url}/_sim/rollback", json=body, timeout=10)
             if answer.status_code != 409:  # 409: betguard's refund came first; nothing paid
                 answer.raise_for_status()
-            self.pushed.add(ref)
+            self.pushed.add((provider, ref))
             paid = "paid" if answer.status_code != 409 else "refused, betguard refunded first"
-            self.log.append(Injected(round(elapsed, 1), self.name, f"rollback of {ref}: {paid}"))
+            self.log.append(Injected(round(elapsed, 1), self.name,
+                                     f"rollback of {provider}/{ref}: {paid}"))
 
     @property
     def done(self) -> bool:
