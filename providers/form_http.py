@@ -17,7 +17,10 @@ One call of a :class:`FormHttpClient`:
 * reads at most ``max_response_bytes`` of a body: a larger one is an invalid answer;
 * returns the body of a 200 answer with the base URL that gave it. Any other status is
   an invalid answer (:class:`ProviderInvalidResponse`): the provider's word, never
-  retried nor asked of a fallback.
+  retried nor asked of a fallback;
+* keeps out of its messages and logs the values it is told to ``redact`` (a dialect
+  that must send its secret in a query string), and then chains no transport error
+  whose text would still hold them.
 
 JSON answers are read with :func:`read_json`: integers exact, every other number a
 :class:`~decimal.Decimal`, NaN and Infinity refused.
@@ -32,6 +35,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 from functools import partial
 from typing import Any, Literal, NoReturn
+from urllib.parse import quote, quote_plus
 
 import requests
 from pydantic import ValidationError
@@ -120,6 +124,14 @@ class _Request:
     call: str  # how messages name the call
     accept: str
     sign: Sign | None
+    redact: tuple[str, ...] = ()  # values never to show in a message
+
+    def scrubbed(self, text: str) -> str:
+        """``text`` without the values to redact (raw or url-encoded)."""
+        for value in self.redact:
+            for form in {value, quote_plus(value), quote(value, safe="")}:
+                text = text.replace(form, "[redacted]")
+        return text
 
 
 class FormHttpClient:
@@ -151,14 +163,17 @@ class FormHttpClient:
 
     def call(self, method: Literal["GET", "POST"], path: str, form: bytes, *,
              bases: Sequence[str] | None = None, call: str | None = None,
-             accept: str = "application/json", sign: Sign | None = None) -> Answer:
+             accept: str = "application/json", sign: Sign | None = None,
+             redact: Sequence[str] = ()) -> Answer:
         """The 200 answer to ``method path`` with the url-encoded ``form``, from the first
         of ``bases`` (default: the client's URLs) that answers.
 
         ``call`` names the call in the messages of invalid answers (default: ``path``);
-        ``sign`` adds each request's signature headers.
+        ``sign`` adds each request's signature headers; ``redact`` lists values (e.g. a
+        password in the query string) no message may show.
         """
-        request = _Request(method, path, form, path if call is None else call, accept, sign)
+        request = _Request(method, path, form, path if call is None else call, accept, sign,
+                           tuple(value for value in redact if value))
         order = self.urls if bases is None else tuple(bases)
         retrying = self._retrying.copy(before_sleep=partial(self._log_retry, request))
         try:
@@ -167,8 +182,9 @@ class FormHttpClient:
             raise ProviderUnavailable(f"provider {self.provider}: {method} {path}: no answer: "
                                       f"{exc}") from exc
         except requests.RequestException as exc:  # a malformed URL and the like
-            raise ProviderUnavailable(f"provider {self.provider}: {method} {path}: request "
-                                      f"failed: {exc}") from exc
+            failed = ProviderUnavailable(f"provider {self.provider}: {method} {path}: request "
+                                         f"failed: {request.scrubbed(str(exc))}")
+            raise failed from (None if request.redact else exc)
         content, base = answered
         return Answer(content, base, None if base == order[0] else base)
 
@@ -210,9 +226,9 @@ class FormHttpClient:
                     stop_watching(attempt)  # before the connection returns to the pool
             except TRANSPORT_ERRORS as exc:
                 why = timed_out(exc, attempt)
-                if why is not None:
-                    raise TimedOut(why) from exc
-                raise NoAnswer(f"{type(exc).__name__}: {exc}") from exc
+                lost = TimedOut(request.scrubbed(why)) if why is not None else NoAnswer(
+                    request.scrubbed(f"{type(exc).__name__}: {exc}"))
+                raise lost from (None if request.redact else exc)
             if attempt.expired:  # a body cut short at the deadline is no answer
                 raise TimedOut(attempt.too_slow())
         if raw.status_code != 200:

@@ -249,7 +249,7 @@ feed_lag = 2
 feed_page_size = 1500
 options = {{ operator_token = "test-operator", hash_salt_env = "BETGUARD_TEST_PGSOFT_SALT" }}
 
-[providers.pragmatic]  # hash-signed forms, a CSV feed per domain (a fourth simulator)
+[providers.pragmatic]  # DataFeeds per environment, cancelRound (a fourth simulator)
 adapter = "pragmatic"
 base_url = "{pragmatic_sim}"
 max_concurrency = 8
@@ -264,7 +264,10 @@ read_timeout = 1.0
 http_attempts = 2
 feed_interval = 1.0
 feed_lag = 1
-options = {{ secure_login = "test-login", domains = ["main", "asia"] }}
+
+[providers.pragmatic.options]  # each environment its own data host (here: the simulator's)
+secure_login = "test-login"
+environments = {{ main = "{pragmatic_sim}", asia = "{pragmatic_sim}/env/asia" }}
 
 [providers.pausing]    # the game circuit breaker: 3 unreturned bets of a game pause it,
 max_concurrency = 8    #   5 of the whole provider pause all its games; a person decides

@@ -1,12 +1,14 @@
-"""The Pragmatic-like wire: the request hash, error codes in the body, the finished-rounds
-CSV read strictly, round references and the adapter's options. Pure parsing and signing,
-no network."""
+"""The Pragmatic wire: the request hash, what each error code means, the DataFeeds answers
+read from recorded-shape fixtures (tests/fixtures/pragmatic), rows skipped one by one,
+round references and the adapter's options. Pure parsing and signing, no network."""
 
 from __future__ import annotations
 
 import json
+import logging
 from datetime import UTC, datetime
 from decimal import Decimal
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -15,24 +17,46 @@ from betguard.providers import pragmatic
 from betguard.providers.base import Capability, ProviderStatus
 from betguard.providers.client_settings import ProviderClientSettings
 from betguard.providers.errors import ProviderInvalidResponse, ProviderRejected, ProviderUnavailable
+from betguard.providers.problems import Problem, ProblemReporter
 from betguard.providers.registry import build_provider
 from betguard_devkit.simulator import pragmatic as sim
 
 PROVIDER = "pp"
+FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "pragmatic"
 HEADER = ",".join(pragmatic.COLUMNS)
-LINE = ("12345,player-1,vs20olympgate,8812345,,2024-05-01 12:00:00.000,"
+LINE = ("12345,player-1,vs20olympgate,8812345,null,2024-05-01 12:00:00.000,"
         "2024-05-01 12:00:05.250,C,R,10.00,25.50,EUR,0.00")
 AFTER_QUOTE = LINE.replace("player-1", '"pl"ayer')  # text after a closing quote
 OPEN_QUOTE = LINE.replace("player-1", '"open')  # a quote never closed
 
 
-def envelope(error: int, description: str = "said so", **extra: Any) -> bytes:
+def fixture(name: str) -> bytes:
+    return (FIXTURES / name).read_bytes()
+
+
+class Hook:
+    """The problem hook, recording what it was told."""
+
+    def __init__(self) -> None:
+        self.calls: list[tuple[str, Problem]] = []
+
+    def __call__(self, provider: str, problem: Problem) -> None:
+        self.calls.append((provider, problem))
+
+
+def reading(hook: Hook, **options: Any) -> pragmatic.Reading:
+    return pragmatic.Reading(report=ProblemReporter(PROVIDER, hook), **options)
+
+
+def envelope(error: int | str, description: str = "said so", **extra: Any) -> bytes:
     return json.dumps({"error": error, "description": description, **extra}).encode()
 
 
-def feed(*lines: str, timepoint: int = 1714564806000, requested: int = 0) -> tuple[int, list[Any]]:
+def feed(*lines: str, timepoint: int = 1714564806000, requested: int = 0,
+         hook: Hook | None = None) -> tuple[int, list[Any]]:
     content = "\n".join([f"timepoint={timepoint}", *lines]) + "\n"
-    return pragmatic.parse_feed(content.encode(), timepoint=requested, provider=PROVIDER)
+    return pragmatic.parse_feed(content.encode(), timepoint=requested, provider=PROVIDER,
+                                reading=reading(hook or Hook()))
 
 
 def refused_feed(content: str | bytes, requested: int = 0) -> str:
@@ -52,60 +76,125 @@ def provider(**overrides: Any) -> pragmatic.PragmaticProvider:
 # -- the hash ------------------------------------------------------------------------------
 
 
+CANCEL = {"secureLogin": "test-login", "roundId": "8812345", "externalPlayerId": "player-1",
+          "gameId": "vs20olympgate"}
+
+
 def test_the_hash_is_the_md5_of_the_sorted_parameters_with_the_secret_appended() -> None:
-    params = {"secureLogin": "test-login", "roundId": "8812345", "playerId": "player-1",
-              "gameId": "vs20olympgate", "empty": ""}
-    # md5("empty=&gameId=vs20olympgate&playerId=player-1&roundId=8812345&secureLogin=test-login"
-    #     "s3cret"), computed by md5sum
-    expected = "7508185c1ea411f8d4e85fed88fd4774"
-    assert pragmatic.request_hash(params, "s3cret") == expected
-    assert pragmatic.request_hash({**params, "hash": "anything"}, "s3cret") == expected
-    assert pragmatic.signed(params, "s3cret") == {**params, "hash": expected}
+    # md5("externalPlayerId=player-1&gameId=vs20olympgate&roundId=8812345"
+    #     "&secureLogin=test-login" "s3cret"), computed by md5sum
+    expected = "2ba64f9a19ece2ed3cf7fb605bd20fff"
+    assert pragmatic.request_hash(CANCEL, "s3cret") == expected
+    assert pragmatic.request_hash({**CANCEL, "hash": "anything"}, "s3cret") == expected
+    assert pragmatic.signed(CANCEL, "s3cret") == {**CANCEL, "hash": expected}
+
+
+def test_an_empty_parameter_is_neither_sent_nor_hashed_unless_the_provider_is_set_to() -> None:
+    with_empty = {**CANCEL, "empty": ""}
+    assert pragmatic.signed(with_empty, "s3cret") == {
+        **CANCEL, "hash": "2ba64f9a19ece2ed3cf7fb605bd20fff"}
+    # md5("empty=&externalPlayerId=player-1&gameId=vs20olympgate&roundId=8812345"
+    #     "&secureLogin=test-login" "s3cret")
+    assert pragmatic.signed(with_empty, "s3cret", empty="hash") == {
+        **with_empty, "hash": "73a79380875c9aa17027bb52b96af2ef"}
+
+
+def test_values_are_hashed_raw_unless_the_provider_is_set_to_url_encoded_ones() -> None:
+    params = {"externalPlayerId": "a@b:c", "gameId": "g", "roundId": "1", "secureLogin": "l"}
+    # md5("externalPlayerId=a@b:c&gameId=g&roundId=1&secureLogin=l" "s3cret")
+    assert pragmatic.request_hash(params, "s3cret") == "56b5cd7a558cb13d905d3db81620fe62"
+    # md5("externalPlayerId=a%40b%3Ac&gameId=g&roundId=1&secureLogin=l" "s3cret")
+    assert pragmatic.request_hash(params, "s3cret", values="urlencoded") == \
+        "4174b0b881ce90130adbd2095fb0ec96"
+
+
+def test_the_environments_hash_covers_the_secure_login_alone() -> None:
+    # md5("secureLogin=test-login" "s3cret"): what public clients send to SystemAPI
+    assert pragmatic.request_hash({"secureLogin": "test-login"}, "s3cret") == \
+        "1177a02d8edbbaf0ebd13eb771ca9d1b"
 
 
 def test_keys_sort_in_plain_string_order_and_the_simulator_agrees() -> None:
-    # "Zeta" sorts before "alpha": upper case first, no case folding
+    # md5("Zeta=1&alpha=2" "s3cret"): upper case first, no case folding
     assert pragmatic.request_hash({"alpha": "2", "Zeta": "1"}, "s3cret") == \
         "77304a521aba150dd5b31eacc51d3ef5"
-    params = {"login": "l", "timepoint": "0", "dataType": "RNG", "x": "ü & = ?"}
-    assert sim.request_hash(params, "k") == pragmatic.request_hash(params, "k")
-    assert pragmatic.request_hash(params, "k") != pragmatic.request_hash(params, "other")
+    for params in (CANCEL, {**CANCEL, "externalPlayerId": "ü & = ?"}):
+        assert sim.request_hash(params, "k") == pragmatic.request_hash(params, "k")
+    assert pragmatic.request_hash(CANCEL, "k") != pragmatic.request_hash(CANCEL, "other")
 
 
-# -- errors in the body --------------------------------------------------------------------
+# -- what each code means ------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("code", [2, 4, 5])
-def test_a_bad_parameter_login_or_hash_is_a_refusal(code: int) -> None:
-    with pytest.raises(ProviderRejected) as caught:
-        pragmatic.parse_incomplete(envelope(code, "hash: does not match"), provider=PROVIDER)
-    assert f"error {code}" in str(caught.value) and "hash: does not match" in str(caught.value)
-    with pytest.raises(ProviderRejected):
-        pragmatic.cancel_outcome(envelope(code), "g:1", provider=PROVIDER)
-    with pytest.raises(ProviderRejected):
-        pragmatic.parse_feed(envelope(code), timepoint=0, provider=PROVIDER)
+def every_call(body: bytes, hook: Hook | None = None) -> list[Any]:
+    """The outcome (or the exception) of each JSON-answered call given ``body``."""
+    report = ProblemReporter(PROVIDER, hook)
+    calls = [
+        lambda: pragmatic.parse_incomplete(body, provider=PROVIDER, report=report),
+        lambda: pragmatic.parse_feed(body, timepoint=0, provider=PROVIDER,
+                                     reading=pragmatic.Reading(report=report)),
+        lambda: pragmatic.parse_environments(body, provider=PROVIDER, report=report),
+    ]
+    found = []
+    for call in calls:
+        try:
+            found.append(call())
+        except Exception as exc:  # noqa: BLE001 - the test looks at which one
+            found.append(exc)
+    return found
 
 
-@pytest.mark.parametrize("code", [7, 100])
-def test_too_many_requests_and_an_internal_error_mean_later(code: int) -> None:
-    for parse in (lambda body: pragmatic.parse_incomplete(body, provider=PROVIDER),
-                  lambda body: pragmatic.cancel_outcome(body, "g:1", provider=PROVIDER),
-                  lambda body: pragmatic.parse_feed(body, timepoint=0, provider=PROVIDER)):
-        with pytest.raises(ProviderUnavailable) as caught:
-            parse(envelope(code))
-        assert type(caught.value) is ProviderUnavailable  # later, not an invalid answer
+@pytest.mark.parametrize(("code", "meaning"), [
+    (2, "player not found"), (4, "authentication failed"), (5, "invalid hash"),
+    (7, "bad parameters"), (8, "game not found or disabled"),
+    (120, "internal error, not to be retried"),
+])
+def test_a_refusing_code_is_a_refusal_naming_its_meaning(code: int, meaning: str) -> None:
+    for given in (code, str(code)):
+        for outcome in every_call(envelope(given, "as the provider said")):
+            assert type(outcome) is ProviderRejected
+            assert f"error {code} ({meaning}): as the provider said" in str(outcome)
 
 
-@pytest.mark.parametrize("code", [1, 3, 8, 120, 999])
-def test_a_code_without_a_meaning_for_the_call_is_an_invalid_answer(code: int) -> None:
-    with pytest.raises(ProviderInvalidResponse, match=f"unexpected code {code}"):
-        pragmatic.parse_incomplete(envelope(code), provider=PROVIDER)
+def test_error_7_is_bad_parameters_not_a_rate_limit_to_wait_for() -> None:
+    for outcome in every_call(envelope(7)):
+        assert isinstance(outcome, ProviderRejected)
+        assert not isinstance(outcome, ProviderUnavailable)  # nothing to wait for
 
 
-def test_cancel_round_codes_say_cancelled_finished_or_not_found() -> None:
-    accepted = pragmatic.cancel_outcome(envelope(0), "g:1", provider=PROVIDER)
+def test_error_100_is_an_internal_error_to_try_again_later() -> None:
+    for outcome in every_call(envelope(100)):
+        assert type(outcome) is ProviderUnavailable  # later, not an invalid answer
+        assert "error 100 (internal error, try again later)" in str(outcome)
+
+
+@pytest.mark.parametrize("code", [17, "17", 1, 3, 999])
+def test_an_unknown_code_is_an_invalid_answer_retried_and_counted(
+    code: int | str, caplog: pytest.LogCaptureFixture,
+) -> None:
+    hook = Hook()
+    with caplog.at_level(logging.WARNING, logger="betguard.providers.problems"):
+        outcomes = every_call(envelope(code, "who knows"), hook)
+    for outcome in outcomes:
+        assert type(outcome) is ProviderInvalidResponse  # a ProviderUnavailable: retried
+        assert isinstance(outcome, ProviderUnavailable)
+        assert f"unexpected code {code}" in str(outcome)
+    assert hook.calls == [(PROVIDER, Problem.UNKNOWN_CODE)] * 3
+    assert f"provider pp: gamerounds/incomplete: unknown_code: error: code {code} " \
+           "(who knows)" in caplog.text
+
+
+@pytest.mark.parametrize("error", ["0.0", " 0", "-1", "00", True, None, 1.0, "zero"])
+def test_an_error_that_is_no_code_is_an_invalid_answer(error: Any) -> None:
+    for outcome in every_call(envelope(error)):
+        assert type(outcome) is ProviderInvalidResponse and "error:" in str(outcome)
+
+
+def test_cancel_round_codes_say_cancelled_finished_or_not_fenced() -> None:
+    accepted = pragmatic.cancel_outcome(fixture("cancel_round_ok.json"), "g:1", provider=PROVIDER)
     assert accepted.accepted and accepted.status.status is ProviderStatus.CANCELLED
-    completed = pragmatic.cancel_outcome(envelope(120), "g:1", provider=PROVIDER, via="http://b")
+    completed = pragmatic.cancel_outcome(envelope("120"), "g:1", provider=PROVIDER,
+                                         via="http://b")
     assert not completed.accepted
     assert (completed.status.bet_ref, completed.status.status, completed.status.via) == (
         "g:1", ProviderStatus.FINISHED, "http://b")
@@ -114,29 +203,148 @@ def test_cancel_round_codes_say_cancelled_finished_or_not_found() -> None:
     assert not missing.accepted and missing.status.status is ProviderStatus.UNKNOWN
 
 
-def test_incomplete_rounds_are_read_exactly() -> None:
-    body = b'{"error": 0, "description": "OK", "data": [{"gameId": "vs20olympgate", ' \
-           b'"roundId": 9223372036854775807, "betAmount": 0.30, "currency": "EUR"}]}'
-    [found] = pragmatic.parse_incomplete(body, provider=PROVIDER)
-    assert found.roundId == 2**63 - 1 and found.betAmount == Decimal("0.30")
+def test_cancel_codes_can_be_given_another_meaning_but_never_a_refund() -> None:
+    meanings = pragmatic._options(PROVIDER, {"secure_login": "l", "cancel_codes": {
+        "120": "not_fenced"}}).cancel_meanings()
+    outcome = pragmatic.cancel_outcome(envelope(120), "g:1", provider=PROVIDER,
+                                       meanings=meanings)
+    assert (outcome.accepted, outcome.status.status) == (False, ProviderStatus.UNKNOWN)
+    with pytest.raises(ProviderRejected, match="error 8 \\(game not found"):
+        pragmatic.cancel_outcome(envelope(8), "g:1", provider=PROVIDER, meanings=meanings)
+    with pytest.raises(ValueError, match="cancel_codes"):
+        pragmatic._options(PROVIDER, {"secure_login": "l", "cancel_codes": {"0": "finished"}})
+    with pytest.raises(ValueError, match="cancel_codes"):
+        pragmatic._options(PROVIDER, {"secure_login": "l", "cancel_codes": {"17": "refund"}})
 
 
-@pytest.mark.parametrize(("body", "named"), [
-    (b"<html>busy</html>", "not JSON"),
-    (b'{"description": "OK"}', "error"),
-    (b'{"error": "0", "description": "OK", "data": []}', "error"),
-    (b'{"error": 0, "description": "OK"}', "data"),
-    (b'{"error": 0, "data": [{"gameId": "g", "roundId": "12"}]}', "data.0.roundId"),
-    (b'{"error": 0, "data": [{"gameId": "g", "roundId": 12, "betAmount": "1.00"}]}',
-     "data.0.betAmount"),
-    (b'{"error": 0, "data": [{"gameId": "g/h", "roundId": 12}]}', "data.0.gameId"),
-    (b'{"error": 0, "data": [{"gameId": "g", "roundId": 12, "betAmount": NaN}]}', "not JSON"),
-    (b'[0]', "body"),
-])
-def test_a_malformed_json_answer_is_invalid_naming_the_field(body: bytes, named: str) -> None:
-    with pytest.raises(ProviderInvalidResponse) as caught:
-        pragmatic.parse_incomplete(body, provider=PROVIDER)
-    assert named in str(caught.value)
+def test_an_unknown_cancel_code_is_an_invalid_answer_counted_as_unknown() -> None:
+    hook = Hook()
+    with pytest.raises(ProviderInvalidResponse, match="unexpected code 17"):
+        pragmatic.cancel_outcome(envelope("17"), "g:1", provider=PROVIDER,
+                                 report=ProblemReporter(PROVIDER, hook))
+    assert hook.calls == [(PROVIDER, Problem.UNKNOWN_CODE)]
+
+
+# -- recorded answers ----------------------------------------------------------------------
+
+
+def test_the_recorded_finished_feed_reads_as_settled_pending_and_cancelled_rows() -> None:
+    hook = Hook()
+    following, rows = pragmatic.parse_feed(fixture("finished_rng.csv"), timepoint=0,
+                                           provider=PROVIDER, reading=reading(hook))
+    assert following == 1740022596168 and hook.calls == []
+    by_id = {row.row_id: row for row in rows}
+    sample = by_id["vs5aztecgems:66522376884143"]
+    assert (sample.bet_ref, sample.status, sample.stake, sample.payout, sample.currency) == (
+        "vs5aztecgems:66522376884143", ProviderStatus.SETTLED, Decimal("0.50"),
+        Decimal("7.60"), "PHP")
+    assert sample.placed_at == sample.settled_at == datetime(2025, 2, 20, 3, 26, 36, tzinfo=UTC)
+    in_progress = by_id["vs10bbbonanza:66522376884160"]
+    assert (in_progress.status, in_progress.payout, in_progress.settled_at) == (
+        ProviderStatus.PENDING, None, None)  # not final: nothing decided on it
+    void = by_id["vs10bbbonanza:66522376884161"]
+    assert (void.status, void.payout, void.stake) == (
+        ProviderStatus.CANCELLED, None, Decimal("2.00"))
+
+
+def test_a_free_spin_row_belongs_to_the_round_that_triggered_it() -> None:
+    _, rows = pragmatic.parse_feed(fixture("finished_rng.csv"), timepoint=0, provider=PROVIDER)
+    by_id = {row.row_id: row for row in rows}
+    own = by_id["vs20olympgate:66522376884150"]  # its parentSessionID is itself
+    spins = by_id["vs20olympgate:66522376884151"]
+    assert own.bet_ref == spins.bet_ref == "vs20olympgate:66522376884150"
+    assert spins.payout == Decimal("12.40")
+
+
+def test_a_rounds_final_state_outranks_its_in_progress_state_of_the_same_moment() -> None:
+    running = LINE.replace("2024-05-01 12:00:05.250,C", ",I")
+    done = LINE.replace("12:00:05.250", "12:00:00.000")  # ended as it started
+    _, [before] = feed(HEADER, running)
+    _, [after] = feed(HEADER, done)
+    assert before.row_id == after.row_id
+    assert before.version == 2 * 1714564800000 and after.version == 2 * 1714564800000 + 1
+    _, [settled] = feed(HEADER, LINE)
+    assert settled.version == 2 * pragmatic.millis(settled.settled_at) + 1
+
+
+def test_each_bad_row_is_skipped_logged_and_counted_and_the_rest_is_used(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    hook = Hook()
+    with caplog.at_level(logging.WARNING, logger="betguard.providers.problems"):
+        _, rows = pragmatic.parse_feed(fixture("finished_bad_rows.csv"), timepoint=0,
+                                       provider=PROVIDER, call="gamerounds/finished RNG",
+                                       reading=reading(hook))
+    assert [row.row_id for row in rows] == ["vs5aztecgems:66522376884170",
+                                            "vs5aztecgems:66522376884177"]
+    assert rows[1].payout == Decimal("2.50")  # a good row after the bad ones is used
+    assert hook.calls == [(PROVIDER, Problem.ROW_REFUSED)] * 3 + [
+        (PROVIDER, Problem.OTHER_PRODUCT)] + [(PROVIDER, Problem.ROW_REFUSED)] * 2
+    said = [record.getMessage() for record in caplog.records]
+    prefix = "provider pp: gamerounds/finished RNG: "
+    assert said[0].startswith(prefix + "row_refused: line 4, status: Input should be 'C', "
+                              "'I' or 'V'")
+    assert said[1].startswith(prefix + "row_refused: line 5, win: Value error, should be "
+                              "an amount")
+    assert said[2].startswith(prefix + "row_refused: line 6: 12 fields, the header has 13")
+    assert said[3].startswith(prefix + "other_product: line 7, type: 'B' is not a round of "
+                              "this feed (R, F)")
+    assert said[4].startswith(prefix + "row_refused: line 8, jackpot: a jackpot win of 50.00")
+    assert said[5].startswith(prefix + "row_refused: line 9, endDate: Value error, endDate "
+                              "is empty in a row of status C")
+    assert all(line.endswith("; no decision taken on it") for line in said)
+
+
+def test_a_jackpot_win_is_refused_unless_the_option_says_how_it_is_paid() -> None:
+    jackpot = LINE.replace("EUR,0.00", "EUR,100.00")
+    hook = Hook()
+    assert feed(HEADER, jackpot, hook=hook)[1] == []
+    assert hook.calls == [(PROVIDER, Problem.ROW_REFUSED)]
+    [inside] = pragmatic.parse_feed(f"timepoint=1\n{HEADER}\n{jackpot}\n".encode(),
+                                    timepoint=0, reading=pragmatic.Reading(jackpot="in_win"))[1]
+    [added] = pragmatic.parse_feed(f"timepoint=1\n{HEADER}\n{jackpot}\n".encode(),
+                                   timepoint=0, reading=pragmatic.Reading(jackpot="added"))[1]
+    assert (inside.payout, added.payout) == (Decimal("25.50"), Decimal("125.50"))
+
+
+def test_the_recorded_incomplete_answer_lists_rounds_by_play_session() -> None:
+    hook = Hook()
+    listed = pragmatic.parse_incomplete(fixture("incomplete.json"), provider=PROVIDER,
+                                        report=ProblemReporter(PROVIDER, hook))
+    assert [(item.gameId, item.playSessionID, item.betAmount) for item in listed] == [
+        ("vs10bbbonanza", 66522376884160, Decimal("2.00")),
+        ("vs20olympgate", 66522376884190, Decimal("1.00"))]
+    assert hook.calls == [(PROVIDER, Problem.ROW_REFUSED)]  # the malformed gameId, skipped
+
+
+def test_the_recorded_environments_answer_names_each_host() -> None:
+    listed = pragmatic.parse_environments(fixture("environments.json"), provider=PROVIDER)
+    assert [(env.envName, env.apiDomain) for env in listed] == [
+        ("prerelease", "api.prerelease-env.biz"), ("prod-sg12", "api-sg12.ppgames.net")]
+    bad = envelope("0", environments=[{"envName": "x", "apiDomain": "h?x=1"}])
+    with pytest.raises(ProviderInvalidResponse, match="environments.0.apiDomain"):
+        pragmatic.parse_environments(bad, provider=PROVIDER)
+
+
+def test_the_simulator_speaks_the_recorded_shapes() -> None:
+    header = fixture("finished_rng.csv").decode().splitlines()[1]
+    assert ",".join(sim.COLUMNS) == header == HEADER
+    recorded = json.loads(fixture("incomplete.json"))
+    assert set(recorded) == {"error", "description", "playerId", "data"}
+    record = sim.Record("vs20olympgate", 8812345, None, "vs20olympgate:8812345", "main",
+                        "RNG", 'smith, "jr"', Decimal("0.30"), "EUR", 1714564800000,
+                        1714564805250, sim.COMPLETED, Decimal("1.20"))
+    assert record.line()[4] == "null"  # a round of its own, as the public sample has it
+    body = sim.csv_body(1714564806000, [record]).get_data()
+    following, [row] = pragmatic.parse_feed(body, timepoint=0, provider=PROVIDER)
+    assert following == 1714564806000
+    assert (row.row_id, row.stake, row.payout, row.version) == (
+        "vs20olympgate:8812345", Decimal("0.30"), Decimal("1.20"), 2 * 1714564805250 + 1)
+    running = sim.Record("vs20olympgate", 8812346, None, "vs20olympgate:8812346", "main",
+                         "RNG", None, Decimal("1"), "EUR", 1714564800000, None,
+                         sim.IN_PROGRESS, Decimal("0"))
+    [pending] = pragmatic.parse_feed(sim.csv_body(1, [running]).get_data(), timepoint=0)[1]
+    assert pending.status is ProviderStatus.PENDING
 
 
 # -- the finished-rounds CSV ---------------------------------------------------------------
@@ -150,31 +358,21 @@ def test_a_feed_line_becomes_a_settled_row_with_exact_amounts_and_times() -> Non
     assert (row.stake, row.payout, row.currency) == (Decimal("10.00"), Decimal("25.50"), "EUR")
     assert row.placed_at == datetime(2024, 5, 1, 12, 0, 0, tzinfo=UTC)
     assert row.settled_at == datetime(2024, 5, 1, 12, 0, 5, 250000, tzinfo=UTC)
-    assert row.version == 1714564805250  # endDate in ms
-
-
-def test_a_cancelled_round_has_no_payout_and_a_child_row_belongs_to_its_parent() -> None:
-    cancelled = LINE.replace(",C,", ",X,")
-    child = LINE.replace("8812345,,", "9000000000000000001,8812345,")
-    _, [first, second] = feed(HEADER, cancelled, child)
-    assert (first.status, first.payout) == (ProviderStatus.CANCELLED, None)
-    assert second.row_id == "vs20olympgate:9000000000000000001"
-    assert second.bet_ref == "vs20olympgate:8812345"  # a second record of the same bet
 
 
 def test_quoted_fields_may_hold_commas_quotes_and_newlines() -> None:
     quoted = LINE.replace("player-1", '"smith, ""jr""\nthe 2nd"')
-    _, [row, again] = feed(HEADER, quoted, LINE)
-    assert row.bet_ref == again.bet_ref == "vs20olympgate:8812345"
-    # lines are counted as sent: the quoted field took two
     bad = LINE.replace("EUR", "EURO")
-    assert "line 5, currency:" in refused_feed(f"timepoint=1\n{HEADER}\n{quoted}\n{bad}\n")
+    hook = Hook()
+    _, [row, again] = feed(HEADER, quoted, bad, LINE, hook=hook)
+    assert row.bet_ref == again.bet_ref == "vs20olympgate:8812345"
+    assert hook.calls == [(PROVIDER, Problem.ROW_REFUSED)]  # the bad currency, line 5
 
 
 def test_columns_are_read_by_the_header_in_any_order_extra_ones_ignored() -> None:
     columns = list(reversed(pragmatic.COLUMNS))
     values = list(reversed(LINE.split(",")))
-    _, [row] = feed(",".join([*columns, "region"]), ",".join([*values, "EU"]))
+    _, [row] = feed(",".join([*columns, "balance"]), ",".join([*values, "99.00"]))
     assert (row.bet_ref, row.payout) == ("vs20olympgate:8812345", Decimal("25.50"))
 
 
@@ -191,42 +389,41 @@ def test_an_empty_feed_keeps_its_timepoint_with_or_without_a_header() -> None:
     (f"timepoint=12\n{HEADER}\n", "line 1: timepoint 12 is before the requested 100"),
     (f"timepoint=100\n{HEADER.replace(',win', '')}\n", "line 2: the header lacks win"),
     (f"timepoint=100\n{HEADER},bet\n", "line 2: the header repeats a column"),
-    (f"timepoint=100\n{HEADER}\n{LINE}\n{LINE.rsplit(',', 1)[0]}\n",
-     "line 4: 12 fields, the header has 13"),
-    (f"timepoint=100\n{HEADER}\n{LINE}\n\n", "line 4: 0 fields"),
-    (f"timepoint=100\n{HEADER}\n{LINE.replace('10.00', '-10.00')}\n", "line 3, bet:"),
-    (f"timepoint=100\n{HEADER}\n{LINE.replace('25.50', '25.5e1')}\n", "line 3, win:"),
-    (f"timepoint=100\n{HEADER}\n{LINE.replace(',C,', ',I,')}\n", "line 3, status:"),
-    (f"timepoint=100\n{HEADER}\n{LINE.replace('EUR', 'eur')}\n", "line 3, currency:"),
-    (f"timepoint=100\n{HEADER}\n{LINE.replace('8812345', '08812345')}\n",
-     "line 3, playSessionID:"),
-    (f"timepoint=100\n{HEADER}\n{LINE.replace('12:00:05.250', '25:00:05')}\n",
-     "line 3, endDate:"),
-    (f"timepoint=100\n{HEADER}\n{LINE.replace('05.250', '05.2500')}\n", "line 3, endDate:"),
-    (f"timepoint=100\n{HEADER}\n{LINE.replace('12:00:00.000', '12:00:06')}\n",
-     "line 3, endDate: Value error, endDate is before startDate"),
-    (f"timepoint=100\n{HEADER}\n{LINE.replace('vs20olympgate', 'vs20 olymp')}\n",
-     "line 3, gameID:"),
     (f"timepoint=100\n{HEADER}\n{AFTER_QUOTE}\n", "line 3: not CSV"),
     (f"timepoint=100\n{HEADER}\n{OPEN_QUOTE}\n", "not CSV"),
     ('{"error": 0, "description": "OK"}', "JSON without an error"),
-    ('{"error": "7"}', "error"),
+    ('{"error": "x7"}', "error"),
     (b"timepoint=100\n\xff\xfe\n", "not UTF-8"),
 ])
-def test_a_malformed_feed_is_refused_naming_the_line_and_field(content: str | bytes,
-                                                               named: str) -> None:
+def test_a_feed_that_is_no_feed_is_refused_whole_naming_the_line(content: str | bytes,
+                                                                 named: str) -> None:
     assert named in refused_feed(content, requested=100)
 
 
-def test_the_simulators_csv_is_what_the_adapter_reads() -> None:
-    record = sim.Record("vs20olympgate", 8812345, None, "vs20olympgate:8812345", "main",
-                        'smith, "jr"', Decimal("0.30"), "EUR", 1714564800000, 1714564805250,
-                        sim.COMPLETED, Decimal("1.20"))
-    body = sim.csv_body(1714564806000, [record]).get_data()
-    following, [row] = pragmatic.parse_feed(body, timepoint=0, provider=PROVIDER)
-    assert following == 1714564806000
-    assert (row.row_id, row.stake, row.payout, row.version) == (
-        "vs20olympgate:8812345", Decimal("0.30"), Decimal("1.20"), 1714564805250)
+@pytest.mark.parametrize(("line", "named"), [
+    (LINE.replace("10.00", "-10.00"), "line 3, bet:"),
+    (LINE.replace("25.50", "25.5e1"), "line 3, win:"),
+    (LINE.replace(",C,", ",X,"), "line 3, status:"),
+    (LINE.replace(",C,", ",F,"), "line 3, status:"),
+    (LINE.replace("EUR", "eur"), "line 3, currency:"),
+    (LINE.replace("8812345", "08812345"), "line 3, playSessionID:"),
+    (LINE.replace("null", "0"), "line 3, parentSessionID:"),
+    (LINE.replace("12:00:05.250", "25:00:05"), "line 3, endDate:"),
+    (LINE.replace("05.250", "05.2500"), "line 3, endDate:"),
+    (LINE.replace("12:00:00.000", "12:00:06"), "line 3, endDate: Value error, endDate is "
+                                               "before startDate"),
+    (LINE.replace("vs20olympgate", "vs20 olymp"), "line 3, gameID:"),
+    (LINE.rsplit(",", 1)[0], "line 3: 12 fields, the header has 13"),
+])
+def test_a_malformed_row_is_skipped_naming_its_line_and_field(
+    line: str, named: str, caplog: pytest.LogCaptureFixture,
+) -> None:
+    hook = Hook()
+    with caplog.at_level(logging.WARNING, logger="betguard.providers.problems"):
+        _, rows = feed(HEADER, line, LINE.replace("8812345", "8812399"), hook=hook)
+    assert [row.row_id for row in rows] == ["vs20olympgate:8812399"]
+    assert hook.calls == [(PROVIDER, Problem.ROW_REFUSED)]
+    assert f"provider pp: gamerounds/finished: row_refused: {named}" in caplog.text
 
 
 # -- references, cursors, options ----------------------------------------------------------
@@ -266,35 +463,72 @@ def test_a_cursor_is_a_timepoint_in_ms() -> None:
             pragmatic.timepoint_of(cursor)
 
 
-def test_the_adapter_has_status_cancel_and_a_feed_per_domain() -> None:
+def test_without_environments_each_data_type_is_a_feed_of_the_base_url() -> None:
     built = build_provider("pragmatic", ProviderClientSettings(
         name=PROVIDER, base_url="http://127.0.0.1:9", secret="s", supports_batch=True,
-        options={"secure_login": "l", "domains": ["eu", "asia"]}))
+        options={"secure_login": "l", "data_types": ["RNG", "LC"]}))
     assert built.capabilities == {Capability.STATUS, Capability.CANCEL, Capability.HISTORY}
-    assert built.supports_batch is False and built.feeds == ("eu", "asia")
-    assert provider().feeds == ("main",)
-    assert pragmatic.domain_url("http://h/x", "main") == "http://h/x"
-    assert pragmatic.domain_url("http://h/x", "eu") == "http://h/x/d/eu"
+    assert built.supports_batch is False and built.feeds == ("RNG", "LC")
+    assert provider().feeds == ("RNG",)
+    options = pragmatic._options(PROVIDER, {"secure_login": "l", "data_types": ["LC"]})
+    [live] = pragmatic.feeds_of(options, ("http://a", "http://fallback"))
+    assert (live.name, live.urls, live.data_type) == ("LC", ("http://a", "http://fallback"), "LC")
     with pytest.raises(ProviderRejected, match="no feed 'asia'"):
         provider().fetch_history("asia", None)
     with pytest.raises(ProviderRejected, match="no batch"):
         provider().get_statuses(["vs20:1"])
 
 
+def test_each_environment_and_data_type_is_a_feed_of_that_environments_host() -> None:
+    options = pragmatic._options(PROVIDER, {
+        "secure_login": "l", "data_types": ["RNG", "LC"],
+        "environments": {"prod-sg12": "https://api-sg12.ppgames.net/",
+                         "prod-2409": ["https://api-2409.example", "https://mirror.example"]}})
+    feeds = pragmatic.feeds_of(options, ("https://entry.example",))
+    assert [(f.name, f.urls, f.data_type) for f in feeds] == [
+        ("prod-sg12/RNG", ("https://api-sg12.ppgames.net",), "RNG"),
+        ("prod-sg12/LC", ("https://api-sg12.ppgames.net",), "LC"),
+        ("prod-2409/RNG", ("https://api-2409.example", "https://mirror.example"), "RNG"),
+        ("prod-2409/LC", ("https://api-2409.example", "https://mirror.example"), "LC")]
+    with pytest.raises(ValueError, match="environment prod-sg12: its URLs must use base_url's "
+                                         "scheme \\(http\\)"):
+        pragmatic.feeds_of(options, ("http://entry.example",), name=PROVIDER)
+
+
 @pytest.mark.parametrize(("options", "named"), [
     ({"secure_login": "l", "operator_token": "x", "colour": 1}, "colour, operator_token"),
+    ({"secure_login": "l", "domains": ["eu"]}, "unknown pragmatic option\\(s\\): domains"),
     ({}, "secure_login is required"),
     (None, "secure_login is required"),
-    ({"secure_login": ""}, "secure_login is required"),
-    ({"secure_login": "a b"}, "secure_login is required"),
-    ({"secure_login": "l", "domains": []}, "domains must be a non-empty list"),
-    ({"secure_login": "l", "domains": "eu"}, "domains must be a non-empty list"),
-    ({"secure_login": "l", "domains": ["EU"]}, "domains must be a non-empty list"),
-    ({"secure_login": "l", "domains": ["eu", "eu"]}, "names a domain twice"),
+    ({"secure_login": ""}, "option secure_login:"),
+    ({"secure_login": "a b"}, "option secure_login:"),
+    ({"secure_login": "l", "data_types": []}, "option data_types:"),
+    ({"secure_login": "l", "data_types": "RNG"}, "option data_types:"),
+    ({"secure_login": "l", "data_types": ["rng"]}, "option data_types: Value error, each"),
+    ({"secure_login": "l", "data_types": ["LC", "LC"]}, "option data_types: Value error, "
+                                                        "names one twice"),
+    ({"secure_login": "l", "environments": {}}, "option environments: Value error, names no"),
+    ({"secure_login": "l", "environments": {"a/b": "http://h"}}, "environment 'a/b'"),
+    ({"secure_login": "l", "environments": {"eu": "ftp://h"}}, "environment eu: a data host"),
+    ({"secure_login": "l", "environments": {"eu": "http://h?x=1"}}, "environment eu:"),
+    ({"secure_login": "l", "environments": {"eu": []}}, "environment eu:"),
+    ({"secure_login": "l", "timepoint_overlap_ms": -1}, "option timepoint_overlap_ms:"),
+    ({"secure_login": "l", "hash_values": "encoded"}, "option hash_values:"),
+    ({"secure_login": "l", "empty_params": "keep"}, "option empty_params:"),
+    ({"secure_login": "l", "jackpot": "yes"}, "option jackpot:"),
 ])
-def test_unknown_or_missing_options_are_refused_naming_them(options: Any, named: str) -> None:
+def test_unknown_or_malformed_options_are_refused_naming_them(options: Any, named: str) -> None:
     with pytest.raises(ValueError, match=named):
         provider(options=options)
+
+
+def test_the_options_defaults_are_the_safer_choices() -> None:
+    options = pragmatic._options(PROVIDER, {"secure_login": "l"})
+    assert (options.data_types, options.environments, options.round_types) == (
+        ["RNG"], None, ["R", "F"])
+    assert (options.timepoint_overlap_ms, options.hash_values, options.empty_params,
+            options.jackpot) == (1000, "raw", "omit", "refuse")
+    assert options.cancel_meanings() == {120: "finished", 8: "not_fenced"}
 
 
 def test_a_missing_secret_or_no_attempt_is_refused() -> None:

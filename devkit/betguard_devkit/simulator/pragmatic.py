@@ -1,61 +1,77 @@
-"""The simulator's Pragmatic Play-like provider: hash-signed forms, incomplete rounds,
-cancelRound, and a CSV feed of finished rounds split over several data domains.
+"""The simulator's Pragmatic Play provider: DataFeeds of finished and incomplete rounds
+per environment and data type, cancelRound, and the environments list.
 
-Modelled on Pragmatic Play's casino integration API.
+Modelled on what public operator integrations send and read (docs/providers/pragmatic.md
+lists each fact with its source); where they are silent the simulator's choices are said
+below.
 
-Signing. Every call carries ``secureLogin`` (the operator's login; the simulator knows
-one, ``$SIMULATOR_PRAGMATIC_SECURE_LOGIN`` or "test-login") and ``hash``: the lowercase
-hex MD5 of every other parameter -- empty ones too -- sorted by key (plain string order),
-joined as ``k=v&k=v`` with the raw (not url-encoded) values, the provider secret appended
-directly, without a separator.
+Authentication. DataFeeds calls (GET, query string) carry ``login`` (the operator's
+secure login; the simulator knows one, ``$SIMULATOR_PRAGMATIC_SECURE_LOGIN`` or
+"test-login") and ``password`` (the provider secret), no hash. The http API calls
+(``CasinoGameAPI``, ``SystemAPI``) carry ``secureLogin`` and ``hash``: the lowercase hex
+MD5 of every other non-empty parameter sorted by key (plain string order), joined as
+``k=v&k=v`` with the raw (not url-encoded) values, the secret appended directly.
 
-Answers are HTTP 200 with JSON ``{"error": <int>, "description": "<text>", ...}`` (only an
-outage, or an injected 503, is another status). The codes (:data:`ERRORS`): 0 ok, 2 bad
-parameters, 4 unknown ``secureLogin``, 5 invalid hash, 7 too many requests (the feed
-called too often), 8 round not found, 100 internal error (try later), 120 round already
-completed.
+Answers are HTTP 200 with JSON ``{"error": <code>, "description": "<text>", ...}`` (only
+an outage, or an injected 503, is another status); the http API sends the code as a
+string (``"0"``), DataFeeds as an integer. The codes (:data:`ERRORS`): 0 ok, 2 player not
+found, 4 authentication failed, 5 invalid hash, 7 bad parameters, 8 game not found
+(cancelRound: nothing to cancel), 100 internal error (retry; also a feed called too
+often, the simulator's choice), 120 internal error without retry (cancelRound: the round
+already has its result), 17 (unknown: sent by the control ``next_code``).
 
 Rounds. A bet registered with a ref ``<gameId>:<roundId>`` (gameId: letters, digits and
 ``_``, at most 64; roundId: 1 to 19 digits below 2^63) is a round of this provider; other
-refs, and bets of fate "unknown", are not played here. A round's player and data domain
-come from the control ``POST /_sim/pragmatic/rounds`` (a bet spec with the extra keys
-``player_id`` and ``domain``); a round registered through the generic ``POST /_sim/bets``
-has no player (any ``playerId`` may ask about it) and lives in the domain "main".
+refs, and bets of fate "unknown", are not played here. A round's player, environment and
+data type come from the control ``POST /_sim/pragmatic/rounds`` (a bet spec with the
+extra keys ``player_id``, ``environment``, ``data_type`` and ``in_progress_row``); a
+round registered through the generic ``POST /_sim/bets`` has no player (any
+``playerId`` may ask about it) and is an ``RNG`` round of the environment "main".
 
-The calls (form-encoded POSTs on the API domain, the simulator's root):
+Environments. "main" is the simulator's root; any other environment ``<env>`` (letters,
+digits and ``._-``) is served under ``/env/<env>``. ``GET
+/IntegrationService/v3/http/SystemAPI/environments`` (``secureLogin``, ``hash``) lists
+"main" and every environment a round was registered in, as ``{"envName", "apiDomain"}``
+-- the apiDomain of a simulated environment is the simulator's host and that prefix (one
+process serves them all; a real apiDomain is a bare host).
 
-* ``.../CasinoGameAPI/getIncompleteRounds/`` (``secureLogin``, ``playerId``): the
-  player's rounds the provider knows and that have no result yet, as ``data``:
-  ``[{"gameId", "roundId", "betAmount", "currency", "startDate"}]``;
-* ``.../CasinoGameAPI/cancelRound/`` (``secureLogin``, ``playerId``, ``gameId``,
-  ``roundId``): the generic book's cancel -- a pending round is cancelled for good (0), a
-  round with a result answers 120, a round not known yet is fenced by a tombstone (0) or,
-  when it cannot be (knob ``tombstones`` off), 8; a round of another player is 8.
+The calls:
 
-The feed (GET, query parameters ``login``, ``timepoint``, ``dataType=RNG``, ``hash``):
-``/IntegrationService/v3/DataFeeds/gamerounds/finished/`` serves the domain "main", and
-``/d/<domain>/IntegrationService/v3/DataFeeds/gamerounds/finished/`` any other domain
-(a name of ``a-z``, digits and ``-``). The body is text::
+* ``GET <env>/IntegrationService/v3/DataFeeds/gamerounds/incomplete/`` (``login``,
+  ``password``, ``playerId``, ``dataType``, ``timepoint``): the player's rounds of that
+  environment and data type the provider knows and that have no result yet, as
+  ``{"error": 0, "playerId", "data": [{"gameId", "playSessionID", "betAmount"}]}``;
+* ``POST /IntegrationService/v3/http/CasinoGameAPI/cancelRound`` (``externalPlayerId``,
+  ``gameId``, ``roundId``, ``secureLogin``, ``hash``): the generic book's cancel -- a
+  pending round is cancelled for good (0), a round with a result answers 120, a round not
+  known yet is fenced by a tombstone (0) or, when it cannot be (knob ``tombstones`` off),
+  8; a round of another player is 8.
+* ``GET <env>/IntegrationService/v3/DataFeeds/gamerounds/finished/`` (``login``,
+  ``password``, ``timepoint``, ``dataType``): text::
 
     timepoint=<ms>
     playerID,extPlayerID,gameID,playSessionID,parentSessionID,startDate,endDate,status,type,bet,win,currency,jackpot
-    <one line per round of the domain that entered the feed at or after the timepoint>
+    <one line per round of the feed that entered it at or after the timepoint>
 
-A finished round enters its domain's feed a while after it finished (knob
-``feed_lag_range``, drawn per record) at a feed moment (ms, strictly increasing, never
-below the clock when it enters). Rows are listed by that moment from the requested
-timepoint on, inclusive, and the ``timepoint`` line is the last listed row's (the
-request's when none): the next call from it gets that boundary row again. Status ``C``
-is a completed round (``win`` its payout), ``X`` one cancelled by ``cancelRound`` while
-it ran; a round fenced before the provider played it has no row. Dates are UTC,
-``YYYY-MM-DD HH:MM:SS.mmm``. A call sooner than ``feed_min_interval`` after the
-previous answered call of the same domain gets ``{"error": 7, ...}`` as JSON instead.
+A finished round enters its feed a while after it finished (knob ``feed_lag_range``,
+drawn per record) at a feed moment (ms, strictly increasing, never below the clock when
+it enters). Rows are listed by that moment from the requested timepoint on, inclusive,
+and the ``timepoint`` line is the last listed row's (the request's when none). Status
+``C`` is a completed round (``win`` its payout), ``V`` (void) one cancelled by
+``cancelRound`` while it ran, ``I`` a round in progress (registered with
+``in_progress_row``: its row shows with an empty ``endDate`` until the result replaces
+it); a round fenced before the provider played it has no row. ``parentSessionID`` is
+``null`` for a round of its own. Dates are UTC, ``YYYY-MM-DD HH:MM:SS.mmm``. A call
+sooner than ``feed_min_interval`` after the previous answered call of the same feed gets
+``{"error": 100, ...}`` as JSON instead.
 
-Unsigned controls for reconciliation tests (``/_sim/pragmatic/rounds/<ref>/...``): give a
-completed round another win (the provider re-finishes it: a new ``endDate``, so a newer
-version of the same row), add a duplicate row (a new ``playSessionID`` whose
-``parentSessionID`` is the round: a second record of the same bet), read a round's rows.
-Nothing runs on a timer: what is due is applied before every request served.
+Unsigned controls (``/_sim/pragmatic/...``): give a completed round another win (the
+provider re-finishes it: a new ``endDate``, so a newer version of the same row), add a
+duplicate row (a new ``playSessionID`` whose ``parentSessionID`` is the round: a second
+record of the same bet), read a round's rows, put a line of any text into a feed
+(``lines``: a row of the public shape or not), and answer the next http API call with a
+given code (``next_code``). Nothing runs on a timer: what is due is applied before every
+request served.
 """
 
 from __future__ import annotations
@@ -94,37 +110,42 @@ from betguard_devkit.simulator.state import SimState
 
 T = TypeVar("T")
 
-API = "/IntegrationService/v3/http/CasinoGameAPI"
-INCOMPLETE_PATH = f"{API}/getIncompleteRounds/"
-CANCEL_PATH = f"{API}/cancelRound/"
-FEED_PATH = "/IntegrationService/v3/DataFeeds/gamerounds/finished/"
+HTTP_API = "/IntegrationService/v3/http"
+CANCEL_PATH = f"{HTTP_API}/CasinoGameAPI/cancelRound"
+ENVIRONMENTS_PATH = f"{HTTP_API}/SystemAPI/environments"
+DATA_FEEDS = "/IntegrationService/v3/DataFeeds"
+FEED_PATH = f"{DATA_FEEDS}/gamerounds/finished/"
+INCOMPLETE_PATH = f"{DATA_FEEDS}/gamerounds/incomplete/"
 SECURE_LOGIN_ENV = "SIMULATOR_PRAGMATIC_SECURE_LOGIN"
 DEFAULT_SECURE_LOGIN = "test-login"
 MAIN = "main"
-DATA_TYPE = "RNG"
+RNG = "RNG"
+DATA_TYPES = ("RNG", "LC", "R2", "VSB", "BNG")
 COLUMNS = ("playerID", "extPlayerID", "gameID", "playSessionID", "parentSessionID",
            "startDate", "endDate", "status", "type", "bet", "win", "currency", "jackpot")
 DUPLICATE_SESSION_BASE = 9 * 10**18  # sessions the controls add: far from tests' round ids
+RAW_SESSION_BASE = 8 * 10**18  # row keys of raw lines
 
-OK, BAD_PARAMETERS, UNKNOWN_LOGIN, INVALID_HASH = 0, 2, 4, 5
-TOO_MANY_REQUESTS, ROUND_NOT_FOUND, INTERNAL_ERROR, ROUND_COMPLETED = 7, 8, 100, 120
+OK, PLAYER_NOT_FOUND, AUTH_FAILED, INVALID_HASH = 0, 2, 4, 5
+BAD_PARAMETERS, GAME_NOT_FOUND, INTERNAL_ERROR, NO_RETRY, UNLISTED = 7, 8, 100, 120, 17
 ERRORS = {
     OK: "OK",
-    BAD_PARAMETERS: "bad parameters",
-    UNKNOWN_LOGIN: "unknown secureLogin",
+    PLAYER_NOT_FOUND: "player not found",
+    AUTH_FAILED: "authentication failed",
     INVALID_HASH: "invalid hash",
-    TOO_MANY_REQUESTS: "too many requests, try again later",
-    ROUND_NOT_FOUND: "round not found",
+    BAD_PARAMETERS: "bad parameters",
+    GAME_NOT_FOUND: "game or round not found",
     INTERNAL_ERROR: "internal error, try again later",
-    ROUND_COMPLETED: "round already completed",
+    NO_RETRY: "internal error, do not retry",
+    UNLISTED: "unlisted",
 }
 
-COMPLETED, CANCELLED = "C", "X"
+COMPLETED, VOID, IN_PROGRESS = "C", "V", "I"
 _REF = re.compile(r"([A-Za-z0-9_]{1,64}):([1-9][0-9]{0,18})")
 _GAME = re.compile(r"[A-Za-z0-9_]{1,64}")
 _ROUND = re.compile(r"[1-9][0-9]{0,18}")
 _PLAYER = re.compile(r"[A-Za-z0-9._:@-]{1,128}")
-_DOMAIN = re.compile(r"[a-z0-9-]{1,32}")
+_ENV = re.compile(r"[A-Za-z0-9._-]{1,64}")
 _DIGITS = re.compile(r"[0-9]{1,15}")
 
 
@@ -138,7 +159,8 @@ def split_ref(bet_ref: str) -> tuple[str, int] | None:
 
 def request_hash(params: dict[str, str], secret: str) -> str:
     """The hash as this provider computes it (see the module's docstring)."""
-    joined = "&".join(f"{key}={params[key]}" for key in sorted(params) if key != "hash")
+    joined = "&".join(f"{key}={params[key]}" for key in sorted(params)
+                      if key != "hash" and params[key])
     return hashlib.md5((joined + secret).encode("utf-8"), usedforsecurity=False).hexdigest()
 
 
@@ -158,43 +180,54 @@ def _money(value: Decimal) -> str:
 
 @dataclass
 class Placement:
-    """Where a round lives: its player (None: any may ask) and its data domain."""
+    """Where a round lives: its player (None: any may ask), environment and data type,
+    and whether its in-progress row shows in the feed."""
 
     player: str | None = None
-    domain: str = MAIN
+    environment: str = MAIN
+    data_type: str = RNG
+    in_progress_row: bool = False
 
 
 @dataclass
 class Record:
-    """One row of a domain's feed, in the state the feed lists now."""
+    """One row of a feed, in the state the feed lists now."""
 
     game: str
     session: int
     parent: int | None
     bet_ref: str
-    domain: str
+    environment: str
+    data_type: str
     player: str | None
     stake: Decimal
     currency: str
     started_ms: int
-    ended_ms: int
+    ended_ms: int | None  # None: in progress
     status: str
     win: Decimal
     timepoint: int = 0  # when this state entered the feed (ms)
+    raw: list[str] | None = None  # a control's line, sent as given
 
     @property
     def key(self) -> str:
         return f"{self.game}:{self.session}"
 
+    @property
+    def feed(self) -> tuple[str, str]:
+        return self.environment, self.data_type
+
     def line(self) -> list[str]:
+        if self.raw is not None:
+            return self.raw
         return [
             str(player_number(self.player or "sim-player")),
             self.player or "sim-player",
             self.game,
             str(self.session),
-            "" if self.parent is None else str(self.parent),
+            "null" if self.parent is None else str(self.parent),
             stamp(self.started_ms),
-            stamp(self.ended_ms),
+            "" if self.ended_ms is None else stamp(self.ended_ms),
             self.status,
             "R",
             _money(self.stake),
@@ -204,7 +237,8 @@ class Record:
         ]
 
     def as_dict(self) -> dict[str, Any]:
-        return {**dict(zip(COLUMNS, self.line(), strict=True)), "domain": self.domain,
+        return {**dict(zip(COLUMNS, self.line(), strict=False)),
+                "environment": self.environment, "data_type": self.data_type,
                 "timepoint": self.timepoint}
 
 
@@ -215,7 +249,7 @@ def player_number(player: str) -> int:
 
 @dataclass(order=True)
 class Change:
-    """A row state waiting until it shows in its domain's feed (``visible_at``)."""
+    """A row state waiting until it shows in its feed (``visible_at``)."""
 
     visible_at: float
     seq: int
@@ -233,14 +267,16 @@ class Rounds:
     placements: dict[str, Placement] = field(default_factory=dict)
     played: set[str] = field(default_factory=set)  # rounds the provider played
     live: dict[str, SimBet] = field(default_factory=dict)  # played rounds maybe still pending
-    cancelled: set[str] = field(default_factory=set)  # rounds given a cancelled row
+    cancelled: set[str] = field(default_factory=set)  # rounds given a void row
     changes: list[Change] = field(default_factory=list)  # heap by visible_at
     seq: itertools.count[int] = field(default_factory=itertools.count)
     records: dict[str, Record] = field(default_factory=dict)  # row key -> current state
-    index: dict[str, list[tuple[int, str]]] = field(default_factory=dict)  # domain -> (t, key)
+    # (environment, data type) -> [(feed moment, row key)]
+    index: dict[tuple[str, str], list[tuple[int, str]]] = field(default_factory=dict)
     last_timepoint: int = 0
     next_session: int = 1
-    last_answer_at: dict[str, float] = field(default_factory=dict)  # domain -> when
+    last_answer_at: dict[tuple[str, str], float] = field(default_factory=dict)  # feed -> when
+    environments: set[str] = field(default_factory=lambda: {MAIN})
 
     # -- what happened at the provider -----------------------------------------
 
@@ -249,28 +285,33 @@ class Rounds:
         bets = self.book.bets
         if len(bets) != self.adopted:
             for bet in itertools.islice(bets.values(), self.adopted, None):
-                self._adopt(bet, knobs)
+                self._adopt(bet, now, knobs)
             self.adopted = len(bets)
         while self.changes and self.changes[0].visible_at <= now:
             self._publish(heapq.heappop(self.changes), now)
 
-    def _adopt(self, bet: SimBet, knobs: Knobs) -> None:
+    def _adopt(self, bet: SimBet, now: float, knobs: Knobs) -> None:
         if split_ref(bet.bet_ref) is None or bet.fate is Fate.UNKNOWN or bet.fenced:
             return  # not a round of this provider, never seen by it, or refused at once
         self.played.add(bet.bet_ref)
         self.live[bet.bet_ref] = bet
+        placement = self.placements.get(bet.bet_ref, Placement())
+        if placement.in_progress_row:
+            self._schedule(self._record(bet, IN_PROGRESS, Decimal("0"), None),
+                           max(now, bet.known_from), knobs)
         if bet.result_at is not None and bet.payout is not None:
             ended = max(bet.result_at, bet.known_from)
             self._schedule(self._record(bet, COMPLETED, bet.payout, _ms(ended)), ended, knobs)
 
-    def _record(self, bet: SimBet, status: str, win: Decimal, ended_ms: int,
+    def _record(self, bet: SimBet, status: str, win: Decimal, ended_ms: int | None,
                 session: int | None = None) -> Record:
         game, round_id = split_ref(bet.bet_ref) or ("", 0)
         placement = self.placements.get(bet.bet_ref, Placement())
         return Record(game, round_id if session is None else session,
-                      None if session is None else round_id, bet.bet_ref, placement.domain,
-                      placement.player, bet.stake, bet.currency,
-                      _ms(bet.known_from - bet.lag), ended_ms, status, win)
+                      None if session is None else round_id, bet.bet_ref,
+                      placement.environment, placement.data_type, placement.player,
+                      bet.stake, bet.currency, _ms(bet.known_from - bet.lag), ended_ms,
+                      status, win)
 
     def _schedule(self, record: Record, at: float, knobs: Knobs, *,
                   original: bool = True) -> None:
@@ -285,16 +326,21 @@ class Rounds:
                 bet.cancelled:
             return  # cancelled before its result came: the round never completed
         known = self.records.get(record.key)
-        if known is not None and record.ended_ms < known.ended_ms:
+        if known is not None and _end(record) < _end(known):
             return  # an older state showing late never replaces a newer one
+        self.publish(record, now)
+
+    def publish(self, record: Record, now: float) -> None:
+        """The row enters its feed now."""
         self.last_timepoint = max(_ms(now), self.last_timepoint + 1)
         record.timepoint = self.last_timepoint
         self.records[record.key] = record
-        self.index.setdefault(record.domain, []).append((record.timepoint, record.key))
+        self.index.setdefault(record.feed, []).append((record.timepoint, record.key))
 
     # -- the API ---------------------------------------------------------------
 
-    def incomplete(self, player: str, now: float) -> list[dict[str, Any]]:
+    def incomplete(self, player: str, environment: str, data_type: str,
+                   now: float) -> list[dict[str, Any]]:
         rounds = []
         for ref, bet in list(self.live.items()):
             status = bet.status_at(now)
@@ -302,38 +348,39 @@ class Rounds:
                 del self.live[ref]
                 continue
             placement = self.placements.get(ref, Placement())
-            if status != "pending" or placement.player not in (None, player):
+            if status != "pending" or placement.player not in (None, player) or (
+                    placement.environment, placement.data_type) != (environment, data_type):
                 continue
             game, round_id = split_ref(ref) or ("", 0)
-            rounds.append({"gameId": game, "roundId": round_id, "betAmount": float(bet.stake),
-                           "currency": bet.currency,
-                           "startDate": stamp(_ms(bet.known_from - bet.lag))})
+            rounds.append({"gameId": game, "playSessionID": round_id,
+                           "betAmount": float(bet.stake)})
         return rounds
 
     def cancel(self, player: str, ref: str, now: float, knobs: Knobs) -> int:
         """cancelRound: the book's cancel (200 / 409 / 404) in this provider's codes."""
         placement = self.placements.get(ref)
         if placement is not None and placement.player not in (None, player):
-            return ROUND_NOT_FOUND  # another player's round: not one this player has
+            return GAME_NOT_FOUND  # another player's round: not one this player has
         status, _ = self.book.cancel(ref, now, knobs)
         if status == 409:
-            return ROUND_COMPLETED
+            return NO_RETRY
         if status != 200:
-            return ROUND_NOT_FOUND
+            return GAME_NOT_FOUND
         bet = self.book.bets.get(ref)
         if bet is not None and ref in self.played and not bet.fenced and \
                 ref not in self.cancelled:
             self.cancelled.add(ref)
-            self._schedule(self._record(bet, CANCELLED, Decimal("0"), _ms(now)), now, knobs)
+            self._schedule(self._record(bet, VOID, Decimal("0"), _ms(now)), now, knobs)
         return OK
 
-    def feed(self, domain: str, timepoint: int) -> tuple[int, list[Record]]:
-        index = self.index.get(domain, [])
+    def feed(self, environment: str, data_type: str,
+             timepoint: int) -> tuple[int, list[Record]]:
+        index = self.index.get((environment, data_type), [])
         start = bisect.bisect_left(index, (timepoint, ""))
         rows = []
         for moment, key in itertools.islice(index, start, None):
             record = self.records[key]
-            if record.timepoint == moment and record.domain == domain:
+            if record.timepoint == moment and record.feed == (environment, data_type):
                 rows.append(record)  # else superseded, listed at its own moment
         return (rows[-1].timepoint if rows else timepoint), rows
 
@@ -342,7 +389,7 @@ class Rounds:
     def alter_win(self, ref: str, win: Decimal, now: float, knobs: Knobs) -> Record | None:
         """The completed round re-finished now with another win (None: no such row)."""
         known = self.records.get(ref)
-        if known is None or known.status != COMPLETED:
+        if known is None or known.status != COMPLETED or known.ended_ms is None:
             return None
         ended = max(_ms(now), known.ended_ms + 1)
         altered = Record(**{**known.__dict__, "win": win, "ended_ms": ended, "timepoint": 0})
@@ -358,8 +405,23 @@ class Rounds:
         self._schedule(record, now, knobs, original=False)
         return record
 
+    def raw_line(self, environment: str, data_type: str, fields: list[str],
+                 now: float) -> Record:
+        """A line of the given text in the feed, now (a row of any shape)."""
+        session = RAW_SESSION_BASE + self.next_session
+        self.next_session += 1
+        record = Record("raw", session, None, "", environment, data_type, None,
+                        Decimal("0"), "EUR", 0, 0, "", Decimal("0"), raw=fields)
+        self.environments.add(environment)
+        self.publish(record, now)
+        return record
+
     def rows_of(self, ref: str) -> list[dict[str, Any]]:
         return [record.as_dict() for record in self.records.values() if record.bet_ref == ref]
+
+
+def _end(record: Record) -> int:
+    return -1 if record.ended_ms is None else record.ended_ms
 
 
 class Provider:
@@ -368,6 +430,7 @@ class Provider:
     def __init__(self, state: SimState) -> None:
         self.state = state
         self._rounds: Rounds | None = None
+        self.next_codes: list[int] = []  # codes the next http API calls answer with
 
     def due(self, book: BetBook, now: float, knobs: Knobs) -> Rounds:
         """The rounds, brought up to ``now``; called under the state's lock."""
@@ -376,6 +439,7 @@ class Provider:
             if self._rounds is not None:
                 fresh.last_timepoint = self._rounds.last_timepoint
                 fresh.next_session = self._rounds.next_session
+                fresh.environments = self._rounds.environments
             self._rounds = fresh
         self._rounds.advance(now, knobs)
         return self._rounds
@@ -384,6 +448,11 @@ class Provider:
         """Run ``view`` on the due rounds under the state's lock."""
         return self.state.read(lambda book, now, knobs: view(self.due(book, now, knobs),
                                                              book, now, knobs))
+
+    def take_code(self) -> int | None:
+        """The code the next http API call must answer with (the control), if any."""
+        return self.state.read(lambda _book, _now, _knobs: (
+            self.next_codes.pop(0) if self.next_codes else None))
 
 
 # -- requests ------------------------------------------------------------------------------
@@ -398,7 +467,7 @@ class CallError(Exception):
 
 
 def parse_params(raw: bytes) -> dict[str, str]:
-    """The url-encoded parameters, each once; raises :class:`CallError` (2)."""
+    """The url-encoded parameters, each once; raises :class:`CallError` (7)."""
     try:
         pairs = parse_qsl(raw.decode("utf-8"), keep_blank_values=True, strict_parsing=bool(raw))
     except (UnicodeDecodeError, ValueError):
@@ -411,17 +480,26 @@ def parse_params(raw: bytes) -> dict[str, str]:
     return params
 
 
-def authenticate(params: dict[str, str], secret: str, login: str, login_key: str) -> None:
-    """Raise :class:`CallError` unless the login is known and the hash proves the call."""
-    if not params.get(login_key):
-        raise CallError(BAD_PARAMETERS, f"{login_key}: required")
-    if params[login_key] != login:
-        raise CallError(UNKNOWN_LOGIN, f"{login_key}: not a known login")
+def authenticate(params: dict[str, str], secret: str, login: str) -> None:
+    """An http API call: raise :class:`CallError` unless ``secureLogin`` is known and the
+    hash proves the call."""
+    if not params.get("secureLogin"):
+        raise CallError(BAD_PARAMETERS, "secureLogin: required")
+    if params["secureLogin"] != login:
+        raise CallError(AUTH_FAILED, "secureLogin: not a known login")
     given = params.get("hash", "")
     if not given:
         raise CallError(BAD_PARAMETERS, "hash: required")
     if not hmac.compare_digest(request_hash(params, secret), given.lower()):
         raise CallError(INVALID_HASH, "hash: does not match the parameters")
+
+
+def authenticate_feed(params: dict[str, str], secret: str, login: str) -> None:
+    """A DataFeeds call: raise :class:`CallError` unless ``login`` and ``password`` are
+    the operator's (no hash)."""
+    required(params, "login", "password")
+    if params["login"] != login or not hmac.compare_digest(params["password"], secret):
+        raise CallError(AUTH_FAILED, "login or password: not the operator's")
 
 
 def required(params: dict[str, str], *keys: str) -> None:
@@ -430,11 +508,11 @@ def required(params: dict[str, str], *keys: str) -> None:
         raise CallError(BAD_PARAMETERS, f"{', '.join(missing)}: required")
 
 
-def player_of(params: dict[str, str]) -> str:
-    required(params, "playerId")
-    if not _PLAYER.fullmatch(params["playerId"]):
-        raise CallError(BAD_PARAMETERS, "playerId: letters, digits and ._:@- only, at most 128")
-    return params["playerId"]
+def player_of(params: dict[str, str], key: str) -> str:
+    required(params, key)
+    if not _PLAYER.fullmatch(params[key]):
+        raise CallError(BAD_PARAMETERS, f"{key}: letters, digits and ._:@- only, at most 128")
+    return params[key]
 
 
 def round_of(params: dict[str, str]) -> str:
@@ -447,19 +525,21 @@ def round_of(params: dict[str, str]) -> str:
     return ref
 
 
-def timepoint_of(params: dict[str, str]) -> int:
+def feed_query(params: dict[str, str]) -> tuple[int, str]:
+    """The ``timepoint`` and ``dataType`` of a DataFeeds call."""
     required(params, "timepoint", "dataType")
     if not _DIGITS.fullmatch(params["timepoint"]):
         raise CallError(BAD_PARAMETERS, "timepoint: milliseconds since the epoch")
-    if params["dataType"] != DATA_TYPE:
-        raise CallError(BAD_PARAMETERS, f"dataType: must be {DATA_TYPE}")
-    return int(params["timepoint"])
+    if params["dataType"] not in DATA_TYPES:
+        raise CallError(BAD_PARAMETERS, f"dataType: one of {', '.join(DATA_TYPES)}")
+    return int(params["timepoint"]), params["dataType"]
 
 
-def answer(code: int, message: str = "", **extra: Any) -> Response:
-    """This provider's JSON envelope, always under HTTP 200."""
+def answer(code: int, message: str = "", *, as_text: bool = False, **extra: Any) -> Response:
+    """This provider's JSON envelope, always under HTTP 200 (the code a string for the
+    http API, ``as_text``)."""
     said = ERRORS[code] if not message else f"{ERRORS[code]}: {message}"
-    return jsonify({"error": code, "description": said, **extra})
+    return jsonify({"error": str(code) if as_text else code, "description": said, **extra})
 
 
 def csv_body(timepoint: int, rows: list[Record]) -> Response:
@@ -479,14 +559,15 @@ def outage() -> Response:
     return Response("provider outage", status=503, mimetype="text/plain")
 
 
-def _served(state: SimState, refs: list[str], run: Outcome, *, csv_feed: bool = False) -> Response:
+def _served(state: SimState, refs: list[str], run: Outcome, *, csv_feed: bool = False,
+            as_text: bool = False) -> Response:
     """The answer with the simulator's faults: a 503 (nothing happened), a pause, an
     internal error (``error_with_200``), or a body that is no answer at all."""
     fault = state.next_provider_fault(refs)
     if fault is Fault.ERROR_503:
         return Response("service unavailable", status=503, mimetype="text/plain")
     if fault is Fault.ERROR_WITH_200:
-        return answer(INTERNAL_ERROR, "simulated")
+        return answer(INTERNAL_ERROR, "simulated", as_text=as_text)
     knobs = state.knobs
     pause = knobs.latency_ms / 1000.0 + (knobs.timeout_seconds if fault is Fault.TIMEOUT else 0)
     result = run()
@@ -499,19 +580,23 @@ def _served(state: SimState, refs: list[str], run: Outcome, *, csv_feed: bool = 
     return result
 
 
-def _form(secret: str, login: str) -> dict[str, str]:
-    """A signed form call's parameters; raises :class:`CallError`."""
-    content_type = (request.content_type or "").split(";")[0].strip().lower()
-    if content_type != "application/x-www-form-urlencoded":
-        raise CallError(BAD_PARAMETERS, "Content-Type: must be application/x-www-form-urlencoded")
-    params = parse_params(request.get_data())
-    authenticate(params, secret, login, "secureLogin")
+def _form(secret: str, login: str, *, query: bool = False) -> dict[str, str]:
+    """A hash-signed http API call's parameters; raises :class:`CallError`."""
+    if query:
+        params = parse_params(request.query_string)
+    else:
+        content_type = (request.content_type or "").split(";")[0].strip().lower()
+        if content_type != "application/x-www-form-urlencoded":
+            raise CallError(BAD_PARAMETERS,
+                            "Content-Type: must be application/x-www-form-urlencoded")
+        params = parse_params(request.get_data())
+    authenticate(params, secret, login)
     return params
 
 
 def add_routes(app: Flask, state: SimState, secret: str) -> None:
-    """Add the API calls, the feeds of every domain, the controls and the hook that keeps
-    the rounds due."""
+    """Add the http API calls, the DataFeeds of every environment, the controls and the
+    hook that keeps the rounds due."""
     login = os.environ.get(SECURE_LOGIN_ENV) or DEFAULT_SECURE_LOGIN
     provider = Provider(state)
 
@@ -525,20 +610,8 @@ def add_routes(app: Flask, state: SimState, secret: str) -> None:
 
 
 def _add_api(app: Flask, provider: Provider, secret: str, login: str) -> None:
-    """getIncompleteRounds and cancelRound, on the API domain (the simulator's root)."""
+    """cancelRound and the environments list, on the simulator's root."""
     state = provider.state
-
-    @app.post(INCOMPLETE_PATH)
-    def get_incomplete_rounds() -> Response:
-        if state.take_outage():
-            return outage()
-        try:
-            player = player_of(_form(secret, login))
-        except CallError as exc:
-            return answer(exc.code, str(exc))
-        state.count("status")
-        return _served(state, [], lambda: answer(OK, data=provider.read(
-            lambda rounds, _book, now, _knobs: rounds.incomplete(player, now))))
 
     @app.post(CANCEL_PATH)
     def cancel_round() -> Response:
@@ -546,51 +619,109 @@ def _add_api(app: Flask, provider: Provider, secret: str, login: str) -> None:
             return outage()
         try:
             params = _form(secret, login)
-            player, ref = player_of(params), round_of(params)
+            player, ref = player_of(params, "externalPlayerId"), round_of(params)
         except CallError as exc:
-            return answer(exc.code, str(exc))
+            return answer(exc.code, str(exc), as_text=True)
         state.count("cancel", [ref])
+        forced = provider.take_code()
+        if forced is not None:
+            return answer(forced, "simulated", as_text=True)
         return _served(state, [ref], lambda: answer(provider.read(
-            lambda rounds, _book, now, knobs: rounds.cancel(player, ref, now, knobs))))
+            lambda rounds, _book, now, knobs: rounds.cancel(player, ref, now, knobs)),
+            as_text=True), as_text=True)
+
+    @app.get(ENVIRONMENTS_PATH)
+    def environments() -> Response:
+        if state.take_outage():
+            return outage()
+        try:
+            _form(secret, login, query=True)
+        except CallError as exc:
+            return answer(exc.code, str(exc), as_text=True)
+        forced = provider.take_code()
+        if forced is not None:
+            return answer(forced, "simulated", as_text=True)
+        host = request.host
+        names = provider.read(lambda rounds, _book, _now, _knobs: sorted(rounds.environments))
+        listed = [{"envName": name, "apiDomain": host if name == MAIN else f"{host}/env/{name}"}
+                  for name in names]
+        return answer(OK, as_text=True, environments=listed)
 
 
 def _add_feeds(app: Flask, provider: Provider, secret: str, login: str) -> None:
-    """The finished-rounds feed of the domain "main" (the root) and of any other domain
-    (``/d/<domain>``)."""
+    """The finished and incomplete rounds of the environment "main" (the root) and of
+    any other environment (``/env/<name>``)."""
+    _add_finished(app, provider, secret, login)
+    _add_incomplete(app, provider, secret, login)
+
+
+def _environment_named(environment: str) -> Response | None:
+    if _ENV.fullmatch(environment):
+        return None
+    return answer(BAD_PARAMETERS, "environment: letters, digits and ._- only")
+
+
+def _add_finished(app: Flask, provider: Provider, secret: str, login: str) -> None:
     state = provider.state
 
-    def finished(domain: str) -> Response:
+    def finished(environment: str) -> Response:
         if state.take_outage():
             return outage()
-        if not _DOMAIN.fullmatch(domain):
-            return answer(BAD_PARAMETERS, "domain: a-z, digits and - only, at most 32")
         try:
             params = parse_params(request.query_string)
-            authenticate(params, secret, login, "login")
-            timepoint = timepoint_of(params)
+            authenticate_feed(params, secret, login)
+            timepoint, data_type = feed_query(params)
         except CallError as exc:
             return answer(exc.code, str(exc))
         return _served(state, [], lambda: provider.read(
-            lambda rounds, _book, now, knobs: _feed(rounds, domain, timepoint, now, knobs)),
-            csv_feed=True)
+            lambda rounds, _book, now, knobs: _feed(rounds, (environment, data_type),
+                                                    timepoint, now, knobs)), csv_feed=True)
 
     @app.get(FEED_PATH)
     def finished_main() -> Response:
         return finished(MAIN)
 
-    @app.get(f"/d/<domain>{FEED_PATH}")
-    def finished_elsewhere(domain: str) -> Response:
-        return finished(domain)
+    @app.get(f"/env/<environment>{FEED_PATH}")
+    def finished_elsewhere(environment: str) -> Response:
+        return _environment_named(environment) or finished(environment)
 
 
-def _feed(rounds: Rounds, domain: str, timepoint: int, now: float, knobs: Knobs) -> Response:
-    last = rounds.last_answer_at.get(domain)
+def _add_incomplete(app: Flask, provider: Provider, secret: str, login: str) -> None:
+    state = provider.state
+
+    def incomplete(environment: str) -> Response:
+        if state.take_outage():
+            return outage()
+        try:
+            params = parse_params(request.query_string)
+            authenticate_feed(params, secret, login)
+            _, data_type = feed_query(params)
+            player = player_of(params, "playerId")
+        except CallError as exc:
+            return answer(exc.code, str(exc))
+        state.count("status")
+        return _served(state, [], lambda: answer(OK, playerId=player, data=provider.read(
+            lambda rounds, _book, now, _knobs: rounds.incomplete(player, environment,
+                                                                 data_type, now))))
+
+    @app.get(INCOMPLETE_PATH)
+    def incomplete_main() -> Response:
+        return incomplete(MAIN)
+
+    @app.get(f"/env/<environment>{INCOMPLETE_PATH}")
+    def incomplete_elsewhere(environment: str) -> Response:
+        return _environment_named(environment) or incomplete(environment)
+
+
+def _feed(rounds: Rounds, feed: tuple[str, str], timepoint: int, now: float,
+          knobs: Knobs) -> Response:
+    last = rounds.last_answer_at.get(feed)
     if last is not None and now - last < knobs.feed_min_interval:
-        return answer(TOO_MANY_REQUESTS, (
-            f"domain {domain} called {now - last:.2f} s after its previous call, wait at "
-            f"least {knobs.feed_min_interval:g} s between calls"))
-    rounds.last_answer_at[domain] = now
-    return csv_body(*rounds.feed(domain, timepoint))
+        return answer(INTERNAL_ERROR, (
+            f"called too often: feed {'/'.join(feed)} called {now - last:.2f} s after its "
+            f"previous call, wait at least {knobs.feed_min_interval:g} s between calls"))
+    rounds.last_answer_at[feed] = now
+    return csv_body(*rounds.feed(*feed, timepoint))
 
 
 # -- controls ------------------------------------------------------------------------------
@@ -600,13 +731,27 @@ NOT_A_ROUND: Reply = (404, {"error": "bet_ref: not a played round of this provid
                             "field": "bet_ref"})
 
 
+def _environment(body: dict[str, Any]) -> str:
+    environment = body.get("environment", MAIN)
+    if not isinstance(environment, str) or not _ENV.fullmatch(environment):
+        raise InputError("environment", "letters, digits and ._- only, at most 64")
+    return environment
+
+
+def _data_type(body: dict[str, Any]) -> str:
+    data_type = body.get("data_type", RNG)
+    if data_type not in DATA_TYPES:
+        raise InputError("data_type", f"one of {', '.join(DATA_TYPES)}")
+    return str(data_type)
+
+
 def parse_placement(body: dict[str, Any]) -> Placement:
-    player, domain = body.get("player_id"), body.get("domain", MAIN)
+    player, in_progress = body.get("player_id"), body.get("in_progress_row", False)
     if player is not None and (not isinstance(player, str) or not _PLAYER.fullmatch(player)):
         raise InputError("player_id", "letters, digits and ._:@- only, at most 128")
-    if not isinstance(domain, str) or not _DOMAIN.fullmatch(domain):
-        raise InputError("domain", "a-z, digits and - only, at most 32")
-    return Placement(player, domain)
+    if not isinstance(in_progress, bool):
+        raise InputError("in_progress_row", "true or false")
+    return Placement(player, _environment(body), _data_type(body), in_progress)
 
 
 def _register(body: dict[str, Any]) -> Callable[[Rounds, BetBook, float, Knobs], Reply]:
@@ -618,10 +763,12 @@ def _register(body: dict[str, Any]) -> Callable[[Rounds, BetBook, float, Knobs],
         known = spec.bet_ref in book.bets
         if not known:
             rounds.placements[spec.bet_ref] = placement
+            rounds.environments.add(placement.environment)
         created, decision = book.register(spec, now, knobs)
         kept = rounds.placements.get(spec.bet_ref, Placement())
         return (201 if created else 200), {**decision, "player_id": kept.player,
-                                           "domain": kept.domain}
+                                           "environment": kept.environment,
+                                           "data_type": kept.data_type}
 
     return register
 
@@ -634,7 +781,7 @@ def _win_given(field_name: str = "win") -> Decimal | None:
 def _alter(ref: str, win: Decimal) -> Callable[[Rounds, BetBook, float, Knobs], Reply]:
     def alter(rounds: Rounds, _book: BetBook, now: float, knobs: Knobs) -> Reply:
         altered = rounds.alter_win(ref, win, now, knobs)
-        if altered is None:
+        if altered is None or altered.ended_ms is None:
             return 409, {"error": "bet_ref: no completed row of the round in the feed yet",
                          "field": "bet_ref"}
         return 200, {"bet_ref": ref, "row": altered.key, "win": _money(win),
@@ -660,7 +807,8 @@ def _describe(ref: str) -> Callable[[Rounds, BetBook, float, Knobs], Reply]:
     def describe(rounds: Rounds, book: BetBook, now: float, _knobs: Knobs) -> Reply:
         placement = rounds.placements.get(ref, Placement())
         bet = book.bets.get(ref)
-        return 200, {"bet_ref": ref, "player_id": placement.player, "domain": placement.domain,
+        return 200, {"bet_ref": ref, "player_id": placement.player,
+                     "environment": placement.environment, "data_type": placement.data_type,
                      "status_now": None if bet is None else bet.status_at(now),
                      "rows": rounds.rows_of(ref),
                      "hidden": sum(1 for change in rounds.changes
@@ -668,6 +816,19 @@ def _describe(ref: str) -> Callable[[Rounds, BetBook, float, Knobs], Reply]:
                      "now": iso(now)}
 
     return describe
+
+
+def _line(body: dict[str, Any]) -> Callable[[Rounds, BetBook, float, Knobs], Reply]:
+    environment, data_type, fields = _environment(body), _data_type(body), body.get("fields")
+    if not isinstance(fields, list) or not all(isinstance(item, str) for item in fields):
+        raise InputError("fields", "a list of the line's fields, as text")
+
+    def put(rounds: Rounds, _book: BetBook, now: float, _knobs: Knobs) -> Reply:
+        record = rounds.raw_line(environment, data_type, fields, now)
+        return 201, {"environment": environment, "data_type": data_type,
+                     "timepoint": record.timepoint}
+
+    return put
 
 
 def _reply(found: Reply) -> tuple[Response, int]:
@@ -680,11 +841,13 @@ def _refused(exc: InputError) -> tuple[Response, int]:
 
 
 def _add_controls(app: Flask, provider: Provider) -> None:
-    """Unsigned controls: register a round with its player and domain, shape its rows."""
+    """Unsigned controls: register a round with its player and feed, shape its rows, put
+    a line of any text into a feed, force the code of the next http API answers."""
 
     @app.post("/_sim/pragmatic/rounds")
     def register_round() -> tuple[Response, int]:
-        """A bet spec (as ``POST /_sim/bets``) with ``player_id`` and ``domain``."""
+        """A bet spec (as ``POST /_sim/bets``) with ``player_id``, ``environment``,
+        ``data_type`` and ``in_progress_row``."""
         try:
             body = require_object(request.get_json(silent=True))
             register = _register(body)
@@ -714,6 +877,31 @@ def _add_controls(app: Flask, provider: Provider) -> None:
 
     @app.get("/_sim/pragmatic/rounds/<ref>")
     def describe(ref: str) -> tuple[Response, int]:
-        """The round's player, domain and rows as the feed lists them, and rows hidden."""
+        """The round's player, feed and rows as the feed lists them, and rows hidden."""
         return _reply(provider.read(_describe(ref)))
 
+    _add_wire_controls(app, provider)
+
+
+def _add_wire_controls(app: Flask, provider: Provider) -> None:
+    """A line of any text into a feed; the code of the next http API answers."""
+
+    @app.post("/_sim/pragmatic/lines")
+    def put_line() -> tuple[Response, int]:
+        """Body ``{"environment", "data_type", "fields": [...]}``: that line enters the
+        feed now, whatever its text."""
+        try:
+            put = _line(require_object(request.get_json(silent=True)))
+        except InputError as exc:
+            return _refused(exc)
+        return _reply(provider.read(put))
+
+    @app.post("/_sim/pragmatic/next_code")
+    def next_code() -> tuple[Response, int]:
+        """Body ``{"codes": [17, ...]}``: the next http API calls answer these codes."""
+        body = require_object(request.get_json(silent=True))
+        codes = body.get("codes")
+        if not isinstance(codes, list) or not all(code in ERRORS for code in codes):
+            return _refused(InputError("codes", f"a list of codes of {sorted(ERRORS)}"))
+        provider.state.read(lambda _book, _now, _knobs: provider.next_codes.extend(codes))
+        return jsonify({"codes": provider.next_codes}), 200
