@@ -56,6 +56,9 @@ class BetStatus:
     # For an answer read from the mirror: up to when that copy was whole (the feeds'
     # ``synced_at``, read before the rows; None: never caught up). Not in its detail.
     as_of: datetime | None = None
+    # The provider's id of the call that brought the answer (PG's ``trace_id``), for
+    # its support: named in the bet's audit trail.
+    trace_id: str | None = None
 
     def as_detail(self) -> dict[str, str | None]:
         """A JSON-ready form for audit events."""
@@ -67,6 +70,8 @@ class BetStatus:
         }
         if self.via is not None:
             detail["via"] = self.via
+        if self.trace_id is not None:
+            detail["trace_id"] = self.trace_id
         return detail
 
 
@@ -135,10 +140,12 @@ class HistoryRow:
     settled_at: datetime | None = None
     hand: Hand | None = None
     hands: int = 1
+    trace_id: str | None = None  # the call that brought this version (PG's ``trace_id``)
 
     def as_status(self) -> BetStatus:
         return BetStatus(bet_ref=self.bet_ref, status=self.status, payout=self.payout,
-                         currency=self.currency, settled_at=self.settled_at)
+                         currency=self.currency, settled_at=self.settled_at,
+                         trace_id=self.trace_id)
 
     def as_detail(self) -> dict[str, str | int | None]:
         """A JSON-ready form for audit events and reconciliation differences."""

@@ -62,6 +62,8 @@ class HandRow(Protocol):
     def settled_at(self) -> datetime | None: ...
     @property
     def hand(self) -> str | None: ...
+    @property
+    def trace_id(self) -> str | None: ...
 
 
 R = TypeVar("R", bound=HandRow)
@@ -76,6 +78,7 @@ def fold(rows: Sequence[R]) -> list[R]:
     if closing > 1 or len({row.currency for row in rows}) > 1:
         return list(rows)
     ordered = sorted(rows, key=lambda row: (row.version, row.row_id))  # first written first
+    newest = ordered[-1]
     final = closing == 1
     stakes = [row.stake for row in rows if row.stake is not None]
     ends = [row.settled_at for row in rows if row.settled_at is not None]
@@ -91,6 +94,7 @@ def fold(rows: Sequence[R]) -> list[R]:
         settled_at=max(ends) if final and ends else None,
         hand=None,
         hands=len(rows),
+        trace_id=newest.trace_id,  # the call that brought the round's newest state
     )]
 
 

@@ -35,7 +35,7 @@ FINAL = frozenset({ProviderStatus.SETTLED, ProviderStatus.CANCELLED})
 # Row ids per IN list: well below any driver's limit of bound parameters.
 _CHUNK = 1000
 _UPDATED = ("bet_ref", "feed", "status", "version", "stake", "payout", "currency",
-            "placed_at", "settled_at", "hand", "updated_at")
+            "placed_at", "settled_at", "hand", "trace_id", "updated_at")
 
 
 @dataclass(frozen=True)
@@ -106,7 +106,7 @@ def _values(provider: str, feed: str, row: HistoryRow, now: datetime) -> dict[st
             "status": row.status.value, "version": row.version, "stake": row.stake,
             "payout": row.payout, "currency": row.currency, "placed_at": row.placed_at,
             "settled_at": row.settled_at, "hand": None if row.hand is None else row.hand.value,
-            "first_seen_at": now, "updated_at": now}
+            "trace_id": row.trace_id, "first_seen_at": now, "updated_at": now}
 
 
 def rows_of(connection: Connection, provider: str, bet_ref: str) -> list[HistoryRow]:
@@ -118,7 +118,8 @@ def rows_of(connection: Connection, provider: str, bet_ref: str) -> list[History
                        status=ProviderStatus(r["status"]), version=r["version"],
                        stake=r["stake"], payout=r["payout"], currency=r["currency"],
                        placed_at=r["placed_at"], settled_at=r["settled_at"],
-                       hand=None if r["hand"] is None else Hand(r["hand"])) for r in found]
+                       hand=None if r["hand"] is None else Hand(r["hand"]),
+                       trace_id=r["trace_id"]) for r in found]
 
 
 def mirror_answer(connection: Connection, provider: str, bet_ref: str) -> BetStatus:
@@ -153,7 +154,8 @@ def answer_as_of(connection: Connection, provider: str, bet_ref: str, *,
 
 def _answer(row: HistoryRow, as_of: datetime | None) -> BetStatus:
     return BetStatus(bet_ref=row.bet_ref, status=row.status, payout=row.payout,
-                     currency=row.currency, settled_at=row.settled_at, via=VIA, as_of=as_of)
+                     currency=row.currency, settled_at=row.settled_at, via=VIA, as_of=as_of,
+                     trace_id=row.trace_id)
 
 
 # -- feed cursors ------------------------------------------------------------------------

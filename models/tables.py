@@ -177,6 +177,8 @@ class ProviderRow(Base):
     # Where the record stands in its round (a Hand value), for providers that record a
     # round hand by hand; None: the record is a whole bet.
     hand: Mapped[str | None] = mapped_column(String(12), nullable=True)
+    # The provider's id of the call that brought this version (PG's trace_id), if any.
+    trace_id: Mapped[str | None] = mapped_column(String(64), nullable=True)
     first_seen_at: Mapped[Moment]
     updated_at: Mapped[Moment]
 

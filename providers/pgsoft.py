@@ -276,7 +276,7 @@ def parse_rows(content: bytes, *, row_version: int, count: int, provider: str = 
         problem = _problem_of(record, i, row_version, unknown_fields)
         if problem is None:
             try:
-                rows.append(to_history_row(Row.model_validate(record)))
+                rows.append(to_history_row(Row.model_validate(record), trace_id or None))
                 continue
             except ValidationError as exc:
                 problem = f"data.{i}, {describe(exc, 'record')}"
@@ -321,7 +321,7 @@ def _naming(record: Any) -> str:
     return f" ({', '.join(named)})" if named else ""
 
 
-def to_history_row(row: Row) -> HistoryRow:
+def to_history_row(row: Row, trace_id: str | None = None) -> HistoryRow:
     """One hand as betguard's row: its own win is known with it; the round's status and
     sums come from folding its hands (``betguard.models.hands``)."""
     hand = _HANDS[row.handsStatus]
@@ -337,6 +337,7 @@ def to_history_row(row: Row) -> HistoryRow:
         placed_at=from_millis(row.betTime),
         settled_at=from_millis(row.betEndTime),
         hand=hand,
+        trace_id=trace_id,
     )
 
 

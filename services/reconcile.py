@@ -278,7 +278,7 @@ def _there(session: Session, provider: str, where: list[Any]) -> list[ThereRow]:
     query = select(ProviderRow.row_id, ProviderRow.bet_ref, ProviderRow.status,
                    ProviderRow.version, ProviderRow.stake, ProviderRow.payout,
                    ProviderRow.currency, ProviderRow.placed_at, ProviderRow.settled_at,
-                   ProviderRow.hand).where(
+                   ProviderRow.hand, ProviderRow.trace_id).where(
         ProviderRow.provider == provider, *where)
     return [ThereRow(*row) for row in session.execute(query)]
 

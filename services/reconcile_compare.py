@@ -91,6 +91,7 @@ class ThereRow:
     settled_at: datetime | None
     hand: str | None = None
     hands: int = 1
+    trace_id: str | None = None
 
     def facts(self) -> dict[str, Any]:
         return {"row_id": self.row_id, "bet_ref": self.bet_ref, "status": str(self.status),

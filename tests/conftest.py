@@ -38,9 +38,10 @@ def stack() -> Iterator[Stack]:
         start_hanging_simulator(stack, provider_secret, wallet_secret)
         start_drip_proxy(stack)
         salt = secrets.token_hex(16)
-        stack.env.update({PGSOFT_SALT_ENV: salt, "SIMULATOR_PGSOFT_HASH_SALT": salt})
-        stack.pgsoft_sim_url = start_dialect_simulator(stack, "pgsoft", provider_secret,
-                                                       wallet_secret)
+        stack.env[PGSOFT_SALT_ENV] = salt  # the workers' and this process' (os.environ)
+        stack.pgsoft_sim_url = start_dialect_simulator(
+            stack, "pgsoft", provider_secret, wallet_secret,
+            only_its_own={"SIMULATOR_PGSOFT_HASH_SALT": salt})
         stack.pragmatic_sim_url = start_dialect_simulator(stack, "pragmatic", provider_secret,
                                                           wallet_secret)
         stack.env.update(configure(stack, provider_secret, wallet_secret,

@@ -552,10 +552,14 @@ PGSOFT_SALT_ENV = "BETGUARD_TEST_PGSOFT_SALT"
 
 
 def start_dialect_simulator(stack: Stack, dialect: str, provider_secret: str,
-                            wallet_secret: str) -> str:
-    """A simulator speaking a foreign provider dialect; returns its URL."""
+                            wallet_secret: str, only_its_own: Mapping[str, str] | None = None
+                            ) -> str:
+    """A simulator speaking a foreign provider dialect; returns its URL. ``only_its_own``
+    is environment for its process alone (not the stack's: the demo and drills the
+    tests start inherit that, and their simulators must not require a PG hash)."""
     port_file = stack.base / f"{dialect}-sim.port"
-    process = processes.simulator(stack.env, stack.base / "logs" / f"{dialect}-simulator.log",
+    env = {**stack.env, **(only_its_own or {})}
+    process = processes.simulator(env, stack.base / "logs" / f"{dialect}-simulator.log",
                                   port_file=port_file, provider_secret=provider_secret,
                                   wallet_secret=wallet_secret, dialect=dialect).start()
     port = processes.wait_for_file(port_file, process)

@@ -12,6 +12,7 @@ fences them, so betguard never refunds one on its own word.
 
 from __future__ import annotations
 
+import re
 import secrets
 from collections.abc import Iterator
 from decimal import Decimal
@@ -78,6 +79,9 @@ def test_a_pgsoft_bet_settles_from_the_feed_with_the_provider_s_payout(stack: St
     assert answers and all(answer["via"] == "mirror" for answer in answers)
     assert answers[-1]["status"] == "settled"
     assert Decimal(answers[-1]["payout"]) == Decimal("37.50")
+    # the trace id of the GetHistory call that brought the result, for PG support
+    assert re.fullmatch(r"[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[0-9a-f]{4}-[0-9a-f]{12}",
+                        answers[-1]["trace_id"])
     # Asked nothing the provider cannot answer: no status call, no cancel.
     assert details(stack, bet_id, EventKind.PROVIDER_ERROR) == []
     assert details(stack, bet_id, EventKind.CANCEL_ANSWERED) == []

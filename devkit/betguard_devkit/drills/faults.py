@@ -11,7 +11,9 @@ from typing import ClassVar
 import requests
 from sqlalchemy import update
 
+from betguard.models.errors import BetNotFound
 from betguard.models.tables import FeedCursor
+from betguard.services.cancels import report_cancel
 from betguard.services.context import Context
 from betguard_devkit.drills.scenarios import CHAOS_KNOBS, KINDS
 from betguard_devkit.launcher import LocalStack
@@ -123,13 +125,17 @@ class FeedStall(Injector):
 @dataclass
 class ProviderRollbacks(Injector):
     """A foreign-dialect provider pays back, on its own, the stakes of the rounds it
-    cancelled (Pragmatic pushes a refund to the operator's wallet for a cancelled round):
-    each tick its rollbacks of this run's bets go into the wallet, as betguard refunds
-    the same bets (the wallet must pay each stake back once). PG's history has no
-    cancelled round: it completes the rounds it resolves itself."""
+    cancelled (Pragmatic pushes a refund to the operator's wallet for a cancelled round,
+    also one whose cancel answer betguard never got): each tick its rollbacks of this
+    run's bets go into the wallet, as betguard refunds the same bets (the wallet must pay
+    each stake back once), and the game server reports each to betguard
+    (``report_cancel``, the service behind ``POST /bets/{provider}/{ref}/cancelled``).
+    PG's history has no cancelled round: it completes the rounds it resolves itself."""
 
     refs: RunRefs | None = None
     pushed: set[tuple[str, str]] = field(default_factory=set)
+    unreported: set[tuple[str, str]] = field(default_factory=set)
+    ctx: Context | None = None
     last_look: float = 0.0
 
     name: ClassVar[str] = "provider-rollback"
@@ -143,6 +149,21 @@ class ProviderRollbacks(Injector):
             url = self.stack.dialect_urls.get(kind)
             if url is not None:
                 self._follow(provider, url, elapsed)
+        self._report()
+
+    def _report(self) -> None:
+        """The game server reports each rollback to betguard, once betguard has the bet
+        (a late-registered bet may not be placed yet: asked again at the next tick)."""
+        if not self.unreported:
+            return
+        if self.ctx is None:
+            self.ctx = self.stack.context()
+        for provider, ref in sorted(self.unreported):
+            try:
+                report_cancel(self.ctx, provider, ref)
+            except BetNotFound:
+                continue
+            self.unreported.discard((provider, ref))
 
     def _follow(self, provider: str, url: str, elapsed: float) -> None:
         assert self.refs is not None  # noqa: S101 - checked by tick
@@ -157,6 +178,7 @@ class ProviderRollbacks(Injector):
             if answer.status_code != 409:  # 409: betguard's refund came first; nothing paid
                 answer.raise_for_status()
             self.pushed.add((provider, ref))
+            self.unreported.add((provider, ref))
             paid = "paid" if answer.status_code != 409 else "refused, betguard refunded first"
             self.log.append(Injected(round(elapsed, 1), self.name,
                                      f"rollback of {provider}/{ref}: {paid}"))

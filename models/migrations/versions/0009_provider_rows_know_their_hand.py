@@ -1,4 +1,4 @@
-"""provider rows know where they stand in their round (hand)
+"""provider rows know where they stand in their round (hand) and which call brought them
 
 Revision ID: 0009
 Revises: 0008
@@ -18,7 +18,9 @@ depends_on = None
 
 def upgrade() -> None:
     op.add_column('provider_rows', sa.Column('hand', sa.String(length=12), nullable=True))
+    op.add_column('provider_rows', sa.Column('trace_id', sa.String(length=64), nullable=True))
 
 
 def downgrade() -> None:
+    op.drop_column('provider_rows', 'trace_id')
     op.drop_column('provider_rows', 'hand')
