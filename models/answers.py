@@ -110,6 +110,8 @@ class Capability(StrEnum):
     BATCH_STATUS = "batch_status"  # answers about many bets in one call
     CANCEL = "cancel"  # cancels a bet on request, fencing its reference
     HISTORY = "history"  # publishes its bet history as a feed read with a cursor
+    # answers its history of a time window too (reconciliation refills a window from it)
+    HISTORY_WINDOW = "history_window"
 
 
 # What the generic contract offers (docs/design.md): status, batch status and cancel.

@@ -6,6 +6,7 @@ too, so an adapter finds its whole contract in this module.
 
 from __future__ import annotations
 
+from datetime import datetime
 from decimal import Decimal
 from typing import Protocol
 
@@ -50,6 +51,12 @@ class Provider(Protocol):
     def fetch_history(self, feed: str, cursor: str | None) -> HistoryPage:
         """The feed's rows from ``cursor`` on (None: from its start). Rows at the cursor's
         boundary may come again; callers upsert by ``row_id``."""
+        ...
+
+    def fetch_history_window(self, start: datetime, end: datetime) -> HistoryPage:
+        """One page of the rows of bets placed in [start, end] (``Capability.
+        HISTORY_WINDOW``); while ``more``, the next page starts at ``cursor`` (ms since
+        the epoch, inclusive: rows there may come again)."""
         ...
 
 

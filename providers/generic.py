@@ -12,6 +12,7 @@ import re
 import time
 from collections.abc import Callable
 from dataclasses import replace
+from datetime import datetime
 from decimal import Decimal
 from typing import Annotated, Any, Literal
 from urllib.parse import quote
@@ -254,6 +255,9 @@ class GenericHttpProvider:
     def fetch_history(self, feed: str, cursor: str | None) -> HistoryPage:
         """The generic contract has no history feed."""
         raise ProviderRejected(f"provider {self.name}: the generic contract has no history feed")
+
+    def fetch_history_window(self, start: datetime, end: datetime) -> HistoryPage:
+        raise ProviderRejected(f"provider {self.name}: the generic contract has no history")
 
     def _cancel_outcome(self, status_code: int, status: BetStatus) -> CancelOutcome:
         if status.status is ProviderStatus.CANCELLED:

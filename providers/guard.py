@@ -22,6 +22,7 @@ import copy
 import logging
 import time
 from collections.abc import Callable
+from datetime import datetime
 from enum import Enum, StrEnum
 from types import TracebackType
 from typing import Protocol, TypeVar
@@ -182,6 +183,9 @@ class GuardedProvider:
 
     def fetch_history(self, feed: str, cursor: str | None) -> HistoryPage:
         return self._guarded(lambda: self.inner.fetch_history(feed, cursor), calls=1)
+
+    def fetch_history_window(self, start: datetime, end: datetime) -> HistoryPage:
+        return self._guarded(lambda: self.inner.fetch_history_window(start, end), calls=1)
 
     def _guarded(self, call: Callable[[], T], *, calls: int) -> T:
         lease = self._lease * calls

@@ -78,6 +78,9 @@ from betguard.providers.problems import Problem, ProblemReporter
 
 PATH = "/Bet/v4/GetHistory"
 CALL = "GetHistory"  # how messages name the call
+WINDOW_PATH = "/Bet/v4/GetHistoryForSpecificTimeRange"
+WINDOW_CALL = "GetHistoryForSpecificTimeRange"
+MAX_WINDOW = timedelta(days=40)  # the time-range call's longest window
 FEED = "history"
 MIN_PAGE, MAX_PAGE = 1500, 5000
 BET_TYPE_REAL = 1
@@ -119,8 +122,26 @@ def form_body(operator_token: str, secret: str, row_version: int, count: int) ->
     ]).encode("ascii")
 
 
-def traced_path(trace_id: str) -> str:
-    return f"{PATH}?{urlencode([('trace_id', trace_id)])}"
+def traced_path(trace_id: str, path: str = PATH) -> str:
+    return f"{path}?{urlencode([('trace_id', trace_id)])}"
+
+
+def window_body(operator_token: str, secret: str, from_ms: int, to_ms: int,
+                count: int) -> bytes:
+    """The form-encoded body of a GetHistoryForSpecificTimeRange request."""
+    return urlencode([
+        ("operator_token", operator_token),
+        ("secret_key", secret),
+        ("bet_type", str(BET_TYPE_REAL)),
+        ("from_time", str(from_ms)),
+        ("to_time", str(to_ms)),
+        ("count", str(count)),
+    ]).encode("ascii")
+
+
+def millis_of(moment: datetime) -> int:
+    """Milliseconds since the epoch of an aware moment, exactly."""
+    return (moment - datetime(1970, 1, 1, tzinfo=UTC)) // timedelta(milliseconds=1)
 
 
 def hash_signature(salt: str, host: str, content_sha256: str, x_date: str) -> str:
@@ -221,21 +242,21 @@ class Envelope(BaseModel):
         return self
 
 
-def _invalid(provider: str, problem: str) -> ProviderInvalidResponse:
-    return invalid_answer(provider, CALL, problem)
+def _invalid(provider: str, problem: str, call: str = CALL) -> ProviderInvalidResponse:
+    return invalid_answer(provider, call, problem)
 
 
-def read_envelope(content: bytes, *, provider: str = "") -> Envelope:
+def read_envelope(content: bytes, *, provider: str = "", call: str = CALL) -> Envelope:
     """The answer, validated; raises :class:`ProviderInvalidResponse` naming the problem."""
-    decoded = read_json(content, provider=provider, call=CALL)
+    decoded = read_json(content, provider=provider, call=call)
     try:
         return Envelope.model_validate(decoded)
     except ValidationError as exc:
-        raise _invalid(provider, describe(exc)) from None
+        raise _invalid(provider, describe(exc), call) from None
 
 
 def error_for(error: ErrorBody, *, provider: str = "", trace_id: str = "",
-              report: ProblemReporter | None = None) -> ProviderError:
+              report: ProblemReporter | None = None, call: str = CALL) -> ProviderError:
     """The exception an error in the body stands for; a code not in the table is an
     invalid answer (retried within the deadline), reported as a problem."""
     said = error.message[:200]
@@ -243,16 +264,17 @@ def error_for(error: ErrorBody, *, provider: str = "", trace_id: str = "",
     known = ERROR_CODES.get(error.code)
     if known is None:
         if report is not None:
-            report(Problem.UNKNOWN_CODE, CALL, f"error code {error.code!r} ({said})",
+            report(Problem.UNKNOWN_CODE, call, f"error code {error.code!r} ({said})",
                    trace_id=trace_id)
-        return _invalid(provider, f"error: unknown code {error.code!r} ({said}){traced}")
+        return _invalid(provider, f"error: unknown code {error.code!r} ({said}){traced}", call)
     meaning, kind = known
-    return kind(f"provider {provider}: {CALL} error {error.code} ({meaning}): {said}{traced}")
+    return kind(f"provider {provider}: {call} error {error.code} ({meaning}): {said}{traced}")
 
 
 def parse_rows(content: bytes, *, row_version: int, count: int, provider: str = "",
                trace_id: str = "", unknown_fields: str = "refuse",
-               report: ProblemReporter | None = None) -> tuple[list[HistoryRow], int, int]:
+               report: ProblemReporter | None = None,
+               call: str = CALL) -> tuple[list[HistoryRow], int, int]:
     """The page's rows in betguard's terms, the highest ``rowVersion`` listed and how
     many records it listed; or the exception the answer stands for.
 
@@ -260,13 +282,14 @@ def parse_rows(content: bytes, *, row_version: int, count: int, provider: str = 
     own: one that does not pass (:class:`Row`, the public field list, a version below
     the requested one) is left out and reported, and the others are used.
     """
-    envelope = read_envelope(content, provider=provider)
+    envelope = read_envelope(content, provider=provider, call=call)
     if envelope.error is not None:
-        raise error_for(envelope.error, provider=provider, trace_id=trace_id, report=report)
+        raise error_for(envelope.error, provider=provider, trace_id=trace_id, report=report,
+                        call=call)
     records = envelope.data or []
     if len(records) > count:
         raise _invalid(provider, f"data: {len(records)} records, more than the {count} "
-                       "asked for")
+                       "asked for", call)
     rows: list[HistoryRow] = []
     top = row_version
     for i, record in enumerate(records):
@@ -281,7 +304,7 @@ def parse_rows(content: bytes, *, row_version: int, count: int, provider: str = 
             except ValidationError as exc:
                 problem = f"data.{i}, {describe(exc, 'record')}"
         if report is not None:
-            report(_kind_of(record), CALL, f"{problem}{_naming(record)}", trace_id=trace_id)
+            report(_kind_of(record), call, f"{problem}{_naming(record)}", trace_id=trace_id)
     return rows, top, len(records)
 
 
@@ -407,7 +430,7 @@ class PgSoftProvider:
                              f"(GetHistory's count), not {page_size}")
         self.name = name
         self.supports_batch = False
-        self.capabilities = frozenset({Capability.HISTORY})
+        self.capabilities = frozenset({Capability.HISTORY, Capability.HISTORY_WINDOW})
         self.feeds: tuple[str, ...] = (FEED,)
         self._token = token
         self._secret = secret
@@ -452,6 +475,40 @@ class PgSoftProvider:
         page = to_page(rows, top=top, listed=listed, count=self._page_size)
         return HistoryPage(rows=page.rows, cursor=page.cursor, more=page.more,
                            trace_id=trace_id)
+
+    def fetch_history_window(self, start: datetime, end: datetime) -> HistoryPage:
+        """One page of the records whose ``betTime`` is in [start, end], from the
+        time-range call. A full page (``more``) goes on from its latest ``betTime``, the
+        page's ``cursor`` (ms; inclusive: the records at that moment come again, the
+        caller upserts by ``row_id``)."""
+        if end <= start or end - start > MAX_WINDOW:
+            raise ProviderRejected(f"provider {self.name}: {WINDOW_CALL} takes a window of "
+                                   f"up to {MAX_WINDOW.days} days, not {start} to {end}")
+        from_ms = millis_of(start)
+        rows, listed, trace_id = self._window_page(from_ms, millis_of(end))
+        latest = max((millis_of(row.placed_at) for row in rows if row.placed_at is not None),
+                     default=from_ms)
+        more = listed >= self._page_size
+        if more and latest <= from_ms:
+            raise ProviderInvalidResponse(
+                f"provider {self.name}: {WINDOW_CALL}: a full page that does not move past "
+                f"betTime {from_ms}: the window cannot be read whole (trace_id {trace_id})")
+        return HistoryPage(rows=rows, cursor=str(latest), more=more, trace_id=trace_id)
+
+    def _window_page(self, from_ms: int, to_ms: int) -> tuple[list[HistoryRow], int, str]:
+        trace_id = str(uuid.uuid4())
+        body = window_body(self._token, self._secret, from_ms, to_ms, self._page_size)
+        sign = None if self._salt is None else self._sign
+        try:
+            content = self._client.call("POST", traced_path(trace_id, WINDOW_PATH), body,
+                                        call=WINDOW_CALL, sign=sign).content
+        except ProviderError as exc:
+            raise type(exc)(f"{exc} (trace_id {trace_id})") from exc
+        rows, _top, listed = parse_rows(
+            content, row_version=0, count=self._page_size, provider=self.name,
+            trace_id=trace_id, unknown_fields=self._unknown_fields, report=self._report,
+            call=WINDOW_CALL)
+        return rows, listed, trace_id
 
     def _sign(self, url: str, body: bytes) -> dict[str, str]:
         assert self._salt is not None  # noqa: S101 - only given as the signer with a salt

@@ -697,6 +697,10 @@ class PragmaticProvider:
         return cancel_outcome(answer.content, bet_ref, provider=self.name, via=answer.via,
                               meanings=self._cancel_meanings, report=self._report)
 
+    def fetch_history_window(self, start: datetime, end: datetime) -> HistoryPage:
+        raise ProviderRejected(f"provider {self.name}: Pragmatic's feeds are read by "
+                               "timepoint only, not by a time window")
+
     def fetch_history(self, feed: str, cursor: str | None) -> HistoryPage:
         """The feed's rounds since ``cursor`` (less the overlap: rows at the boundary come
         again); everything since is in one answer, so ``more`` is False."""

@@ -17,17 +17,19 @@ import logging
 import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any, Literal
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from betguard.models import mirror
 from betguard.models.errors import InvalidCommand
 from betguard.models.hands import fold_all
 from betguard.models.states import BetState
 from betguard.models.tables import Bet, FeedCursor, ProviderRow, ReconciliationRun
 from betguard.providers.base import Capability, Provider
+from betguard.providers.errors import ProviderError
 from betguard.services.context import Context
 from betguard.services.feeds import pull_feed
 from betguard.services.reconcile_compare import (
@@ -45,6 +47,7 @@ Mode = Literal["rows", "summary"]
 SCHEDULED = "scheduled"  # the mode column of beat's runs (they compare row by row)
 _CHUNK = 500  # references per IN list
 MAX_PAGES = 20  # pages one reconciliation pulls from a feed before comparing
+REFILL_SPAN = timedelta(days=40)  # the longest window a time-range history call takes
 
 
 class NoHistoryFeed(InvalidCommand):
@@ -112,8 +115,9 @@ def history_provider(ctx: Context, provider: str) -> Provider:
 
 
 def reconcile(ctx: Context, provider: str, window_from: datetime, window_to: datetime, *,
-              mode: Mode = "rows", pull: bool = True) -> Report:
-    """Compare ``provider``'s history with the bets placed in [window_from, window_to)."""
+              mode: Mode = "rows", pull: bool = True, refill: bool = False) -> Report:
+    """Compare ``provider``'s history with the bets placed in [window_from, window_to);
+    ``refill`` first reads the window again from the provider's time-range history."""
     adapter = history_provider(ctx, provider)
     if window_from.tzinfo is None or window_to.tzinfo is None:
         raise InvalidCommand("window: times must carry a time zone (UTC)")
@@ -123,6 +127,8 @@ def reconcile(ctx: Context, provider: str, window_from: datetime, window_to: dat
     if mode not in ("rows", "summary"):
         raise InvalidCommand(f"mode: must be rows or summary, not {mode!r}")
     notes = pull_feeds(ctx, provider, adapter.feeds) if pull else []
+    if refill:
+        notes += refill_window(ctx, provider, adapter, window_from, window_to)
     with ctx.db.unit_of_work() as session:
         horizon = feed_horizon(session, provider, adapter.feeds,
                                ctx.policy(provider).feed_lag)
@@ -152,6 +158,42 @@ def pull_feeds(ctx: Context, provider: str, feeds: Iterable[str]) -> list[str]:
             notes.append(f"feed {feed!r} still has rows waiting after {MAX_PAGES} pages: "
                          "differences of its newest bets may be only its lag")
     return notes
+
+
+def refill_window(ctx: Context, provider: str, adapter: Provider, window_from: datetime,
+                  window_to: datetime) -> list[str]:
+    """Read the window again from the provider's time-range history into the mirror
+    (every write idempotent, the newest version winning, as a feed pull's): a record the
+    cursor feed skipped or lost is then compared like the others. The window is read in
+    spans the provider allows (``REFILL_SPAN``), page after page at the feed's rate
+    limit, within ``MAX_PAGES`` a span. What happened is the report's note."""
+    if Capability.HISTORY_WINDOW not in adapter.capabilities:
+        return [f"not refilled: provider {provider!r} has no time-range history"]
+    interval = ctx.policy(provider).feed_interval
+    feed = adapter.feeds[0]
+    rows = new = updated = 0
+    span_from = window_from
+    while span_from < window_to:
+        span_to = min(window_to, span_from + REFILL_SPAN)
+        start = span_from
+        for _page in range(MAX_PAGES):
+            try:
+                page = adapter.fetch_history_window(start, span_to)
+            except ProviderError as exc:
+                return [f"refill from {start.isoformat()} failed: {type(exc).__name__}: {exc}"]
+            with ctx.db.transaction() as connection:
+                stored = mirror.upsert_rows(connection, provider, feed, page.rows, ctx.clock())
+            rows, new, updated = rows + len(page.rows), new + stored.new, updated + stored.updated
+            if not page.more:
+                break
+            start = datetime.fromtimestamp(int(page.cursor) / 1000, tz=UTC)
+            time.sleep(interval)
+        else:
+            return [f"refill stopped after {MAX_PAGES} pages from {span_from.isoformat()}: "
+                    "the window is larger than one reconciliation reads"]
+        span_from = span_to
+    return [f"refilled from the provider's time-range history: {rows} rows, {new} new, "
+            f"{updated} updated"]
 
 
 def feed_horizon(session: Session, provider: str, feeds: Sequence[str],

@@ -6,6 +6,7 @@ from __future__ import annotations
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from datetime import datetime
 
 from betguard.metrics.worker import PROVIDER_CALL_SECONDS
 from betguard.providers.base import BetStatus, CancelOutcome, HistoryPage, Provider
@@ -40,6 +41,10 @@ class InstrumentedProvider:
     def fetch_history(self, feed: str, cursor: str | None) -> HistoryPage:
         with self._timed("history"):
             return self.inner.fetch_history(feed, cursor)
+
+    def fetch_history_window(self, start: datetime, end: datetime) -> HistoryPage:
+        with self._timed("history_window"):
+            return self.inner.fetch_history_window(start, end)
 
     @contextmanager
     def _timed(self, call: str) -> Iterator[None]:

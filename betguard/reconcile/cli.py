@@ -57,14 +57,18 @@ def _refuse(message: str) -> NoReturn:
                    "in the hours that differ.")
 @click.option("--no-pull", is_flag=True, help="Compare the mirror as it is, without pulling "
                                                "the provider's feeds first.")
+@click.option("--refill", is_flag=True,
+              help="First read the window again from the provider's time-range history "
+                   "(PG's GetHistoryForSpecificTimeRange) into the mirror: records the "
+                   "cursor feed never brought are then compared too.")
 @click.option("--csv", "csv_file", type=click.Path(dir_okay=False, path_type=Path),
               help="Write one line per difference to this file.")
 @click.option("--html", "html_file", type=click.Path(dir_okay=False, path_type=Path),
               help="Write a self-contained HTML report to this file.")
 @json_option
 def reconcile_command(provider: str, window_from: str, window_to: str, summary_first: bool,
-                      no_pull: bool, csv_file: Path | None, html_file: Path | None,
-                      as_json: bool) -> None:
+                      no_pull: bool, refill: bool, csv_file: Path | None,
+                      html_file: Path | None, as_json: bool) -> None:
     """Compare a provider's history with betguard's bets; exit 1 if they differ.
 
     Differences are stored once (a second run stores nothing new), each on its bet as a
@@ -81,7 +85,8 @@ def reconcile_command(provider: str, window_from: str, window_to: str, summary_f
     try:
         with open_ops() as ops:
             report = reconcile(ops.context, provider, start, end,
-                               mode="summary" if summary_first else "rows", pull=not no_pull)
+                               mode="summary" if summary_first else "rows", pull=not no_pull,
+                               refill=refill)
     except (BetguardError, SettingsError, ValidationError, OperationalError) as exc:
         _refuse(describe(exc))
     if csv_file is not None:

@@ -20,7 +20,7 @@ import socket
 import time
 import uuid
 from collections.abc import Callable
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -342,3 +342,32 @@ def test_a_payout_of_a_round_without_a_result_cannot_be_altered(stack: Stack) ->
     register(stack, {"bet_ref": ref, "fate": "never"}, {"bet_ref": foreign, "fate": "returned"})
     sim(stack, "POST", f"/_sim/pgsoft/rounds/{ref}/payout", {"payout": "1.00"}, expect=409)
     sim(stack, "POST", f"/_sim/pgsoft/rounds/{foreign}/duplicate", {}, expect=404)
+
+
+def test_the_time_range_history_pages_through_every_round_placed_in_a_window(
+    stack: Stack,
+) -> None:
+    provider = adapter(stack)
+    start = datetime.now(UTC) - timedelta(seconds=1)
+    refs: set[str] = set()
+    for _batch in range(4):  # rounds of one batch share their betTime: 400 at a moment
+        batch = {new_ref() for _ in range(400)}
+        register(stack, *({"bet_ref": ref, "fate": "returned", "payout": "1.00"}
+                          for ref in batch))
+        refs |= batch
+        time.sleep(0.01)
+    end = datetime.now(UTC) + timedelta(seconds=1)
+
+    pages, cursor = [], start
+    while True:
+        pages.append(provider.fetch_history_window(cursor, end))
+        if not pages[-1].more:
+            break
+        assert len(pages) < 10, "the window never ended"
+        cursor = datetime.fromtimestamp(int(pages[-1].cursor) / 1000, tz=UTC)
+    assert len(pages) >= 2 and len(pages[0].rows) == 1500
+    mine = {row.bet_ref for page in pages for row in page.rows if row.bet_ref in refs}
+    assert mine == refs
+    assert all(page.trace_id for page in pages)
+    with pytest.raises(ProviderRejected, match="up to 40 days"):
+        provider.fetch_history_window(start - timedelta(days=41), start)

@@ -30,14 +30,19 @@ import pytest
 import requests
 import uvicorn
 from prometheus_client.parser import text_string_to_metric_families
-from sqlalchemy import event, func, select
+from sqlalchemy import delete, event, func, select
 
 from betguard.metrics import make_metrics_app
 from betguard.models import repository
 from betguard.models.events import EventKind, Resolution
 from betguard.models.snapshot import BetSnapshot
 from betguard.models.states import BetState
-from betguard.models.tables import ReconciliationDifference, ReconciliationRun, Review
+from betguard.models.tables import (
+    ProviderRow,
+    ReconciliationDifference,
+    ReconciliationRun,
+    Review,
+)
 from betguard.services.intake import place_bet
 from betguard.services.reconcile import SCHEDULED, Claim, Report, claim_scheduled, reconcile
 from betguard.services.reconcile_compare import Difference, HereBet, Kind, ThereRow
@@ -469,3 +474,31 @@ def test_a_bet_settled_otherwise_while_its_difference_is_stored_goes_to_a_person
     [review] = open_reviews(stack, raced.bet.id)
     assert review.reason == "reconciliation"
     assert review.detail["difference_id"] == raced.difference.id
+
+
+def test_a_record_the_feed_never_brought_is_refilled_from_the_time_range_history(
+    stack: Stack,
+) -> None:
+    start = datetime.now(UTC) - timedelta(seconds=1)
+    bet = placed(stack)
+    stack.wait_for_state(bet.id, BetState.SETTLED)
+    later = placed(stack)  # the feed's cursor goes past the record (its boundary, inclusive)
+    stack.wait_for_state(later.id, BetState.SETTLED)
+    with stack.context.db.transaction() as connection:  # a pull's page, lost
+        connection.execute(delete(ProviderRow).where(ProviderRow.provider == PROVIDER,
+                                                     ProviderRow.bet_ref == bet.bet_ref))
+    time.sleep(FEED_LAG + 0.5)
+    end = datetime.now(UTC)
+
+    # the cursor feed has gone past the record: it never brings it again
+    assert ("missing_there", bet.bet_ref) in found(reconcile(stack.context, PROVIDER, start,
+                                                             end))
+    refilled = reconcile(stack.context, PROVIDER, start, end, refill=True)
+
+    assert ("missing_there", bet.bet_ref) not in found(refilled)
+    assert any(note.startswith("refilled from the provider's time-range history")
+               for note in refilled.notes), refilled.notes
+    with stack.context.db.unit_of_work() as session:
+        back = session.scalars(select(ProviderRow.hand).where(
+            ProviderRow.provider == PROVIDER, ProviderRow.bet_ref == bet.bet_ref)).all()
+    assert back == ["last"]

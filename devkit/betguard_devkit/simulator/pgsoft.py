@@ -3,7 +3,9 @@
 Modelled on PG Soft's ``GetHistory`` as public sources describe it
 (docs/providers/pgsoft.md): ``POST /Bet/v4/GetHistory?trace_id=<uuid>`` with a
 form-encoded body (``operator_token``, ``secret_key``, ``bet_type=1``, ``row_version``,
-``count``). A call without a UUID ``trace_id`` is refused (1034). With
+``count``), and ``POST /Bet/v4/GetHistoryForSpecificTimeRange`` (``from_time`` and
+``to_time`` in ms instead of ``row_version``: the records whose ``betTime`` is in that
+window, by betTime). A call without a UUID ``trace_id`` is refused (1034). With
 ``SIMULATOR_PGSOFT_HASH_SALT`` set, PG's optional hash authentication is required too
 (``x-date`` the UTC date ``YYYYMMDD``, ``x-content-sha256`` the body's SHA-256 hex, and
 ``Authorization: PWS-HMAC-SHA256 Credential=<date>/<operator_token>/pws/v1,
@@ -72,6 +74,7 @@ from betguard_devkit.simulator.state import SimState
 T = TypeVar("T")
 
 PATH = "/Bet/v4/GetHistory"
+WINDOW_PATH = "/Bet/v4/GetHistoryForSpecificTimeRange"
 OPERATOR_TOKEN_ENV = "SIMULATOR_PGSOFT_OPERATOR_TOKEN"  # noqa: S105 - a variable name
 HASH_SALT_ENV = "SIMULATOR_PGSOFT_HASH_SALT"
 DEFAULT_OPERATOR_TOKEN = "test-operator"  # noqa: S105 - the test stack's operator
@@ -99,6 +102,7 @@ _TRACE_ID = re.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F
                        r"[0-9a-fA-F]{12}")
 _DIGITS = re.compile(r"[0-9]{1,19}")
 _FORM_KEYS = ("operator_token", "secret_key", "bet_type", "row_version", "count")
+_WINDOW_KEYS = ("operator_token", "secret_key", "bet_type", "from_time", "to_time", "count")
 
 
 def round_id(bet_ref: str) -> int | None:
@@ -334,6 +338,14 @@ class Feed:
                 break
         return rows
 
+    def window(self, query: Window) -> list[dict[str, Any]]:
+        """The records whose ``betTime`` is in [from, to], by betTime and version, at most
+        ``count``."""
+        found = sorted((record for record in self.records.values()
+                        if query.from_ms <= _ms(record.placed_at) <= query.to_ms),
+                       key=lambda record: (_ms(record.placed_at), record.version))
+        return [record.row() for record in found[:query.count]]
+
     def last_hand(self, bet_ref: str) -> Record | None:
         """The round's last hand as shown (None: its result has not shown)."""
         shown = [self.records[i] for i in self.hands.get(bet_ref, []) if i in self.records]
@@ -401,7 +413,8 @@ class Query:
     count: int
 
 
-def parse_form(body: bytes, content_type: str) -> dict[str, str]:
+def parse_form(body: bytes, content_type: str,
+               keys: tuple[str, ...] = _FORM_KEYS) -> dict[str, str]:
     """The form's fields, each once; raises :class:`FeedError` (1034) naming the problem."""
     if content_type.split(";")[0].strip().lower() != "application/x-www-form-urlencoded":
         raise FeedError(INVALID_REQUEST, "Content-Type: must be application/x-www-form-urlencoded")
@@ -414,10 +427,34 @@ def parse_form(body: bytes, content_type: str) -> dict[str, str]:
         if key in form:
             raise FeedError(INVALID_REQUEST, f"{key}: given twice")
         form[key] = value
-    missing = [key for key in _FORM_KEYS if not form.get(key)]
+    missing = [key for key in keys if not form.get(key)]
     if missing:
         raise FeedError(INVALID_REQUEST, f"{', '.join(missing)}: required")
     return form
+
+
+@dataclass(frozen=True)
+class Window:
+    from_ms: int
+    to_ms: int
+    count: int
+
+
+def parse_window(form: dict[str, str]) -> Window:
+    """A time-range query: ``from_time`` to ``to_time`` (ms), at most 40 days apart."""
+    if form["bet_type"] != "1":
+        raise FeedError(INVALID_REQUEST, "bet_type: must be 1 (real-money bets)")
+    times = []
+    for key in ("from_time", "to_time"):
+        if not _DIGITS.fullmatch(form[key]):
+            raise FeedError(INVALID_REQUEST, f"{key}: must be Unix milliseconds")
+        times.append(int(form[key]))
+    if not 0 < times[1] - times[0] <= 40 * 86_400_000:
+        raise FeedError(INVALID_REQUEST, "to_time: must be after from_time, by 40 days at most")
+    count = form["count"]
+    if not _DIGITS.fullmatch(count) or not MIN_COUNT <= int(count) <= MAX_COUNT:
+        raise FeedError(INVALID_REQUEST, f"count: must be {MIN_COUNT} to {MAX_COUNT}")
+    return Window(times[0], times[1], int(count))
 
 
 def parse_query(form: dict[str, str]) -> Query:
@@ -511,6 +548,22 @@ def add_routes(app: Flask, state: SimState, secret: str) -> None:
             return answer(None, exc.code, str(exc), trace_id)
         return _served(state, trace_id, lambda: feeds.read(
             lambda feed, _book, now, knobs: _history(feed, query, now, knobs)))
+
+    @app.post(WINDOW_PATH)
+    def get_history_for_time_range() -> Response:
+        if state.take_outage():
+            return Response("provider outage", status=503, mimetype="text/plain")
+        body = request.get_data()
+        trace_id = None
+        try:
+            trace_id = trace_id_of(wire.request_target().partition("?")[2])
+            form = parse_form(body, request.content_type or "", _WINDOW_KEYS)
+            authenticate(form, body, secret, operator_token, salt)
+            window = parse_window(form)
+        except FeedError as exc:
+            return answer(None, exc.code, str(exc), trace_id)
+        return _served(state, trace_id, lambda: feeds.read(
+            lambda feed, _book, _now, _knobs: (feed.window(window), None, "")))
 
     _add_controls(app, feeds)
 
