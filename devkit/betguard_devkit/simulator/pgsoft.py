@@ -72,6 +72,7 @@ from betguard_devkit.simulator.records import SimBet, iso
 from betguard_devkit.simulator.state import SimState
 
 T = TypeVar("T")
+Q = TypeVar("Q")
 
 PATH = "/Bet/v4/GetHistory"
 WINDOW_PATH = "/Bet/v4/GetHistoryForSpecificTimeRange"
@@ -533,37 +534,32 @@ def add_routes(app: Flask, state: SimState, secret: str) -> None:
     def keep_the_feed_due() -> None:
         state.read(feeds.due)
 
-    @app.post(PATH)
-    def get_history() -> Response:
+    def served(keys: tuple[str, ...], parse: Callable[[dict[str, str]], Q],
+               read: Callable[[Feed, Q, float, Knobs], Outcome]) -> Response:
+        """One history call: an outage, or the request checked (trace id, form,
+        credentials, the call's own fields) and answered by ``read`` on the due feed."""
         if state.take_outage():
             return Response("provider outage", status=503, mimetype="text/plain")
         body = request.get_data()
         trace_id = None
         try:
             trace_id = trace_id_of(wire.request_target().partition("?")[2])
-            form = parse_form(body, request.content_type or "")
+            form = parse_form(body, request.content_type or "", keys)
             authenticate(form, body, secret, operator_token, salt)
-            query = parse_query(form)
+            query = parse(form)
         except FeedError as exc:
             return answer(None, exc.code, str(exc), trace_id)
         return _served(state, trace_id, lambda: feeds.read(
-            lambda feed, _book, now, knobs: _history(feed, query, now, knobs)))
+            lambda feed, _book, now, knobs: read(feed, query, now, knobs)))
+
+    @app.post(PATH)
+    def get_history() -> Response:
+        return served(_FORM_KEYS, parse_query, _history)
 
     @app.post(WINDOW_PATH)
     def get_history_for_time_range() -> Response:
-        if state.take_outage():
-            return Response("provider outage", status=503, mimetype="text/plain")
-        body = request.get_data()
-        trace_id = None
-        try:
-            trace_id = trace_id_of(wire.request_target().partition("?")[2])
-            form = parse_form(body, request.content_type or "", _WINDOW_KEYS)
-            authenticate(form, body, secret, operator_token, salt)
-            window = parse_window(form)
-        except FeedError as exc:
-            return answer(None, exc.code, str(exc), trace_id)
-        return _served(state, trace_id, lambda: feeds.read(
-            lambda feed, _book, _now, _knobs: (feed.window(window), None, "")))
+        return served(_WINDOW_KEYS, parse_window,
+                      lambda feed, window, _now, _knobs: (feed.window(window), None, ""))
 
     _add_controls(app, feeds)
 
