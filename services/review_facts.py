@@ -4,8 +4,9 @@ A bet in review has no next check, so a fact that arrives for it then (a feed ro
 reconciliation, a late answer or result, the game server's report) is taken here:
 
 - it **closes the review** with its outcome when that is unambiguous: every open review
-  of the bet waited only for what the provider would say (the deadline passed, or the
-  check kept failing), the fact is final (a result in the bet's currency, or the
+  of the bet waited only for what the provider would say (the deadline passed, the
+  check kept failing, or reconciliation found the bet missing from the provider's
+  history), the fact is final (a result in the bet's currency, or the
   provider's own cancel) and no fact attached earlier disagrees. A result settles the
   bet; the provider's cancel becomes the refund it is, under the bet's one refund key
   (docs/design.md, "Competing refunds": the wallet pays each bet's stake once, so when
@@ -37,6 +38,17 @@ from betguard.services.facts import Fact
 # Reviews opened only because the provider's word was missing: its final word closes them.
 WAITING_FOR_THE_PROVIDER = frozenset({ReviewReason.DEADLINE.value,
                                       ReviewReason.CHECK_FAILING.value})
+# A reconciliation difference that is only the provider's silence about the bet (its
+# history lacked it): the provider's own final word about the bet answers it too.
+SILENT_DIFFERENCE = "missing_there"
+
+
+def waits_for_the_provider(review: Review) -> bool:
+    """Whether the review was opened only for want of the provider's word."""
+    if review.reason in WAITING_FOR_THE_PROVIDER:
+        return True
+    return (review.reason == ReviewReason.RECONCILIATION.value
+            and (review.detail or {}).get("kind") == SILENT_DIFFERENCE)
 FINAL = mirror.FINAL  # the outcomes a fact can bring: settled, or cancelled
 
 
@@ -64,7 +76,7 @@ def take_fact(session: Session, bet: BetSnapshot, fact: Fact, *, events: Sequenc
 
 def _closing_change(bet: BetSnapshot, fact: Fact, reviews: Sequence[Review],
                     now: datetime) -> Change | None:
-    if not reviews or any(r.reason not in WAITING_FOR_THE_PROVIDER for r in reviews):
+    if not reviews or not all(waits_for_the_provider(r) for r in reviews):
         return None
     if any(_disagree(fact, earlier) for earlier in attached_facts(reviews)):
         return None

@@ -23,13 +23,13 @@ from datetime import timedelta
 from typing import Any
 
 import pytest
-from sqlalchemy import event, update
+from sqlalchemy import delete, event, update
 
 from betguard.models.errors import IllegalTransition
 from betguard.models.events import EventKind, Resolution, ReviewReason
 from betguard.models.snapshot import BetSnapshot
 from betguard.models.states import BetState
-from betguard.models.tables import FeedCursor
+from betguard.models.tables import FeedCursor, ProviderRow
 from betguard.services.cancels import CancelOutcome, report_cancel
 from betguard.services.checks import CheckOutcome, run_check
 from betguard.services.feeds import pull_feed
@@ -242,6 +242,37 @@ def test_the_provider_s_rollback_reported_by_the_game_server_closes_a_deadline_r
     assert report_cancel(stack.context, bet.provider, bet.bet_ref) is CancelOutcome.REFUNDING
     [closed] = stack.reviews(bet.id)
     assert closed.resolution == Resolution.REFUNDED.value and closed.operator == "game-server"
+    assert refund(stack, bet.id) is RefundOutcome.REFUNDED
+    [refunded] = details(stack, bet.id, EventKind.BET_REFUNDED)
+    assert refunded["paid_by"] == "provider"
+    assert len(wallet_refunds(stack, bet.bet_ref)) == 1
+
+
+def test_a_bet_the_provider_s_history_lacked_is_closed_by_the_provider_s_own_cancel(
+        stack: Stack, by_hand: None) -> None:
+    # Reconciliation found the bet missing from the provider's history while it was
+    # pending; then its deadline sent it to a person too: two reviews, both waiting only
+    # for the provider's word.
+    bet = placed(stack, "pgsoft_reviewer", fate="never")
+    time.sleep(2.5)  # a pull this much later has a horizon (less the lag) past the bet
+    pull(stack, "pgsoft_reviewer")
+    with stack.context.db.transaction() as connection:  # the record, lost from the copy
+        connection.execute(delete(ProviderRow).where(ProviderRow.provider == bet.provider,
+                                                     ProviderRow.bet_ref == bet.bet_ref))
+    report = reconcile(stack.context, bet.provider, bet.placed_at - timedelta(minutes=1),
+                       stack.context.clock(), pull=False)
+    assert [f.kind for f in report.differences if f.bet_ref == bet.bet_ref] == [
+        "missing_there"]
+    time.sleep(max(0.0, (bet.deadline - stack.context.clock()).total_seconds()))
+    pull(stack, "pgsoft_reviewer")
+    assert check(stack, bet.id) is CheckOutcome.REVIEW
+    assert sorted(r.reason for r in stack.reviews(bet.id)) == [
+        ReviewReason.DEADLINE.value, ReviewReason.RECONCILIATION.value]
+
+    stack.sim("POST", "/_sim/rollback", {"provider": bet.provider, "bet_ref": bet.bet_ref,
+                                         "amount": "10.00", "currency": bet.currency})
+    assert report_cancel(stack.context, bet.provider, bet.bet_ref) is CancelOutcome.REFUNDING
+    assert all(r.resolution == Resolution.REFUNDED.value for r in stack.reviews(bet.id))
     assert refund(stack, bet.id) is RefundOutcome.REFUNDED
     [refunded] = details(stack, bet.id, EventKind.BET_REFUNDED)
     assert refunded["paid_by"] == "provider"
