@@ -351,11 +351,11 @@ def test_the_form_carries_the_operator_the_key_and_the_cursor() -> None:
 # -- the adapter's shape ------------------------------------------------------------------
 
 
-def test_the_adapter_offers_only_its_history_feed() -> None:
+def test_the_adapter_offers_only_its_history_feed_and_its_time_range_history() -> None:
     adapter = build_provider("pgsoft", ProviderClientSettings(
         name=PROVIDER, base_url="http://127.0.0.1:9", secret="s3cret",
         options={"operator_token": "op-1"}))
-    assert adapter.capabilities == frozenset({Capability.HISTORY})
+    assert adapter.capabilities == frozenset({Capability.HISTORY, Capability.HISTORY_WINDOW})
     assert adapter.feeds == ("history",) and adapter.supports_batch is False
 
 
