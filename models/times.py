@@ -16,10 +16,12 @@ reads 2000 or 2099.
 from __future__ import annotations
 
 import re
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 EARLIEST = datetime(2000, 1, 1, tzinfo=UTC)
 LATEST = datetime(2100, 1, 1, tzinfo=UTC)
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_MILLISECOND = timedelta(milliseconds=1)
 
 _TIME = (r"[Tt]([01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9](\.[0-9]+)?"
          r"([Zz]|[+-]([01][0-9]|2[0-3]):[0-5][0-9])$")
@@ -46,3 +48,14 @@ def within_calendar(moment: datetime | None) -> datetime | None:
     if moment is not None and not EARLIEST <= moment < LATEST:
         raise ValueError(f"must lie in the years {EARLIEST.year} to {LATEST.year - 1} (UTC)")
     return moment
+
+
+def to_millis(moment: datetime) -> int:
+    """Milliseconds since the epoch of an aware moment, exactly (no float on the way):
+    how providers' wires word a time."""
+    return (moment - EPOCH) // _MILLISECOND
+
+
+def from_millis(millis: int) -> datetime:
+    """The moment ``millis`` milliseconds after the epoch, exactly."""
+    return EPOCH + millis * _MILLISECOND

@@ -57,6 +57,7 @@ from urllib.parse import urlencode, urlsplit
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from betguard.models.answers import Hand
+from betguard.models.times import from_millis, to_millis
 from betguard.providers.amounts import Currency, Money
 from betguard.providers.base import (
     BetStatus,
@@ -138,10 +139,6 @@ def window_body(operator_token: str, secret: str, from_ms: int, to_ms: int,
         ("count", str(count)),
     ]).encode("ascii")
 
-
-def millis_of(moment: datetime) -> int:
-    """Milliseconds since the epoch of an aware moment, exactly."""
-    return (moment - datetime(1970, 1, 1, tzinfo=UTC)) // timedelta(milliseconds=1)
 
 
 def hash_signature(salt: str, host: str, content_sha256: str, x_date: str) -> str:
@@ -364,15 +361,12 @@ def to_history_row(row: Row, trace_id: str | None = None) -> HistoryRow:
     )
 
 
-def from_millis(millis: int) -> datetime:
-    """Milliseconds since the epoch, exactly (no float on the way)."""
-    return datetime(1970, 1, 1, tzinfo=UTC) + timedelta(milliseconds=millis)
 
-
-def to_page(rows: list[HistoryRow], *, top: int, listed: int, count: int) -> HistoryPage:
+def to_page(rows: list[HistoryRow], *, top: int, listed: int, count: int,
+            trace_id: str | None = None) -> HistoryPage:
     """The next cursor is the highest version listed (the request's on an empty page),
     refused records included; a full page means more is ready now."""
-    return HistoryPage(rows=rows, cursor=str(top), more=listed == count)
+    return HistoryPage(rows=rows, cursor=str(top), more=listed == count, trace_id=trace_id)
 
 
 def row_version_of(cursor: str | None) -> int:
@@ -461,20 +455,9 @@ class PgSoftProvider:
             raise ProviderRejected(f"provider {self.name}: no feed {feed!r} (its only feed is "
                                    f"{FEED!r})")
         row_version = row_version_of(cursor)
-        trace_id = str(uuid.uuid4())
         body = form_body(self._token, self._secret, row_version, self._page_size)
-        sign = None if self._salt is None else self._sign
-        try:
-            content = self._client.call("POST", traced_path(trace_id), body, call=CALL,
-                                        sign=sign).content
-        except ProviderError as exc:
-            raise type(exc)(f"{exc} (trace_id {trace_id})") from exc
-        rows, top, listed = parse_rows(
-            content, row_version=row_version, count=self._page_size, provider=self.name,
-            trace_id=trace_id, unknown_fields=self._unknown_fields, report=self._report)
-        page = to_page(rows, top=top, listed=listed, count=self._page_size)
-        return HistoryPage(rows=page.rows, cursor=page.cursor, more=page.more,
-                           trace_id=trace_id)
+        rows, top, listed, trace_id = self._records(PATH, CALL, body, row_version=row_version)
+        return to_page(rows, top=top, listed=listed, count=self._page_size, trace_id=trace_id)
 
     def fetch_history_window(self, start: datetime, end: datetime) -> HistoryPage:
         """One page of the records whose ``betTime`` is in [start, end], from the
@@ -484,9 +467,11 @@ class PgSoftProvider:
         if end <= start or end - start > MAX_WINDOW:
             raise ProviderRejected(f"provider {self.name}: {WINDOW_CALL} takes a window of "
                                    f"up to {MAX_WINDOW.days} days, not {start} to {end}")
-        from_ms = millis_of(start)
-        rows, listed, trace_id = self._window_page(from_ms, millis_of(end))
-        latest = max((millis_of(row.placed_at) for row in rows if row.placed_at is not None),
+        from_ms = to_millis(start)
+        body = window_body(self._token, self._secret, from_ms, to_millis(end), self._page_size)
+        rows, _top, listed, trace_id = self._records(WINDOW_PATH, WINDOW_CALL, body,
+                                                     row_version=0)
+        latest = max((to_millis(row.placed_at) for row in rows if row.placed_at is not None),
                      default=from_ms)
         more = listed >= self._page_size
         if more and latest <= from_ms:
@@ -495,20 +480,22 @@ class PgSoftProvider:
                 f"betTime {from_ms}: the window cannot be read whole (trace_id {trace_id})")
         return HistoryPage(rows=rows, cursor=str(latest), more=more, trace_id=trace_id)
 
-    def _window_page(self, from_ms: int, to_ms: int) -> tuple[list[HistoryRow], int, str]:
+    def _records(self, path: str, call: str, body: bytes, *,
+                 row_version: int) -> tuple[list[HistoryRow], int, int, str]:
+        """One history call under a new trace id (signed when a salt is set): its rows,
+        the highest version and how many records it listed, and the trace id."""
         trace_id = str(uuid.uuid4())
-        body = window_body(self._token, self._secret, from_ms, to_ms, self._page_size)
         sign = None if self._salt is None else self._sign
         try:
-            content = self._client.call("POST", traced_path(trace_id, WINDOW_PATH), body,
-                                        call=WINDOW_CALL, sign=sign).content
+            content = self._client.call("POST", traced_path(trace_id, path), body,
+                                        call=call, sign=sign).content
         except ProviderError as exc:
             raise type(exc)(f"{exc} (trace_id {trace_id})") from exc
-        rows, _top, listed = parse_rows(
-            content, row_version=0, count=self._page_size, provider=self.name,
+        rows, top, listed = parse_rows(
+            content, row_version=row_version, count=self._page_size, provider=self.name,
             trace_id=trace_id, unknown_fields=self._unknown_fields, report=self._report,
-            call=WINDOW_CALL)
-        return rows, listed, trace_id
+            call=call)
+        return rows, top, listed, trace_id
 
     def _sign(self, url: str, body: bytes) -> dict[str, str]:
         assert self._salt is not None  # noqa: S101 - only given as the signer with a salt

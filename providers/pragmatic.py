@@ -108,6 +108,7 @@ from pydantic import (
     model_validator,
 )
 
+from betguard.models.times import to_millis
 from betguard.providers.amounts import Currency, json_number
 from betguard.providers.base import (
     BetStatus,
@@ -158,7 +159,6 @@ _MONEY = re.compile(r"(0|[1-9][0-9]{0,11})(\.[0-9]{1,4})?")
 _DATE = re.compile(r"([0-9]{4}-[0-9]{2}-[0-9]{2} [0-9]{2}:[0-9]{2}:[0-9]{2})(\.[0-9]{1,3})?")
 _TIMEPOINT = re.compile(r"timepoint=([0-9]{1,15})")
 _API_DOMAIN = re.compile(r"[A-Za-z0-9.-]{1,253}(:[0-9]{1,5})?(/[A-Za-z0-9._/-]{0,200})?")
-_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
 # -- options -------------------------------------------------------------------------------
@@ -586,18 +586,13 @@ def to_history_row(found: FinishedRound, *,
         row_id=f"{found.gameID}:{found.playSessionID}",
         bet_ref=f"{found.gameID}:{round_id}",
         status=status,
-        version=2 * millis(moment) + (1 if final else 0),
+        version=2 * to_millis(moment) + (1 if final else 0),
         stake=found.bet,
         payout=payout if status is ProviderStatus.SETTLED else None,
         currency=found.currency,
         placed_at=found.startDate,
         settled_at=found.endDate if final else None,
     )
-
-
-def millis(moment: datetime) -> int:
-    """Milliseconds since the epoch, exactly (no float on the way)."""
-    return (moment - _EPOCH) // timedelta(milliseconds=1)
 
 
 def timepoint_of(cursor: str | None) -> int:

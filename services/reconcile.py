@@ -17,7 +17,7 @@ import logging
 import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any, Literal
 
 from sqlalchemy import func, select
@@ -28,6 +28,7 @@ from betguard.models.errors import InvalidCommand
 from betguard.models.hands import fold_all
 from betguard.models.states import BetState
 from betguard.models.tables import Bet, FeedCursor, ProviderRow, ReconciliationRun
+from betguard.models.times import from_millis
 from betguard.providers.base import Capability, Provider
 from betguard.providers.errors import ProviderError
 from betguard.services.context import Context
@@ -186,7 +187,7 @@ def refill_window(ctx: Context, provider: str, adapter: Provider, window_from: d
             rows, new, updated = rows + len(page.rows), new + stored.new, updated + stored.updated
             if not page.more:
                 break
-            start = datetime.fromtimestamp(int(page.cursor) / 1000, tz=UTC)
+            start = from_millis(int(page.cursor))
             time.sleep(interval)
         else:
             return [f"refill stopped after {MAX_PAGES} pages from {span_from.isoformat()}: "

@@ -13,6 +13,7 @@ from typing import Any
 
 import pytest
 
+from betguard.models.times import to_millis
 from betguard.providers import pragmatic
 from betguard.providers.base import Capability, ProviderStatus
 from betguard.providers.client_settings import ProviderClientSettings
@@ -264,7 +265,7 @@ def test_a_rounds_final_state_outranks_its_in_progress_state_of_the_same_moment(
     assert before.row_id == after.row_id
     assert before.version == 2 * 1714564800000 and after.version == 2 * 1714564800000 + 1
     _, [settled] = feed(HEADER, LINE)
-    assert settled.version == 2 * pragmatic.millis(settled.settled_at) + 1
+    assert settled.version == 2 * to_millis(settled.settled_at) + 1
 
 
 def test_each_bad_row_is_skipped_logged_and_counted_and_the_rest_is_used(
