@@ -661,6 +661,21 @@ def _environment_named(environment: str) -> Response | None:
     return answer(BAD_PARAMETERS, "environment: letters, digits and ._- only")
 
 
+def _in_every_environment(app: Flask, path: str, name: str,
+                          view: Callable[[str], Response]) -> None:
+    """Serve ``view`` at ``path`` for "main" (the root) and at ``/env/<name>{path}`` for
+    any other environment."""
+    def main() -> Response:
+        return view(MAIN)
+
+    def elsewhere(environment: str) -> Response:
+        return _environment_named(environment) or view(environment)
+
+    app.add_url_rule(path, f"{name}_main", main, methods=["GET"])
+    app.add_url_rule(f"/env/<environment>{path}", f"{name}_elsewhere", elsewhere,
+                     methods=["GET"])
+
+
 def _add_finished(app: Flask, provider: Provider, secret: str, login: str) -> None:
     state = provider.state
 
@@ -677,13 +692,7 @@ def _add_finished(app: Flask, provider: Provider, secret: str, login: str) -> No
             lambda rounds, _book, now, knobs: _feed(rounds, (environment, data_type),
                                                     timepoint, now, knobs)), csv_feed=True)
 
-    @app.get(FEED_PATH)
-    def finished_main() -> Response:
-        return finished(MAIN)
-
-    @app.get(f"/env/<environment>{FEED_PATH}")
-    def finished_elsewhere(environment: str) -> Response:
-        return _environment_named(environment) or finished(environment)
+    _in_every_environment(app, FEED_PATH, "finished", finished)
 
 
 def _add_incomplete(app: Flask, provider: Provider, secret: str, login: str) -> None:
@@ -704,13 +713,7 @@ def _add_incomplete(app: Flask, provider: Provider, secret: str, login: str) -> 
             lambda rounds, _book, now, _knobs: rounds.incomplete(player, environment,
                                                                  data_type, now))))
 
-    @app.get(INCOMPLETE_PATH)
-    def incomplete_main() -> Response:
-        return incomplete(MAIN)
-
-    @app.get(f"/env/<environment>{INCOMPLETE_PATH}")
-    def incomplete_elsewhere(environment: str) -> Response:
-        return _environment_named(environment) or incomplete(environment)
+    _in_every_environment(app, INCOMPLETE_PATH, "incomplete", incomplete)
 
 
 def _feed(rounds: Rounds, feed: tuple[str, str], timepoint: int, now: float,
