@@ -86,7 +86,7 @@ def fold(rows: Sequence[R]) -> list[R]:
     return [replace(  # type: ignore[type-var]  # both row kinds are dataclasses
         ordered[0],
         status=ProviderStatus.SETTLED if final else ProviderStatus.PENDING,
-        version=max(row.version for row in rows),
+        version=newest.version,
         stake=None if len(stakes) < len(rows) else sum(stakes, start=Decimal("0")),
         payout=sum((row.payout or Decimal("0") for row in rows), start=Decimal("0"))
         if final else None,
