@@ -59,6 +59,9 @@ class BetStatus:
     # The provider's id of the call that brought the answer (PG's ``trace_id``), for
     # its support: named in the bet's audit trail.
     trace_id: str | None = None
+    # The stake the answer's payout is for, when it says (a history row's): a round's
+    # whole stake, for a provider that answers about rounds (``betguard.models.rounds``).
+    stake: Decimal | None = None
 
     def as_detail(self) -> dict[str, str | None]:
         """A JSON-ready form for audit events."""

@@ -102,9 +102,13 @@ class ConflictingAnswer(BetStatus):
     deadline, whose path could then refund a bet the provider has paid."""
 
     answers: tuple[BetStatus, ...] = ()
+    # Why the answers cannot decide, when it is not that they disagree (the review's why).
+    reason: str = ""
 
     def as_detail(self) -> dict[str, str | None]:
         detail = super().as_detail()
+        if self.reason:
+            detail["reason"] = self.reason
         detail["conflict"] = "; ".join(
             f"{a.status.value} {a.payout if a.payout is not None else '-'} {a.currency or ''}"
             .rstrip() for a in self.answers)
@@ -156,6 +160,7 @@ def decide_after_check(
     if isinstance(answer, ConflictingAnswer):
         return Decision(
             Action.REVIEW,
+            answer.reason or
             f"the provider's answers about the bet disagree ({answer.as_detail()['conflict']})",
             review_reason=ReviewReason.AMBIGUOUS,
         )
