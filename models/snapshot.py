@@ -16,6 +16,7 @@ class BetSnapshot:
     id: int
     provider: str
     bet_ref: str
+    round_ref: str  # the provider's name of the bet's round (the bet_ref: a round of its own)
     player_id: str
     game_id: str
     round_id: str

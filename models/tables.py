@@ -36,6 +36,11 @@ BetId = Annotated[
 ]
 
 
+def _the_bet_ref(context: Any) -> Any:
+    """A bet inserted without a round_ref is a round of its own."""
+    return context.get_current_parameters()["bet_ref"]
+
+
 class Base(DeclarativeBase):
     type_annotation_map = {dict[str, Any]: JSON}
 
@@ -56,11 +61,16 @@ class Bet(Base):
         Index("ix_bets_state_provider", "state", "provider"),
         # Reconciliation reads one provider's bets placed in a window.
         Index("ix_bets_provider_placed", "provider", "placed_at"),
+        # A feed row wakes the bets of its round.
+        Index("ix_bets_provider_round", "provider", "round_ref"),
     )
 
     id: Mapped[Id]
     provider: Mapped[str] = mapped_column(String(64))
     bet_ref: Mapped[Name]
+    # How the provider's calls and history name the bet's round (docs/design.md, "Bets
+    # and rounds"): the bet_ref itself, unless the provider names rounds, not bets.
+    round_ref: Mapped[str] = mapped_column(String(128), default=_the_bet_ref)
     player_id: Mapped[Name]
     game_id: Mapped[Name]
     round_id: Mapped[Name]
@@ -165,6 +175,7 @@ class ProviderRow(Base):
     id: Mapped[Id]
     provider: Mapped[str] = mapped_column(String(64))
     row_id: Mapped[Name]
+    # The provider's name of the record's round: the ``round_ref`` of its bets.
     bet_ref: Mapped[Name]
     feed: Mapped[str] = mapped_column(String(64))
     status: Mapped[str] = mapped_column(String(12))

@@ -5,10 +5,14 @@ Every wire fact below, with its source and the option that changes it, is listed
 docs/providers/pragmatic.md; what no public source settles is marked there
 "unconfirmed: our choice".
 
-Bets are rounds: betguard's ``bet_ref`` of this provider is ``<gameId>:<roundId>``
-(e.g. ``vs20olympgate:8812345``; gameId of letters, digits and ``_``, roundId a positive
-integer below 2^63 written without leading zeros). The roundId is the feed's
-``playSessionID``.
+Bets and rounds. Pragmatic names rounds, not bets: its calls and feeds take
+``gameId`` and ``roundId`` (the feed's ``playSessionID``), while its wallet calls carry
+each bet's own ``reference``, and a round may hold several bets. So a bet's ``bet_ref``
+is Pragmatic's per-bet ``reference`` (any reference betguard takes: its refund is keyed by
+it, as Pragmatic's own ``refund`` is), and its round is ``<game_id>:<round_id>`` from the
+bet's fields (:func:`round_ref`, e.g. ``vs20olympgate:8812345``; gameId of letters,
+digits and ``_``, roundId a positive integer below 2^63 written without leading zeros):
+every call here is given that round (docs/design.md, "Bets and rounds").
 
 Authentication. DataFeeds calls carry ``login`` (the secure login) and ``password`` (the
 secret key) in the query string, no hash; the transport keeps the password out of every
@@ -265,8 +269,28 @@ def signed(params: Mapping[str, str], secret: str, *,
     return {**sent, "hash": request_hash(sent, secret, values=values)}
 
 
+def round_ref(game_id: str, round_id: str) -> str:
+    """The round of a bet, as Pragmatic names it: ``<gameId>:<roundId>``. Raises
+    :class:`RoundFieldError` naming the bet's field that is wrong."""
+    if not _GAME.fullmatch(game_id):
+        raise RoundFieldError("game_id", f"{game_id[:80]!r} is not a Pragmatic gameId "
+                              "(letters, digits and _, at most 64)")
+    if not _SESSION.fullmatch(round_id) or int(round_id) >= _INT64:
+        raise RoundFieldError("round_id", f"{round_id[:80]!r} is not a Pragmatic roundId (a "
+                              "positive integer below 2^63 without leading zeros)")
+    return f"{game_id}:{round_id}"
+
+
+class RoundFieldError(ValueError):
+    """A bet's field that cannot name its provider's round."""
+
+    def __init__(self, field: str, message: str) -> None:
+        self.field, self.message = field, message
+        super().__init__(f"{field}: {message}")
+
+
 def split_ref(bet_ref: str) -> tuple[str, str]:
-    """(gameId, roundId) of a bet_ref; raises ValueError naming what is wrong."""
+    """(gameId, roundId) of a round's ref; raises ValueError naming what is wrong."""
     game, sep, round_id = bet_ref.partition(":")
     if not sep or not _GAME.fullmatch(game):
         raise ValueError(f"bet_ref {bet_ref[:80]!r} is not <gameId>:<roundId> (gameId: "

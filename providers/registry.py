@@ -11,7 +11,12 @@ from betguard.providers.base import Provider
 from betguard.providers.client_settings import ProviderClientSettings
 from betguard.providers.generic import GenericHttpProvider
 from betguard.providers.pgsoft import PgSoftProvider
-from betguard.providers.pragmatic import PragmaticProvider
+from betguard.providers.pragmatic import PragmaticProvider, round_ref
+
+# Adapters whose provider names rounds, not bets: how it names a bet's round from the
+# bet's game_id and round_id (raises ``RoundFieldError``). A provider of any other
+# kind names each bet by its bet_ref: a round of its own.
+ROUND_NAMES: dict[str, Callable[[str, str], str]] = {"pragmatic": round_ref}
 
 ADAPTERS: dict[str, Callable[[ProviderClientSettings], Provider]] = {
     "generic": GenericHttpProvider,
@@ -28,3 +33,10 @@ def build_provider(kind: str, settings: ProviderClientSettings) -> Provider:
         known = ", ".join(sorted(ADAPTERS))
         raise ValueError(f"unknown provider kind {kind!r}; known kinds: {known}") from None
     return adapter(settings)
+
+
+def round_of(kind: str, *, bet_ref: str, game_id: str, round_id: str) -> str:
+    """How a provider of adapter ``kind`` names the bet's round (its calls and history
+    are given this): the bet_ref, unless it names rounds (:data:`ROUND_NAMES`)."""
+    namer = ROUND_NAMES.get(kind)
+    return bet_ref if namer is None else namer(game_id, round_id)

@@ -32,6 +32,8 @@ from betguard.models.money import is_plain_decimal
 from betguard.models.repository import BETS, SNAPSHOT_COLUMNS
 from betguard.models.snapshot import BetSnapshot
 from betguard.models.transitions import NewEvent
+from betguard.providers.pragmatic import RoundFieldError
+from betguard.providers.registry import round_of
 from betguard.services.context import Context
 from betguard.services.wakeups import DueCheck, wake_checks
 
@@ -176,11 +178,17 @@ def place_bets(ctx: Context, payloads: Sequence[Mapping[str, Any] | PlaceBet]) -
 
 def _new_bet(ctx: Context, command: PlaceBet, now: datetime) -> _NewBet:
     policy = ctx.policy(command.provider)
+    try:
+        round_ref = round_of(policy.adapter, bet_ref=command.bet_ref,
+                             game_id=command.game_id, round_id=command.round_id)
+    except RoundFieldError as exc:
+        raise InvalidBet([(exc.field, f"{exc.message}: provider {command.provider} names "
+                                      "the bet's round by its game_id and round_id")]) from None
     placed_at = command.placed_at or now
     deadline = placed_at + timedelta(seconds=policy.deadline)
     first_check = max(schedule.first_check_at(policy, placed_at, deadline), now)
     row = {
-        "provider": command.provider, "bet_ref": command.bet_ref,
+        "provider": command.provider, "bet_ref": command.bet_ref, "round_ref": round_ref,
         "player_id": command.player_id, "game_id": command.game_id,
         "round_id": command.round_id, "stake": command.stake, "currency": command.currency,
         "placed_at": placed_at, "deadline": deadline, "duplicate_deliveries": 0,

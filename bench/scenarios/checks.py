@@ -17,6 +17,7 @@ from bench.sizes import Sizes
 from bench.stack import BenchStack
 from betguard.models.tables import Bet
 from betguard.services.intake import place_bets
+from betguard_devkit.runrefs import round_fields
 
 CHUNK = 1000
 
@@ -86,8 +87,7 @@ def naive_checks(stack: BenchStack, sizes: Sizes) -> CheckRun:
 
 def bet(provider: str, ref: str, stake: str = "10.00") -> dict[str, Any]:
     return {"provider": provider, "bet_ref": ref, "player_id": "player-1",
-            "game_id": "roulette", "round_id": f"round-{ref}", "stake": stake,
-            "currency": "EUR"}
+            **round_fields(ref, "roulette"), "stake": stake, "currency": "EUR"}
 
 
 def place_all(stack: BenchStack, provider: str, refs: list[str]) -> None:

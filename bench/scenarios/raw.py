@@ -19,9 +19,9 @@ from bench.stack import PROVIDER_WORKERS, BenchStack
 from bench.worker_app import NOOP_QUEUE, NOOP_TASK
 
 INSERT_BATCH = 1000
-COLUMNS = ("provider", "bet_ref", "player_id", "game_id", "round_id", "stake", "currency",
-           "placed_at", "state", "deadline", "next_check_at", "check_attempt", "version",
-           "duplicate_deliveries", "created_at", "updated_at")
+COLUMNS = ("provider", "bet_ref", "round_ref", "player_id", "game_id", "round_id", "stake",
+           "currency", "placed_at", "state", "deadline", "next_check_at", "check_attempt",
+           "version", "duplicate_deliveries", "created_at", "updated_at")
 
 
 @dataclass(frozen=True)
@@ -100,5 +100,6 @@ class RawInserts:
 
 
 def _row(n: int, now: datetime) -> tuple[object, ...]:
-    return ("raw", f"raw-{n:09d}", "player-1", "roulette", f"round-{n}", "10.00", "EUR", now,
+    ref = f"raw-{n:09d}"
+    return ("raw", ref, ref, "player-1", "roulette", f"round-{n}", "10.00", "EUR", now,
             "pending", now + timedelta(hours=1), now, 1, 1, 0, now, now)

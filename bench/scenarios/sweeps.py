@@ -26,10 +26,11 @@ DATABASE = "bench_sweeps"
 SINK = "bench.sink"
 RUNS = 3  # the median of three sweeps per size
 FILL = """
-INSERT INTO bets (provider, bet_ref, player_id, game_id, round_id, stake, currency, placed_at,
-                  state, payout, deadline, next_check_at, check_attempt, version,
+INSERT INTO bets (provider, bet_ref, round_ref, player_id, game_id, round_id, stake, currency,
+                  placed_at, state, payout, deadline, next_check_at, check_attempt, version,
                   duplicate_deliveries, created_at, updated_at, final_at)
-SELECT 'batched', %(prefix)s::text || g, 'player-1', 'roulette', 'round-' || g, 10, 'EUR', now(),
+SELECT 'batched', %(prefix)s::text || g, %(prefix)s::text || g, 'player-1', 'roulette',
+       'round-' || g, 10, 'EUR', now(),
        CASE WHEN %(due)s THEN 'pending' WHEN g %% 10 < 8 THEN 'settled' ELSE 'pending' END,
        CASE WHEN NOT %(due)s AND g %% 10 < 8 THEN 0 END, now() + interval '1 day',
        CASE WHEN %(due)s THEN now() - interval '1 hour'

@@ -9,7 +9,21 @@ A run's bets therefore cannot share one prefix: each kind gets one that marks th
 from __future__ import annotations
 
 import random
+import re
 from dataclasses import dataclass
+
+# A Pragmatic-like ref: the round it names, ``<gameId>:<roundId>``.
+_ROUND = re.compile(r"([A-Za-z0-9_]{1,64}):([1-9][0-9]{0,18})")
+
+
+def round_fields(ref: str, game: str) -> dict[str, str]:
+    """The ``game_id`` and ``round_id`` a game server sends with a bet of ``ref``: the
+    round a Pragmatic-like ref names (such a provider names the bet's round by them),
+    else a round of the bet's own in ``game``."""
+    named = _ROUND.fullmatch(ref)
+    if named is not None:
+        return {"game_id": named[1], "round_id": named[2]}
+    return {"game_id": game, "round_id": f"round-{ref}"}
 
 
 @dataclass(frozen=True)

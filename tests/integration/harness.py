@@ -30,6 +30,7 @@ from betguard.services.context import Context
 from betguard_devkit import processes
 from betguard_devkit.local_services import PostgresServer, RedisServer, free_port
 from betguard_devkit.neighbours import DripProxy
+from betguard_devkit.runrefs import round_fields
 from tests.integration.receiver import Receiver
 
 WAIT_SECONDS = 45.0
@@ -487,7 +488,7 @@ def sim_knobs(url: str, **changes: Any) -> Iterator[None]:
 
 def bet_payload(provider: str, ref: str, stake: str = "10.00") -> dict[str, str]:
     return {"provider": provider, "bet_ref": ref, "player_id": "player-1",
-            "game_id": "slots-7", "round_id": f"round-{ref}", "stake": stake, "currency": "EUR"}
+            **round_fields(ref, "slots-7"), "stake": stake, "currency": "EUR"}
 
 
 def wait_until(probe: Callable[[], Any], timeout: float = WAIT_SECONDS,

@@ -21,7 +21,8 @@ HELD_FOR_GOOD = 30.0  # a test fails long before a held cancel would be let go
 
 def bet(number: int) -> BetSnapshot:
     return BetSnapshot(
-        id=number, provider="acme", bet_ref=f"b-{number}", player_id="p", game_id="g",
+        id=number, provider="acme", bet_ref=f"b-{number}", round_ref=f"b-{number}",
+        player_id="p", game_id="g",
         round_id=f"r-{number}", stake=Decimal("10.00"), currency="EUR", placed_at=PLACED,
         state=BetState.PENDING, payout=None, deadline=PLACED + timedelta(minutes=1),
         next_check_at=None, check_attempt=2, version=1,

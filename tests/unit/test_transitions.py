@@ -29,6 +29,7 @@ def bet(state: BetState = BetState.PENDING, **changes: Any) -> BetSnapshot:
         id=7,
         provider="acme",
         bet_ref="b-1",
+        round_ref="b-1",
         player_id="p-1",
         game_id="g-1",
         round_id="r-1",

@@ -14,7 +14,7 @@ from betguard.services.context import Context
 from betguard.services.intake import place_bet
 from betguard.services.results import report_result
 from betguard_devkit.demo.scenarios import KINDS, PROVIDERS
-from betguard_devkit.runrefs import RunRefs
+from betguard_devkit.runrefs import RunRefs, round_fields
 
 BATCH = 100
 
@@ -60,8 +60,8 @@ def _register(ctx: Context, bet: dict[str, str], decided: dict[str, object],
               rng: random.Random) -> PlacedBet:
     provider = bet["provider"]
     place_bet(ctx, {"provider": provider, "bet_ref": bet["bet_ref"],
-                    "player_id": f"player-{rng.randrange(1000)}", "game_id": "roulette",
-                    "round_id": f"round-{bet['bet_ref']}", "stake": bet["stake"],
+                    "player_id": f"player-{rng.randrange(1000)}",
+                    **round_fields(bet["bet_ref"], "roulette"), "stake": bet["stake"],
                     "currency": "EUR"})
     payout = decided.get("payout")
     if decided["fate"] == "returned" and isinstance(payout, str):

@@ -16,7 +16,7 @@ from betguard.services.context import Context
 from betguard.services.intake import place_bets
 from betguard.services.results import report_result
 from betguard_devkit.drills.scenarios import KINDS, PROVIDERS
-from betguard_devkit.runrefs import RunRefs
+from betguard_devkit.runrefs import RunRefs, round_fields
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -89,7 +89,7 @@ class Placer:
     @staticmethod
     def _payload(bet: dict[str, str]) -> dict[str, str]:
         return {"provider": bet["provider"], "bet_ref": bet["bet_ref"], "player_id": "p-1",
-                "game_id": "blackjack", "round_id": f"r-{bet['bet_ref']}",
+                **round_fields(bet["bet_ref"], "blackjack"),
                 "stake": bet["stake"], "currency": "EUR"}
 
     def _report(self, bet: dict[str, str], decision: dict[str, object]) -> None:
