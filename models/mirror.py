@@ -26,6 +26,8 @@ from sqlalchemy.dialects import postgresql, sqlite
 from betguard.models.answers import VIA_MIRROR, BetStatus, Hand, HistoryRow, ProviderStatus
 from betguard.models.escalation import ConflictingAnswer
 from betguard.models.hands import fold
+from betguard.models.rounds import answer_for_bet
+from betguard.models.snapshot import BetSnapshot
 from betguard.models.tables import FeedCursor, ProviderRow
 
 ROWS = cast(Table, ProviderRow.__table__)
@@ -40,8 +42,9 @@ _UPDATED = ("bet_ref", "feed", "status", "version", "stake", "payout", "currency
 
 @dataclass(frozen=True)
 class Upserted:
-    """What one page did to the mirror. ``finals`` are the bet refs whose row is new or
-    newer and final (settled or cancelled): their open bets can be checked now."""
+    """What one page did to the mirror. ``finals`` are the rows' refs (the rounds the bets
+    name by ``round_ref``) whose row is new or newer and final (settled or cancelled):
+    their open bets can be checked now."""
 
     new: int
     updated: int
@@ -155,7 +158,22 @@ def answer_as_of(connection: Connection, provider: str, bet_ref: str, *,
 def _answer(row: HistoryRow, as_of: datetime | None) -> BetStatus:
     return BetStatus(bet_ref=row.bet_ref, status=row.status, payout=row.payout,
                      currency=row.currency, settled_at=row.settled_at, via=VIA, as_of=as_of,
-                     trace_id=row.trace_id)
+                     trace_id=row.trace_id, stake=row.stake)
+
+
+def bet_answer(connection: Connection, bet: BetSnapshot, *,
+               as_of: datetime | None) -> BetStatus:
+    """What the history says about one bet: its round's answer (rows are the provider's
+    rounds, named by the bet's ``round_ref``), as far as it is the bet's
+    (``betguard.models.rounds``: a round's payout is never paid once per bet)."""
+    found = answer_as_of(connection, bet.provider, bet.round_ref, as_of=as_of)
+    return answer_for_bet(found, bet_ref=bet.bet_ref, round_ref=bet.round_ref,
+                          stake=bet.stake)
+
+
+def bet_answer_now(connection: Connection, bet: BetSnapshot) -> BetStatus:
+    """:func:`bet_answer` as of the copy's ``synced_at`` now (read first)."""
+    return bet_answer(connection, bet, as_of=synced_at(connection, bet.provider))
 
 
 # -- feed cursors ------------------------------------------------------------------------

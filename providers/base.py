@@ -31,6 +31,9 @@ class Provider(Protocol):
     """A game provider, as betguard needs it. Methods raise ``ProviderError``s.
 
     A method outside the provider's ``capabilities`` raises ``ProviderRejected``.
+    The ``bet_ref`` a call is given, and the one its answers and history rows carry, is
+    the name the provider gives the bet: its ``round_ref`` (the bet's own reference, but
+    for a provider that names rounds, not bets: docs/design.md, "Bets and rounds").
     ``player_id`` is the bet's player, for providers whose calls name the player (the
     others ignore it).
     ``feeds`` names the provider's history feeds (one per domain the history is split

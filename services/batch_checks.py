@@ -54,6 +54,7 @@ from betguard.services.checks import (
     first_decision,
     mirror_decides,
     mirror_event,
+    of_the_bet,
     verdict_for,
 )
 from betguard.services.context import Context
@@ -156,7 +157,7 @@ def read_mirror_many(ctx: Context, provider: Provider,
     with ctx.db.transaction() as connection:
         as_of = mirror.synced_at(connection, bets[0].provider)  # first: see answer_as_of
         for bet in bets:
-            found = mirror.answer_as_of(connection, bet.provider, bet.bet_ref, as_of=as_of)
+            found = mirror.bet_answer(connection, bet, as_of=as_of)
             if mirror_decides(provider, found):
                 answers[bet.id] = (found, [mirror_event(bet, found, bet.check_attempt - 1)])
     return answers
@@ -168,7 +169,7 @@ def ask_provider(provider: Provider, bets: Sequence[BetSnapshot]) -> dict[int, A
     actor = f"provider:{provider.name}"
     started = time.perf_counter()
     try:
-        found = provider.get_statuses([bet.bet_ref for bet in bets])
+        found = provider.get_statuses(sorted({bet.round_ref for bet in bets}))
     except ProviderError as exc:
         return {bet.id: (None, [NewEvent(EventKind.PROVIDER_ERROR, actor,
                                          error_detail(exc, bet.check_attempt - 1))])
@@ -176,7 +177,9 @@ def ask_provider(provider: Provider, bets: Sequence[BetSnapshot]) -> dict[int, A
     elapsed_ms = round((time.perf_counter() - started) * 1000, 1)
     answers: dict[int, Answer] = {}
     for bet in bets:
-        attempt, answer = bet.check_attempt - 1, found.get(bet.bet_ref)
+        attempt, answer = bet.check_attempt - 1, found.get(bet.round_ref)
+        if answer is not None:
+            answer = of_the_bet(bet, answer)
         if answer is None:
             detail = {"attempt": attempt, "error": "ProviderInvalidResponse",
                       "message": "the batched answer left this bet out"}

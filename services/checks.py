@@ -35,6 +35,7 @@ from betguard.models.escalation import (
     next_check_limit,
 )
 from betguard.models.events import EventKind, ReviewReason
+from betguard.models.rounds import answer_for_bet
 from betguard.models.snapshot import BetSnapshot
 from betguard.models.transitions import Change, NewEvent
 from betguard.providers.base import Provider
@@ -117,7 +118,7 @@ def ask_provider_status(
     actor = f"provider:{bet.provider}"
     started = time.perf_counter()
     try:
-        answer = provider.get_status(bet.bet_ref, bet.player_id)
+        answer = of_the_bet(bet, provider.get_status(bet.round_ref, bet.player_id))
     except ProviderError as exc:
         return None, [NewEvent(EventKind.PROVIDER_ERROR, actor, error_detail(exc, attempt))]
     elapsed_ms = round((time.perf_counter() - started) * 1000, 1)
@@ -125,10 +126,17 @@ def ask_provider_status(
     return answer, [NewEvent(EventKind.PROVIDER_ANSWERED, actor, detail)]
 
 
+def of_the_bet(bet: BetSnapshot, answer: BetStatus) -> BetStatus:
+    """The provider's answer about the bet's round, as far as it is the bet's
+    (``betguard.models.rounds``)."""
+    return answer_for_bet(answer, bet_ref=bet.bet_ref, round_ref=bet.round_ref,
+                          stake=bet.stake)
+
+
 def read_mirror(ctx: Context, bet: BetSnapshot) -> BetStatus:
     """What the provider's history feed says about the bet (UNKNOWN: no row yet)."""
     with ctx.db.transaction() as connection:
-        return mirror.mirror_answer(connection, bet.provider, bet.bet_ref)
+        return mirror.bet_answer_now(connection, bet)
 
 
 def mirror_decides(provider: Provider, answer: BetStatus) -> bool:
@@ -147,12 +155,14 @@ CancelAnswer = tuple[CancelOutcome | None, list[NewEvent]]
 
 
 def ask_cancel(provider: Provider, bet: BetSnapshot) -> CancelAnswer:
-    """Ask the provider to cancel (and so fence) the bet; an error is no answer."""
+    """Ask the provider to cancel (and so fence) the bet (its round: for a provider that
+    names rounds, every bet of it); an error is no answer."""
     actor = f"provider:{bet.provider}"
     try:
-        outcome = provider.cancel(bet.bet_ref, bet.player_id)
+        outcome = provider.cancel(bet.round_ref, bet.player_id)
     except ProviderError as exc:
         return None, [NewEvent(EventKind.CANCEL_FAILED, actor, error_detail(exc, None))]
+    outcome = CancelOutcome(outcome.accepted, of_the_bet(bet, outcome.status))
     detail = {"accepted": outcome.accepted, **outcome.status.as_detail()}
     return outcome, [NewEvent(EventKind.CANCEL_ANSWERED, actor, detail)]
 

@@ -146,13 +146,14 @@ def _record_failure(ctx: Context, claim: FeedClaim, error: str) -> None:
         mirror.failed(connection, claim, error=error)
 
 
-def wake_finished(ctx: Context, provider_name: str, bet_refs: Iterable[str]) -> int:
-    """After commit: check now each pending bet of these refs that waits for its next
+def wake_finished(ctx: Context, provider_name: str, round_refs: Iterable[str]) -> int:
+    """After commit: check now each pending bet of these rounds (a row names the bet's
+    ``round_ref``: the bet itself, or one of a round's bets) that waits for its next
     check (a check in flight, or one already due, is left alone: it reads the mirror
     itself). The wake-up carries the bet's current attempt, which its claim takes; a
     second wake-up of the same attempt, or the backoff's own, finds it taken and is only
     counted as a duplicate delivery."""
-    refs = sorted(set(bet_refs))
+    refs = sorted(set(round_refs))
     if not refs:
         return 0
     now = ctx.clock()
@@ -167,12 +168,12 @@ def wake_finished(ctx: Context, provider_name: str, bet_refs: Iterable[str]) -> 
 
 def _waiting_bets(connection: Connection, provider_name: str, refs: list[str],
                   now: datetime) -> list[tuple[int, int, str]]:
-    """Pending bets of ``refs`` whose next check is ahead and not a claimed check's lease
+    """Pending bets of the rounds ``refs`` whose next check is ahead and not a claimed check's lease
     (whose latest event is then its ``check_started``)."""
     bets = BETS
     rows = connection.execute(
         select(bets.c.id, bets.c.check_attempt, bets.c.bet_ref)
-        .where(bets.c.provider == provider_name, bets.c.bet_ref.in_(refs),
+        .where(bets.c.provider == provider_name, bets.c.round_ref.in_(refs),
                bets.c.state == BetState.PENDING.value, bets.c.next_check_at > now)).all()
     if not rows:
         return []
@@ -184,18 +185,18 @@ def _waiting_bets(connection: Connection, provider_name: str, refs: list[str],
     return [(bet_id, attempt, ref) for bet_id, attempt, ref in rows if bet_id not in in_flight]
 
 
-def take_final_rows(ctx: Context, provider_name: str, bet_refs: Iterable[str]) -> int:
-    """After commit: give each bet in review whose row just became final that row, its
-    provider's own outcome (``betguard.services.review_facts``: it closes a review that
-    waited for it, or is attached to it). Returns how many bets were given one."""
-    refs = sorted(set(bet_refs))
+def take_final_rows(ctx: Context, provider_name: str, round_refs: Iterable[str]) -> int:
+    """After commit: give each bet in review whose row (its round's) just became final
+    that row, its provider's own outcome (``betguard.services.review_facts``: it closes a
+    review that waited for it, or is attached to it). Returns how many bets were given one."""
+    refs = sorted(set(round_refs))
     if not refs:
         return 0
     with ctx.db.transaction() as connection:
         held = [bet_id for start in range(0, len(refs), _CHUNK)
                 for bet_id in connection.scalars(
                     select(BETS.c.id).where(BETS.c.provider == provider_name,
-                                            BETS.c.bet_ref.in_(refs[start:start + _CHUNK]),
+                                            BETS.c.round_ref.in_(refs[start:start + _CHUNK]),
                                             BETS.c.state == BetState.IN_REVIEW.value))]
     for bet_id in held:
         take_mirrored_outcome(ctx, bet_id)

@@ -148,7 +148,7 @@ def _fact_of(entry: object) -> Fact | None:
 def mirrored_fact(session: Session, bet: BetSnapshot) -> tuple[Fact, BetStatus] | None:
     """The provider's final outcome of the bet as the mirror of its history holds it now,
     with the mirror's answer (None: no final row, or rows that disagree)."""
-    answer = mirror.mirror_answer(session.connection(), bet.provider, bet.bet_ref)
+    answer = mirror.bet_answer_now(session.connection(), bet)
     if answer.status not in FINAL:
         return None
     return Fact(f"provider:{bet.provider}", answer.status, answer.payout, answer.currency), answer
