@@ -39,6 +39,7 @@ from betguard.services.reconcile_compare import (
     ThereRow,
     compare,
     compare_summary,
+    fold_round,
 )
 from betguard.services.reconcile_store import Found, Wake, lock_provider, store
 
@@ -285,14 +286,17 @@ def load_sides(session: Session, provider: str, window_from: datetime,
                window_to: datetime) -> tuple[list[HereBet], list[ThereRow]]:
     """The bets and rows placed in the window, each with its counterpart wherever that
     was placed (two clocks: a bet's sides may straddle the window's edge)."""
-    bets = {bet.bet_ref: bet for bet in _here(session, provider, [
-        Bet.placed_at >= window_from, Bet.placed_at < window_to])}
+    placed, shared = _here(session, provider, [
+        Bet.placed_at >= window_from, Bet.placed_at < window_to])
+    bets = _rounds(placed)
+    # A round of several bets is read whole, even its bets placed outside the window.
+    for chunk in _chunks(sorted(shared)):
+        bets.update(_rounds(_here(session, provider, [Bet.round_ref.in_(chunk)])[0]))
     rows = {row.row_id: row for row in _there(session, provider, [
         ProviderRow.placed_at >= window_from, ProviderRow.placed_at < window_to])}
     row_refs = {row.bet_ref for row in rows.values()}
     for chunk in _chunks(sorted(row_refs - set(bets))):
-        bets.update((bet.bet_ref, bet) for bet in
-                    _here(session, provider, [Bet.bet_ref.in_(chunk)]))
+        bets.update(_rounds(_here(session, provider, [Bet.round_ref.in_(chunk)])[0]))
     for chunk in _chunks(sorted(set(bets) - row_refs)):
         rows.update((row.row_id, row) for row in
                     _there(session, provider, [ProviderRow.bet_ref.in_(chunk)]))
@@ -304,17 +308,32 @@ def load_sides(session: Session, provider: str, window_from: datetime,
     return list(bets.values()), fold_all(rows.values())
 
 
-def _here(session: Session, provider: str, where: list[Any]) -> list[HereBet]:
-    query = select(Bet.id, Bet.bet_ref, Bet.state, Bet.stake, Bet.payout, Bet.currency,
-                   Bet.placed_at, Bet.final_at, Bet.updated_at).where(
+def _rounds(bets: Iterable[HereBet]) -> dict[str, HereBet]:
+    """The bets by their round (the name the rows give them), a round's bets as one
+    (``fold_round``)."""
+    by_round: dict[str, list[HereBet]] = {}
+    for bet in bets:
+        by_round.setdefault(bet.bet_ref, []).append(bet)
+    return {ref: fold_round(found) for ref, found in by_round.items()}
+
+
+def _here(session: Session, provider: str,
+          where: list[Any]) -> tuple[list[HereBet], set[str]]:
+    """The bets, each named by its round (``round_ref``), and the rounds among them that
+    are not a bet of their own (a round of a provider that names rounds may hold more)."""
+    query = select(Bet.id, Bet.bet_ref, Bet.round_ref, Bet.state, Bet.stake, Bet.payout,
+                   Bet.currency, Bet.placed_at, Bet.final_at, Bet.updated_at).where(
         Bet.provider == provider, *where)
-    found = []
-    for bet_id, ref, state, stake, payout, currency, placed_at, final_at, updated in \
-            session.execute(query):
+    found, shared = [], set()
+    for bet_id, ref, round_ref, state, stake, payout, currency, placed_at, final_at, \
+            updated in session.execute(query):
         decided = final_at if final_at is not None else (
             updated if state == BetState.REFUND_PENDING.value else None)
-        found.append(HereBet(bet_id, ref, state, stake, payout, currency, placed_at, decided))
-    return found
+        found.append(HereBet(bet_id, round_ref, state, stake, payout, currency, placed_at,
+                             decided))
+        if round_ref != ref:
+            shared.add(round_ref)
+    return found, shared
 
 
 def _there(session: Session, provider: str, where: list[Any]) -> list[ThereRow]:

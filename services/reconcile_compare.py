@@ -51,12 +51,16 @@ FINAL_THERE = frozenset({SETTLED, CANCELLED})
 # betguard's states, as the comparison sees them.
 OPEN_HERE = frozenset({BetState.PENDING.value, BetState.IN_REVIEW.value})
 REFUND_HERE = frozenset({BetState.REFUND_PENDING.value, BetState.REFUNDED.value})
+# The bets of one round ended in different ways (or currencies) here.
+MIXED = "mixed"
 
 
 @dataclass(frozen=True)
 class HereBet:
-    """betguard's record of one bet. ``final_at``: when it became final (for a
-    refund_pending bet, when the refund was decided); None while open."""
+    """betguard's record of one bet, by the name the provider's rows give it (the bet's
+    ``round_ref``). ``final_at``: when it became final (for a refund_pending bet, when
+    the refund was decided); None while open. The bets of one round are given as one
+    (:func:`fold_round`: ``bets`` says how many, ``bet_id`` is the first's)."""
 
     bet_id: int
     bet_ref: str
@@ -66,12 +70,44 @@ class HereBet:
     currency: str
     placed_at: datetime
     final_at: datetime | None = None
+    bets: int = 1
 
     def facts(self) -> dict[str, Any]:
         return {"bet_id": self.bet_id, "bet_ref": self.bet_ref, "state": self.state,
                 "stake": wire_amount(self.stake), "payout": _amount(self.payout),
                 "currency": self.currency, "placed_at": self.placed_at.isoformat(),
-                "final_at": _moment(self.final_at)}
+                "final_at": _moment(self.final_at),
+                **({} if self.bets == 1 else {"bets": self.bets})}
+
+
+def fold_round(bets: Sequence[HereBet]) -> HereBet:
+    """The bets of one round (a provider that names rounds, not bets) as the one record
+    its rows are compared with: stakes and payouts summed, its state theirs when they all
+    agree, an open one's while any is open (the round is still waited on), else
+    :data:`MIXED` (a round ends one way at the provider: that is a difference)."""
+    if len(bets) == 1:
+        return bets[0]
+    ordered = sorted(bets, key=lambda bet: bet.bet_id)
+    states = {bet.state for bet in ordered}
+    open_ones = [bet for bet in ordered if bet.state in OPEN_HERE]
+    if len(states) == 1:
+        state = ordered[0].state
+    elif open_ones:
+        state = open_ones[0].state
+    else:
+        state = MIXED
+    payouts = [bet.payout for bet in ordered]
+    finals = [bet.final_at for bet in ordered]
+    currencies = {bet.currency for bet in ordered}
+    return HereBet(
+        bet_id=ordered[0].bet_id, bet_ref=ordered[0].bet_ref,
+        state=state if len(currencies) == 1 else MIXED,
+        stake=sum((bet.stake for bet in ordered), Decimal("0")),
+        payout=None if None in payouts else sum((p for p in payouts if p is not None),
+                                                Decimal("0")),
+        currency=ordered[0].currency, placed_at=min(bet.placed_at for bet in ordered),
+        final_at=None if open_ones or None in finals else max(f for f in finals if f),
+        bets=len(ordered))
 
 
 @dataclass(frozen=True)
@@ -204,6 +240,10 @@ def _primary(bet: HereBet, rows: list[ThereRow]) -> ThereRow:
 
 def _disagreement(bet: HereBet, row: ThereRow) -> tuple[Kind, str] | None:
     here, there = bet.state, row.status
+    if here == MIXED:
+        return (Kind.STATE_DIFFERS,
+                f"the round's {bet.bets} bets ended in different ways here, {there} at the "
+                "provider")
     if here in OPEN_HERE:
         if there in FINAL_THERE:
             return Kind.STATE_DIFFERS, f"{here} here, {there} at the provider"

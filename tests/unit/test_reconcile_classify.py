@@ -19,6 +19,7 @@ from betguard.services.reconcile_compare import (
     ThereRow,
     compare,
     compare_summary,
+    fold_round,
 )
 from betguard.services.reconcile_store import Found
 
@@ -281,3 +282,27 @@ def test_a_csv_cell_a_spreadsheet_would_run_as_a_formula_is_quoted(tmp_path: Pat
     [line] = list(csv.DictReader(path.open()))
     assert line["there_rows"] == "'=HYPERLINK(\"http://evil\")"
     assert (line["kind"], line["bet_ref"]) == ("missing_here", '<script>alert("x")</script>')
+
+
+def test_the_bets_of_one_round_are_compared_as_the_round_with_its_one_row() -> None:
+    first, second = bet("g:1", payout="0.00"), bet("g:1", payout="0.00")
+    folded = fold_round([second, first])
+
+    assert (folded.bet_id, folded.bets, folded.stake) == (first.bet_id, 2, Decimal("20.00"))
+    assert folded.facts()["bets"] == 2
+    assert kinds([folded], [row("g:1", payout="0.00")]) == []
+
+
+def test_a_rounds_bets_that_ended_in_different_ways_are_a_state_difference() -> None:
+    folded = fold_round([bet("g:2", payout="0.00"), bet("g:2", "refunded", None)])
+
+    found = compare([folded], [row("g:2", payout="0.00")], horizon=HORIZON,
+                    feed_lag=LAG).differences
+    assert [(d.kind, d.bet_ref) for d in found] == [(Kind.STATE_DIFFERS, "g:2")]
+    assert "2 bets ended in different ways" in found[0].why
+
+
+def test_a_round_with_a_bet_still_open_is_open() -> None:
+    folded = fold_round([bet("g:3", payout="0.00"), bet("g:3", "in_review", None)])
+
+    assert (folded.state, folded.final_at, folded.payout) == ("in_review", None, None)
