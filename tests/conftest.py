@@ -1,4 +1,5 @@
-"""Shared fixtures: the running betguard (tests/integration/harness.py), started on demand."""
+"""Shared fixtures: the running betguard (tests/integration/harness.py), started on demand:
+only a test that asks for ``stack`` loads the harness and starts the services."""
 
 from __future__ import annotations
 
@@ -7,27 +8,33 @@ import secrets
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
 
-from betguard.config.settings import get_settings, reset_settings
-from betguard.models.migrate import upgrade
-from betguard_devkit.local_services import PostgresServer, RedisServer
-from tests.integration.harness import (
-    PGSOFT_SALT_ENV,
-    Stack,
-    configure,
-    start_dialect_simulator,
-    start_drip_proxy,
-    start_hanging_simulator,
-    start_simulator,
-    test_context,
-)
-from tests.integration.receiver import Receiver
+if TYPE_CHECKING:
+    from tests.integration.harness import Stack
 
 
 @pytest.fixture(scope="session")
 def stack() -> Iterator[Stack]:
+    # Imported here, not at the top: a run of the unit tests loads no harness, no
+    # PostgreSQL or Redis server code and no simulator (pytest tests/unit needs none).
+    from betguard.config.settings import get_settings, reset_settings
+    from betguard.models.migrate import upgrade
+    from betguard_devkit.local_services import PostgresServer, RedisServer
+    from tests.integration.harness import (
+        PGSOFT_SALT_ENV,
+        Stack,
+        configure,
+        start_dialect_simulator,
+        start_drip_proxy,
+        start_hanging_simulator,
+        start_simulator,
+        test_context,
+    )
+    from tests.integration.receiver import Receiver
+
     base = Path(tempfile.mkdtemp(prefix="betguard-test-"))
     base.chmod(0o755)  # PostgreSQL runs as its own user and must reach its folder
     provider_secret, wallet_secret = secrets.token_hex(16), secrets.token_hex(16)

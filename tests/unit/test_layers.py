@@ -113,3 +113,17 @@ def test_a_process_that_only_publishes_loads_no_task() -> None:
         "print(json.dumps([m for m in sys.modules if m.startswith('betguard.tasks')]))")
 
     assert loaded == []
+
+
+def test_the_unit_tests_load_no_integration_harness_and_no_server_code() -> None:
+    # Every unit test module and the root conftest, imported as pytest would: the stack
+    # fixture loads the harness only when a test asks for it.
+    loaded = run_probe(
+        "import importlib, json, pathlib, sys; "
+        "importlib.import_module('tests.conftest'); "
+        "[importlib.import_module('tests.unit.' + p.stem) "
+        " for p in sorted(pathlib.Path('tests/unit').glob('test_*.py'))]; "
+        "print(json.dumps(sorted(m for m in sys.modules if m.startswith(("
+        "'tests.integration', 'betguard_devkit.local_services', 'celery.worker')))))")
+
+    assert loaded == []
