@@ -24,8 +24,9 @@ from enum import StrEnum
 
 from sqlalchemy.orm import Session
 
-from betguard.models import bulk, freshness, mirror, repository, schedule, transitions
+from betguard.models import bulk, freshness, mirror, repository, schedule
 from betguard.models.answers import BetStatus, CancelOutcome, Capability
+from betguard.models.decisions import change_for_decision
 from betguard.models.escalation import (
     Action,
     ConflictingAnswer,
@@ -34,7 +35,7 @@ from betguard.models.escalation import (
     decide_after_check,
     next_check_limit,
 )
-from betguard.models.events import EventKind, ReviewReason
+from betguard.models.events import EventKind
 from betguard.models.rounds import answer_for_bet
 from betguard.models.snapshot import BetSnapshot
 from betguard.models.transitions import Change, NewEvent
@@ -210,8 +211,13 @@ def verdict_for(ctx: Context, bet: BetSnapshot, answer: BetStatus | None,
         decision = decide_after_cancel(outcome, currency=bet.currency, now=ctx.clock(),
                                        deadline=bet.deadline)
         answer = outcome.status if outcome else answer
-    change = _change_for(ctx, bet, decision, answer, ctx.clock())
-    change = change.preceded_by(events)
+    now = ctx.clock()
+    at = None
+    if decision.action is Action.RESCHEDULE:
+        at = (now + timedelta(seconds=decision.retry_in) if decision.retry_in is not None
+              else _next_check_at(ctx, bet, answer, now))
+    change = change_for_decision(bet, decision, now=now, found=events, answer=answer,
+                                 settled_by=f"provider:{bet.provider}", next_check_at=at)
     return Verdict(bet, decision, answer, events, change)
 
 
@@ -261,26 +267,6 @@ def _note_superseded(session: Session, verdict: Verdict, now: datetime) -> None:
             repository.add_events(session, bet.id, verdict.found, now=now)
     elif current is not None:
         repository.add_events(session, bet.id, verdict.found, now=now)
-
-
-def _change_for(
-    ctx: Context, bet: BetSnapshot, decision: Decision, answer: BetStatus | None, now: datetime
-) -> Change:
-    actor = f"provider:{bet.provider}"
-    if decision.action is Action.SETTLE and answer is not None and answer.payout is not None:
-        return transitions.settle(bet, payout=answer.payout, actor=actor, why=decision.reason,
-                                  now=now)
-    if decision.action is Action.REFUND:
-        return transitions.decide_refund(bet, actor="betguard", why=decision.reason, now=now)
-    if decision.action is Action.RESCHEDULE:
-        at = (now + timedelta(seconds=decision.retry_in) if decision.retry_in is not None
-              else _next_check_at(ctx, bet, answer, now))
-        return transitions.reschedule(bet, at=at, events=[], why=decision.reason)
-    detail = {"answer": answer.as_detail() if answer else None}
-    return transitions.open_review(
-        bet, reason=decision.review_reason or ReviewReason.AMBIGUOUS, why=decision.reason,
-        actor="betguard", detail=detail,
-    )
 
 
 def _next_check_at(ctx: Context, bet: BetSnapshot, answer: BetStatus | None,

@@ -17,7 +17,9 @@ from enum import StrEnum
 
 from sqlalchemy.orm import Session
 
-from betguard.models import repository, transitions
+from betguard.models import repository
+from betguard.models.decisions import change_for_decision
+from betguard.models.escalation import Action, Decision
 from betguard.models.events import EventKind, ReviewReason
 from betguard.models.snapshot import BetSnapshot
 from betguard.models.states import BetState
@@ -91,8 +93,9 @@ def _change_for(ctx: Context, bet: BetSnapshot, attempt: int, error: BaseExcepti
     if crashes >= MAX_CRASHES:
         why = (f"the check crashed {crashes} times in a row "
                f"({detail['error']}: {detail['message']}); betguard cannot ask the provider")
-        review = transitions.open_review(bet, reason=ReviewReason.CHECK_FAILING, why=why,
-                                         actor="betguard", detail={"error": detail["error"]})
-        return review.preceded_by([crashed])
-    at = now + timedelta(seconds=ctx.timing.check_lease)
-    return transitions.reschedule(bet, at=at, events=[crashed], why="the check crashed")
+        return change_for_decision(
+            bet, Decision(Action.REVIEW, why, ReviewReason.CHECK_FAILING), now=now,
+            found=[crashed], review_detail={"error": detail["error"]})
+    return change_for_decision(
+        bet, Decision(Action.RESCHEDULE, "the check crashed"), now=now, found=[crashed],
+        next_check_at=now + timedelta(seconds=ctx.timing.check_lease))

@@ -16,10 +16,11 @@ from decimal import Decimal
 from sqlalchemy.orm import Session
 
 from betguard.models import repository, transitions
-from betguard.models.errors import IllegalTransition, InvalidCommand
+from betguard.models.decisions import RefundFacts, change_for_resolution
+from betguard.models.errors import IllegalTransition
 from betguard.models.events import EventKind, Resolution
 from betguard.models.snapshot import BetSnapshot
-from betguard.models.states import FINAL_STATES, BetState
+from betguard.models.states import BetState
 from betguard.models.tables import Review
 from betguard.models.transitions import Change, NewEvent
 from betguard.providers.wallet import refund_idempotency_key
@@ -30,7 +31,6 @@ from betguard.services.results import parse_payout
 from betguard.services.review_facts import facts_about, money_refusal
 from betguard.services.text import require_text
 
-MAX_RECHECK = timedelta(days=365)
 MOVES_MONEY = frozenset({Resolution.SETTLED, Resolution.REFUNDED, Resolution.REFUNDED_OUTSIDE})
 
 
@@ -133,85 +133,24 @@ def _check_in_flight(session: Session, bet: BetSnapshot, now: datetime) -> bool:
 
 def _change_for(ctx: Context, session: Session, bet: BetSnapshot, command: Resolve,
                 now: datetime) -> Change | None:
-    if command.resolution is Resolution.ACKNOWLEDGED:
-        if bet.state not in FINAL_STATES:
-            raise IllegalTransition(_not_final(bet))
-        return None
+    """The resolution's change (``betguard.models.decisions``), from what it rests on:
+    the payout, the re-check's deadline, and a rejected refund's facts."""
+    resolution = command.resolution
+    payout = (parse_payout(command.payout)
+              if resolution is Resolution.SETTLED and command.payout is not None else None)
+    deadline = command.deadline
+    if resolution is Resolution.RECHECK and deadline is None:
+        deadline = now + timedelta(seconds=ctx.policy(bet.provider).deadline)
+    refund = None
     if bet.state is BetState.REFUND_PENDING:
-        return _refund_decision(session, bet, command, now)
-    if bet.state is BetState.PENDING:
-        raise IllegalTransition(_not_final(bet))
-    if bet.state is not BetState.IN_REVIEW:
-        raise IllegalTransition(
-            f"bet {bet.label} is {bet.state.value}; only acknowledging its review is possible"
-        )
-    return _review_decision(ctx, bet, command, now)
-
-
-def _not_final(bet: BetSnapshot) -> str:
-    """Why a review of a bet not yet final is not acknowledged, and its ways out: closing
-    it without a decision could leave the bet with no open review and no next step (a
-    refund whose retries stopped is taken by no sweep: its stake would never return)."""
-    if bet.state is BetState.REFUND_PENDING:
-        return (f"bet {bet.label} is refund_pending, not final: its review stays open until "
-                "the stake is returned or the bet settled; retry the refund, record it as "
-                "refunded outside betguard, or settle it (if the wallet rejected the refund); "
-                "a conflict is acknowledged once the bet is refunded")
-    if bet.state is BetState.PENDING:
-        return (f"bet {bet.label} is pending, not final: its check decides it (order one "
-                "now with a re-check); resolve a reconciliation difference as a difference")
-    return f"bet {bet.label} is {bet.state.value}: settle, refund or re-check it"
-
-
-def _review_decision(ctx: Context, bet: BetSnapshot, command: Resolve,
-                     now: datetime) -> Change:
-    operator = f"operator:{command.operator}"
-    if command.resolution is Resolution.SETTLED:
-        return transitions.settle(bet, payout=_payout(command), actor=operator,
-                                  why=command.note, now=now)
-    if command.resolution is Resolution.REFUNDED:
-        return transitions.decide_refund(bet, actor=operator, why=command.note, now=now)
-    if command.resolution is not Resolution.RECHECK:
-        raise IllegalTransition(f"bet {bet.label} is in review: settle, refund or re-check it")
-    deadline = command.deadline or now + timedelta(seconds=ctx.policy(bet.provider).deadline)
-    if not now < deadline <= now + MAX_RECHECK:
-        raise InvalidCommand("deadline: must be in the future, and within a year")
-    return transitions.order_recheck(bet, deadline=deadline, operator=operator,
-                                     note=command.note, now=now)
-
-
-def _refund_decision(session: Session, bet: BetSnapshot, command: Resolve,
-                     now: datetime) -> Change:
-    """A way out for a refund the wallet rejected. Money: the refund's key never changes,
-    and the bet is settled or marked refunded only while the wallet's last word was a
-    rejection with no attempt since (it paid nothing); the version check of ``apply``
-    refuses the change if an attempt starts meanwhile."""
-    operator = f"operator:{command.operator}"
-    if command.resolution is Resolution.RETRY_REFUND:
-        if refund_in_flight(session, bet, now):
-            raise IllegalTransition(f"bet {bet.label}: a refund attempt is in flight until "
-                                    f"{bet.next_check_at}; its answer will come")
-        key = refund_idempotency_key(bet.provider, bet.bet_ref)
-        return transitions.retry_refund_now(bet, operator=operator, note=command.note,
-                                            key=key, now=now)
-    refused = wallet_refused(session, bet.id)
-    if command.resolution is Resolution.REFUNDED_OUTSIDE:
-        reference = require_text(command.reference, "reference")
-        return transitions.refund_outside(bet, operator=operator, reference=reference,
-                                          note=command.note, wallet_refused=refused, now=now)
-    if command.resolution is Resolution.SETTLED:
-        return transitions.settle_instead_of_refund(
-            bet, payout=_payout(command), operator=operator, note=command.note,
-            wallet_refused=refused, now=now)
-    raise IllegalTransition(
-        f"bet {bet.label} is refund_pending: retry the refund, record it as refunded outside "
-        "betguard, or settle it (if the wallet rejected the refund)")
-
-
-def _payout(command: Resolve) -> Decimal:
-    if command.payout is None:
-        raise InvalidCommand("payout: settling needs a payout")
-    return parse_payout(command.payout)
+        in_flight = refund_in_flight(session, bet, now)
+        refund = RefundFacts(key=refund_idempotency_key(bet.provider, bet.bet_ref),
+                             in_flight_until=bet.next_check_at if in_flight else None,
+                             wallet_refused=wallet_refused(session, bet.id))
+    return change_for_resolution(bet, resolution, operator=command.operator,
+                                 note=command.note, now=now, payout=payout,
+                                 deadline=deadline, reference=command.reference,
+                                 refund=refund)
 
 
 def _close(session: Session, bet: BetSnapshot, reviews: list[Review], command: Resolve,
