@@ -1,9 +1,12 @@
 """A Pragmatic Play provider: DataFeeds of finished and incomplete rounds per data host and
 product, cancelRound, and the environments list that names the data hosts.
 
-Every wire fact below, with its source and the option that changes it, is listed in
+Every wire fact, with its source and the option that changes it, is listed in
 docs/providers/pragmatic.md; what no public source settles is marked there
-"unconfirmed: our choice".
+"unconfirmed: our choice". The wire itself (paths, codes, signing, the answers' strict
+models) is ``betguard.providers.pragmatic_wire``; reading whole answers and feed rows,
+``betguard.providers.pragmatic_answers``. Nothing is believed before it passed them
+(docs/design.md, invariant 8).
 
 Bets and rounds. Pragmatic names rounds, not bets: its calls and feeds take
 ``gameId`` and ``roundId`` (the feed's ``playSessionID``), while its wallet calls carry
@@ -13,27 +16,6 @@ it, as Pragmatic's own ``refund`` is), and its round is ``<game_id>:<round_id>``
 bet's fields (:func:`round_ref`, e.g. ``vs20olympgate:8812345``; gameId of letters,
 digits and ``_``, roundId a positive integer below 2^63 written without leading zeros):
 every call here is given that round (docs/design.md, "Bets and rounds").
-
-Authentication. DataFeeds calls carry ``login`` (the secure login) and ``password`` (the
-secret key) in the query string, no hash; the transport keeps the password out of every
-message (``redact``). The http API calls (``CasinoGameAPI``, ``SystemAPI``) carry
-``secureLogin`` and ``hash`` = lowercase hex MD5 of the other parameters sorted by key in
-plain string order, joined as ``k=v&k=v``, with the secret appended directly
-(:func:`request_hash`). Option ``hash_values``: ``"raw"`` (default) or ``"urlencoded"``
-values in the hashed text; option ``empty_params``: ``"omit"`` (default: an empty
-parameter is neither sent nor hashed) or ``"hash"`` (sent and hashed).
-
-Answers to JSON calls are ``{"error": <code>, "description": "<text>", ...}`` under HTTP
-200, the code a JSON integer or a string of digits (both are seen). The codes
-(:data:`ERROR_CODES`): 2 player not found, 4 authentication failed, 5 invalid hash, 7 bad
-parameters, 8 game not found or disabled and 120 internal error without retry are
-refusals (:class:`ProviderRejected`: asking again at once will not help); 100 internal
-error means "later" (:class:`ProviderUnavailable`). Any other code (17 included) is an
-invalid answer (:class:`ProviderInvalidResponse`, a provider error retried until the
-bet's deadline, never a refusal that refunds), logged and counted as
-``Problem.UNKNOWN_CODE``. A body that is not this envelope, and any status but 200 (5xx:
-no answer, retried), is an invalid answer: nothing is believed before it passed the
-strict models below (docs/design.md, invariant 8).
 
 The calls:
 
@@ -68,101 +50,57 @@ then its fallbacks), using ``base_url``'s scheme. Without it the one data host i
 ``base_url`` with its ``fallback_urls``, and the feeds are named by data type (``"RNG"``);
 with it, ``"<env>/<dataType>"``. cancelRound and the environments list go to ``base_url``
 (then the fallback URLs while it gives no answer).
-
-Rows. A row is read on its own: one that fails its model (an unknown status, a missing or
-malformed field, the wrong number of fields) or that is not a round of the feed's kind
-(``type`` not among option ``round_types``, default ``["R", "F"]``) is skipped -- logged
-naming the provider, the call, the line and the field, and counted
-(``Problem.ROW_REFUSED``, ``Problem.OTHER_PRODUCT``) -- and the rest of the page is used.
-Nothing is decided on a skipped row: its bet waits like any bet without a final row.
-Status ``C`` is SETTLED with ``win`` as the payout, ``V`` (void) CANCELLED, ``I`` (in
-progress) PENDING, not final; a row with a jackpot win is refused unless option
-``jackpot`` says how it is paid (``"in_win"``: ``win`` includes it, ``"added"``: payout is
-``win`` + ``jackpot``; default ``"refuse"``). ``row_id`` is
-``<gameID>:<playSessionID>``; ``bet_ref`` is ``<gameID>:<parentSessionID>`` when the row
-names another round as its parent (the round its free spins came from) and
-``<gameID>:<playSessionID>`` otherwise (``parentSessionID`` empty, ``null`` or the
-round itself). ``version`` is 2 x ``endDate`` in ms, plus 1 for a final row (an ``I``
-row without ``endDate`` uses ``startDate``): the provider re-finishes a round it
-corrects, so a newer state of a row has a later end, and a round's final state
-outranks its in-progress state of the same millisecond.
 """
 
 from __future__ import annotations
 
-import csv
-import hashlib
-import io
 import re
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
-from decimal import Decimal
-from typing import Annotated, Any, Literal
-from urllib.parse import quote_plus, urlencode, urlsplit
+from datetime import datetime
+from typing import Any, Literal
+from urllib.parse import urlencode, urlsplit
 
-from pydantic import (
-    BaseModel,
-    BeforeValidator,
-    ConfigDict,
-    Field,
-    ValidationError,
-    field_validator,
-    model_validator,
-)
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-from betguard.models.times import to_millis
-from betguard.providers.amounts import Currency, json_number
 from betguard.providers.base import (
     BetStatus,
     CancelOutcome,
     Capability,
     HistoryPage,
-    HistoryRow,
     ProviderStatus,
 )
 from betguard.providers.client_settings import ProviderClientSettings
-from betguard.providers.errors import ProviderError, ProviderRejected, ProviderUnavailable
-from betguard.providers.form_http import Answer, FormHttpClient, describe, invalid_answer, read_json
-from betguard.providers.problems import Problem, ProblemReporter
+from betguard.providers.errors import ProviderRejected
+from betguard.providers.form_http import Answer, FormHttpClient, describe
+from betguard.providers.pragmatic_answers import (
+    cancel_outcome,
+    parse_environments,
+    parse_feed,
+    parse_incomplete,
+    timepoint_of,
+)
+from betguard.providers.pragmatic_wire import (
+    CANCEL_PATH,
+    DEFAULT_CANCEL_CODES,
+    ENVIRONMENTS_PATH,
+    FEED_PATH,
+    INCOMPLETE_PATH,
+    CancelMeaning,
+    Environment,
+    Reading,
+    is_code,
+    signed,
+    split_ref,
+)
+from betguard.providers.problems import ProblemReporter
 
-HTTP_API = "/IntegrationService/v3/http"
-CANCEL_PATH = f"{HTTP_API}/CasinoGameAPI/cancelRound"
-ENVIRONMENTS_PATH = f"{HTTP_API}/SystemAPI/environments"
-DATA_FEEDS = "/IntegrationService/v3/DataFeeds"
-FEED_PATH = f"{DATA_FEEDS}/gamerounds/finished/"
-INCOMPLETE_PATH = f"{DATA_FEEDS}/gamerounds/incomplete/"
-COLUMNS = ("playerID", "extPlayerID", "gameID", "playSessionID", "parentSessionID",
-           "startDate", "endDate", "status", "type", "bet", "win", "currency", "jackpot")
 # A feed answer lists every round since the timepoint: allow a generous body.
 MAX_RESPONSE_BYTES = 32 * 1024 * 1024
-_INT64 = 2**63
-
-OK = 0
-# code -> (meaning, what the caller should do), for every call
-ERROR_CODES: dict[int, tuple[str, type[ProviderError]]] = {
-    2: ("player not found", ProviderRejected),
-    4: ("authentication failed", ProviderRejected),
-    5: ("invalid hash", ProviderRejected),
-    7: ("bad parameters", ProviderRejected),
-    8: ("game not found or disabled", ProviderRejected),
-    100: ("internal error, try again later", ProviderUnavailable),
-    120: ("internal error, not to be retried", ProviderRejected),
-}
-CancelMeaning = Literal["finished", "not_fenced"]
-DEFAULT_CANCEL_CODES: dict[int, CancelMeaning] = {120: "finished", 8: "not_fenced"}
-
 _LOGIN = r"^[A-Za-z0-9._:@-]{1,128}$"
 _ENV = re.compile(r"[A-Za-z0-9._-]{1,64}")
 _DATA_TYPE = re.compile(r"[A-Z0-9]{1,8}")
-_GAME = re.compile(r"[A-Za-z0-9_]{1,64}")
-_SESSION = re.compile(r"[1-9][0-9]{0,18}")
-_CODE = re.compile(r"0|[1-9][0-9]{0,5}")
-_MONEY = re.compile(r"(0|[1-9][0-9]{0,11})(\.[0-9]{1,4})?")
-_DATE = re.compile(r"([0-9]{4}-[0-9]{2}-[0-9]{2} [0-9]{2}:[0-9]{2}:[0-9]{2})(\.[0-9]{1,3})?")
-_TIMEPOINT = re.compile(r"timepoint=([0-9]{1,15})")
-_API_DOMAIN = re.compile(r"[A-Za-z0-9.-]{1,253}(:[0-9]{1,5})?(/[A-Za-z0-9._/-]{0,200})?")
 
 
 # -- options -------------------------------------------------------------------------------
@@ -215,7 +153,7 @@ class Options(BaseModel):
     @classmethod
     def _cancel_codes(cls, given: dict[str, CancelMeaning]) -> dict[str, CancelMeaning]:
         for code in given:
-            if not _CODE.fullmatch(code) or code == "0":
+            if not is_code(code) or code == "0":
                 raise ValueError(f"code {code[:20]!r}: a non-zero code (0 is the accepted "
                                  "cancel)")
         return given
@@ -247,385 +185,6 @@ def _options(name: str, options: Mapping[str, Any] | None) -> Options:
         return Options.model_validate(given)
     except ValidationError as exc:
         raise ValueError(f"provider {name}: option {describe(exc, 'options')}") from None
-
-
-# -- signing and references --------------------------------------------------------------
-
-
-def request_hash(params: Mapping[str, str], secret: str, *,
-                 values: Literal["raw", "urlencoded"] = "raw") -> str:
-    """MD5 hex of the parameters but ``hash``, sorted by key, joined as ``k=v&k=v`` (the
-    values raw or url-encoded), with the secret appended directly."""
-    encode: Callable[[str], str] = (lambda value: value) if values == "raw" else quote_plus
-    joined = "&".join(f"{key}={encode(params[key])}" for key in sorted(params) if key != "hash")
-    return hashlib.md5((joined + secret).encode("utf-8"), usedforsecurity=False).hexdigest()
-
-
-def signed(params: Mapping[str, str], secret: str, *,
-           values: Literal["raw", "urlencoded"] = "raw",
-           empty: Literal["omit", "hash"] = "omit") -> dict[str, str]:
-    """The parameters to send, with their ``hash`` (empty ones left out under "omit")."""
-    sent = {key: value for key, value in params.items() if value or empty == "hash"}
-    return {**sent, "hash": request_hash(sent, secret, values=values)}
-
-
-def round_ref(game_id: str, round_id: str) -> str:
-    """The round of a bet, as Pragmatic names it: ``<gameId>:<roundId>``. Raises
-    :class:`RoundFieldError` naming the bet's field that is wrong."""
-    if not _GAME.fullmatch(game_id):
-        raise RoundFieldError("game_id", f"{game_id[:80]!r} is not a Pragmatic gameId "
-                              "(letters, digits and _, at most 64)")
-    if not _SESSION.fullmatch(round_id) or int(round_id) >= _INT64:
-        raise RoundFieldError("round_id", f"{round_id[:80]!r} is not a Pragmatic roundId (a "
-                              "positive integer below 2^63 without leading zeros)")
-    return f"{game_id}:{round_id}"
-
-
-class RoundFieldError(ValueError):
-    """A bet's field that cannot name its provider's round."""
-
-    def __init__(self, field: str, message: str) -> None:
-        self.field, self.message = field, message
-        super().__init__(f"{field}: {message}")
-
-
-def split_ref(bet_ref: str) -> tuple[str, str]:
-    """(gameId, roundId) of a round's ref; raises ValueError naming what is wrong."""
-    game, sep, round_id = bet_ref.partition(":")
-    if not sep or not _GAME.fullmatch(game):
-        raise ValueError(f"bet_ref {bet_ref[:80]!r} is not <gameId>:<roundId> (gameId: "
-                         "letters, digits and _, at most 64)")
-    if not _SESSION.fullmatch(round_id) or int(round_id) >= _INT64:
-        raise ValueError(f"bet_ref {bet_ref[:80]!r}: the roundId must be a positive integer "
-                         "below 2^63 without leading zeros")
-    return game, round_id
-
-
-# -- the answers' strict models ----------------------------------------------------------
-
-
-def _code(value: Any) -> Any:
-    """An error code: a JSON integer or a string of digits (both are sent)."""
-    if isinstance(value, str):
-        if not _CODE.fullmatch(value):
-            raise ValueError("should be an error code: an integer or a string of digits")
-        return int(value)
-    return value
-
-
-def _text_money(value: Any) -> Any:
-    if isinstance(value, str):
-        if not _MONEY.fullmatch(value):
-            raise ValueError("should be an amount like 12.50 (ASCII digits, no sign, at most "
-                             "4 decimals)")
-        return Decimal(value)
-    return value
-
-
-def _any_money(value: Any) -> Any:
-    return _text_money(value) if isinstance(value, str) else json_number(value)
-
-
-def _text_session(value: Any) -> Any:
-    if isinstance(value, str):
-        if not _SESSION.fullmatch(value) or int(value) >= _INT64:
-            raise ValueError("should be a positive integer below 2^63 without leading zeros")
-        return int(value)
-    return value
-
-
-def _text_parent(value: Any) -> Any:
-    return None if value in ("", "null") else _text_session(value)
-
-
-def _text_date(value: Any) -> Any:
-    if isinstance(value, str):
-        found = _DATE.fullmatch(value)
-        if found is None:
-            raise ValueError("should be a UTC date like 2024-05-01 12:00:05 (.250 optional)")
-        try:
-            moment = datetime.strptime(found.group(1), "%Y-%m-%d %H:%M:%S").replace(tzinfo=UTC)
-        except ValueError:
-            raise ValueError(f"{value!r} is no date") from None
-        fraction = (found.group(2) or ".")[1:]
-        return moment + timedelta(milliseconds=int(fraction.ljust(3, "0")))
-    return value
-
-
-def _text_end(value: Any) -> Any:
-    return None if value == "" else _text_date(value)
-
-
-_Amount = Field(ge=0, lt=10**12, decimal_places=4, allow_inf_nan=False)
-Code = Annotated[int, BeforeValidator(_code), Field(ge=0, lt=10**6)]
-CsvMoney = Annotated[Decimal, BeforeValidator(_text_money)]
-AnyMoney = Annotated[Decimal, BeforeValidator(_any_money), _Amount]
-Session = Annotated[int, BeforeValidator(_text_session), Field(ge=1, lt=_INT64)]
-Parent = Annotated[int | None, BeforeValidator(_text_parent)]
-Date = Annotated[datetime, BeforeValidator(_text_date)]
-EndDate = Annotated[datetime | None, BeforeValidator(_text_end)]
-
-
-class Envelope(BaseModel):
-    """Every JSON answer: an error code and its description. Extra keys are ignored."""
-
-    model_config = ConfigDict(strict=True, extra="ignore", frozen=True)
-
-    error: Code
-    description: str = Field(default="", max_length=4000)
-
-
-class IncompleteRound(BaseModel):
-    model_config = ConfigDict(strict=True, extra="ignore", frozen=True)
-
-    gameId: str = Field(pattern=r"^[A-Za-z0-9_]{1,64}$")  # noqa: N815 - the provider's names
-    playSessionID: Session  # noqa: N815
-    betAmount: AnyMoney | None = None  # noqa: N815
-
-
-class Incomplete(Envelope):
-    data: list[Any] = Field(max_length=100_000)
-
-
-class Environment(BaseModel):
-    """One entry of the environments list."""
-
-    model_config = ConfigDict(strict=True, extra="ignore", frozen=True)
-
-    envName: str = Field(pattern=r"^[A-Za-z0-9._-]{1,64}$")  # noqa: N815
-    apiDomain: str = Field(max_length=300)  # noqa: N815
-
-    @field_validator("apiDomain")
-    @classmethod
-    def _a_host(cls, value: str) -> str:
-        if not _API_DOMAIN.fullmatch(value):
-            raise ValueError("should be a host name (with an optional port)")
-        return value
-
-
-class Environments(Envelope):
-    environments: list[Environment] = Field(max_length=1000)
-
-
-class FinishedRound(BaseModel):
-    """One CSV line of the finished-rounds feed, by column name."""
-
-    model_config = ConfigDict(strict=True, extra="ignore", frozen=True)
-
-    playerID: str = Field(max_length=128)  # noqa: N815 - the provider's names
-    extPlayerID: str = Field(max_length=128)  # noqa: N815
-    gameID: str = Field(pattern=r"^[A-Za-z0-9_]{1,64}$")  # noqa: N815
-    playSessionID: Session  # noqa: N815
-    parentSessionID: Parent  # noqa: N815
-    startDate: Date  # noqa: N815
-    endDate: EndDate  # noqa: N815
-    status: Literal["C", "I", "V"]
-    type: str = Field(pattern=r"^[A-Z0-9]{1,4}$")
-    bet: CsvMoney
-    win: CsvMoney
-    currency: Currency
-    jackpot: CsvMoney
-
-    @model_validator(mode="after")
-    def _ends_after_it_starts(self) -> FinishedRound:
-        if self.endDate is None:
-            if self.status != "I":
-                raise ValueError(f"endDate is empty in a row of status {self.status}")
-        elif self.endDate < self.startDate:
-            raise ValueError("endDate is before startDate")
-        return self
-
-
-@dataclass(frozen=True)
-class Reading:
-    """How to read rows: the options that shape them and where to report a refused one."""
-
-    round_types: tuple[str, ...] = ("R", "F")
-    jackpot: Literal["refuse", "in_win", "added"] = "refuse"
-    report: ProblemReporter | None = None
-
-    def refuse(self, problem: Problem, call: str, what: str) -> None:
-        if self.report is not None:
-            self.report(problem, call, what)
-
-
-def read_envelope(content: bytes, *, provider: str = "", call: str = "") -> Envelope:
-    try:
-        return Envelope.model_validate(read_json(content, provider=provider, call=call))
-    except ValidationError as exc:
-        raise invalid_answer(provider, call, describe(exc)) from None
-
-
-def error_for(envelope: Envelope, *, provider: str = "", call: str = "",
-              report: ProblemReporter | None = None) -> ProviderError:
-    """The exception an error code stands for; a code betguard does not know is an
-    invalid answer (retried within the deadline), reported as an unknown code."""
-    said = envelope.description[:200]
-    known = ERROR_CODES.get(envelope.error)
-    if known is None:
-        if report is not None:
-            report(Problem.UNKNOWN_CODE, call, f"error: code {envelope.error} ({said})")
-        return invalid_answer(provider, call, f"error: unexpected code {envelope.error} ({said})")
-    meaning, kind = known
-    return kind(f"provider {provider}: {call} error {envelope.error} ({meaning}): {said}")
-
-
-def parse_incomplete(content: bytes, *, provider: str = "", call: str = "gamerounds/incomplete",
-                     report: ProblemReporter | None = None) -> list[IncompleteRound]:
-    """The rounds of an incomplete-rounds answer, or the exception it stands for. An
-    entry that fails its model is skipped and reported; the others are used."""
-    envelope = read_envelope(content, provider=provider, call=call)
-    if envelope.error != OK:
-        raise error_for(envelope, provider=provider, call=call, report=report)
-    try:
-        listed = Incomplete.model_validate(read_json(content, provider=provider, call=call))
-    except ValidationError as exc:
-        raise invalid_answer(provider, call, describe(exc)) from None
-    rounds = []
-    for number, entry in enumerate(listed.data):
-        try:
-            rounds.append(IncompleteRound.model_validate(entry))
-        except ValidationError as exc:
-            if report is not None:
-                report(Problem.ROW_REFUSED, call, f"data.{number}, {describe(exc, 'entry')}")
-    return rounds
-
-
-def parse_environments(content: bytes, *, provider: str = "",
-                       report: ProblemReporter | None = None) -> list[Environment]:
-    call = "SystemAPI/environments"
-    envelope = read_envelope(content, provider=provider, call=call)
-    if envelope.error != OK:
-        raise error_for(envelope, provider=provider, call=call, report=report)
-    try:
-        return Environments.model_validate(
-            read_json(content, provider=provider, call=call)).environments
-    except ValidationError as exc:
-        raise invalid_answer(provider, call, describe(exc)) from None
-
-
-def cancel_outcome(content: bytes, bet_ref: str, *, provider: str = "",
-                   via: str | None = None,
-                   meanings: Mapping[int, CancelMeaning] = DEFAULT_CANCEL_CODES,
-                   report: ProblemReporter | None = None) -> CancelOutcome:
-    """What a cancelRound answer says about ``bet_ref``."""
-    call = "cancelRound"
-    envelope = read_envelope(content, provider=provider, call=call)
-    if envelope.error == OK:
-        return CancelOutcome(True, BetStatus(bet_ref, ProviderStatus.CANCELLED, via=via))
-    meaning = meanings.get(envelope.error)
-    if meaning == "finished":
-        return CancelOutcome(False, BetStatus(bet_ref, ProviderStatus.FINISHED, via=via))
-    if meaning == "not_fenced":
-        return CancelOutcome(False, BetStatus(bet_ref, ProviderStatus.UNKNOWN, via=via))
-    raise error_for(envelope, provider=provider, call=call, report=report)
-
-
-def parse_feed(content: bytes, *, timepoint: int, provider: str = "",
-               call: str = "gamerounds/finished",
-               reading: Reading = Reading()) -> tuple[int, list[HistoryRow]]:
-    """The next timepoint and the rows of a finished-rounds answer, or the exception it
-    stands for. Lines are numbered from 1 (the ``timepoint`` line). A row that cannot be
-    taken is skipped and reported (``reading``); the others are used."""
-    if content.lstrip()[:1] == b"{":
-        envelope = read_envelope(content, provider=provider, call=call)
-        if envelope.error == OK:
-            raise invalid_answer(provider, call, "body: JSON without an error, not the CSV feed")
-        raise error_for(envelope, provider=provider, call=call, report=reading.report)
-    try:
-        text = content.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        raise invalid_answer(provider, call, f"body: not UTF-8 ({exc})") from None
-    first, _, rest = text.partition("\n")
-    found = _TIMEPOINT.fullmatch(first.rstrip("\r"))
-    if found is None:
-        raise invalid_answer(provider, call, f"line 1: expected timepoint=<ms>, got {first[:60]!r}")
-    following = int(found.group(1))
-    if following < timepoint:
-        raise invalid_answer(provider, call, f"line 1: timepoint {following} is before the "
-                             f"requested {timepoint}")
-    return following, _rows(rest, provider=provider, call=call, reading=reading)
-
-
-def _rows(text: str, *, provider: str, call: str, reading: Reading) -> list[HistoryRow]:
-    if not text.strip():
-        return []  # an empty feed may leave out the header
-    reader = csv.reader(io.StringIO(text, newline=""), strict=True)
-    try:
-        header = next(reader)
-        missing = [column for column in COLUMNS if column not in header]
-        if missing:
-            raise invalid_answer(provider, call, f"line 2: the header lacks {', '.join(missing)}")
-        if len(set(header)) != len(header):
-            raise invalid_answer(provider, call, "line 2: the header repeats a column")
-        rows = []
-        for fields in reader:
-            line = reader.line_num + 1
-            if not fields:
-                continue  # a blank line holds no row
-            if len(fields) != len(header):
-                reading.refuse(Problem.ROW_REFUSED, call, f"line {line}: {len(fields)} fields, "
-                               f"the header has {len(header)}")
-                continue
-            row = _row(dict(zip(header, fields, strict=True)), line, call, reading)
-            if row is not None:
-                rows.append(row)
-    except csv.Error as exc:  # the quoting is broken: no line after it can be trusted
-        raise invalid_answer(provider, call,
-                             f"line {reader.line_num + 1}: not CSV ({exc})") from None
-    return rows
-
-
-def _row(fields: dict[str, str], line: int, call: str, reading: Reading) -> HistoryRow | None:
-    try:
-        found = FinishedRound.model_validate(fields)
-    except ValidationError as exc:
-        reading.refuse(Problem.ROW_REFUSED, call, f"line {line}, {describe(exc, 'endDate')}")
-        return None
-    if found.type not in reading.round_types:
-        reading.refuse(Problem.OTHER_PRODUCT, call, f"line {line}, type: {found.type!r} is not "
-                       f"a round of this feed ({', '.join(reading.round_types)})")
-        return None
-    if found.jackpot and found.status == "C" and reading.jackpot == "refuse":
-        reading.refuse(Problem.ROW_REFUSED, call, f"line {line}, jackpot: a jackpot win of "
-                       f"{found.jackpot} (option jackpot says whether win includes it)")
-        return None
-    return to_history_row(found, jackpot=reading.jackpot)
-
-
-STATUSES = {"C": ProviderStatus.SETTLED, "V": ProviderStatus.CANCELLED,
-            "I": ProviderStatus.PENDING}
-
-
-def to_history_row(found: FinishedRound, *,
-                   jackpot: Literal["refuse", "in_win", "added"] = "refuse") -> HistoryRow:
-    """A feed line as betguard's row (see the module's docstring)."""
-    parent = found.parentSessionID
-    round_id = found.playSessionID if parent is None else parent
-    status = STATUSES[found.status]
-    final = found.status != "I"
-    moment = found.endDate or found.startDate
-    payout = found.win + (found.jackpot if jackpot == "added" else 0)
-    return HistoryRow(
-        row_id=f"{found.gameID}:{found.playSessionID}",
-        bet_ref=f"{found.gameID}:{round_id}",
-        status=status,
-        version=2 * to_millis(moment) + (1 if final else 0),
-        stake=found.bet,
-        payout=payout if status is ProviderStatus.SETTLED else None,
-        currency=found.currency,
-        placed_at=found.startDate,
-        settled_at=found.endDate if final else None,
-    )
-
-
-def timepoint_of(cursor: str | None) -> int:
-    """The ``timepoint`` a cursor stands for (None: from the start)."""
-    if cursor is None:
-        return 0
-    if not (cursor.isascii() and cursor.isdigit() and len(cursor) <= 15):
-        raise ValueError(f"cursor {cursor[:40]!r} is not a feed timepoint (ms)")
-    return int(cursor)
 
 
 # -- the adapter -------------------------------------------------------------------------
@@ -770,3 +329,4 @@ class PragmaticProvider:
         form = urlencode(params).encode("ascii")
         return self._client.call("GET", path, form, bases=feed.urls, accept=accept,
                                  redact=(self._secret,))
+

@@ -11,7 +11,8 @@ from betguard.providers.base import Provider
 from betguard.providers.client_settings import ProviderClientSettings
 from betguard.providers.generic import GenericHttpProvider
 from betguard.providers.pgsoft import PgSoftProvider
-from betguard.providers.pragmatic import PragmaticProvider, round_ref
+from betguard.providers.pragmatic import PragmaticProvider
+from betguard.providers.pragmatic_wire import round_ref
 
 # Adapters whose provider names rounds, not bets: how it names a bet's round from the
 # bet's game_id and round_id (raises ``RoundFieldError``). A provider of any other

@@ -32,7 +32,7 @@ from betguard.models.money import is_plain_decimal
 from betguard.models.repository import BETS, SNAPSHOT_COLUMNS
 from betguard.models.snapshot import BetSnapshot
 from betguard.models.transitions import NewEvent
-from betguard.providers.pragmatic import RoundFieldError
+from betguard.providers.pragmatic_wire import RoundFieldError
 from betguard.providers.registry import round_of
 from betguard.services.context import Context
 from betguard.services.wakeups import DueCheck, wake_checks

@@ -29,7 +29,8 @@ from betguard.providers.errors import (
     ProviderRejected,
     ProviderUnavailable,
 )
-from betguard.providers.pragmatic import FEED_PATH, INCOMPLETE_PATH, PragmaticProvider
+from betguard.providers.pragmatic import PragmaticProvider
+from betguard.providers.pragmatic_wire import FEED_PATH, INCOMPLETE_PATH
 from betguard.providers.problems import Problem
 from tests.integration.harness import Stack, sim_call, sim_knobs, wait_until
 

@@ -15,6 +15,8 @@ import pytest
 
 from betguard.models.times import to_millis
 from betguard.providers import pragmatic
+from betguard.providers import pragmatic_answers as answers
+from betguard.providers import pragmatic_wire as wire
 from betguard.providers.base import Capability, ProviderStatus
 from betguard.providers.client_settings import ProviderClientSettings
 from betguard.providers.errors import ProviderInvalidResponse, ProviderRejected, ProviderUnavailable
@@ -24,7 +26,7 @@ from betguard_devkit.simulator import pragmatic as sim
 
 PROVIDER = "pp"
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "pragmatic"
-HEADER = ",".join(pragmatic.COLUMNS)
+HEADER = ",".join(wire.COLUMNS)
 LINE = ("12345,player-1,vs20olympgate,8812345,null,2024-05-01 12:00:00.000,"
         "2024-05-01 12:00:05.250,C,R,10.00,25.50,EUR,0.00")
 AFTER_QUOTE = LINE.replace("player-1", '"pl"ayer')  # text after a closing quote
@@ -45,8 +47,8 @@ class Hook:
         self.calls.append((provider, problem))
 
 
-def reading(hook: Hook, **options: Any) -> pragmatic.Reading:
-    return pragmatic.Reading(report=ProblemReporter(PROVIDER, hook), **options)
+def reading(hook: Hook, **options: Any) -> wire.Reading:
+    return wire.Reading(report=ProblemReporter(PROVIDER, hook), **options)
 
 
 def envelope(error: int | str, description: str = "said so", **extra: Any) -> bytes:
@@ -56,14 +58,14 @@ def envelope(error: int | str, description: str = "said so", **extra: Any) -> by
 def feed(*lines: str, timepoint: int = 1714564806000, requested: int = 0,
          hook: Hook | None = None) -> tuple[int, list[Any]]:
     content = "\n".join([f"timepoint={timepoint}", *lines]) + "\n"
-    return pragmatic.parse_feed(content.encode(), timepoint=requested, provider=PROVIDER,
+    return answers.parse_feed(content.encode(), timepoint=requested, provider=PROVIDER,
                                 reading=reading(hook or Hook()))
 
 
 def refused_feed(content: str | bytes, requested: int = 0) -> str:
     raw = content.encode() if isinstance(content, str) else content
     with pytest.raises(ProviderInvalidResponse) as caught:
-        pragmatic.parse_feed(raw, timepoint=requested, provider=PROVIDER)
+        answers.parse_feed(raw, timepoint=requested, provider=PROVIDER)
     return str(caught.value)
 
 
@@ -85,43 +87,43 @@ def test_the_hash_is_the_md5_of_the_sorted_parameters_with_the_secret_appended()
     # md5("externalPlayerId=player-1&gameId=vs20olympgate&roundId=8812345"
     #     "&secureLogin=test-login" "s3cret"), computed by md5sum
     expected = "2ba64f9a19ece2ed3cf7fb605bd20fff"
-    assert pragmatic.request_hash(CANCEL, "s3cret") == expected
-    assert pragmatic.request_hash({**CANCEL, "hash": "anything"}, "s3cret") == expected
-    assert pragmatic.signed(CANCEL, "s3cret") == {**CANCEL, "hash": expected}
+    assert wire.request_hash(CANCEL, "s3cret") == expected
+    assert wire.request_hash({**CANCEL, "hash": "anything"}, "s3cret") == expected
+    assert wire.signed(CANCEL, "s3cret") == {**CANCEL, "hash": expected}
 
 
 def test_an_empty_parameter_is_neither_sent_nor_hashed_unless_the_provider_is_set_to() -> None:
     with_empty = {**CANCEL, "empty": ""}
-    assert pragmatic.signed(with_empty, "s3cret") == {
+    assert wire.signed(with_empty, "s3cret") == {
         **CANCEL, "hash": "2ba64f9a19ece2ed3cf7fb605bd20fff"}
     # md5("empty=&externalPlayerId=player-1&gameId=vs20olympgate&roundId=8812345"
     #     "&secureLogin=test-login" "s3cret")
-    assert pragmatic.signed(with_empty, "s3cret", empty="hash") == {
+    assert wire.signed(with_empty, "s3cret", empty="hash") == {
         **with_empty, "hash": "73a79380875c9aa17027bb52b96af2ef"}
 
 
 def test_values_are_hashed_raw_unless_the_provider_is_set_to_url_encoded_ones() -> None:
     params = {"externalPlayerId": "a@b:c", "gameId": "g", "roundId": "1", "secureLogin": "l"}
     # md5("externalPlayerId=a@b:c&gameId=g&roundId=1&secureLogin=l" "s3cret")
-    assert pragmatic.request_hash(params, "s3cret") == "56b5cd7a558cb13d905d3db81620fe62"
+    assert wire.request_hash(params, "s3cret") == "56b5cd7a558cb13d905d3db81620fe62"
     # md5("externalPlayerId=a%40b%3Ac&gameId=g&roundId=1&secureLogin=l" "s3cret")
-    assert pragmatic.request_hash(params, "s3cret", values="urlencoded") == \
+    assert wire.request_hash(params, "s3cret", values="urlencoded") == \
         "4174b0b881ce90130adbd2095fb0ec96"
 
 
 def test_the_environments_hash_covers_the_secure_login_alone() -> None:
     # md5("secureLogin=test-login" "s3cret"): what public clients send to SystemAPI
-    assert pragmatic.request_hash({"secureLogin": "test-login"}, "s3cret") == \
+    assert wire.request_hash({"secureLogin": "test-login"}, "s3cret") == \
         "1177a02d8edbbaf0ebd13eb771ca9d1b"
 
 
 def test_keys_sort_in_plain_string_order_and_the_simulator_agrees() -> None:
     # md5("Zeta=1&alpha=2" "s3cret"): upper case first, no case folding
-    assert pragmatic.request_hash({"alpha": "2", "Zeta": "1"}, "s3cret") == \
+    assert wire.request_hash({"alpha": "2", "Zeta": "1"}, "s3cret") == \
         "77304a521aba150dd5b31eacc51d3ef5"
     for params in (CANCEL, {**CANCEL, "externalPlayerId": "ü & = ?"}):
-        assert sim.request_hash(params, "k") == pragmatic.request_hash(params, "k")
-    assert pragmatic.request_hash(CANCEL, "k") != pragmatic.request_hash(CANCEL, "other")
+        assert sim.request_hash(params, "k") == wire.request_hash(params, "k")
+    assert wire.request_hash(CANCEL, "k") != wire.request_hash(CANCEL, "other")
 
 
 # -- what each code means ------------------------------------------------------------------
@@ -131,10 +133,10 @@ def every_call(body: bytes, hook: Hook | None = None) -> list[Any]:
     """The outcome (or the exception) of each JSON-answered call given ``body``."""
     report = ProblemReporter(PROVIDER, hook)
     calls = [
-        lambda: pragmatic.parse_incomplete(body, provider=PROVIDER, report=report),
-        lambda: pragmatic.parse_feed(body, timepoint=0, provider=PROVIDER,
-                                     reading=pragmatic.Reading(report=report)),
-        lambda: pragmatic.parse_environments(body, provider=PROVIDER, report=report),
+        lambda: answers.parse_incomplete(body, provider=PROVIDER, report=report),
+        lambda: answers.parse_feed(body, timepoint=0, provider=PROVIDER,
+                                     reading=wire.Reading(report=report)),
+        lambda: answers.parse_environments(body, provider=PROVIDER, report=report),
     ]
     found = []
     for call in calls:
@@ -192,26 +194,26 @@ def test_an_error_that_is_no_code_is_an_invalid_answer(error: Any) -> None:
 
 
 def test_cancel_round_codes_say_cancelled_finished_or_not_fenced() -> None:
-    accepted = pragmatic.cancel_outcome(fixture("cancel_round_ok.json"), "g:1", provider=PROVIDER)
+    accepted = answers.cancel_outcome(fixture("cancel_round_ok.json"), "g:1", provider=PROVIDER)
     assert accepted.accepted and accepted.status.status is ProviderStatus.CANCELLED
-    completed = pragmatic.cancel_outcome(envelope("120"), "g:1", provider=PROVIDER,
+    completed = answers.cancel_outcome(envelope("120"), "g:1", provider=PROVIDER,
                                          via="http://b")
     assert not completed.accepted
     assert (completed.status.bet_ref, completed.status.status, completed.status.via) == (
         "g:1", ProviderStatus.FINISHED, "http://b")
     assert completed.status.payout is None  # the result comes from the feed
-    missing = pragmatic.cancel_outcome(envelope(8), "g:1", provider=PROVIDER)
+    missing = answers.cancel_outcome(envelope(8), "g:1", provider=PROVIDER)
     assert not missing.accepted and missing.status.status is ProviderStatus.UNKNOWN
 
 
 def test_cancel_codes_can_be_given_another_meaning_but_never_a_refund() -> None:
     meanings = pragmatic._options(PROVIDER, {"secure_login": "l", "cancel_codes": {
         "120": "not_fenced"}}).cancel_meanings()
-    outcome = pragmatic.cancel_outcome(envelope(120), "g:1", provider=PROVIDER,
+    outcome = answers.cancel_outcome(envelope(120), "g:1", provider=PROVIDER,
                                        meanings=meanings)
     assert (outcome.accepted, outcome.status.status) == (False, ProviderStatus.UNKNOWN)
     with pytest.raises(ProviderRejected, match="error 8 \\(game not found"):
-        pragmatic.cancel_outcome(envelope(8), "g:1", provider=PROVIDER, meanings=meanings)
+        answers.cancel_outcome(envelope(8), "g:1", provider=PROVIDER, meanings=meanings)
     with pytest.raises(ValueError, match="cancel_codes"):
         pragmatic._options(PROVIDER, {"secure_login": "l", "cancel_codes": {"0": "finished"}})
     with pytest.raises(ValueError, match="cancel_codes"):
@@ -221,7 +223,7 @@ def test_cancel_codes_can_be_given_another_meaning_but_never_a_refund() -> None:
 def test_an_unknown_cancel_code_is_an_invalid_answer_counted_as_unknown() -> None:
     hook = Hook()
     with pytest.raises(ProviderInvalidResponse, match="unexpected code 17"):
-        pragmatic.cancel_outcome(envelope("17"), "g:1", provider=PROVIDER,
+        answers.cancel_outcome(envelope("17"), "g:1", provider=PROVIDER,
                                  report=ProblemReporter(PROVIDER, hook))
     assert hook.calls == [(PROVIDER, Problem.UNKNOWN_CODE)]
 
@@ -231,7 +233,7 @@ def test_an_unknown_cancel_code_is_an_invalid_answer_counted_as_unknown() -> Non
 
 def test_the_recorded_finished_feed_reads_as_settled_pending_and_cancelled_rows() -> None:
     hook = Hook()
-    following, rows = pragmatic.parse_feed(fixture("finished_rng.csv"), timepoint=0,
+    following, rows = answers.parse_feed(fixture("finished_rng.csv"), timepoint=0,
                                            provider=PROVIDER, reading=reading(hook))
     assert following == 1740022596168 and hook.calls == []
     by_id = {row.row_id: row for row in rows}
@@ -249,7 +251,7 @@ def test_the_recorded_finished_feed_reads_as_settled_pending_and_cancelled_rows(
 
 
 def test_a_free_spin_row_belongs_to_the_round_that_triggered_it() -> None:
-    _, rows = pragmatic.parse_feed(fixture("finished_rng.csv"), timepoint=0, provider=PROVIDER)
+    _, rows = answers.parse_feed(fixture("finished_rng.csv"), timepoint=0, provider=PROVIDER)
     by_id = {row.row_id: row for row in rows}
     own = by_id["vs20olympgate:66522376884150"]  # its parentSessionID is itself
     spins = by_id["vs20olympgate:66522376884151"]
@@ -273,7 +275,7 @@ def test_each_bad_row_is_skipped_logged_and_counted_and_the_rest_is_used(
 ) -> None:
     hook = Hook()
     with caplog.at_level(logging.WARNING, logger="betguard.providers.problems"):
-        _, rows = pragmatic.parse_feed(fixture("finished_bad_rows.csv"), timepoint=0,
+        _, rows = answers.parse_feed(fixture("finished_bad_rows.csv"), timepoint=0,
                                        provider=PROVIDER, call="gamerounds/finished RNG",
                                        reading=reading(hook))
     assert [row.row_id for row in rows] == ["vs5aztecgems:66522376884170",
@@ -301,16 +303,16 @@ def test_a_jackpot_win_is_refused_unless_the_option_says_how_it_is_paid() -> Non
     hook = Hook()
     assert feed(HEADER, jackpot, hook=hook)[1] == []
     assert hook.calls == [(PROVIDER, Problem.ROW_REFUSED)]
-    [inside] = pragmatic.parse_feed(f"timepoint=1\n{HEADER}\n{jackpot}\n".encode(),
-                                    timepoint=0, reading=pragmatic.Reading(jackpot="in_win"))[1]
-    [added] = pragmatic.parse_feed(f"timepoint=1\n{HEADER}\n{jackpot}\n".encode(),
-                                   timepoint=0, reading=pragmatic.Reading(jackpot="added"))[1]
+    [inside] = answers.parse_feed(f"timepoint=1\n{HEADER}\n{jackpot}\n".encode(),
+                                    timepoint=0, reading=wire.Reading(jackpot="in_win"))[1]
+    [added] = answers.parse_feed(f"timepoint=1\n{HEADER}\n{jackpot}\n".encode(),
+                                   timepoint=0, reading=wire.Reading(jackpot="added"))[1]
     assert (inside.payout, added.payout) == (Decimal("25.50"), Decimal("125.50"))
 
 
 def test_the_recorded_incomplete_answer_lists_rounds_by_play_session() -> None:
     hook = Hook()
-    listed = pragmatic.parse_incomplete(fixture("incomplete.json"), provider=PROVIDER,
+    listed = answers.parse_incomplete(fixture("incomplete.json"), provider=PROVIDER,
                                         report=ProblemReporter(PROVIDER, hook))
     assert [(item.gameId, item.playSessionID, item.betAmount) for item in listed] == [
         ("vs10bbbonanza", 66522376884160, Decimal("2.00")),
@@ -319,12 +321,12 @@ def test_the_recorded_incomplete_answer_lists_rounds_by_play_session() -> None:
 
 
 def test_the_recorded_environments_answer_names_each_host() -> None:
-    listed = pragmatic.parse_environments(fixture("environments.json"), provider=PROVIDER)
+    listed = answers.parse_environments(fixture("environments.json"), provider=PROVIDER)
     assert [(env.envName, env.apiDomain) for env in listed] == [
         ("prerelease", "api.prerelease-env.biz"), ("prod-sg12", "api-sg12.ppgames.net")]
     bad = envelope("0", environments=[{"envName": "x", "apiDomain": "h?x=1"}])
     with pytest.raises(ProviderInvalidResponse, match="environments.0.apiDomain"):
-        pragmatic.parse_environments(bad, provider=PROVIDER)
+        answers.parse_environments(bad, provider=PROVIDER)
 
 
 def test_the_simulator_speaks_the_recorded_shapes() -> None:
@@ -337,14 +339,14 @@ def test_the_simulator_speaks_the_recorded_shapes() -> None:
                         1714564805250, sim.COMPLETED, Decimal("1.20"))
     assert record.line()[4] == "null"  # a round of its own, as the public sample has it
     body = sim.csv_body(1714564806000, [record]).get_data()
-    following, [row] = pragmatic.parse_feed(body, timepoint=0, provider=PROVIDER)
+    following, [row] = answers.parse_feed(body, timepoint=0, provider=PROVIDER)
     assert following == 1714564806000
     assert (row.row_id, row.stake, row.payout, row.version) == (
         "vs20olympgate:8812345", Decimal("0.30"), Decimal("1.20"), 2 * 1714564805250 + 1)
     running = sim.Record("vs20olympgate", 8812346, None, "vs20olympgate:8812346", "main",
                          "RNG", None, Decimal("1"), "EUR", 1714564800000, None,
                          sim.IN_PROGRESS, Decimal("0"))
-    [pending] = pragmatic.parse_feed(sim.csv_body(1, [running]).get_data(), timepoint=0)[1]
+    [pending] = answers.parse_feed(sim.csv_body(1, [running]).get_data(), timepoint=0)[1]
     assert pending.status is ProviderStatus.PENDING
 
 
@@ -371,7 +373,7 @@ def test_quoted_fields_may_hold_commas_quotes_and_newlines() -> None:
 
 
 def test_columns_are_read_by_the_header_in_any_order_extra_ones_ignored() -> None:
-    columns = list(reversed(pragmatic.COLUMNS))
+    columns = list(reversed(wire.COLUMNS))
     values = list(reversed(LINE.split(",")))
     _, [row] = feed(",".join([*columns, "balance"]), ",".join([*values, "99.00"]))
     assert (row.bet_ref, row.payout) == ("vs20olympgate:8812345", Decimal("25.50"))
@@ -380,7 +382,7 @@ def test_columns_are_read_by_the_header_in_any_order_extra_ones_ignored() -> Non
 def test_an_empty_feed_keeps_its_timepoint_with_or_without_a_header() -> None:
     assert feed(HEADER) == (1714564806000, [])
     assert feed() == (1714564806000, [])
-    assert pragmatic.parse_feed(b"timepoint=5", timepoint=5, provider=PROVIDER) == (5, [])
+    assert answers.parse_feed(b"timepoint=5", timepoint=5, provider=PROVIDER) == (5, [])
 
 
 @pytest.mark.parametrize(("content", "named"), [
@@ -431,8 +433,8 @@ def test_a_malformed_row_is_skipped_naming_its_line_and_field(
 
 
 def test_a_round_reference_is_the_game_and_the_round() -> None:
-    assert pragmatic.split_ref("vs20olympgate:8812345") == ("vs20olympgate", "8812345")
-    assert pragmatic.split_ref("G_1:9223372036854775807") == ("G_1", "9223372036854775807")
+    assert wire.split_ref("vs20olympgate:8812345") == ("vs20olympgate", "8812345")
+    assert wire.split_ref("G_1:9223372036854775807") == ("G_1", "9223372036854775807")
     assert sim.split_ref("vs20olympgate:8812345") == ("vs20olympgate", 8812345)
 
 
@@ -441,7 +443,7 @@ def test_a_round_reference_is_the_game_and_the_round() -> None:
                                  "vs20: 1", "vs20:\u0661\u0662"])
 def test_a_reference_that_is_no_round_is_refused_by_adapter_and_simulator(ref: str) -> None:
     with pytest.raises(ValueError, match="bet_ref"):
-        pragmatic.split_ref(ref)
+        wire.split_ref(ref)
     assert sim.split_ref(ref) is None
     with pytest.raises(ProviderRejected, match="bet_ref"):  # before any request is sent
         provider().get_status(ref, "player-1")
@@ -457,11 +459,11 @@ def test_calls_about_a_round_need_its_player() -> None:
 
 
 def test_a_cursor_is_a_timepoint_in_ms() -> None:
-    assert pragmatic.timepoint_of(None) == 0
-    assert pragmatic.timepoint_of("1714564806000") == 1714564806000
+    assert answers.timepoint_of(None) == 0
+    assert answers.timepoint_of("1714564806000") == 1714564806000
     for cursor in ("", "-1", "1.5", "12a", "9" * 16, "\u0661"):
         with pytest.raises(ValueError, match="timepoint"):
-            pragmatic.timepoint_of(cursor)
+            answers.timepoint_of(cursor)
 
 
 def test_without_environments_each_data_type_is_a_feed_of_the_base_url() -> None:
