@@ -22,7 +22,8 @@ from betguard.providers.client_settings import ProviderClientSettings
 from betguard.providers.errors import ProviderInvalidResponse, ProviderRejected, ProviderUnavailable
 from betguard.providers.problems import Problem, ProblemReporter
 from betguard.providers.registry import build_provider
-from betguard_devkit.simulator import pragmatic as sim
+from betguard_devkit.simulator import pragmatic_requests as sim_requests
+from betguard_devkit.simulator import pragmatic_rounds as sim_rounds
 
 PROVIDER = "pp"
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "pragmatic"
@@ -122,7 +123,7 @@ def test_keys_sort_in_plain_string_order_and_the_simulator_agrees() -> None:
     assert wire.request_hash({"alpha": "2", "Zeta": "1"}, "s3cret") == \
         "77304a521aba150dd5b31eacc51d3ef5"
     for params in (CANCEL, {**CANCEL, "externalPlayerId": "ü & = ?"}):
-        assert sim.request_hash(params, "k") == wire.request_hash(params, "k")
+        assert sim_requests.request_hash(params, "k") == wire.request_hash(params, "k")
     assert wire.request_hash(CANCEL, "k") != wire.request_hash(CANCEL, "other")
 
 
@@ -331,22 +332,22 @@ def test_the_recorded_environments_answer_names_each_host() -> None:
 
 def test_the_simulator_speaks_the_recorded_shapes() -> None:
     header = fixture("finished_rng.csv").decode().splitlines()[1]
-    assert ",".join(sim.COLUMNS) == header == HEADER
+    assert ",".join(sim_rounds.COLUMNS) == header == HEADER
     recorded = json.loads(fixture("incomplete.json"))
     assert set(recorded) == {"error", "description", "playerId", "data"}
-    record = sim.Record("vs20olympgate", 8812345, None, "vs20olympgate:8812345", "main",
+    record = sim_rounds.Record("vs20olympgate", 8812345, None, "vs20olympgate:8812345", "main",
                         "RNG", 'smith, "jr"', Decimal("0.30"), "EUR", 1714564800000,
-                        1714564805250, sim.COMPLETED, Decimal("1.20"))
+                        1714564805250, sim_rounds.COMPLETED, Decimal("1.20"))
     assert record.line()[4] == "null"  # a round of its own, as the public sample has it
-    body = sim.csv_body(1714564806000, [record]).get_data()
+    body = sim_requests.csv_body(1714564806000, [record]).get_data()
     following, [row] = answers.parse_feed(body, timepoint=0, provider=PROVIDER)
     assert following == 1714564806000
     assert (row.row_id, row.stake, row.payout, row.version) == (
         "vs20olympgate:8812345", Decimal("0.30"), Decimal("1.20"), 2 * 1714564805250 + 1)
-    running = sim.Record("vs20olympgate", 8812346, None, "vs20olympgate:8812346", "main",
+    running = sim_rounds.Record("vs20olympgate", 8812346, None, "vs20olympgate:8812346", "main",
                          "RNG", None, Decimal("1"), "EUR", 1714564800000, None,
-                         sim.IN_PROGRESS, Decimal("0"))
-    [pending] = answers.parse_feed(sim.csv_body(1, [running]).get_data(), timepoint=0)[1]
+                         sim_rounds.IN_PROGRESS, Decimal("0"))
+    [pending] = answers.parse_feed(sim_requests.csv_body(1, [running]).get_data(), timepoint=0)[1]
     assert pending.status is ProviderStatus.PENDING
 
 
@@ -435,7 +436,7 @@ def test_a_malformed_row_is_skipped_naming_its_line_and_field(
 def test_a_round_reference_is_the_game_and_the_round() -> None:
     assert wire.split_ref("vs20olympgate:8812345") == ("vs20olympgate", "8812345")
     assert wire.split_ref("G_1:9223372036854775807") == ("G_1", "9223372036854775807")
-    assert sim.split_ref("vs20olympgate:8812345") == ("vs20olympgate", 8812345)
+    assert sim_rounds.split_ref("vs20olympgate:8812345") == ("vs20olympgate", 8812345)
 
 
 @pytest.mark.parametrize("ref", ["8812345", "vs20:", ":8812345", "vs20:0", "vs20:08812345",
@@ -444,7 +445,7 @@ def test_a_round_reference_is_the_game_and_the_round() -> None:
 def test_a_reference_that_is_no_round_is_refused_by_adapter_and_simulator(ref: str) -> None:
     with pytest.raises(ValueError, match="bet_ref"):
         wire.split_ref(ref)
-    assert sim.split_ref(ref) is None
+    assert sim_rounds.split_ref(ref) is None
     with pytest.raises(ProviderRejected, match="bet_ref"):  # before any request is sent
         provider().get_status(ref, "player-1")
     with pytest.raises(ProviderRejected, match="bet_ref"):
