@@ -96,13 +96,34 @@ def signed(params: Mapping[str, str], secret: str, *,
     return {**sent, "hash": request_hash(sent, secret, values=values)}
 
 
+def integers_up_to(n: int) -> str:
+    """A regular expression (unanchored) for the decimal integers 1 to ``n``, written
+    without leading zeros: a rule the API's document can state exactly."""
+    digits = str(n)
+    parts = [f"[1-9][0-9]{{0,{len(digits) - 2}}}"] if len(digits) > 1 else []
+    for at, digit in enumerate(digits):
+        lowest = 1 if at == 0 else 0
+        if int(digit) > lowest:
+            below = f"[{lowest}-{int(digit) - 1}]" if int(digit) - 1 > lowest else str(lowest)
+            rest = len(digits) - at - 1
+            parts.append(digits[:at] + below + (f"[0-9]{{{rest}}}" if rest else ""))
+    parts.append(digits)
+    return "(?:" + "|".join(parts) + ")"
+
+
+# What a bet's game_id and round_id must be for a Pragmatic round: the intake's rule and
+# what the API's document states (full matches).
+GAME_ID = "[A-Za-z0-9_]{1,64}"
+ROUND_ID = integers_up_to(_INT64 - 1)
+
+
 def round_ref(game_id: str, round_id: str) -> str:
     """The round of a bet, as Pragmatic names it: ``<gameId>:<roundId>``. Raises
     :class:`RoundFieldError` naming the bet's field that is wrong."""
-    if not _GAME.fullmatch(game_id):
+    if re.fullmatch(GAME_ID, game_id) is None:
         raise RoundFieldError("game_id", f"{game_id[:80]!r} is not a Pragmatic gameId "
                               "(letters, digits and _, at most 64)")
-    if not _SESSION.fullmatch(round_id) or int(round_id) >= _INT64:
+    if re.fullmatch(ROUND_ID, round_id) is None:
         raise RoundFieldError("round_id", f"{round_id[:80]!r} is not a Pragmatic roundId (a "
                               "positive integer below 2^63 without leading zeros)")
     return f"{game_id}:{round_id}"

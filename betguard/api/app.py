@@ -57,7 +57,8 @@ def create_app(ctx: Context, settings: Settings, *,
     # Read in a thread with a timeout: a slow database never blocks the event loop.
     app.add_route("/metrics", MetricsEndpoint.of(ctx.db, timeout=metrics_timeout).serve,
                   methods=["GET"], include_in_schema=False)
-    state_configured_providers(app, ctx.policies.keys())
+    state_configured_providers(app, {name: policy.adapter
+                                     for name, policy in ctx.policies.items()})
     return app
 
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
@@ -21,7 +22,7 @@ from betguard.providers.base import Capability, ProviderStatus
 from betguard.providers.client_settings import ProviderClientSettings
 from betguard.providers.errors import ProviderInvalidResponse, ProviderRejected, ProviderUnavailable
 from betguard.providers.problems import Problem, ProblemReporter
-from betguard.providers.registry import build_provider
+from betguard.providers.registry import ROUND_NAMES, build_provider
 from betguard_devkit.simulator import pragmatic_requests as sim_requests
 from betguard_devkit.simulator import pragmatic_rounds as sim_rounds
 
@@ -540,3 +541,39 @@ def test_a_missing_secret_or_no_attempt_is_refused() -> None:
         provider(secret="")
     with pytest.raises(ValueError, match="attempts"):
         provider(attempts=0)
+
+
+@pytest.mark.parametrize(("number", "taken"), [
+    ("1", True), ("9", True), ("10", True), ("8812345", True),
+    (str(2**63 - 1), True), ("9" * 18, True), ("1" + "0" * 18, True),
+    (str(2**63), False), ("9" * 19, False), ("1" + "0" * 19, False),
+    ("0", False), ("007", False), ("", False), ("-1", False), ("1.0", False), ("\u0661\u0662", False),
+])
+def test_a_round_id_is_exactly_a_positive_integer_below_2_63_by_one_pattern(
+    number: str, taken: bool,
+) -> None:
+    assert (re.fullmatch(wire.ROUND_ID, number) is not None) is taken
+    if taken:
+        assert wire.round_ref("vs20olympgate", number) == f"vs20olympgate:{number}"
+    else:
+        with pytest.raises(wire.RoundFieldError) as refused:
+            wire.round_ref("vs20olympgate", number)
+        assert refused.value.field == "round_id"
+
+
+def test_the_pattern_generator_is_exact_on_every_integer_near_its_bounds() -> None:
+    for bound in (1, 9, 10, 19, 90, 99, 100, 101, 12345, 2**63 - 1):
+        pattern = re.compile(wire.integers_up_to(bound))
+        near = {*range(0, 250), bound - 1, bound, bound + 1, bound * 10, bound // 10}
+        wrong = [n for n in near if (pattern.fullmatch(str(n)) is not None) != (1 <= n <= bound)]
+        assert wrong == [], (bound, wrong)
+
+
+def test_the_documented_rule_of_a_pragmatic_bets_fields_is_the_intakes() -> None:
+    naming = ROUND_NAMES["pragmatic"]
+
+    assert naming.fields == {"game_id": wire.GAME_ID, "round_id": wire.ROUND_ID}
+    assert naming.name("vs20olympgate", "8812345") == "vs20olympgate:8812345"
+    with pytest.raises(wire.RoundFieldError) as refused:
+        naming.name("vs20-olympgate", "8812345")
+    assert refused.value.field == "game_id"
