@@ -20,7 +20,7 @@ from betguard.models.states import BetState
 from betguard.models.transitions import NewEvent
 from betguard.providers.base import ProviderStatus
 from betguard.services.context import Context
-from betguard.services.facts import Fact, note_late_fact
+from betguard.services.late_facts import Fact, note_late_fact
 from betguard.services.outcomes import CAS_ATTEMPTS, note_fact, wake_decided
 from betguard.services.review_facts import Taken
 

@@ -42,7 +42,7 @@ from betguard.models.transitions import Change, NewEvent
 from betguard.providers.base import Provider
 from betguard.providers.errors import ProviderError
 from betguard.services.context import Context
-from betguard.services.facts import Fact
+from betguard.services.late_facts import Fact
 from betguard.services.outcomes import note_fact
 from betguard.services.review_facts import Taken
 
@@ -241,7 +241,7 @@ def _quiet(change: Change) -> bool:
     return change.notify is None and change.review is None
 
 
-class _Undo(Exception):
+class _ChangedMeanwhile(Exception):
     """Rolls back a quiet conclusion some bet of which changed meanwhile."""
 
 
@@ -252,8 +252,8 @@ def _applied_quietly(ctx: Context, verdicts: Sequence[Verdict], now: datetime) -
         with ctx.db.transaction() as connection:
             if not bulk.apply_quietly_many(connection, [(v.bet, v.change) for v in verdicts],
                                            now=now):
-                raise _Undo
-    except _Undo:
+                raise _ChangedMeanwhile
+    except _ChangedMeanwhile:
         return False
     return True
 

@@ -19,7 +19,7 @@ from betguard.models.snapshot import BetSnapshot
 from betguard.models.states import BetState
 from betguard.models.transitions import NewEvent
 from betguard.services.context import Context
-from betguard.services.facts import Fact, note_late_fact
+from betguard.services.late_facts import Fact, note_late_fact
 from betguard.services.refund_wakeups import wake_refund
 from betguard.services.review_facts import FINAL, Taken, mirrored_fact, take_fact
 

@@ -286,24 +286,24 @@ def load_sides(session: Session, provider: str, window_from: datetime,
                window_to: datetime) -> tuple[list[HereBet], list[ThereRow]]:
     """The bets and rows placed in the window, each with its counterpart wherever that
     was placed (two clocks: a bet's sides may straddle the window's edge)."""
-    placed, shared = _here(session, provider, [
+    placed, shared = _bets_where(session, provider, [
         Bet.placed_at >= window_from, Bet.placed_at < window_to])
     bets = _rounds(placed)
     # A round of several bets is read whole, even its bets placed outside the window.
     for chunk in _chunks(sorted(shared)):
-        bets.update(_rounds(_here(session, provider, [Bet.round_ref.in_(chunk)])[0]))
-    rows = {row.row_id: row for row in _there(session, provider, [
+        bets.update(_rounds(_bets_where(session, provider, [Bet.round_ref.in_(chunk)])[0]))
+    rows = {row.row_id: row for row in _rows_where(session, provider, [
         ProviderRow.placed_at >= window_from, ProviderRow.placed_at < window_to])}
     row_refs = {row.bet_ref for row in rows.values()}
     for chunk in _chunks(sorted(row_refs - set(bets))):
-        bets.update(_rounds(_here(session, provider, [Bet.round_ref.in_(chunk)])[0]))
+        bets.update(_rounds(_bets_where(session, provider, [Bet.round_ref.in_(chunk)])[0]))
     for chunk in _chunks(sorted(set(bets) - row_refs)):
         rows.update((row.row_id, row) for row in
-                    _there(session, provider, [ProviderRow.bet_ref.in_(chunk)]))
+                    _rows_where(session, provider, [ProviderRow.bet_ref.in_(chunk)]))
     # Every row of a reference in the window, even one of its rows placed elsewhere.
     for chunk in _chunks(sorted(row_refs)):
         rows.update((row.row_id, row) for row in
-                    _there(session, provider, [ProviderRow.bet_ref.in_(chunk)]))
+                    _rows_where(session, provider, [ProviderRow.bet_ref.in_(chunk)]))
     # A round recorded hand by hand is one bet: its hands are no duplicates.
     return list(bets.values()), fold_all(rows.values())
 
@@ -317,8 +317,8 @@ def _rounds(bets: Iterable[HereBet]) -> dict[str, HereBet]:
     return {ref: fold_round(found) for ref, found in by_round.items()}
 
 
-def _here(session: Session, provider: str,
-          where: list[Any]) -> tuple[list[HereBet], set[str]]:
+def _bets_where(session: Session, provider: str,
+                where: list[Any]) -> tuple[list[HereBet], set[str]]:
     """The bets, each named by its round (``round_ref``), and the rounds among them that
     are not a bet of their own (a round of a provider that names rounds may hold more)."""
     query = select(Bet.id, Bet.bet_ref, Bet.round_ref, Bet.state, Bet.stake, Bet.payout,
@@ -336,7 +336,7 @@ def _here(session: Session, provider: str,
     return found, shared
 
 
-def _there(session: Session, provider: str, where: list[Any]) -> list[ThereRow]:
+def _rows_where(session: Session, provider: str, where: list[Any]) -> list[ThereRow]:
     query = select(ProviderRow.row_id, ProviderRow.bet_ref, ProviderRow.status,
                    ProviderRow.version, ProviderRow.stake, ProviderRow.payout,
                    ProviderRow.currency, ProviderRow.placed_at, ProviderRow.settled_at,

@@ -34,10 +34,10 @@ from betguard.models.tables import FeedCursor, ReconciliationDifference, Reconci
 from betguard.models.transitions import NewEvent
 from betguard.providers.base import ProviderStatus
 from betguard.services.context import Context
-from betguard.services.facts import Fact
+from betguard.services.late_facts import Fact
+from betguard.services.operator_text import require_text
 from betguard.services.reconcile_compare import FINAL_THERE, Difference, Kind, agrees
 from betguard.services.review_facts import Taken, take_fact
-from betguard.services.text import require_text
 
 ACTOR = "reconciliation"
 AUTO_CHECK = "auto_check"  # a waiting bet's check woken: it reads the result itself

@@ -33,7 +33,7 @@ from betguard.models.states import BetState
 from betguard.models.tables import Review
 from betguard.models.transitions import Change, NewEvent
 from betguard.providers.base import ProviderStatus
-from betguard.services.facts import Fact
+from betguard.services.late_facts import Fact
 
 # Reviews opened only because the provider's word was missing: its final word closes them.
 WAITING_FOR_THE_PROVIDER = frozenset({ReviewReason.DEADLINE.value,

@@ -25,11 +25,11 @@ from betguard.models.tables import Review
 from betguard.models.transitions import Change, NewEvent
 from betguard.providers.wallet import refund_idempotency_key
 from betguard.services.context import Context
+from betguard.services.operator_text import require_text
 from betguard.services.reconcile_store import close_differences_of_reviews
 from betguard.services.refund_wakeups import refund_in_flight, wake_refund, wallet_refused
 from betguard.services.results import parse_payout
 from betguard.services.review_facts import facts_about, money_refusal
-from betguard.services.text import require_text
 
 MOVES_MONEY = frozenset({Resolution.SETTLED, Resolution.REFUNDED, Resolution.REFUNDED_OUTSIDE})
 

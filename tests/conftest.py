@@ -26,12 +26,12 @@ def stack() -> Iterator[Stack]:
     from tests.integration.harness import (
         PGSOFT_SALT_ENV,
         Stack,
+        build_in_process_context,
         configure,
         start_dialect_simulator,
         start_drip_proxy,
         start_hanging_simulator,
         start_simulator,
-        test_context,
     )
     from tests.integration.receiver import Receiver
 
@@ -56,7 +56,7 @@ def stack() -> Iterator[Stack]:
         os.environ.update(stack.env)
         reset_settings()
         upgrade(pg.url)
-        stack.ctx = test_context(get_settings())
+        stack.ctx = build_in_process_context(get_settings())
         stack.start_workers()
         stack.start_beat()
         try:

@@ -17,9 +17,9 @@ from betguard.models.states import BetState
 from betguard.models.tables import AuditEvent, Review
 from betguard.services.cancels import CancelOutcome
 from betguard.services.intake import ClientTime, PlaceBet
+from betguard.services.operator_text import MAX_TEXT, TEXT_PATTERN
 from betguard.services.reconcile_store import RESOLVED as DIFFERENCE_RESOLVED
 from betguard.services.results import CURRENCY, ResultOutcome, parse_payout
-from betguard.services.text import MAX_TEXT, TEXT_PATTERN
 
 MAX_BATCH = 1000
 STAKE_DOC: JsonDict = {"pattern": STAKE_PATTERN, "examples": ["12.50"]}

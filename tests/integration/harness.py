@@ -593,7 +593,7 @@ def configure(stack: Stack, provider_secret: str, wallet_secret: str,
     }
 
 
-def test_context(settings: Settings) -> Context:
+def build_in_process_context(settings: Settings) -> Context:
     from betguard.messaging.app import app
 
     return build_context(settings, CeleryScheduler.from_settings(app, settings))

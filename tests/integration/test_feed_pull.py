@@ -191,7 +191,8 @@ def test_the_cursor_survives_in_the_database(stack: Stack) -> None:
         top = max(version for version, _ in mirror_versions(stack.context).values())
     assert stored is not None and stored["cursor"] is not None
     assert int(stored["cursor"]) <= top
-    fresh = harness.test_context(get_settings())  # a process that starts now: nothing in memory
+    # A process that starts now: nothing in memory.
+    fresh = harness.build_in_process_context(get_settings())
     try:
         report = pull_once(fresh)
     finally:

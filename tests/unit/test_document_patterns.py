@@ -18,8 +18,8 @@ from betguard.models.money import PAYOUT_PATTERN, STAKE_PATTERN
 from betguard.models.refs import PATTERN as REF_PATTERN
 from betguard.models.times import PATTERN as TIME_PATTERN
 from betguard.services.intake import parse_bet
+from betguard.services.operator_text import TEXT_PATTERN, require_text
 from betguard.services.results import parse_payout
-from betguard.services.text import TEXT_PATTERN, require_text
 
 BET: dict[str, Any] = {"provider": "acme", "bet_ref": "b-1", "player_id": "p-1",
                        "game_id": "g-1", "round_id": "r-1", "stake": "10.50", "currency": "EUR"}
