@@ -7,6 +7,8 @@ from __future__ import annotations
 import contextlib
 import json
 import secrets
+import subprocess
+import sys
 import time
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
@@ -484,6 +486,35 @@ def sim_knobs(url: str, **changes: Any) -> Iterator[None]:
         yield
     finally:
         sim_call(url, "POST", "/_sim/knobs", {key: before[key] for key in changes})
+
+
+def pg_round_id() -> str:
+    """A PG round id unique to the test: 18 or 19 digits, below 2^63 (a 64-bit integer no
+    float holds exactly)."""
+    return str(10**17 + secrets.randbelow(9 * 10**18))
+
+
+BETGUARD = str(Path(sys.executable).parent / "betguard")
+
+
+@dataclass(frozen=True)
+class Run:
+    """What one run of the ``betguard`` command gave."""
+
+    code: int
+    out: str
+    err: str
+
+    def json(self) -> Any:
+        assert self.code == 0, self.err
+        return json.loads(self.out)
+
+
+def run_betguard(env: Mapping[str, str], *args: str, timeout: float = 60) -> Run:
+    """Run ``betguard *args`` as its own process with ``env``."""
+    done = subprocess.run([BETGUARD, *args], env=dict(env), capture_output=True, text=True,
+                          timeout=timeout, check=False)
+    return Run(done.returncode, done.stdout, done.stderr)
 
 
 def bet_payload(provider: str, ref: str, stake: str = "10.00") -> dict[str, str]:

@@ -5,17 +5,15 @@ from __future__ import annotations
 
 import json
 import subprocess
-import sys
 from collections import Counter
 from pathlib import Path
 
 import pytest
 from sqlalchemy import create_engine, text
 
-from tests.integration.harness import Stack
+from tests.integration.harness import BETGUARD, Stack
 
 pytestmark = pytest.mark.integration
-BETGUARD = str(Path(sys.executable).parent / "betguard")
 
 
 def run_demo(workdir: Path, env: dict[str, str], *args: str) -> dict[str, object]:

@@ -24,15 +24,10 @@ from betguard.providers.base import HistoryRow, ProviderStatus
 from betguard.services.context import Context
 from betguard.services.feeds import PullReport, pull_due_feeds, pull_feed
 from tests.integration import harness
-from tests.integration.harness import Stack, wait_until
+from tests.integration.harness import Stack, pg_round_id, wait_until
 
 PROVIDER, FEED = "pgsoft", "history"
 GET_HISTORY = "/Bet/v4/GetHistory"
-
-
-def pg_ref() -> str:
-    """A PG round id: an 18-digit decimal string (a 64-bit integer beyond a float)."""
-    return str(10**17 + secrets.randbelow(9 * 10**17))
 
 
 def register(stack: Stack, ref: str, **sim: Any) -> dict[str, Any]:
@@ -91,7 +86,7 @@ def mirror_versions(ctx: Context) -> dict[str, tuple[int, datetime]]:
 
 
 def test_a_pull_stores_the_provider_s_rows_as_it_published_them(stack: Stack) -> None:
-    won, lost = pg_ref(), pg_ref()
+    won, lost = pg_round_id(), pg_round_id()
     register(stack, won, payout="25.00")
     register(stack, lost, payout="0.00", stake="3.50")
     mirror_until_final(stack.context, won, lost)
@@ -105,7 +100,7 @@ def test_a_pull_stores_the_provider_s_rows_as_it_published_them(stack: Stack) ->
 
 
 def test_a_second_pull_of_an_unchanged_feed_fetches_no_row_twice(stack: Stack) -> None:
-    ref = pg_ref()
+    ref = pg_round_id()
     register(stack, ref)
     mirror_until_final(stack.context, ref)
     before, seen = mirror_versions(stack.context), cursor(stack.context)["rows_seen"]
@@ -182,7 +177,7 @@ def test_the_feed_is_called_no_more_often_than_its_interval_whoever_pulls(stack:
 
 
 def test_the_cursor_survives_in_the_database(stack: Stack) -> None:
-    refs = [pg_ref(), pg_ref()]
+    refs = [pg_round_id(), pg_round_id()]
     for ref in refs:
         register(stack, ref)
     mirror_until_final(stack.context, *refs)

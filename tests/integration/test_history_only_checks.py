@@ -13,7 +13,6 @@ fences them, so betguard never refunds one on its own word.
 from __future__ import annotations
 
 import re
-import secrets
 from collections.abc import Iterator
 from decimal import Decimal
 from typing import Any
@@ -25,14 +24,9 @@ from betguard.models.escalation import WAITING_FOR_PROVIDER
 from betguard.models.events import EventKind, ReviewReason
 from betguard.models.states import BetState
 from betguard.services.intake import place_bet
-from tests.integration.harness import Stack, bet_payload
+from tests.integration.harness import Stack, bet_payload, pg_round_id
 
 SELF_RESOLVE_AFTER = 6.0  # the pgsoft_resolving policy's provider_resolves_after
-
-
-def pg_ref() -> str:
-    """A PG round id: a 19-digit decimal string below 2^63."""
-    return str(10**18 + secrets.randbelow(8 * 10**18))
 
 
 def pg_sim(stack: Stack, method: str, path: str, body: object | None = None) -> Any:
@@ -43,7 +37,7 @@ def pg_sim(stack: Stack, method: str, path: str, body: object | None = None) -> 
 
 def place(stack: Stack, provider: str, *, fate: str, **sim: Any) -> int:
     """Play the game server: the round at the PG-like provider, then the bet with betguard."""
-    ref = pg_ref()
+    ref = pg_round_id()
     pg_sim(stack, "POST", "/_sim/bets",
            {"bet_ref": ref, "stake": "10.00", "currency": "EUR", "fate": fate, **sim})
     return place_bet(stack.context, bet_payload(provider, ref)).bet.id

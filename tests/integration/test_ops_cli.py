@@ -3,17 +3,14 @@ running stack: bets in every state, read back and decided through the CLI."""
 
 from __future__ import annotations
 
-import json
 import os
 import pty
 import secrets
 import subprocess
-import sys
 import time
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -24,29 +21,17 @@ from betguard.models.states import BetState
 from betguard.models.tables import Bet, Review
 from betguard.services.intake import place_bet
 from betguard.services.results import report_result
-from tests.integration.harness import Stack, bet_payload, wait_until
+from tests.integration.harness import BETGUARD, Run, Stack, bet_payload, run_betguard, wait_until
 
 pytestmark = pytest.mark.integration
 
-BETGUARD = str(Path(sys.executable).parent / "betguard")
 
-
-@dataclass(frozen=True)
-class Run:
-    code: int
-    out: str
-    err: str
-
-    def json(self) -> Any:
-        assert self.code == 0, self.err
-        return json.loads(self.out)
 
 
 def betguard(stack: Stack, *args: str, **env: str) -> Run:
+    """betguard as an operator runs it: no operator name unless ``env`` gives one."""
     environment = {k: v for k, v in stack.env.items() if k != "BETGUARD_OPERATOR"} | env
-    done = subprocess.run([BETGUARD, *args], env=environment, capture_output=True, text=True,
-                          timeout=60, check=False)
-    return Run(done.returncode, done.stdout, done.stderr)
+    return run_betguard(environment, *args)
 
 
 def one_error_line(run: Run, expected: str) -> None:

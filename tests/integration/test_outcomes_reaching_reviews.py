@@ -38,8 +38,8 @@ from betguard.services.reconcile import reconcile
 from betguard.services.refunds import RefundOutcome, run_refund
 from betguard.services.results import ResultOutcome, report_result
 from betguard.services.reviews import Resolve, resolve_review
-from tests.integration.harness import Stack, bet_payload, wait_until
-from tests.integration.test_history_only_checks import details, pg_ref, pg_sim, wallet_refunds
+from tests.integration.harness import Stack, bet_payload, pg_round_id, wait_until
+from tests.integration.test_history_only_checks import details, pg_sim, wallet_refunds
 
 FEED = "history"
 SELF_RESOLVE_AFTER = 4.0
@@ -62,7 +62,7 @@ def by_hand(stack: Stack) -> Iterator[None]:
 
 
 def placed(stack: Stack, provider: str, *, currency: str = "EUR", **sim: Any) -> BetSnapshot:
-    ref = pg_ref()
+    ref = pg_round_id()
     pg_sim(stack, "POST", "/_sim/bets",
            {"bet_ref": ref, "stake": "10.00", "currency": currency, **sim})
     return place_bet(stack.context, bet_payload(provider, ref)).bet

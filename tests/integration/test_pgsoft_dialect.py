@@ -15,7 +15,6 @@ import contextlib
 import json
 import os
 import re
-import secrets
 import socket
 import time
 import uuid
@@ -39,7 +38,14 @@ from betguard.providers.pgsoft import (
     hash_headers,
     traced_path,
 )
-from tests.integration.harness import PGSOFT_SALT_ENV, Stack, sim_call, sim_knobs, wait_until
+from tests.integration.harness import (
+    PGSOFT_SALT_ENV,
+    Stack,
+    pg_round_id,
+    sim_call,
+    sim_knobs,
+    wait_until,
+)
 
 pytestmark = pytest.mark.integration
 
@@ -63,11 +69,6 @@ def adapter(stack: Stack, *, secret: str | None = None, operator_token: str = OP
     return PgSoftProvider(ProviderClientSettings(
         name="pgsoft", secret=secret or secret_of(stack), read_timeout=10.0,
         options=options, **settings))
-
-
-def new_ref() -> str:
-    """A random round id of 18-19 digits (below 2^63), unique to the test."""
-    return str(10**17 + secrets.randbelow(9 * 10**18))
 
 
 def sim(stack: Stack, method: str, path: str, body: Any = None, expect: int = 200) -> Any:
@@ -136,7 +137,7 @@ class Reader:
 def test_a_bet_shows_in_the_feed_first_pending_then_settled_only_after_the_feed_lag(
     stack: Stack,
 ) -> None:
-    feed, ref = Reader(adapter(stack)), new_ref()
+    feed, ref = Reader(adapter(stack)), pg_round_id()
     with knobs(stack, feed_lag_range=[LAG, LAG]):
         register(stack, {"bet_ref": ref, "fate": "delayed", "delay": 2.0, "stake": "0.10",
                          "payout": "0.30"})
@@ -171,8 +172,8 @@ def ms(seconds: float) -> int:
 def test_pages_of_1500_continue_from_the_cursor_and_every_record_arrives(stack: Stack) -> None:
     provider = adapter(stack)
     feed = Reader(provider)
-    refs = {new_ref() for _ in range(1700)}
-    never_seen = new_ref()
+    refs = {pg_round_id() for _ in range(1700)}
+    never_seen = pg_round_id()
     register(stack, *({"bet_ref": ref, "fate": "returned", "payout": "1.00"} for ref in refs),
              {"bet_ref": never_seen, "fate": "unknown"})
     pages = feed.pull()
@@ -194,7 +195,7 @@ def test_pages_of_1500_continue_from_the_cursor_and_every_record_arrives(stack: 
 def test_a_second_pull_of_an_unchanged_feed_fetches_only_the_boundary_row(stack: Stack) -> None:
     provider = adapter(stack)
     feed = Reader(provider)
-    refs = {new_ref() for _ in range(5)}
+    refs = {pg_round_id() for _ in range(5)}
     register(stack, *({"bet_ref": ref, "fate": "returned", "payout": "2.00"} for ref in refs))
     feed.wait_for(lambda r: all(feed.of(ref) for ref in refs), "for every round")
     caught_up = int(feed.cursor)
@@ -261,7 +262,7 @@ def test_a_fallback_url_answers_when_the_primary_gives_no_answer(stack: Stack) -
         closed.bind(("127.0.0.1", 0))
         dead = f"http://127.0.0.1:{closed.getsockname()[1]}"
     feed, ref = Reader(adapter(stack, base_url=dead, fallback_urls=(stack.pgsoft_sim_url,),
-                               attempts=1)), new_ref()
+                               attempts=1)), pg_round_id()
     register(stack, {"bet_ref": ref, "fate": "returned", "payout": "3.00"})
     assert feed.wait_for(lambda r: r.bet_ref == ref, f"round {ref}").payout == Decimal("3.00")
     with pytest.raises(ProviderUnavailable, match="no answer"):
@@ -283,7 +284,7 @@ def test_a_feed_called_too_often_is_told_to_come_back_later(stack: Stack) -> Non
 def test_a_round_the_provider_leaves_pending_is_completed_by_the_provider_itself(
     stack: Stack,
 ) -> None:
-    feed, ref = Reader(adapter(stack)), new_ref()
+    feed, ref = Reader(adapter(stack)), pg_round_id()
     with knobs(stack, self_resolve_after=1.0):
         register(stack, {"bet_ref": ref, "fate": "never"})
         feed.wait_for(lambda r: r.bet_ref == ref and r.hand is Hand.LAST,
@@ -301,7 +302,7 @@ def test_a_round_the_provider_leaves_pending_is_completed_by_the_provider_itself
 def test_a_free_spin_round_comes_as_hands_that_pay_the_round_only_together(
     stack: Stack,
 ) -> None:
-    feed, ref = Reader(adapter(stack)), new_ref()
+    feed, ref = Reader(adapter(stack)), pg_round_id()
     with knobs(stack, free_spin_share=1.0):
         register(stack, {"bet_ref": ref, "fate": "returned", "payout": "10.00"})
         feed.wait_for(lambda r: r.bet_ref == ref and r.hand is Hand.LAST, f"round {ref}")
@@ -314,7 +315,7 @@ def test_a_free_spin_round_comes_as_hands_that_pay_the_round_only_together(
 
 
 def test_an_altered_payout_and_a_duplicate_record_show_in_the_feed(stack: Stack) -> None:
-    feed, ref = Reader(adapter(stack)), new_ref()
+    feed, ref = Reader(adapter(stack)), pg_round_id()
     register(stack, {"bet_ref": ref, "fate": "returned", "payout": "5.00"})
     first = feed.wait_for(lambda r: r.bet_ref == ref and r.status is ProviderStatus.SETTLED,
                           f"settling round {ref}")
@@ -338,7 +339,7 @@ def test_an_altered_payout_and_a_duplicate_record_show_in_the_feed(stack: Stack)
 
 
 def test_a_payout_of_a_round_without_a_result_cannot_be_altered(stack: Stack) -> None:
-    ref, foreign = new_ref(), "not-a-pg-round"
+    ref, foreign = pg_round_id(), "not-a-pg-round"
     register(stack, {"bet_ref": ref, "fate": "never"}, {"bet_ref": foreign, "fate": "returned"})
     sim(stack, "POST", f"/_sim/pgsoft/rounds/{ref}/payout", {"payout": "1.00"}, expect=409)
     sim(stack, "POST", f"/_sim/pgsoft/rounds/{foreign}/duplicate", {}, expect=404)
@@ -351,7 +352,7 @@ def test_the_time_range_history_pages_through_every_round_placed_in_a_window(
     start = datetime.now(UTC) - timedelta(seconds=1)
     refs: set[str] = set()
     for _batch in range(4):  # rounds of one batch share their betTime: 400 at a moment
-        batch = {new_ref() for _ in range(400)}
+        batch = {pg_round_id() for _ in range(400)}
         register(stack, *({"bet_ref": ref, "fate": "returned", "payout": "1.00"}
                           for ref in batch))
         refs |= batch

@@ -5,16 +5,15 @@ from __future__ import annotations
 
 import re
 import subprocess
-import sys
 from pathlib import Path
 
 import click
 import pytest
 
 from betguard.cli import main
+from tests.integration.harness import BETGUARD
 
 README = Path(__file__).parents[2] / "README.md"
-BETGUARD = str(Path(sys.executable).parent / "betguard")
 
 
 def shown_commands() -> list[str]:

@@ -13,9 +13,6 @@ from __future__ import annotations
 import csv
 import dataclasses
 import json
-import secrets
-import subprocess
-import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -50,18 +47,12 @@ from betguard.services.reconcile_store import Wake, resolve_difference, store
 from betguard.services.results import ResultOutcome, report_result
 from betguard.services.reviews import Resolve, resolve_review
 from betguard_devkit.local_services import free_port
-from tests.integration.harness import Stack, bet_payload, wait_until
+from tests.integration.harness import Run, Stack, bet_payload, pg_round_id, run_betguard, wait_until
 
 pytestmark = pytest.mark.integration
 
 PROVIDER = "pgsoft"
-BETGUARD = str(Path(sys.executable).parent / "betguard")
 FEED_LAG = 2.0  # the harness policy's feed_lag for pgsoft
-
-
-def pg_ref() -> str:
-    """A PG round id: an 18-digit decimal string."""
-    return str(10**17 + secrets.randbelow(9 * 10**17))
 
 
 def at_provider(stack: Stack, ref: str, payout: str = "5.00") -> None:
@@ -73,7 +64,7 @@ def at_provider(stack: Stack, ref: str, payout: str = "5.00") -> None:
 
 def placed(stack: Stack, payout: str = "5.00") -> BetSnapshot:
     """A round placed with the provider and registered with betguard."""
-    ref = pg_ref()
+    ref = pg_round_id()
     at_provider(stack, ref, payout)
     return place_bet(stack.context, bet_payload(PROVIDER, ref)).bet
 
@@ -104,17 +95,9 @@ def found(report: Report | dict[str, Any]) -> set[tuple[str, str]]:
     return {(d["kind"], d["bet_ref"]) for d in items}
 
 
-@dataclass(frozen=True)
-class Run:
-    code: int
-    out: str
-    err: str
-
 
 def betguard(stack: Stack, *args: str) -> Run:
-    done = subprocess.run([BETGUARD, *args], env=stack.env, capture_output=True, text=True,
-                          timeout=120, check=False)
-    return Run(done.returncode, done.stdout, done.stderr)
+    return run_betguard(stack.env, *args, timeout=120)
 
 
 @contextmanager
@@ -188,7 +171,7 @@ def planted(stack: Stack) -> Planted:
         stack.wait_for_state(bet.id, BetState.SETTLED)  # the checks read the mirror
     control(stack, altered.bet_ref, "payout", {"payout": "7.50"})
     control(stack, duplicated.bet_ref, "duplicate", {})
-    unknown_here = [pg_ref() for _ in range(2)]
+    unknown_here = [pg_round_id() for _ in range(2)]
     for ref in unknown_here:
         at_provider(stack, ref)
     assert stack.beat is not None
@@ -396,7 +379,7 @@ def store_while(stack: Stack, meddle: Callable[[BetSnapshot, datetime], None]) -
     ``meddle`` changes the bet on another connection, between the store's read of the bet
     and its write."""
     ctx = stack.context
-    bet = place_bet(ctx, bet_payload(PROVIDER, pg_ref())).bet  # its first check is 0.5 s away
+    bet = place_bet(ctx, bet_payload(PROVIDER, pg_round_id())).bet  # its first check is 0.5 s away
     now = datetime.now(UTC)
     here = HereBet(bet.id, bet.bet_ref, "pending", bet.stake, None, bet.currency, now)
     there = ThereRow("row-1", bet.bet_ref, "settled", 1, bet.stake, Decimal("3.00"),
