@@ -252,7 +252,10 @@ def test_a_bet_the_provider_s_history_lacked_is_closed_by_the_provider_s_own_can
         stack: Stack, by_hand: None) -> None:
     # Reconciliation found the bet missing from the provider's history while it was
     # pending; then its deadline sent it to a person too: two reviews, both waiting only
-    # for the provider's word.
+    # for the provider's word. The provider does not resolve the round itself here: with
+    # by_hand's 4 s, a loaded machine's pulls and checks reached its completed row first
+    # (the bet then settled, rightly, and the reviews this test is about never opened).
+    pg_sim(stack, "POST", "/_sim/knobs", {"self_resolve_after": 0.0})  # by_hand puts it back
     bet = placed(stack, "pgsoft_reviewer", fate="never")
     time.sleep(2.5)  # a pull this much later has a horizon (less the lag) past the bet
     pull(stack, "pgsoft_reviewer")
