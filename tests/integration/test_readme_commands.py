@@ -1,5 +1,5 @@
-"""The README's commands exist: each `betguard ...` line it shows names a real command
-with real options, and answers `--help`."""
+"""The commands the README and the docs show exist: each `betguard ...` line of their
+shell blocks names a real command with real options, and answers `--help`."""
 
 from __future__ import annotations
 
@@ -13,12 +13,14 @@ import pytest
 from betguard.cli import main
 from tests.integration.harness import BETGUARD
 
-README = Path(__file__).parents[2] / "README.md"
+ROOT = Path(__file__).parents[2]
+PAGES = [ROOT / "README.md", *sorted((ROOT / "docs").rglob("*.md")), ROOT / "CONTRIBUTING.md"]
 
 
 def shown_commands() -> list[str]:
     lines = []
-    for block in re.findall(r"```sh\n(.*?)```", README.read_text(), flags=re.S):
+    text = "\n".join(page.read_text() for page in PAGES)
+    for block in re.findall(r"```sh\n(.*?)```", text, flags=re.S):
         for line in block.splitlines():
             words = line.split("#")[0].split()
             while words and "=" in words[0]:  # VAR=value prefixes
@@ -43,7 +45,7 @@ def option_names(command: click.Command) -> set[str]:
     return {name for param in command.params for name in getattr(param, "opts", [])}
 
 
-def test_the_readme_shows_the_operator_commands() -> None:
+def test_the_readme_and_the_docs_show_the_operator_commands() -> None:
     shown = {" ".join(resolve(line)[0]) for line in shown_commands()}
 
     assert {"stats", "bets list", "bets show", "review list", "review resolve", "recheck",
