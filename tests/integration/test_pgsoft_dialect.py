@@ -31,13 +31,8 @@ from betguard.models.hands import fold
 from betguard.providers.base import HistoryPage, HistoryRow, ProviderStatus
 from betguard.providers.client_settings import ProviderClientSettings
 from betguard.providers.errors import ProviderInvalidResponse, ProviderRejected, ProviderUnavailable
-from betguard.providers.pgsoft import (
-    PATH,
-    PgSoftProvider,
-    form_body,
-    hash_headers,
-    traced_path,
-)
+from betguard.providers.pgsoft import PgSoftProvider
+from betguard.providers.pgsoft_wire import PATH, form_body, hash_headers, traced_path
 from tests.integration.harness import (
     PGSOFT_SALT_ENV,
     Stack,

@@ -20,7 +20,7 @@ import pytest
 
 from betguard.models.answers import Hand
 from betguard.models.hands import fold
-from betguard.providers import pgsoft
+from betguard.providers import pgsoft, pgsoft_wire
 from betguard.providers.base import Capability, ProviderStatus
 from betguard.providers.client_settings import ProviderClientSettings
 from betguard.providers.errors import ProviderInvalidResponse, ProviderRejected, ProviderUnavailable
@@ -54,7 +54,7 @@ class Reported:
 def parsed(content: bytes, *, row_version: int = 1, count: int = 1500,
            unknown_fields: str = "refuse", reported: Reported | None = None
            ) -> tuple[list[Any], int, int]:
-    return pgsoft.parse_rows(content, row_version=row_version, count=count, provider=PROVIDER,
+    return pgsoft_wire.parse_rows(content, row_version=row_version, count=count, provider=PROVIDER,
                              trace_id=TRACE, unknown_fields=unknown_fields,
                              report=None if reported is None else reported.reporter)
 
@@ -113,7 +113,7 @@ def test_every_field_of_the_fixtures_is_in_the_public_list_and_the_simulator_sen
               for record in json.loads(fixture(name))["data"] for key in record}
     simulated = sim.Record(2**60 + 1, "7", sim.LAST, sim.CASH, Decimal("1"), Decimal("2"), "EUR",
                            1.0, 2.0, 2.0, 3).row()
-    assert fields == set(pgsoft.PUBLIC_FIELDS) == set(simulated)
+    assert fields == set(pgsoft_wire.PUBLIC_FIELDS) == set(simulated)
 
 
 def test_a_maintenance_error_is_no_answer_yet_naming_the_call_s_trace_id() -> None:
@@ -157,7 +157,7 @@ def test_an_error_code_sent_as_a_number_means_what_the_string_means() -> None:
 
 
 def test_every_error_code_the_simulator_answers_has_a_meaning_in_the_adapter() -> None:
-    assert set(sim.ERRORS) <= set(pgsoft.ERROR_CODES)
+    assert set(sim.ERRORS) <= set(pgsoft_wire.ERROR_CODES)
 
 
 @pytest.mark.parametrize("content", [
@@ -270,32 +270,32 @@ def test_the_cursor_is_the_highest_version_listed_even_of_a_refused_record() -> 
     refused_one = {**ROW, "betId": ROW["betId"] + 1, "rowVersion": ROW["rowVersion"] + 7,
                    "handsStatus": 9}
     found, top, listed = parsed(body([ROW, refused_one]), count=2)
-    page = pgsoft.to_page(found, top=top, listed=listed, count=2)
+    page = pgsoft_wire.to_page(found, top=top, listed=listed, count=2)
     assert (len(page.rows), page.cursor, page.more) == (1, str(ROW["rowVersion"] + 7), True)
 
 
 def test_an_empty_page_keeps_the_cursor_it_was_asked_with() -> None:
     found, top, listed = parsed(body([]), row_version=42)
-    page = pgsoft.to_page(found, top=top, listed=listed, count=1500)
+    page = pgsoft_wire.to_page(found, top=top, listed=listed, count=1500)
     assert (page.rows, page.cursor, page.more) == ([], "42", False)
 
 
 def test_no_cursor_reads_the_feed_from_its_start_at_version_one() -> None:
-    assert pgsoft.row_version_of(None) == 1
-    assert pgsoft.row_version_of("9223372036854775807") == 2**63 - 1
+    assert pgsoft_wire.row_version_of(None) == 1
+    assert pgsoft_wire.row_version_of("9223372036854775807") == 2**63 - 1
 
 
 @pytest.mark.parametrize("cursor", ["", "-1", "1.5", "abc", "\u0661", "9223372036854775808"])
 def test_a_cursor_that_is_no_row_version_is_refused(cursor: str) -> None:
     with pytest.raises(ValueError, match="row version"):
-        pgsoft.row_version_of(cursor)
+        pgsoft_wire.row_version_of(cursor)
 
 
 # -- the request --------------------------------------------------------------------------
 
 
 def test_every_call_carries_a_trace_id_in_its_query_string() -> None:
-    path = pgsoft.traced_path(TRACE)
+    path = pgsoft_wire.traced_path(TRACE)
     assert path == f"/Bet/v4/GetHistory?trace_id={TRACE}"
     assert sim.trace_id_of(path.partition("?")[2]) == TRACE
 
@@ -303,7 +303,7 @@ def test_every_call_carries_a_trace_id_in_its_query_string() -> None:
 def test_the_hash_authentication_is_the_documented_scheme_computed_by_hand() -> None:
     payload = b"operator_token=op-1&secret_key=s3cret&bet_type=1&row_version=1&count=1500"
     url = f"https://api.pg-bo.me/external-datagrabber/Bet/v4/GetHistory?trace_id={TRACE}"
-    headers = pgsoft.hash_headers("op-1", "salt-9", url, payload,
+    headers = pgsoft_wire.hash_headers("op-1", "salt-9", url, payload,
                                   now=datetime(2019, 9, 2, 23, 59, tzinfo=UTC))
     content = hashlib.sha256(payload).hexdigest()
     # host + x-content-sha256 + x-date, nothing between them, keyed with the salt
@@ -321,13 +321,14 @@ def test_the_hash_authentication_is_the_documented_scheme_computed_by_hand() -> 
 def test_the_hash_date_is_the_utc_date_whatever_the_local_offset() -> None:
     from datetime import timedelta, timezone
     tokyo = datetime(2019, 9, 3, 7, 0, tzinfo=timezone(timedelta(hours=9)))  # 22:00 UTC 2 Sep
-    assert pgsoft.hash_headers("op-1", "s", "http://h/p", b"", now=tokyo)["x-date"] == "20190902"
+    headers = pgsoft_wire.hash_headers("op-1", "s", "http://h/p", b"", now=tokyo)
+    assert headers["x-date"] == "20190902"
 
 
 def test_a_hash_over_another_body_salt_token_or_day_does_not_pass_the_simulator() -> None:
-    payload = pgsoft.form_body("op-1", "s3cret", 1, 1500)
+    payload = pgsoft_wire.form_body("op-1", "s3cret", 1, 1500)
     now = datetime(2024, 5, 1, 12, 0, tzinfo=UTC)
-    headers = {**pgsoft.hash_headers("op-1", "salt", "http://127.0.0.1:8080/Bet", payload,
+    headers = {**pgsoft_wire.hash_headers("op-1", "salt", "http://127.0.0.1:8080/Bet", payload,
                                      now=now), "Host": "127.0.0.1:8080"}
 
     def problem(salt: str, sent: bytes, token: str = "op-1", day: float = 0) -> str | None:
@@ -342,7 +343,7 @@ def test_a_hash_over_another_body_salt_token_or_day_does_not_pass_the_simulator(
 
 
 def test_the_form_carries_the_operator_the_key_and_the_cursor() -> None:
-    form = dict(parse_qsl(pgsoft.form_body("op-1", "s e&cret", 77, 2000).decode()))
+    form = dict(parse_qsl(pgsoft_wire.form_body("op-1", "s e&cret", 77, 2000).decode()))
     assert form == {"operator_token": "op-1", "secret_key": "s e&cret", "bet_type": "1",
                     "row_version": "77", "count": "2000"}
     assert sim.parse_query(form) == sim.Query(77, 2000)
