@@ -26,7 +26,8 @@ from betguard.providers.client_settings import ProviderClientSettings
 from betguard.providers.errors import ProviderInvalidResponse, ProviderRejected, ProviderUnavailable
 from betguard.providers.problems import Problem, ProblemReporter
 from betguard.providers.registry import build_provider
-from betguard_devkit.simulator import pgsoft as sim
+from betguard_devkit.simulator import pgsoft_feed as sim_feed
+from betguard_devkit.simulator import pgsoft_requests as sim_requests
 
 PROVIDER = "pg"
 FIXTURES = Path(__file__).parents[1] / "fixtures" / "pgsoft"
@@ -111,8 +112,8 @@ def test_the_first_hand_alone_would_have_paid_nothing_of_the_round() -> None:
 def test_every_field_of_the_fixtures_is_in_the_public_list_and_the_simulator_sends_it() -> None:
     fields = {key for name in ("free_spin_round.json", "pending_and_adjusted.json")
               for record in json.loads(fixture(name))["data"] for key in record}
-    simulated = sim.Record(2**60 + 1, "7", sim.LAST, sim.CASH, Decimal("1"), Decimal("2"), "EUR",
-                           1.0, 2.0, 2.0, 3).row()
+    simulated = sim_feed.Record(2**60 + 1, "7", sim_feed.LAST, sim_feed.CASH, Decimal("1"),
+                                Decimal("2"), "EUR", 1.0, 2.0, 2.0, 3).row()
     assert fields == set(pgsoft_wire.PUBLIC_FIELDS) == set(simulated)
 
 
@@ -157,7 +158,7 @@ def test_an_error_code_sent_as_a_number_means_what_the_string_means() -> None:
 
 
 def test_every_error_code_the_simulator_answers_has_a_meaning_in_the_adapter() -> None:
-    assert set(sim.ERRORS) <= set(pgsoft_wire.ERROR_CODES)
+    assert set(sim_requests.ERRORS) <= set(pgsoft_wire.ERROR_CODES)
 
 
 @pytest.mark.parametrize("content", [
@@ -297,7 +298,7 @@ def test_a_cursor_that_is_no_row_version_is_refused(cursor: str) -> None:
 def test_every_call_carries_a_trace_id_in_its_query_string() -> None:
     path = pgsoft_wire.traced_path(TRACE)
     assert path == f"/Bet/v4/GetHistory?trace_id={TRACE}"
-    assert sim.trace_id_of(path.partition("?")[2]) == TRACE
+    assert sim_requests.trace_id_of(path.partition("?")[2]) == TRACE
 
 
 def test_the_hash_authentication_is_the_documented_scheme_computed_by_hand() -> None:
@@ -332,7 +333,7 @@ def test_a_hash_over_another_body_salt_token_or_day_does_not_pass_the_simulator(
                                      now=now), "Host": "127.0.0.1:8080"}
 
     def problem(salt: str, sent: bytes, token: str = "op-1", day: float = 0) -> str | None:
-        return sim.check_hash(salt, headers, body=sent, operator_token=token,
+        return sim_requests.check_hash(salt, headers, body=sent, operator_token=token,
                               now=now.timestamp() + day)
 
     assert problem("salt", payload) is None
@@ -346,7 +347,7 @@ def test_the_form_carries_the_operator_the_key_and_the_cursor() -> None:
     form = dict(parse_qsl(pgsoft_wire.form_body("op-1", "s e&cret", 77, 2000).decode()))
     assert form == {"operator_token": "op-1", "secret_key": "s e&cret", "bet_type": "1",
                     "row_version": "77", "count": "2000"}
-    assert sim.parse_query(form) == sim.Query(77, 2000)
+    assert sim_requests.parse_query(form) == sim_requests.Query(77, 2000)
 
 
 # -- the adapter's shape ------------------------------------------------------------------
