@@ -18,10 +18,10 @@ from betguard.services.reconcile_compare import (
     Kind,
     ThereRow,
     compare,
-    compare_summary,
     fold_round,
 )
 from betguard.services.reconcile_store import Found
+from betguard.services.reconcile_summary import compare_summary
 
 T0 = datetime(2026, 3, 1, 10, 0, tzinfo=UTC)
 LAG = timedelta(seconds=300)
