@@ -166,9 +166,8 @@ def bet_answer(connection: Connection, bet: BetSnapshot, *,
     """What the history says about one bet: its round's answer (rows are the provider's
     rounds, named by the bet's ``round_ref``), as far as it is the bet's
     (``betguard.models.rounds``: a round's payout is never paid once per bet)."""
-    found = answer_as_of(connection, bet.provider, bet.round_ref, as_of=as_of)
-    return answer_for_bet(found, bet_ref=bet.bet_ref, round_ref=bet.round_ref,
-                          stake=bet.stake)
+    return answer_for_bet(answer_as_of(connection, bet.provider, bet.round_ref, as_of=as_of),
+                          bet)
 
 
 def bet_answer_now(connection: Connection, bet: BetSnapshot) -> BetStatus:

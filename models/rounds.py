@@ -16,16 +16,15 @@ takes its answer as it is.
 
 from __future__ import annotations
 
-from decimal import Decimal
-
 from betguard.models.answers import BetStatus, ProviderStatus
 from betguard.models.escalation import ConflictingAnswer
 from betguard.models.money import wire_amount
+from betguard.models.snapshot import BetSnapshot
 
 
-def answer_for_bet(answer: BetStatus, *, bet_ref: str, round_ref: str,
-                   stake: Decimal) -> BetStatus:
+def answer_for_bet(answer: BetStatus, bet: BetSnapshot) -> BetStatus:
     """The bet's answer, from its round's (see the module's docstring)."""
+    bet_ref, round_ref, stake = bet.bet_ref, bet.round_ref, bet.stake
     if round_ref == bet_ref or isinstance(answer, ConflictingAnswer):
         return answer
     if answer.status is not ProviderStatus.SETTLED or not answer.payout:

@@ -120,7 +120,6 @@ def window_body(operator_token: str, secret: str, from_ms: int, to_ms: int,
     ]).encode("ascii")
 
 
-
 def hash_signature(salt: str, host: str, content_sha256: str, x_date: str) -> str:
     """hex HMAC-SHA256, keyed with the salt, of the host, the body's SHA-256 hex and the
     date, joined with nothing between them."""
@@ -339,7 +338,6 @@ def to_history_row(row: Row, trace_id: str | None = None) -> HistoryRow:
         hand=hand,
         trace_id=trace_id,
     )
-
 
 
 def to_page(rows: list[HistoryRow], *, top: int, listed: int, count: int,

@@ -49,6 +49,27 @@ COLUMNS = ("playerID", "extPlayerID", "gameID", "playSessionID", "parentSessionI
            "startDate", "endDate", "status", "type", "bet", "win", "currency", "jackpot")
 _INT64 = 2**63
 
+
+def integers_up_to(n: int) -> str:
+    """A regular expression (unanchored) for the decimal integers 1 to ``n``, written
+    without leading zeros: a rule the API's document can state exactly."""
+    digits = str(n)
+    parts = [f"[1-9][0-9]{{0,{len(digits) - 2}}}"] if len(digits) > 1 else []
+    for at, digit in enumerate(digits):
+        lowest = 1 if at == 0 else 0
+        if int(digit) > lowest:
+            below = f"[{lowest}-{int(digit) - 1}]" if int(digit) - 1 > lowest else str(lowest)
+            rest = len(digits) - at - 1
+            parts.append(digits[:at] + below + (f"[0-9]{{{rest}}}" if rest else ""))
+    parts.append(digits)
+    return "(?:" + "|".join(parts) + ")"
+
+
+# What a bet's game_id and round_id must be for a Pragmatic round: the intake's rule and
+# what the API's document states (full matches).
+GAME_ID = "[A-Za-z0-9_]{1,64}"
+ROUND_ID = integers_up_to(_INT64 - 1)
+
 OK = 0
 # code -> (meaning, what the caller should do), for every call
 ERROR_CODES: dict[int, tuple[str, type[ProviderError]]] = {
@@ -63,8 +84,8 @@ ERROR_CODES: dict[int, tuple[str, type[ProviderError]]] = {
 CancelMeaning = Literal["finished", "not_fenced"]
 DEFAULT_CANCEL_CODES: dict[int, CancelMeaning] = {120: "finished", 8: "not_fenced"}
 
-_GAME = re.compile(r"[A-Za-z0-9_]{1,64}")
-_SESSION = re.compile(r"[1-9][0-9]{0,18}")
+_GAME = re.compile(GAME_ID)
+_SESSION = re.compile(ROUND_ID)
 _CODE = re.compile(r"0|[1-9][0-9]{0,5}")
 _MONEY = re.compile(r"(0|[1-9][0-9]{0,11})(\.[0-9]{1,4})?")
 _DATE = re.compile(r"([0-9]{4}-[0-9]{2}-[0-9]{2} [0-9]{2}:[0-9]{2}:[0-9]{2})(\.[0-9]{1,3})?")
@@ -96,34 +117,13 @@ def signed(params: Mapping[str, str], secret: str, *,
     return {**sent, "hash": request_hash(sent, secret, values=values)}
 
 
-def integers_up_to(n: int) -> str:
-    """A regular expression (unanchored) for the decimal integers 1 to ``n``, written
-    without leading zeros: a rule the API's document can state exactly."""
-    digits = str(n)
-    parts = [f"[1-9][0-9]{{0,{len(digits) - 2}}}"] if len(digits) > 1 else []
-    for at, digit in enumerate(digits):
-        lowest = 1 if at == 0 else 0
-        if int(digit) > lowest:
-            below = f"[{lowest}-{int(digit) - 1}]" if int(digit) - 1 > lowest else str(lowest)
-            rest = len(digits) - at - 1
-            parts.append(digits[:at] + below + (f"[0-9]{{{rest}}}" if rest else ""))
-    parts.append(digits)
-    return "(?:" + "|".join(parts) + ")"
-
-
-# What a bet's game_id and round_id must be for a Pragmatic round: the intake's rule and
-# what the API's document states (full matches).
-GAME_ID = "[A-Za-z0-9_]{1,64}"
-ROUND_ID = integers_up_to(_INT64 - 1)
-
-
 def round_ref(game_id: str, round_id: str) -> str:
     """The round of a bet, as Pragmatic names it: ``<gameId>:<roundId>``. Raises
     :class:`RoundFieldError` naming the bet's field that is wrong."""
-    if re.fullmatch(GAME_ID, game_id) is None:
+    if _GAME.fullmatch(game_id) is None:
         raise RoundFieldError("game_id", f"{game_id[:80]!r} is not a Pragmatic gameId "
                               "(letters, digits and _, at most 64)")
-    if re.fullmatch(ROUND_ID, round_id) is None:
+    if _SESSION.fullmatch(round_id) is None:
         raise RoundFieldError("round_id", f"{round_id[:80]!r} is not a Pragmatic roundId (a "
                               "positive integer below 2^63 without leading zeros)")
     return f"{game_id}:{round_id}"
@@ -143,7 +143,7 @@ def split_ref(bet_ref: str) -> tuple[str, str]:
     if not sep or not _GAME.fullmatch(game):
         raise ValueError(f"bet_ref {bet_ref[:80]!r} is not <gameId>:<roundId> (gameId: "
                          "letters, digits and _, at most 64)")
-    if not _SESSION.fullmatch(round_id) or int(round_id) >= _INT64:
+    if not _SESSION.fullmatch(round_id):
         raise ValueError(f"bet_ref {bet_ref[:80]!r}: the roundId must be a positive integer "
                          "below 2^63 without leading zeros")
     return game, round_id
@@ -176,7 +176,7 @@ def _any_money(value: Any) -> Any:
 
 def _text_session(value: Any) -> Any:
     if isinstance(value, str):
-        if not _SESSION.fullmatch(value) or int(value) >= _INT64:
+        if not _SESSION.fullmatch(value):
             raise ValueError("should be a positive integer below 2^63 without leading zeros")
         return int(value)
     return value
@@ -226,7 +226,7 @@ class Envelope(BaseModel):
 class IncompleteRound(BaseModel):
     model_config = ConfigDict(strict=True, extra="ignore", frozen=True)
 
-    gameId: str = Field(pattern=r"^[A-Za-z0-9_]{1,64}$")  # noqa: N815 - the provider's names
+    gameId: str = Field(pattern=f"^{GAME_ID}$")  # noqa: N815 - the provider's names
     playSessionID: Session  # noqa: N815
     betAmount: AnyMoney | None = None  # noqa: N815
 
@@ -262,7 +262,7 @@ class FinishedRound(BaseModel):
 
     playerID: str = Field(max_length=128)  # noqa: N815 - the provider's names
     extPlayerID: str = Field(max_length=128)  # noqa: N815
-    gameID: str = Field(pattern=r"^[A-Za-z0-9_]{1,64}$")  # noqa: N815
+    gameID: str = Field(pattern=f"^{GAME_ID}$")  # noqa: N815
     playSessionID: Session  # noqa: N815
     parentSessionID: Parent  # noqa: N815
     startDate: Date  # noqa: N815

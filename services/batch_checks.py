@@ -39,6 +39,7 @@ from betguard.models import bulk, mirror
 from betguard.models.answers import BetStatus, Capability
 from betguard.models.escalation import Action
 from betguard.models.events import EventKind
+from betguard.models.rounds import answer_for_bet
 from betguard.models.snapshot import BetSnapshot
 from betguard.models.transitions import NewEvent
 from betguard.providers.base import Provider
@@ -54,7 +55,6 @@ from betguard.services.checks import (
     first_decision,
     mirror_decides,
     mirror_event,
-    of_the_bet,
     verdict_for,
 )
 from betguard.services.context import Context
@@ -179,7 +179,7 @@ def ask_provider(provider: Provider, bets: Sequence[BetSnapshot]) -> dict[int, A
     for bet in bets:
         attempt, answer = bet.check_attempt - 1, found.get(bet.round_ref)
         if answer is not None:
-            answer = of_the_bet(bet, answer)
+            answer = answer_for_bet(answer, bet)
         if answer is None:
             detail = {"attempt": attempt, "error": "ProviderInvalidResponse",
                       "message": "the batched answer left this bet out"}

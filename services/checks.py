@@ -119,19 +119,12 @@ def ask_provider_status(
     actor = f"provider:{bet.provider}"
     started = time.perf_counter()
     try:
-        answer = of_the_bet(bet, provider.get_status(bet.round_ref, bet.player_id))
+        answer = answer_for_bet(provider.get_status(bet.round_ref, bet.player_id), bet)
     except ProviderError as exc:
         return None, [NewEvent(EventKind.PROVIDER_ERROR, actor, error_detail(exc, attempt))]
     elapsed_ms = round((time.perf_counter() - started) * 1000, 1)
     detail = {"attempt": attempt, **answer.as_detail(), "elapsed_ms": elapsed_ms}
     return answer, [NewEvent(EventKind.PROVIDER_ANSWERED, actor, detail)]
-
-
-def of_the_bet(bet: BetSnapshot, answer: BetStatus) -> BetStatus:
-    """The provider's answer about the bet's round, as far as it is the bet's
-    (``betguard.models.rounds``)."""
-    return answer_for_bet(answer, bet_ref=bet.bet_ref, round_ref=bet.round_ref,
-                          stake=bet.stake)
 
 
 def read_mirror(ctx: Context, bet: BetSnapshot) -> BetStatus:
@@ -163,7 +156,7 @@ def ask_cancel(provider: Provider, bet: BetSnapshot) -> CancelAnswer:
         outcome = provider.cancel(bet.round_ref, bet.player_id)
     except ProviderError as exc:
         return None, [NewEvent(EventKind.CANCEL_FAILED, actor, error_detail(exc, None))]
-    outcome = CancelOutcome(outcome.accepted, of_the_bet(bet, outcome.status))
+    outcome = CancelOutcome(outcome.accepted, answer_for_bet(outcome.status, bet))
     detail = {"accepted": outcome.accepted, **outcome.status.as_detail()}
     return outcome, [NewEvent(EventKind.CANCEL_ANSWERED, actor, detail)]
 

@@ -26,8 +26,6 @@ from tests.integration.harness import BETGUARD, Run, Stack, bet_payload, run_bet
 pytestmark = pytest.mark.integration
 
 
-
-
 def betguard(stack: Stack, *args: str, **env: str) -> Run:
     """betguard as an operator runs it: no operator name unless ``env`` gives one."""
     environment = {k: v for k, v in stack.env.items() if k != "BETGUARD_OPERATOR"} | env

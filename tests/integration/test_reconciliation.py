@@ -95,7 +95,6 @@ def found(report: Report | dict[str, Any]) -> set[tuple[str, str]]:
     return {(d["kind"], d["bet_ref"]) for d in items}
 
 
-
 def betguard(stack: Stack, *args: str) -> Run:
     return run_betguard(stack.env, *args, timeout=120)
 

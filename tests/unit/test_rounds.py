@@ -12,6 +12,8 @@ from betguard.models.answers import BetStatus, ProviderStatus
 from betguard.models.escalation import Action, ConflictingAnswer, decide_after_check
 from betguard.models.events import ReviewReason
 from betguard.models.rounds import answer_for_bet
+from betguard.models.snapshot import BetSnapshot
+from betguard.models.states import BetState
 from tests.unit.test_escalation import DEADLINE, NOW, PLACED_AT, REFUND
 
 ROUND = "vs20olympgate:8812345"
@@ -24,7 +26,12 @@ def settled(payout: str, stake: str | None) -> BetStatus:
 
 def for_bet(answer: BetStatus, stake: str = "6.00", *, bet_ref: str = "ref-1",
             round_ref: str = ROUND) -> BetStatus:
-    return answer_for_bet(answer, bet_ref=bet_ref, round_ref=round_ref, stake=Decimal(stake))
+    bet = BetSnapshot(
+        id=1, provider="pp", bet_ref=bet_ref, round_ref=round_ref, player_id="p-1",
+        game_id="vs20olympgate", round_id="8812345", stake=Decimal(stake), currency="EUR",
+        placed_at=PLACED_AT, state=BetState.PENDING, payout=None, deadline=DEADLINE,
+        next_check_at=None, check_attempt=2, version=1)
+    return answer_for_bet(answer, bet)
 
 
 def test_a_bet_that_is_its_own_round_takes_the_answer_as_it_is() -> None:
