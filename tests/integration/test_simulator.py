@@ -601,7 +601,8 @@ def test_the_truth_counts_every_request_by_kind_and_by_bet(sim: Sim) -> None:
         "status": 1, "batch": 1, "cancel": 1, "refund": 1, "faults_injected": 0, "unauthorized": 0,
     }  # fmt: skip
     bet = truth["bets"]["t2"]
-    assert (bet["queries"], bet["cancels"], bet["status_now"]) == (2, 1, "cancelled")
+    assert (bet["queries"], bet["batched_queries"], bet["cancels"], bet["status_now"]) == \
+        (2, 1, 1, "cancelled")
 
 
 def test_the_log_lists_provider_requests_since_a_moment(sim: Sim) -> None:

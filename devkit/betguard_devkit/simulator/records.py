@@ -35,6 +35,7 @@ class SimBet:
     fenced: bool = False  # cancelled by a tombstone: before the provider knew the bet
     payout_sent: str | float | None = None  # the payout as the API words it (hostile)
     queries: int = 0
+    batched_queries: int = 0  # of ``queries``, those asked in a batched status request
     cancels: int = 0
 
     def known_at(self, now: float) -> bool:
@@ -97,6 +98,7 @@ class SimBet:
             "settled_payout": money(self.payout) if settled and self.payout is not None else None,
             "status_now": status,
             "queries": self.queries,
+            "batched_queries": self.batched_queries,
             "cancels": self.cancels,
         }
 

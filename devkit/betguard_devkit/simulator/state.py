@@ -138,6 +138,8 @@ class SimState:
                     bet.cancels += 1
                 else:
                     bet.queries += 1
+                    if kind == "batch":
+                        bet.batched_queries += 1
 
     def other_ref(self, ref: str) -> str:
         """Another bet's reference, for answers about the wrong bet."""
