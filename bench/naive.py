@@ -23,7 +23,7 @@ from celery import Celery
 from sqlalchemy import create_engine
 from sqlalchemy.orm import Session
 
-from betguard.models.tables import AuditEvent, Bet
+from betguard.models.store.tables import AuditEvent, Bet
 from betguard.providers.signing import Exchange, new_request_id, sign_request, verify_response
 
 NAIVE_QUEUE = "bench.naive"

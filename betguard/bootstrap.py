@@ -12,7 +12,7 @@ from betguard.config.settings import Settings, SettingsError
 from betguard.metrics.guards import BREAKER_STATES, GUARD_METRICS
 from betguard.metrics.instrumented import InstrumentedProvider
 from betguard.metrics.worker import PROVIDER_ANSWER_PROBLEMS, PROVIDER_FALLBACKS
-from betguard.models.db import Database
+from betguard.models.store.db import Database
 from betguard.providers.base import Provider
 from betguard.providers.breaker import RedisBreaker
 from betguard.providers.bulkhead import RedisBulkhead

@@ -25,7 +25,7 @@ def main() -> None:
 def migrate(database_url: str | None) -> None:
     """Bring the database schema up to date (safe to run again)."""
     from betguard.config.settings import get_settings
-    from betguard.models.migrate import upgrade
+    from betguard.models.store.migrate import upgrade
 
     url = database_url or get_settings().database_url
     upgrade(url)

@@ -2,7 +2,7 @@
 
 A policy says how often a provider's unreturned bets are checked, when their
 deadline falls and what happens then (its ``Escalation``, a domain value of
-``betguard.models.policy``). A broken file fails at start-up with a message naming
+``betguard.models.domain.policy``). A broken file fails at start-up with a message naming
 the provider and the key.
 """
 
@@ -15,7 +15,7 @@ from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field, HttpUrl, ValidationError, model_validator
 
-from betguard.models.policy import Escalation
+from betguard.models.domain.policy import Escalation
 
 PositiveSeconds = Annotated[float, Field(gt=0)]
 
@@ -40,8 +40,8 @@ class PausePolicy(BaseModel):
 
 class ProviderPolicy(BaseModel):
     """How one provider's bets are checked and escalated. The domain reads it as an
-    ``EscalationPolicy`` (``betguard.models.policy``) and a ``BackoffPolicy``
-    (``betguard.models.schedule``), which name only the fields it decides on."""
+    ``EscalationPolicy`` (``betguard.models.domain.policy``) and a ``BackoffPolicy``
+    (``betguard.models.domain.schedule``), which name only the fields it decides on."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 

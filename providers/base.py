@@ -1,6 +1,6 @@
 """The one interface every provider adapter implements, and the wallet's.
 
-The answers they give are domain values (``betguard.models.answers``); they are named here
+The answers they give are domain values (``betguard.models.domain.answers``); they are named here
 too, so an adapter finds its whole contract in this module.
 """
 
@@ -10,7 +10,7 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Protocol
 
-from betguard.models.answers import (
+from betguard.models.domain.answers import (
     GENERIC_CAPABILITIES,
     BetStatus,
     CancelOutcome,

@@ -18,7 +18,7 @@ from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
-from betguard.models.times import to_millis
+from betguard.models.domain.times import to_millis
 from betguard.providers.base import (
     BetStatus,
     CancelOutcome,

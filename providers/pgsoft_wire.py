@@ -28,7 +28,7 @@ within the deadline and counted (``betguard.providers.problems``), never a refus
 Rows. One record (``betId``) is one *hand* of a round (``parentBetId``: a PG bet's
 ``bet_ref`` in betguard is its decimal string); a round with free spins has several.
 ``handsStatus`` says where it stands: 1 not the last hand, 2 the last hand, 3 adjusted.
-A hand becomes a row with its ``hand`` (``betguard.models.hands`` folds a round's hands
+A hand becomes a row with its ``hand`` (``betguard.models.domain.hands`` folds a round's hands
 into one bet: final at its last hand, stake and payout the sums). Ids are 64-bit, read
 as exact integers, amounts as :class:`~decimal.Decimal`. ``rowVersion`` (the record's
 update time, ms) orders the feed; the boundary record comes again.
@@ -50,8 +50,8 @@ from urllib.parse import urlencode, urlsplit
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-from betguard.models.answers import Hand
-from betguard.models.times import from_millis
+from betguard.models.domain.answers import Hand
+from betguard.models.domain.times import from_millis
 from betguard.providers.amounts import Currency, Money
 from betguard.providers.base import HistoryPage, HistoryRow, ProviderStatus
 from betguard.providers.errors import (
@@ -322,7 +322,7 @@ def _naming(record: Any) -> str:
 
 def to_history_row(row: Row, trace_id: str | None = None) -> HistoryRow:
     """One hand as betguard's row: its own win is known with it; the round's status and
-    sums come from folding its hands (``betguard.models.hands``)."""
+    sums come from folding its hands (``betguard.models.domain.hands``)."""
     hand = _HANDS[row.handsStatus]
     final = hand is not Hand.NOT_LAST
     return HistoryRow(

@@ -32,7 +32,7 @@ from typing import Literal
 
 from pydantic import ValidationError
 
-from betguard.models.times import to_millis
+from betguard.models.domain.times import to_millis
 from betguard.providers.base import BetStatus, CancelOutcome, HistoryRow, ProviderStatus
 from betguard.providers.errors import ProviderError
 from betguard.providers.form_http import describe, invalid_answer, read_json

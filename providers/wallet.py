@@ -20,7 +20,7 @@ from typing import Literal
 import requests
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from betguard.models.money import wire_amount
+from betguard.models.domain.money import wire_amount
 from betguard.providers.base import RefundReceipt
 from betguard.providers.errors import WalletRejected, WalletUnavailable
 from betguard.providers.http import WALLET_ERRORS, SignedJsonClient, SignedResponse

@@ -35,13 +35,13 @@ from contextlib import AbstractContextManager, nullcontext
 from datetime import timedelta
 from typing import TypeVar, cast
 
-from betguard.models import bulk, mirror
-from betguard.models.answers import BetStatus, Capability
-from betguard.models.escalation import Action
-from betguard.models.events import EventKind
-from betguard.models.rounds import answer_for_bet
-from betguard.models.snapshot import BetSnapshot
-from betguard.models.transitions import NewEvent
+from betguard.models.domain.answers import BetStatus, Capability
+from betguard.models.domain.escalation import Action
+from betguard.models.domain.events import EventKind
+from betguard.models.domain.rounds import answer_for_bet
+from betguard.models.domain.snapshot import BetSnapshot
+from betguard.models.domain.transitions import NewEvent
+from betguard.models.store import bulk, mirror
 from betguard.providers.base import Provider
 from betguard.providers.errors import ProviderError
 from betguard.services.checks import (

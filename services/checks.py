@@ -6,7 +6,7 @@ The steps after the answer (``decide``, ``conclude``) are shared with the batche
 check of ``betguard.services.batch_checks``, which asks about many bets in one call.
 
 A provider is asked only for what it can do (its ``capabilities``). For a provider
-with a history feed the mirror (``betguard.models.mirror``, a database read: no provider call,
+with a history feed the mirror (``betguard.models.store.mirror``, a database read: no provider call,
 no bulkhead slot) is read first: a final row there is the answer. Otherwise a
 provider with a status call is asked; one without (history only) has the mirror's
 answer: pending for a running row, unknown when the feed has not shown the bet.
@@ -24,10 +24,10 @@ from enum import StrEnum
 
 from sqlalchemy.orm import Session
 
-from betguard.models import bulk, freshness, mirror, repository, schedule
-from betguard.models.answers import BetStatus, CancelOutcome, Capability
-from betguard.models.decisions import change_for_decision
-from betguard.models.escalation import (
+from betguard.models.domain import freshness, schedule
+from betguard.models.domain.answers import BetStatus, CancelOutcome, Capability
+from betguard.models.domain.decisions import change_for_decision
+from betguard.models.domain.escalation import (
     Action,
     ConflictingAnswer,
     Decision,
@@ -35,10 +35,11 @@ from betguard.models.escalation import (
     decide_after_check,
     next_check_limit,
 )
-from betguard.models.events import EventKind
-from betguard.models.rounds import answer_for_bet
-from betguard.models.snapshot import BetSnapshot
-from betguard.models.transitions import Change, NewEvent
+from betguard.models.domain.events import EventKind
+from betguard.models.domain.rounds import answer_for_bet
+from betguard.models.domain.snapshot import BetSnapshot
+from betguard.models.domain.transitions import Change, NewEvent
+from betguard.models.store import bulk, mirror, repository
 from betguard.providers.base import Provider
 from betguard.providers.errors import ProviderError
 from betguard.services.context import Context
@@ -177,7 +178,7 @@ def decide(ctx: Context, provider: Provider, bet: BetSnapshot, answer: BetStatus
 def first_decision(ctx: Context, bet: BetSnapshot, answer: BetStatus | None) -> Decision:
     """The decision on the status answer alone (CANCEL: a cancel request decides). One
     that rests on the silence of the provider's history copy waits while that copy is
-    older than the moment the decision must cover (``betguard.models.freshness``)."""
+    older than the moment the decision must cover (``betguard.models.domain.freshness``)."""
     policy, capabilities = ctx.policy(bet.provider), ctx.providers[bet.provider].capabilities
     decision = decide_after_check(
         policy, stake=bet.stake, currency=bet.currency, answer=answer, now=ctx.clock(),

@@ -9,8 +9,8 @@ from datetime import UTC, datetime
 from typing import Protocol
 
 from betguard.config.policies import ProviderPolicy
-from betguard.models.db import Database
-from betguard.models.errors import UnknownProvider
+from betguard.models.domain.errors import UnknownProvider
+from betguard.models.store.db import Database
 from betguard.providers.base import Provider, Wallet
 
 

@@ -17,13 +17,13 @@ from enum import StrEnum
 
 from sqlalchemy.orm import Session
 
-from betguard.models import repository
-from betguard.models.decisions import change_for_decision
-from betguard.models.escalation import Action, Decision
-from betguard.models.events import EventKind, ReviewReason
-from betguard.models.snapshot import BetSnapshot
-from betguard.models.states import BetState
-from betguard.models.transitions import Change, NewEvent
+from betguard.models.domain.decisions import change_for_decision
+from betguard.models.domain.escalation import Action, Decision
+from betguard.models.domain.events import EventKind, ReviewReason
+from betguard.models.domain.snapshot import BetSnapshot
+from betguard.models.domain.states import BetState
+from betguard.models.domain.transitions import Change, NewEvent
+from betguard.models.store import repository
 from betguard.services.context import Context
 
 MAX_CRASHES = 3

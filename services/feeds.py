@@ -1,4 +1,4 @@
-"""Pulling providers' history feeds into the mirror (``betguard.models.mirror``).
+"""Pulling providers' history feeds into the mirror (``betguard.models.store.mirror``).
 
 Beat runs ``pull_due_feeds`` every sweep interval; each run calls only the feeds that
 are due. A feed is called at most once per ``feed_interval`` (its provider's rate
@@ -28,11 +28,11 @@ from datetime import datetime
 from sqlalchemy import func, select
 from sqlalchemy.engine import Connection
 
-from betguard.models import mirror
-from betguard.models.events import EventKind
-from betguard.models.mirror import FeedClaim
-from betguard.models.repository import BETS, EVENTS
-from betguard.models.states import BetState
+from betguard.models.domain.events import EventKind
+from betguard.models.domain.states import BetState
+from betguard.models.store import mirror
+from betguard.models.store.mirror import FeedClaim
+from betguard.models.store.repository import BETS, EVENTS
 from betguard.providers.base import Capability
 from betguard.providers.errors import ProviderError
 from betguard.providers.guard import call_lease

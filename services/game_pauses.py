@@ -30,10 +30,10 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from betguard.config.policies import PausePolicy, ProviderPolicy
-from betguard.models import repository
-from betguard.models.outbox import NotificationKind
-from betguard.models.states import FINAL_STATES, BetState
-from betguard.models.tables import Bet, GamePause
+from betguard.models.domain.outbox import NotificationKind
+from betguard.models.domain.states import FINAL_STATES, BetState
+from betguard.models.store import repository
+from betguard.models.store.tables import Bet, GamePause
 from betguard.services.context import Context
 
 WHOLE_PROVIDER = "*"  # the game_id of a pause of every game of a provider

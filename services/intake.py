@@ -25,20 +25,21 @@ from pydantic import (
 from pydantic.config import JsonDict
 from sqlalchemy import Connection, select, tuple_
 
-from betguard.models import bulk, refs, schedule, times, transitions
-from betguard.models.errors import BetguardError, ConflictingBet, InvalidBet
-from betguard.models.events import EventKind
-from betguard.models.money import is_plain_decimal
-from betguard.models.repository import BETS, SNAPSHOT_COLUMNS
-from betguard.models.snapshot import BetSnapshot
-from betguard.models.transitions import NewEvent
+from betguard.models.domain import refs, schedule, times, transitions
+from betguard.models.domain.errors import BetguardError, ConflictingBet, InvalidBet
+from betguard.models.domain.events import EventKind
+from betguard.models.domain.money import is_plain_decimal
+from betguard.models.domain.snapshot import BetSnapshot
+from betguard.models.domain.transitions import NewEvent
+from betguard.models.store import bulk
+from betguard.models.store.repository import BETS, SNAPSHOT_COLUMNS
 from betguard.providers.pragmatic_wire import RoundFieldError
 from betguard.providers.registry import round_of
 from betguard.services.context import Context
 from betguard.services.wakeups import DueCheck, wake_checks
 
 Identifier = Annotated[str, Field(min_length=1, max_length=128, pattern=r"^[A-Za-z0-9._:@/-]+$")]
-# The characters in pydantic's core, the rest of the rule after them (models/refs.py);
+# The characters in pydantic's core, the rest of the rule after them (models/domain/refs.py);
 # the document states the whole rule as one pattern.
 BetRef = Annotated[
     str,

@@ -9,11 +9,11 @@ from decimal import Decimal
 
 from sqlalchemy.orm import Session
 
-from betguard.models import repository
-from betguard.models.events import EventKind, ReviewReason
-from betguard.models.snapshot import BetSnapshot
-from betguard.models.states import BetState
-from betguard.models.transitions import NewEvent
+from betguard.models.domain.events import EventKind, ReviewReason
+from betguard.models.domain.snapshot import BetSnapshot
+from betguard.models.domain.states import BetState
+from betguard.models.domain.transitions import NewEvent
+from betguard.models.store import repository
 from betguard.providers.base import ProviderStatus
 
 

@@ -9,8 +9,8 @@ from enum import StrEnum
 
 from sqlalchemy import select, update
 
-from betguard.models.outbox import NotificationState, retry_wait
-from betguard.models.tables import Notification
+from betguard.models.domain.outbox import NotificationState, retry_wait
+from betguard.models.store.tables import Notification
 from betguard.providers.errors import NotificationFailed
 from betguard.services.context import Context
 

@@ -6,7 +6,7 @@ bad input (422, an ``error:`` line) instead of a database error (500).
 
 from __future__ import annotations
 
-from betguard.models.errors import InvalidCommand
+from betguard.models.domain.errors import InvalidCommand
 
 MAX_TEXT = 2000
 # The rule below as a JSON Schema pattern: no NUL, and one character that is neither a

@@ -13,11 +13,11 @@ from datetime import datetime
 
 from sqlalchemy.orm import Session
 
-from betguard.models import repository
-from betguard.models.events import EventKind
-from betguard.models.snapshot import BetSnapshot
-from betguard.models.states import BetState
-from betguard.models.transitions import NewEvent
+from betguard.models.domain.events import EventKind
+from betguard.models.domain.snapshot import BetSnapshot
+from betguard.models.domain.states import BetState
+from betguard.models.domain.transitions import NewEvent
+from betguard.models.store import repository
 from betguard.services.context import Context
 from betguard.services.late_facts import Fact, note_late_fact
 from betguard.services.refund_wakeups import wake_refund

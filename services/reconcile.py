@@ -23,10 +23,10 @@ from typing import Any, Literal
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from betguard.models import mirror
-from betguard.models.errors import InvalidCommand
-from betguard.models.tables import FeedCursor, ReconciliationRun
-from betguard.models.times import from_millis
+from betguard.models.domain.errors import InvalidCommand
+from betguard.models.domain.times import from_millis
+from betguard.models.store import mirror
+from betguard.models.store.tables import FeedCursor, ReconciliationRun
 from betguard.providers.base import Capability, Provider
 from betguard.providers.errors import ProviderError
 from betguard.services.context import Context

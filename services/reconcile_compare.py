@@ -35,8 +35,8 @@ from decimal import Decimal
 from enum import StrEnum
 from typing import Any
 
-from betguard.models.money import wire_amount
-from betguard.models.states import BetState
+from betguard.models.domain.money import wire_amount
+from betguard.models.domain.states import BetState
 
 
 class Kind(StrEnum):
@@ -124,7 +124,7 @@ def fold_round(bets: Sequence[HereBet]) -> HereBet:
 class ThereRow:
     """One row of the provider's history, as the mirror holds it (its newest version);
     the hands of a round are given folded into the round's row (``hands``: how many
-    records it stands for; ``betguard.models.hands``)."""
+    records it stands for; ``betguard.models.domain.hands``)."""
 
     row_id: str
     bet_ref: str

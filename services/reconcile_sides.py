@@ -1,7 +1,7 @@
 """Loading both sides of a reconciliation: the bets and the provider's rows placed in a
 window, each with its counterpart wherever that was placed, a round's bets as one
 (``betguard.services.reconcile_compare.fold_round``) and a round's hands as one
-(``betguard.models.hands``)."""
+(``betguard.models.domain.hands``)."""
 
 from __future__ import annotations
 
@@ -12,9 +12,9 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from betguard.models.hands import fold_all
-from betguard.models.states import BetState
-from betguard.models.tables import Bet, ProviderRow
+from betguard.models.domain.hands import fold_all
+from betguard.models.domain.states import BetState
+from betguard.models.store.tables import Bet, ProviderRow
 from betguard.services.reconcile_compare import (
     HereBet,
     ThereRow,

@@ -26,12 +26,18 @@ from typing import Any
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
-from betguard.models import repository, transitions
-from betguard.models.errors import BetguardError, IllegalTransition
-from betguard.models.events import EventKind, ReviewReason
-from betguard.models.states import BetState
-from betguard.models.tables import FeedCursor, ReconciliationDifference, ReconciliationRun, Review
-from betguard.models.transitions import NewEvent
+from betguard.models.domain import transitions
+from betguard.models.domain.errors import BetguardError, IllegalTransition
+from betguard.models.domain.events import EventKind, ReviewReason
+from betguard.models.domain.states import BetState
+from betguard.models.domain.transitions import NewEvent
+from betguard.models.store import repository
+from betguard.models.store.tables import (
+    FeedCursor,
+    ReconciliationDifference,
+    ReconciliationRun,
+    Review,
+)
 from betguard.providers.base import ProviderStatus
 from betguard.services.context import Context
 from betguard.services.late_facts import Fact

@@ -11,8 +11,8 @@ from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
-from betguard.models.money import wire_amount
-from betguard.models.states import BetState
+from betguard.models.domain.money import wire_amount
+from betguard.models.domain.states import BetState
 from betguard.services.reconcile_compare import (
     CANCELLED,
     PENDING,

@@ -12,10 +12,10 @@ from datetime import datetime
 
 from sqlalchemy.orm import Session
 
-from betguard.models import repository
-from betguard.models.events import EventKind
-from betguard.models.snapshot import BetSnapshot
-from betguard.models.states import BetState
+from betguard.models.domain.events import EventKind
+from betguard.models.domain.snapshot import BetSnapshot
+from betguard.models.domain.states import BetState
+from betguard.models.store import repository
 from betguard.services.context import Context
 
 # What the wallet or an operator did about a refund, newest first in a bet's history.

@@ -21,10 +21,11 @@ from enum import StrEnum
 
 from sqlalchemy.orm import Session
 
-from betguard.models import repository, transitions
-from betguard.models.events import EventKind, ReviewReason
-from betguard.models.snapshot import BetSnapshot
-from betguard.models.transitions import NewEvent
+from betguard.models.domain import transitions
+from betguard.models.domain.events import EventKind, ReviewReason
+from betguard.models.domain.snapshot import BetSnapshot
+from betguard.models.domain.transitions import NewEvent
+from betguard.models.store import repository
 from betguard.providers.errors import WalletRejected, WalletUnavailable
 from betguard.providers.wallet import refund_idempotency_key
 from betguard.services.context import Context

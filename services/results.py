@@ -6,12 +6,13 @@ import re
 from decimal import Decimal, InvalidOperation
 from enum import StrEnum
 
-from betguard.models import repository, transitions
-from betguard.models.errors import ContradictingCommand, IllegalTransition, InvalidCommand
-from betguard.models.events import EventKind
-from betguard.models.money import is_plain_decimal
-from betguard.models.states import BetState
-from betguard.models.transitions import NewEvent
+from betguard.models.domain import transitions
+from betguard.models.domain.errors import ContradictingCommand, IllegalTransition, InvalidCommand
+from betguard.models.domain.events import EventKind
+from betguard.models.domain.money import is_plain_decimal
+from betguard.models.domain.states import BetState
+from betguard.models.domain.transitions import NewEvent
+from betguard.models.store import repository
 from betguard.providers.base import ProviderStatus
 from betguard.services.context import Context
 from betguard.services.late_facts import Fact, note_late_fact

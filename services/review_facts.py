@@ -25,13 +25,14 @@ from enum import StrEnum
 
 from sqlalchemy.orm import Session
 
-from betguard.models import mirror, repository, transitions
-from betguard.models.answers import BetStatus
-from betguard.models.events import EventKind, Resolution, ReviewReason
-from betguard.models.snapshot import BetSnapshot
-from betguard.models.states import BetState
-from betguard.models.tables import Review
-from betguard.models.transitions import Change, NewEvent
+from betguard.models.domain import transitions
+from betguard.models.domain.answers import BetStatus
+from betguard.models.domain.events import EventKind, Resolution, ReviewReason
+from betguard.models.domain.snapshot import BetSnapshot
+from betguard.models.domain.states import BetState
+from betguard.models.domain.transitions import Change, NewEvent
+from betguard.models.store import mirror, repository
+from betguard.models.store.tables import Review
 from betguard.providers.base import ProviderStatus
 from betguard.services.late_facts import Fact
 

@@ -15,14 +15,15 @@ from decimal import Decimal
 
 from sqlalchemy.orm import Session
 
-from betguard.models import repository, transitions
-from betguard.models.decisions import RefundFacts, change_for_resolution
-from betguard.models.errors import IllegalTransition
-from betguard.models.events import EventKind, Resolution
-from betguard.models.snapshot import BetSnapshot
-from betguard.models.states import BetState
-from betguard.models.tables import Review
-from betguard.models.transitions import Change, NewEvent
+from betguard.models.domain import transitions
+from betguard.models.domain.decisions import RefundFacts, change_for_resolution
+from betguard.models.domain.errors import IllegalTransition
+from betguard.models.domain.events import EventKind, Resolution
+from betguard.models.domain.snapshot import BetSnapshot
+from betguard.models.domain.states import BetState
+from betguard.models.domain.transitions import Change, NewEvent
+from betguard.models.store import repository
+from betguard.models.store.tables import Review
 from betguard.providers.wallet import refund_idempotency_key
 from betguard.services.context import Context
 from betguard.services.operator_text import require_text
@@ -133,7 +134,7 @@ def _check_in_flight(session: Session, bet: BetSnapshot, now: datetime) -> bool:
 
 def _change_for(ctx: Context, session: Session, bet: BetSnapshot, command: Resolve,
                 now: datetime) -> Change | None:
-    """The resolution's change (``betguard.models.decisions``), from what it rests on:
+    """The resolution's change (``betguard.models.domain.decisions``), from what it rests on:
     the payout, the re-check's deadline, and a rejected refund's facts."""
     resolution = command.resolution
     payout = (parse_payout(command.payout)

@@ -22,10 +22,11 @@ from sqlalchemy import select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
-from betguard.models import bulk, transitions
-from betguard.models.outbox import NotificationState
-from betguard.models.states import BetState
-from betguard.models.tables import Notification, SweepStat
+from betguard.models.domain import transitions
+from betguard.models.domain.outbox import NotificationState
+from betguard.models.domain.states import BetState
+from betguard.models.store import bulk
+from betguard.models.store.tables import Notification, SweepStat
 from betguard.services.context import Context
 from betguard.services.wakeups import DueCheck, wake_checks
 

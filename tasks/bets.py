@@ -29,7 +29,7 @@ from betguard.metrics.worker import (
     REFUND_ATTEMPTS,
     counted,
 )
-from betguard.models.errors import BetguardError, ConflictingBet, InvalidBet, UnknownProvider
+from betguard.models.domain.errors import BetguardError, ConflictingBet, InvalidBet, UnknownProvider
 from betguard.services.batch_checks import run_batch_check
 from betguard.services.checks import run_check
 from betguard.services.crashes import record_batch_crash, record_check_crash

@@ -21,7 +21,7 @@ def stack() -> Iterator[Stack]:
     # Imported here, not at the top: a run of the unit tests loads no harness, no
     # PostgreSQL or Redis server code and no simulator (pytest tests/unit needs none).
     from betguard.config.settings import get_settings, reset_settings
-    from betguard.models.migrate import upgrade
+    from betguard.models.store.migrate import upgrade
     from betguard_devkit.local_services import PostgresServer, RedisServer
     from tests.integration.harness import (
         PGSOFT_SALT_ENV,

@@ -15,7 +15,7 @@ from sqlalchemy.exc import OperationalError
 from bench import measure
 from bench.sizes import Sizes
 from bench.stack import BenchStack
-from betguard.models.tables import Bet
+from betguard.models.store.tables import Bet
 from betguard.services.intake import place_bets
 from betguard_devkit.runrefs import round_fields
 

@@ -17,7 +17,7 @@ from bench.scenarios.checks import bet
 from bench.sizes import Sizes
 from bench.stack import BenchStack
 from betguard.config.celery import CHECK_TASK
-from betguard.models.tables import Bet
+from betguard.models.store.tables import Bet
 from betguard.services.intake import place_bets
 from betguard.services.results import report_result
 

@@ -24,7 +24,7 @@ from bench import measure
 from bench.scenarios.checks import CHUNK, bet, retire
 from bench.sizes import Sizes
 from bench.stack import HANG_SECONDS, BenchStack
-from betguard.models.tables import AuditEvent, Bet
+from betguard.models.store.tables import AuditEvent, Bet
 from betguard.providers.guard import call_lease
 from betguard.services.intake import place_bets
 from betguard_devkit.neighbours import most_within

@@ -18,8 +18,8 @@ from bench.stack import BenchStack
 from betguard.config.celery import celery_config
 from betguard.config.settings import get_settings
 from betguard.messaging.scheduler import CeleryScheduler
-from betguard.models.db import Database
-from betguard.models.migrate import upgrade
+from betguard.models.store.db import Database
+from betguard.models.store.migrate import upgrade
 from betguard.services.sweeps import sweep_due_checks
 
 DATABASE = "bench_sweeps"

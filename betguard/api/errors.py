@@ -1,6 +1,6 @@
 """The one place where refusals become HTTP answers.
 
-Every category of ``betguard.models.errors`` has its status here, and the same bodies are
+Every category of ``betguard.models.domain.errors`` has its status here, and the same bodies are
 used by the exception handlers and by the batch intake, so a bet refused alone and
 a bet refused inside a batch read the same. Bad input is never a 500; an
 unexpected error is a 500 with a generic body, logged with its traceback.
@@ -19,7 +19,7 @@ from sqlalchemy.exc import OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 from starlette.exceptions import HTTPException
 
-from betguard.models.errors import (
+from betguard.models.domain.errors import (
     BetguardError,
     BetNotFound,
     ConflictingBet,

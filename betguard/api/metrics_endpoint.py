@@ -18,7 +18,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from prometheus_client.registry import CollectorRegistry
 
 from betguard.metrics.database import database_registry
-from betguard.models.db import Database
+from betguard.models.store.db import Database
 
 log = logging.getLogger(__name__)
 

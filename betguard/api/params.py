@@ -17,7 +17,7 @@ from pydantic import AfterValidator
 from starlette.convertors import Convertor, register_url_convertor
 
 from betguard.api.schemas import ErrorOut
-from betguard.models import refs
+from betguard.models.domain import refs
 from betguard.services.context import Context
 
 PROVIDER_PATTERN = r"^[^\x00-\x1f\x7f/]+$"

@@ -6,10 +6,10 @@ from __future__ import annotations
 from sqlalchemy import select
 
 from betguard.api.schemas import BetOut, BetStory, EventOut, QueuedReview, ReviewOut
-from betguard.models import repository
-from betguard.models.events import ReviewReason
-from betguard.models.snapshot import BetSnapshot
-from betguard.models.tables import Bet, Review
+from betguard.models.domain.events import ReviewReason
+from betguard.models.domain.snapshot import BetSnapshot
+from betguard.models.store import repository
+from betguard.models.store.tables import Bet, Review
 from betguard.services.context import Context
 
 

@@ -31,7 +31,7 @@ from betguard.api.schemas import (
     ResultOut,
     intake_body_schema,
 )
-from betguard.models.errors import BetguardError
+from betguard.models.domain.errors import BetguardError
 from betguard.services.cancels import report_cancel
 from betguard.services.context import Context
 from betguard.services.intake import ItemResult, PlaceBet, parse_bet, place_bet, place_bets

@@ -18,7 +18,7 @@ from betguard.api.schemas import (
     ResolveIn,
     ReviewQueue,
 )
-from betguard.models.events import ReviewReason
+from betguard.models.domain.events import ReviewReason
 from betguard.services.reviews import Resolve, describe_recheck, order_recheck, resolve_review
 
 NOT_NOW: dict[int | str, dict[str, object]] = {

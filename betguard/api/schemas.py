@@ -9,12 +9,12 @@ from typing import Annotated, Any, Literal
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 from pydantic.config import JsonDict
 
-from betguard.models.errors import InvalidCommand
-from betguard.models.events import Resolution, ReviewReason
-from betguard.models.money import PAYOUT_PATTERN, STAKE_PATTERN, wire_amount
-from betguard.models.snapshot import BetSnapshot
-from betguard.models.states import BetState
-from betguard.models.tables import AuditEvent, Review
+from betguard.models.domain.errors import InvalidCommand
+from betguard.models.domain.events import Resolution, ReviewReason
+from betguard.models.domain.money import PAYOUT_PATTERN, STAKE_PATTERN, wire_amount
+from betguard.models.domain.snapshot import BetSnapshot
+from betguard.models.domain.states import BetState
+from betguard.models.store.tables import AuditEvent, Review
 from betguard.services.cancels import CancelOutcome
 from betguard.services.intake import ClientTime, PlaceBet
 from betguard.services.operator_text import MAX_TEXT, TEXT_PATTERN

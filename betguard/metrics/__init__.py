@@ -18,7 +18,7 @@ from typing import Any
 from prometheus_client import make_asgi_app
 
 from betguard.metrics.database import database_registry
-from betguard.models.db import Database
+from betguard.models.store.db import Database
 
 
 def make_metrics_app(db: Database) -> Any:

@@ -21,11 +21,11 @@ from sqlalchemy import Select, func, select
 from sqlalchemy.orm import Session
 
 from betguard.metrics import specs
-from betguard.models.db import Database
-from betguard.models.events import ReviewReason
-from betguard.models.outbox import NotificationState
-from betguard.models.states import BetState
-from betguard.models.tables import (
+from betguard.models.domain.events import ReviewReason
+from betguard.models.domain.outbox import NotificationState
+from betguard.models.domain.states import BetState
+from betguard.models.store.db import Database
+from betguard.models.store.tables import (
     Bet,
     FeedCursor,
     GamePause,

@@ -6,7 +6,7 @@ from datetime import datetime
 
 import click
 
-from betguard.models.states import BetState
+from betguard.models.domain.states import BetState
 from betguard.ops import output, queries
 from betguard.ops.parsing import parse_amount, parse_duration, parse_ref
 from betguard.ops.queries import BetFilter, BetStoryView

@@ -5,9 +5,9 @@ from __future__ import annotations
 import click
 from sqlalchemy import select
 
-from betguard.models.errors import InvalidCommand
-from betguard.models.outbox import NotificationState
-from betguard.models.tables import Bet, Notification
+from betguard.models.domain.errors import InvalidCommand
+from betguard.models.domain.outbox import NotificationState
+from betguard.models.store.tables import Bet, Notification
 from betguard.ops import output
 from betguard.ops.runtime import OpsCommand, json_option, open_ops
 from betguard.ops.views import short_time

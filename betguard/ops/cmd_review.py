@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import click
 
-from betguard.models.events import Resolution, ReviewReason
+from betguard.models.domain.events import Resolution, ReviewReason
 from betguard.ops import output, queries
 from betguard.ops.parsing import BetSelector, parse_deadline, parse_ref
 from betguard.ops.runtime import Ops, OpsCommand, json_option, open_ops

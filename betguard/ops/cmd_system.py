@@ -6,7 +6,7 @@ import dataclasses
 
 import click
 
-from betguard.models.states import BetState
+from betguard.models.domain.states import BetState
 from betguard.ops import output
 from betguard.ops.runtime import OpsCommand, json_option, open_ops
 from betguard.ops.stats import Stats, collect_stats, print_feeds_and_reconciliation

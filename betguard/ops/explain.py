@@ -12,7 +12,7 @@ from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 from typing import Any
 
-from betguard.models.events import EventKind, ReviewReason
+from betguard.models.domain.events import EventKind, ReviewReason
 
 Detail = Mapping[str, Any]
 MAX_LINE = 200

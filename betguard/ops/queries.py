@@ -1,7 +1,7 @@
 """Read-only queries behind the ops commands. They write nothing and return views,
 so callers can close the unit of work before printing.
 
-They live here rather than in ``betguard.models.repository`` because only ops need them;
+They live here rather than in ``betguard.models.store.repository`` because only ops need them;
 the repository keeps the queries the pipeline itself depends on.
 """
 
@@ -15,10 +15,10 @@ from decimal import Decimal
 from sqlalchemy import ColumnElement, func, select
 from sqlalchemy.orm import Session
 
-from betguard.models import repository
-from betguard.models.errors import BetNotFound
-from betguard.models.events import EventKind
-from betguard.models.tables import AuditEvent, Bet, Review
+from betguard.models.domain.errors import BetNotFound
+from betguard.models.domain.events import EventKind
+from betguard.models.store import repository
+from betguard.models.store.tables import AuditEvent, Bet, Review
 from betguard.ops.explain import explain, review_why
 from betguard.ops.parsing import BetSelector
 from betguard.ops.views import BetView, EventView, ReviewView

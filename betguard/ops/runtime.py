@@ -21,7 +21,7 @@ from betguard.bootstrap import build_context
 from betguard.config.settings import SettingsError, get_settings
 from betguard.messaging.app import app
 from betguard.messaging.scheduler import CeleryScheduler
-from betguard.models.errors import BetguardError
+from betguard.models.domain.errors import BetguardError
 from betguard.services.context import Context, Scheduler
 
 F = TypeVar("F", bound=Callable[..., Any])

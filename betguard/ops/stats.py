@@ -17,10 +17,10 @@ from typing import Any
 from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
 
-from betguard.models.events import EventKind
-from betguard.models.outbox import NotificationState
-from betguard.models.states import BetState
-from betguard.models.tables import (
+from betguard.models.domain.events import EventKind
+from betguard.models.domain.outbox import NotificationState
+from betguard.models.domain.states import BetState
+from betguard.models.store.tables import (
     AuditEvent,
     Bet,
     FeedCursor,

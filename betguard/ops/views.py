@@ -14,8 +14,8 @@ from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
-from betguard.models.money import wire_amount
-from betguard.models.tables import AuditEvent, Bet, Review
+from betguard.models.domain.money import wire_amount
+from betguard.models.store.tables import AuditEvent, Bet, Review
 
 
 def money(amount: Decimal | None) -> str | None:

@@ -19,8 +19,8 @@ from sqlalchemy import select
 from sqlalchemy.exc import OperationalError
 
 from betguard.config.settings import SettingsError
-from betguard.models.errors import BetguardError
-from betguard.models.tables import ReconciliationDifference
+from betguard.models.domain.errors import BetguardError
+from betguard.models.store.tables import ReconciliationDifference
 from betguard.ops import output
 from betguard.ops.runtime import OpsCommand, describe, json_option, open_ops
 from betguard.ops.views import short_time

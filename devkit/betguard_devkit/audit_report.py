@@ -10,7 +10,7 @@ import click
 import requests
 
 from betguard.config.settings import get_settings
-from betguard.models.db import Database
+from betguard.models.store.db import Database
 from betguard_devkit.audit import AuditReport, audit, merge_truths
 
 

@@ -13,8 +13,8 @@ from collections.abc import Collection, Iterable, Mapping
 from decimal import Decimal
 from typing import Any
 
-from betguard.models.events import EventKind
-from betguard.models.states import BetState
+from betguard.models.domain.events import EventKind
+from betguard.models.domain.states import BetState
 
 # The events that decide a bet for good: a bet has at most one of them.
 FINAL_KINDS = (EventKind.BET_SETTLED.value, EventKind.BET_REFUNDED.value)

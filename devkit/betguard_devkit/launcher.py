@@ -17,7 +17,7 @@ from importlib import import_module
 from pathlib import Path
 
 from betguard.config.settings import get_settings, reset_settings
-from betguard.models.migrate import upgrade
+from betguard.models.store.migrate import upgrade
 from betguard.services.context import Context
 from betguard_devkit import processes
 from betguard_devkit.local_services import PostgresServer, RedisServer, free_port

@@ -12,8 +12,8 @@ from decimal import Decimal
 import pytest
 
 from betguard.config.policies import ProviderPolicy
-from betguard.models.escalation import Action, decide_after_check
-from betguard.models.events import ReviewReason
+from betguard.models.domain.escalation import Action, decide_after_check
+from betguard.models.domain.events import ReviewReason
 from betguard.providers.base import BetStatus, ProviderStatus
 from betguard.providers.client_settings import ProviderClientSettings
 from betguard.providers.errors import (

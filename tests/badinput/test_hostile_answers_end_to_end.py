@@ -15,10 +15,10 @@ from decimal import Decimal
 
 import pytest
 
-from betguard.models.events import ReviewReason
-from betguard.models.snapshot import BetSnapshot
-from betguard.models.states import BetState
-from betguard.models.tables import AuditEvent
+from betguard.models.domain.events import ReviewReason
+from betguard.models.domain.snapshot import BetSnapshot
+from betguard.models.domain.states import BetState
+from betguard.models.store.tables import AuditEvent
 from betguard.services.intake import place_bet
 from tests.badinput.response_cases import (
     HOSTILE_PAYOUTS,

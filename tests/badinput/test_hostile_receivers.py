@@ -17,8 +17,8 @@ from dataclasses import dataclass
 import pytest
 from sqlalchemy import select
 
-from betguard.models.snapshot import BetSnapshot
-from betguard.models.tables import Notification
+from betguard.models.domain.snapshot import BetSnapshot
+from betguard.models.store.tables import Notification
 from betguard.services.intake import place_bet
 from betguard.services.results import report_result
 from tests.badinput.receiver_cases import (

@@ -11,9 +11,9 @@ from collections.abc import Iterator
 import pytest
 from sqlalchemy import select
 
-from betguard.models.errors import InvalidBet, UnknownProvider
-from betguard.models.states import BetState
-from betguard.models.tables import Bet
+from betguard.models.domain.errors import InvalidBet, UnknownProvider
+from betguard.models.domain.states import BetState
+from betguard.models.store.tables import Bet
 from betguard.services.intake import place_bet
 from betguard.services.results import report_result
 from betguard.tasks import bets as bet_tasks  # the module: collection must not touch the task

@@ -8,8 +8,8 @@ import time
 import pytest
 
 from betguard.config.celery import CHECK_TASK
-from betguard.models.snapshot import BetSnapshot
-from betguard.models.states import BetState
+from betguard.models.domain.snapshot import BetSnapshot
+from betguard.models.domain.states import BetState
 from betguard.services.results import report_result
 from betguard.tasks.app import app
 from tests.integration.harness import Stack, wait_until

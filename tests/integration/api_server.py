@@ -18,7 +18,7 @@ from typing import Any
 import requests
 from sqlalchemy import select
 
-from betguard.models.tables import Bet
+from betguard.models.store.tables import Bet
 from betguard_devkit import processes
 from tests.integration.harness import Stack, bet_payload, wait_until
 

@@ -22,12 +22,12 @@ from sqlalchemy import select
 from betguard.bootstrap import build_context
 from betguard.config.settings import Settings
 from betguard.messaging.scheduler import CeleryScheduler
-from betguard.models import repository
-from betguard.models.db import Database
-from betguard.models.migrate import upgrade
-from betguard.models.snapshot import BetSnapshot
-from betguard.models.states import BetState
-from betguard.models.tables import AuditEvent, Bet, Review
+from betguard.models.domain.snapshot import BetSnapshot
+from betguard.models.domain.states import BetState
+from betguard.models.store import repository
+from betguard.models.store.db import Database
+from betguard.models.store.migrate import upgrade
+from betguard.models.store.tables import AuditEvent, Bet, Review
 from betguard.services.context import Context
 from betguard_devkit import processes
 from betguard_devkit.local_services import PostgresServer, RedisServer, free_port

@@ -11,9 +11,9 @@ from decimal import Decimal
 
 import pytest
 
-from betguard.models.db import Database
-from betguard.models.states import BetState
-from betguard.models.tables import Bet, Review
+from betguard.models.domain.states import BetState
+from betguard.models.store.db import Database
+from betguard.models.store.tables import Bet, Review
 from betguard.providers.wallet import refund_idempotency_key
 from betguard_devkit.audit import AuditReport, Check, audit
 from tests.integration.harness import Stack, database_of_its_own

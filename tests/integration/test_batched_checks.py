@@ -11,8 +11,8 @@ from typing import Any
 
 import pytest
 
-from betguard.models.snapshot import BetSnapshot
-from betguard.models.states import BetState
+from betguard.models.domain.snapshot import BetSnapshot
+from betguard.models.domain.states import BetState
 from betguard.providers.base import BetStatus, CancelOutcome, Provider
 from betguard.services.batch_checks import run_batch_check
 from betguard.services.context import Context

@@ -8,8 +8,8 @@ from typing import Any
 
 import pytest
 
-from betguard.models.bulk import STAGED_FROM
-from betguard.models.states import BetState
+from betguard.models.domain.states import BetState
+from betguard.models.store.bulk import STAGED_FROM
 from betguard.services.intake import place_bet, place_bets
 from tests.integration.harness import Stack, bet_payload
 

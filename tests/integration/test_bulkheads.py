@@ -18,8 +18,8 @@ from typing import Any
 import pytest
 import requests
 
-from betguard.models.events import EventKind
-from betguard.models.states import BetState
+from betguard.models.domain.events import EventKind
+from betguard.models.domain.states import BetState
 from betguard.services.intake import place_bets
 from betguard_devkit.neighbours import most_within
 from tests.integration.harness import Stack, bet_payload, wait_until

@@ -11,8 +11,8 @@ import secrets
 import pytest
 from sqlalchemy import select
 
-from betguard.models.states import BetState
-from betguard.models.tables import SweepStat
+from betguard.models.domain.states import BetState
+from betguard.models.store.tables import SweepStat
 from betguard.services.crashes import MAX_CRASHES
 from betguard.services.intake import place_bet
 from tests.integration.harness import Stack, bet_payload

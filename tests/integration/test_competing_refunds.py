@@ -16,8 +16,8 @@ from typing import Any
 import pytest
 import requests
 
-from betguard.models.states import BetState
-from betguard.models.tables import AuditEvent
+from betguard.models.domain.states import BetState
+from betguard.models.store.tables import AuditEvent
 from betguard.providers.errors import WalletRejected
 from betguard.providers.wallet import refund_idempotency_key
 from tests.integration.harness import Stack

@@ -7,8 +7,8 @@ from decimal import Decimal
 
 import pytest
 
-from betguard.models.events import Resolution
-from betguard.models.states import BetState
+from betguard.models.domain.events import Resolution
+from betguard.models.domain.states import BetState
 from betguard.providers.wallet import refund_idempotency_key
 from betguard.services.results import ResultOutcome, report_result
 from betguard.services.reviews import Resolve, resolve_review

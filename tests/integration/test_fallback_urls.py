@@ -15,7 +15,7 @@ import pytest
 import requests
 from prometheus_client.parser import text_string_to_metric_families
 
-from betguard.models.states import BetState
+from betguard.models.domain.states import BetState
 from betguard.providers.base import ProviderStatus
 from betguard.providers.client_settings import ProviderClientSettings
 from betguard.providers.errors import ProviderInvalidResponse, ProviderRejected, ProviderUnavailable

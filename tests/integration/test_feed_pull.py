@@ -18,8 +18,8 @@ from typing import Any
 import requests
 
 from betguard.config.settings import get_settings
-from betguard.models import mirror
-from betguard.models.tables import ProviderRow
+from betguard.models.store import mirror
+from betguard.models.store.tables import ProviderRow
 from betguard.providers.base import HistoryRow, ProviderStatus
 from betguard.services.context import Context
 from betguard.services.feeds import PullReport, pull_due_feeds, pull_feed

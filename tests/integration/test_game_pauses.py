@@ -15,7 +15,7 @@ import pytest
 import requests
 from sqlalchemy import select
 
-from betguard.models.tables import Bet, GamePause, Notification
+from betguard.models.store.tables import Bet, GamePause, Notification
 from betguard.services.game_pauses import WHOLE_PROVIDER, watch_provider
 from betguard.services.intake import place_bet
 from betguard.services.results import report_result

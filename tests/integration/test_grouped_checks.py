@@ -10,7 +10,7 @@ import time
 
 import pytest
 
-from betguard.models.states import BetState
+from betguard.models.domain.states import BetState
 from betguard.services.batch_checks import GROUP_CALLS_AT_ONCE, run_batch_check
 from tests.integration.harness import Stack, wait_until
 from tests.integration.test_batched_checks import asked, place, recorded

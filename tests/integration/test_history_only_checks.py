@@ -20,9 +20,9 @@ from typing import Any
 import pytest
 import requests
 
-from betguard.models.escalation import WAITING_FOR_PROVIDER
-from betguard.models.events import EventKind, ReviewReason
-from betguard.models.states import BetState
+from betguard.models.domain.escalation import WAITING_FOR_PROVIDER
+from betguard.models.domain.events import EventKind, ReviewReason
+from betguard.models.domain.states import BetState
 from betguard.services.intake import place_bet
 from tests.integration.harness import Stack, bet_payload, pg_round_id
 

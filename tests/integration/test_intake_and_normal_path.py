@@ -6,9 +6,9 @@ import time
 
 import pytest
 
-from betguard.models import repository
-from betguard.models.errors import BetNotFound, ConflictingBet, InvalidBet
-from betguard.models.states import BetState
+from betguard.models.domain.errors import BetNotFound, ConflictingBet, InvalidBet
+from betguard.models.domain.states import BetState
+from betguard.models.store import repository
 from betguard.services.intake import place_bet
 from betguard.services.results import ResultOutcome, report_result
 from tests.integration.harness import Stack, bet_payload, wait_until

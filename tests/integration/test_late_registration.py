@@ -17,10 +17,10 @@ from typing import Any
 
 import pytest
 
-from betguard.models.events import ReviewReason
-from betguard.models.snapshot import BetSnapshot
-from betguard.models.states import BetState
-from betguard.models.tables import AuditEvent
+from betguard.models.domain.events import ReviewReason
+from betguard.models.domain.snapshot import BetSnapshot
+from betguard.models.domain.states import BetState
+from betguard.models.store.tables import AuditEvent
 from betguard.services.intake import place_bet, place_bets
 from betguard_devkit.audit import audit
 from tests.integration.harness import Stack, bet_payload, wait_until

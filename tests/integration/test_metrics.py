@@ -24,9 +24,9 @@ from sqlalchemy import func, select
 
 from betguard.logs import bet_context, configure_handlers
 from betguard.metrics import make_metrics_app, specs
-from betguard.models.snapshot import BetSnapshot
-from betguard.models.states import BetState
-from betguard.models.tables import (
+from betguard.models.domain.snapshot import BetSnapshot
+from betguard.models.domain.states import BetState
+from betguard.models.store.tables import (
     AuditEvent,
     Bet,
     FeedCursor,

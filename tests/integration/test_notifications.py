@@ -13,9 +13,9 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 
-from betguard.models.money import wire_amount
-from betguard.models.states import BetState
-from betguard.models.tables import Notification
+from betguard.models.domain.money import wire_amount
+from betguard.models.domain.states import BetState
+from betguard.models.store.tables import Notification
 from betguard.services.results import report_result
 from tests.integration.harness import Stack, wait_until
 

@@ -11,9 +11,10 @@ from collections.abc import Iterator
 import pytest
 
 from betguard.messaging.scheduler import CeleryScheduler
-from betguard.models import repository, transitions
-from betguard.models.snapshot import BetSnapshot
-from betguard.models.states import BetState
+from betguard.models.domain import transitions
+from betguard.models.domain.snapshot import BetSnapshot
+from betguard.models.domain.states import BetState
+from betguard.models.store import repository
 from betguard.providers.wallet import refund_idempotency_key
 from betguard.services.context import utcnow
 from betguard.services.intake import place_bet

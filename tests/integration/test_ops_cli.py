@@ -16,9 +16,9 @@ from typing import Any
 import pytest
 from sqlalchemy import func, select, update
 
-from betguard.models.snapshot import BetSnapshot
-from betguard.models.states import BetState
-from betguard.models.tables import Bet, Review
+from betguard.models.domain.snapshot import BetSnapshot
+from betguard.models.domain.states import BetState
+from betguard.models.store.tables import Bet, Review
 from betguard.services.intake import place_bet
 from betguard.services.results import report_result
 from tests.integration.harness import BETGUARD, Run, Stack, bet_payload, run_betguard, wait_until

@@ -25,11 +25,11 @@ from typing import Any
 import pytest
 from sqlalchemy import delete, event, update
 
-from betguard.models.errors import IllegalTransition
-from betguard.models.events import EventKind, Resolution, ReviewReason
-from betguard.models.snapshot import BetSnapshot
-from betguard.models.states import BetState
-from betguard.models.tables import FeedCursor, ProviderRow
+from betguard.models.domain.errors import IllegalTransition
+from betguard.models.domain.events import EventKind, Resolution, ReviewReason
+from betguard.models.domain.snapshot import BetSnapshot
+from betguard.models.domain.states import BetState
+from betguard.models.store.tables import FeedCursor, ProviderRow
 from betguard.services.cancels import CancelOutcome, report_cancel
 from betguard.services.checks import CheckOutcome, run_check
 from betguard.services.feeds import pull_feed

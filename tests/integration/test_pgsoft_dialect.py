@@ -26,8 +26,8 @@ from typing import Any
 import pytest
 import requests
 
-from betguard.models.answers import Hand
-from betguard.models.hands import fold
+from betguard.models.domain.answers import Hand
+from betguard.models.domain.hands import fold
 from betguard.providers.base import HistoryPage, HistoryRow, ProviderStatus
 from betguard.providers.client_settings import ProviderClientSettings
 from betguard.providers.errors import ProviderInvalidResponse, ProviderRejected, ProviderUnavailable

@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 
-from betguard.models.states import BetState
+from betguard.models.domain.states import BetState
 from betguard.providers.client_settings import ProviderClientSettings
 from betguard.providers.pragmatic import PragmaticProvider
 from betguard.services.intake import place_bet

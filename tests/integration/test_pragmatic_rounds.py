@@ -17,9 +17,9 @@ from typing import Any
 import pytest
 import requests
 
-from betguard.models.errors import InvalidBet
-from betguard.models.snapshot import BetSnapshot
-from betguard.models.states import BetState
+from betguard.models.domain.errors import InvalidBet
+from betguard.models.domain.snapshot import BetSnapshot
+from betguard.models.domain.states import BetState
 from betguard.providers.wallet import refund_idempotency_key
 from betguard.services.intake import place_bet
 from betguard.services.reconcile import reconcile

@@ -30,11 +30,11 @@ from prometheus_client.parser import text_string_to_metric_families
 from sqlalchemy import delete, event, func, select
 
 from betguard.metrics import make_metrics_app
-from betguard.models import repository
-from betguard.models.events import EventKind, Resolution
-from betguard.models.snapshot import BetSnapshot
-from betguard.models.states import BetState
-from betguard.models.tables import (
+from betguard.models.domain.events import EventKind, Resolution
+from betguard.models.domain.snapshot import BetSnapshot
+from betguard.models.domain.states import BetState
+from betguard.models.store import repository
+from betguard.models.store.tables import (
     ProviderRow,
     ReconciliationDifference,
     ReconciliationRun,

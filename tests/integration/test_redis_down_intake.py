@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 import requests
 
-from betguard.models.states import BetState
+from betguard.models.domain.states import BetState
 from betguard_devkit.local_services import RedisServer
 from tests.integration.api_server import new_ref, running_api
 from tests.integration.harness import Stack, bet_payload

@@ -12,9 +12,9 @@ from decimal import Decimal
 import pytest
 from sqlalchemy import select
 
-from betguard.models.snapshot import BetSnapshot
-from betguard.models.states import BetState
-from betguard.models.tables import SweepStat
+from betguard.models.domain.snapshot import BetSnapshot
+from betguard.models.domain.states import BetState
+from betguard.models.store.tables import SweepStat
 from betguard.providers.wallet import refund_idempotency_key
 from betguard.services.intake import place_bet
 from betguard.services.refunds import MAX_REJECTIONS

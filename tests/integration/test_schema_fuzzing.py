@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from betguard.models.migrate import upgrade
+from betguard.models.store.migrate import upgrade
 from tests.integration.api_server import BIN, Api, running_api
 from tests.integration.harness import Stack
 

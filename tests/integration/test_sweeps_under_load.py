@@ -27,8 +27,8 @@ from betguard.config.celery import (
     REFUND_TASK,
 )
 from betguard.messaging.scheduler import CeleryScheduler
-from betguard.models.db import Database
-from betguard.models.tables import Bet
+from betguard.models.store.db import Database
+from betguard.models.store.tables import Bet
 from betguard.services.context import Context
 from betguard.services.intake import place_bet
 from betguard.services.sweeps import run_sweeps

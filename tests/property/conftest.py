@@ -11,8 +11,8 @@ from typing import Any
 import pytest
 import requests
 
-from betguard.models.db import Database
-from betguard.models.migrate import upgrade
+from betguard.models.store.db import Database
+from betguard.models.store.migrate import upgrade
 from betguard.services.context import Context
 from tests.integration.harness import Stack
 from tests.property.tally import TALLY

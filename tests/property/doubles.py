@@ -13,8 +13,8 @@ from typing import Literal
 
 from sqlalchemy import select, text
 
-from betguard.models.db import Database
-from betguard.models.tables import Bet
+from betguard.models.store.db import Database
+from betguard.models.store.tables import Bet
 from betguard.providers.base import BetStatus, CancelOutcome, Provider, RefundReceipt, Wallet
 
 WakeupKind = Literal["check", "refund"]

@@ -8,7 +8,7 @@ from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
-from betguard.models.events import Resolution
+from betguard.models.domain.events import Resolution
 from betguard.providers.wallet import refund_idempotency_key
 from betguard.services.results import ResultOutcome
 from tests.property.observe import BetRow, Observation, ReviewRow

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
 
-from betguard.models.states import ALLOWED, FINAL_STATES, BetState
+from betguard.models.domain.states import ALLOWED, FINAL_STATES, BetState
 from betguard.providers.wallet import refund_idempotency_key
 from betguard_devkit.invariants import (
     FINAL_KINDS,

@@ -9,7 +9,7 @@ from contextlib import contextmanager
 from datetime import timedelta
 from typing import TYPE_CHECKING
 
-from betguard.models.events import Resolution
+from betguard.models.domain.events import Resolution
 from betguard.services.refunds import REJECTED_RETRY_FACTOR
 
 if TYPE_CHECKING:

@@ -21,8 +21,8 @@ from hypothesis.stateful import (
 )
 from sqlalchemy import text
 
-from betguard.models.errors import ConflictingBet, IllegalTransition
-from betguard.models.events import Resolution
+from betguard.models.domain.errors import ConflictingBet, IllegalTransition
+from betguard.models.domain.events import Resolution
 from betguard.services.intake import place_bet
 from betguard.services.results import ResultOutcome
 from betguard.services.reviews import Resolve, order_recheck, resolve_review

@@ -14,8 +14,8 @@ from urllib.parse import unquote
 
 from sqlalchemy import select
 
-from betguard.models.db import Database
-from betguard.models.tables import AuditEvent, Bet, Review
+from betguard.models.store.db import Database
+from betguard.models.store.tables import AuditEvent, Bet, Review
 
 # The simulator's request log is read with this much overlap (seconds), so a request
 # logged at the very moment of the last read is not missed; overlaps are deduplicated.

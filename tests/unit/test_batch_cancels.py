@@ -9,9 +9,9 @@ from decimal import Decimal
 
 import pytest
 
-from betguard.models.escalation import Action, decide_after_cancel
-from betguard.models.snapshot import BetSnapshot
-from betguard.models.states import BetState
+from betguard.models.domain.escalation import Action, decide_after_cancel
+from betguard.models.domain.snapshot import BetSnapshot
+from betguard.models.domain.states import BetState
 from betguard.providers.base import GENERIC_CAPABILITIES, BetStatus, CancelOutcome, ProviderStatus
 from betguard.services.batch_checks import ask_cancels, cancel_budget
 

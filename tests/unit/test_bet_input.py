@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from betguard.models.errors import BetguardError, InvalidBet, InvalidCommand
+from betguard.models.domain.errors import BetguardError, InvalidBet, InvalidCommand
 from betguard.services.intake import parse_bet
 from betguard.services.results import MAX_PAYOUT, parse_payout
 

@@ -7,8 +7,8 @@ import re
 
 from sqlalchemy import Column, MetaData, String
 
-from betguard.models.bulk import PlacingSql, placing_sql
-from betguard.models.repository import BETS, EVENTS
+from betguard.models.store.bulk import PlacingSql, placing_sql
+from betguard.models.store.repository import BETS, EVENTS
 
 PLACED = tuple(column.name for column in BETS.columns if column.name != "id")
 

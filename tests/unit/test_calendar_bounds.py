@@ -13,9 +13,9 @@ import pytest
 from pydantic import ValidationError
 
 from betguard.api.schemas import ResolveIn
-from betguard.models.errors import InvalidBet
-from betguard.models.events import Resolution
-from betguard.models.times import EARLIEST, LATEST
+from betguard.models.domain.errors import InvalidBet
+from betguard.models.domain.events import Resolution
+from betguard.models.domain.times import EARLIEST, LATEST
 from betguard.services.intake import parse_bet
 
 BET: dict[str, Any] = {"provider": "acme", "bet_ref": "b-1", "player_id": "p-1",

@@ -1,4 +1,4 @@
-"""A decision becomes a change in one place (``betguard.models.decisions``): for every
+"""A decision becomes a change in one place (``betguard.models.domain.decisions``): for every
 state a bet can be in and every decision, the change it takes or the refusal naming why;
 the same for every operator resolution, with the facts a rejected refund's way out
 rests on."""
@@ -11,19 +11,19 @@ from decimal import Decimal
 
 import pytest
 
-from betguard.models.answers import BetStatus, ProviderStatus
-from betguard.models.decisions import (
+from betguard.models.domain.answers import BetStatus, ProviderStatus
+from betguard.models.domain.decisions import (
     MAX_RECHECK,
     RefundFacts,
     change_for_decision,
     change_for_resolution,
 )
-from betguard.models.errors import IllegalTransition, InvalidCommand
-from betguard.models.escalation import Action, Decision
-from betguard.models.events import EventKind, Resolution, ReviewReason
-from betguard.models.snapshot import BetSnapshot
-from betguard.models.states import BetState
-from betguard.models.transitions import Change, NewEvent
+from betguard.models.domain.errors import IllegalTransition, InvalidCommand
+from betguard.models.domain.escalation import Action, Decision
+from betguard.models.domain.events import EventKind, Resolution, ReviewReason
+from betguard.models.domain.snapshot import BetSnapshot
+from betguard.models.domain.states import BetState
+from betguard.models.domain.transitions import Change, NewEvent
 
 NOW = datetime(2026, 12, 7, 12, 0, tzinfo=UTC)
 BET = BetSnapshot(

@@ -13,10 +13,10 @@ import pytest
 from pydantic import ValidationError
 
 from betguard.api.schemas import ResolveIn
-from betguard.models.errors import BetguardError
-from betguard.models.money import PAYOUT_PATTERN, STAKE_PATTERN
-from betguard.models.refs import PATTERN as REF_PATTERN
-from betguard.models.times import PATTERN as TIME_PATTERN
+from betguard.models.domain.errors import BetguardError
+from betguard.models.domain.money import PAYOUT_PATTERN, STAKE_PATTERN
+from betguard.models.domain.refs import PATTERN as REF_PATTERN
+from betguard.models.domain.times import PATTERN as TIME_PATTERN
 from betguard.services.intake import parse_bet
 from betguard.services.operator_text import TEXT_PATTERN, require_text
 from betguard.services.results import parse_payout

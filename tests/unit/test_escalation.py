@@ -15,7 +15,7 @@ import pytest
 from pydantic import HttpUrl
 
 from betguard.config.policies import Escalation, ProviderPolicy
-from betguard.models.escalation import (
+from betguard.models.domain.escalation import (
     NOT_KNOWN_YET,
     Action,
     Decision,
@@ -24,7 +24,7 @@ from betguard.models.escalation import (
     refund_allowed,
     unknown_believed_at,
 )
-from betguard.models.events import ReviewReason
+from betguard.models.domain.events import ReviewReason
 from betguard.providers.base import BetStatus, CancelOutcome, ProviderStatus
 
 PLACED_AT = datetime(2026, 1, 1, tzinfo=UTC)

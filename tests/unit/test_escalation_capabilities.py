@@ -16,7 +16,7 @@ import pytest
 from pydantic import HttpUrl
 
 from betguard.config.policies import Escalation, ProviderPolicy
-from betguard.models.escalation import (
+from betguard.models.domain.escalation import (
     FINISHED_WAITING,
     NOT_KNOWN_YET,
     WAITING_FOR_PROVIDER,
@@ -28,7 +28,7 @@ from betguard.models.escalation import (
     next_check_limit,
     resolution_seen_at,
 )
-from betguard.models.events import ReviewReason
+from betguard.models.domain.events import ReviewReason
 from betguard.providers.base import (
     GENERIC_CAPABILITIES,
     BetStatus,

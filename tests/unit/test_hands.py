@@ -6,8 +6,8 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
-from betguard.models.answers import Hand, HistoryRow, ProviderStatus
-from betguard.models.hands import fold, fold_all
+from betguard.models.domain.answers import Hand, HistoryRow, ProviderStatus
+from betguard.models.domain.hands import fold, fold_all
 from betguard.services.reconcile_compare import ThereRow
 
 START = datetime(2026, 12, 1, 12, 0, tzinfo=UTC)

@@ -1,4 +1,4 @@
-"""One writer of a bet's state: only the verbs of ``betguard.models.transitions`` build a
+"""One writer of a bet's state: only the verbs of ``betguard.models.domain.transitions`` build a
 ``Change``, and only the repository and its bulk form update the bets table. A scan of
 the sources keeps it so."""
 
@@ -10,8 +10,8 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
 SCANNED = ("betguard", "services", "tasks", "models")
-CHANGE_BUILDERS = {"models/transitions.py"}
-BET_WRITERS = {"models/repository.py", "models/bulk.py"}
+CHANGE_BUILDERS = {"models/domain/transitions.py"}
+BET_WRITERS = {"models/store/repository.py", "models/store/bulk.py"}
 BET_TABLE_NAMES = {"Bet", "BETS"}
 RAW_BET_UPDATE = re.compile(r"\bUPDATE\s+bets\b", re.IGNORECASE)
 
@@ -68,9 +68,9 @@ session.execute(update(Notification).values(attempts=0))
 
 def test_the_scan_reads_the_sources_where_changes_are_built_and_performed() -> None:
     found = sources()
-    assert raw_changes(found["models/transitions.py"])
-    assert bet_updates(found["models/repository.py"])
-    assert bet_updates(found["models/bulk.py"])
+    assert raw_changes(found["models/domain/transitions.py"])
+    assert bet_updates(found["models/store/repository.py"])
+    assert bet_updates(found["models/store/bulk.py"])
 
 
 def test_only_the_transition_verbs_build_a_change() -> None:

@@ -18,8 +18,8 @@ from urllib.parse import parse_qsl
 
 import pytest
 
-from betguard.models.answers import Hand
-from betguard.models.hands import fold
+from betguard.models.domain.answers import Hand
+from betguard.models.domain.hands import fold
 from betguard.providers import pgsoft, pgsoft_wire
 from betguard.providers.base import Capability, ProviderStatus
 from betguard.providers.client_settings import ProviderClientSettings

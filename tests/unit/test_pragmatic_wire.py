@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from betguard.models.times import to_millis
+from betguard.models.domain.times import to_millis
 from betguard.providers import pragmatic
 from betguard.providers import pragmatic_answers as answers
 from betguard.providers import pragmatic_wire as wire

@@ -7,8 +7,8 @@ from datetime import UTC, datetime
 import pytest
 
 from betguard.api.schemas import ReviewOut
-from betguard.models.events import Resolution
-from betguard.models.tables import Review
+from betguard.models.domain.events import Resolution
+from betguard.models.store.tables import Review
 from betguard.services.reconcile_store import RESOLVED
 
 NOW = datetime(2026, 12, 7, tzinfo=UTC)

@@ -8,12 +8,12 @@ from decimal import Decimal
 
 import pytest
 
-from betguard.models.answers import BetStatus, ProviderStatus
-from betguard.models.escalation import Action, ConflictingAnswer, decide_after_check
-from betguard.models.events import ReviewReason
-from betguard.models.rounds import answer_for_bet
-from betguard.models.snapshot import BetSnapshot
-from betguard.models.states import BetState
+from betguard.models.domain.answers import BetStatus, ProviderStatus
+from betguard.models.domain.escalation import Action, ConflictingAnswer, decide_after_check
+from betguard.models.domain.events import ReviewReason
+from betguard.models.domain.rounds import answer_for_bet
+from betguard.models.domain.snapshot import BetSnapshot
+from betguard.models.domain.states import BetState
 from tests.unit.test_escalation import DEADLINE, NOW, PLACED_AT, REFUND
 
 ROUND = "vs20olympgate:8812345"

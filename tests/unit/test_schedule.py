@@ -14,7 +14,12 @@ from typing import Any
 import pytest
 
 from betguard.config.policies import ProviderPolicy
-from betguard.models.schedule import backoff_ceiling, backoff_delay, first_check_at, next_check_at
+from betguard.models.domain.schedule import (
+    backoff_ceiling,
+    backoff_delay,
+    first_check_at,
+    next_check_at,
+)
 
 NOW = datetime(2026, 1, 1, tzinfo=UTC)
 ALMOST_ONE = math.nextafter(1.0, 0.0)  # the largest value ``draw`` may return

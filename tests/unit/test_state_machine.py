@@ -6,8 +6,8 @@ from itertools import product
 
 import pytest
 
-from betguard.models.errors import BetguardError, IllegalTransition
-from betguard.models.states import ALLOWED, FINAL_STATES, BetState, ensure_transition
+from betguard.models.domain.errors import BetguardError, IllegalTransition
+from betguard.models.domain.states import ALLOWED, FINAL_STATES, BetState, ensure_transition
 
 DESIGN_TABLE = {
     BetState.PENDING: {BetState.SETTLED, BetState.REFUND_PENDING, BetState.IN_REVIEW},

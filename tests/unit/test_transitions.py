@@ -12,12 +12,12 @@ from typing import Any
 
 import pytest
 
-from betguard.models import transitions
-from betguard.models.errors import IllegalTransition
-from betguard.models.events import EventKind, ReviewReason
-from betguard.models.snapshot import BetSnapshot
-from betguard.models.states import BetState
-from betguard.models.transitions import Change, NewEvent, NewReview
+from betguard.models.domain import transitions
+from betguard.models.domain.errors import IllegalTransition
+from betguard.models.domain.events import EventKind, ReviewReason
+from betguard.models.domain.snapshot import BetSnapshot
+from betguard.models.domain.states import BetState
+from betguard.models.domain.transitions import Change, NewEvent, NewReview
 
 NOW = datetime(2026, 1, 1, tzinfo=UTC)
 DEADLINE = NOW + timedelta(hours=6)

@@ -7,11 +7,11 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from betguard.models import transitions
-from betguard.models.errors import IllegalTransition
-from betguard.models.events import EventKind
-from betguard.models.states import BetState
-from betguard.models.transitions import NewEvent
+from betguard.models.domain import transitions
+from betguard.models.domain.errors import IllegalTransition
+from betguard.models.domain.events import EventKind
+from betguard.models.domain.states import BetState
+from betguard.models.domain.transitions import NewEvent
 
 NOW = datetime(2026, 1, 1, tzinfo=UTC)
 CUTOFF = NOW - timedelta(seconds=30)

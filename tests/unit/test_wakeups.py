@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 from typing import cast
 
 from betguard.config.policies import ProviderPolicy
-from betguard.models.db import Database
+from betguard.models.store.db import Database
 from betguard.providers.base import Wallet
 from betguard.services.context import Context, Scheduler
 from betguard.services.wakeups import SHARED_WAKEUP_WINDOW, DueCheck, chunks_by_time, wake_checks

@@ -12,9 +12,9 @@ from typing import Any
 
 from sqlalchemy import func, select
 
-from betguard.models.db import Database
-from betguard.models.states import FINAL_STATES, BetState
-from betguard.models.tables import AuditEvent, Bet, Review
+from betguard.models.domain.states import FINAL_STATES, BetState
+from betguard.models.store.db import Database
+from betguard.models.store.tables import AuditEvent, Bet, Review
 from betguard_devkit.audit import audit, ours
 from betguard_devkit.demo.load import PlacedBet
 from betguard_devkit.demo.scenarios import KINDS

@@ -11,8 +11,8 @@ from typing import ClassVar
 import requests
 from sqlalchemy import update
 
-from betguard.models.errors import BetNotFound
-from betguard.models.tables import FeedCursor
+from betguard.models.domain.errors import BetNotFound
+from betguard.models.store.tables import FeedCursor
 from betguard.services.cancels import report_cancel
 from betguard.services.context import Context
 from betguard_devkit.drills.scenarios import CHAOS_KNOBS, KINDS

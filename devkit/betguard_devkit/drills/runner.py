@@ -17,9 +17,9 @@ from typing import Any
 import requests
 from sqlalchemy import func, select
 
-from betguard.models.outbox import NotificationState
-from betguard.models.states import BetState
-from betguard.models.tables import Bet, Notification
+from betguard.models.domain.outbox import NotificationState
+from betguard.models.domain.states import BetState
+from betguard.models.store.tables import Bet, Notification
 from betguard.services.context import Context
 from betguard_devkit import processes
 from betguard_devkit.audit import AuditReport, audit, merge_truths, ours

@@ -10,7 +10,7 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-import betguard.models.types
+import betguard.models.store.types
 
 revision = '0003'
 down_revision = '0002'
@@ -24,7 +24,7 @@ def upgrade() -> None:
     sa.Column('kind', sa.String(length=20), nullable=False),
     sa.Column('runs', sa.BigInteger(), nullable=False),
     sa.Column('items', sa.BigInteger(), nullable=False),
-    sa.Column('last_run_at', betguard.models.types.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('last_run_at', betguard.models.store.types.UTCDateTime(timezone=True), nullable=True),
     sa.Column('last_duration_seconds', sa.Float(), nullable=True),
     sa.PrimaryKeyConstraint('kind')
     )

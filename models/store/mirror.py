@@ -23,12 +23,12 @@ from typing import Any, cast
 from sqlalchemy import Connection, Table, and_, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
-from betguard.models.answers import VIA_MIRROR, BetStatus, Hand, HistoryRow, ProviderStatus
-from betguard.models.escalation import ConflictingAnswer
-from betguard.models.hands import fold
-from betguard.models.rounds import answer_for_bet
-from betguard.models.snapshot import BetSnapshot
-from betguard.models.tables import FeedCursor, ProviderRow
+from betguard.models.domain.answers import VIA_MIRROR, BetStatus, Hand, HistoryRow, ProviderStatus
+from betguard.models.domain.escalation import ConflictingAnswer
+from betguard.models.domain.hands import fold
+from betguard.models.domain.rounds import answer_for_bet
+from betguard.models.domain.snapshot import BetSnapshot
+from betguard.models.store.tables import FeedCursor, ProviderRow
 
 ROWS = cast(Table, ProviderRow.__table__)
 CURSORS = cast(Table, FeedCursor.__table__)
@@ -128,7 +128,7 @@ def rows_of(connection: Connection, provider: str, bet_ref: str) -> list[History
 def mirror_answer(connection: Connection, provider: str, bet_ref: str) -> BetStatus:
     """What the provider's history says about one bet (``via`` "mirror").
 
-    The hands of a round are read as the round's one row first (``betguard.models.hands``).
+    The hands of a round are read as the round's one row first (``betguard.models.domain.hands``).
     No row: UNKNOWN (not in the feed yet, or never seen: providers show bets late). One
     row, or several that agree: its status. Several rows (different record ids: the
     provider recorded the round twice) that disagree: a :class:`ConflictingAnswer`,
@@ -165,7 +165,7 @@ def bet_answer(connection: Connection, bet: BetSnapshot, *,
                as_of: datetime | None) -> BetStatus:
     """What the history says about one bet: its round's answer (rows are the provider's
     rounds, named by the bet's ``round_ref``), as far as it is the bet's
-    (``betguard.models.rounds``: a round's payout is never paid once per bet)."""
+    (``betguard.models.domain.rounds``: a round's payout is never paid once per bet)."""
     return answer_for_bet(answer_as_of(connection, bet.provider, bet.round_ref, as_of=as_of),
                           bet)
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-import betguard.models.types
+import betguard.models.store.types
 
 revision = '0006'
 down_revision = '0005'
@@ -24,9 +24,9 @@ def upgrade() -> None:
     sa.Column('provider', sa.String(length=64), nullable=False),
     sa.Column('feed', sa.String(length=64), nullable=False),
     sa.Column('cursor', sa.Text(), nullable=True),
-    sa.Column('lease_until', betguard.models.types.UTCDateTime(timezone=True), nullable=True),
-    sa.Column('last_call_at', betguard.models.types.UTCDateTime(timezone=True), nullable=True),
-    sa.Column('last_success_at', betguard.models.types.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('lease_until', betguard.models.store.types.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('last_call_at', betguard.models.store.types.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('last_success_at', betguard.models.store.types.UTCDateTime(timezone=True), nullable=True),
     sa.Column('pulls', sa.BigInteger(), nullable=False),
     sa.Column('rows_seen', sa.BigInteger(), nullable=False),
     sa.Column('last_error', sa.Text(), nullable=True),
@@ -37,7 +37,7 @@ def upgrade() -> None:
     sa.Column('game_id', sa.String(length=128), nullable=False),
     sa.Column('paused', sa.Boolean(), nullable=False),
     sa.Column('unreturned', sa.Integer(), nullable=False),
-    sa.Column('changed_at', betguard.models.types.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('changed_at', betguard.models.store.types.UTCDateTime(timezone=True), nullable=False),
     sa.PrimaryKeyConstraint('provider', 'game_id')
     )
     op.create_table('provider_rows',
@@ -48,13 +48,13 @@ def upgrade() -> None:
     sa.Column('feed', sa.String(length=64), nullable=False),
     sa.Column('status', sa.String(length=12), nullable=False),
     sa.Column('version', sa.BigInteger(), nullable=False),
-    sa.Column('stake', betguard.models.types.Money(precision=18, scale=4), nullable=True),
-    sa.Column('payout', betguard.models.types.Money(precision=18, scale=4), nullable=True),
+    sa.Column('stake', betguard.models.store.types.Money(precision=18, scale=4), nullable=True),
+    sa.Column('payout', betguard.models.store.types.Money(precision=18, scale=4), nullable=True),
     sa.Column('currency', sa.String(length=3), nullable=True),
-    sa.Column('placed_at', betguard.models.types.UTCDateTime(timezone=True), nullable=True),
-    sa.Column('settled_at', betguard.models.types.UTCDateTime(timezone=True), nullable=True),
-    sa.Column('first_seen_at', betguard.models.types.UTCDateTime(timezone=True), nullable=False),
-    sa.Column('updated_at', betguard.models.types.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('placed_at', betguard.models.store.types.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('settled_at', betguard.models.store.types.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('first_seen_at', betguard.models.store.types.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('updated_at', betguard.models.store.types.UTCDateTime(timezone=True), nullable=False),
     sa.PrimaryKeyConstraint('id'),
     sa.UniqueConstraint('provider', 'row_id', name='uq_provider_rows_row')
     )
@@ -65,11 +65,11 @@ def upgrade() -> None:
     op.create_table('reconciliation_runs',
     sa.Column('id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
     sa.Column('provider', sa.String(length=64), nullable=False),
-    sa.Column('window_from', betguard.models.types.UTCDateTime(timezone=True), nullable=False),
-    sa.Column('window_to', betguard.models.types.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('window_from', betguard.models.store.types.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('window_to', betguard.models.store.types.UTCDateTime(timezone=True), nullable=False),
     sa.Column('mode', sa.String(length=12), nullable=False),
-    sa.Column('started_at', betguard.models.types.UTCDateTime(timezone=True), nullable=False),
-    sa.Column('finished_at', betguard.models.types.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('started_at', betguard.models.store.types.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('finished_at', betguard.models.store.types.UTCDateTime(timezone=True), nullable=True),
     sa.Column('counts', sa.JSON(), nullable=False),
     sa.PrimaryKeyConstraint('id')
     )
@@ -82,8 +82,8 @@ def upgrade() -> None:
     sa.Column('bet_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=True),
     sa.Column('here', sa.JSON(), nullable=False),
     sa.Column('there', sa.JSON(), nullable=False),
-    sa.Column('found_at', betguard.models.types.UTCDateTime(timezone=True), nullable=False),
-    sa.Column('resolved_at', betguard.models.types.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('found_at', betguard.models.store.types.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('resolved_at', betguard.models.store.types.UTCDateTime(timezone=True), nullable=True),
     sa.Column('resolution', sa.String(length=20), nullable=True),
     sa.Column('operator', sa.String(length=128), nullable=True),
     sa.Column('note', sa.Text(), nullable=True),

@@ -5,7 +5,7 @@ a bet's review (:func:`change_for_resolution`).
 Pure: the caller reads first what a change rests on (the next backoff time, the review's
 facts about a rejected refund) and applies the change returned, a compare-and-set, or
 reports the error raised. The verbs themselves, one per way a bet's state may change,
-are in ``betguard.models.transitions``.
+are in ``betguard.models.domain.transitions``.
 """
 
 from __future__ import annotations
@@ -16,14 +16,14 @@ from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
-from betguard.models import transitions
-from betguard.models.answers import BetStatus
-from betguard.models.errors import IllegalTransition, InvalidCommand
-from betguard.models.escalation import Action, Decision
-from betguard.models.events import Resolution, ReviewReason
-from betguard.models.snapshot import BetSnapshot
-from betguard.models.states import FINAL_STATES, BetState
-from betguard.models.transitions import Change, NewEvent
+from betguard.models.domain import transitions
+from betguard.models.domain.answers import BetStatus
+from betguard.models.domain.errors import IllegalTransition, InvalidCommand
+from betguard.models.domain.escalation import Action, Decision
+from betguard.models.domain.events import Resolution, ReviewReason
+from betguard.models.domain.snapshot import BetSnapshot
+from betguard.models.domain.states import FINAL_STATES, BetState
+from betguard.models.domain.transitions import Change, NewEvent
 
 # How far ahead an operator's re-check may set the bet's new deadline.
 MAX_RECHECK = timedelta(days=365)

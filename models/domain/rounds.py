@@ -16,10 +16,10 @@ takes its answer as it is.
 
 from __future__ import annotations
 
-from betguard.models.answers import BetStatus, ProviderStatus
-from betguard.models.escalation import ConflictingAnswer
-from betguard.models.money import wire_amount
-from betguard.models.snapshot import BetSnapshot
+from betguard.models.domain.answers import BetStatus, ProviderStatus
+from betguard.models.domain.escalation import ConflictingAnswer
+from betguard.models.domain.money import wire_amount
+from betguard.models.domain.snapshot import BetSnapshot
 
 
 def answer_for_bet(answer: BetStatus, bet: BetSnapshot) -> BetStatus:

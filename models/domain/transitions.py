@@ -1,8 +1,8 @@
 """Transitions as verbs on a bet: each refuses an illegal start state and
 describes one compare-and-set change together with its audit event.
 
-They compute; they do not write. ``betguard.models.repository.apply`` (or
-``betguard.models.bulk`` for many bets) performs the change. They are the one place a
+They compute; they do not write. ``betguard.models.store.repository.apply`` (or
+``betguard.models.store.bulk`` for many bets) performs the change. They are the one place a
 bet's state, and what goes with it (payout, final time, next check or lease), is
 decided: nothing else builds a ``Change`` or updates a bet.
 """
@@ -15,11 +15,11 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from betguard.models.errors import IllegalTransition
-from betguard.models.events import EventKind, ReviewReason
-from betguard.models.outbox import NotificationKind
-from betguard.models.snapshot import BetSnapshot
-from betguard.models.states import BetState, ensure_transition
+from betguard.models.domain.errors import IllegalTransition
+from betguard.models.domain.events import EventKind, ReviewReason
+from betguard.models.domain.outbox import NotificationKind
+from betguard.models.domain.snapshot import BetSnapshot
+from betguard.models.domain.states import BetState, ensure_transition
 
 
 @dataclass(frozen=True)

@@ -9,7 +9,7 @@ from typing import Any
 from sqlalchemy import Connection, Engine, create_engine, event
 from sqlalchemy.orm import Session, sessionmaker
 
-from betguard.models.outbox import NEW_NOTIFICATIONS
+from betguard.models.domain.outbox import NEW_NOTIFICATIONS
 
 SQLITE_BUSY_TIMEOUT_SECONDS = 30
 

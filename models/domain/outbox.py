@@ -7,7 +7,7 @@ from enum import StrEnum
 MAX_RETRY_WAIT_SECONDS = 3600.0
 
 # Key in ``Session.info`` under which the ids of notifications added in the current
-# transaction wait for its commit (see ``betguard.models.db.Database``).
+# transaction wait for its commit (see ``betguard.models.store.db.Database``).
 NEW_NOTIFICATIONS = "betguard.new_notifications"
 
 

@@ -3,7 +3,7 @@
 The policy file is read and validated by ``betguard.config.policies``; its
 ``ProviderPolicy`` has every field named here, so it is an ``EscalationPolicy`` as it
 stands. The domain names only what it decides on, and so depends on no configuration
-format (like ``betguard.models.schedule.BackoffPolicy`` for the check schedule).
+format (like ``betguard.models.domain.schedule.BackoffPolicy`` for the check schedule).
 """
 
 from __future__ import annotations

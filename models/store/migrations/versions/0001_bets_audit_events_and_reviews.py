@@ -10,7 +10,7 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-import betguard.models.types
+import betguard.models.store.types
 
 revision = '0001'
 down_revision = None
@@ -27,19 +27,19 @@ def upgrade() -> None:
     sa.Column('player_id', sa.String(length=128), nullable=False),
     sa.Column('game_id', sa.String(length=128), nullable=False),
     sa.Column('round_id', sa.String(length=128), nullable=False),
-    sa.Column('stake', betguard.models.types.Money(precision=18, scale=4), nullable=False),
+    sa.Column('stake', betguard.models.store.types.Money(precision=18, scale=4), nullable=False),
     sa.Column('currency', sa.String(length=3), nullable=False),
-    sa.Column('placed_at', betguard.models.types.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('placed_at', betguard.models.store.types.UTCDateTime(timezone=True), nullable=False),
     sa.Column('state', sa.String(length=20), nullable=False),
-    sa.Column('payout', betguard.models.types.Money(precision=18, scale=4), nullable=True),
-    sa.Column('deadline', betguard.models.types.UTCDateTime(timezone=True), nullable=False),
-    sa.Column('next_check_at', betguard.models.types.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('payout', betguard.models.store.types.Money(precision=18, scale=4), nullable=True),
+    sa.Column('deadline', betguard.models.store.types.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('next_check_at', betguard.models.store.types.UTCDateTime(timezone=True), nullable=True),
     sa.Column('check_attempt', sa.Integer(), nullable=False),
     sa.Column('version', sa.Integer(), nullable=False),
     sa.Column('duplicate_deliveries', sa.Integer(), nullable=False),
-    sa.Column('created_at', betguard.models.types.UTCDateTime(timezone=True), nullable=False),
-    sa.Column('updated_at', betguard.models.types.UTCDateTime(timezone=True), nullable=False),
-    sa.Column('final_at', betguard.models.types.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('created_at', betguard.models.store.types.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('updated_at', betguard.models.store.types.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('final_at', betguard.models.store.types.UTCDateTime(timezone=True), nullable=True),
     sa.PrimaryKeyConstraint('id'),
     sa.UniqueConstraint('provider', 'bet_ref', name='uq_bets_provider_ref')
     )
@@ -49,7 +49,7 @@ def upgrade() -> None:
     op.create_table('audit_events',
     sa.Column('id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
     sa.Column('bet_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
-    sa.Column('at', betguard.models.types.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('at', betguard.models.store.types.UTCDateTime(timezone=True), nullable=False),
     sa.Column('kind', sa.String(length=40), nullable=False),
     sa.Column('actor', sa.String(length=128), nullable=False),
     sa.Column('detail', sa.JSON(), nullable=False),
@@ -63,9 +63,9 @@ def upgrade() -> None:
     sa.Column('id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
     sa.Column('bet_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
     sa.Column('reason', sa.String(length=20), nullable=False),
-    sa.Column('opened_at', betguard.models.types.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('opened_at', betguard.models.store.types.UTCDateTime(timezone=True), nullable=False),
     sa.Column('detail', sa.JSON(), nullable=False),
-    sa.Column('resolved_at', betguard.models.types.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('resolved_at', betguard.models.store.types.UTCDateTime(timezone=True), nullable=True),
     sa.Column('resolution', sa.String(length=20), nullable=True),
     sa.Column('operator', sa.String(length=128), nullable=True),
     sa.Column('note', sa.Text(), nullable=True),

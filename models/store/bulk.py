@@ -1,4 +1,4 @@
-"""Compare-and-set on many bets at once: the same guarantees as ``betguard.models.repository``
+"""Compare-and-set on many bets at once: the same guarantees as ``betguard.models.store.repository``
 (each bet changes only from the state, attempt or version it was read at, with its
 audit events in the same transaction), in a few statements instead of a few per bet."""
 
@@ -35,8 +35,11 @@ from sqlalchemy.dialects import sqlite
 from sqlalchemy.orm import Session
 from sqlalchemy.types import TypeDecorator
 
-from betguard.models.events import EventKind
-from betguard.models.repository import (
+from betguard.models.domain.events import EventKind
+from betguard.models.domain.snapshot import BetSnapshot
+from betguard.models.domain.states import BetState
+from betguard.models.domain.transitions import Change, Lease, NewEvent
+from betguard.models.store.repository import (
     BETS,
     EVENTS,
     SNAPSHOT_COLUMNS,
@@ -47,9 +50,6 @@ from betguard.models.repository import (
     claimed_values,
     record_effects,
 )
-from betguard.models.snapshot import BetSnapshot
-from betguard.models.states import BetState
-from betguard.models.transitions import Change, Lease, NewEvent
 
 _COUNT_DUPLICATES = (
     update(BETS).where(BETS.c.id.in_(bindparam("b_ids", expanding=True)))

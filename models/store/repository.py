@@ -2,7 +2,7 @@
 
 Every statement on the hot paths (claiming a check, applying a change, appending
 events) is Core SQL on the tables, built once: no ORM unit of work, no identity map,
-one round trip each. ``betguard.models.bulk`` does the same for many bets at once.
+one round trip each. ``betguard.models.store.bulk`` does the same for many bets at once.
 """
 
 from __future__ import annotations
@@ -17,14 +17,14 @@ from typing import Any, cast
 from sqlalchemy import JSON, Connection, Table, Update, bindparam, insert, literal, select, update
 from sqlalchemy.orm import Session
 
-from betguard.models.errors import BetNotFound
-from betguard.models.events import EventKind, ReviewReason
-from betguard.models.money import wire_amount
-from betguard.models.outbox import NEW_NOTIFICATIONS, NotificationKind, NotificationState
-from betguard.models.snapshot import SNAPSHOT_FIELDS, BetSnapshot
-from betguard.models.states import BetState
-from betguard.models.tables import AuditEvent, Bet, Notification, Review
-from betguard.models.transitions import Change, NewEvent
+from betguard.models.domain.errors import BetNotFound
+from betguard.models.domain.events import EventKind, ReviewReason
+from betguard.models.domain.money import wire_amount
+from betguard.models.domain.outbox import NEW_NOTIFICATIONS, NotificationKind, NotificationState
+from betguard.models.domain.snapshot import SNAPSHOT_FIELDS, BetSnapshot
+from betguard.models.domain.states import BetState
+from betguard.models.domain.transitions import Change, NewEvent
+from betguard.models.store.tables import AuditEvent, Bet, Notification, Review
 
 # Core statements run the same in an ORM unit of work or a plain Core transaction.
 Executor = Session | Connection

@@ -60,7 +60,7 @@ class BetStatus:
     # its support: named in the bet's audit trail.
     trace_id: str | None = None
     # The stake the answer's payout is for, when it says (a history row's): a round's
-    # whole stake, for a provider that answers about rounds (``betguard.models.rounds``).
+    # whole stake, for a provider that answers about rounds (``betguard.models.domain.rounds``).
     stake: Decimal | None = None
 
     def as_detail(self) -> dict[str, str | None]:
@@ -130,7 +130,7 @@ class HistoryRow:
     one row; an older version never replaces a newer one. Two rows with different ids for
     one ``bet_ref`` are duplicates at the provider (e.g. a round paid twice) -- unless
     they carry a ``hand``: then they are the hands of one round, and
-    ``betguard.models.hands`` folds them into the round's one row (``hands``: how many
+    ``betguard.models.domain.hands`` folds them into the round's one row (``hands``: how many
     records it stands for).
     """
 

@@ -21,7 +21,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
-from betguard.models.types import Money, UTCDateTime
+from betguard.models.store.types import Money, UTCDateTime
 
 Id = Annotated[int, mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)]
 Name = Annotated[str, mapped_column(String(128))]

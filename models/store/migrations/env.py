@@ -1,4 +1,4 @@
-"""Alembic environment: the URL comes from the caller (``betguard.models.migrate``), never
+"""Alembic environment: the URL comes from the caller (``betguard.models.store.migrate``), never
 from a file."""
 
 from __future__ import annotations
@@ -6,7 +6,7 @@ from __future__ import annotations
 from alembic import context
 from sqlalchemy import create_engine
 
-from betguard.models.tables import Base
+from betguard.models.store.tables import Base
 
 config = context.config
 target_metadata = Base.metadata
@@ -14,7 +14,7 @@ target_metadata = Base.metadata
 
 def run_migrations_online() -> None:
     url = config.get_main_option("sqlalchemy.url")
-    assert url, "betguard.models.migrate passes sqlalchemy.url"  # noqa: S101
+    assert url, "betguard.models.store.migrate passes sqlalchemy.url"  # noqa: S101
     engine = create_engine(url)
     with engine.connect() as connection:
         context.configure(

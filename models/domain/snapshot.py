@@ -8,7 +8,7 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from betguard.models.states import BetState
+from betguard.models.domain.states import BetState
 
 
 @dataclass(frozen=True)
@@ -33,7 +33,7 @@ class BetSnapshot:
     @classmethod
     def of(cls, record: object) -> BetSnapshot:
         """From an object with an attribute per field, such as a ``Bet`` row read by
-        persistence (``betguard.models.tables``): the domain names no table."""
+        persistence (``betguard.models.store.tables``): the domain names no table."""
         return cls.of_row({name: getattr(record, name) for name in SNAPSHOT_FIELDS})
 
     @classmethod

@@ -10,7 +10,7 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-import betguard.models.types
+import betguard.models.store.types
 
 revision = '0008'
 down_revision = '0007'
@@ -20,7 +20,7 @@ depends_on = None
 
 def upgrade() -> None:
     op.add_column('feed_cursors', sa.Column(
-        'synced_at', betguard.models.types.UTCDateTime(timezone=True), nullable=True))
+        'synced_at', betguard.models.store.types.UTCDateTime(timezone=True), nullable=True))
 
 
 def downgrade() -> None:

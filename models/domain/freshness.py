@@ -12,15 +12,15 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from betguard.models.answers import VIA_MIRROR, BetStatus, Capability, ProviderStatus
-from betguard.models.escalation import (
+from betguard.models.domain.answers import VIA_MIRROR, BetStatus, Capability, ProviderStatus
+from betguard.models.domain.escalation import (
     Action,
     ConflictingAnswer,
     Decision,
     resolution_seen_at,
     unknown_believed_at,
 )
-from betguard.models.policy import EscalationPolicy
+from betguard.models.domain.policy import EscalationPolicy
 
 # Decisions that rest on the provider's silence (a reschedule or a settle does not).
 ON_SILENCE = frozenset({Action.REVIEW, Action.CANCEL, Action.REFUND})

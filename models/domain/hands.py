@@ -36,7 +36,7 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Protocol, TypeVar
 
-from betguard.models.answers import Hand, ProviderStatus
+from betguard.models.domain.answers import Hand, ProviderStatus
 
 _CLOSING = frozenset({Hand.LAST, Hand.ADJUSTED})
 

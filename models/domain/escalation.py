@@ -27,15 +27,15 @@ from datetime import datetime, timedelta
 from decimal import Decimal
 from enum import StrEnum
 
-from betguard.models.answers import (
+from betguard.models.domain.answers import (
     GENERIC_CAPABILITIES,
     BetStatus,
     CancelOutcome,
     Capability,
     ProviderStatus,
 )
-from betguard.models.events import ReviewReason
-from betguard.models.policy import Escalation, EscalationPolicy
+from betguard.models.domain.events import ReviewReason
+from betguard.models.domain.policy import Escalation, EscalationPolicy
 
 
 class Action(StrEnum):

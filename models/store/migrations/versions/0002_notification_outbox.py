@@ -10,7 +10,7 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-import betguard.models.types
+import betguard.models.store.types
 
 revision = '0002'
 down_revision = '0001'
@@ -28,10 +28,10 @@ def upgrade() -> None:
     sa.Column('payload', sa.JSON(), nullable=False),
     sa.Column('state', sa.String(length=12), nullable=False),
     sa.Column('attempts', sa.Integer(), nullable=False),
-    sa.Column('next_attempt_at', betguard.models.types.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('next_attempt_at', betguard.models.store.types.UTCDateTime(timezone=True), nullable=True),
     sa.Column('last_error', sa.Text(), nullable=True),
-    sa.Column('created_at', betguard.models.types.UTCDateTime(timezone=True), nullable=False),
-    sa.Column('delivered_at', betguard.models.types.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('created_at', betguard.models.store.types.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('delivered_at', betguard.models.store.types.UTCDateTime(timezone=True), nullable=True),
     sa.ForeignKeyConstraint(['bet_id'], ['bets.id'], ),
     sa.PrimaryKeyConstraint('id'),
     sa.UniqueConstraint('event_id')

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from enum import StrEnum
 
-from betguard.models.errors import IllegalTransition
+from betguard.models.domain.errors import IllegalTransition
 
 
 class BetState(StrEnum):
