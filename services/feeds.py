@@ -23,16 +23,9 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import datetime
 
-from sqlalchemy import func, select
-from sqlalchemy.engine import Connection
-
-from betguard.models.domain.events import EventKind
-from betguard.models.domain.states import BetState
-from betguard.models.store import mirror
+from betguard.models.store import bet_queries, mirror
 from betguard.models.store.mirror import FeedClaim
-from betguard.models.store.repository import BETS, EVENTS
 from betguard.providers.base import Capability
 from betguard.providers.errors import ProviderError
 from betguard.providers.guard import call_lease
@@ -40,7 +33,6 @@ from betguard.services.context import Context
 from betguard.services.outcomes import take_mirrored_outcome
 
 log = logging.getLogger(__name__)
-_CHUNK = 1000
 
 
 @dataclass(frozen=True)
@@ -158,31 +150,10 @@ def wake_finished(ctx: Context, provider_name: str, round_refs: Iterable[str]) -
         return 0
     now = ctx.clock()
     with ctx.db.transaction() as connection:
-        waiting = [bet for start in range(0, len(refs), _CHUNK)
-                   for bet in _waiting_bets(connection, provider_name,
-                                            refs[start:start + _CHUNK], now)]
+        waiting = bet_queries.waiting_of_rounds(connection, provider_name, refs, now)
     for bet_id, attempt, bet_ref in waiting:
         ctx.scheduler.check(bet_id, attempt, now, label=f"{provider_name}/{bet_ref}")
     return len(waiting)
-
-
-def _waiting_bets(connection: Connection, provider_name: str, refs: list[str],
-                  now: datetime) -> list[tuple[int, int, str]]:
-    """Pending bets of the rounds ``refs`` whose next check is ahead and not a claimed check's lease
-    (whose latest event is then its ``check_started``)."""
-    bets = BETS
-    rows = connection.execute(
-        select(bets.c.id, bets.c.check_attempt, bets.c.bet_ref)
-        .where(bets.c.provider == provider_name, bets.c.round_ref.in_(refs),
-               bets.c.state == BetState.PENDING.value, bets.c.next_check_at > now)).all()
-    if not rows:
-        return []
-    latest = select(func.max(EVENTS.c.id)).where(
-        EVENTS.c.bet_id.in_([row[0] for row in rows])).group_by(EVENTS.c.bet_id)
-    in_flight = set(connection.scalars(
-        select(EVENTS.c.bet_id).where(EVENTS.c.id.in_(latest.scalar_subquery()),
-                                      EVENTS.c.kind == EventKind.CHECK_STARTED.value)))
-    return [(bet_id, attempt, ref) for bet_id, attempt, ref in rows if bet_id not in in_flight]
 
 
 def take_final_rows(ctx: Context, provider_name: str, round_refs: Iterable[str]) -> int:
@@ -193,11 +164,7 @@ def take_final_rows(ctx: Context, provider_name: str, round_refs: Iterable[str])
     if not refs:
         return 0
     with ctx.db.transaction() as connection:
-        held = [bet_id for start in range(0, len(refs), _CHUNK)
-                for bet_id in connection.scalars(
-                    select(BETS.c.id).where(BETS.c.provider == provider_name,
-                                            BETS.c.round_ref.in_(refs[start:start + _CHUNK]),
-                                            BETS.c.state == BetState.IN_REVIEW.value))]
+        held = bet_queries.in_review_of_rounds(connection, provider_name, refs)
     for bet_id in held:
         take_mirrored_outcome(ctx, bet_id)
     return len(held)

@@ -19,25 +19,18 @@ late or never: each run looks at the bets as they are now.
 
 from __future__ import annotations
 
-import zlib
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
 
-from sqlalchemy import func, select, text, update
-from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.orm import Session
-
 from betguard.config.policies import PausePolicy, ProviderPolicy
 from betguard.models.domain.outbox import NotificationKind
-from betguard.models.domain.states import FINAL_STATES, BetState
-from betguard.models.store import repository
-from betguard.models.store.tables import Bet, GamePause
+from betguard.models.store import bet_queries, pauses, repository
+from betguard.models.store.db import Session
 from betguard.services.context import Context
 
 WHOLE_PROVIDER = "*"  # the game_id of a pause of every game of a provider
-OPEN_STATES = tuple(state.value for state in BetState if state not in FINAL_STATES)
 
 
 class Verdict(StrEnum):
@@ -103,8 +96,7 @@ def watches(policy: ProviderPolicy) -> bool:
 def watch_games(ctx: Context) -> list[PauseChange]:
     """One pass over every provider with thresholds, or with games still paused."""
     with ctx.db.unit_of_work() as session:
-        still_paused = set(session.scalars(
-            select(GamePause.provider).where(GamePause.paused.is_(True)).distinct()))
+        still_paused = pauses.providers_with_paused_games(session)
     changes: list[PauseChange] = []
     for name, policy in sorted(ctx.policies.items()):
         if watches(policy) or name in still_paused:
@@ -117,9 +109,9 @@ def watch_provider(ctx: Context, policy: ProviderPolicy) -> list[PauseChange]:
     now = ctx.clock()
     cutoff = now - timedelta(seconds=policy.pause.unreturned_after)
     with ctx.db.unit_of_work() as session:
-        _take_turn(session, policy.name)
-        counts = unreturned_by_game(session, policy.name, cutoff)
-        paused = paused_games(session, policy.name)
+        pauses.take_turn(session, policy.name)
+        counts = bet_queries.open_by_game(session, policy.name, cutoff)
+        paused = pauses.paused_games(session, policy.name)
         changes = []
         for target in targets(policy.pause, counts, paused):
             verdict = decide(paused=target.game_id in paused, unreturned=target.unreturned,
@@ -131,33 +123,11 @@ def watch_provider(ctx: Context, policy: ProviderPolicy) -> list[PauseChange]:
     return changes
 
 
-def unreturned_by_game(session: Session, provider: str, cutoff: datetime) -> dict[str, int]:
-    """Open bets placed at or before ``cutoff``, counted per game."""
-    rows = session.execute(
-        select(Bet.game_id, func.count())
-        .where(Bet.provider == provider, Bet.state.in_(OPEN_STATES), Bet.placed_at <= cutoff)
-        .group_by(Bet.game_id))
-    return {str(game_id): int(count) for game_id, count in rows}
-
-
-def paused_games(session: Session, provider: str) -> set[str]:
-    return set(session.scalars(select(GamePause.game_id).where(
-        GamePause.provider == provider, GamePause.paused.is_(True))))
-
-
-def _take_turn(session: Session, provider: str) -> None:
-    """Watchers of one provider take turns until the end of the transaction (PostgreSQL;
-    the conditional statements alone keep other databases to one notification)."""
-    if session.get_bind().dialect.name == "postgresql":
-        key = zlib.crc32(f"betguard:game_pauses:{provider}".encode())
-        session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": key})
-
-
 def _flip(session: Session, policy: ProviderPolicy, target: Target, verdict: Verdict,
           now: datetime) -> bool:
     """Make the transition if nobody made it yet, and write its notification with it."""
-    flipped = (_mark_paused(session, policy.name, target, now) if verdict is Verdict.PAUSE
-               else _mark_resumed(session, policy.name, target, now))
+    flip = pauses.mark_paused if verdict is Verdict.PAUSE else pauses.mark_resumed
+    flipped = flip(session, policy.name, target.game_id, target.unreturned, now)
     if not flipped:
         return False
     kind = (NotificationKind.GAME_PAUSED if verdict is Verdict.PAUSE
@@ -173,28 +143,3 @@ def _flip(session: Session, policy: ProviderPolicy, target: Target, verdict: Ver
                                else target.threshold * policy.pause.resume_ratio),
     }, now=now)
     return True
-
-
-def _mark_paused(session: Session, provider: str, target: Target, now: datetime) -> bool:
-    """Insert the pause, or flip a resumed row to paused: only if it is not paused yet."""
-    dialect = postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
-    values = {"provider": provider, "game_id": target.game_id, "paused": True,
-              "unreturned": target.unreturned, "changed_at": now}
-    statement = dialect.insert(GamePause).values(**values)
-    statement = statement.on_conflict_do_update(
-        index_elements=["provider", "game_id"],
-        set_={"paused": True, "unreturned": statement.excluded.unreturned,
-              "changed_at": statement.excluded.changed_at},
-        where=GamePause.paused.is_(False),
-    ).returning(GamePause.game_id)
-    return session.execute(statement).first() is not None
-
-
-def _mark_resumed(session: Session, provider: str, target: Target, now: datetime) -> bool:
-    resumed = session.execute(
-        update(GamePause)
-        .where(GamePause.provider == provider, GamePause.game_id == target.game_id,
-               GamePause.paused.is_(True))
-        .values(paused=False, unreturned=target.unreturned, changed_at=now)
-        .returning(GamePause.game_id))
-    return resumed.first() is not None

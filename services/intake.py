@@ -23,7 +23,6 @@ from pydantic import (
     ValidationError,
 )
 from pydantic.config import JsonDict
-from sqlalchemy import Connection, select, tuple_
 
 from betguard.models.domain import refs, schedule, times, transitions
 from betguard.models.domain.errors import BetguardError, ConflictingBet, InvalidBet
@@ -31,8 +30,8 @@ from betguard.models.domain.events import EventKind
 from betguard.models.domain.money import is_plain_decimal
 from betguard.models.domain.snapshot import BetSnapshot
 from betguard.models.domain.transitions import NewEvent
-from betguard.models.store import bulk
-from betguard.models.store.repository import BETS, SNAPSHOT_COLUMNS
+from betguard.models.store import bet_queries, bulk
+from betguard.models.store.db import Connection
 from betguard.providers.pragmatic_wire import RoundFieldError
 from betguard.providers.registry import round_of
 from betguard.services.context import Context
@@ -207,7 +206,8 @@ def _register(ctx: Context, bets: Sequence[_NewBet]) -> list[Placed | Conflictin
     firsts = list(unique.values())
     with ctx.db.transaction() as connection:
         created = _insert(connection, firsts, now)
-        existing = _read(connection, [new.key for new in firsts if new.key not in created])
+        existing = bet_queries.snapshots_by_keys(
+            connection, [new.key for new in firsts if new.key not in created])
     wake_checks(ctx, [DueCheck(bet.id, bet.check_attempt, bet.provider, bet.label,
                                bet.next_check_at or now) for bet in created.values()])
     answers: list[Placed | ConflictingBet] = []
@@ -229,17 +229,6 @@ def _insert(connection: Connection, bets: Sequence[_NewBet],
     ids = bulk.insert_placed_bets(connection, placed, now=now)
     return {new.key: BetSnapshot.of_row({**new.row, "id": bet_id})
             for new, bet_id in zip(bets, ids, strict=True) if bet_id is not None}
-
-
-def _read(connection: Connection,
-          keys: Sequence[tuple[str, str]]) -> dict[tuple[str, str], BetSnapshot]:
-    if not keys:
-        return {}
-    found = connection.execute(
-        select(*SNAPSHOT_COLUMNS).where(BETS.c.bet_ref.in_([ref for _, ref in keys]),
-                                        tuple_(BETS.c.provider, BETS.c.bet_ref).in_(keys))
-    ).mappings().all()
-    return {(row["provider"], row["bet_ref"]): BetSnapshot.of_row(row) for row in found}
 
 
 def _same_or_conflict(new: _NewBet, bet: BetSnapshot) -> Placed | ConflictingBet:

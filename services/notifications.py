@@ -7,10 +7,8 @@ import json
 from datetime import datetime, timedelta
 from enum import StrEnum
 
-from sqlalchemy import select, update
-
 from betguard.models.domain.outbox import NotificationState, retry_wait
-from betguard.models.store.tables import Notification
+from betguard.models.store import notifications as outbox
 from betguard.providers.errors import NotificationFailed
 from betguard.services.context import Context
 
@@ -44,39 +42,20 @@ def resend_dead(ctx: Context, event_ids: list[str] | None = None) -> list[int]:
     """Give dead letters (all, or those named) a fresh set of attempts, now."""
     now = ctx.clock()
     with ctx.db.unit_of_work() as session:
-        query = (update(Notification)
-                 .where(Notification.state == NotificationState.DEAD.value)
-                 .values(state=NotificationState.PENDING.value, attempts=0, next_attempt_at=now)
-                 .returning(Notification.id))
-        if event_ids is not None:
-            query = query.where(Notification.event_id.in_(event_ids))
-        ids = list(session.scalars(query))
+        ids = outbox.revive_dead(session, event_ids, now=now)
         session.commit()
     for notification_id in ids:
         ctx.scheduler.notify(notification_id, now)
     return ids
 
 
-def _claim(ctx: Context, notification_id: int) -> tuple[str, dict[str, object], int] | None:
+def _claim(ctx: Context, notification_id: int) -> outbox.Taken | None:
     """Take the next attempt; a duplicate delivery of the same wake-up finds it taken."""
-    now = ctx.clock()
+    lease_until = ctx.clock() + timedelta(seconds=ctx.timing.check_lease)
     with ctx.db.unit_of_work() as session:
-        row = session.execute(
-            select(Notification.event_id, Notification.payload, Notification.attempts)
-            .where(Notification.id == notification_id,
-                   Notification.state == NotificationState.PENDING.value)).one_or_none()
-        if row is None:
-            return None
-        taken = session.execute(
-            update(Notification)
-            .where(Notification.id == notification_id, Notification.attempts == row.attempts,
-                   Notification.state == NotificationState.PENDING.value)
-            .values(attempts=row.attempts + 1,
-                    next_attempt_at=now + timedelta(seconds=ctx.timing.check_lease)))
+        taken = outbox.take_attempt(session, notification_id, lease_until=lease_until)
         session.commit()
-    if taken.rowcount != 1:  # type: ignore[attr-defined]
-        return None
-    return row.event_id, row.payload, row.attempts + 1
+    return taken
 
 
 def _failed(ctx: Context, notification_id: int, attempts: int, error: str) -> DeliveryOutcome:
@@ -94,9 +73,5 @@ def _failed(ctx: Context, notification_id: int, attempts: int, error: str) -> De
 def _finish(ctx: Context, notification_id: int, attempts: int,
             values: dict[str, object | datetime | None]) -> None:
     with ctx.db.unit_of_work() as session:
-        session.execute(
-            update(Notification)
-            .where(Notification.id == notification_id, Notification.attempts == attempts,
-                   Notification.state == NotificationState.PENDING.value)
-            .values(**values))
+        outbox.finish_attempt(session, notification_id, attempts, values)
         session.commit()

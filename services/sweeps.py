@@ -18,15 +18,10 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import select, update
-from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.orm import Session
-
 from betguard.models.domain import transitions
-from betguard.models.domain.outbox import NotificationState
 from betguard.models.domain.states import BetState
-from betguard.models.store import bulk
-from betguard.models.store.tables import Notification, SweepStat
+from betguard.models.store import bulk, sweep_stats
+from betguard.models.store import notifications as outbox
 from betguard.services.context import Context
 from betguard.services.wakeups import DueCheck, wake_checks
 
@@ -66,7 +61,7 @@ def run_sweeps(ctx: Context) -> SweepReport:
         room -= runs[kind].items
     with ctx.db.unit_of_work() as session:
         for kind, run in runs.items():
-            record_run(session, kind, run)
+            sweep_stats.count_run(session, kind, items=run.items, at=run.at, seconds=run.seconds)
         session.commit()
     return SweepReport(
         checks_dispatched=runs["checks"].items,
@@ -80,22 +75,6 @@ def _timed(ctx: Context, sweep: Sweep, limit: int) -> SweepRun:
     started = time.perf_counter()
     items = sweep(ctx, limit) if limit > 0 else 0
     return SweepRun(items, ctx.clock(), time.perf_counter() - started)
-
-
-def record_run(session: Session, kind: str, run: SweepRun) -> None:
-    """Count one run of ``kind``. Increments happen in the UPDATE itself, so two
-    overlapping sweeps both count; the row is created on first use, and a second
-    sweep creating it at the same moment is ignored (ON CONFLICT DO NOTHING)."""
-    values = {"runs": SweepStat.runs + 1, "items": SweepStat.items + run.items,
-              "last_run_at": run.at, "last_duration_seconds": run.seconds}
-    counted = update(SweepStat).where(SweepStat.kind == kind).values(**values)
-    if session.execute(counted).rowcount == 1:  # type: ignore[attr-defined]
-        return
-    dialect = postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
-    session.execute(dialect.insert(SweepStat)
-                    .values(kind=kind, runs=0, items=0)
-                    .on_conflict_do_nothing(index_elements=["kind"]))
-    session.execute(counted)
 
 
 def sweep_due_checks(ctx: Context, limit: int | None = None) -> int:
@@ -123,24 +102,11 @@ def sweep_due_notifications(ctx: Context, limit: int | None = None) -> int:
     if ctx.notifier is None:
         return 0
     now = ctx.clock()
-    cutoff = now - timedelta(seconds=ctx.timing.due_grace)
-    due = (
-        select(Notification.id)
-        .where(Notification.state == NotificationState.PENDING.value,
-               Notification.next_attempt_at <= cutoff)
-        .order_by(Notification.next_attempt_at)
-        .limit(limit or ctx.timing.sweep_batch)
-        .with_for_update(skip_locked=True)
-    )
     with ctx.db.unit_of_work() as session:
-        taken = list(session.scalars(
-            update(Notification)
-            .where(Notification.id.in_(due.scalar_subquery()),
-                   Notification.state == NotificationState.PENDING.value,
-                   Notification.next_attempt_at <= cutoff)
-            .values(next_attempt_at=now + timedelta(seconds=ctx.timing.check_lease))
-            .returning(Notification.id)
-            .execution_options(synchronize_session=False)))
+        taken = outbox.take_overdue(
+            session, due_by=now - timedelta(seconds=ctx.timing.due_grace),
+            lease_until=now + timedelta(seconds=ctx.timing.check_lease),
+            limit=limit or ctx.timing.sweep_batch)
         session.commit()
     for notification_id in taken:
         ctx.scheduler.notify(notification_id, now)

@@ -1,4 +1,5 @@
-"""Engines and units of work. Created per process at start-up, never at import."""
+"""Engines and units of work (a ``Session``, or a Core ``Connection`` on the hot paths).
+Created per process at start-up, never at import."""
 
 from __future__ import annotations
 
@@ -8,6 +9,10 @@ from typing import Any
 
 from sqlalchemy import Connection, Engine, create_engine, event
 from sqlalchemy.orm import Session, sessionmaker
+
+# The types of a unit of work, for services: they speak to the store through these and
+# the store's named queries, never to SQLAlchemy itself (an import-linter contract).
+__all__ = ["Connection", "Database", "Session"]
 
 from betguard.models.domain.outbox import NEW_NOTIFICATIONS
 
