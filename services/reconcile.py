@@ -20,13 +20,12 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, Literal
 
-from sqlalchemy import select
-from sqlalchemy.orm import Session
-
 from betguard.models.domain.errors import InvalidCommand
 from betguard.models.domain.times import from_millis
 from betguard.models.store import mirror
-from betguard.models.store.tables import FeedCursor, ReconciliationRun
+from betguard.models.store import reconciliation as stored
+from betguard.models.store.db import Session
+from betguard.models.store.tables import ReconciliationRun
 from betguard.providers.base import Capability, Provider
 from betguard.providers.errors import ProviderError
 from betguard.services.context import Context
@@ -36,7 +35,7 @@ from betguard.services.reconcile_compare import (
     compare,
 )
 from betguard.services.reconcile_sides import left_out, load_sides
-from betguard.services.reconcile_store import Found, Wake, lock_provider, store
+from betguard.services.reconcile_store import Found, Wake, store
 from betguard.services.reconcile_summary import compare_summary
 
 log = logging.getLogger(__name__)
@@ -204,9 +203,7 @@ def feed_horizon(session: Session, provider: str, feeds: Sequence[str],
                  feed_lag: float) -> datetime | None:
     """The earliest last successful pull of the provider's feeds, minus ``feed_lag``;
     None while a feed has never been pulled successfully."""
-    rows = {feed: at for feed, at in session.execute(
-        select(FeedCursor.feed, FeedCursor.last_success_at)
-        .where(FeedCursor.provider == provider))}
+    rows = stored.last_successes(session, provider)
     successes = [rows.get(feed) for feed in feeds]
     if not successes or any(moment is None for moment in successes):
         return None
@@ -232,7 +229,7 @@ def _run(ctx: Context, provider: str, window_from: datetime, window_to: datetime
         comparison = compare(here, there, horizon=horizon, feed_lag=lag)
     now = ctx.clock()
     with ctx.db.unit_of_work() as session:
-        lock_provider(session, provider)
+        stored.lock_cursors(session, provider)
         run = _run_row(session, provider, window_from, window_to, mode, run_id, now)
         found, wakes = store(ctx, session, run, comparison.differences, now)
         run.finished_at = ctx.clock()
@@ -326,20 +323,12 @@ def claim_scheduled(ctx: Context, provider: str, feeds: Sequence[str]) -> Claim 
     policy = ctx.policy(provider)
     now = ctx.clock()
     with ctx.db.unit_of_work() as session:
-        cursors = list(session.execute(
-            select(FeedCursor.feed, FeedCursor.last_success_at)
-            .where(FeedCursor.provider == provider)
-            .with_for_update(skip_locked=True)))
-        successes = {feed: at for feed, at in cursors}
+        successes = stored.last_successes(session, provider, skip_locked=True)
         if any(successes.get(feed) is None for feed in feeds):
             return None  # never pulled, or being written by another run right now
         horizon = min(m for m in successes.values() if m is not None) \
             - timedelta(seconds=policy.feed_lag)
-        last = session.scalars(
-            select(ReconciliationRun)
-            .where(ReconciliationRun.provider == provider,
-                   ReconciliationRun.mode == SCHEDULED)
-            .order_by(ReconciliationRun.started_at.desc()).limit(1)).first()
+        last = stored.last_run(session, provider, SCHEDULED)
         if last is not None and last.started_at > now - timedelta(
                 seconds=policy.reconcile_interval):
             return None

@@ -23,17 +23,15 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select, update
-from sqlalchemy.orm import Session
-
 from betguard.models.domain import transitions
 from betguard.models.domain.errors import BetguardError, IllegalTransition
 from betguard.models.domain.events import EventKind, ReviewReason
 from betguard.models.domain.states import BetState
 from betguard.models.domain.transitions import NewEvent
+from betguard.models.store import reconciliation as stored
 from betguard.models.store import repository
+from betguard.models.store.db import Session
 from betguard.models.store.tables import (
-    FeedCursor,
     ReconciliationDifference,
     ReconciliationRun,
     Review,
@@ -86,13 +84,6 @@ class Wake:
     refund: bool = False
 
 
-def lock_provider(session: Session, provider: str) -> None:
-    """Serialize the stores of one provider's runs (two runs at once must not both store
-    one difference): its feed cursors are locked until the caller's commit."""
-    session.execute(select(FeedCursor.feed).where(FeedCursor.provider == provider)
-                    .with_for_update())
-
-
 def store(ctx: Context, session: Session, run: ReconciliationRun,
           differences: Sequence[Difference], now: datetime) -> tuple[list[Found], list[Wake]]:
     """Store each new difference and act on it, in the caller's transaction. Returns
@@ -120,13 +111,9 @@ def store(ctx: Context, session: Session, run: ReconciliationRun,
 def _known(session: Session, provider: str,
            difference: Difference) -> ReconciliationDifference | None:
     """The same difference already open, or already decided on the very same facts."""
-    same = (select(ReconciliationDifference)
-            .where(ReconciliationDifference.provider == provider,
-                   ReconciliationDifference.bet_ref == difference.bet_ref,
-                   ReconciliationDifference.kind == difference.kind.value)
-            .order_by(ReconciliationDifference.id.desc()))
     here, there = difference.here_facts(), difference.there_facts()
-    for earlier in session.scalars(same):
+    for earlier in stored.differences_like(session, provider, difference.bet_ref,
+                                           difference.kind.value):
         if earlier.resolved_at is None or (earlier.here == here and earlier.there == there):
             return earlier
     return None
@@ -300,8 +287,5 @@ def close_differences_of_reviews(session: Session, reviews: Sequence[Review], *,
     wanted = [i for i in ids if isinstance(i, int)]
     if not wanted:
         return
-    session.execute(update(ReconciliationDifference)
-                    .where(ReconciliationDifference.id.in_(wanted),
-                           ReconciliationDifference.resolved_at.is_(None))
-                    .values(resolved_at=now, resolution=resolution[:20], operator=operator,
-                            note=note))
+    stored.close_differences(session, wanted, resolution=resolution, operator=operator,
+                             note=note, now=now)

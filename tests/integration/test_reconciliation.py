@@ -206,6 +206,8 @@ def test_each_difference_is_stored_with_both_sides_facts(stack: Stack, planted: 
     assert (payout.kind, payout.bet_id) == ("payout_differs", planted.altered.id)
     assert payout.here["payout"] == "5.00" and payout.here["state"] == "settled"
     assert [row["payout"] for row in payout.there["rows"]] == ["7.50"]
+    assert all("hands" not in row for d in (payout, duplicate) for row in d.there["rows"]), \
+        "a record of one hand is no folded round"
     assert duplicate.kind == "duplicate" and len(duplicate.there["rows"]) == 2
     assert len({row["row_id"] for row in duplicate.there["rows"]}) == 2
     assert [(d.kind, d.bet_id, d.here) for d in missing] == [("missing_here", None, {})] * 2
