@@ -22,8 +22,6 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
 
-from sqlalchemy.orm import Session
-
 from betguard.models.domain import freshness, schedule
 from betguard.models.domain.answers import BetStatus, CancelOutcome, Capability
 from betguard.models.domain.decisions import change_for_decision
@@ -40,6 +38,7 @@ from betguard.models.domain.rounds import answer_for_bet
 from betguard.models.domain.snapshot import BetSnapshot
 from betguard.models.domain.transitions import Change, NewEvent
 from betguard.models.store import bulk, mirror, repository
+from betguard.models.store.db import Session
 from betguard.providers.base import Provider
 from betguard.providers.errors import ProviderError
 from betguard.services.context import Context

@@ -15,8 +15,6 @@ from collections.abc import Sequence
 from datetime import datetime, timedelta
 from enum import StrEnum
 
-from sqlalchemy.orm import Session
-
 from betguard.models.domain.decisions import change_for_decision
 from betguard.models.domain.escalation import Action, Decision
 from betguard.models.domain.events import EventKind, ReviewReason
@@ -24,6 +22,7 @@ from betguard.models.domain.snapshot import BetSnapshot
 from betguard.models.domain.states import BetState
 from betguard.models.domain.transitions import Change, NewEvent
 from betguard.models.store import repository
+from betguard.models.store.db import Session
 from betguard.services.context import Context
 
 MAX_CRASHES = 3

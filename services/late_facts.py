@@ -7,13 +7,12 @@ from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 
-from sqlalchemy.orm import Session
-
 from betguard.models.domain.events import EventKind, ReviewReason
 from betguard.models.domain.snapshot import BetSnapshot
 from betguard.models.domain.states import BetState
 from betguard.models.domain.transitions import NewEvent
 from betguard.models.store import repository
+from betguard.models.store.db import Session
 from betguard.providers.base import ProviderStatus
 
 

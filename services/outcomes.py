@@ -11,13 +11,12 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime
 
-from sqlalchemy.orm import Session
-
 from betguard.models.domain.events import EventKind
 from betguard.models.domain.snapshot import BetSnapshot
 from betguard.models.domain.states import BetState
 from betguard.models.domain.transitions import NewEvent
 from betguard.models.store import repository
+from betguard.models.store.db import Session
 from betguard.services.context import Context
 from betguard.services.late_facts import Fact, note_late_fact
 from betguard.services.refund_wakeups import wake_refund

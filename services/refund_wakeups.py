@@ -10,12 +10,11 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy.orm import Session
-
 from betguard.models.domain.events import EventKind
 from betguard.models.domain.snapshot import BetSnapshot
 from betguard.models.domain.states import BetState
 from betguard.models.store import repository
+from betguard.models.store.db import Session
 from betguard.services.context import Context
 
 # What the wallet or an operator did about a refund, newest first in a bet's history.

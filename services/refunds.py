@@ -19,13 +19,12 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from enum import StrEnum
 
-from sqlalchemy.orm import Session
-
 from betguard.models.domain import transitions
 from betguard.models.domain.events import EventKind, ReviewReason
 from betguard.models.domain.snapshot import BetSnapshot
 from betguard.models.domain.transitions import NewEvent
 from betguard.models.store import repository
+from betguard.models.store.db import Session
 from betguard.providers.errors import WalletRejected, WalletUnavailable
 from betguard.providers.wallet import refund_idempotency_key
 from betguard.services.context import Context

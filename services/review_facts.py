@@ -23,8 +23,6 @@ from datetime import datetime
 from decimal import Decimal
 from enum import StrEnum
 
-from sqlalchemy.orm import Session
-
 from betguard.models.domain import transitions
 from betguard.models.domain.answers import BetStatus
 from betguard.models.domain.events import EventKind, Resolution, ReviewReason
@@ -32,6 +30,7 @@ from betguard.models.domain.snapshot import BetSnapshot
 from betguard.models.domain.states import BetState
 from betguard.models.domain.transitions import Change, NewEvent
 from betguard.models.store import mirror, repository
+from betguard.models.store.db import Session
 from betguard.models.store.tables import Review
 from betguard.providers.base import ProviderStatus
 from betguard.services.late_facts import Fact

@@ -13,8 +13,6 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal
 
-from sqlalchemy.orm import Session
-
 from betguard.models.domain import transitions
 from betguard.models.domain.decisions import RefundFacts, change_for_resolution
 from betguard.models.domain.errors import IllegalTransition
@@ -23,6 +21,7 @@ from betguard.models.domain.snapshot import BetSnapshot
 from betguard.models.domain.states import BetState
 from betguard.models.domain.transitions import Change, NewEvent
 from betguard.models.store import repository
+from betguard.models.store.db import Session
 from betguard.models.store.tables import Review
 from betguard.providers.wallet import refund_idempotency_key
 from betguard.services.context import Context
