@@ -8,15 +8,25 @@ from contextlib import contextmanager
 from typing import Any
 
 from sqlalchemy import Connection, Engine, create_engine, event
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session, sessionmaker
-
-# The types of a unit of work, for services: they speak to the store through these and
-# the store's named queries, never to SQLAlchemy itself (an import-linter contract).
-__all__ = ["Connection", "Database", "Session"]
 
 from betguard.models.domain.outbox import NEW_NOTIFICATIONS
 
+# The types of a unit of work, for services: they speak to the store through these and
+# the store's named queries, never to SQLAlchemy itself (an import-linter contract).
+__all__ = ["Connection", "Database", "Session", "conflict_insert"]
+
 SQLITE_BUSY_TIMEOUT_SECONDS = 30
+
+
+def conflict_insert(executor: Session | Connection, table: Any) -> Any:
+    """An INSERT into ``table`` that takes ``ON CONFLICT`` clauses, in the dialect of the
+    database ``executor`` runs on (PostgreSQL in production, SQLite for the demo: both
+    spell the clauses alike)."""
+    bind = executor.get_bind() if isinstance(executor, Session) else executor
+    dialect = postgresql if bind.dialect.name == "postgresql" else sqlite
+    return dialect.insert(table)
 
 
 class Database:

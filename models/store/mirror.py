@@ -21,13 +21,13 @@ from datetime import datetime, timedelta
 from typing import Any, cast
 
 from sqlalchemy import Connection, Table, and_, or_, select, update
-from sqlalchemy.dialects import postgresql, sqlite
 
 from betguard.models.domain.answers import VIA_MIRROR, BetStatus, Hand, HistoryRow, ProviderStatus
 from betguard.models.domain.escalation import ConflictingAnswer
 from betguard.models.domain.hands import fold
 from betguard.models.domain.rounds import answer_for_bet
 from betguard.models.domain.snapshot import BetSnapshot
+from betguard.models.store.db import conflict_insert
 from betguard.models.store.tables import FeedCursor, ProviderRow
 
 ROWS = cast(Table, ProviderRow.__table__)
@@ -95,8 +95,7 @@ def _stored_versions(connection: Connection, provider: str,
 
 
 def _upsert_statement(connection: Connection) -> Any:
-    dialect = postgresql if connection.dialect.name == "postgresql" else sqlite
-    statement = dialect.insert(ROWS)
+    statement = conflict_insert(connection, ROWS)
     return statement.on_conflict_do_update(
         index_elements=[ROWS.c.provider, ROWS.c.row_id],
         set_={name: statement.excluded[name] for name in _UPDATED},
@@ -216,9 +215,9 @@ def _claim(connection: Connection, provider: str, feed: str, *, now: datetime,
 
 
 def _create(connection: Connection, provider: str, feed: str) -> bool:
-    dialect = postgresql if connection.dialect.name == "postgresql" else sqlite
     created = connection.execute(
-        dialect.insert(CURSORS).values(provider=provider, feed=feed, pulls=0, rows_seen=0)
+        conflict_insert(connection, CURSORS)
+        .values(provider=provider, feed=feed, pulls=0, rows_seen=0)
         .on_conflict_do_nothing(index_elements=[CURSORS.c.provider, CURSORS.c.feed]))
     return bool(created.rowcount)
 

@@ -7,9 +7,8 @@ import zlib
 from datetime import datetime
 
 from sqlalchemy import select, text, update
-from sqlalchemy.dialects import postgresql, sqlite
 
-from betguard.models.store.db import Session
+from betguard.models.store.db import Session, conflict_insert
 from betguard.models.store.tables import GamePause
 
 
@@ -34,10 +33,9 @@ def take_turn(session: Session, provider: str) -> None:
 def mark_paused(session: Session, provider: str, game_id: str, unreturned: int,
                 now: datetime) -> bool:
     """Insert the pause, or flip a resumed row to paused: only if it is not paused yet."""
-    dialect = postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
     values = {"provider": provider, "game_id": game_id, "paused": True,
               "unreturned": unreturned, "changed_at": now}
-    statement = dialect.insert(GamePause).values(**values)
+    statement = conflict_insert(session, GamePause).values(**values)
     statement = statement.on_conflict_do_update(
         index_elements=["provider", "game_id"],
         set_={"paused": True, "unreturned": statement.excluded.unreturned,

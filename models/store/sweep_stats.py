@@ -6,9 +6,8 @@ from __future__ import annotations
 from datetime import datetime
 
 from sqlalchemy import update
-from sqlalchemy.dialects import postgresql, sqlite
 
-from betguard.models.store.db import Session
+from betguard.models.store.db import Session, conflict_insert
 from betguard.models.store.tables import SweepStat
 
 
@@ -22,8 +21,7 @@ def count_run(session: Session, kind: str, *, items: int, at: datetime,
     counted = update(SweepStat).where(SweepStat.kind == kind).values(**values)
     if session.execute(counted).rowcount == 1:  # type: ignore[attr-defined]
         return
-    dialect = postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
-    session.execute(dialect.insert(SweepStat)
+    session.execute(conflict_insert(session, SweepStat)
                     .values(kind=kind, runs=0, items=0)
                     .on_conflict_do_nothing(index_elements=["kind"]))
     session.execute(counted)
