@@ -17,8 +17,8 @@ from betguard.providers.base import Provider
 from betguard.providers.breaker import RedisBreaker
 from betguard.providers.bulkhead import RedisBulkhead
 from betguard.providers.client_settings import ProviderClientSettings
+from betguard.providers.fallback import set_fallback_hook
 from betguard.providers.guard import GuardedProvider, call_lease
-from betguard.providers.http import set_fallback_hook
 from betguard.providers.notifier import HttpNotifier
 from betguard.providers.problems import Problem
 from betguard.providers.ratelimit import RedisRateLimiter

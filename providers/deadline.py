@@ -9,7 +9,7 @@ down when its time is up: the read blocked on it returns at once, the attempt fa
 broken connection, and :attr:`Attempt.expired` tells the caller why, so that a body cut
 short by the deadline is never mistaken for the peer's answer.
 
-The sessions of :func:`betguard.providers.http.make_session` make connections that
+The sessions of :func:`betguard.providers.transport.make_session` make connections that
 report to the attempt running on their thread (:func:`watch_connections`); one
 watchdog thread per process serves every attempt, sleeping until the earliest deadline
 (a timer thread per call would cost a thread start per provider call).

@@ -49,17 +49,20 @@ from tenacity import (
 
 from betguard.providers.client_settings import ProviderClientSettings
 from betguard.providers.deadline import (
-    Attempt,
     attempt_deadline,
     attempt_seconds,
     stop_watching,
 )
 from betguard.providers.errors import ProviderInvalidResponse, ProviderUnavailable
-from betguard.providers.http import TRANSPORT_ERRORS, make_session, timed_out
+from betguard.providers.transport import (
+    TRANSPORT_ERRORS,
+    BodyTooLarge,
+    make_session,
+    read_capped,
+    timed_out,
+)
 
 log = logging.getLogger(__name__)
-
-_CHUNK_BYTES = 64 * 1024
 
 # Signs one request: given its URL (the base URL, the call's path and any query) and its
 # body (empty for a GET), the headers to add.
@@ -222,7 +225,10 @@ class FormHttpClient:
                                            allow_redirects=False) as raw:
                     if raw.status_code >= 500:
                         raise NoAnswer(f"HTTP {raw.status_code}")
-                    content = self._read_capped(raw, attempt, request.call)
+                    try:
+                        content = read_capped(raw, attempt, self.max_response_bytes)
+                    except BodyTooLarge as exc:
+                        raise invalid_answer(self.provider, request.call, str(exc)) from exc
                     stop_watching(attempt)  # before the connection returns to the pool
             except TRANSPORT_ERRORS as exc:
                 why = timed_out(exc, attempt)
@@ -236,22 +242,6 @@ class FormHttpClient:
             raise invalid_answer(self.provider, request.call, "status code: unexpected HTTP "
                                  f"{raw.status_code}: {excerpt}")
         return content
-
-    def _read_capped(self, raw: requests.Response, attempt: Attempt, call: str) -> bytes:
-        """The body, refusing more than max_response_bytes; it stops once ``attempt`` has
-        expired (its connection shut down, the read ends at once)."""
-        cap = self.max_response_bytes
-        declared = raw.headers.get("Content-Length", "")
-        if declared.isascii() and declared.isdigit() and (
-                len(declared) > 12 or int(declared) > cap):
-            raise invalid_answer(self.provider, call,
-                                 f"body of {declared[:32]} bytes exceeds {cap}")
-        body = bytearray()
-        while not attempt.expired and (chunk := raw.raw.read1(_CHUNK_BYTES)):
-            body += chunk
-            if len(body) > cap:
-                raise invalid_answer(self.provider, call, f"body exceeds {cap} bytes")
-        return bytes(body)
 
     def _log_retry(self, request: _Request, state: RetryCallState) -> None:
         outcome = state.outcome

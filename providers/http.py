@@ -9,7 +9,7 @@ What it guarantees to its callers:
   body) and every response signature is verified against that very request and
   the status code received (docs/design.md, invariant 9) -- a response that is not provably the
   other side's answer to this request is an invalid response, never an answer;
-* a response body is read up to :data:`MAX_RESPONSE_BYTES` and no further;
+* a response body is read up to ``transport.MAX_RESPONSE_BYTES`` and no further;
 * each attempt is bounded as a whole (``betguard.providers.deadline``): connecting, the
   headers and the body within the connect plus read timeouts, however slowly the other
   side sends;
@@ -29,11 +29,11 @@ after its retries -- the "unavailable" class) is sent to the next, in order; an 
 that cannot be trusted, or a refusal (4xx), is the service's word and is never asked
 again elsewhere. Each request is signed for the target it is sent to, so nothing
 changes there. The answer says which fallback served it (``SignedResponse.via``; None
-for the primary), and the process-wide fallback hook (:func:`set_fallback_hook`: the
+for the primary), and the process-wide fallback hook (``betguard.providers.fallback``: the
 worker's metrics) hears of each such answer.
 
 Stickiness, bounded: once a fallback has answered, the client starts with it for
-:data:`STICK_SECONDS` (calls in a row do not each wait for a dead primary first), then
+``fallback.STICK_SECONDS`` (calls in a row do not each wait for a dead primary first), then
 tries the primary first again. Nothing else is remembered.
 """
 
@@ -45,11 +45,8 @@ import threading
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any
 
 import requests
-import urllib3
-from requests.adapters import HTTPAdapter
 from tenacity import (
     RetryCallState,
     Retrying,
@@ -59,13 +56,7 @@ from tenacity import (
 )
 
 from betguard.providers import signing
-from betguard.providers.deadline import (
-    Attempt,
-    attempt_deadline,
-    attempt_seconds,
-    stop_watching,
-    watch_connections,
-)
+from betguard.providers.deadline import attempt_deadline, attempt_seconds, stop_watching
 from betguard.providers.errors import (
     ProviderInvalidResponse,
     ProviderRejected,
@@ -73,63 +64,21 @@ from betguard.providers.errors import (
     WalletRejected,
     WalletUnavailable,
 )
+from betguard.providers.fallback import STICK_SECONDS, fallback_served
+from betguard.providers.transport import (
+    TRANSPORT_ERRORS,
+    BodyTooLarge,
+    make_session,
+    read_capped,
+    timed_out,
+)
 
 log = logging.getLogger(__name__)
 
-# How long a client keeps starting with the fallback that answered last, before the
-# primary gets the first try again.
-STICK_SECONDS = 30.0
-
-# Told of every answer a fallback base URL gave: (provider or service name, base URL).
-FallbackHook = Callable[[str, str], None]
-_fallback_hook: FallbackHook | None = None
-
-
-def set_fallback_hook(hook: FallbackHook | None) -> None:
-    """Install the process-wide hook told of answers served by a fallback (the worker's
-    metrics, from ``betguard.bootstrap``); None removes it."""
-    global _fallback_hook
-    _fallback_hook = hook
-
-
-def fallback_served(service: str, url: str) -> None:
-    """Tell the hook a fallback answered; a failing hook is logged, never raised: a
-    metric must not turn an answer into an error. Adapters that switch base URLs on
-    their own call this too."""
-    hook = _fallback_hook
-    if hook is None:
-        return
-    try:
-        hook(service, url)
-    except Exception:
-        log.exception("fallback hook failed for %s (%s)", service, url)
-
-MAX_RESPONSE_BYTES = 1024 * 1024
-_CHUNK_BYTES = 64 * 1024
-# Transport failures worth another try: the request may not have arrived, or
-# its answer was lost on the way back.
-TRANSPORT_ERRORS = (
-    requests.exceptions.ConnectionError,
-    requests.exceptions.Timeout,
-    requests.exceptions.ChunkedEncodingError,
-    # The body is read from the raw response: urllib3's own errors arrive unwrapped
-    # (a connection cut mid-body, a read that timed out).
-    urllib3.exceptions.HTTPError,
-)
-
-# Of them, the ones that took a whole timeout (connect or read; the body's reads arrive
-# as urllib3's own).
-TIMEOUTS = (requests.exceptions.Timeout, urllib3.exceptions.TimeoutError)
-
-
-def timed_out(error: BaseException, attempt: Attempt) -> str | None:
-    """Why a transport ``error`` of ``attempt`` counts as a timeout (the attempt's
-    deadline cut it, or a connect or read timeout passed); None: another failure."""
-    if attempt.expired:
-        return attempt.too_slow()
-    if isinstance(error, TIMEOUTS):
-        return f"{type(error).__name__}: {error}"
-    return None
+_HEADERS = {**requests.utils.default_headers(),
+            "Content-Type": "application/json", "Accept": "application/json",
+            # Plain bytes on the wire, so the body can be read as it arrives.
+            "Accept-Encoding": "identity"}
 
 
 @dataclass(frozen=True)
@@ -184,43 +133,6 @@ def _retried(error: BaseException) -> bool:
 
 class _UntrustedResponse(Exception):
     """A response that must not be believed: mis-signed, oversized or truncated."""
-
-
-# Connections kept open per host: at least the provider worker's thread count, or the
-# threads beyond it open (and close) a new connection for every call.
-POOL_MAXSIZE = 128
-
-
-_HEADERS = {**requests.utils.default_headers(),
-            "Content-Type": "application/json", "Accept": "application/json",
-            # Plain bytes on the wire, so the body can be read as it arrives.
-            "Accept-Encoding": "identity"}
-
-
-class _WatchedAdapter(HTTPAdapter):
-    """requests' adapter whose connections an attempt's deadline can shut down."""
-
-    def init_poolmanager(self, connections: int, maxsize: int, block: bool = False,
-                         **pool_kwargs: Any) -> None:
-        super().init_poolmanager(connections, maxsize, block, **pool_kwargs)
-        watch_connections(self.poolmanager)
-
-
-def make_session(*, pool_maxsize: int = POOL_MAXSIZE) -> requests.Session:
-    """A session with a connection pool and no hidden retries (tenacity owns retrying),
-    whose connections are shut down when an attempt's deadline passes
-    (``betguard.providers.deadline``).
-
-    It ignores the environment (proxy variables, .netrc): settings come from betguard's
-    own configuration only, and scanning the environment on every request cost more
-    CPU than the rest of the request.
-    """
-    session = requests.Session()
-    session.trust_env = False
-    adapter = _WatchedAdapter(pool_connections=4, pool_maxsize=pool_maxsize, max_retries=0)
-    session.mount("http://", adapter)
-    session.mount("https://", adapter)
-    return session
 
 
 class SignedJsonClient:
@@ -351,7 +263,10 @@ class SignedJsonClient:
                         raise _TransientFailure(f"HTTP {raw.status_code}")
                     if 300 <= raw.status_code < 400:  # no contract redirects; body moot
                         raise _UntrustedResponse(f"unexpected HTTP {raw.status_code} redirect")
-                    content = _read_capped(raw, attempt)
+                    try:
+                        content = read_capped(raw, attempt)
+                    except BodyTooLarge as exc:
+                        raise _UntrustedResponse(str(exc)) from exc
                     stop_watching(attempt)  # before the connection returns to the pool
             except TRANSPORT_ERRORS as exc:
                 why = timed_out(exc, attempt)
@@ -408,20 +323,3 @@ class SignedJsonClient:
             reason,
         )
 
-
-def _read_capped(raw: requests.Response, attempt: Attempt) -> bytes:
-    """Read the body, refusing more than MAX_RESPONSE_BYTES; stop once ``attempt`` has
-    expired (its connection is shut down then: the read ends at once)."""
-    declared = raw.headers.get("Content-Length", "")
-    # ASCII digits only, and few of them: int() of thousands of digits raises ValueError.
-    if declared.isascii() and declared.isdigit() and (
-        len(declared) > 12 or int(declared) > MAX_RESPONSE_BYTES
-    ):
-        raise _UntrustedResponse(f"body of {declared[:32]} bytes exceeds {MAX_RESPONSE_BYTES}")
-    body = bytearray()
-    # read1 returns whatever has arrived (iter_content would wait for a whole chunk).
-    while not attempt.expired and (chunk := raw.raw.read1(_CHUNK_BYTES)):
-        body += chunk
-        if len(body) > MAX_RESPONSE_BYTES:
-            raise _UntrustedResponse(f"body exceeds {MAX_RESPONSE_BYTES} bytes")
-    return bytes(body)

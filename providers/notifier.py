@@ -12,8 +12,8 @@ import requests
 
 from betguard.providers.deadline import attempt_deadline, attempt_seconds
 from betguard.providers.errors import NotificationFailed
-from betguard.providers.http import make_session
 from betguard.providers.signing import Exchange, SignatureError, new_request_id, sign_request
+from betguard.providers.transport import make_session
 
 EVENT_ID_HEADER = "X-Betguard-Event-Id"
 

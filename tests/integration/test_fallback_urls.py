@@ -19,8 +19,9 @@ from betguard.models.domain.states import BetState
 from betguard.providers.base import ProviderStatus
 from betguard.providers.client_settings import ProviderClientSettings
 from betguard.providers.errors import ProviderInvalidResponse, ProviderRejected, ProviderUnavailable
+from betguard.providers.fallback import STICK_SECONDS
 from betguard.providers.generic import GenericHttpProvider
-from betguard.providers.http import PROVIDER_ERRORS, STICK_SECONDS, SignedJsonClient
+from betguard.providers.http import PROVIDER_ERRORS, SignedJsonClient
 from betguard_devkit.local_services import free_port
 from tests.integration.harness import Stack, wait_until
 

@@ -28,8 +28,8 @@ from betguard.providers.errors import (
     WalletUnavailable,
 )
 from betguard.providers.generic import GenericHttpProvider, parse_status, parse_statuses
-from betguard.providers.http import MAX_RESPONSE_BYTES
 from betguard.providers.registry import build_provider
+from betguard.providers.transport import MAX_RESPONSE_BYTES
 from betguard.providers.wallet import HttpWallet, refund_idempotency_key
 
 SECRET = "unit-secret"
