@@ -19,11 +19,12 @@ FallbackHook = Callable[[str, str], None]
 _fallback_hook: FallbackHook | None = None
 
 
-def set_fallback_hook(hook: FallbackHook | None) -> None:
-    """Install the process-wide hook told of answers served by a fallback; None removes
-    it."""
+def set_fallback_hook(hook: FallbackHook | None) -> FallbackHook | None:
+    """Install the process-wide hook told of answers served by a fallback (None: no
+    hook); returns the hook it replaces."""
     global _fallback_hook
-    _fallback_hook = hook
+    previous, _fallback_hook = _fallback_hook, hook
+    return previous
 
 
 def fallback_served(service: str, url: str) -> None:

@@ -15,8 +15,9 @@ One call of a :class:`FormHttpClient`:
   again, ``attempts`` times at most with a short random backoff (tenacity) -- but not
   after every URL timed out -- then raises :class:`ProviderUnavailable`;
 * reads at most ``max_response_bytes`` of a body: a larger one is an invalid answer;
-* returns the body of a 200 answer with the base URL that gave it. Any other status is
-  an invalid answer (:class:`ProviderInvalidResponse`): the provider's word, never
+* returns the body of a 200 answer with the base URL that gave it, telling the fallback
+  hook (:mod:`betguard.providers.fallback`) when a fallback gave it. Any other status
+  is an invalid answer (:class:`ProviderInvalidResponse`): the provider's word, never
   retried nor asked of a fallback;
 * keeps out of its messages and logs the values it is told to ``redact`` (a dialect
   that must send its secret in a query string), and then chains no transport error
@@ -54,6 +55,7 @@ from betguard.providers.deadline import (
     stop_watching,
 )
 from betguard.providers.errors import ProviderInvalidResponse, ProviderUnavailable
+from betguard.providers.fallback import fallback_served
 from betguard.providers.transport import (
     TRANSPORT_ERRORS,
     BodyTooLarge,
@@ -189,7 +191,10 @@ class FormHttpClient:
                                          f"failed: {request.scrubbed(str(exc))}")
             raise failed from (None if request.redact else exc)
         content, base = answered
-        return Answer(content, base, None if base == order[0] else base)
+        if base == order[0]:
+            return Answer(content, base, None)
+        fallback_served(self.provider, base)
+        return Answer(content, base, base)
 
     def _each_url(self, bases: tuple[str, ...], request: _Request) -> tuple[bytes, str]:
         failures: list[NoAnswer] = []
