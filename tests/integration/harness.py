@@ -28,6 +28,7 @@ from betguard.models.store import repository
 from betguard.models.store.db import Database
 from betguard.models.store.migrate import upgrade
 from betguard.models.store.tables import AuditEvent, Bet, Review
+from betguard.providers.fallback import set_fallback_hook
 from betguard.services.context import Context
 from betguard_devkit import processes
 from betguard_devkit.local_services import PostgresServer, RedisServer, free_port
@@ -356,6 +357,14 @@ class Stack:
     pragmatic_sim_url: str = ""  # a fourth, speaking the Pragmatic-like dialect
     drip: DripProxy | None = None  # the "dripping" provider: the main simulator, dripped
 
+    @property
+    def pgsoft_sim(self) -> SimControl:
+        return SimControl(self.pgsoft_sim_url)
+
+    @property
+    def pragmatic_sim(self) -> SimControl:
+        return SimControl(self.pragmatic_sim_url)
+
     # -- the game server's side ------------------------------------------------------------
     def place(self, provider: str, *, fate: str, stake: str = "10.00",
               fault: str | None = None, **sim: Any) -> BetSnapshot:
@@ -469,23 +478,44 @@ def history_in(db: Database, bet_id: int) -> list[AuditEvent]:
         return events
 
 
-def sim_call(url: str, method: str, path: str, body: Any = None, expect: int = 200) -> Any:
-    """One call to the control API of the simulator at ``url``: its JSON answer, which must
-    come with the status ``expect``."""
-    response = requests.request(method, url + path, json=body, timeout=30)
-    assert response.status_code == expect, response.text
-    return response.json()
+@dataclass(frozen=True)
+class SimControl:
+    """The control API (``/_sim/...``) of one simulator of the stack."""
+
+    url: str
+
+    def call(self, method: str, path: str, body: Any = None, expect: int = 200) -> Any:
+        """One call: its JSON answer, which must come with the status ``expect``."""
+        response = requests.request(method, self.url + path, json=body, timeout=30)
+        assert response.status_code == expect, response.text
+        return response.json()
+
+    @contextlib.contextmanager
+    def knobs(self, **changes: Any) -> Iterator[None]:
+        """Set knobs of the simulator for the block, then put back what they were."""
+        before = self.call("GET", "/_sim/knobs")
+        self.call("POST", "/_sim/knobs", changes)
+        try:
+            yield
+        finally:
+            self.call("POST", "/_sim/knobs", {key: before[key] for key in changes})
+
+
+def dead_url() -> str:
+    """A loopback base URL nothing listens on: every call to it is refused."""
+    return f"http://127.0.0.1:{free_port()}"
 
 
 @contextlib.contextmanager
-def sim_knobs(url: str, **changes: Any) -> Iterator[None]:
-    """Set knobs of the simulator at ``url`` for the block, then put back what they were."""
-    before = sim_call(url, "GET", "/_sim/knobs")
-    sim_call(url, "POST", "/_sim/knobs", changes)
+def fallbacks_heard() -> Iterator[list[tuple[str, str]]]:
+    """The (provider, base URL) of each answer a fallback gave in this process during the
+    block, as the fallback hook hears them (the workers' metrics count the same)."""
+    heard: list[tuple[str, str]] = []
+    previous = set_fallback_hook(lambda provider, url: heard.append((provider, url)))
     try:
-        yield
+        yield heard
     finally:
-        sim_call(url, "POST", "/_sim/knobs", {key: before[key] for key in changes})
+        set_fallback_hook(previous)
 
 
 def pg_round_id() -> str:

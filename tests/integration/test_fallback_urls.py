@@ -22,8 +22,7 @@ from betguard.providers.errors import ProviderInvalidResponse, ProviderRejected,
 from betguard.providers.fallback import STICK_SECONDS
 from betguard.providers.generic import GenericHttpProvider
 from betguard.providers.http import PROVIDER_ERRORS, SignedJsonClient
-from betguard_devkit.local_services import free_port
-from tests.integration.harness import Stack, wait_until
+from tests.integration.harness import Stack, dead_url, wait_until
 
 pytestmark = pytest.mark.integration
 
@@ -32,10 +31,6 @@ PROVIDER = "mirrored"
 
 def secret(stack: Stack) -> str:
     return str(json.loads(stack.env["BETGUARD_PROVIDER_SECRETS"])[PROVIDER])
-
-
-def dead_url() -> str:
-    return f"http://127.0.0.1:{free_port()}"  # nothing listens there
 
 
 def register(url: str, **spec: Any) -> str:

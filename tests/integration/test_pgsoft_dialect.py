@@ -15,7 +15,6 @@ import contextlib
 import json
 import os
 import re
-import socket
 import time
 import uuid
 from collections.abc import Callable
@@ -36,9 +35,9 @@ from betguard.providers.pgsoft_wire import PATH, form_body, hash_headers, traced
 from tests.integration.harness import (
     PGSOFT_SALT_ENV,
     Stack,
+    dead_url,
+    fallbacks_heard,
     pg_round_id,
-    sim_call,
-    sim_knobs,
     wait_until,
 )
 
@@ -66,17 +65,11 @@ def adapter(stack: Stack, *, secret: str | None = None, operator_token: str = OP
         options=options, **settings))
 
 
-def sim(stack: Stack, method: str, path: str, body: Any = None, expect: int = 200) -> Any:
-    return sim_call(stack.pgsoft_sim_url, method, path, body, expect)
-
 
 def register(stack: Stack, *bets: dict[str, Any]) -> None:
     specs = [{"stake": "10.00", "currency": "EUR", "lag": 0, **bet} for bet in bets]
-    sim(stack, "POST", "/_sim/bets", {"bets": specs}, expect=201)
+    stack.pgsoft_sim.call("POST", "/_sim/bets", {"bets": specs}, expect=201)
 
-
-def knobs(stack: Stack, **changes: Any) -> contextlib.AbstractContextManager[None]:
-    return sim_knobs(stack.pgsoft_sim_url, **changes)
 
 
 def now_ms() -> int:
@@ -133,7 +126,7 @@ def test_a_bet_shows_in_the_feed_first_pending_then_settled_only_after_the_feed_
     stack: Stack,
 ) -> None:
     feed, ref = Reader(adapter(stack)), pg_round_id()
-    with knobs(stack, feed_lag_range=[LAG, LAG]):
+    with stack.pgsoft_sim.knobs(feed_lag_range=[LAG, LAG]):
         register(stack, {"bet_ref": ref, "fate": "delayed", "delay": 2.0, "stake": "0.10",
                          "payout": "0.30"})
         feed.pull()
@@ -156,7 +149,7 @@ def test_a_bet_shows_in_the_feed_first_pending_then_settled_only_after_the_feed_
     assert settled.settled_at - pending.placed_at >= timedelta(seconds=2) - timedelta(
         milliseconds=1)
     # a record id beyond 2^53 came through exactly
-    record = sim(stack, "GET", f"/_sim/pgsoft/rounds/{ref}")
+    record = stack.pgsoft_sim.call("GET", f"/_sim/pgsoft/rounds/{ref}")
     assert int(pending.row_id) > 2**53 and pending.row_id == str(record["bet_id"])
 
 
@@ -211,7 +204,7 @@ def test_a_wrong_secret_or_operator_is_refused(stack: Stack) -> None:
         adapter(stack, secret="not-the-secret").fetch_history(FEED, None)
     with pytest.raises(ProviderRejected, match="GetHistory error 1204") as refused:
         adapter(stack, operator_token="another-operator").fetch_history(FEED, None)
-    calls = sim(stack, "GET", f"/_sim/log?since={since}")["requests"]
+    calls = stack.pgsoft_sim.call("GET", f"/_sim/log?since={since}")["requests"]
     # errors come in the body of an HTTP 200, and every call is in the simulator's log
     assert [(c["method"], c["path"], c["status"]) for c in calls if c["path"] == PATH][:2] == [
         ("POST", PATH, 200), ("POST", PATH, 200)]
@@ -244,7 +237,7 @@ def test_a_call_without_pg_s_hash_authentication_is_refused_where_it_is_required
 def test_a_provider_outage_is_no_answer_and_another_status_is_an_invalid_answer(
     stack: Stack,
 ) -> None:
-    with knobs(stack, outage=True), pytest.raises(ProviderUnavailable) as down:
+    with stack.pgsoft_sim.knobs(outage=True), pytest.raises(ProviderUnavailable) as down:
         adapter(stack, attempts=1).fetch_history(FEED, None)
     assert type(down.value) is ProviderUnavailable and "HTTP 503" in str(down.value)
     elsewhere = adapter(stack, base_url=stack.pgsoft_sim_url + "/nowhere")
@@ -253,20 +246,21 @@ def test_a_provider_outage_is_no_answer_and_another_status_is_an_invalid_answer(
 
 
 def test_a_fallback_url_answers_when_the_primary_gives_no_answer(stack: Stack) -> None:
-    with socket.socket() as closed:  # a port nothing listens on
-        closed.bind(("127.0.0.1", 0))
-        dead = f"http://127.0.0.1:{closed.getsockname()[1]}"
+    dead = dead_url()
     feed, ref = Reader(adapter(stack, base_url=dead, fallback_urls=(stack.pgsoft_sim_url,),
                                attempts=1)), pg_round_id()
     register(stack, {"bet_ref": ref, "fate": "returned", "payout": "3.00"})
-    assert feed.wait_for(lambda r: r.bet_ref == ref, f"round {ref}").payout == Decimal("3.00")
+    with fallbacks_heard() as heard:
+        row = feed.wait_for(lambda r: r.bet_ref == ref, f"round {ref}")
+    assert row.payout == Decimal("3.00")
+    assert heard and set(heard) == {("pgsoft", stack.pgsoft_sim_url)}  # counted in the metrics
     with pytest.raises(ProviderUnavailable, match="no answer"):
         adapter(stack, base_url=dead, attempts=2).fetch_history(FEED, None)
 
 
 def test_a_feed_called_too_often_is_told_to_come_back_later(stack: Stack) -> None:
     provider = adapter(stack)
-    with knobs(stack, feed_min_interval=30):
+    with stack.pgsoft_sim.knobs(feed_min_interval=30):
         with contextlib.suppress(ProviderUnavailable):  # refused too if another reader was first
             provider.fetch_history(FEED, str(now_ms()))
         with pytest.raises(ProviderUnavailable) as refused:
@@ -280,7 +274,7 @@ def test_a_round_the_provider_leaves_pending_is_completed_by_the_provider_itself
     stack: Stack,
 ) -> None:
     feed, ref = Reader(adapter(stack)), pg_round_id()
-    with knobs(stack, self_resolve_after=1.0):
+    with stack.pgsoft_sim.knobs(self_resolve_after=1.0):
         register(stack, {"bet_ref": ref, "fate": "never"})
         feed.wait_for(lambda r: r.bet_ref == ref and r.hand is Hand.LAST,
                       f"completing round {ref}")
@@ -289,16 +283,17 @@ def test_a_round_the_provider_leaves_pending_is_completed_by_the_provider_itself
                                                                      Decimal("0"))
     assert round_.placed_at is not None and round_.settled_at is not None
     assert round_.settled_at - round_.placed_at >= timedelta(milliseconds=999)
-    fact = sim(stack, "GET", "/_sim/truth")["bets"][ref]
+    fact = stack.pgsoft_sim.call("GET", "/_sim/truth")["bets"][ref]
     assert (fact["status_now"], fact["cancelled"], fact["settled"]) == ("settled", False, True)
-    assert sim(stack, "GET", f"/_sim/pgsoft/rounds/{ref}")["self_resolved_at"] is not None
+    round_ = stack.pgsoft_sim.call("GET", f"/_sim/pgsoft/rounds/{ref}")
+    assert round_["self_resolved_at"] is not None
 
 
 def test_a_free_spin_round_comes_as_hands_that_pay_the_round_only_together(
     stack: Stack,
 ) -> None:
     feed, ref = Reader(adapter(stack)), pg_round_id()
-    with knobs(stack, free_spin_share=1.0):
+    with stack.pgsoft_sim.knobs(free_spin_share=1.0):
         register(stack, {"bet_ref": ref, "fate": "returned", "payout": "10.00"})
         feed.wait_for(lambda r: r.bet_ref == ref and r.hand is Hand.LAST, f"round {ref}")
     hands = sorted(feed.of(ref), key=lambda row: row.version)
@@ -315,7 +310,7 @@ def test_an_altered_payout_and_a_duplicate_record_show_in_the_feed(stack: Stack)
     first = feed.wait_for(lambda r: r.bet_ref == ref and r.status is ProviderStatus.SETTLED,
                           f"settling round {ref}")
 
-    sim(stack, "POST", f"/_sim/pgsoft/rounds/{ref}/payout", {"payout": "6.50"})
+    stack.pgsoft_sim.call("POST", f"/_sim/pgsoft/rounds/{ref}/payout", {"payout": "6.50"})
     altered = feed.wait_for(lambda r: r.row_id == first.row_id and r.payout != first.payout,
                             f"re-paying round {ref}")
     assert (altered.payout, altered.hand) == (Decimal("6.50"), Hand.ADJUSTED)
@@ -323,8 +318,8 @@ def test_an_altered_payout_and_a_duplicate_record_show_in_the_feed(stack: Stack)
     round_ = feed.round(ref)
     assert round_ is not None and round_.payout == Decimal("6.50")
 
-    added = sim(stack, "POST", f"/_sim/pgsoft/rounds/{ref}/duplicate", {"payout": "5.00"},
-                expect=201)
+    added = stack.pgsoft_sim.call("POST", f"/_sim/pgsoft/rounds/{ref}/duplicate",
+                                  {"payout": "5.00"}, expect=201)
     second = feed.wait_for(lambda r: r.bet_ref == ref and r.row_id != first.row_id,
                            f"a second record of round {ref}")
     assert second.row_id == str(added["bet_id"])
@@ -336,8 +331,9 @@ def test_an_altered_payout_and_a_duplicate_record_show_in_the_feed(stack: Stack)
 def test_a_payout_of_a_round_without_a_result_cannot_be_altered(stack: Stack) -> None:
     ref, foreign = pg_round_id(), "not-a-pg-round"
     register(stack, {"bet_ref": ref, "fate": "never"}, {"bet_ref": foreign, "fate": "returned"})
-    sim(stack, "POST", f"/_sim/pgsoft/rounds/{ref}/payout", {"payout": "1.00"}, expect=409)
-    sim(stack, "POST", f"/_sim/pgsoft/rounds/{foreign}/duplicate", {}, expect=404)
+    stack.pgsoft_sim.call("POST", f"/_sim/pgsoft/rounds/{ref}/payout", {"payout": "1.00"},
+                          expect=409)
+    stack.pgsoft_sim.call("POST", f"/_sim/pgsoft/rounds/{foreign}/duplicate", {}, expect=404)
 
 
 def test_the_time_range_history_pages_through_every_round_placed_in_a_window(

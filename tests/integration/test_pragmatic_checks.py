@@ -7,7 +7,6 @@ completed" and waits for the feed instead of being refunded."""
 
 from __future__ import annotations
 
-import contextlib
 import json
 import secrets
 from decimal import Decimal
@@ -19,25 +18,19 @@ from betguard.models.domain.states import BetState
 from betguard.providers.client_settings import ProviderClientSettings
 from betguard.providers.pragmatic import PragmaticProvider
 from betguard.services.intake import place_bet
-from tests.integration.harness import Stack, bet_payload, sim_call, sim_knobs
+from tests.integration.harness import Stack, bet_payload
 
 pytestmark = pytest.mark.integration
 
 PROVIDER = "pragmatic"  # unknown_grace 3 s, deadline 12 s, environments "main" and "asia"
 
 
-def sim(stack: Stack, method: str, path: str, body: Any = None, expect: int = 200) -> Any:
-    return sim_call(stack.pragmatic_sim_url, method, path, body, expect)
-
-
-def knobs(stack: Stack, **changes: Any) -> contextlib.AbstractContextManager[None]:
-    return sim_knobs(stack.pragmatic_sim_url, **changes)
 
 
 def place(stack: Stack, *, environment: str = "main", **spec: Any) -> tuple[int, str]:
     """A round played for ``player-1`` in ``environment``, then placed with betguard."""
     ref = f"vs20checks:{10**11 + secrets.randbelow(9 * 10**11)}"
-    sim(stack, "POST", "/_sim/pragmatic/rounds",
+    stack.pragmatic_sim.call("POST", "/_sim/pragmatic/rounds",
         {"bet_ref": ref, "stake": "10.00", "currency": "EUR", "lag": 0,
          "environment": environment,
          "player_id": "player-1", **spec}, expect=201)
@@ -71,7 +64,7 @@ def test_a_round_the_provider_never_played_is_fenced_by_cancel_round_and_refunde
 
     cancel = next(e.detail for e in stack.history(bet_id) if e.kind == "cancel_answered")
     assert cancel["accepted"] is True
-    fact = sim(stack, "GET", "/_sim/truth")["bets"][ref]
+    fact = stack.pragmatic_sim.call("GET", "/_sim/truth")["bets"][ref]
     assert fact["fenced"] is True and fact["settled"] is False  # it can never settle now
 
 
@@ -80,7 +73,7 @@ def test_a_round_completed_but_not_yet_in_the_feed_waits_for_it_instead_of_a_ref
 ) -> None:
     # It finishes after 2 s and shows in the feed 4 s later: when its "never saw it" is
     # believed (3 s) the cancel finds it completed, so its result must come from the feed.
-    with knobs(stack, feed_lag_range=[4.0, 4.0]):
+    with stack.pragmatic_sim.knobs(feed_lag_range=[4.0, 4.0]):
         bet_id, ref = place(stack, fate="delayed", delay=2.0, payout="12.00")
         bet = stack.wait_for_state(bet_id, BetState.SETTLED, BetState.REFUNDED,
                                    BetState.IN_REVIEW)

@@ -12,10 +12,8 @@ it sets.
 
 from __future__ import annotations
 
-import contextlib
 import json
 import secrets
-import socket
 import time
 from decimal import Decimal
 from typing import Any
@@ -32,7 +30,7 @@ from betguard.providers.errors import (
 from betguard.providers.pragmatic import PragmaticProvider
 from betguard.providers.pragmatic_wire import FEED_PATH, INCOMPLETE_PATH
 from betguard.providers.problems import Problem
-from tests.integration.harness import Stack, sim_call, sim_knobs, wait_until
+from tests.integration.harness import Stack, dead_url, fallbacks_heard, wait_until
 
 pytestmark = pytest.mark.integration
 
@@ -81,9 +79,6 @@ def new_player() -> str:
     return f"player-{secrets.token_hex(5)}"
 
 
-def sim(stack: Stack, method: str, path: str, body: Any = None, expect: int = 200) -> Any:
-    return sim_call(stack.pragmatic_sim_url, method, path, body, expect)
-
 
 def register(stack: Stack, ref: str, *, player: str | None, env: str, expect: int = 201,
              **spec: Any) -> dict[str, Any]:
@@ -93,12 +88,10 @@ def register(stack: Stack, ref: str, *, player: str | None, env: str, expect: in
             **spec}
     if player is not None:
         body["player_id"] = player
-    decided: dict[str, Any] = sim(stack, "POST", "/_sim/pragmatic/rounds", body, expect=expect)
+    decided: dict[str, Any] = stack.pragmatic_sim.call("POST", "/_sim/pragmatic/rounds", body,
+                                                       expect=expect)
     return decided
 
-
-def knobs(stack: Stack, **changes: Any) -> contextlib.AbstractContextManager[None]:
-    return sim_knobs(stack.pragmatic_sim_url, **changes)
 
 
 def rows_of(provider: PragmaticProvider, feed: str, ref: str,
@@ -117,7 +110,7 @@ def wait_for_rows(provider: PragmaticProvider, feed: str, ref: str, count: int =
 
 
 def fact(stack: Stack, ref: str) -> dict[str, Any]:
-    truth: dict[str, Any] = sim(stack, "GET", "/_sim/truth")["bets"][ref]
+    truth: dict[str, Any] = stack.pragmatic_sim.call("GET", "/_sim/truth")["bets"][ref]
     return truth
 
 
@@ -130,7 +123,7 @@ def test_a_pending_round_is_listed_incomplete_and_shows_in_the_feed_only_after_t
     env, player, ref = new_env(), new_player(), new_ref()
     provider = adapter(stack, env)
     feed = f"{env}/RNG"
-    with knobs(stack, feed_lag_range=[LAG, LAG]):
+    with stack.pragmatic_sim.knobs(feed_lag_range=[LAG, LAG]):
         register(stack, ref, player=player, env=env, fate="delayed", delay=1.5,
                  stake="0.10", payout="0.30")
         pending = provider.get_status(ref, player)
@@ -142,21 +135,22 @@ def test_a_pending_round_is_listed_incomplete_and_shows_in_the_feed_only_after_t
                    30, lambda: f"round {ref} stayed incomplete")
         assert fact(stack, ref)["status_now"] == "settled"
         assert rows_of(provider, feed, ref) == []  # finished, not in the feed yet
-        assert sim(stack, "GET", f"/_sim/pragmatic/rounds/{ref}")["hidden"] == 1
+        assert stack.pragmatic_sim.call("GET", f"/_sim/pragmatic/rounds/{ref}")["hidden"] == 1
 
         [row] = wait_for_rows(provider, feed, ref)
     assert (row.status, row.payout, row.stake, row.currency) == (
         ProviderStatus.SETTLED, Decimal("0.30"), Decimal("0.10"), "EUR")
     assert row.row_id == ref and row.placed_at is not None and row.settled_at is not None
     # the row entered the feed (its timepoint) at least the lag after the round finished
-    [listed] = sim(stack, "GET", f"/_sim/pragmatic/rounds/{ref}")["rows"]
+    [listed] = stack.pragmatic_sim.call("GET", f"/_sim/pragmatic/rounds/{ref}")["rows"]
     assert listed["timepoint"] >= row.version // 2 + LAG * 1000 - 1
 
 
 def test_a_round_registered_without_a_player_is_listed_for_any_player(stack: Stack) -> None:
     ref = new_ref("vswaysdogs")
-    sim(stack, "POST", "/_sim/bets", {"bet_ref": ref, "stake": "1.00", "currency": "EUR",
-                                      "fate": "never", "lag": 0}, expect=201)
+    stack.pragmatic_sim.call("POST", "/_sim/bets", {"bet_ref": ref, "stake": "1.00",
+                                                    "currency": "EUR", "fate": "never", "lag": 0},
+                             expect=201)
     provider = adapter(stack)
     assert provider.get_status(ref, new_player()).status is ProviderStatus.PENDING
     assert provider.get_status(ref, "player-1").status is ProviderStatus.PENDING
@@ -205,7 +199,7 @@ def test_cancel_round_cancels_a_pending_round_and_refuses_a_completed_one(stack:
     [void_row] = wait_for_rows(provider, f"{env}/RNG", running)
     assert (void_row.status, void_row.payout, void_row.stake) == (
         ProviderStatus.CANCELLED, None, Decimal("4.00"))
-    [listed] = sim(stack, "GET", f"/_sim/pragmatic/rounds/{running}")["rows"]
+    [listed] = stack.pragmatic_sim.call("GET", f"/_sim/pragmatic/rounds/{running}")["rows"]
     assert listed["status"] == "V"  # void, as public clients read it
     [settled_row] = wait_for_rows(provider, f"{env}/RNG", done)
     assert (settled_row.status, settled_row.payout) == (ProviderStatus.SETTLED, Decimal("2.00"))
@@ -227,7 +221,7 @@ def test_a_cancel_of_a_round_not_known_yet_fences_it(stack: Stack) -> None:
 
     fenced = provider.cancel(ref, player)
     assert fenced.accepted and fenced.status.status is ProviderStatus.CANCELLED
-    assert ref in sim(stack, "GET", "/_sim/truth")["tombstones"]
+    assert ref in stack.pragmatic_sim.call("GET", "/_sim/truth")["tombstones"]
 
     decided = register(stack, ref, player=player, env=env, fate="returned", payout="9.00")
     assert decided["fenced"] is True and decided["payout"] is None
@@ -243,7 +237,7 @@ def test_a_cancel_of_a_round_not_known_yet_fences_it(stack: Stack) -> None:
 def test_without_tombstones_a_cancel_of_an_unknown_round_fences_nothing(stack: Stack) -> None:
     env, player, ref = new_env(), new_player(), new_ref()
     provider = adapter(stack, env)
-    with knobs(stack, tombstones=False):
+    with stack.pragmatic_sim.knobs(tombstones=False):
         missing = provider.cancel(ref, player)
     assert (missing.accepted, missing.status.status) == (False, ProviderStatus.UNKNOWN)
     decided = register(stack, ref, player=player, env=env, fate="never")
@@ -256,11 +250,11 @@ def test_an_unknown_cancel_code_is_no_refusal_and_is_counted(stack: Stack) -> No
     register(stack, ref, player=player, env=env, fate="never")
     hook = Hook()
     provider = adapter(stack, env, hook=hook)
-    sim(stack, "POST", "/_sim/pragmatic/next_code", {"codes": [17]})
+    stack.pragmatic_sim.call("POST", "/_sim/pragmatic/next_code", {"codes": [17]})
     with pytest.raises(ProviderInvalidResponse, match="unexpected code 17"):
         provider.cancel(ref, player)
     assert hook.calls == [("pragmatic", Problem.UNKNOWN_CODE)]
-    sim(stack, "POST", "/_sim/pragmatic/next_code", {"codes": [7]})
+    stack.pragmatic_sim.call("POST", "/_sim/pragmatic/next_code", {"codes": [7]})
     with pytest.raises(ProviderRejected, match="error 7 \\(bad parameters\\)"):
         provider.cancel(ref, player)
     assert fact(stack, ref)["cancelled"] is False
@@ -320,15 +314,15 @@ def test_a_bad_row_is_skipped_counted_and_the_rest_of_the_page_is_used(
     hook = Hook()
     provider = adapter(stack, env, hook=hook)
     register(stack, before, player=player, env=env, fate="returned", payout="1.00")
-    wait_until(lambda: sim(stack, "GET", f"/_sim/pragmatic/rounds/{before}")["rows"], 30,
-               lambda: f"round {before} never entered the feed")
+    wait_until(lambda: stack.pragmatic_sim.call("GET", f"/_sim/pragmatic/rounds/{before}")["rows"],
+               30, lambda: f"round {before} never entered the feed")
     bad = ["1", "p", "vs20olympgate", "123456789", "null", "2025-02-20 03:28:03",
            "2025-02-20 03:28:04", "Q", "R", "0.50", "0.00", "EUR", "0.00"]
-    sim(stack, "POST", "/_sim/pragmatic/lines", {"environment": env, "fields": bad},
-        expect=201)
+    stack.pragmatic_sim.call("POST", "/_sim/pragmatic/lines", {"environment": env, "fields": bad},
+                             expect=201)
     register(stack, after, player=player, env=env, fate="returned", payout="2.00")
-    wait_until(lambda: sim(stack, "GET", f"/_sim/pragmatic/rounds/{after}")["rows"], 30,
-               lambda: f"round {after} never entered the feed")
+    wait_until(lambda: stack.pragmatic_sim.call("GET", f"/_sim/pragmatic/rounds/{after}")["rows"],
+               30, lambda: f"round {after} never entered the feed")
 
     page = provider.fetch_history(f"{env}/RNG", None)
     assert [row.bet_ref for row in page.rows] == [before, after]
@@ -343,9 +337,9 @@ def test_the_feed_called_again_within_the_min_interval_is_told_to_come_back_late
     env, other, player, ref = new_env(), new_env(), new_player(), new_ref()
     register(stack, ref, player=player, env=env, fate="returned", payout="1.00")
     provider = adapter(stack, env, other)
-    wait_until(lambda: sim(stack, "GET", f"/_sim/pragmatic/rounds/{ref}")["rows"], 30,
+    wait_until(lambda: stack.pragmatic_sim.call("GET", f"/_sim/pragmatic/rounds/{ref}")["rows"], 30,
                lambda: f"round {ref} never entered the feed")  # no feed call of it yet
-    with knobs(stack, feed_min_interval=30):
+    with stack.pragmatic_sim.knobs(feed_min_interval=30):
         first = provider.fetch_history(f"{env}/RNG", None)
         with pytest.raises(ProviderUnavailable) as refused:
             provider.fetch_history(f"{env}/RNG", first.cursor)
@@ -374,7 +368,8 @@ def test_rounds_of_two_environments_are_read_from_each_ones_own_host(stack: Stac
     main = adapter(stack)
     assert main.feeds == ("RNG",)
     assert rows_of(main, "RNG", in_east, start) == []  # not in the base URL's environment
-    paths = {call["path"] for call in sim(stack, "GET", f"/_sim/log?since={since}")["requests"]}
+    logged = stack.pragmatic_sim.call("GET", f"/_sim/log?since={since}")["requests"]
+    paths = {call["path"] for call in logged}
     assert {f"/env/{east}{FEED_PATH}", f"/env/{west}{INCOMPLETE_PATH}", FEED_PATH} <= paths
     # both rounds are one API's: cancel goes to the base URL whatever the environment
     assert provider.cancel(in_east, player).status.status is ProviderStatus.FINISHED
@@ -401,15 +396,15 @@ def test_an_altered_win_and_a_duplicate_row_show_in_the_feed(stack: Stack) -> No
     feed = f"{env}/RNG"
     [first] = wait_for_rows(provider, feed, ref)
 
-    sim(stack, "POST", f"/_sim/pragmatic/rounds/{ref}/win", {"win": "6.50"})
+    stack.pragmatic_sim.call("POST", f"/_sim/pragmatic/rounds/{ref}/win", {"win": "6.50"})
     altered = wait_until(
         lambda: next((row for row in rows_of(provider, feed, ref) if row.payout != first.payout),
                      None), 30, lambda: f"round {ref} was never re-paid")
     assert (altered.row_id, altered.payout) == (first.row_id, Decimal("6.50"))
     assert altered.version > first.version  # a newer state of the same row
 
-    added = sim(stack, "POST", f"/_sim/pragmatic/rounds/{ref}/duplicate", {"win": "5.00"},
-                expect=201)
+    added = stack.pragmatic_sim.call("POST", f"/_sim/pragmatic/rounds/{ref}/duplicate",
+                                     {"win": "5.00"}, expect=201)
     rows = wait_for_rows(provider, feed, ref, count=2)
     second = next(row for row in rows if row.row_id != first.row_id)
     assert second.row_id == added["row"] and second.bet_ref == ref
@@ -445,9 +440,7 @@ def test_hashing_url_encoded_values_is_a_choice_the_provider_must_share(stack: S
 
 
 def test_the_password_never_shows_in_an_error(stack: Stack) -> None:
-    with socket.socket() as closed:  # a port nothing listens on
-        closed.bind(("127.0.0.1", 0))
-        dead = f"http://127.0.0.1:{closed.getsockname()[1]}"
+    dead = dead_url()
     secret = secret_of(stack)
     provider = adapter(stack, base_url=dead, attempts=1)
     for call in (lambda: provider.fetch_history("RNG", None),
@@ -464,11 +457,12 @@ def test_an_outage_is_no_answer_and_an_internal_error_is_later(stack: Stack) -> 
     env, player, ref = new_env(), new_player(), new_ref()
     register(stack, ref, player=player, env=env, fate="never")
     provider = adapter(stack, env, attempts=1)
-    with knobs(stack, outage=True), pytest.raises(ProviderUnavailable) as down:
+    with stack.pragmatic_sim.knobs(outage=True), pytest.raises(ProviderUnavailable) as down:
         provider.get_status(ref, player)
     assert type(down.value) is ProviderUnavailable and "HTTP 503" in str(down.value)
 
-    sim(stack, "POST", "/_sim/faults", {"bet_ref": ref, "fault": "error_with_200"}, expect=201)
+    stack.pragmatic_sim.call("POST", "/_sim/faults", {"bet_ref": ref, "fault": "error_with_200"},
+                             expect=201)
     with pytest.raises(ProviderUnavailable) as later:
         provider.cancel(ref, player)
     assert type(later.value) is ProviderUnavailable and "error 100" in str(later.value)
@@ -476,16 +470,16 @@ def test_an_outage_is_no_answer_and_an_internal_error_is_later(stack: Stack) -> 
 
 
 def test_a_fallback_url_answers_when_the_primary_gives_no_answer(stack: Stack) -> None:
-    with socket.socket() as closed:  # a port nothing listens on
-        closed.bind(("127.0.0.1", 0))
-        dead = f"http://127.0.0.1:{closed.getsockname()[1]}"
+    dead = dead_url()
     player, ref = new_player(), new_ref()
     register(stack, ref, player=player, env="main", fate="returned", payout="3.00")
     provider = adapter(stack, base_url=dead, fallback_urls=(stack.pragmatic_sim_url,),
                        attempts=1)
-    answered = provider.cancel(ref, player)
+    with fallbacks_heard() as heard:
+        answered = provider.cancel(ref, player)
     assert (answered.status.status, answered.status.via) == (ProviderStatus.FINISHED,
                                                              stack.pragmatic_sim_url)
+    assert heard == [("pragmatic", stack.pragmatic_sim_url)]  # counted in the metrics
     [row] = wait_for_rows(provider, "RNG", ref)  # the feed at the fallback too
     assert row.payout == Decimal("3.00")
     env = new_env()

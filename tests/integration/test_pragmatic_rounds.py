@@ -23,7 +23,7 @@ from betguard.models.domain.states import BetState
 from betguard.providers.wallet import refund_idempotency_key
 from betguard.services.intake import place_bet
 from betguard.services.reconcile import reconcile
-from tests.integration.harness import Stack, sim_call
+from tests.integration.harness import Stack
 
 pytestmark = pytest.mark.integration
 
@@ -34,7 +34,7 @@ GAME = "vs20rounds"
 def a_round(stack: Stack, stake: str, **spec: Any) -> tuple[str, str]:
     """A round played for ``player-1`` at the provider: its (gameId, roundId)."""
     round_id = str(10**11 + secrets.randbelow(9 * 10**11))
-    sim_call(stack.pragmatic_sim_url, "POST", "/_sim/pragmatic/rounds",
+    stack.pragmatic_sim.call("POST", "/_sim/pragmatic/rounds",
              {"bet_ref": f"{GAME}:{round_id}", "stake": stake, "currency": "EUR", "lag": 0,
               "player_id": "player-1", **spec}, 201)
     return GAME, round_id
