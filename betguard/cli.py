@@ -11,8 +11,7 @@ from importlib.metadata import entry_points
 import click
 
 from betguard.api.cli import api_command
-from betguard.ops import register_ops_commands
-from betguard.reconcile.cli import differences, reconcile_command
+from betguard.ops.commands import register_ops_commands
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -50,8 +49,6 @@ def api_key(name: str, role: str) -> None:
 
 register_ops_commands(main)
 main.add_command(api_command)
-main.add_command(reconcile_command)
-main.add_command(differences)
 
 
 def add_installed_commands(group: click.Group) -> None:

@@ -12,7 +12,7 @@ mirror; a bet in review takes the provider's agreeing final rows as a fact
 (``betguard.services.review_facts``: resolution ``review_fact`` when that closes its
 review). A bet never gets a second review for a difference: one that has an open
 review already gets the difference attached to it. A difference without a bet
-(``missing_here``) stays open here until ops close it (``betguard reconcile resolve``).
+(``missing_here``) stays open here until ops close it (``betguard differences resolve``).
 """
 
 from __future__ import annotations

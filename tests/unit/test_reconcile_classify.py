@@ -11,7 +11,7 @@ from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 
-from betguard.reconcile.reports import render_html, write_csv
+from betguard.ops.reconcile_reports import render_html, write_csv
 from betguard.services.reconcile import Report
 from betguard.services.reconcile_compare import (
     HereBet,

@@ -22,9 +22,9 @@ from betguard.config.settings import SettingsError
 from betguard.models.domain.errors import BetguardError
 from betguard.models.store.tables import ReconciliationDifference
 from betguard.ops import output
+from betguard.ops.reconcile_reports import key_facts, write_csv, write_html
 from betguard.ops.runtime import OpsCommand, describe, json_option, open_ops
 from betguard.ops.views import short_time
-from betguard.reconcile.reports import key_facts, write_csv, write_html
 from betguard.services.reconcile import Report, reconcile
 from betguard.services.reconcile_store import resolve_difference
 

@@ -1,0 +1,18 @@
+"""Every ops command, added to the ``betguard`` group by :func:`register_ops_commands`."""
+
+from __future__ import annotations
+
+import click
+
+from betguard.ops.cmd_bets import bets
+from betguard.ops.cmd_notifications import notifications
+from betguard.ops.cmd_reconcile import differences, reconcile_command
+from betguard.ops.cmd_review import recheck, review
+from betguard.ops.cmd_system import stats, sweep
+
+
+def register_ops_commands(group: click.Group) -> None:
+    """Add the ops commands to ``group``."""
+    for command in (bets, review, recheck, sweep, stats, notifications, reconcile_command,
+                    differences):
+        group.add_command(command)
