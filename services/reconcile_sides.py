@@ -29,13 +29,13 @@ def load_sides(session: Session, provider: str, window_from: datetime,
     # A round of several bets is read whole, even its bets placed outside the window.
     shared = sorted({bet.round_ref for bet in placed if bet.round_ref != bet.bet_ref})
     bets.update(_rounds(stored.bets_of_rounds(session, provider, shared)))
-    rows = {row.row_id: _there(row) for row in
+    rows = {row.row_id: _as_there_row(row) for row in
             stored.rows_placed_between(session, provider, window_from, window_to)}
     row_refs = {row.bet_ref for row in rows.values()}
     bets.update(_rounds(stored.bets_of_rounds(session, provider, sorted(row_refs - set(bets)))))
     # Every row of a bet in the window, and of a reference in it, even one placed elsewhere.
     for ref_rows in (sorted(set(bets) - row_refs), sorted(row_refs)):
-        rows.update((row.row_id, _there(row))
+        rows.update((row.row_id, _as_there_row(row))
                     for row in stored.rows_of_refs(session, provider, ref_rows))
     # A round recorded hand by hand is one bet: its hands are no duplicates.
     return list(bets.values()), fold_all(rows.values())
@@ -46,11 +46,11 @@ def _rounds(bets: Iterable[BetSide]) -> dict[str, HereBet]:
     (``fold_round``)."""
     by_round: dict[str, list[HereBet]] = {}
     for bet in bets:
-        by_round.setdefault(bet.round_ref, []).append(_here(bet))
+        by_round.setdefault(bet.round_ref, []).append(_as_here_bet(bet))
     return {ref: fold_round(found) for ref, found in by_round.items()}
 
 
-def _here(bet: BetSide) -> HereBet:
+def _as_here_bet(bet: BetSide) -> HereBet:
     """The bet named by its round; a refund_pending bet's refund was decided when it
     last changed."""
     decided = bet.final_at if bet.final_at is not None else (
@@ -59,7 +59,7 @@ def _here(bet: BetSide) -> HereBet:
                    bet.placed_at, decided)
 
 
-def _there(row: RowSide) -> ThereRow:
+def _as_there_row(row: RowSide) -> ThereRow:
     """The row as one record (``hands`` is 1 until :func:`fold_all` folds a round's)."""
     return ThereRow(row.row_id, row.bet_ref, row.status, row.version, row.stake, row.payout,
                     row.currency, row.placed_at, row.settled_at, hand=row.hand,
