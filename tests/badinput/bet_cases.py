@@ -13,7 +13,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-import pytest
+from tests.badinput.cases import case_param
 
 Payload = dict[str, Any]
 PROVIDER = "sleepy"  # checks far apart: a bet written by mistake would sit still
@@ -29,8 +29,7 @@ class BetCase:
     bug: str | None = None  # why it is not refused yet: the test is a strict xfail
 
     def param(self) -> object:
-        marks = [pytest.mark.xfail(strict=True, reason=self.bug)] if self.bug else []
-        return pytest.param(self, id=self.name, marks=marks)
+        return case_param(self, self.name, self.bug)
 
     def payload(self, valid: Payload) -> Payload:
         return self.spoil(dict(valid))

@@ -7,9 +7,8 @@ import json
 from collections.abc import Callable
 from dataclasses import dataclass
 
-import pytest
-
 from tests.badinput.bet_cases import PROVIDER
+from tests.badinput.cases import case_param
 from tests.integration.harness import bet_payload
 
 JSON = "application/json"
@@ -27,8 +26,7 @@ class RawBody:
     bug: str | None = None
 
     def param(self) -> object:
-        marks = [pytest.mark.xfail(strict=True, reason=self.bug)] if self.bug else []
-        return pytest.param(self, id=self.name, marks=marks)
+        return case_param(self, self.name, self.bug)
 
 
 def bet(ref: str) -> str:

@@ -4,8 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-import pytest
-
+from tests.badinput.cases import case_param
 from tests.integration.receiver import Mode
 
 ATTEMPTS = 4  # BETGUARD_NOTIFY_ATTEMPTS in the test stack
@@ -25,8 +24,7 @@ class ReceiverCase:
     bug: str | None = None
 
     def param(self) -> object:
-        marks = [pytest.mark.xfail(strict=True, reason=self.bug)] if self.bug else []
-        return pytest.param(self, id=self.mode.value.replace("_", " "), marks=marks)
+        return case_param(self, self.mode.value.replace("_", " "), self.bug)
 
 
 CASES = [

@@ -11,10 +11,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-import pytest
-
 from betguard.providers.errors import ProviderInvalidResponse, WalletUnavailable
 from betguard.providers.signing import REQUEST_ID_HEADER, TIMESTAMP_HEADER
+from tests.badinput.cases import case_param
 from tests.badinput.tamper_proxy import (
     Tamper,
     about_another_target,
@@ -43,8 +42,7 @@ class ReplayCase:
     bug: str | None = None
 
     def param(self) -> object:
-        marks = [pytest.mark.xfail(strict=True, reason=self.bug)] if self.bug else []
-        return pytest.param(self, id=self.name, marks=marks)
+        return case_param(self, self.name, self.bug)
 
 
 INVALID, IN_DOUBT = ProviderInvalidResponse, WalletUnavailable

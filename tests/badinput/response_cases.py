@@ -19,6 +19,7 @@ from betguard.providers.errors import (
     WalletRejected,
     WalletUnavailable,
 )
+from tests.badinput.cases import case_param
 
 ATTEMPTS = 2  # per call, as the ``patient`` policy and the tests' clients have it
 
@@ -35,8 +36,7 @@ class ResponseCase:
     end_to_end: bool = True  # also run through the running stack
 
     def param(self) -> object:
-        marks = [pytest.mark.xfail(strict=True, reason=self.bug)] if self.bug else []
-        return pytest.param(self, id=self.fault.replace("_", " "), marks=marks)
+        return case_param(self, self.fault.replace("_", " "), self.bug)
 
 
 INVALID, UNAVAILABLE, REJECTED = ProviderInvalidResponse, ProviderUnavailable, ProviderRejected
