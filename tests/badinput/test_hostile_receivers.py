@@ -15,7 +15,6 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 
 import pytest
-from sqlalchemy import select
 
 from betguard.models.domain.snapshot import BetSnapshot
 from betguard.models.store.tables import Notification
@@ -68,12 +67,6 @@ def settle_with(stack: Stack, receiver: Receiver, case: ReceiverCase) -> Settled
     return Settled(stack.bet(bet.id), stack.kinds(bet.id))
 
 
-def notifications_of(stack: Stack, bet_id: int) -> list[Notification]:
-    with stack.context.db.unit_of_work() as session:
-        rows = list(session.scalars(select(Notification).where(Notification.bet_id == bet_id)))
-        session.expunge_all()
-        return rows
-
 
 @pytest.mark.parametrize("case", [case.param() for case in CASES])
 def test_a_hostile_receiver_leaves_the_notification_delivered_or_dead_and_the_bet_unchanged(
@@ -83,12 +76,12 @@ def test_a_hostile_receiver_leaves_the_notification_delivered_or_dead_and_the_be
     bet_id, receiver = settled.bet.id, the_receiver(stack)
 
     def decided() -> Notification | None:
-        [row] = notifications_of(stack, bet_id)
+        [row] = stack.notifications(bet_id)
         return row if row.state in ("delivered", "dead") else None
 
     remaining = launched.at + DECIDED_WITHIN - time.monotonic()
     row = wait_until(decided, max(remaining, 0.5), lambda: str(
-        [(n.state, n.attempts, n.last_error) for n in notifications_of(stack, bet_id)]))
+        [(n.state, n.attempts, n.last_error) for n in stack.notifications(bet_id)]))
 
     assert (row.state, row.attempts) == (case.state, case.attempts), row.last_error
     assert case.error in (row.last_error or ""), row.last_error

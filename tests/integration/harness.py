@@ -9,6 +9,7 @@ import json
 import secrets
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
@@ -17,6 +18,7 @@ from typing import Any
 
 import redis
 import requests
+import uvicorn
 from sqlalchemy import select
 
 from betguard.bootstrap import build_context
@@ -27,8 +29,9 @@ from betguard.models.domain.states import BetState
 from betguard.models.store import repository
 from betguard.models.store.db import Database
 from betguard.models.store.migrate import upgrade
-from betguard.models.store.tables import AuditEvent, Bet, Review
+from betguard.models.store.tables import AuditEvent, Bet, Notification, Review
 from betguard.providers.fallback import set_fallback_hook
+from betguard.providers.wallet import refund_idempotency_key
 from betguard.services.context import Context
 from betguard_devkit import processes
 from betguard_devkit.local_services import PostgresServer, RedisServer, free_port
@@ -409,6 +412,13 @@ class Stack:
             session.expunge_all()
             return rows
 
+    def notifications(self, bet_id: int) -> list[Notification]:
+        """The bet's notifications to the game server, as the outbox holds them."""
+        with self.context.db.unit_of_work() as session:
+            rows = list(session.scalars(select(Notification).where(Notification.bet_id == bet_id)))
+            session.expunge_all()
+            return rows
+
     def wait_for_state(self, bet_id: int, *states: BetState,
                        timeout: float = WAIT_SECONDS) -> BetSnapshot:
         bet = wait_until(lambda: self._in_state(bet_id, states), timeout,
@@ -427,6 +437,15 @@ class Stack:
 
     def truth(self) -> dict[str, Any]:
         return dict(self.sim("GET", "/_sim/truth"))
+
+    def refund_requests(self, bet: BetSnapshot) -> int:
+        """How many refund calls of ``bet`` the simulated wallet received."""
+        key = refund_idempotency_key(bet.provider, bet.bet_ref)
+        return int(self.truth()["refund_requests"].get(key, 0))
+
+    def provider_secret(self, provider: str) -> str:
+        """The secret the stack's workers sign ``provider``'s calls with."""
+        return str(json.loads(self.env["BETGUARD_PROVIDER_SECRETS"])[provider])
 
     # -- processes -------------------------------------------------------------------------
     def start_workers(self) -> None:
@@ -499,6 +518,23 @@ class SimControl:
             yield
         finally:
             self.call("POST", "/_sim/knobs", {key: before[key] for key in changes})
+
+
+@contextlib.contextmanager
+def served(app: Any, path: str = "") -> Iterator[str]:
+    """``app`` (ASGI) served on loopback in a thread of this process for the block: the
+    URL of ``path`` on it."""
+    port = free_port()
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, lifespan="off",
+                                           log_level="warning"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    wait_until(lambda: server.started, 10)
+    try:
+        yield f"http://127.0.0.1:{port}{path}"
+    finally:
+        server.should_exit = True
+        thread.join(10)
 
 
 def dead_url() -> str:

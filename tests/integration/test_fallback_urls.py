@@ -5,7 +5,6 @@ never asked again elsewhere. Real workers, real HTTP on loopback."""
 
 from __future__ import annotations
 
-import json
 import secrets
 import time
 from collections.abc import Callable
@@ -28,9 +27,6 @@ pytestmark = pytest.mark.integration
 
 PROVIDER = "mirrored"
 
-
-def secret(stack: Stack) -> str:
-    return str(json.loads(stack.env["BETGUARD_PROVIDER_SECRETS"])[PROVIDER])
 
 
 def register(url: str, **spec: Any) -> str:
@@ -64,8 +60,8 @@ def fallbacks_counted(stack: Stack) -> float:
 
 def provider(stack: Stack, base_url: str, fallbacks: list[str]) -> GenericHttpProvider:
     return GenericHttpProvider(ProviderClientSettings(
-        name=PROVIDER, base_url=base_url, secret=secret(stack), fallback_urls=tuple(fallbacks),
-        read_timeout=5.0, attempts=2))
+        name=PROVIDER, base_url=base_url, secret=stack.provider_secret(PROVIDER),
+        fallback_urls=tuple(fallbacks), read_timeout=5.0, attempts=2))
 
 
 # -- end to end ----------------------------------------------------------------------------
@@ -146,7 +142,8 @@ def test_a_fallback_that_answered_is_tried_first_for_a_while_then_the_primary_ag
     clock: Callable[[], float] = lambda: now[0]  # noqa: E731 - a clock the test moves
     primary = dead_url()
     client = SignedJsonClient(base_url=primary, fallback_urls=[stack.sim_url],
-                              secret=secret(stack), errors=PROVIDER_ERRORS, clock=clock)
+                              secret=stack.provider_secret(PROVIDER), errors=PROVIDER_ERRORS,
+                              clock=clock)
     ref = register(stack.sim_url, fate="never")
     assert client.base_urls() == [primary, stack.sim_url]
 

@@ -6,11 +6,9 @@ from __future__ import annotations
 import io
 import json
 import logging
-import threading
 import time
 from collections import defaultdict
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import partial
@@ -18,7 +16,6 @@ from typing import Any
 
 import pytest
 import requests
-import uvicorn
 from prometheus_client.parser import text_string_to_metric_families
 from sqlalchemy import func, select
 
@@ -38,8 +35,7 @@ from betguard.models.store.tables import (
 )
 from betguard.services.notifications import resend_dead
 from betguard.services.results import report_result
-from betguard_devkit.local_services import free_port
-from tests.integration.harness import Stack, wait_until
+from tests.integration.harness import Stack, served, wait_until
 
 pytestmark = pytest.mark.integration
 
@@ -79,20 +75,6 @@ def agreed(url: str, read_db: Callable[[], Any]) -> tuple[Any, dict[str, Series]
 
     return wait_until(probe, 30)  # type: ignore[no-any-return]
 
-
-@contextmanager
-def served(app: Any) -> Iterator[str]:
-    port = free_port()
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, lifespan="off",
-                                           log_level="warning"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    wait_until(lambda: server.started, 10)
-    try:
-        yield f"http://127.0.0.1:{port}/metrics"
-    finally:
-        server.should_exit = True
-        thread.join(10)
 
 
 def notification_states(stack: Stack, *bet_ids: int) -> list[str]:
@@ -141,7 +123,7 @@ def scenario(stack: Stack) -> Iterator[Scenario]:
 
 @pytest.fixture(scope="module")
 def db_metrics(stack: Stack) -> Iterator[str]:
-    with served(make_metrics_app(stack.context.db)) as url:
+    with served(make_metrics_app(stack.context.db), "/metrics") as url:
         yield url
 
 

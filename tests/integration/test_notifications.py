@@ -11,11 +11,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import select
 
 from betguard.models.domain.money import wire_amount
 from betguard.models.domain.states import BetState
-from betguard.models.store.tables import Notification
 from betguard.services.results import report_result
 from tests.integration.harness import Stack, wait_until
 
@@ -28,12 +26,6 @@ def betguard(stack: Stack, *args: str) -> Any:
     assert done.returncode == 0, done.stderr
     return json.loads(done.stdout)
 
-
-def notifications_of(stack: Stack, bet_id: int) -> list[Notification]:
-    with stack.context.db.unit_of_work() as session:
-        rows = list(session.scalars(select(Notification).where(Notification.bet_id == bet_id)))
-        session.expunge_all()
-        return rows
 
 
 @pytest.fixture
@@ -52,9 +44,9 @@ def test_a_refunded_bet_is_notified_once_per_event_even_when_first_deliveries_fa
     receiver.fail_next = 2
 
     stack.wait_for_state(bet.id, BetState.REFUNDED)
-    wait_until(lambda: all(n.state == "delivered" for n in notifications_of(stack, bet.id)), 30)
+    wait_until(lambda: all(n.state == "delivered" for n in stack.notifications(bet.id)), 30)
 
-    [notification] = notifications_of(stack, bet.id)
+    [notification] = stack.notifications(bet.id)
     assert notification.kind == "bet_refunded"
     assert receiver.deliveries_per_event(bet.bet_ref) == {notification.event_id: 1}
     [delivered] = receiver.for_bet(bet.bet_ref)
@@ -88,9 +80,9 @@ def test_a_receiver_down_for_the_whole_retry_window_leaves_a_dead_letter_that_ca
     bet = stack.place("patient", fate="returned", payout="9.00")
     report_result(stack.context, "patient", bet.bet_ref, payout="9.00", currency="EUR")
 
-    wait_until(lambda: [n.state for n in notifications_of(stack, bet.id)] == ["dead"], 30,
-               lambda: str([(n.state, n.attempts) for n in notifications_of(stack, bet.id)]))
-    [dead] = notifications_of(stack, bet.id)
+    wait_until(lambda: [n.state for n in stack.notifications(bet.id)] == ["dead"], 30,
+               lambda: str([(n.state, n.attempts) for n in stack.notifications(bet.id)]))
+    [dead] = stack.notifications(bet.id)
     assert dead.attempts == 4 and "503" in (dead.last_error or "")
     assert receiver.for_bet(bet.bet_ref) == []
 
@@ -103,4 +95,4 @@ def test_a_receiver_down_for_the_whole_retry_window_leaves_a_dead_letter_that_ca
     assert betguard(stack, "notifications", "resend", dead.event_id, "--json") == {"resent": 1}
     wait_until(lambda: receiver.for_bet(bet.bet_ref), 30)
     assert receiver.deliveries_per_event(bet.bet_ref) == {dead.event_id: 1}
-    assert [n.state for n in notifications_of(stack, bet.id)] == ["delivered"]
+    assert [n.state for n in stack.notifications(bet.id)] == ["delivered"]

@@ -15,7 +15,6 @@ from betguard.models.domain import transitions
 from betguard.models.domain.snapshot import BetSnapshot
 from betguard.models.domain.states import BetState
 from betguard.models.store import repository
-from betguard.providers.wallet import refund_idempotency_key
 from betguard.services.context import utcnow
 from betguard.services.intake import place_bet
 from tests.integration.api_server import Api, running_api
@@ -85,10 +84,6 @@ def celery_scheduler(stack: Stack) -> CeleryScheduler:
     return scheduler
 
 
-def wallet_requests(stack: Stack, bet: BetSnapshot) -> int:
-    key = refund_idempotency_key(bet.provider, bet.bet_ref)
-    return int(stack.truth()["refund_requests"].get(key, 0))
-
 
 @pytest.mark.parametrize("with_attempt", [False, True], ids=["legacy wake-up", "with attempt"])
 def test_a_refund_delivered_again_while_the_wallet_answers_the_first_calls_it_once(
@@ -99,13 +94,13 @@ def test_a_refund_delivered_again_while_the_wallet_answers_the_first_calls_it_on
     attempt = {"attempt": bet.check_attempt} if with_attempt else {}
     scheduler = celery_scheduler(stack)
     scheduler.refund(bet.id, utcnow(), label=bet.label, **attempt)
-    wait_until(lambda: wallet_requests(stack, bet) == 1, 10)  # the first is at the wallet
+    wait_until(lambda: stack.refund_requests(bet) == 1, 10)  # the first is at the wallet
 
     scheduler.refund(bet.id, utcnow(), label=bet.label, **attempt)
 
     wait_until(lambda: stack.row(bet.id).duplicate_deliveries >= 1, 10)
     assert stack.wait_for_state(bet.id, BetState.REFUNDED)
-    assert wallet_requests(stack, bet) == 1
+    assert stack.refund_requests(bet) == 1
     assert stack.kinds(bet.id).count("refund_started") == 1
 
 
@@ -116,5 +111,5 @@ def test_a_stale_refund_delivery_is_counted_and_pays_nothing(stack: Stack) -> No
     celery_scheduler(stack).refund(bet.id, utcnow(), label=bet.label,
                                    attempt=bet.check_attempt)
     wait_until(lambda: stack.row(bet.id).duplicate_deliveries == duplicates + 1, 10)
-    assert wallet_requests(stack, bet) == 1
+    assert stack.refund_requests(bet) == 1
     assert stack.kinds(bet.id).count("refund_started") == 1

@@ -12,7 +12,6 @@ starts reading at a version just before its bets exist, and restores any knob it
 from __future__ import annotations
 
 import contextlib
-import json
 import os
 import re
 import time
@@ -48,10 +47,6 @@ OPERATOR = "test-operator"
 LAG = 3.0  # "history visible 3-5 min late", scaled down
 
 
-def secret_of(stack: Stack) -> str:
-    return str(json.loads(stack.env["BETGUARD_PROVIDER_SECRETS"])["pgsoft"])
-
-
 def adapter(stack: Stack, *, secret: str | None = None, operator_token: str = OPERATOR,
             hashed: bool = True, **settings: Any) -> PgSoftProvider:
     """The adapter as the test stack configures it: PG's hash authentication on (the
@@ -61,7 +56,7 @@ def adapter(stack: Stack, *, secret: str | None = None, operator_token: str = OP
     if hashed:
         options["hash_salt_env"] = PGSOFT_SALT_ENV
     return PgSoftProvider(ProviderClientSettings(
-        name="pgsoft", secret=secret or secret_of(stack), read_timeout=10.0,
+        name="pgsoft", secret=secret or stack.provider_secret("pgsoft"), read_timeout=10.0,
         options=options, **settings))
 
 
@@ -213,7 +208,7 @@ def test_a_wrong_secret_or_operator_is_refused(stack: Stack) -> None:
 
 
 def test_a_call_without_a_trace_id_is_refused_as_an_invalid_request(stack: Stack) -> None:
-    body = form_body(OPERATOR, secret_of(stack), 1, 1500)
+    body = form_body(OPERATOR, stack.provider_secret("pgsoft"), 1, 1500)
     url = stack.pgsoft_sim_url + traced_path(str(uuid.uuid4()))
     signed = {"Content-Type": "application/x-www-form-urlencoded",
               **hash_headers(OPERATOR, os.environ[PGSOFT_SALT_ENV], url, body)}

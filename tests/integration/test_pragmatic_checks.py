@@ -7,7 +7,6 @@ completed" and waits for the feed instead of being refunded."""
 
 from __future__ import annotations
 
-import json
 import secrets
 from decimal import Decimal
 from typing import Any
@@ -87,7 +86,7 @@ def test_a_round_completed_but_not_yet_in_the_feed_waits_for_it_instead_of_a_ref
 def test_a_round_the_provider_voids_is_refunded_from_its_void_row(stack: Stack) -> None:
     bet_id, ref = place(stack, fate="never")
     voiding = PragmaticProvider(ProviderClientSettings(
-        name=PROVIDER, base_url=stack.pragmatic_sim_url, secret=stack_secret(stack),
+        name=PROVIDER, base_url=stack.pragmatic_sim_url, secret=stack.provider_secret(PROVIDER),
         options={"secure_login": "test-login"}))
     assert voiding.cancel(ref, "player-1").accepted  # the provider's own void, not betguard's
 
@@ -96,7 +95,3 @@ def test_a_round_the_provider_voids_is_refunded_from_its_void_row(stack: Stack) 
     assert "cancel_answered" not in stack.kinds(bet_id)  # the V row decided it
     assert answers(stack, bet_id)[-1]["status"] == "cancelled"
     assert answers(stack, bet_id)[-1]["via"] == "mirror"
-
-
-def stack_secret(stack: Stack) -> str:
-    return str(json.loads(stack.env["BETGUARD_PROVIDER_SECRETS"])[PROVIDER])

@@ -12,7 +12,6 @@ it sets.
 
 from __future__ import annotations
 
-import json
 import secrets
 import time
 from decimal import Decimal
@@ -31,6 +30,7 @@ from betguard.providers.pragmatic import PragmaticProvider
 from betguard.providers.pragmatic_wire import FEED_PATH, INCOMPLETE_PATH
 from betguard.providers.problems import Problem
 from tests.integration.harness import Stack, dead_url, fallbacks_heard, wait_until
+from tests.support.providers import ProblemHook
 
 pytestmark = pytest.mark.integration
 
@@ -38,24 +38,12 @@ LOGIN = "test-login"
 LAG = 2.0  # "finished rounds show in the feed a while later", scaled down
 
 
-def secret_of(stack: Stack) -> str:
-    return str(json.loads(stack.env["BETGUARD_PROVIDER_SECRETS"])["pragmatic"])
-
-
-class Hook:
-    def __init__(self) -> None:
-        self.calls: list[tuple[str, Problem]] = []
-
-    def __call__(self, provider: str, problem: Problem) -> None:
-        self.calls.append((provider, problem))
-
-
 def env_url(stack: Stack, env: str) -> str:
     return stack.pragmatic_sim_url if env == "main" else f"{stack.pragmatic_sim_url}/env/{env}"
 
 
 def adapter(stack: Stack, *envs: str, secret: str | None = None, login: str = LOGIN,
-            hook: Hook | None = None, options: dict[str, Any] | None = None,
+            hook: ProblemHook | None = None, options: dict[str, Any] | None = None,
             **settings: Any) -> PragmaticProvider:
     """An adapter whose environments are ``envs`` (none: the base URL is the data host)."""
     settings.setdefault("base_url", stack.pragmatic_sim_url)
@@ -63,7 +51,7 @@ def adapter(stack: Stack, *envs: str, secret: str | None = None, login: str = LO
     if envs:
         given["environments"] = {env: env_url(stack, env) for env in envs}
     return PragmaticProvider(ProviderClientSettings(
-        name="pragmatic", secret=secret or secret_of(stack), read_timeout=10.0,
+        name="pragmatic", secret=secret or stack.provider_secret("pragmatic"), read_timeout=10.0,
         options=given, report_problem=hook, **settings))
 
 
@@ -248,7 +236,7 @@ def test_without_tombstones_a_cancel_of_an_unknown_round_fences_nothing(stack: S
 def test_an_unknown_cancel_code_is_no_refusal_and_is_counted(stack: Stack) -> None:
     env, player, ref = new_env(), new_player(), new_ref()
     register(stack, ref, player=player, env=env, fate="never")
-    hook = Hook()
+    hook = ProblemHook()
     provider = adapter(stack, env, hook=hook)
     stack.pragmatic_sim.call("POST", "/_sim/pragmatic/next_code", {"codes": [17]})
     with pytest.raises(ProviderInvalidResponse, match="unexpected code 17"):
@@ -311,7 +299,7 @@ def test_a_bad_row_is_skipped_counted_and_the_rest_of_the_page_is_used(
     stack: Stack, caplog: pytest.LogCaptureFixture,
 ) -> None:
     env, player, before, after = new_env(), new_player(), new_ref(), new_ref()
-    hook = Hook()
+    hook = ProblemHook()
     provider = adapter(stack, env, hook=hook)
     register(stack, before, player=player, env=env, fate="returned", payout="1.00")
     wait_until(lambda: stack.pragmatic_sim.call("GET", f"/_sim/pragmatic/rounds/{before}")["rows"],
@@ -441,7 +429,7 @@ def test_hashing_url_encoded_values_is_a_choice_the_provider_must_share(stack: S
 
 def test_the_password_never_shows_in_an_error(stack: Stack) -> None:
     dead = dead_url()
-    secret = secret_of(stack)
+    secret = stack.provider_secret("pragmatic")
     provider = adapter(stack, base_url=dead, attempts=1)
     for call in (lambda: provider.fetch_history("RNG", None),
                  lambda: provider.get_status(new_ref(), "p-1")):

@@ -15,8 +15,7 @@ import dataclasses
 import json
 import threading
 import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
@@ -25,7 +24,6 @@ from typing import Any
 
 import pytest
 import requests
-import uvicorn
 from prometheus_client.parser import text_string_to_metric_families
 from sqlalchemy import delete, event, func, select
 
@@ -46,8 +44,15 @@ from betguard.services.reconcile_compare import Difference, HereBet, Kind, There
 from betguard.services.reconcile_store import Wake, resolve_difference, store
 from betguard.services.results import ResultOutcome, report_result
 from betguard.services.reviews import Resolve, resolve_review
-from betguard_devkit.local_services import free_port
-from tests.integration.harness import Run, Stack, bet_payload, pg_round_id, run_betguard, wait_until
+from tests.integration.harness import (
+    Run,
+    Stack,
+    bet_payload,
+    pg_round_id,
+    run_betguard,
+    served,
+    wait_until,
+)
 
 pytestmark = pytest.mark.integration
 
@@ -98,20 +103,6 @@ def found(report: Report | dict[str, Any]) -> set[tuple[str, str]]:
 def betguard(stack: Stack, *args: str) -> Run:
     return run_betguard(stack.env, *args, timeout=120)
 
-
-@contextmanager
-def metrics_served(stack: Stack) -> Iterator[str]:
-    port = free_port()
-    server = uvicorn.Server(uvicorn.Config(make_metrics_app(stack.context.db), host="127.0.0.1",
-                                           port=port, lifespan="off", log_level="warning"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    wait_until(lambda: server.started, 10)
-    try:
-        yield f"http://127.0.0.1:{port}/metrics"
-    finally:
-        server.should_exit = True
-        thread.join(10)
 
 
 def scrape(url: str, name: str) -> dict[frozenset[tuple[str, str]], float]:
@@ -298,7 +289,7 @@ def test_open_differences_show_in_stats_and_metrics_as_the_database_has_them(
     assert "paused_games" in stats
     human = betguard(stack, "stats").out
     assert "open reconciliation differences" in human and "history feeds" in human
-    with metrics_served(stack) as url:
+    with served(make_metrics_app(stack.context.db), "/metrics") as url:
         shown = scrape(url, "betguard_reconciliation_open_differences")
         ages = scrape(url, "betguard_feed_last_success_age_seconds")
         rows = scrape(url, "betguard_feed_rows_total")

@@ -56,10 +56,6 @@ def rejected_refund(stack: Stack, *, for_good: bool) -> BetSnapshot:
     return stack.bet(bet.id)
 
 
-def refund_requests(stack: Stack, bet: BetSnapshot) -> int:
-    key = refund_idempotency_key(bet.provider, bet.bet_ref)
-    return int(stack.truth()["refund_requests"].get(key, 0))
-
 
 def sweep_runs(stack: Stack) -> int:
     with stack.context.db.unit_of_work() as session:
@@ -84,7 +80,7 @@ def test_a_refund_the_wallet_keeps_rejecting_is_tried_a_few_times_then_waits_for
     runs = sweep_runs(stack)
     wait_until(lambda: sweep_runs(stack) >= runs + 3, 30)
     assert stack.kinds(bet.id) == kinds, "a sweep tried the stopped refund again"
-    assert refund_requests(stack, bet) == 1 + MAX_REJECTIONS  # the other refund, then ours
+    assert stack.refund_requests(bet) == 1 + MAX_REJECTIONS  # the other refund, then ours
 
 
 def test_acknowledging_a_refund_the_wallet_stopped_rejecting_is_refused_naming_the_ways_out(
@@ -117,7 +113,7 @@ def test_an_operator_records_a_rejected_refund_as_paid_outside_betguard_from_the
     stack: Stack,
 ) -> None:
     bet = rejected_refund(stack, for_good=True)
-    asked = refund_requests(stack, bet)
+    asked = stack.refund_requests(bet)
     run = betguard(stack, "review", "resolve", label(bet), "--refunded-outside", "TX-4711",
                    "--note", "paid back by bank transfer", "--operator", "dora")
     assert run.code == 0, run.err
@@ -129,7 +125,7 @@ def test_an_operator_records_a_rejected_refund_as_paid_outside_betguard_from_the
         == [("operator:dora", "TX-4711", True)]
     [review] = stack.reviews(bet.id)
     assert (review.resolution, review.operator) == ("refunded_outside", "dora")
-    assert refund_requests(stack, bet) == asked  # the wallet was not asked again
+    assert stack.refund_requests(bet) == asked  # the wallet was not asked again
 
 
 def test_an_operator_settles_a_bet_whose_refund_the_wallet_rejected_through_the_api(

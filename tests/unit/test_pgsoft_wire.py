@@ -12,7 +12,6 @@ import logging
 import re
 from datetime import UTC, datetime
 from decimal import Decimal
-from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qsl
 
@@ -28,15 +27,15 @@ from betguard.providers.problems import Problem, ProblemReporter
 from betguard.providers.registry import build_provider
 from betguard_devkit.simulator import pgsoft_feed as sim_feed
 from betguard_devkit.simulator import pgsoft_requests as sim_requests
+from tests.support.providers import wire_fixture
 
 PROVIDER = "pg"
-FIXTURES = Path(__file__).parents[1] / "fixtures" / "pgsoft"
 TRACE = "3f2c8a4e-51b7-4d5e-9a51-0c5b9c1e7d21"
-ROW: dict[str, Any] = json.loads((FIXTURES / "free_spin_round.json").read_text())["data"][2]
+ROW: dict[str, Any] = json.loads(wire_fixture("pgsoft", "free_spin_round.json"))["data"][2]
 
 
 def fixture(name: str) -> bytes:
-    return (FIXTURES / name).read_bytes()
+    return wire_fixture("pgsoft", name)
 
 
 def body(data: list[Any] | None = None, error: dict[str, Any] | None = None) -> bytes:

@@ -9,7 +9,6 @@ import logging
 import re
 from datetime import UTC, datetime
 from decimal import Decimal
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -25,9 +24,9 @@ from betguard.providers.problems import Problem, ProblemReporter
 from betguard.providers.registry import ROUND_NAMES, build_provider
 from betguard_devkit.simulator import pragmatic_requests as sim_requests
 from betguard_devkit.simulator import pragmatic_rounds as sim_rounds
+from tests.support.providers import ProblemHook, wire_fixture
 
 PROVIDER = "pp"
-FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "pragmatic"
 HEADER = ",".join(wire.COLUMNS)
 LINE = ("12345,player-1,vs20olympgate,8812345,null,2024-05-01 12:00:00.000,"
         "2024-05-01 12:00:05.250,C,R,10.00,25.50,EUR,0.00")
@@ -36,20 +35,10 @@ OPEN_QUOTE = LINE.replace("player-1", '"open')  # a quote never closed
 
 
 def fixture(name: str) -> bytes:
-    return (FIXTURES / name).read_bytes()
+    return wire_fixture("pragmatic", name)
 
 
-class Hook:
-    """The problem hook, recording what it was told."""
-
-    def __init__(self) -> None:
-        self.calls: list[tuple[str, Problem]] = []
-
-    def __call__(self, provider: str, problem: Problem) -> None:
-        self.calls.append((provider, problem))
-
-
-def reading(hook: Hook, **options: Any) -> wire.Reading:
+def reading(hook: ProblemHook, **options: Any) -> wire.Reading:
     return wire.Reading(report=ProblemReporter(PROVIDER, hook), **options)
 
 
@@ -58,10 +47,10 @@ def envelope(error: int | str, description: str = "said so", **extra: Any) -> by
 
 
 def feed(*lines: str, timepoint: int = 1714564806000, requested: int = 0,
-         hook: Hook | None = None) -> tuple[int, list[Any]]:
+         hook: ProblemHook | None = None) -> tuple[int, list[Any]]:
     content = "\n".join([f"timepoint={timepoint}", *lines]) + "\n"
     return answers.parse_feed(content.encode(), timepoint=requested, provider=PROVIDER,
-                                reading=reading(hook or Hook()))
+                                reading=reading(hook or ProblemHook()))
 
 
 def refused_feed(content: str | bytes, requested: int = 0) -> str:
@@ -131,7 +120,7 @@ def test_keys_sort_in_plain_string_order_and_the_simulator_agrees() -> None:
 # -- what each code means ------------------------------------------------------------------
 
 
-def every_call(body: bytes, hook: Hook | None = None) -> list[Any]:
+def every_call(body: bytes, hook: ProblemHook | None = None) -> list[Any]:
     """The outcome (or the exception) of each JSON-answered call given ``body``."""
     report = ProblemReporter(PROVIDER, hook)
     calls = [
@@ -177,7 +166,7 @@ def test_error_100_is_an_internal_error_to_try_again_later() -> None:
 def test_an_unknown_code_is_an_invalid_answer_retried_and_counted(
     code: int | str, caplog: pytest.LogCaptureFixture,
 ) -> None:
-    hook = Hook()
+    hook = ProblemHook()
     with caplog.at_level(logging.WARNING, logger="betguard.providers.problems"):
         outcomes = every_call(envelope(code, "who knows"), hook)
     for outcome in outcomes:
@@ -223,7 +212,7 @@ def test_cancel_codes_can_be_given_another_meaning_but_never_a_refund() -> None:
 
 
 def test_an_unknown_cancel_code_is_an_invalid_answer_counted_as_unknown() -> None:
-    hook = Hook()
+    hook = ProblemHook()
     with pytest.raises(ProviderInvalidResponse, match="unexpected code 17"):
         answers.cancel_outcome(envelope("17"), "g:1", provider=PROVIDER,
                                  report=ProblemReporter(PROVIDER, hook))
@@ -234,7 +223,7 @@ def test_an_unknown_cancel_code_is_an_invalid_answer_counted_as_unknown() -> Non
 
 
 def test_the_recorded_finished_feed_reads_as_settled_pending_and_cancelled_rows() -> None:
-    hook = Hook()
+    hook = ProblemHook()
     following, rows = answers.parse_feed(fixture("finished_rng.csv"), timepoint=0,
                                            provider=PROVIDER, reading=reading(hook))
     assert following == 1740022596168 and hook.calls == []
@@ -275,7 +264,7 @@ def test_a_rounds_final_state_outranks_its_in_progress_state_of_the_same_moment(
 def test_each_bad_row_is_skipped_logged_and_counted_and_the_rest_is_used(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
-    hook = Hook()
+    hook = ProblemHook()
     with caplog.at_level(logging.WARNING, logger="betguard.providers.problems"):
         _, rows = answers.parse_feed(fixture("finished_bad_rows.csv"), timepoint=0,
                                        provider=PROVIDER, call="gamerounds/finished RNG",
@@ -302,7 +291,7 @@ def test_each_bad_row_is_skipped_logged_and_counted_and_the_rest_is_used(
 
 def test_a_jackpot_win_is_refused_unless_the_option_says_how_it_is_paid() -> None:
     jackpot = LINE.replace("EUR,0.00", "EUR,100.00")
-    hook = Hook()
+    hook = ProblemHook()
     assert feed(HEADER, jackpot, hook=hook)[1] == []
     assert hook.calls == [(PROVIDER, Problem.ROW_REFUSED)]
     [inside] = answers.parse_feed(f"timepoint=1\n{HEADER}\n{jackpot}\n".encode(),
@@ -313,7 +302,7 @@ def test_a_jackpot_win_is_refused_unless_the_option_says_how_it_is_paid() -> Non
 
 
 def test_the_recorded_incomplete_answer_lists_rounds_by_play_session() -> None:
-    hook = Hook()
+    hook = ProblemHook()
     listed = answers.parse_incomplete(fixture("incomplete.json"), provider=PROVIDER,
                                         report=ProblemReporter(PROVIDER, hook))
     assert [(item.gameId, item.playSessionID, item.betAmount) for item in listed] == [
@@ -368,7 +357,7 @@ def test_a_feed_line_becomes_a_settled_row_with_exact_amounts_and_times() -> Non
 def test_quoted_fields_may_hold_commas_quotes_and_newlines() -> None:
     quoted = LINE.replace("player-1", '"smith, ""jr""\nthe 2nd"')
     bad = LINE.replace("EUR", "EURO")
-    hook = Hook()
+    hook = ProblemHook()
     _, [row, again] = feed(HEADER, quoted, bad, LINE, hook=hook)
     assert row.bet_ref == again.bet_ref == "vs20olympgate:8812345"
     assert hook.calls == [(PROVIDER, Problem.ROW_REFUSED)]  # the bad currency, line 5
@@ -423,7 +412,7 @@ def test_a_feed_that_is_no_feed_is_refused_whole_naming_the_line(content: str | 
 def test_a_malformed_row_is_skipped_naming_its_line_and_field(
     line: str, named: str, caplog: pytest.LogCaptureFixture,
 ) -> None:
-    hook = Hook()
+    hook = ProblemHook()
     with caplog.at_level(logging.WARNING, logger="betguard.providers.problems"):
         _, rows = feed(HEADER, line, LINE.replace("8812345", "8812399"), hook=hook)
     assert [row.row_id for row in rows] == ["vs20olympgate:8812399"]
