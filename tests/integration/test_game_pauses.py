@@ -20,7 +20,7 @@ from betguard.services.game_pauses import WHOLE_PROVIDER, watch_provider
 from betguard.services.intake import place_bet
 from betguard.services.results import report_result
 from tests.integration.harness import Stack, bet_payload, wait_until
-from tests.integration.test_ops_cli import betguard
+from tests.integration.ops import betguard
 
 pytestmark = pytest.mark.integration
 

@@ -21,25 +21,13 @@ from betguard.models.domain.states import BetState
 from betguard.models.store.tables import Bet, Review
 from betguard.services.intake import place_bet
 from betguard.services.results import report_result
-from tests.integration.harness import BETGUARD, Run, Stack, bet_payload, run_betguard, wait_until
+from tests.integration.harness import BETGUARD, Stack, bet_payload, wait_until
+from tests.integration.ops import betguard, label, one_error_line
 
 pytestmark = pytest.mark.integration
 
 
-def betguard(stack: Stack, *args: str, **env: str) -> Run:
-    """betguard as an operator runs it: no operator name unless ``env`` gives one."""
-    environment = {k: v for k, v in stack.env.items() if k != "BETGUARD_OPERATOR"} | env
-    return run_betguard(environment, *args)
 
-
-def one_error_line(run: Run, expected: str) -> None:
-    assert run.code == 1, (run.out, run.err)
-    assert run.out == "" and run.err.count("\n") == 1 and run.err.startswith("error: "), run.err
-    assert expected in run.err
-
-
-def label(bet: BetSnapshot) -> str:
-    return f"{bet.provider}/{bet.bet_ref}"
 
 
 @dataclass(frozen=True)

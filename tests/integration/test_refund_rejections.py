@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import secrets
 from collections.abc import Iterator
-from decimal import Decimal
 
 import pytest
 from sqlalchemy import select
@@ -21,11 +20,11 @@ from betguard.services.refunds import MAX_REJECTIONS
 from betguard.services.results import report_result
 from tests.integration.api_server import Api, path_of, running_api
 from tests.integration.harness import Stack, bet_payload, wait_until
-from tests.integration.test_ops_cli import betguard, label, one_error_line
+from tests.integration.ops import REFUNDER, betguard, label, one_error_line, rejected_refund
 
 pytestmark = pytest.mark.integration
 
-PROVIDER = "refunder"  # the provider never saw the bet: a refund is decided at once
+PROVIDER = REFUNDER
 
 
 @pytest.fixture(scope="module")
@@ -33,27 +32,6 @@ def api(stack: Stack) -> Iterator[Api]:
     with running_api(stack, log_name="api-refund-rejections.log") as api:
         yield api
 
-
-def rejected_refund(stack: Stack, *, for_good: bool) -> BetSnapshot:
-    """A bet whose refund the wallet rejected until betguard stopped retrying it.
-
-    ``for_good``: the wallet already holds another refund under the bet's key (a
-    different amount), so it refuses every attempt; else it refuses the first
-    ``MAX_REJECTIONS`` and would accept the next."""
-    ref = f"rej-{secrets.token_hex(6)}"
-    stack.sim("POST", "/_sim/bets", {"bet_ref": ref, "stake": "10.00", "currency": "EUR",
-                                     "fate": "unknown"})
-    if for_good:
-        stack.context.wallet.refund(idempotency_key=refund_idempotency_key(PROVIDER, ref),
-                                    provider=PROVIDER, bet_ref=ref, amount=Decimal("1.00"),
-                                    currency="EUR")
-    else:
-        stack.sim("POST", "/_sim/faults", {"target": "wallet", "fault": "http_400",
-                                           "times": MAX_REJECTIONS})
-    bet = place_bet(stack.context, bet_payload(PROVIDER, ref)).bet
-    wait_until(lambda: "refund_retries_stopped" in stack.kinds(bet.id), 60,
-               lambda: f"history: {stack.kinds(bet.id)}")
-    return stack.bet(bet.id)
 
 
 
