@@ -24,6 +24,7 @@ from sqlalchemy import select
 from betguard.bootstrap import build_context
 from betguard.config.settings import Settings
 from betguard.messaging.scheduler import CeleryScheduler
+from betguard.models.domain.events import EventKind
 from betguard.models.domain.snapshot import BetSnapshot
 from betguard.models.domain.states import BetState
 from betguard.models.store import repository
@@ -406,6 +407,10 @@ class Stack:
     def kinds(self, bet_id: int) -> list[str]:
         return [e.kind for e in self.history(bet_id)]
 
+    def details(self, bet_id: int, kind: EventKind) -> list[dict[str, Any]]:
+        """The details of the bet's audit events of ``kind``, oldest first."""
+        return [dict(event.detail) for event in self.history(bet_id) if event.kind == kind.value]
+
     def reviews(self, bet_id: int) -> list[Review]:
         with self.context.db.unit_of_work() as session:
             rows = list(session.scalars(select(Review).where(Review.bet_id == bet_id)))
@@ -437,6 +442,11 @@ class Stack:
 
     def truth(self) -> dict[str, Any]:
         return dict(self.sim("GET", "/_sim/truth"))
+
+    def wallet_refunds(self, bet_ref: str) -> list[dict[str, Any]]:
+        """The refunds of ``bet_ref`` the simulated wallet holds."""
+        return [refund for refund in self.truth()["refunds"].values()
+                if refund["bet_ref"] == bet_ref]
 
     def refund_requests(self, bet: BetSnapshot) -> int:
         """How many refund calls of ``bet`` the simulated wallet received."""
@@ -535,6 +545,13 @@ def served(app: Any, path: str = "") -> Iterator[str]:
     finally:
         server.should_exit = True
         thread.join(10)
+
+
+def register_returned(url: str, refs: list[str]) -> None:
+    """Bets the simulator at ``url`` returns at once, each with a payout of 15.00."""
+    bets = [{"bet_ref": ref, "stake": "10.00", "currency": "EUR", "fate": "returned",
+             "payout": "15.00"} for ref in refs]
+    requests.post(url + "/_sim/bets", json={"bets": bets}, timeout=30).raise_for_status()
 
 
 def dead_url() -> str:

@@ -22,7 +22,7 @@ from betguard.models.domain.events import EventKind
 from betguard.models.domain.states import BetState
 from betguard.services.intake import place_bets
 from betguard_devkit.neighbours import most_within
-from tests.integration.harness import Stack, bet_payload, wait_until
+from tests.integration.harness import Stack, bet_payload, register_returned, wait_until
 
 pytestmark = pytest.mark.integration
 
@@ -43,18 +43,13 @@ def hanging_sim(stack: Stack, method: str, path: str, body: object | None = None
     return response.json()
 
 
-def register(url: str, refs: list[str]) -> None:
-    bets = [{"bet_ref": ref, "stake": "10.00", "currency": "EUR", "fate": "returned",
-             "payout": "15.00"} for ref in refs]
-    requests.post(url + "/_sim/bets", json={"bets": bets}, timeout=30).raise_for_status()
-
 
 @pytest.fixture(scope="module")
 def storm(stack: Stack) -> Iterator[Storm]:
     hanging_refs = [f"hang-{secrets.token_hex(6)}" for _ in range(HANGING_BETS)]
     healthy_refs = [f"well-{secrets.token_hex(6)}" for _ in range(HEALTHY_BETS)]
-    register(stack.hanging_sim_url, hanging_refs)
-    register(stack.sim_url, healthy_refs)
+    register_returned(stack.hanging_sim_url, hanging_refs)
+    register_returned(stack.sim_url, healthy_refs)
     hanging_sim(stack, "POST", "/_sim/knobs", {"latency_ms": LATENCY_MS})
     since = time.time()
     try:
@@ -122,7 +117,7 @@ def test_a_bet_reaching_its_deadline_with_the_breaker_open_goes_to_a_person_with
     stack: Stack,
 ) -> None:
     ref = f"cut-{secrets.token_hex(6)}"
-    register(stack.hanging_sim_url, [ref])
+    register_returned(stack.hanging_sim_url, [ref])
     hanging_sim(stack, "POST", "/_sim/knobs", {"latency_ms": LATENCY_MS})
     try:
         [placed] = place_bets(stack.context, [bet_payload("hanging_deadline", ref)])

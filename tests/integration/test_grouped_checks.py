@@ -12,8 +12,8 @@ import pytest
 
 from betguard.models.domain.states import BetState
 from betguard.services.batch_checks import GROUP_CALLS_AT_ONCE, run_batch_check
+from tests.integration.batch_runs import asked, place, recorded
 from tests.integration.harness import Stack, wait_until
-from tests.integration.test_batched_checks import asked, place, recorded
 
 pytestmark = pytest.mark.integration
 

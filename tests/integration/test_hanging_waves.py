@@ -21,8 +21,7 @@ from betguard.models.domain.events import EventKind
 from betguard.models.domain.states import BetState
 from betguard.services.intake import place_bets
 from betguard_devkit.neighbours import most_within
-from tests.integration.harness import Stack, bet_payload, wait_until
-from tests.integration.test_bulkheads import register
+from tests.integration.harness import Stack, bet_payload, register_returned, wait_until
 
 pytestmark = pytest.mark.integration
 
@@ -52,7 +51,7 @@ def test_a_hanging_provider_holds_at_most_its_limit_and_one_probe(
     stack: Stack, held: None
 ) -> None:
     refs = [f"wave-{secrets.token_hex(6)}" for _ in range(BETS)]
-    register(stack.hanging_sim_url, refs)
+    register_returned(stack.hanging_sim_url, refs)
     placed = place_bets(stack.context, [bet_payload("hanging_wide", ref) for ref in refs])
     ids = [item.bet.id for item in placed if item.bet is not None]
 

@@ -18,7 +18,6 @@ from decimal import Decimal
 from typing import Any
 
 import pytest
-import requests
 
 from betguard.models.domain.escalation import WAITING_FOR_PROVIDER
 from betguard.models.domain.events import EventKind, ReviewReason
@@ -29,38 +28,23 @@ from tests.integration.harness import Stack, bet_payload, pg_round_id
 SELF_RESOLVE_AFTER = 6.0  # the pgsoft_resolving policy's provider_resolves_after
 
 
-def pg_sim(stack: Stack, method: str, path: str, body: object | None = None) -> Any:
-    response = requests.request(method, stack.pgsoft_sim_url + path, json=body, timeout=10)
-    response.raise_for_status()
-    return response.json()
-
 
 def place(stack: Stack, provider: str, *, fate: str, **sim: Any) -> int:
     """Play the game server: the round at the PG-like provider, then the bet with betguard."""
     ref = pg_round_id()
-    pg_sim(stack, "POST", "/_sim/bets",
-           {"bet_ref": ref, "stake": "10.00", "currency": "EUR", "fate": fate, **sim})
+    stack.pgsoft_sim.call("POST", "/_sim/bets",
+                          {"bet_ref": ref, "stake": "10.00", "currency": "EUR", "fate": fate,
+                           **sim}, expect=201)
     return place_bet(stack.context, bet_payload(provider, ref)).bet.id
 
 
-def details(stack: Stack, bet_id: int, kind: EventKind) -> list[dict[str, Any]]:
-    return [dict(event.detail) for event in stack.history(bet_id) if event.kind == kind.value]
-
-
-def wallet_refunds(stack: Stack, bet_ref: str) -> list[dict[str, Any]]:
-    return [refund for refund in stack.truth()["refunds"].values()
-            if refund["bet_ref"] == bet_ref]
 
 
 @pytest.fixture
 def self_resolving(stack: Stack) -> Iterator[None]:
     """The PG-like simulator resolves bets pending SELF_RESOLVE_AFTER seconds itself."""
-    before = pg_sim(stack, "GET", "/_sim/knobs")["self_resolve_after"]
-    pg_sim(stack, "POST", "/_sim/knobs", {"self_resolve_after": SELF_RESOLVE_AFTER})
-    try:
+    with stack.pgsoft_sim.knobs(self_resolve_after=SELF_RESOLVE_AFTER):
         yield
-    finally:
-        pg_sim(stack, "POST", "/_sim/knobs", {"self_resolve_after": before})
 
 
 def test_a_pgsoft_bet_settles_from_the_feed_with_the_provider_s_payout(stack: Stack) -> None:
@@ -69,7 +53,7 @@ def test_a_pgsoft_bet_settles_from_the_feed_with_the_provider_s_payout(stack: St
                                BetState.REFUNDED, BetState.IN_REVIEW)
     assert bet.state is BetState.SETTLED, stack.kinds(bet_id)
     assert bet.payout == Decimal("37.50")
-    answers = details(stack, bet_id, EventKind.PROVIDER_ANSWERED)
+    answers = stack.details(bet_id, EventKind.PROVIDER_ANSWERED)
     assert answers and all(answer["via"] == "mirror" for answer in answers)
     assert answers[-1]["status"] == "settled"
     assert Decimal(answers[-1]["payout"]) == Decimal("37.50")
@@ -77,27 +61,23 @@ def test_a_pgsoft_bet_settles_from_the_feed_with_the_provider_s_payout(stack: St
     assert re.fullmatch(r"[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[0-9a-f]{4}-[0-9a-f]{12}",
                         answers[-1]["trace_id"])
     # Asked nothing the provider cannot answer: no status call, no cancel.
-    assert details(stack, bet_id, EventKind.PROVIDER_ERROR) == []
-    assert details(stack, bet_id, EventKind.CANCEL_ANSWERED) == []
+    assert stack.details(bet_id, EventKind.PROVIDER_ERROR) == []
+    assert stack.details(bet_id, EventKind.CANCEL_ANSWERED) == []
 
 
 def test_free_spin_rounds_settle_on_the_sum_of_their_hands_not_their_first(
         stack: Stack) -> None:
-    before = pg_sim(stack, "GET", "/_sim/knobs")["free_spin_share"]
-    pg_sim(stack, "POST", "/_sim/knobs", {"free_spin_share": 1.0})
-    try:
+    with stack.pgsoft_sim.knobs(free_spin_share=1.0):
         bet_ids = [place(stack, "pgsoft", fate="delayed", delay=1.0, payout="10.00")
                    for _ in range(5)]
         bets = [stack.wait_for_state(bet_id, BetState.SETTLED, BetState.REFUND_PENDING,
                                      BetState.REFUNDED, BetState.IN_REVIEW)
                 for bet_id in bet_ids]
-    finally:
-        pg_sim(stack, "POST", "/_sim/knobs", {"free_spin_share": before})
     assert [(bet.state, bet.payout) for bet in bets] == [(BetState.SETTLED, Decimal("10.00"))] * 5
     for bet in bets:
-        hands = pg_sim(stack, "GET", f"/_sim/pgsoft/rounds/{bet.bet_ref}")["records"]
+        hands = stack.pgsoft_sim.call("GET", f"/_sim/pgsoft/rounds/{bet.bet_ref}")["records"]
         assert [hand["handsStatus"] for hand in hands] == [1, 1, 2]  # three hands each
-        [answer] = [a for a in details(stack, bet.id, EventKind.PROVIDER_ANSWERED)
+        [answer] = [a for a in stack.details(bet.id, EventKind.PROVIDER_ANSWERED)
                     if a["status"] == "settled"]
         assert Decimal(answer["payout"]) == Decimal("10.00")
 
@@ -112,13 +92,13 @@ def test_a_bet_the_provider_never_settles_goes_to_a_person_at_its_deadline(
     assert review.reason == ReviewReason.DEADLINE.value
     assert "no cancel call" in str(review.detail.get("why") or stack.kinds(bet_id))
     assert stack.context.clock() >= bet.deadline
-    answers = details(stack, bet_id, EventKind.PROVIDER_ANSWERED)
+    answers = stack.details(bet_id, EventKind.PROVIDER_ANSWERED)
     assert answers[-1]["status"] == "pending" and answers[-1]["via"] == "mirror"
     kinds = stack.kinds(bet_id)
     for never in (EventKind.CANCEL_ANSWERED, EventKind.CANCEL_FAILED,
                   EventKind.REFUND_DECIDED):
         assert never.value not in kinds
-    assert wallet_refunds(stack, bet.bet_ref) == []
+    assert stack.wallet_refunds(bet.bet_ref) == []
 
 
 def test_a_bet_the_provider_resolves_itself_settles_after_waiting_past_its_deadline(
@@ -127,14 +107,14 @@ def test_a_bet_the_provider_resolves_itself_settles_after_waiting_past_its_deadl
     bet = stack.wait_for_state(bet_id, BetState.REFUNDED, BetState.IN_REVIEW,
                                BetState.SETTLED)
     assert bet.state is BetState.SETTLED, stack.kinds(bet_id)
-    waits = [d for d in details(stack, bet_id, EventKind.CHECK_RESCHEDULED)
+    waits = [d for d in stack.details(bet_id, EventKind.CHECK_RESCHEDULED)
              if WAITING_FOR_PROVIDER in d["why"]]
     assert waits, "the deadline did not wait for the provider's own resolution"
     assert stack.reviews(bet_id) == []
-    answers = details(stack, bet_id, EventKind.PROVIDER_ANSWERED)
+    answers = stack.details(bet_id, EventKind.PROVIDER_ANSWERED)
     assert answers[-1]["status"] == "settled" and answers[-1]["via"] == "mirror"
-    truth = pg_sim(stack, "GET", "/_sim/truth")["bets"][bet.bet_ref]
+    truth = stack.pgsoft_sim.call("GET", "/_sim/truth")["bets"][bet.bet_ref]
     assert truth["settled"] and not truth["cancelled"]
     assert bet.payout == Decimal(truth["settled_payout"])
-    assert pg_sim(stack, "GET", f"/_sim/pgsoft/rounds/{bet.bet_ref}")["self_resolved_at"]
-    assert wallet_refunds(stack, bet.bet_ref) == []
+    assert stack.pgsoft_sim.call("GET", f"/_sim/pgsoft/rounds/{bet.bet_ref}")["self_resolved_at"]
+    assert stack.wallet_refunds(bet.bet_ref) == []

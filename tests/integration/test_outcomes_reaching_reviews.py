@@ -39,7 +39,6 @@ from betguard.services.refunds import RefundOutcome, run_refund
 from betguard.services.results import ResultOutcome, report_result
 from betguard.services.reviews import Resolve, resolve_review
 from tests.integration.harness import Stack, bet_payload, pg_round_id, wait_until
-from tests.integration.test_history_only_checks import details, pg_sim, wallet_refunds
 
 FEED = "history"
 SELF_RESOLVE_AFTER = 4.0
@@ -50,21 +49,20 @@ def by_hand(stack: Stack) -> Iterator[None]:
     """No worker runs: the test runs each check, pull and refund itself. The PG-like
     simulator resolves bets pending SELF_RESOLVE_AFTER seconds itself: it completes the
     round (with what the book drew, 0 here)."""
-    before = pg_sim(stack, "GET", "/_sim/knobs")["self_resolve_after"]
-    pg_sim(stack, "POST", "/_sim/knobs", {"self_resolve_after": SELF_RESOLVE_AFTER})
     stack.stop_workers()
     try:
-        yield
+        with stack.pgsoft_sim.knobs(self_resolve_after=SELF_RESOLVE_AFTER):
+            yield
     finally:
         stuck_pull(stack, "pgsoft_reviewer", for_seconds=-1)  # a test's stuck pull ends
-        pg_sim(stack, "POST", "/_sim/knobs", {"self_resolve_after": before})
         stack.start_workers()
 
 
 def placed(stack: Stack, provider: str, *, currency: str = "EUR", **sim: Any) -> BetSnapshot:
     ref = pg_round_id()
-    pg_sim(stack, "POST", "/_sim/bets",
-           {"bet_ref": ref, "stake": "10.00", "currency": currency, **sim})
+    stack.pgsoft_sim.call("POST", "/_sim/bets",
+                          {"bet_ref": ref, "stake": "10.00", "currency": currency, **sim},
+                          expect=201)
     return place_bet(stack.context, bet_payload(provider, ref)).bet
 
 
@@ -96,7 +94,7 @@ def refund(stack: Stack, bet_id: int) -> RefundOutcome:
 
 def until_resolved_at_the_provider(stack: Stack, bet: BetSnapshot) -> None:
     """The provider resolves the bet itself: it completes the round, paying nothing."""
-    wait_until(lambda: pg_sim(stack, "GET", "/_sim/truth")["bets"][bet.bet_ref]["settled"],
+    wait_until(lambda: stack.pgsoft_sim.call("GET", "/_sim/truth")["bets"][bet.bet_ref]["settled"],
                timeout=15)
 
 
@@ -127,7 +125,7 @@ def test_a_deadline_decision_waits_for_a_stuck_feed_and_then_takes_the_provider_
 
     assert check(stack, bet.id) is CheckOutcome.RESCHEDULED
     assert stack.reviews(bet.id) == [], "decided on a copy older than the deadline"
-    [waited] = [d for d in details(stack, bet.id, EventKind.CHECK_RESCHEDULED)
+    [waited] = [d for d in stack.details(bet.id, EventKind.CHECK_RESCHEDULED)
                 if "waiting for the feed" in d["why"]]
     assert stack.bet(bet.id).next_check_at is not None
 
@@ -136,7 +134,7 @@ def test_a_deadline_decision_waits_for_a_stuck_feed_and_then_takes_the_provider_
     assert check(stack, bet.id) is CheckOutcome.SETTLED
     settled = stack.bet(bet.id)
     assert settled.state is BetState.SETTLED and settled.payout == 0
-    assert wallet_refunds(stack, bet.bet_ref) == []
+    assert stack.wallet_refunds(bet.bet_ref) == []
     assert stack.reviews(bet.id) == []
 
 
@@ -190,7 +188,7 @@ def test_the_provider_s_resolution_of_a_bet_in_review_closes_it_with_its_result(
     assert stack.bet(bet.id).state is BetState.SETTLED
     with pytest.raises(IllegalTransition, match="no open review"):
         resolve(stack, bet, Resolution.REFUNDED)  # the stake back on top of the result
-    assert wallet_refunds(stack, bet.bet_ref) == []
+    assert stack.wallet_refunds(bet.bet_ref) == []
 
 
 def test_a_late_result_closes_a_review_that_waited_for_it(stack: Stack,
@@ -218,7 +216,7 @@ def test_a_fact_that_cannot_close_the_review_is_attached_and_refuses_a_second_pa
     outcome = report_result(stack.context, "pgsoft_reviewer", bet.bet_ref, payout="30.00",
                             currency="USD")
     assert outcome is ResultOutcome.NOTED_FOR_REVIEW
-    [attached] = details(stack, bet.id, EventKind.REVIEW_FACT_ATTACHED)
+    [attached] = stack.details(bet.id, EventKind.REVIEW_FACT_ATTACHED)
     assert attached["source"] == "game-server" and attached["status"] == "settled"
 
     with pytest.raises(IllegalTransition, match="says the bet is settled with payout 30"):
@@ -230,7 +228,7 @@ def test_a_fact_that_cannot_close_the_review_is_attached_and_refuses_a_second_pa
     report = reconcile(stack.context, "pgsoft_reviewer", *window)
     assert [f.kind for f in report.differences if f.bet_ref == bet.bet_ref] == ["state_differs"]
     assert len(stack.reviews(bet.id)) == 1, "reconciliation opened a second review"
-    assert wallet_refunds(stack, bet.bet_ref) == []
+    assert stack.wallet_refunds(bet.bet_ref) == []
 
 
 def test_the_provider_s_rollback_reported_by_the_game_server_closes_a_deadline_review(
@@ -243,9 +241,9 @@ def test_the_provider_s_rollback_reported_by_the_game_server_closes_a_deadline_r
     [closed] = stack.reviews(bet.id)
     assert closed.resolution == Resolution.REFUNDED.value and closed.operator == "game-server"
     assert refund(stack, bet.id) is RefundOutcome.REFUNDED
-    [refunded] = details(stack, bet.id, EventKind.BET_REFUNDED)
+    [refunded] = stack.details(bet.id, EventKind.BET_REFUNDED)
     assert refunded["paid_by"] == "provider"
-    assert len(wallet_refunds(stack, bet.bet_ref)) == 1
+    assert len(stack.wallet_refunds(bet.bet_ref)) == 1
 
 
 def test_a_bet_the_provider_s_history_lacked_is_closed_by_the_provider_s_own_cancel(
@@ -255,7 +253,7 @@ def test_a_bet_the_provider_s_history_lacked_is_closed_by_the_provider_s_own_can
     # for the provider's word. The provider does not resolve the round itself here: with
     # by_hand's 4 s, a loaded machine's pulls and checks reached its completed row first
     # (the bet then settled, rightly, and the reviews this test is about never opened).
-    pg_sim(stack, "POST", "/_sim/knobs", {"self_resolve_after": 0.0})  # by_hand puts it back
+    stack.pgsoft_sim.call("POST", "/_sim/knobs", {"self_resolve_after": 0.0})  # by_hand resets
     bet = placed(stack, "pgsoft_reviewer", fate="never")
     time.sleep(2.5)  # a pull this much later has a horizon (less the lag) past the bet
     pull(stack, "pgsoft_reviewer")
@@ -277,6 +275,6 @@ def test_a_bet_the_provider_s_history_lacked_is_closed_by_the_provider_s_own_can
     assert report_cancel(stack.context, bet.provider, bet.bet_ref) is CancelOutcome.REFUNDING
     assert all(r.resolution == Resolution.REFUNDED.value for r in stack.reviews(bet.id))
     assert refund(stack, bet.id) is RefundOutcome.REFUNDED
-    [refunded] = details(stack, bet.id, EventKind.BET_REFUNDED)
+    [refunded] = stack.details(bet.id, EventKind.BET_REFUNDED)
     assert refunded["paid_by"] == "provider"
-    assert len(wallet_refunds(stack, bet.bet_ref)) == 1
+    assert len(stack.wallet_refunds(bet.bet_ref)) == 1

@@ -7,12 +7,11 @@ decides. A "never saw it" answer is no proof: providers register bets late.
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
 import pytest
-from pydantic import HttpUrl
 
 from betguard.config.policies import Escalation, ProviderPolicy
 from betguard.models.domain.escalation import (
@@ -26,22 +25,11 @@ from betguard.models.domain.escalation import (
 )
 from betguard.models.domain.events import ReviewReason
 from betguard.providers.base import BetStatus, CancelOutcome, ProviderStatus
+from tests.unit.escalation_cases import DEADLINE, NOW, PLACED_AT, REFUND, policy
 
-PLACED_AT = datetime(2026, 1, 1, tzinfo=UTC)
-NOW = PLACED_AT + timedelta(seconds=5)
-DEADLINE = PLACED_AT + timedelta(hours=6)
 GRACE = 60.0
 STAKE = Decimal("50.00")
 LIMIT = Decimal("100.00")
-
-
-def policy(escalation: Escalation, **changes: Any) -> ProviderPolicy:
-    return ProviderPolicy(
-        name="acme", base_url=HttpUrl("http://provider.test"), escalation=escalation, **changes
-    )
-
-
-REFUND = policy(Escalation.REFUND)
 REVIEW = policy(Escalation.REVIEW)
 REFUND_UP_TO = policy(Escalation.REFUND_UP_TO, refund_limit=LIMIT)
 WITH_GRACE = {

@@ -12,7 +12,7 @@ from typing import cast
 from betguard.providers.base import BetStatus, ProviderStatus
 from betguard.services.batch_checks import GROUP_CALLS_AT_ONCE, GROUP_SLOT_WAIT, ask_statuses
 from betguard.services.context import Context
-from tests.unit.test_batch_cancels import HELD_FOR_GOOD, MeetingProvider, bet
+from tests.unit.meeting_provider import HELD_FOR_GOOD, MeetingProvider, bet
 
 NO_MIRROR = cast(Context, None)  # a provider without a history feed: no database read
 

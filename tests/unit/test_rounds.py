@@ -14,7 +14,7 @@ from betguard.models.domain.events import ReviewReason
 from betguard.models.domain.rounds import answer_for_bet
 from betguard.models.domain.snapshot import BetSnapshot
 from betguard.models.domain.states import BetState
-from tests.unit.test_escalation import DEADLINE, NOW, PLACED_AT, REFUND
+from tests.unit.escalation_cases import DEADLINE, NOW, PLACED_AT, REFUND
 
 ROUND = "vs20olympgate:8812345"
 
