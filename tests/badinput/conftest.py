@@ -7,6 +7,7 @@ from collections.abc import Iterator
 import pytest
 
 from tests.badinput import bet_cases, receiver_cases, response_cases
+from tests.badinput.private_sim import PrivateSim, private_simulator
 from tests.badinput.raw_cases import RAW_BODIES
 from tests.integration.api_server import Api, running_api
 from tests.integration.harness import Stack
@@ -15,6 +16,15 @@ from tests.integration.harness import Stack
 @pytest.fixture(scope="package")
 def api(stack: Stack) -> Iterator[Api]:
     with running_api(stack, log_name="api-badinput.log") as running:
+        yield running
+
+
+@pytest.fixture(scope="module")
+def sim(request: pytest.FixtureRequest,
+        tmp_path_factory: pytest.TempPathFactory) -> Iterator[PrivateSim]:
+    """A simulator of the module's own, which no other test's bets or faults reach."""
+    name = request.module.__name__.rsplit(".", 1)[-1]
+    with private_simulator(tmp_path_factory.mktemp(name)) as running:
         yield running
 
 

@@ -24,7 +24,7 @@ from betguard.providers.errors import (
 from betguard.providers.generic import GenericHttpProvider
 from betguard.providers.wallet import HttpWallet, refund_idempotency_key
 from betguard_devkit.neighbours import DripProxy
-from tests.badinput.private_sim import PrivateSim, private_simulator, within
+from tests.badinput.private_sim import PrivateSim, within
 from tests.badinput.response_cases import (
     ATTEMPTS,
     HOSTILE_PAYOUTS,
@@ -41,11 +41,6 @@ pytestmark = pytest.mark.integration
 # them, and a margin for a loaded machine: no hostile answer may hold a caller longer.
 LIMIT_SECONDS = 6.5
 
-
-@pytest.fixture(scope="module")
-def sim(tmp_path_factory: pytest.TempPathFactory) -> Iterator[PrivateSim]:
-    with private_simulator(tmp_path_factory.mktemp("hostile-sim")) as running:
-        yield running
 
 
 def provider_client(sim: PrivateSim, *, supports_batch: bool = False) -> GenericHttpProvider:

@@ -6,7 +6,7 @@ genuine answer is believed again."""
 from __future__ import annotations
 
 import secrets
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from decimal import Decimal
 
 import pytest
@@ -14,7 +14,7 @@ import pytest
 from betguard.providers.client_settings import ProviderClientSettings
 from betguard.providers.generic import GenericHttpProvider
 from betguard.providers.wallet import HttpWallet, refund_idempotency_key
-from tests.badinput.private_sim import PrivateSim, private_simulator, within
+from tests.badinput.private_sim import PrivateSim, within
 from tests.badinput.replay_cases import PROVIDER_CASES, WALLET_CASES, Call, ReplayCase
 from tests.badinput.tamper_proxy import tamper_proxy
 
@@ -24,11 +24,6 @@ LIMIT_SECONDS = 6.5  # as for the other hostile answers: no spoiled answer holds
 FATES = {"unknown": {"fate": "unknown"}, "pending": {"fate": "never"},
          "settled": {"fate": "returned", "payout": "7.00"}}
 
-
-@pytest.fixture(scope="module")
-def sim(tmp_path_factory: pytest.TempPathFactory) -> Iterator[PrivateSim]:
-    with private_simulator(tmp_path_factory.mktemp("replay-sim")) as running:
-        yield running
 
 
 class Caller:

@@ -17,7 +17,7 @@ from betguard.models.domain.states import BetState
 from betguard.models.store import repository
 from betguard.services.context import utcnow
 from betguard.services.intake import place_bet
-from tests.integration.api_server import Api, running_api
+from tests.integration.api_server import Api
 from tests.integration.harness import Stack, bet_payload, wait_until
 
 pytestmark = pytest.mark.integration
@@ -25,11 +25,6 @@ pytestmark = pytest.mark.integration
 HELD_SECONDS = 3.0  # a faulted answer is held this long (below the clients' read timeouts)
 ANSWERS = ("provider_answered", "provider_error")
 
-
-@pytest.fixture(scope="module")
-def api(stack: Stack) -> Iterator[Api]:
-    with running_api(stack, log_name="api-in-flight.log") as api:
-        yield api
 
 
 @pytest.fixture

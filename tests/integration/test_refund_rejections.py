@@ -6,7 +6,6 @@ wallet refusing for real."""
 from __future__ import annotations
 
 import secrets
-from collections.abc import Iterator
 
 import pytest
 from sqlalchemy import select
@@ -18,7 +17,7 @@ from betguard.providers.wallet import refund_idempotency_key
 from betguard.services.intake import place_bet
 from betguard.services.refunds import MAX_REJECTIONS
 from betguard.services.results import report_result
-from tests.integration.api_server import Api, path_of, running_api
+from tests.integration.api_server import Api, path_of
 from tests.integration.harness import Stack, bet_payload, wait_until
 from tests.integration.ops import REFUNDER, betguard, label, one_error_line, rejected_refund
 
@@ -26,11 +25,6 @@ pytestmark = pytest.mark.integration
 
 PROVIDER = REFUNDER
 
-
-@pytest.fixture(scope="module")
-def api(stack: Stack) -> Iterator[Api]:
-    with running_api(stack, log_name="api-refund-rejections.log") as api:
-        yield api
 
 
 
