@@ -11,6 +11,12 @@ from pydantic import AliasChoices, BaseModel, ConfigDict, Field, SecretStr, mode
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from betguard.config.policies import ProviderPolicy, load_policies
+from betguard.config.redis_target import (
+    MASTER_SETTING,
+    SENTINELS_SETTING,
+    SentinelTarget,
+    parse_sentinels,
+)
 
 DEFAULT_POLICY_FILE = Path(__file__).with_name("policies.toml")
 PLACEHOLDER_SECRETS = {"", "change-me", "changeme", "secret", "placeholder", "dev"}
@@ -48,6 +54,12 @@ class Settings(BaseSettings):
     redis_url: str | None = Field(
         default=None, validation_alias=AliasChoices("REDIS_URL", "BETGUARD_REDIS_URL")
     )
+    # Redis through Sentinel instead (config/redis_target.py): "host:port,host:port,...",
+    # the name the sentinels monitor the master under, and the two passwords.
+    redis_sentinels: str | None = None
+    redis_master_name: str | None = None
+    redis_password: SecretStr | None = None
+    redis_sentinel_password: SecretStr | None = None
     policy_file: Path = DEFAULT_POLICY_FILE
     provider_secrets: dict[str, SecretStr] = Field(default_factory=dict)
     wallet_url: str = "http://127.0.0.1:8100"
@@ -79,12 +91,41 @@ class Settings(BaseSettings):
             raise ValueError("max_countdown must stay below half of visibility_timeout")
         return self
 
+    @model_validator(mode="after")
+    def _one_way_to_redis(self) -> Settings:
+        if self.redis_sentinels is not None:
+            parse_sentinels(self.redis_sentinels)  # a ValueError naming the setting
+            if self.redis_url is not None:
+                raise ValueError(f"set REDIS_URL or {SENTINELS_SETTING}, not both: "
+                                 "through Sentinel the sentinels name the server")
+            if not self.redis_master_name:
+                raise ValueError(f"{SENTINELS_SETTING} is set but {MASTER_SETTING} is not: "
+                                 "name the master the sentinels monitor")
+        elif self.redis_master_name is not None:
+            raise ValueError(f"{MASTER_SETTING} is set but {SENTINELS_SETTING} is not")
+        return self
+
+    @property
+    def sentinel(self) -> SentinelTarget | None:
+        """The Redis master through Sentinel, when the settings name sentinels."""
+        if self.redis_sentinels is None or self.redis_master_name is None:
+            return None
+        return SentinelTarget(
+            parse_sentinels(self.redis_sentinels), self.redis_master_name,
+            password=_secret(self.redis_password),
+            sentinel_password=_secret(self.redis_sentinel_password))
+
     @property
     def broker_url(self) -> str:
+        """Celery's broker (and result backend) URL: ``REDIS_URL``, or the sentinels'
+        ``sentinel://`` URL (with :attr:`sentinel`'s transport options)."""
+        sentinel = self.sentinel
+        if sentinel is not None:
+            return sentinel.kombu_url()
         if self.redis_url is None:
             raise SettingsError(
-                "REDIS_URL is not set: set it, or use `betguard demo`,"
-                " which starts an embedded Redis"
+                f"REDIS_URL is not set: set it (or {SENTINELS_SETTING} and "
+                f"{MASTER_SETTING}), or use `betguard demo`, which starts an embedded Redis"
             )
         return self.redis_url
 
@@ -116,6 +157,7 @@ class Settings(BaseSettings):
             raise SettingsError("BETGUARD_NOTIFY_URL is set but BETGUARD_NOTIFY_SECRET is not")
         if self.mode == "production":
             self._refuse_placeholders(policies)
+            self._refuse_toy_services()
             self._refuse_plain_http(policies)
 
     def _refuse_placeholders(self, policies: dict[str, ProviderPolicy]) -> None:
@@ -127,10 +169,17 @@ class Settings(BaseSettings):
         for label, value in secrets.items():
             if value.strip().lower() in PLACEHOLDER_SECRETS or len(value) < 16:
                 raise SettingsError(f"production mode refuses the placeholder {label}")
+
+    def _refuse_toy_services(self) -> None:
         if not self.database_url.startswith("postgresql"):
             raise SettingsError("production mode needs DATABASE_URL to name PostgreSQL")
-        if self.redis_url is None:
-            raise SettingsError("production mode needs REDIS_URL")
+        if self.redis_url is None and self.sentinel is None:
+            raise SettingsError(f"production mode needs REDIS_URL or {SENTINELS_SETTING}")
+        sentinel = self.sentinel
+        if sentinel is not None and len(sentinel.sentinels) < 2:
+            raise SettingsError(
+                f"production mode needs {SENTINELS_SETTING} to list at least two sentinels: "
+                "with one, its loss leaves no one to name the master")
 
     def _refuse_plain_http(self, policies: dict[str, ProviderPolicy]) -> None:
         """Signatures prove who answered, not who else read it: production needs TLS."""
@@ -143,6 +192,10 @@ class Settings(BaseSettings):
             if parts.scheme.lower() != "https" or not parts.hostname:
                 shown = f"{parts.scheme}://" if parts.scheme else "no scheme"  # never credentials
                 raise SettingsError(f"production mode needs https: the {label} uses {shown}")
+
+
+def _secret(value: SecretStr | None) -> str | None:
+    return None if value is None else value.get_secret_value()
 
 
 _settings: Settings | None = None

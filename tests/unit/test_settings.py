@@ -207,6 +207,17 @@ def test_production_refuses_to_start_without_redis(policy_file: Path) -> None:
         production(policy_file, redis_url=None).validate_for_start()
 
 
+def test_production_starts_through_sentinels_and_refuses_a_single_one(
+    policy_file: Path,
+) -> None:
+    sentinels = {"redis_url": None, "redis_master_name": "betguard",
+                 "redis_sentinels": "10.0.0.5:26379,10.0.0.6:26379,10.0.0.7:26379"}
+    production(policy_file, **sentinels).validate_for_start()
+    alone = production(policy_file, **sentinels | {"redis_sentinels": "10.0.0.5:26379"})
+    with pytest.raises(SettingsError, match="BETGUARD_REDIS_SENTINELS to list at least two"):
+        alone.validate_for_start()
+
+
 @pytest.mark.parametrize("placeholder", sorted(PLACEHOLDER_SECRETS))
 def test_production_refuses_a_placeholder_notification_secret(
     policy_file: Path, placeholder: str
