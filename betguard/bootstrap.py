@@ -19,6 +19,7 @@ from betguard.providers.bulkhead import RedisBulkhead
 from betguard.providers.client_settings import ProviderClientSettings
 from betguard.providers.fallback import set_fallback_hook
 from betguard.providers.guard import GuardedProvider, call_lease
+from betguard.providers.guard_redis import guard_client
 from betguard.providers.notifier import HttpNotifier
 from betguard.providers.problems import Problem
 from betguard.providers.ratelimit import RedisRateLimiter
@@ -77,10 +78,6 @@ def build_notifier(settings: Settings) -> HttpNotifier | None:
     return HttpNotifier(url=settings.notify_url, secret=settings.notify_secret.get_secret_value())
 
 
-# Redis calls the provider guards and rate limits make: a Redis that does not answer
-# within this refuses the call (the check is rescheduled) instead of holding a thread.
-REDIS_TIMEOUT = 5.0
-GUARD_CONNECTIONS = 256  # Redis connections a worker process keeps for its provider calls
 # The longest the rate limiter waits for a slot (``RedisRateLimiter``'s max_wait).
 RATE_WAIT = 30.0
 
@@ -92,14 +89,7 @@ def build_providers(settings: Settings) -> dict[str, Provider]:
     limit, every request taking a slot of that limit too. Answers served by a fallback
     base URL are counted in the worker's metrics."""
     set_fallback_hook(count_fallback)
-    # Every provider call asks Redis (breaker, bulkhead, rate limit) from its own thread:
-    # a caller finding all connections in use waits for one (redis-py's own pool would
-    # refuse it, past 100, and the call would be refused as unguardable).
-    pool = redis.BlockingConnectionPool.from_url(
-        redis_py_url(settings.broker_url), max_connections=GUARD_CONNECTIONS,
-        timeout=REDIS_TIMEOUT, socket_timeout=REDIS_TIMEOUT,
-        socket_connect_timeout=REDIS_TIMEOUT)
-    client = redis.Redis(connection_pool=pool)
+    client = guard_client(settings)  # one Redis or Sentinel's master, bounded waits
     providers: dict[str, Provider] = {}
     for name, policy in settings.policies.items():
         throttle = None
@@ -155,12 +145,3 @@ def guarded(adapter: Provider, client: redis.Redis, policy: ProviderPolicy) -> P
         PROVIDER_ANSWER_PROBLEMS.labels(provider=name, problem=problem.value)
     return GuardedProvider(adapter, bulkhead=bulkhead, breaker=breaker, lease=lease,
                            listener=GUARD_METRICS)
-
-
-def redis_py_url(broker_url: str) -> str:
-    """kombu names a unix socket ``redis+socket://PATH?virtual_host=N``; redis-py ``unix://``."""
-    if not broker_url.startswith("redis+socket://"):
-        return broker_url
-    path, _, query = broker_url.removeprefix("redis+socket://").partition("?")
-    db = query.removeprefix("virtual_host=") or "0"
-    return f"unix://{path}?db={db}"

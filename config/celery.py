@@ -43,6 +43,12 @@ def celery_config(settings: Settings) -> dict[str, Any]:
     # (betguard/messaging/transport.py); TLS and unix-socket URLs keep kombu's own.
     client_reuse = {"broker_transport": "betguard.messaging.transport:Transport"} \
         if broker.startswith("redis://") else {}
+    sentinel = settings.sentinel
+    if sentinel is not None:  # the sentinels name the master (config/redis_target.py)
+        timeouts = {"connect_timeout": CONNECT_TIMEOUT, "socket_timeout": SOCKET_TIMEOUT}
+        broker_transport |= sentinel.transport_options(**timeouts)
+        backend_transport |= sentinel.transport_options(**timeouts)
+        client_reuse = {"broker_transport": "betguard.messaging.transport:SentinelTransport"}
     return {
         **client_reuse,
         "broker_url": broker,

@@ -6,7 +6,8 @@ event and acknowledgement; since redis-py 5 building one (its table of response
 callbacks) costs more CPU than the command it then sends. A client is only a handle
 on the channel's connection pool, safe to share between threads, so this channel
 keeps one for as long as its pool lives (a reconnect makes a new pool, and so a new
-client). Used for ``redis://`` brokers (see ``betguard.config.celery``).
+client). Used for ``redis://`` brokers and, as :class:`SentinelTransport`, for
+``sentinel://`` ones (see ``betguard.config.celery``).
 
 When Redis goes away while a worker holds unacknowledged messages, kombu closes the
 connection and then the channel, whose close asks for a client to hand the messages
@@ -38,5 +39,14 @@ class Channel(kombu_redis.Channel):
         return client
 
 
+class SentinelChannel(Channel, kombu_redis.SentinelChannel):
+    """The same, for a broker whose master Redis Sentinel names: the pool it shares is the
+    Sentinel-managed one, which finds the new master after a failover."""
+
+
 class Transport(kombu_redis.Transport):
     Channel = Channel
+
+
+class SentinelTransport(kombu_redis.SentinelTransport):
+    Channel = SentinelChannel

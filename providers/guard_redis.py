@@ -1,0 +1,57 @@
+"""The redis-py client a process's guards share (breakers, bulkhead slots, rate limits):
+one pool, to one Redis server or to the master Redis Sentinel names.
+
+Every provider call asks Redis from its own thread, so a caller that finds every
+connection in use waits for one (``BlockingConnectionPool``) instead of being refused
+(redis-py's default pool refuses past its limit, and the call would be refused as
+unguardable). Through Sentinel the pool asks the sentinels for the master's address
+whenever it connects, and drops a connection that meets ``READONLY`` (a demoted master):
+the next command connects to the promoted one.
+"""
+
+from __future__ import annotations
+
+import redis
+from redis.sentinel import Sentinel, SentinelConnectionPool
+
+from betguard.config.settings import Settings
+
+REDIS_TIMEOUT = 5.0
+GUARD_CONNECTIONS = 256  # Redis connections a worker process keeps for its provider calls
+
+
+class BlockingSentinelPool(SentinelConnectionPool, redis.BlockingConnectionPool):
+    """Sentinel's pool (finds the master) that waits for a free connection like
+    ``BlockingConnectionPool``: the first base finds addresses, the second hands out
+    connections."""
+
+
+def guard_client(settings: Settings) -> redis.Redis:
+    """The guards' client, with bounded waits everywhere: connecting, each command, and
+    a free connection."""
+    sentinel = settings.sentinel
+    if sentinel is None:
+        pool = redis.BlockingConnectionPool.from_url(
+            redis_py_url(settings.broker_url), max_connections=GUARD_CONNECTIONS,
+            timeout=REDIS_TIMEOUT, socket_timeout=REDIS_TIMEOUT,
+            socket_connect_timeout=REDIS_TIMEOUT)
+        return redis.Redis(connection_pool=pool)
+    manager = Sentinel(
+        list(sentinel.sentinels),
+        sentinel_kwargs=sentinel.sentinel_kwargs(connect_timeout=REDIS_TIMEOUT,
+                                                 socket_timeout=REDIS_TIMEOUT),
+        password=sentinel.password, db=sentinel.db, socket_timeout=REDIS_TIMEOUT,
+        socket_connect_timeout=REDIS_TIMEOUT)
+    client: redis.Redis = manager.master_for(
+        sentinel.master_name, connection_pool_class=BlockingSentinelPool,
+        max_connections=GUARD_CONNECTIONS, timeout=REDIS_TIMEOUT)
+    return client
+
+
+def redis_py_url(broker_url: str) -> str:
+    """kombu names a unix socket ``redis+socket://PATH?virtual_host=N``; redis-py ``unix://``."""
+    if not broker_url.startswith("redis+socket://"):
+        return broker_url
+    path, _, query = broker_url.removeprefix("redis+socket://").partition("?")
+    db = query.removeprefix("virtual_host=") or "0"
+    return f"unix://{path}?db={db}"
