@@ -14,6 +14,7 @@ from celery import Celery
 from betguard import logs
 from betguard.config.celery import celery_config
 from betguard.config.settings import get_settings
+from betguard.messaging.transport import register_sentinel_alias
 
 
 def _config() -> dict[str, Any]:
@@ -22,6 +23,7 @@ def _config() -> dict[str, Any]:
 
 TASK_MODULES = [f"betguard.tasks.{name}"
                 for name in ("bets", "sweeps", "feeds", "reconcile", "games")]
+register_sentinel_alias()  # before any broker connection (betguard/messaging/transport.py)
 app = Celery("betguard", include=TASK_MODULES)
 app.add_defaults(_config)
 logs.install()  # before Celery sets up logging: workers and beat alike

@@ -22,6 +22,7 @@ from __future__ import annotations
 from typing import Any
 
 import redis
+from kombu import transport as kombu_transport
 from kombu.transport import redis as kombu_redis
 
 
@@ -50,3 +51,12 @@ class Transport(kombu_redis.Transport):
 
 class SentinelTransport(kombu_redis.SentinelTransport):
     Channel = SentinelChannel
+
+
+def register_sentinel_alias() -> None:
+    """Make ``sentinel://`` name :class:`SentinelTransport`. A Sentinel broker URL lists
+    every sentinel (joined by ``;``), and kombu fails over between them by URL: each
+    switch names the transport by the URL's scheme, overriding the one configured, so
+    without the alias a worker would reconnect after a failover on kombu's own channel
+    (and lose the fix above). Called by the Celery app before any connection."""
+    kombu_transport.TRANSPORT_ALIASES["sentinel"] = f"{__name__}:SentinelTransport"

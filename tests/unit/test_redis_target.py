@@ -108,3 +108,17 @@ def test_no_password_shows_where_the_target_is_described() -> None:
     assert "p@ss" not in shown.describe() and "s3nt" not in shown.describe()
     assert "'betguard'" in shown.describe() and "10.0.0.6:26379" in shown.describe()
 
+
+
+def test_a_worker_that_fails_over_to_the_next_sentinel_keeps_betguards_channel() -> None:
+    from kombu import Connection
+
+    from betguard.messaging import app  # noqa: F401  (registers the alias)
+    from betguard.messaging.transport import SentinelTransport
+
+    connection = Connection("sentinel://h-1:26379;sentinel://h-2:26379",
+                            transport="betguard.messaging.transport:SentinelTransport")
+    connection.switch("sentinel://h-2:26379")  # what kombu does when h-1 fails
+
+    assert connection.transport_cls != "betguard.messaging.transport:SentinelTransport"
+    assert isinstance(connection.transport, SentinelTransport)
