@@ -8,10 +8,13 @@ from ._common import ServiceError, free_port
 from .pg_install import ensure_postgres_installed, find_pg_bindir
 from .postgres import PostgresServer
 from .redis import RedisServer, find_redis_server
+from .sentinel import RedisSentinel, SentinelGroup
 
 __all__ = [
     "PostgresServer",
+    "RedisSentinel",
     "RedisServer",
+    "SentinelGroup",
     "ServiceError",
     "ensure_postgres_installed",
     "find_pg_bindir",

@@ -56,8 +56,12 @@ class RedisServer:
         port: int | None = None,
         unix_socket: Path | None = None,
         appendonly: bool = False,
+        replica_of: tuple[str, int] | None = None,
+        password: str | None = None,
     ) -> None:
         self.base_dir = Path(base_dir).absolute()
+        self.replica_of = replica_of  # (host, port) of the master it replicates, if any
+        self.password = password  # requirepass, and masterauth to reach its master
         self.unix_socket = Path(unix_socket).absolute() if unix_socket else None
         self.port = 0 if self.unix_socket else (port or free_port())
         self.appendonly = appendonly
@@ -90,9 +94,14 @@ class RedisServer:
     def running(self) -> bool:
         return self._proc is not None and self._proc.poll() is None
 
+    @property
+    def address(self) -> tuple[str, int]:
+        return ("127.0.0.1", self.port)
+
     def client(self, **kwargs: object) -> redis.Redis:
         """A redis-py client with short timeouts, so a dead server fails fast."""
-        opts: dict[str, object] = {"socket_timeout": 5, "socket_connect_timeout": 5, **kwargs}
+        opts: dict[str, object] = {"socket_timeout": 5, "socket_connect_timeout": 5,
+                                   "password": self.password, **kwargs}
         return redis.Redis.from_url(self.redis_py_url, **opts)
 
     def start(self) -> Self:
@@ -188,6 +197,10 @@ class RedisServer:
         ]
         if self.unix_socket:
             args += ["--unixsocket", str(self.unix_socket), "--unixsocketperm", "700"]
+        if self.replica_of is not None:
+            args += ["--replicaof", self.replica_of[0], str(self.replica_of[1])]
+        if self.password is not None:
+            args += ["--requirepass", self.password, "--masterauth", self.password]
         return args
 
     def _spawn_and_wait(self) -> bool:
