@@ -1,0 +1,136 @@
+"""Redis through Sentinel: betguard's workers, beat, publishers and guards find the master
+the sentinels name, and after the master is SIGKILLed and the replica promoted they carry
+on with it -- bets placed before and after the failover settle. Real redis-server
+processes (a master, a replica, three sentinels, with passwords), real Celery workers and
+beat, the stack's PostgreSQL server (a database of this module's own) and simulator."""
+
+from __future__ import annotations
+
+import os
+import secrets
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from unittest import mock
+
+import pytest
+from celery import Celery
+
+from betguard.bootstrap import build_context
+from betguard.config.celery import celery_config
+from betguard.config.settings import Settings
+from betguard.messaging.scheduler import CeleryScheduler
+from betguard.models.domain.snapshot import BetSnapshot
+from betguard.models.domain.states import BetState
+from betguard.providers.guard_redis import guard_client
+from betguard.services.context import Context
+from betguard.services.intake import place_bet
+from betguard_devkit import processes
+from betguard_devkit.local_services import SentinelGroup, free_port
+from tests.integration.harness import Stack, bet_in, bet_payload, database_of_its_own, wait_until
+
+pytestmark = pytest.mark.integration
+
+PROVIDER = "patient"  # answers at once; checked again soon when it has no answer yet
+
+
+@dataclass
+class Sentinelled:
+    group: SentinelGroup
+    settings: Settings
+    context: Context  # this process's, publishing through Sentinel
+    env: dict[str, str]  # the workers' and beat's
+    logs: Path
+
+    def place(self, stack: Stack, payout: str) -> BetSnapshot:
+        ref = f"snt-{secrets.token_hex(6)}"
+        stack.sim("POST", "/_sim/bets", {"bet_ref": ref, "stake": "10.00", "currency": "EUR",
+                                         "fate": "returned", "payout": payout})
+        return place_bet(self.context, bet_payload(PROVIDER, ref)).bet
+
+    def settled(self, bet: BetSnapshot, timeout: float = 60) -> BetSnapshot:
+        def done() -> BetSnapshot | None:
+            now = bet_in(self.context.db, bet.id)
+            return now if now.state is BetState.SETTLED else None
+
+        found = wait_until(done, timeout, lambda: f"bet {bet.id}: "
+                           f"{bet_in(self.context.db, bet.id).state}; logs in {self.logs}")
+        assert isinstance(found, BetSnapshot)
+        return found
+
+
+def settings_of(env: dict[str, str]) -> Settings:
+    with mock.patch.dict(os.environ, env, clear=True):
+        return Settings()
+
+
+@pytest.fixture(scope="module")
+def sentinelled(stack: Stack, tmp_path_factory: pytest.TempPathFactory,
+                ) -> Iterator[Sentinelled]:
+    base = tmp_path_factory.mktemp("sentinel")
+    group = SentinelGroup(base_dir=base / "redis", password=secrets.token_hex(12),
+                          sentinel_password=secrets.token_hex(12))
+    with group, database_of_its_own(stack, "sentinel", pool_size=4) as db:
+        env = {key: value for key, value in stack.env.items() if key != "REDIS_URL"}
+        env |= group.env() | {"DATABASE_URL": db.url}
+        settings = settings_of(env)
+        app = Celery("betguard-sentinel-test")
+        app.conf.update(celery_config(settings))
+        context = build_context(settings, CeleryScheduler.from_settings(app, settings))
+        logs = base / "logs"
+        running = [
+            processes.provider_worker(env, logs / "provider.log", name="snt-provider",
+                                      metrics_port=free_port()).start(),
+            processes.default_worker(env, logs / "default.log", name="snt-default",
+                                     concurrency=1).start(),
+            processes.beat(env, logs / "beat.log", schedule_file=base / "beat-schedule").start(),
+        ]
+        try:
+            yield Sentinelled(group, settings, context, env, logs)
+        finally:
+            for process in running:
+                process.stop()
+            context.db.dispose()
+
+
+def test_the_settings_name_the_sentinels_and_the_broker_url_is_theirs(
+    sentinelled: Sentinelled,
+) -> None:
+    settings, group = sentinelled.settings, sentinelled.group
+    target = settings.sentinel
+
+    assert target is not None and target.sentinels == tuple(group.sentinel_addresses)
+    assert settings.broker_url.count("sentinel://") == 3
+    assert celery_config(settings)["broker_transport_options"]["master_name"] == "betguard"
+
+
+def test_bets_settle_through_sentinel_before_and_after_the_master_is_killed(
+    stack: Stack, sentinelled: Sentinelled,
+) -> None:
+    group = sentinelled.group
+    before = sentinelled.settled(sentinelled.place(stack, "12.00"))
+    assert before.payout is not None and float(before.payout) == 12.0
+
+    old = group.master_address()
+    assert old is not None
+    group.kill_master()
+    new = group.wait_for_failover(old)
+    after = [sentinelled.place(stack, "7.00") for _ in range(3)]
+
+    assert new != old
+    for bet in after:  # woken through the new master, or found by beat's sweep
+        settled = sentinelled.settled(bet, timeout=90)
+        assert settled.payout is not None and float(settled.payout) == 7.0
+
+
+def test_the_guards_client_writes_to_whichever_server_the_sentinels_name(
+    sentinelled: Sentinelled,
+) -> None:
+    client = guard_client(sentinelled.settings)
+    key = f"betguard:test:{secrets.token_hex(4)}"
+    client.set(key, "1", ex=60)
+
+    master = sentinelled.group.master()
+    with master.client() as direct:
+        assert direct.get(key) == b"1"
+    assert client.connection_pool.master_address == master.address
