@@ -33,18 +33,42 @@ from betguard.providers.errors import ProviderBusy
 
 # Takes a slot if one is free: drops expired leases, then adds the caller's token
 # scored by its expiry (microseconds on Redis' clock). Returns 1 when taken, 0 when
-# every slot is held. The key lives as long as its longest lease.
+# every slot is held, -1 while the counts start full after a new master (below), each
+# with the server's run_id. The key lives as long as its longest lease.
+#
+# The epoch (KEYS[2]): which server granted the slots (its run_id), and the longest
+# lease granted. A server that finds another's name there took over from it -- a
+# promoted replica, which may never have received the last slots the old master
+# granted (replication is asynchronous), or a restart -- so it grants nothing until
+# the longest lease has run out: every slot granted before is over by then. A Redis
+# with no epoch at all is new, or lost everything: it holds the same way when the
+# caller saw another server before (ARGV[4], its last run_id), and starts at once for
+# a caller that saw none (a new deployment). docs/high-availability.md.
 _ACQUIRE = """
 local limit = tonumber(ARGV[1])
 local lease = tonumber(ARGV[2])
 local now_parts = redis.call('TIME')
 local now = tonumber(now_parts[1]) * 1000000 + tonumber(now_parts[2])
+local server = string.match(redis.call('INFO', 'server'), 'run_id:(%x+)')
+local epoch = redis.call('HMGET', KEYS[2], 'server', 'until', 'lease')
+local longest = math.max(lease, tonumber(epoch[3]) or 0)
+local before = epoch[1] or (ARGV[4] ~= '' and ARGV[4]) or server
+if epoch[1] ~= server then
+  local hold = now
+  if before ~= server then hold = now + longest end
+  redis.call('HSET', KEYS[2], 'server', server, 'until', hold, 'lease', longest)
+  if hold > now then return {-1, server} end
+elseif now < tonumber(epoch[2]) then
+  return {-1, server}
+elseif lease > tonumber(epoch[3]) then
+  redis.call('HSET', KEYS[2], 'lease', lease)
+end
 redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now)
-if redis.call('ZCARD', KEYS[1]) >= limit then return 0 end
+if redis.call('ZCARD', KEYS[1]) >= limit then return {0, server} end
 redis.call('ZADD', KEYS[1], now + lease, ARGV[3])
 local keep = math.ceil(lease / 1000) + 1000
 if redis.call('PTTL', KEYS[1]) < keep then redis.call('PEXPIRE', KEYS[1], keep) end
-return 1
+return {1, server}
 """
 
 DEFAULT_WAIT = 0.0  # seconds a caller waits for a slot before giving up
@@ -66,6 +90,8 @@ class RedisBulkhead:
         self._poll = poll
         self._sleep = sleep
         self._clock = clock
+        self.epoch_key = f"{key}:epoch"
+        self._server = ""  # the run_id of the Redis server that last answered
         self._script = client.register_script(_ACQUIRE)
 
     def acquire(self, *, lease: float, wait: float | None = None) -> str:
@@ -76,9 +102,15 @@ class RedisBulkhead:
         lease_us = max(1, int(lease * 1_000_000))
         give_up = self._clock() + (self._wait if wait is None else wait)
         while True:
-            if int(self._script(keys=[self.key], args=[self.limit, lease_us, token])):
+            answer, server = self._script(keys=[self.key, self.epoch_key],
+                                          args=[self.limit, lease_us, token, self._server])
+            taken, self._server = int(answer), _text(server)
+            if taken == 1:
                 return token
             if self._clock() >= give_up:
+                if taken < 0:
+                    raise ProviderBusy(f"{self.key}: a new Redis master counts every slot "
+                                       "taken until the old master's leases have run out")
                 raise ProviderBusy(f"all {self.limit} concurrency slots of {self.key} are taken")
             self._sleep(self._poll)
 
@@ -173,3 +205,7 @@ class SharedSlots:
             unused = self._idle + self._spent
             self._idle, self._spent = [], []
         self._bulkhead.release_many(unused)
+
+
+def _text(value: bytes | str) -> str:
+    return value.decode() if isinstance(value, bytes) else value

@@ -21,17 +21,38 @@ from betguard.providers.errors import ProviderUnavailable
 # arrival time of the next request; Redis' TIME keeps every worker on one clock. Each
 # caller takes its own slot in one call, so waiting callers never race for the same
 # slot (no thundering herd, one Redis call per request).
+#
+# The epoch (KEYS[2]), as the bulkhead's: a server that finds another's run_id there took
+# over from it and may lack the last reservations it made, each at most the longest
+# wait (the horizon) ahead. It moves the next free slot past that horizon, so no
+# request lands on a slot the old master handed out; a Redis without an epoch starts at
+# once.
 _GCRA = """
 local interval = tonumber(ARGV[1])
 local max_wait = tonumber(ARGV[2])
 local now_parts = redis.call('TIME')
 local now = tonumber(now_parts[1]) * 1000000 + tonumber(now_parts[2])
+local server = string.match(redis.call('INFO', 'server'), 'run_id:(%x+)')
+local epoch = redis.call('HMGET', KEYS[2], 'server', 'horizon')
+local horizon = math.max(max_wait, tonumber(epoch[2]) or 0)
+local before = epoch[1] or (ARGV[3] ~= '' and ARGV[3]) or server
+if epoch[1] ~= server then
+  redis.call('HSET', KEYS[2], 'server', server, 'horizon', horizon)
+  if before ~= server then
+    local past = now + horizon + interval
+    if tonumber(redis.call('GET', KEYS[1]) or 0) < past then
+      redis.call('SET', KEYS[1], past, 'PX', math.ceil((horizon + interval) / 1000) + 1000)
+    end
+  end
+elseif max_wait > tonumber(epoch[2]) then
+  redis.call('HSET', KEYS[2], 'horizon', max_wait)
+end
 local tat = tonumber(redis.call('GET', KEYS[1]) or now)
 if tat < now then tat = now end
 local wait = tat - now
-if wait > max_wait then return -1 end
+if wait > max_wait then return {-1, server} end
 redis.call('SET', KEYS[1], tat + interval, 'PX', math.ceil((wait + interval) / 1000) + 1000)
-return wait
+return {wait, server}
 """
 
 
@@ -59,6 +80,8 @@ class RedisRateLimiter:
         self._max_wait = max_wait
         self._sleep = sleep
         self._clock = clock
+        self._epoch_key = f"{key}:epoch"
+        self._server = ""  # the run_id of the Redis server that last answered
         self._script = client.register_script(_GCRA)
 
     def acquire(self) -> None:
@@ -70,7 +93,10 @@ class RedisRateLimiter:
         while True:
             asked = self._clock()
             budget_us = int(max(0.0, give_up - asked) * 1_000_000)
-            wait_us = int(self._script(keys=[self._key], args=[self._interval_us, budget_us]))
+            answer, server = self._script(keys=[self._key, self._epoch_key],
+                                          args=[self._interval_us, budget_us, self._server])
+            wait_us = int(answer)
+            self._server = server.decode() if isinstance(server, bytes) else server
             if wait_us < 0:
                 raise RateLimited(f"no request slot for {self._key} within {self._max_wait} s")
             # Counted from before the call: Redis reserved the slot at least this early,
