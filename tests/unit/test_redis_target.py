@@ -3,7 +3,6 @@ one way to Redis at a time, and the URL and options kombu and Celery are given."
 
 from __future__ import annotations
 
-import os
 from typing import Any
 
 import pytest
@@ -15,12 +14,7 @@ from betguard.config.settings import Settings
 
 SENTINELS = "10.0.0.5:26379,10.0.0.6:26379,10.0.0.7:26380"
 
-
-@pytest.fixture(autouse=True)
-def clean_environment(monkeypatch: pytest.MonkeyPatch) -> None:
-    for name in list(os.environ):
-        if name.startswith("BETGUARD_") or name in {"DATABASE_URL", "REDIS_URL"}:
-            monkeypatch.delenv(name)
+pytestmark = pytest.mark.usefixtures("clean_environment")
 
 
 def through_sentinel(**changes: Any) -> Settings:

@@ -7,7 +7,6 @@ secrets, SQLite, no Redis, plain http:// to a provider, the wallet or the game s
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 from typing import Any
 
@@ -27,13 +26,7 @@ base_url = "https://beta.test/api"
 """
 LOOPBACK_POLICIES = POLICIES.replace("https://acme.test", "http://127.0.0.1:8100")
 
-
-@pytest.fixture(autouse=True)
-def clean_environment(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Whatever the shell running the tests exports must not leak into them."""
-    for name in list(os.environ):
-        if name.startswith("BETGUARD_") or name in {"DATABASE_URL", "REDIS_URL"}:
-            monkeypatch.delenv(name)
+pytestmark = pytest.mark.usefixtures("clean_environment")
 
 
 @pytest.fixture
