@@ -105,7 +105,7 @@ class Settings(BaseSettings):
             raise ValueError(f"{MASTER_SETTING} is set but {SENTINELS_SETTING} is not")
         return self
 
-    @property
+    @cached_property
     def sentinel(self) -> SentinelTarget | None:
         """The Redis master through Sentinel, when the settings name sentinels."""
         if self.redis_sentinels is None or self.redis_master_name is None:

@@ -593,10 +593,11 @@ class Run:
         return json.loads(self.out)
 
 
-def run_betguard(env: Mapping[str, str], *args: str, timeout: float = 60) -> Run:
-    """Run ``betguard *args`` as its own process with ``env``."""
-    done = subprocess.run([BETGUARD, *args], env=dict(env), capture_output=True, text=True,
-                          timeout=timeout, check=False)
+def run_betguard(env: Mapping[str, str], *args: str, timeout: float = 60,
+                 cwd: Path | None = None) -> Run:
+    """Run ``betguard *args`` as its own process with ``env`` (in ``cwd``, if given)."""
+    done = subprocess.run([BETGUARD, *args], env=dict(env), cwd=cwd, capture_output=True,
+                          text=True, timeout=timeout, check=False)
     return Run(done.returncode, done.stdout, done.stderr)
 
 

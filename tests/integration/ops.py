@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import secrets
 from decimal import Decimal
+from pathlib import Path
 
 from betguard.models.domain.snapshot import BetSnapshot
 from betguard.providers.wallet import refund_idempotency_key
@@ -15,10 +16,11 @@ from tests.integration.harness import Run, Stack, bet_payload, run_betguard, wai
 REFUNDER = "refunder"  # the provider never saw the bet: a refund is decided at once
 
 
-def betguard(stack: Stack, *args: str, **env: str) -> Run:
+def betguard(stack: Stack, *args: str, cwd: Path | None = None, timeout: float = 60,
+             **env: str) -> Run:
     """betguard as an operator runs it: no operator name unless ``env`` gives one."""
     environment = {k: v for k, v in stack.env.items() if k != "BETGUARD_OPERATOR"} | env
-    return run_betguard(environment, *args)
+    return run_betguard(environment, *args, timeout=timeout, cwd=cwd)
 
 
 def one_error_line(run: Run, expected: str) -> None:

@@ -20,7 +20,6 @@ from pathlib import Path
 
 import click
 import pytest
-import requests
 
 from betguard.cli import main
 from betguard.models.domain.snapshot import BetSnapshot
@@ -151,9 +150,9 @@ def open_difference(stack: Stack) -> int:
     """A round the PG-like provider played that betguard never heard of: reconciled, it
     stays an open difference until a person closes it."""
     start, ref = datetime.now(UTC), pg_round_id()
-    requests.post(stack.pgsoft_sim_url + "/_sim/bets", json={
+    stack.pgsoft_sim.call("POST", "/_sim/bets", {
         "bet_ref": ref, "stake": "10.00", "currency": "EUR", "fate": "returned",
-        "payout": "5.00", "lag": 0}, timeout=10).raise_for_status()
+        "payout": "5.00", "lag": 0}, expect=201)
     time.sleep(FEED_LAG + 0.5)  # past the feed's lag: the horizon covers the round
     report = reconcile(stack.context, "pgsoft", start, datetime.now(UTC))
     [difference] = [found for found in report.differences if found.bet_ref == ref]
@@ -190,13 +189,8 @@ class Ran:
 def ran(stack: Stack, examples: Examples, tmp_path_factory: pytest.TempPathFactory) -> Ran:
     """Every line of the operator's pages, run once, in the order the pages give them."""
     folder = tmp_path_factory.mktemp("documented")
-    environment = {k: v for k, v in stack.env.items() if k != "BETGUARD_OPERATOR"}
-    runs = {}
-    for shown in operator_lines():
-        done = subprocess.run([BETGUARD, *examples.written(shown)], env=environment,
-                              cwd=folder, capture_output=True, text=True, timeout=120,
-                              check=False)
-        runs[shown.line] = Run(done.returncode, done.stdout, done.stderr)
+    runs = {shown.line: betguard(stack, *examples.written(shown), cwd=folder, timeout=120)
+            for shown in operator_lines()}
     return Ran(folder, runs)
 
 

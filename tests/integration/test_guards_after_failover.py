@@ -18,6 +18,7 @@ from betguard.providers.bulkhead import RedisBulkhead
 from betguard.providers.errors import ProviderBusy
 from betguard.providers.ratelimit import RateLimited, RedisRateLimiter
 from betguard_devkit.local_services import RedisServer
+from tests.integration.harness import wait_until
 
 pytestmark = pytest.mark.integration
 
@@ -30,11 +31,7 @@ def pair(tmp_path: Path) -> Iterator[tuple[RedisServer, RedisServer]]:
     master = RedisServer(base_dir=tmp_path / "a").start()
     replica = RedisServer(base_dir=tmp_path / "b", replica_of=master.address).start()
     try:
-        with replica.client() as conn:
-            deadline = time.monotonic() + 20
-            while conn.info("replication").get("master_link_status") != "up":
-                assert time.monotonic() < deadline, "the replica never synced"
-                time.sleep(0.05)
+        wait_until(replica.synced, 20, lambda: "the replica never synced")
         yield master, replica
     finally:
         replica.stop()

@@ -104,6 +104,15 @@ class RedisServer:
                                    "password": self.password, **kwargs}
         return redis.Redis.from_url(self.redis_py_url, **opts)
 
+    def synced(self) -> bool:
+        """A replica whose link to its master is up (it has the master's data)."""
+        try:
+            with self.client(socket_timeout=1) as conn:
+                info = conn.info("replication")
+        except redis.RedisError:
+            return False
+        return bool(info.get("master_link_status") == "up")
+
     def start(self) -> Self:
         """Start redis-server and wait (bounded) until it answers PING."""
         if self.running:

@@ -124,7 +124,7 @@ class SentinelGroup:
         for server in self.servers:
             server.start()
         replica = self.servers[1]
-        if not wait_until(lambda: _link_up(replica), 30):
+        if not wait_until(replica.synced, 30):
             raise ServiceError(f"the replica never synced with the master ({replica.log_file})")
         for sentinel in self.sentinels:
             sentinel.start()
@@ -147,26 +147,29 @@ class SentinelGroup:
     def wait_for_failover(self, old: tuple[str, int], timeout: float = 30.0,
                           ) -> tuple[str, int]:
         """Wait until the sentinels name a master other than ``old`` that takes writes."""
-        def promoted() -> tuple[str, int] | None:
+        found: list[tuple[str, int]] = []
+
+        def promoted() -> bool:
             address = self.master_address()
             if address is None or address == old:
-                return None
+                return False
             server = next((s for s in self.servers if s.address == address), None)
             if server is None or not server.running:
-                return None
+                return False
             try:
                 with server.client(socket_timeout=1) as conn:
                     role = conn.execute_command("ROLE")[0]
             except redis.RedisError:
-                return None
-            return address if role in (b"master", "master") else None
+                return False
+            if role not in (b"master", "master"):
+                return False
+            found.append(address)
+            return True
 
-        if not wait_until(lambda: promoted() is not None, timeout):
+        if not wait_until(promoted, timeout):
             raise ServiceError(f"no failover from {old} within {timeout:.0f} s "
                                f"({self.sentinels[0].log_file})")
-        address = promoted()
-        assert address is not None
-        return address
+        return found[-1]
 
     def _group_known(self) -> bool:
         try:
@@ -182,12 +185,3 @@ class SentinelGroup:
     def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
                  tb: TracebackType | None) -> None:
         self.stop()
-
-
-def _link_up(replica: RedisServer) -> bool:
-    try:
-        with replica.client(socket_timeout=1) as conn:
-            info = conn.info("replication")
-    except redis.RedisError:
-        return False
-    return bool(info.get("master_link_status") == "up")
