@@ -5,19 +5,21 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import Connection, Engine, create_engine, event
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session, sessionmaker
 
 from betguard.models.domain.outbox import NEW_NOTIFICATIONS
+from betguard.models.store.reconnect import DEFAULT_RETRY_SECONDS, run_through_disconnects
 
 # The types of a unit of work, for services: they speak to the store through these and
 # the store's named queries, never to SQLAlchemy itself (an import-linter contract).
 __all__ = ["Connection", "Database", "Session", "conflict_insert"]
 
 SQLITE_BUSY_TIMEOUT_SECONDS = 30
+T = TypeVar("T")
 
 
 def conflict_insert(executor: Session | Connection, table: Any) -> Any:
@@ -32,8 +34,10 @@ def conflict_insert(executor: Session | Connection, table: Any) -> Any:
 class Database:
     """One engine and session factory for this process."""
 
-    def __init__(self, url: str, *, pool_size: int = 10) -> None:
+    def __init__(self, url: str, *, pool_size: int = 10,
+                 retry_seconds: float = DEFAULT_RETRY_SECONDS) -> None:
         self.url = url
+        self.retry_seconds = retry_seconds
         self.engine = _make_engine(url, pool_size=pool_size)
         self._sessions = sessionmaker(self.engine, expire_on_commit=False)
         # Called with the ids of notifications a transaction added, once it committed.
@@ -61,6 +65,11 @@ class Database:
         wake-ups hang on the unit of work's commit)."""
         with self.engine.begin() as connection:
             yield connection
+
+    def retry(self, work: Callable[[], T], *, recover: Callable[[], T | None] | None = None) -> T:
+        """Run ``work`` (whole units of work, safe to run twice) through a lost connection
+        or a failover: see ``betguard.models.store.reconnect``."""
+        return run_through_disconnects(work, seconds=self.retry_seconds, recover=recover)
 
     def dispose(self) -> None:
         self.engine.dispose()
