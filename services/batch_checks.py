@@ -41,7 +41,7 @@ from betguard.models.domain.events import EventKind
 from betguard.models.domain.rounds import answer_for_bet
 from betguard.models.domain.snapshot import BetSnapshot
 from betguard.models.domain.transitions import NewEvent
-from betguard.models.store import bulk, mirror
+from betguard.models.store import bulk, mirror, repository
 from betguard.providers.base import Provider
 from betguard.providers.errors import ProviderError
 from betguard.services.checks import (
@@ -110,9 +110,17 @@ def _claim(ctx: Context, provider: str, checks: Sequence[tuple[int, int]]) -> li
     lease_until = now + timedelta(seconds=ctx.timing.check_lease)
     policy = ctx.policies.get(provider)
     together = "group" if policy is not None and not policy.supports_batch else "batch"
-    with ctx.db.transaction() as connection:
-        return bulk.claim_and_start_many(connection, provider, checks, lease_until=lease_until,
-                                         now=now, together=together)
+
+    def claim() -> list[BetSnapshot]:
+        with ctx.db.transaction() as connection:
+            return bulk.claim_and_start_many(connection, provider, checks,
+                                             lease_until=lease_until, now=now, together=together)
+
+    def find_own_claims() -> list[BetSnapshot] | None:  # after a lost COMMIT answer
+        with ctx.db.transaction() as connection:
+            return repository.own_claims(connection, checks, lease_until=lease_until) or None
+
+    return ctx.db.retry(claim, recover=find_own_claims)
 
 
 def ask_statuses(ctx: Context, provider: Provider, bets: Sequence[BetSnapshot], *,

@@ -94,9 +94,18 @@ def run_check(ctx: Context, bet_id: int, attempt: int) -> CheckOutcome:
 def _claim(ctx: Context, bet_id: int, attempt: int) -> BetSnapshot | None:
     now = ctx.clock()
     lease_until = now + timedelta(seconds=ctx.timing.check_lease)
-    with ctx.db.transaction() as connection:
-        return repository.claim_check(connection, bet_id, attempt, lease_until=lease_until,
-                                      now=now)
+
+    def claim() -> BetSnapshot | None:
+        with ctx.db.transaction() as connection:
+            return repository.claim_check(connection, bet_id, attempt,
+                                          lease_until=lease_until, now=now)
+
+    def find_own_claim() -> BetSnapshot | None:
+        with ctx.db.transaction() as connection:
+            own = repository.own_claims(connection, [(bet_id, attempt)], lease_until=lease_until)
+        return own[0] if own else None
+
+    return ctx.db.retry(claim, recover=find_own_claim)
 
 
 def ask_status(
@@ -129,8 +138,12 @@ def ask_provider_status(
 
 def read_mirror(ctx: Context, bet: BetSnapshot) -> BetStatus:
     """What the provider's history feed says about the bet (UNKNOWN: no row yet)."""
-    with ctx.db.transaction() as connection:
-        return mirror.bet_answer_now(connection, bet)
+
+    def read() -> BetStatus:
+        with ctx.db.transaction() as connection:
+            return mirror.bet_answer_now(connection, bet)
+
+    return ctx.db.retry(read)
 
 
 def mirror_decides(provider: Provider, answer: BetStatus) -> bool:
@@ -216,8 +229,20 @@ def verdict_for(ctx: Context, bet: BetSnapshot, answer: BetStatus | None,
 
 def conclude(ctx: Context, verdicts: Sequence[Verdict]) -> list[bool]:
     """Apply each verdict's change in one transaction; for a bet that changed while the
-    provider was asked, record what was found, and a conflict if it contradicts."""
+    provider was asked, record what was found, and a conflict if it contradicts. Run
+    again through a lost connection; a run whose COMMIT answer was lost is found by its
+    token (every bet one version on, written at this conclusion's moment)."""
     now = ctx.clock()
+
+    def found_applied() -> list[bool] | None:
+        with ctx.db.transaction() as connection:
+            done = repository.all_applied(connection, [v.bet for v in verdicts], now=now)
+        return [True] * len(verdicts) if done else None
+
+    return ctx.db.retry(lambda: _conclude(ctx, verdicts, now), recover=found_applied)
+
+
+def _conclude(ctx: Context, verdicts: Sequence[Verdict], now: datetime) -> list[bool]:
     if all(_quiet(verdict.change) for verdict in verdicts) and _applied_quietly(ctx, verdicts,
                                                                                  now):
         return [True] * len(verdicts)

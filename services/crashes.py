@@ -23,6 +23,7 @@ from betguard.models.domain.states import BetState
 from betguard.models.domain.transitions import Change, NewEvent
 from betguard.models.store import repository
 from betguard.models.store.db import Session
+from betguard.models.store.reconnect import is_disconnect
 from betguard.services.context import Context
 
 MAX_CRASHES = 3
@@ -39,7 +40,11 @@ class CrashOutcome(StrEnum):
 def record_check_crash(ctx: Context, bet_id: int, attempt: int,
                        error: BaseException) -> CrashOutcome | None:
     """Record the crash of check ``attempt``; None when that check no longer holds the
-    bet (it concluded, or never claimed it): then there is nothing to record."""
+    bet (it concluded, or never claimed it): then there is nothing to record. Nor is a
+    lost database connection the check's crash (a failover, after the unit of work's
+    own tries ran out): the lease and the sweep run the check again."""
+    if is_disconnect(error):
+        return None
     now = ctx.clock()
     with ctx.db.unit_of_work() as session:
         bet = repository.get(session, bet_id)

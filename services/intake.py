@@ -203,11 +203,7 @@ def _register(ctx: Context, bets: Sequence[_NewBet]) -> list[Placed | Conflictin
     unique: dict[tuple[str, str], _NewBet] = {}
     for new in bets:
         unique.setdefault(new.key, new)  # a reference repeated in a batch is placed once
-    firsts = list(unique.values())
-    with ctx.db.transaction() as connection:
-        created = _insert(connection, firsts, now)
-        existing = bet_queries.snapshots_by_keys(
-            connection, [new.key for new in firsts if new.key not in created])
+    created, existing = _store(ctx, list(unique.values()), now)
     wake_checks(ctx, [DueCheck(bet.id, bet.check_attempt, bet.provider, bet.label,
                                bet.next_check_at or now) for bet in created.values()])
     answers: list[Placed | ConflictingBet] = []
@@ -218,6 +214,39 @@ def _register(ctx: Context, bets: Sequence[_NewBet]) -> list[Placed | Conflictin
         bet = created.get(new.key) or existing[new.key]
         answers.append(Placed(bet, created=True) if fresh else _same_or_conflict(new, bet))
     return answers
+
+
+def _store(ctx: Context, bets: Sequence[_NewBet], now: datetime,
+           ) -> tuple[dict[tuple[str, str], BetSnapshot], dict[tuple[str, str], BetSnapshot]]:
+    """The bets this call created, and those that existed, by key: in one transaction,
+    run again through a lost connection. A run after one whose COMMIT answer was lost
+    finds that run's bets existing: they are told from another request's by the
+    ``created_at`` this call wrote (its idempotency key is the bet's reference), so the
+    game server hears "created" once and the bets are stored once."""
+    tries = 0
+
+    def store() -> tuple[dict[tuple[str, str], BetSnapshot], dict[tuple[str, str], BetSnapshot]]:
+        nonlocal tries
+        tries += 1
+        with ctx.db.transaction() as connection:
+            created = _insert(connection, bets, now)
+            existing = bet_queries.snapshots_by_keys(
+                connection, [new.key for new in bets if new.key not in created])
+            if tries > 1 and existing:
+                created.update(_written_by_us(connection, bets, existing))
+        return created, existing
+
+    return ctx.db.retry(store)
+
+
+def _written_by_us(connection: Connection, bets: Sequence[_NewBet],
+                   existing: dict[tuple[str, str], BetSnapshot],
+                   ) -> dict[tuple[str, str], BetSnapshot]:
+    """The bets of ``existing`` (taken out of it) that an earlier run of this call wrote."""
+    stamps = bet_queries.created_at_by_keys(connection, list(existing))
+    ours = {new.key for new in bets
+            if new.key in existing and stamps.get(new.key) == new.row["created_at"]}
+    return {key: existing.pop(key) for key in ours}
 
 
 def _insert(connection: Connection, bets: Sequence[_NewBet],

@@ -61,11 +61,15 @@ def run_refund(ctx: Context, bet_id: int, attempt: int | None = None) -> RefundO
     except WalletRejected as exc:
         return _rejected(ctx, bet, _found(EventKind.REFUND_REJECTED, key, exc))
     now = ctx.clock()
-    with ctx.db.unit_of_work() as session:
-        change = transitions.confirm_refund(bet, refund_id=receipt.refund_id, key=key,
-                                            paid_by=receipt.paid_by, now=now)
-        repository.apply(session, bet, change, now=now)
-        session.commit()
+    change = transitions.confirm_refund(bet, refund_id=receipt.refund_id, key=key,
+                                        paid_by=receipt.paid_by, now=now)
+
+    def confirm() -> None:  # again after a lost COMMIT answer: the compare-and-set refuses
+        with ctx.db.unit_of_work() as session:
+            repository.apply(session, bet, change, now=now)
+            session.commit()
+
+    ctx.db.retry(confirm)
     return RefundOutcome.REFUNDED
 
 

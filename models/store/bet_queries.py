@@ -38,6 +38,17 @@ def snapshots_by_keys(connection: Connection, keys: Sequence[tuple[str, str]],
     return {(row["provider"], row["bet_ref"]): BetSnapshot.of_row(row) for row in found}
 
 
+def created_at_by_keys(connection: Connection, keys: Sequence[tuple[str, str]],
+                      ) -> dict[tuple[str, str], datetime]:
+    """When each of the bets among ``keys`` was stored (its row's ``created_at``)."""
+    found = connection.execute(
+        select(BETS.c.provider, BETS.c.bet_ref, BETS.c.created_at)
+        .where(BETS.c.bet_ref.in_([ref for _, ref in keys]),
+               tuple_(BETS.c.provider, BETS.c.bet_ref).in_(keys))
+    ).all()
+    return {(provider, ref): at for provider, ref, at in found}
+
+
 def waiting_of_rounds(connection: Connection, provider: str, round_refs: Sequence[str],
                       now: datetime) -> list[tuple[int, int, str]]:
     """(id, check_attempt, bet_ref) of the pending bets of ``round_refs`` whose next check

@@ -158,6 +158,31 @@ def claim_check(connection: Connection, bet_id: int, attempt: int, *, lease_unti
     return BetSnapshot.of_row(row)
 
 
+def own_claims(connection: Connection, checks: Sequence[tuple[int, int]], *,
+               lease_until: datetime) -> list[BetSnapshot]:
+    """The bets of ``checks`` (bet id, attempt) as a claim of them left them, if that
+    claim committed: each attempt moved on and the bet is held until exactly
+    ``lease_until`` (a claim's token: another delivery's lease ends at another moment)."""
+    attempts = dict(checks)
+    rows = connection.execute(
+        select(*SNAPSHOT_COLUMNS).where(
+            BETS.c.id.in_(list(attempts)), BETS.c.state == BetState.PENDING.value,
+            BETS.c.next_check_at == lease_until)
+    ).mappings().all()
+    return [BetSnapshot.of_row(row) for row in rows
+            if row["check_attempt"] == attempts[row["id"]] + 1]
+
+
+def all_applied(connection: Connection, bets: Sequence[BetSnapshot], *, now: datetime) -> bool:
+    """Whether one change of each of ``bets`` (as read) committed at ``now``: each is one
+    version on, written at that moment (a conclusion's token)."""
+    rows = connection.execute(
+        select(BETS.c.id, BETS.c.version, BETS.c.updated_at)
+        .where(BETS.c.id.in_([bet.id for bet in bets]))).all()
+    found = {bet_id: (version, at) for bet_id, version, at in rows}
+    return all(found.get(bet.id) == (bet.version + 1, now) for bet in bets)
+
+
 def claim_refund(session: Session, bet_id: int, attempt: int, *,
                  lease_until: datetime, now: datetime) -> BetSnapshot | None:
     """Hold a refund_pending bet for refund attempt ``attempt`` until ``lease_until``, with

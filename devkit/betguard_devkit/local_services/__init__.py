@@ -6,12 +6,15 @@ directory, with bounded waits and exit-time cleanup.
 
 from ._common import ServiceError, free_port
 from .pg_install import ensure_postgres_installed, find_pg_bindir
+from .pg_standby import PostgresPair, PostgresStandby
 from .postgres import PostgresServer
 from .redis import RedisServer, find_redis_server
 from .sentinel import RedisSentinel, SentinelGroup
 
 __all__ = [
+    "PostgresPair",
     "PostgresServer",
+    "PostgresStandby",
     "RedisSentinel",
     "RedisServer",
     "SentinelGroup",

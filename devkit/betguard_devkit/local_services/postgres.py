@@ -13,6 +13,7 @@ import logging
 import os
 import subprocess
 from pathlib import Path
+from collections.abc import Sequence
 from types import TracebackType
 from typing import Any, Self
 
@@ -55,10 +56,12 @@ class PostgresServer:
     crash-safety defaults for the demo. kill() keeps every acknowledged commit either way.
     """
 
-    def __init__(self, *, base_dir: Path, port: int | None = None, durable: bool = False) -> None:
+    def __init__(self, *, base_dir: Path, port: int | None = None, durable: bool = False,
+                 extra_conf: Sequence[str] = ()) -> None:
         self.base_dir = Path(base_dir).absolute()
         self.port = port or free_port()
         self.durable = durable
+        self.extra_conf = list(extra_conf)  # more postgresql.conf lines (replication)
         self._auto_port = port is None
         self._bindir: Path | None = None
 
@@ -125,6 +128,11 @@ class PostgresServer:
             log.warning("pg_ctl stop failed; killing the postmaster")
             self.kill()
 
+    def reload(self) -> None:
+        """Write the settings again and have the running server read them (SIGHUP)."""
+        self._write_conf()
+        self._pg_ctl("reload")
+
     def restart(self) -> Self:
         self.stop()
         return self.start()
@@ -140,10 +148,14 @@ class PostgresServer:
             raise ServiceError(f"PostgreSQL processes {pids} survived SIGKILL")
         self._clear_stale_locks()  # so a recycled pid is never taken for our postmaster
 
+    def connect(self, dbname: str = "postgres") -> psycopg.Connection[Any]:
+        """A driver connection (autocommit) to this server alone, for set-up and drills."""
+        dsn = f"host=127.0.0.1 port={self.port} user={PG_USER} dbname={dbname} connect_timeout=10"
+        return psycopg.connect(dsn, autocommit=True)
+
     def create_database(self, name: str) -> str:
         """Create database ``name`` if missing; return its SQLAlchemy URL."""
-        dsn = f"host=127.0.0.1 port={self.port} user={PG_USER} dbname=postgres connect_timeout=10"
-        with psycopg.connect(dsn, autocommit=True) as conn:
+        with self.connect() as conn:
             exists = conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (name,))
             if exists.fetchone() is None:
                 conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
@@ -212,6 +224,7 @@ class PostgresServer:
             # page cache, yet "off" lets kill() lose acknowledged commits, which would make
             # crash drills report losses that a real server would not have.
             "synchronous_commit = on",
+            *self.extra_conf,
         ]
         path = self.data_dir / _CONF_NAME
         path.write_text("\n".join(lines) + "\n")

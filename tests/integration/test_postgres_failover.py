@@ -1,0 +1,171 @@
+"""PostgreSQL with a synchronous standby: betguard reaches the primary through a libpq
+multi-host URL (``target_session_attrs=read-write``), keeps every commit it
+acknowledged across the primary's loss and the standby's promotion, and runs a unit
+of work again when its connection is lost -- an intake whose COMMIT answer was lost
+is found by its idempotency key, stored once and answered "created" once. Real
+PostgreSQL servers (a primary and a streaming standby), a Redis, Celery workers and
+beat of this module's own, and the stack's simulator."""
+
+from __future__ import annotations
+
+import os
+import secrets
+import threading
+from collections.abc import Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+from unittest import mock
+
+import pytest
+from celery import Celery
+from sqlalchemy import func, select
+
+from betguard.bootstrap import build_context
+from betguard.config.celery import celery_config
+from betguard.config.settings import Settings
+from betguard.messaging.scheduler import CeleryScheduler
+from betguard.models.domain.events import EventKind
+from betguard.models.domain.snapshot import BetSnapshot
+from betguard.models.domain.states import BetState
+from betguard.models.store.migrate import upgrade
+from betguard.models.store.tables import AuditEvent, Bet
+from betguard.services.context import Context
+from betguard.services.intake import Placed, place_bet
+from betguard_devkit import processes
+from betguard_devkit.local_services import PostgresPair, RedisServer, free_port
+from tests.integration.harness import Stack, bet_in, bet_payload, wait_until
+
+pytestmark = pytest.mark.integration
+
+PROVIDER = "patient"  # answers at once; checked again soon when it has no answer yet
+
+
+@dataclass
+class Replicated:
+    pair: PostgresPair
+    context: Context  # this process's: an API's intake, through the multi-host URL
+    logs: Path
+
+    def place(self, stack: Stack, ref: str | None = None, payout: str = "9.00") -> Placed:
+        ref = ref or f"pgf-{secrets.token_hex(6)}"
+        stack.sim("POST", "/_sim/bets", {"bet_ref": ref, "stake": "10.00", "currency": "EUR",
+                                         "fate": "returned", "payout": payout})
+        return place_bet(self.context, bet_payload(PROVIDER, ref))
+
+    def settled(self, bet: BetSnapshot, timeout: float = 90) -> BetSnapshot:
+        def done() -> BetSnapshot | None:
+            now = bet_in(self.context.db, bet.id)
+            return now if now.state is BetState.SETTLED else None
+
+        found = wait_until(done, timeout, lambda: f"bet {bet.id}: "
+                           f"{bet_in(self.context.db, bet.id).state}; logs in {self.logs}")
+        assert isinstance(found, BetSnapshot)
+        return found
+
+    def stored(self, ref: str) -> tuple[int, int]:
+        """How many rows the bet has, and how many ``bet_placed`` events."""
+        with self.context.db.unit_of_work() as session:
+            bets = session.scalar(select(func.count()).select_from(Bet).where(
+                Bet.provider == PROVIDER, Bet.bet_ref == ref))
+            placed = session.scalar(select(func.count()).select_from(AuditEvent).join(
+                Bet, Bet.id == AuditEvent.bet_id).where(
+                Bet.bet_ref == ref, AuditEvent.kind == EventKind.BET_PLACED.value))
+        return int(bets or 0), int(placed or 0)
+
+
+@pytest.fixture(scope="module")
+def replicated(stack: Stack, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Replicated]:
+    base = tmp_path_factory.mktemp("pg-failover")
+    with PostgresPair(base_dir=base / "pg") as pair, RedisServer(base_dir=base / "redis") as rds:
+        upgrade(pair.url)
+        env = stack.env | {"DATABASE_URL": pair.url, "REDIS_URL": rds.url}
+        with mock.patch.dict(os.environ, env, clear=True):
+            settings = Settings()
+        app = Celery("betguard-pg-failover-test")
+        app.conf.update(celery_config(settings))
+        context = build_context(settings, CeleryScheduler.from_settings(app, settings),
+                                db_pool_size=4)
+        logs = base / "logs"
+        running = [
+            processes.provider_worker(env, logs / "provider.log", name="pgf-provider",
+                                      metrics_port=free_port()).start(),
+            processes.default_worker(env, logs / "default.log", name="pgf-default",
+                                     concurrency=1).start(),
+            processes.beat(env, logs / "beat.log", schedule_file=base / "beat-schedule").start(),
+        ]
+        try:
+            yield Replicated(pair, context, logs)
+        finally:
+            for process in running:
+                process.stop()
+            context.db.dispose()
+
+
+def test_the_url_names_both_servers_and_asks_for_the_one_that_takes_writes(
+    replicated: Replicated,
+) -> None:
+    url, pair = replicated.pair.url, replicated.pair
+    assert f"host=127.0.0.1:{pair.primary.port}" in url
+    assert f"host=127.0.0.1:{pair.standby.port}" in url
+    assert "target_session_attrs=read-write" in url
+    assert pair.in_sync()
+
+
+def test_an_intake_whose_commit_answer_was_lost_is_stored_once_and_answered_created(
+    stack: Stack, replicated: Replicated,
+) -> None:
+    pair = replicated.pair
+    ref = f"pgf-lost-{secrets.token_hex(4)}"
+    pair.standby.stop()  # the primary's commits now wait for the standby's answer
+    try:
+        with ThreadPoolExecutor(1) as pool:
+            placing: Future[Placed] = pool.submit(replicated.place, stack, ref)
+            backend = wait_until(lambda: _waiting_for_the_standby(pair), 30,
+                                 lambda: "no commit waited for the standby")
+            with pair.primary.connect() as conn:  # the commit is cancelled, its answer lost
+                conn.execute("SELECT pg_terminate_backend(%s)", (backend,))
+            wait_until(lambda: replicated.stored(ref)[0] == 1, 30,
+                       lambda: "the cancelled commit was not kept locally")
+            pair.standby.start()
+            placed = placing.result(timeout=60)
+    finally:
+        pair.standby.start()
+        wait_until(pair.in_sync, 60, lambda: "the standby did not come back in sync")
+
+    assert placed.created, "the game server hears that its bet was created"
+    assert replicated.stored(ref) == (1, 1), "stored once, with one bet_placed event"
+    replicated.settled(placed.bet)  # and its check was woken
+
+
+def test_every_acknowledged_bet_survives_the_primary_and_bets_settle_on_the_new_one(
+    stack: Stack, replicated: Replicated,
+) -> None:
+    pair = replicated.pair
+    before = [replicated.place(stack, payout="4.00") for _ in range(20)]
+    replicated.settled(before[0].bet)
+
+    old = pair.primary
+    new = pair.fail_over()
+    during: list[Placed] = []
+    placing = threading.Thread(target=lambda: during.extend(
+        replicated.place(stack, payout="6.00") for _ in range(5)))
+    placing.start()  # through the connections the pool kept to the dead primary
+    placing.join(timeout=90)
+    after = [replicated.place(stack, payout="6.00") for _ in range(5)]
+
+    assert new is pair.standby and not old.running
+    assert len(during) == 5 and all(placed.created for placed in during + after)
+    for placed in before:  # every bet the primary acknowledged is on the new primary
+        assert replicated.stored(placed.bet.bet_ref) == (1, 1)
+    for placed in [*before, *during, *after]:
+        settled = replicated.settled(placed.bet)
+        assert settled.payout is not None and float(settled.payout) in (4.0, 6.0)
+
+
+def _waiting_for_the_standby(pair: PostgresPair) -> int | None:
+    """The pid of a backend whose COMMIT waits for the synchronous standby."""
+    with pair.primary.connect() as conn:
+        row = conn.execute("SELECT pid FROM pg_stat_activity WHERE wait_event = 'SyncRep' "
+                           "AND datname = 'betguard' LIMIT 1").fetchone()
+    return None if row is None else int(row[0])
