@@ -12,8 +12,8 @@ from __future__ import annotations
 import logging
 import os
 import subprocess
-from pathlib import Path
 from collections.abc import Sequence
+from pathlib import Path
 from types import TracebackType
 from typing import Any, Self
 
