@@ -13,13 +13,14 @@ from betguard.metrics.guards import BREAKER_STATES, GUARD_METRICS
 from betguard.metrics.instrumented import InstrumentedProvider
 from betguard.metrics.worker import PROVIDER_ANSWER_PROBLEMS, PROVIDER_FALLBACKS
 from betguard.models.store.db import Database
+from betguard.models.store.topology import refuse_a_standby
 from betguard.providers.base import Provider
 from betguard.providers.breaker import RedisBreaker
 from betguard.providers.bulkhead import RedisBulkhead
 from betguard.providers.client_settings import ProviderClientSettings
 from betguard.providers.fallback import set_fallback_hook
 from betguard.providers.guard import GuardedProvider, call_lease
-from betguard.providers.guard_redis import guard_client
+from betguard.providers.guard_redis import guard_client, refuse_an_unknown_master
 from betguard.providers.notifier import HttpNotifier
 from betguard.providers.problems import Problem
 from betguard.providers.ratelimit import RedisRateLimiter
@@ -40,8 +41,11 @@ def settle_heap() -> None:
 def build_context(settings: Settings, scheduler: Scheduler, *,
                   db_pool_size: int = 10) -> Context:
     settings.validate_for_start()
+    refuse_an_unknown_master(settings)
+    db = Database(settings.database_url, pool_size=db_pool_size)
+    refuse_a_standby(db.engine)
     context = Context(
-        db=Database(settings.database_url, pool_size=db_pool_size),
+        db=db,
         policies=settings.policies,
         providers=build_providers(settings),
         wallet=HttpWallet(base_url=settings.wallet_url, secret=settings.wallet_secret_value()),

@@ -5,7 +5,7 @@ from __future__ import annotations
 from functools import cached_property
 from pathlib import Path
 from typing import Literal
-from urllib.parse import urlsplit
+from urllib.parse import parse_qs, urlsplit
 
 from pydantic import AliasChoices, BaseModel, ConfigDict, Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -105,6 +105,18 @@ class Settings(BaseSettings):
             raise ValueError(f"{MASTER_SETTING} is set but {SENTINELS_SETTING} is not")
         return self
 
+    @model_validator(mode="after")
+    def _many_hosts_pick_the_primary(self) -> Settings:
+        hosts = database_hosts(self.database_url)
+        if len(hosts) > 1:
+            attrs = parse_qs(urlsplit(self.database_url).query).get("target_session_attrs", [])
+            if not set(attrs) & {"read-write", "primary"}:
+                raise ValueError(
+                    f"DATABASE_URL lists {len(hosts)} servers but not "
+                    "target_session_attrs=read-write: libpq would keep the first that "
+                    "answers, a standby too, and every write would fail there")
+        return self
+
     @cached_property
     def sentinel(self) -> SentinelTarget | None:
         """The Redis master through Sentinel, when the settings name sentinels."""
@@ -192,6 +204,19 @@ class Settings(BaseSettings):
             if parts.scheme.lower() != "https" or not parts.hostname:
                 shown = f"{parts.scheme}://" if parts.scheme else "no scheme"  # never credentials
                 raise SettingsError(f"production mode needs https: the {label} uses {shown}")
+
+
+def database_hosts(url: str) -> list[str]:
+    """The servers a PostgreSQL URL names: in its address (``host1,host2``) and in its
+    ``host`` parameters (SQLAlchemy's multi-host form, ``?host=a:5432&host=b:5432``)."""
+    parts = urlsplit(url)
+    if not parts.scheme.startswith("postgresql"):
+        return []
+    named = parts.netloc.rpartition("@")[2]
+    hosts = [host for host in named.split(",") if host]
+    for value in parse_qs(parts.query).get("host", []):
+        hosts += [host for host in value.split(",") if host]
+    return hosts
 
 
 def _secret(value: SecretStr | None) -> str | None:

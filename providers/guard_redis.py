@@ -14,7 +14,8 @@ from __future__ import annotations
 import redis
 from redis.sentinel import Sentinel, SentinelConnectionPool
 
-from betguard.config.settings import Settings
+from betguard.config.redis_target import MASTER_SETTING, SentinelTarget
+from betguard.config.settings import Settings, SettingsError
 
 REDIS_TIMEOUT = 5.0
 GUARD_CONNECTIONS = 256  # Redis connections a worker process keeps for its provider calls
@@ -55,3 +56,31 @@ def redis_py_url(broker_url: str) -> str:
     path, _, query = broker_url.removeprefix("redis+socket://").partition("?")
     db = query.removeprefix("virtual_host=") or "0"
     return f"unix://{path}?db={db}"
+
+
+def monitored_masters(sentinel: SentinelTarget) -> dict[str, dict[str, object]] | None:
+    """What the first sentinel that answers monitors (``SENTINEL MASTERS``), by master
+    name; None when none of them answers."""
+    kwargs = sentinel.sentinel_kwargs(connect_timeout=REDIS_TIMEOUT, socket_timeout=REDIS_TIMEOUT)
+    for host, port in sentinel.sentinels:
+        try:
+            with redis.Redis(host=host, port=port, decode_responses=True, **kwargs) as conn:
+                masters: dict[str, dict[str, object]] = conn.sentinel_masters()
+        except redis.RedisError:
+            continue
+        return masters
+    return None
+
+
+def refuse_an_unknown_master(settings: Settings) -> None:
+    """Raise ``SettingsError`` when the sentinels answer and monitor no master of the
+    configured name (a typo would otherwise look like an outage for ever); sentinels
+    that cannot be reached now are left to the clients' own retries."""
+    sentinel = settings.sentinel
+    if sentinel is None:
+        return
+    masters = monitored_masters(sentinel)
+    if masters is not None and sentinel.master_name not in masters:
+        known = ", ".join(sorted(masters)) or "none"
+        raise SettingsError(f"{MASTER_SETTING}={sentinel.master_name!r}: the sentinels "
+                            f"monitor no master of that name (they monitor: {known})")

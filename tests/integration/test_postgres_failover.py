@@ -23,13 +23,14 @@ from sqlalchemy import func, select
 
 from betguard.bootstrap import build_context
 from betguard.config.celery import celery_config
-from betguard.config.settings import Settings
+from betguard.config.settings import Settings, SettingsError
 from betguard.messaging.scheduler import CeleryScheduler
 from betguard.models.domain.events import EventKind
 from betguard.models.domain.snapshot import BetSnapshot
 from betguard.models.domain.states import BetState
 from betguard.models.store.migrate import upgrade
 from betguard.models.store.tables import AuditEvent, Bet
+from betguard.models.store.topology import server_of
 from betguard.services.context import Context
 from betguard.services.intake import Placed, place_bet
 from betguard_devkit import processes
@@ -138,6 +139,37 @@ def test_an_intake_whose_commit_answer_was_lost_is_stored_once_and_answered_crea
     replicated.settled(placed.bet)  # and its check was woken
 
 
+def _waiting_for_the_standby(pair: PostgresPair) -> int | None:
+    """The pid of a backend whose COMMIT waits for the synchronous standby."""
+    with pair.primary.connect() as conn:
+        row = conn.execute("SELECT pid FROM pg_stat_activity WHERE wait_event = 'SyncRep' "
+                           "AND datname = 'betguard' LIMIT 1").fetchone()
+    return None if row is None else int(row[0])
+
+
+def test_a_url_that_reaches_only_the_standby_is_refused_at_start_up_naming_the_setting(
+    stack: Stack, replicated: Replicated,
+) -> None:
+    standby = replicated.pair.standby
+    assert standby.in_recovery()
+    env = stack.env | {"DATABASE_URL": standby.url}
+    with mock.patch.dict(os.environ, env, clear=True):
+        settings = Settings()
+
+    with pytest.raises(SettingsError, match=r"DATABASE_URL reaches a standby \(127\.0\.0\.1:"
+                                            rf"{standby.port}, read-only\)"):
+        build_context(settings, CeleryScheduler.from_settings(Celery("refused"), settings))
+
+
+def test_the_primary_reports_its_synchronous_standby(replicated: Replicated) -> None:
+    server = server_of(replicated.context.db.engine)
+
+    assert server is not None and server.role == "primary"
+    assert server.synchronous_commit == "on"
+    assert [(s.name, s.sync_state) for s in server.standbys] == [("standby1", "sync")]
+
+
+# Last: it fails the pair over, and the tests above need it as it started.
 def test_every_acknowledged_bet_survives_the_primary_and_bets_settle_on_the_new_one(
     stack: Stack, replicated: Replicated,
 ) -> None:
@@ -161,11 +193,3 @@ def test_every_acknowledged_bet_survives_the_primary_and_bets_settle_on_the_new_
     for placed in [*before, *during, *after]:
         settled = replicated.settled(placed.bet)
         assert settled.payout is not None and float(settled.payout) in (4.0, 6.0)
-
-
-def _waiting_for_the_standby(pair: PostgresPair) -> int | None:
-    """The pid of a backend whose COMMIT waits for the synchronous standby."""
-    with pair.primary.connect() as conn:
-        row = conn.execute("SELECT pid FROM pg_stat_activity WHERE wait_event = 'SyncRep' "
-                           "AND datname = 'betguard' LIMIT 1").fetchone()
-    return None if row is None else int(row[0])

@@ -18,7 +18,7 @@ from celery import Celery
 
 from betguard.bootstrap import build_context
 from betguard.config.celery import celery_config
-from betguard.config.settings import Settings
+from betguard.config.settings import Settings, SettingsError
 from betguard.messaging.scheduler import CeleryScheduler
 from betguard.models.domain.snapshot import BetSnapshot
 from betguard.models.domain.states import BetState
@@ -134,3 +134,14 @@ def test_the_guards_client_writes_to_whichever_server_the_sentinels_name(
     with master.client() as direct:
         assert direct.get(key) == b"1"
     assert client.connection_pool.master_address == master.address
+
+
+def test_an_unknown_master_name_is_refused_at_start_up_naming_the_setting(
+    sentinelled: Sentinelled,
+) -> None:
+    settings = settings_of(sentinelled.env | {"BETGUARD_REDIS_MASTER_NAME": "betgaurd"})
+
+    with pytest.raises(SettingsError, match="BETGUARD_REDIS_MASTER_NAME='betgaurd': the "
+                                            r"sentinels monitor no master of that name "
+                                            r"\(they monitor: betguard\)"):
+        build_context(settings, CeleryScheduler.from_settings(Celery("refused"), settings))

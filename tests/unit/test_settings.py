@@ -14,7 +14,7 @@ import pytest
 from pydantic import SecretStr, ValidationError
 
 from betguard.config.policies import PolicyError
-from betguard.config.settings import PLACEHOLDER_SECRETS, Settings, SettingsError
+from betguard.config.settings import PLACEHOLDER_SECRETS, Settings, SettingsError, database_hosts
 
 STRONG = "s3cr3t-0123456789abcdef"
 POLICIES = """
@@ -282,3 +282,32 @@ def test_development_accepts_http_to_loopback_everywhere(tmp_path: Path) -> None
     development(path, wallet_url="http://127.0.0.1:8100",
                 notify_url="http://127.0.0.1:8200/notifications",
                 notify_secret="dev").validate_for_start()
+
+
+@pytest.mark.parametrize(("url", "hosts"), [
+    ("postgresql+psycopg://bg@db-a:5432/betguard", ["db-a:5432"]),
+    ("postgresql://bg@db-a:5432,db-b:5432/betguard", ["db-a:5432", "db-b:5432"]),
+    ("postgresql+psycopg://bg@/betguard?host=db-a:5432&host=db-b:5432", ["db-a:5432",
+                                                                        "db-b:5432"]),
+    ("sqlite:///var/betguard.db", []),
+])
+def test_the_servers_a_database_url_names_are_read_from_both_forms(url: str,
+                                                                   hosts: list[str]) -> None:
+    assert database_hosts(url) == hosts
+
+
+@pytest.mark.parametrize("url", [
+    "postgresql://bg@db-a:5432,db-b:5432/betguard",
+    "postgresql+psycopg://bg@/betguard?host=db-a:5432&host=db-b:5432",
+    "postgresql+psycopg://bg@/betguard?host=db-a&host=db-b&target_session_attrs=any",
+])
+def test_a_url_of_several_servers_must_ask_for_the_one_that_takes_writes(url: str) -> None:
+    with pytest.raises(ValidationError, match="DATABASE_URL lists 2 servers but not "
+                                              "target_session_attrs=read-write"):
+        Settings(database_url=url)
+
+
+@pytest.mark.parametrize("attrs", ["read-write", "primary"])
+def test_a_url_of_several_servers_that_asks_for_the_primary_is_taken(attrs: str) -> None:
+    url = f"postgresql+psycopg://bg@/betguard?host=db-a&host=db-b&target_session_attrs={attrs}"
+    assert Settings(database_url=url).database_url == url
