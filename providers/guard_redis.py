@@ -11,6 +11,8 @@ the next command connects to the promoted one.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import redis
 from redis.sentinel import Sentinel, SentinelConnectionPool
 
@@ -84,3 +86,43 @@ def refuse_an_unknown_master(settings: Settings) -> None:
         known = ", ".join(sorted(masters)) or "none"
         raise SettingsError(f"{MASTER_SETTING}={sentinel.master_name!r}: the sentinels "
                             f"monitor no master of that name (they monitor: {known})")
+
+
+@dataclass(frozen=True)
+class RedisReplica:
+    address: str
+    state: str  # "online" once it streams from the master
+    lag_bytes: int  # replication stream the master sent that the replica has not taken
+
+
+@dataclass(frozen=True)
+class RedisServerFacts:
+    address: str
+    via: str  # "sentinel <master name>" or "REDIS_URL"
+    role: str  # what the server says it is (ROLE): "master" unless misconfigured
+    replicas: tuple[RedisReplica, ...]
+
+
+def redis_facts(settings: Settings) -> RedisServerFacts:
+    """The Redis server the guards' client reaches now, and its replicas, as the server
+    itself reports them (``INFO replication``)."""
+    client = guard_client(settings)
+    try:
+        info = client.info("replication")
+        kwargs = client.connection_pool.connection_kwargs
+        address = f"{kwargs.get('host', kwargs.get('path', '?'))}:{kwargs.get('port', '')}"
+        pool = client.connection_pool
+        if isinstance(pool, SentinelConnectionPool):
+            host, port = pool.get_master_address()  # type: ignore[no-untyped-call]
+            address = f"{host}:{port}"
+    finally:
+        client.close()
+    sentinel = settings.sentinel
+    via = f"sentinel {sentinel.master_name}" if sentinel is not None else "REDIS_URL"
+    offset = int(info.get("master_repl_offset", 0))
+    replicas = tuple(
+        RedisReplica(f"{value['ip']}:{value['port']}", str(value.get("state", "?")),
+                     max(0, offset - int(value.get("offset", 0))))
+        for key, value in sorted(info.items())
+        if key.startswith("slave") and isinstance(value, dict))
+    return RedisServerFacts(address.rstrip(":"), via, str(info.get("role", "?")), replicas)

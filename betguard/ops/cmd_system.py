@@ -1,18 +1,26 @@
-"""``betguard sweep`` and ``betguard stats``: the pipeline as a whole."""
+"""``betguard sweep``, ``betguard stats`` and ``betguard doctor``: the pipeline as a whole."""
 
 from __future__ import annotations
 
 import dataclasses
+from typing import Any
 
 import click
 
+from betguard.config.settings import get_settings
 from betguard.models.domain.states import BetState
+from betguard.models.store.db import Database
+from betguard.models.store.topology import server_of
 from betguard.ops import output
 from betguard.ops.runtime import OpsCommand, json_option, open_ops
 from betguard.ops.stats import Stats, collect_stats, print_feeds_and_reconciliation
 from betguard.ops.views import age, short_time
+from betguard.providers.guard_redis import redis_facts
 from betguard.services.context import utcnow
 from betguard.services.sweeps import run_sweeps
+
+#: A replica further behind than this (bytes of the replication stream) is reported.
+REDIS_LAG_WARNING = 1_000_000
 
 
 @click.command(name="sweep", cls=OpsCommand)
@@ -78,3 +86,80 @@ def _print_stats(report: Stats) -> None:
         output.say(f"{report.dead_letters} dead letters: see `betguard notifications list "
                    "--dead`, re-send with `betguard notifications resend --all-dead`",
                    style="bold red")
+
+
+@click.command(name="doctor", cls=OpsCommand)
+@json_option
+def doctor(as_json: bool) -> None:
+    """Which PostgreSQL server and Redis master this configuration reaches, whether each
+    takes writes, and whether their standbys and replicas keep up. Exit code 1 when
+    something needs a person (docs/runbooks.md)."""
+    settings = get_settings()
+    report: dict[str, Any] = {"database": _database_facts(settings.database_url),
+                              "redis": _redis_facts(settings)}
+    problems = [*report["database"]["problems"], *report["redis"]["problems"]]
+    if as_json:
+        output.emit_json({**report, "problems": problems})
+    else:
+        for part in ("database", "redis"):
+            facts = report[part]
+            output.say(f"{part}: {facts['summary']}")
+            for line in facts["details"]:
+                output.say(f"  {line}")
+        for problem in problems:
+            output.say(f"problem: {problem}")
+        if not problems:
+            output.say("no problems found")
+    if problems:
+        raise click.exceptions.Exit(1)
+
+
+def _database_facts(url: str) -> dict[str, Any]:
+    db = Database(url, pool_size=1)
+    try:
+        server = server_of(db.engine)
+    except Exception as exc:  # any failure to reach it is what the report is for
+        return {"summary": "unreachable", "details": [], "problems": [
+            f"the database cannot be reached: {' '.join(str(exc).split())[:300]}"]}
+    finally:
+        db.dispose()
+    if server is None:
+        return {"summary": "SQLite (one file: no standby)", "details": [], "problems": []}
+    problems = []
+    if server.in_recovery:
+        problems.append(f"DATABASE_URL reaches a standby ({server.address}): writes fail")
+    synced = [s for s in server.standbys if s.sync_state in ("sync", "quorum")]
+    if server.synchronous_standby_names and not synced:
+        problems.append(f"commits wait for a synchronous standby "
+                        f"({server.synchronous_standby_names}) and none streams: writes hang")
+    elif server.standbys and not synced:
+        problems.append("no standby is synchronous: a commit acknowledged now is on one "
+                        "server only")
+    details = [f"standby {s.name}: {s.state}, {s.sync_state}, "
+               f"{'?' if s.lag_bytes is None else s.lag_bytes} bytes behind"
+               for s in server.standbys] or ["no standby streams from this server"]
+    return {"summary": f"{server.role} at {server.address} "
+                       f"(synchronous_commit={server.synchronous_commit})",
+            "details": details, "problems": problems, "address": server.address,
+            "role": server.role,
+            "standbys": [dataclasses.asdict(s) for s in server.standbys]}
+
+
+def _redis_facts(settings: Any) -> dict[str, Any]:
+    try:
+        facts = redis_facts(settings)
+    except Exception as exc:  # any failure to reach it is what the report is for
+        return {"summary": "unreachable", "details": [], "problems": [
+            f"Redis cannot be reached: {' '.join(str(exc).split())[:300]}"]}
+    problems = []
+    if facts.role != "master":
+        problems.append(f"Redis at {facts.address} is a {facts.role}: writes fail")
+    for replica in facts.replicas:
+        if replica.state != "online" or replica.lag_bytes > REDIS_LAG_WARNING:
+            problems.append(f"Redis replica {replica.address} is {replica.state}, "
+                            f"{replica.lag_bytes} bytes behind")
+    details = [f"replica {r.address}: {r.state}, {r.lag_bytes} bytes behind"
+               for r in facts.replicas] or ["no replica"]
+    return {"summary": f"{facts.role} at {facts.address} (through {facts.via})",
+            "details": details, "problems": problems, "address": facts.address,
+            "role": facts.role, "replicas": [dataclasses.asdict(r) for r in facts.replicas]}

@@ -32,6 +32,7 @@ class DatabaseServer:
     address: str  # host:port as the server sees itself (inet_server_addr/port)
     in_recovery: bool  # a standby
     synchronous_commit: str
+    synchronous_standby_names: str  # whom commits wait for ("" none)
     standbys: tuple[Standby, ...]
 
     @property
@@ -44,9 +45,10 @@ def server_of(engine: Engine) -> DatabaseServer | None:
     if engine.dialect.name != "postgresql":
         return None
     with engine.connect() as connection:
-        host, port, recovering, sync = connection.execute(text(
+        host, port, recovering, sync, names = connection.execute(text(
             "SELECT host(inet_server_addr()), inet_server_port(), pg_is_in_recovery(), "
-            "current_setting('synchronous_commit')")).one()
+            "current_setting('synchronous_commit'), "
+            "current_setting('synchronous_standby_names')")).one()
         rows = [] if recovering else connection.execute(text(
             "SELECT application_name, state, sync_state, "
             "pg_wal_lsn_diff(pg_current_wal_lsn(), replay_lsn)::bigint "
@@ -54,7 +56,7 @@ def server_of(engine: Engine) -> DatabaseServer | None:
     standbys = tuple(Standby(name, state, sync_state, None if lag is None else int(lag))
                      for name, state, sync_state, lag in rows)
     return DatabaseServer(f"{host or 'local socket'}:{port or ''}".rstrip(":"), bool(recovering),
-                          str(sync), standbys)
+                          str(sync), str(names), standbys)
 
 
 def refuse_a_standby(engine: Engine) -> None:

@@ -35,7 +35,7 @@ from betguard.services.context import Context
 from betguard.services.intake import Placed, place_bet
 from betguard_devkit import processes
 from betguard_devkit.local_services import PostgresPair, RedisServer, free_port
-from tests.integration.harness import Stack, bet_in, bet_payload, wait_until
+from tests.integration.harness import Stack, bet_in, bet_payload, run_betguard, wait_until
 
 pytestmark = pytest.mark.integration
 
@@ -46,6 +46,7 @@ PROVIDER = "patient"  # answers at once; checked again soon when it has no answe
 class Replicated:
     pair: PostgresPair
     context: Context  # this process's: an API's intake, through the multi-host URL
+    env: dict[str, str]  # the workers', beat's and commands'
     logs: Path
 
     def place(self, stack: Stack, ref: str | None = None, payout: str = "9.00") -> Placed:
@@ -96,7 +97,7 @@ def replicated(stack: Stack, tmp_path_factory: pytest.TempPathFactory) -> Iterat
             processes.beat(env, logs / "beat.log", schedule_file=base / "beat-schedule").start(),
         ]
         try:
-            yield Replicated(pair, context, logs)
+            yield Replicated(pair, context, env, logs)
         finally:
             for process in running:
                 process.stop()
@@ -167,6 +168,29 @@ def test_the_primary_reports_its_synchronous_standby(replicated: Replicated) -> 
     assert server is not None and server.role == "primary"
     assert server.synchronous_commit == "on"
     assert [(s.name, s.sync_state) for s in server.standbys] == [("standby1", "sync")]
+
+
+def test_doctor_shows_the_primary_and_its_standby_in_sync_then_a_commit_that_would_hang(
+    replicated: Replicated,
+) -> None:
+    pair = replicated.pair
+    healthy = run_betguard(replicated.env, "doctor", "--json")
+    pair.standby.stop()
+    try:
+        alone = run_betguard(replicated.env, "doctor")
+    finally:
+        pair.standby.start()
+        wait_until(pair.in_sync, 60, lambda: "the standby did not come back in sync")
+
+    report = healthy.json()
+    assert report["database"]["address"] == f"127.0.0.1:{pair.primary.port}"
+    assert report["database"]["role"] == "primary"
+    assert [(s["name"], s["sync_state"]) for s in report["database"]["standbys"]] == [
+        ("standby1", "sync")]
+    assert report["redis"]["role"] == "master" and report["problems"] == []
+    assert alone.code == 1
+    assert ("problem: commits wait for a synchronous standby (standby1) and none streams: "
+            "writes hang") in alone.out
 
 
 # Last: it fails the pair over, and the tests above need it as it started.

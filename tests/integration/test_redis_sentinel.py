@@ -27,7 +27,14 @@ from betguard.services.context import Context
 from betguard.services.intake import place_bet
 from betguard_devkit import processes
 from betguard_devkit.local_services import SentinelGroup, free_port
-from tests.integration.harness import Stack, bet_in, bet_payload, database_of_its_own, wait_until
+from tests.integration.harness import (
+    Stack,
+    bet_in,
+    bet_payload,
+    database_of_its_own,
+    run_betguard,
+    wait_until,
+)
 
 pytestmark = pytest.mark.integration
 
@@ -145,3 +152,16 @@ def test_an_unknown_master_name_is_refused_at_start_up_naming_the_setting(
                                             r"sentinels monitor no master of that name "
                                             r"\(they monitor: betguard\)"):
         build_context(settings, CeleryScheduler.from_settings(Celery("refused"), settings))
+
+
+def test_doctor_shows_the_master_the_sentinels_name_and_its_replica(
+    sentinelled: Sentinelled,
+) -> None:
+    report = run_betguard(sentinelled.env, "doctor", "--json").json()
+
+    master = sentinelled.group.master()
+    assert report["redis"]["address"] == "{}:{}".format(*master.address)
+    assert report["redis"]["role"] == "master"
+    others = [s for s in sentinelled.group.servers if s.running and s is not master]
+    assert [r["state"] for r in report["redis"]["replicas"]] == ["online"] * len(others)
+    assert "through sentinel betguard" in report["redis"]["summary"]
