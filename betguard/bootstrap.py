@@ -42,7 +42,8 @@ def build_context(settings: Settings, scheduler: Scheduler, *,
                   db_pool_size: int = 10) -> Context:
     settings.validate_for_start()
     refuse_an_unknown_master(settings)
-    db = Database(settings.database_url, pool_size=db_pool_size)
+    db = Database(settings.database_url, pool_size=db_pool_size,
+                  retry_seconds=settings.database_retry_seconds)
     refuse_a_standby(db.engine)
     context = Context(
         db=db,

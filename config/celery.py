@@ -18,6 +18,8 @@ NOTIFY_TASK = "betguard.notify"
 FEED_TASK = "betguard.pull_feeds"  # pull every history feed that is due (tasks/feeds.py)
 RECONCILE_TASK = "betguard.reconcile"  # reconcile every provider that is due (tasks/reconcile.py)
 GAMES_TASK = "betguard.watch_games"  # pause and resume games with unreturned bets (tasks/games.py)
+# Answered by the worker that takes it from its own queue: proof that it consumes (tasks/health.py).
+HEALTH_TASK = "betguard.health"
 
 CONNECT_TIMEOUT = 2.0  # seconds to open a connection to Redis
 SOCKET_TIMEOUT = 10.0  # seconds a command may wait on an open connection
@@ -82,6 +84,9 @@ def celery_config(settings: Settings) -> dict[str, Any]:
         "task_soft_time_limit": 240,
         "task_send_sent_event": True,
         "worker_send_task_events": True,
+        # Each worker also consumes a queue of its own (<name>.dq2), so a health check can
+        # prove that this worker takes tasks, not only that it answers remote control.
+        "worker_direct": True,
         "timezone": "UTC",
         "enable_utc": True,
         "beat_schedule": {

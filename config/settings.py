@@ -51,6 +51,9 @@ class Settings(BaseSettings):
         default="sqlite:///var/betguard.db",
         validation_alias=AliasChoices("DATABASE_URL", "BETGUARD_DATABASE_URL"),
     )
+    # How long a unit of work keeps trying through a lost connection or a failover
+    # (models/store/reconnect.py): above the failover time of the database's HA.
+    database_retry_seconds: float = Field(default=45.0, ge=0, le=600)
     redis_url: str | None = Field(
         default=None, validation_alias=AliasChoices("REDIS_URL", "BETGUARD_REDIS_URL")
     )

@@ -22,7 +22,7 @@ def _config() -> dict[str, Any]:
 
 
 TASK_MODULES = [f"betguard.tasks.{name}"
-                for name in ("bets", "sweeps", "feeds", "reconcile", "games")]
+                for name in ("bets", "sweeps", "feeds", "reconcile", "games", "health")]
 register_sentinel_alias()  # before any broker connection (betguard/messaging/transport.py)
 app = Celery("betguard", include=TASK_MODULES)
 app.add_defaults(_config)

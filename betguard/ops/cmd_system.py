@@ -1,13 +1,18 @@
-"""``betguard sweep``, ``betguard stats`` and ``betguard doctor``: the pipeline as a whole."""
+"""``betguard sweep``, ``stats``, ``doctor`` and ``worker-health``: the pipeline as a whole."""
 
 from __future__ import annotations
 
 import dataclasses
+import time
 from typing import Any
 
 import click
+from celery.exceptions import TimeoutError as ResultTimeout
+from celery.utils import worker_direct
 
+from betguard.config.celery import HEALTH_TASK
 from betguard.config.settings import get_settings
+from betguard.messaging.app import app
 from betguard.models.domain.states import BetState
 from betguard.models.store.db import Database
 from betguard.models.store.topology import server_of
@@ -163,3 +168,27 @@ def _redis_facts(settings: Any) -> dict[str, Any]:
     return {"summary": f"{facts.role} at {facts.address} (through {facts.via})",
             "details": details, "problems": problems, "address": facts.address,
             "role": facts.role, "replicas": [dataclasses.asdict(r) for r in facts.replicas]}
+
+
+@click.command(name="worker-health", cls=OpsCommand)
+@click.argument("worker")
+@click.option("--timeout", type=click.FloatRange(min=0.1), default=10.0, show_default=True,
+              help="Seconds to wait for the worker's answer.")
+def worker_health(worker: str, timeout: float) -> None:
+    """Prove that WORKER (its node name, e.g. provider@host) takes tasks: a task sent to
+    the worker's own queue must come back from it within the timeout. Exit code 1 when
+    it does not -- alive is not enough: a worker can answer pings and take no tasks."""
+    if "@" not in worker:
+        raise click.BadParameter("name the worker as Celery does: NAME@HOST", param_hint="WORKER")
+    started = time.monotonic()
+    result = app.send_task(HEALTH_TASK, queue=worker_direct(worker), expires=timeout,
+                           ignore_result=False)
+    try:
+        answer = result.get(timeout=timeout)
+    except ResultTimeout:
+        output.say(f"worker {worker} took no task from its queue within {timeout:g} s")
+        raise click.exceptions.Exit(1) from None
+    finally:
+        result.forget()
+    output.say(f"worker {answer['worker']} took a task from its queue in "
+               f"{time.monotonic() - started:.2f} s")

@@ -8,11 +8,11 @@ from betguard.ops.cmd_bets import bets
 from betguard.ops.cmd_notifications import notifications
 from betguard.ops.cmd_reconcile import differences, reconcile_command
 from betguard.ops.cmd_review import recheck, review
-from betguard.ops.cmd_system import doctor, stats, sweep
+from betguard.ops.cmd_system import doctor, stats, sweep, worker_health
 
 
 def register_ops_commands(group: click.Group) -> None:
     """Add the ops commands to ``group``."""
-    for command in (bets, review, recheck, sweep, stats, doctor, notifications, reconcile_command,
-                    differences):
+    for command in (bets, review, recheck, sweep, stats, doctor, worker_health, notifications,
+                    reconcile_command, differences):
         group.add_command(command)

@@ -40,7 +40,7 @@ log = logging.getLogger(__name__)
 T = TypeVar("T")
 
 #: How long a unit of work keeps trying through a failover, by default (seconds).
-DEFAULT_RETRY_SECONDS = 30.0
+DEFAULT_RETRY_SECONDS = 45.0
 _SESSION_CLOSED = ("57P01", "57P02", "57P03")
 _READ_ONLY = "25006"
 
