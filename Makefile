@@ -30,6 +30,7 @@ demo: venv
 drill: venv
 	$(BIN)/python -m betguard_devkit.local_services --ensure
 	$(BIN)/betguard drill all --bets 20000
+	$(BIN)/betguard drill failover --bets 5000 --duration 120
 
 # Benchmarks on real PostgreSQL, Redis and workers (bench/README.md): every figure a
 # ratio measured side by side in one run; the table is printed and written to

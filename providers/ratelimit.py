@@ -13,7 +13,7 @@ from collections.abc import Callable
 
 import redis
 
-from betguard.providers.errors import ProviderUnavailable
+from betguard.providers.errors import GuardUnavailable, ProviderUnavailable
 
 # Reserves the caller's slot and returns how many microseconds to wait for it (0: go
 # now), or -1 when the slot is further away than the caller will wait (nothing is
@@ -93,8 +93,12 @@ class RedisRateLimiter:
         while True:
             asked = self._clock()
             budget_us = int(max(0.0, give_up - asked) * 1_000_000)
-            answer, server = self._script(keys=[self._key, self._epoch_key],
-                                          args=[self._interval_us, budget_us, self._server])
+            try:
+                answer, server = self._script(keys=[self._key, self._epoch_key],
+                                              args=[self._interval_us, budget_us, self._server])
+            except redis.RedisError as exc:  # fail closed: no slot, no request
+                raise GuardUnavailable(f"the rate limit {self._key} cannot be consulted "
+                                       f"({type(exc).__name__}): not called") from exc
             wait_us = int(answer)
             self._server = server.decode() if isinstance(server, bytes) else server
             if wait_us < 0:

@@ -55,8 +55,8 @@ def create_app(ctx: Context, settings: Settings, *,
                       summary="Ready when the database answers")
     # Unauthenticated on purpose: Prometheus scrapes it. It shows counts, never bets.
     # Read in a thread with a timeout: a slow database never blocks the event loop.
-    app.add_route("/metrics", MetricsEndpoint.of(ctx.db, timeout=metrics_timeout).serve,
-                  methods=["GET"], include_in_schema=False)
+    metrics = MetricsEndpoint.of(ctx.db, settings=settings, timeout=metrics_timeout)
+    app.add_route("/metrics", metrics.serve, methods=["GET"], include_in_schema=False)
     state_configured_providers(app, {name: policy.adapter
                                      for name, policy in ctx.policies.items()})
     return app

@@ -17,7 +17,9 @@ from fastapi.responses import PlainTextResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from prometheus_client.registry import CollectorRegistry
 
+from betguard.config.settings import Settings
 from betguard.metrics.database import database_registry
+from betguard.metrics.topology import TopologyCollector
 from betguard.models.store.db import Database
 
 log = logging.getLogger(__name__)
@@ -34,8 +36,13 @@ class MetricsEndpoint:
         self._collecting = threading.Lock()  # released by the thread when it is done
 
     @classmethod
-    def of(cls, db: Database, *, timeout: float = SCRAPE_TIMEOUT) -> MetricsEndpoint:
-        return cls(database_registry(db), timeout=timeout)
+    def of(cls, db: Database, *, settings: Settings | None = None,
+           timeout: float = SCRAPE_TIMEOUT) -> MetricsEndpoint:
+        """The database figures, and with ``settings`` the servers reached as well."""
+        registry = database_registry(db)
+        if settings is not None:
+            registry.register(TopologyCollector(settings, db))
+        return cls(registry, timeout=timeout)
 
     async def serve(self, request: Request) -> Response:
         if not self._collecting.acquire(blocking=False):

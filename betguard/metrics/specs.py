@@ -123,6 +123,34 @@ PROVIDER_ANSWER_PROBLEMS = Spec(
     "other_product (a row of a product the feed was not asked about).",
     ("provider", "problem"))
 
+# -- which servers the API reaches, read at scrape time (betguard/metrics/topology.py) -----
+DATABASE_SERVER = Spec(
+    "betguard_database_server", "gauge",
+    "1 for the PostgreSQL server the API reaches, by address and role (primary or "
+    "standby): a new address is a failover.", ("address", "role"))
+DATABASE_STANDBYS = Spec(
+    "betguard_database_standbys", "gauge",
+    "Standbys streaming from the primary, per sync_state (sync, async, potential, quorum).",
+    ("sync_state",))
+DATABASE_COMMITS_WAIT = Spec(
+    "betguard_database_commits_wait_for_standby", "gauge",
+    "1 when the primary's commits wait for a synchronous standby "
+    "(synchronous_standby_names is set).")
+DATABASE_STANDBY_LAG = Spec(
+    "betguard_database_standby_lag_bytes", "gauge",
+    "WAL the primary has that each standby has not replayed.", ("standby",))
+REDIS_MASTER = Spec(
+    "betguard_redis_master", "gauge",
+    "1 for the Redis server the guards reach, by address and how it was found "
+    "(sentinel <name>, or REDIS_URL): a new address is a failover.", ("address", "via"))
+REDIS_REPLICA_LAG = Spec(
+    "betguard_redis_replica_lag_bytes", "gauge",
+    "Replication stream the Redis master sent that each replica has not taken.",
+    ("replica",))
+
+TOPOLOGY_SPECS = (DATABASE_SERVER, DATABASE_STANDBYS, DATABASE_COMMITS_WAIT,
+                  DATABASE_STANDBY_LAG, REDIS_MASTER, REDIS_REPLICA_LAG)
+
 WORKER_SPECS = (CHECKS, PROVIDER_CALLS, NOTIFICATION_DELIVERIES, REFUND_ATTEMPTS,
                 BREAKER_STATE, PROVIDER_REJECTIONS, BREAKER_OPENINGS, PROVIDER_FALLBACKS,
                 PROVIDER_ANSWER_PROBLEMS)
@@ -130,5 +158,5 @@ WORKER_SPECS = (CHECKS, PROVIDER_CALLS, NOTIFICATION_DELIVERIES, REFUND_ATTEMPTS
 
 def exposed_series() -> dict[str, tuple[str, ...]]:
     """Every sample name betguard exposes, with the labels it carries."""
-    return {name: labels for spec in (*DATABASE_SPECS, *WORKER_SPECS)
+    return {name: labels for spec in (*DATABASE_SPECS, *TOPOLOGY_SPECS, *WORKER_SPECS)
             for name, labels in spec.series.items()}

@@ -32,7 +32,8 @@ def demo(bet_count: int, scenario: str, as_json: bool, keep: bool, workdir: str)
 
 @click.command()
 @click.argument("scenario", type=click.Choice(["worker-kills", "redis-loss", "db-restart",
-                                               "provider-chaos", "duplicates", "all"]))
+                                               "provider-chaos", "duplicates", "all",
+                                               "failover"]))
 @click.option("--bets", "bet_count", default=2000, show_default=True,
               type=click.IntRange(1, 1_000_000), help="How many bets to place.")
 @click.option("--duration", default=60.0, show_default=True, type=click.FloatRange(5, 3600),
@@ -52,6 +53,9 @@ def drill(scenario: str, bet_count: int, duration: float, as_json: bool, workdir
     within the provider's rate limit.
     duplicates: every task message delivered two to five times.
     all: everything at once.
+    failover: on Redis Sentinel and a PostgreSQL standby, with provider chaos and bets
+    through the API: SIGKILL the Redis master, then the PostgreSQL primary (the standby
+    is promoted), cut a worker off for longer than a lease, move beat.
     """
     from betguard_devkit.drills.runner import run_drill
 

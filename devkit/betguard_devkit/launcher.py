@@ -20,7 +20,13 @@ from betguard.config.settings import get_settings, reset_settings
 from betguard.models.store.migrate import upgrade
 from betguard.services.context import Context
 from betguard_devkit import processes
-from betguard_devkit.local_services import PostgresServer, RedisServer, free_port
+from betguard_devkit.local_services import (
+    PostgresPair,
+    PostgresServer,
+    RedisServer,
+    SentinelGroup,
+    free_port,
+)
 
 
 @dataclass(frozen=True)
@@ -42,6 +48,10 @@ class LaunchPlan:
     api: bool = True
     local_postgres: bool = False  # with no database_url: a PostgreSQL of its own, not SQLite
     redis_over_tcp: bool = False  # with no redis_url: listen on loopback TCP, not a socket
+    # High availability (docs/high-availability.md), with no URL given: Redis as a master,
+    # a replica and three sentinels; PostgreSQL as a primary and a synchronous standby.
+    redis_sentinel: bool = False
+    postgres_standby: bool = False
     notifications: bool = True  # tell the game server (played by the simulator) of outcomes
     # The module the workers and beat load with ``celery -A``, and this process too: a
     # drill's module hooks publishing in every process that publishes.
@@ -54,6 +64,8 @@ class LocalStack:
         self.env = dict(base_env)
         self.redis: RedisServer | None = None
         self.postgres: PostgresServer | None = None
+        self.sentinels: SentinelGroup | None = None
+        self.pg_pair: PostgresPair | None = None
         self.children: list[processes.ManagedProcess] = []
         self.sim_url = ""
         self.dialect_urls: dict[str, str] = {}  # dialect -> its simulator's URL
@@ -69,7 +81,7 @@ class LocalStack:
 
     def start(self) -> LocalStack:
         self.plan.workdir.mkdir(parents=True, exist_ok=True)
-        redis_url = self.plan.redis_url or self._start_embedded_redis()
+        redis_env = self._redis_env()
         database_url = self.plan.database_url or self._own_database()
         provider_secret, wallet_secret = secrets.token_hex(24), secrets.token_hex(24)
         notify_secret = secrets.token_hex(24)
@@ -81,7 +93,7 @@ class LocalStack:
         policy_file.write_text(self.plan.policies_toml.format(sim=self.sim_url, **urls))
         self.env.update({
             "DATABASE_URL": database_url,
-            "REDIS_URL": redis_url,
+            **redis_env,
             "BETGUARD_POLICY_FILE": str(policy_file),
             "BETGUARD_PROVIDER_SECRETS": json.dumps(
                 {name: provider_secret for name in self.plan.providers}),
@@ -107,6 +119,7 @@ class LocalStack:
         """A context for this process, configured exactly as the workers are: the
         process that starts a stack plays its game server."""
         from betguard.bootstrap import build_context
+        from betguard.config.celery import celery_config
         from betguard.messaging.app import app
         from betguard.messaging.scheduler import CeleryScheduler
 
@@ -114,17 +127,19 @@ class LocalStack:
         os.environ.update(self.env)
         reset_settings()
         settings = get_settings()
-        app.conf.update(broker_url=settings.broker_url, result_backend=settings.broker_url)
+        if self.sentinels is not None:  # the transport options name the master too
+            app.conf.update(celery_config(settings))
+        else:
+            app.conf.update(broker_url=settings.broker_url, result_backend=settings.broker_url)
         return build_context(settings, CeleryScheduler.from_settings(app, settings))
 
     def stop(self) -> None:
         for child in reversed(self.children):
             child.stop()
         self.children = []
-        if self.redis is not None:
-            self.redis.stop()
-        if self.postgres is not None:
-            self.postgres.stop()
+        for server in (self.redis, self.sentinels, self.postgres, self.pg_pair):
+            if server is not None:
+                server.stop()
 
     @property
     def workers(self) -> list[processes.ManagedProcess]:
@@ -147,6 +162,15 @@ class LocalStack:
             pids.append(self.redis.pid or 0)
         return [pid for pid in pids if pid]
 
+    def _redis_env(self) -> dict[str, str]:
+        if self.plan.redis_url is not None:
+            return {"REDIS_URL": self.plan.redis_url}
+        if self.plan.redis_sentinel:
+            self.env.pop("REDIS_URL", None)
+            self.sentinels = SentinelGroup(base_dir=self.plan.workdir / "redis").start()
+            return self.sentinels.env()
+        return {"REDIS_URL": self._start_embedded_redis()}
+
     def _start_embedded_redis(self) -> str:
         folder = self.plan.workdir / "redis"
         socket = None if self.plan.redis_over_tcp else folder / "redis.sock"
@@ -158,6 +182,9 @@ class LocalStack:
             return self._fresh_sqlite()
         folder = self.plan.workdir / "postgres"
         shutil.rmtree(folder, ignore_errors=True)
+        if self.plan.postgres_standby:
+            self.pg_pair = PostgresPair(base_dir=folder).start()
+            return self.pg_pair.url
         self.postgres = PostgresServer(base_dir=folder).start()
         return self.postgres.url
 

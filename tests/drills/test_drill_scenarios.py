@@ -52,3 +52,29 @@ def test_a_quick_drill_injects_its_faults_and_the_audit_finds_nothing_wrong(
     assert sum(report["outcomes"].values()) == 200
     if "provider-outage" in EXPECTED_FAULTS[scenario]:
         assert report["max_rate_after_recovery"] <= report["rate_limit"]
+
+
+def test_a_quick_failover_drill_loses_nothing_across_each_machine_lost(tmp_path: Path) -> None:
+    """On Redis Sentinel and a PostgreSQL standby: the Redis master and the PostgreSQL
+    primary SIGKILLed, a worker cut off past its leases, beat moved; bets also through
+    POST /bets of the real API."""
+    done = subprocess.run(
+        [BETGUARD, "drill", "failover", "--bets", "400", "--duration", "20", "--json",
+         "--workdir", str(tmp_path / "failover")],
+        capture_output=True, text=True, timeout=420, check=False,
+    )
+    report = json.loads(done.stdout)
+    checks = {check["name"]: check for check in report["audit"]["checks"]}
+    failover = report["failover"]
+
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert {"redis-failover", "postgres-failover", "worker-cut-off",
+            "beat-move"} <= set(report["faults_injected"])
+    assert all(check["failures"] == 0 for check in checks.values()), checks
+    assert checks["no dead end"]["checked"] == sum(
+        report["outcomes"].get(state, 0) for state in ("pending", "refund_pending", "in_review"))
+    assert failover["intake_probes_acknowledged"] > 0
+    assert failover["acknowledged_missing"] == [] and failover["intake_probes_refused"] == []
+    assert failover["max_rate"] <= report["rate_limit"]
+    assert all(seconds != [None] for seconds in failover["first_settled_after"].values()), \
+        failover["first_settled_after"]

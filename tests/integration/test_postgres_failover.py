@@ -19,12 +19,15 @@ from unittest import mock
 
 import pytest
 from celery import Celery
+from prometheus_client import generate_latest
+from prometheus_client.registry import CollectorRegistry
 from sqlalchemy import func, select
 
 from betguard.bootstrap import build_context
 from betguard.config.celery import celery_config
 from betguard.config.settings import Settings, SettingsError
 from betguard.messaging.scheduler import CeleryScheduler
+from betguard.metrics.topology import TopologyCollector
 from betguard.models.domain.events import EventKind
 from betguard.models.domain.snapshot import BetSnapshot
 from betguard.models.domain.states import BetState
@@ -47,6 +50,7 @@ class Replicated:
     pair: PostgresPair
     context: Context  # this process's: an API's intake, through the multi-host URL
     env: dict[str, str]  # the workers', beat's and commands'
+    settings: Settings
     logs: Path
 
     def place(self, stack: Stack, ref: str | None = None, payout: str = "9.00") -> Placed:
@@ -97,7 +101,7 @@ def replicated(stack: Stack, tmp_path_factory: pytest.TempPathFactory) -> Iterat
             processes.beat(env, logs / "beat.log", schedule_file=base / "beat-schedule").start(),
         ]
         try:
-            yield Replicated(pair, context, env, logs)
+            yield Replicated(pair, context, env, settings, logs)
         finally:
             for process in running:
                 process.stop()
@@ -191,6 +195,21 @@ def test_doctor_shows_the_primary_and_its_standby_in_sync_then_a_commit_that_wou
     assert alone.code == 1
     assert ("problem: commits wait for a synchronous standby (standby1) and none streams: "
             "writes hang") in alone.out
+
+
+def test_the_metrics_name_the_primary_its_synchronous_standby_and_the_redis_master(
+    replicated: Replicated,
+) -> None:
+    registry = CollectorRegistry(auto_describe=False)
+    registry.register(TopologyCollector(replicated.settings, replicated.context.db))
+    exposed = generate_latest(registry).decode()
+
+    primary = f"127.0.0.1:{replicated.pair.primary.port}"
+    assert f'betguard_database_server{{address="{primary}",role="primary"}} 1.0' in exposed
+    assert 'betguard_database_standbys{sync_state="sync"} 1.0' in exposed
+    assert "betguard_database_commits_wait_for_standby 1.0" in exposed
+    assert 'betguard_database_standby_lag_bytes{standby="standby1"}' in exposed
+    assert 'betguard_redis_master{address="127.0.0.1:' in exposed and 'via="REDIS_URL"' in exposed
 
 
 # Last: it fails the pair over, and the tests above need it as it started.

@@ -4,11 +4,13 @@ callers waiting at the same time are spaced out, never sent together."""
 from __future__ import annotations
 
 import secrets
+import socket
 import time
 
 import pytest
 import redis
 
+from betguard.providers.errors import GuardUnavailable
 from betguard.providers.ratelimit import RateLimited, RedisRateLimiter
 from tests.integration.harness import Stack
 
@@ -93,3 +95,15 @@ def test_a_caller_held_up_on_its_way_back_from_redis_takes_a_fresh_slot(stack: S
     slots.acquire()  # told to wait ~105 ms for a slot that began 100 ms before it heard
 
     assert len(waits) == 2, "the late slot was given up for a fresh one"
+
+
+def test_a_rate_limit_that_cannot_be_consulted_sends_nothing_and_says_so() -> None:
+    with socket.socket() as free:  # a port nobody listens on: Redis refuses at once
+        free.bind(("127.0.0.1", 0))
+        port = free.getsockname()[1]
+    client = redis.Redis(host="127.0.0.1", port=port, socket_connect_timeout=1)
+    slots = RedisRateLimiter(client, key="test:rate:unreachable", rate=10)
+
+    with pytest.raises(GuardUnavailable, match="the rate limit test:rate:unreachable cannot "
+                                               "be consulted .ConnectionError.: not called"):
+        slots.acquire()

@@ -30,6 +30,8 @@ GROUPING = re.compile(r"\b(?:by|without|on|ignoring)\s*\(([^)]*)\)")
 SELECTOR = re.compile(r"(?<![\w.])([A-Za-z_:][\w:]*)\s*(\{[^}]*\})?\s*(\()?")
 MATCHER = re.compile(r"(\w+)\s*(?:=~|!~|!=|=)")
 promtool = shutil.which("promtool")
+REDIS_MASTER = "betguard_redis_master"
+DB_SERVER = "betguard_database_server"
 
 
 def alert_rules() -> list[dict[str, Any]]:
@@ -97,7 +99,8 @@ def test_the_alerts_cover_what_ops_asked_for() -> None:
                  "betguard_sweep_last_run_timestamp_seconds", "betguard_refunds_total",
                  "betguard_provider_breaker_state", "betguard_reconciliation_open_differences",
                  "betguard_feed_last_success_age_seconds", "betguard_feed_synced_age_seconds",
-                 "betguard_games_paused"):
+                 "betguard_games_paused", "betguard_redis_master", "betguard_database_server",
+                 "betguard_database_standby_lag_bytes", "betguard_redis_replica_lag_bytes"):
         assert name in exprs
 
 
@@ -193,6 +196,34 @@ FIRING_CASES: list[dict[str, Any]] = [
      "alert": "BetguardGamePaused", "fires": [{"provider": "pg", "severity": "warning"}]},
     {"series": {'betguard_games_paused{provider="pg"}': "0x30 1 0x9"},
      "alert": "BetguardGamePaused", "fires": []},
+    # The master moved from a to b at 30m; one master all along never fires.
+    {"series": {REDIS_MASTER + '{job="api",address="a:6379",via="sentinel betguard"}':
+                "1x30 _x10",
+                REDIS_MASTER + '{job="api",address="b:6379",via="sentinel betguard"}':
+                "_x30 1x10"},
+     "alert": "BetguardRedisFailover", "fires": [{"job": "api", "severity": "warning"}]},
+    {"series": {REDIS_MASTER + '{job="api",address="a:6379",via="REDIS_URL"}': "1x40"},
+     "alert": "BetguardRedisFailover", "fires": []},
+    {"series": {DB_SERVER + '{job="api",address="a:5432",role="primary"}': "1x30 _x10",
+                DB_SERVER + '{job="api",address="b:5432",role="primary"}': "_x30 1x10"},
+     "alert": "BetguardDatabaseFailover", "fires": [{"job": "api", "severity": "warning"}]},
+    {"series": {DB_SERVER + '{job="api",address="b:5432",role="standby"}': "1x40"},
+     "alert": "BetguardDatabaseOnStandby", "fires": [{"severity": "critical"}]},
+    # Commits wait for a standby; it stops streaming at 30m. Without the requirement,
+    # no standby is only a lower guarantee, not a hang.
+    {"series": {"betguard_database_commits_wait_for_standby": "1x40",
+                'betguard_database_standbys{sync_state="sync"}': "1x30 0x10"},
+     "alert": "BetguardDatabaseCommitsHang", "fires": [{"severity": "critical"}]},
+    {"series": {"betguard_database_commits_wait_for_standby": "0x40",
+                'betguard_database_standbys{sync_state="sync"}': "0x40"},
+     "alert": "BetguardDatabaseCommitsHang", "fires": []},
+    {"series": {'betguard_database_standby_lag_bytes{standby="s1"}': "0x20 100000000x20",
+                'betguard_database_standby_lag_bytes{standby="s2"}': "0x40"},
+     "alert": "BetguardDatabaseStandbyLagging",
+     "fires": [{"standby": "s1", "severity": "warning"}]},
+    {"series": {'betguard_redis_replica_lag_bytes{replica="r1:6379"}': "0x20 5000000x20"},
+     "alert": "BetguardRedisReplicaLagging",
+     "fires": [{"replica": "r1:6379", "severity": "warning"}]},
 ]
 
 

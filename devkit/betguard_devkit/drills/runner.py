@@ -23,6 +23,11 @@ from betguard.models.store.tables import Bet, Notification
 from betguard.services.context import Context
 from betguard_devkit import processes
 from betguard_devkit.audit import AuditReport, audit, merge_truths, ours
+from betguard_devkit.drills.failover import (
+    failover_injectors,
+    failover_lines,
+    failover_report,
+)
 from betguard_devkit.drills.faults import (
     Injector,
     ProviderOutage,
@@ -31,6 +36,7 @@ from betguard_devkit.drills.faults import (
     chaos_knobs,
 )
 from betguard_devkit.drills.load import Placer, persist
+from betguard_devkit.drills.probe import IntakeProbe
 from betguard_devkit.drills.scenarios import (
     DIALECT_KNOBS,
     DRILLS,
@@ -68,18 +74,27 @@ def run_drill(name: str, *, bets: int, duration: float, as_json: bool, workdir: 
     finally:
         stack.stop()
     print(json.dumps(report, indent=2) if as_json else _table(report))
-    return 0 if report["audit"]["passed"] and report["rate_ok"] else 1
+    return 0 if passed(report) else 1
+
+
+def passed(report: dict[str, Any]) -> bool:
+    failover = report.get("failover", {})
+    return bool(report["audit"]["passed"] and report["rate_ok"]
+                and not failover.get("acknowledged_missing")
+                and failover.get("max_rate", 0) <= RATE_LIMIT)
 
 
 def _plan(workdir: Path, faults: tuple[str, ...]) -> LaunchPlan:
     chaos = chaos_knobs() if "provider-chaos" in faults else {}
+    failover = "redis-failover" in faults
     return LaunchPlan(
         workdir=workdir, policies_toml=POLICIES, providers=PROVIDERS, knobs=chaos,
         dialects={dialect: {**chaos, **knobs} for dialect, knobs in DIALECT_KNOBS.items()},
         settings_env=dict(SETTINGS_ENV),
         celery_app=DUPLICATING_APP if "duplicates" in faults else processes.CELERY_APP,
-        provider_workers=2, provider_concurrency=16, flower=False, api=False, local_postgres=True,
-        redis_over_tcp=True,
+        provider_workers=2, provider_concurrency=16, flower=False, api=failover,
+        local_postgres=True, redis_over_tcp=True, redis_sentinel=failover,
+        postgres_standby=failover,
     )
 
 
@@ -90,8 +105,12 @@ def _run(stack: LocalStack, faults: tuple[str, ...], bets: int, duration: float,
     rng = random.Random(run_id)  # noqa: S311 - a drill's dice, not a secret
     refs = RunRefs.new(run_id, rng)
     injectors = build_injectors(faults, stack, duration, rng)
+    if "redis-failover" in faults:
+        injectors += failover_injectors(stack, duration)
     injectors.append(ProviderRollbacks(stack, [], refs=refs))
     placer = Placer(ctx, {"generic": stack.sim_url, **stack.dialect_urls}, refs, rng)
+    probe = (IntakeProbe(stack.api_url, stack.sim_url, stack.api_keys["game_server"], refs)
+             .start() if stack.api_url else None)
     started = time.monotonic()
     while len(placer.placed) < bets or not all(i.done for i in injectors):
         elapsed = time.monotonic() - started
@@ -100,8 +119,13 @@ def _run(stack: LocalStack, faults: tuple[str, ...], bets: int, duration: float,
         for injector in injectors:
             injector.tick(elapsed)
         time.sleep(TICK)
+    if probe is not None:
+        probe.stop()
     _drain(ctx, refs, out, max(DRAIN_SECONDS, bets * DRAIN_SECONDS_PER_BET), injectors)
-    return _report(stack, ctx, refs, placer, injectors, time.monotonic() - started)
+    report = _report(stack, ctx, refs, placer, injectors, time.monotonic() - started)
+    if probe is not None:
+        report["failover"] = failover_report(ctx, refs, probe, injectors, stack.sim_url)
+    return report
 
 
 def _drain(ctx: Context, refs: RunRefs, out: Any, seconds: float,
@@ -209,6 +233,7 @@ def _table(report: dict[str, Any]) -> str:
     if report["max_rate_after_recovery"] is not None:
         lines.append(f"provider requests after recovery: at most "
                      f"{report['max_rate_after_recovery']}/s (limit {report['rate_limit']:.0f}/s)")
-    lines.append("verdict: " + ("PASS" if report["audit"]["passed"] and report["rate_ok"]
-                                else "FAIL"))
+    if "failover" in report:
+        lines += failover_lines(report["failover"])
+    lines.append("verdict: " + ("PASS" if passed(report) else "FAIL"))
     return "\n".join(lines)

@@ -114,6 +114,10 @@ CHAOS_KNOBS: dict[str, object] = {
 }
 
 FAULTS = ("worker-kills", "redis-loss", "db-restart", "provider-chaos", "duplicates")
+# The failover drill's (drills/failover.py): it runs on Sentinel and a standby, and
+# places bets through the API as well.
+FAILOVER_FAULTS = ("provider-chaos", "redis-failover", "postgres-failover", "worker-cut-off",
+                   "beat-move")
 
 
 @dataclass(frozen=True)
@@ -137,5 +141,9 @@ DRILLS = {
               ("provider-chaos",)),
         Drill("duplicates", "every task message delivered two to five times", ("duplicates",)),
         Drill("all", "everything above at once", FAULTS),
+        Drill("failover", "on Redis Sentinel and a PostgreSQL standby, with provider chaos: "
+              "SIGKILL the Redis master, later the PostgreSQL primary (the standby is "
+              "promoted), cut a worker off for longer than a lease, move beat",
+              FAILOVER_FAULTS),
     )
 }
