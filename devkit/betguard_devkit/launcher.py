@@ -27,6 +27,8 @@ from betguard_devkit.local_services import (
     SentinelGroup,
     free_port,
 )
+from betguard_devkit.local_services._common import service_host
+from betguard_devkit.netns import Hosts
 
 
 @dataclass(frozen=True)
@@ -53,6 +55,9 @@ class LaunchPlan:
     redis_sentinel: bool = False
     postgres_standby: bool = False
     notifications: bool = True  # tell the game server (played by the simulator) of outcomes
+    # Each worker, beat and the API on a host of its own (betguard_devkit/netns.py); the
+    # servers and this process are then in the hosts' core namespace.
+    hosts: Hosts | None = None
     # The module the workers and beat load with ``celery -A``, and this process too: a
     # drill's module hooks publishing in every process that publishes.
     celery_app: str = processes.CELERY_APP
@@ -203,7 +208,7 @@ class LocalStack:
                                   notify_secret=notify_secret,
                                   knobs=json.dumps(self.plan.knobs)).start()
         self.children.append(sim)
-        self.sim_url = f"http://127.0.0.1:{processes.wait_for_file(port_file, sim)}"
+        self.sim_url = f"http://{service_host()}:{processes.wait_for_file(port_file, sim)}"
 
     def _start_dialect_simulator(self, dialect: str, knobs: dict[str, object],
                                  provider_secret: str, wallet_secret: str) -> None:
@@ -214,32 +219,44 @@ class LocalStack:
                                   wallet_secret=wallet_secret, knobs=json.dumps(knobs),
                                   dialect=dialect).start()
         self.children.append(sim)
-        self.dialect_urls[dialect] = f"http://127.0.0.1:{processes.wait_for_file(port_file, sim)}"
+        port = processes.wait_for_file(port_file, sim)
+        self.dialect_urls[dialect] = f"http://{service_host()}:{port}"
 
     @property
     def simulator_urls(self) -> list[str]:
         """Every simulator's URL, the generic one (the wallet's) first."""
         return [self.sim_url, *self.dialect_urls.values()]
 
+    def on_host(self, host: str, process: processes.ManagedProcess) -> processes.ManagedProcess:
+        """``process`` as it runs on ``host`` (itself, when the stack has no hosts)."""
+        hosts = self.plan.hosts
+        if hosts is None:
+            return process
+        return processes.ManagedProcess(process.name, hosts.argv(host, process.argv),
+                                        env=process.env, log=process.log)
+
     def _start_celery(self) -> None:
         self.children += [
-            processes.provider_worker(self.env, self.logs / f"worker-provider-{n}.log",
-                                      name=f"provider{n}",
-                                      concurrency=self.plan.provider_concurrency,
-                                      app=self.plan.celery_app).start()
+            self.on_host(f"provider{n}", processes.provider_worker(
+                self.env, self.logs / f"worker-provider-{n}.log", name=f"provider{n}",
+                concurrency=self.plan.provider_concurrency, app=self.plan.celery_app)).start()
             for n in range(1, self.plan.provider_workers + 1)
         ]
         self.children += [
-            processes.default_worker(self.env, self.logs / "worker-default.log",
-                                     concurrency=1, app=self.plan.celery_app).start(),
-            processes.beat(self.env, self.logs / "beat.log",
-                           schedule_file=self.plan.workdir / "beat-schedule",
-                           app=self.plan.celery_app).start(),
+            self.on_host("default", processes.default_worker(
+                self.env, self.logs / "worker-default.log", concurrency=1,
+                app=self.plan.celery_app)).start(),
+            self.on_host("beat", processes.beat(
+                self.env, self.logs / "beat.log", schedule_file=self.plan.workdir / "beat-schedule",
+                app=self.plan.celery_app)).start(),
         ]
         if self.plan.api:
             port = free_port()
-            self.children.append(processes.api(self.env, self.logs / "api.log", port=port).start())
-            self.api_url = f"http://127.0.0.1:{port}"
+            host = (self.plan.hosts.addresses["api"] if self.plan.hosts is not None
+                    else "127.0.0.1")
+            self.children.append(self.on_host("api", processes.api(
+                self.env, self.logs / "api.log", port=port, host=host)).start())
+            self.api_url = f"http://{host}:{port}"
         if self.plan.flower:
             port = free_port()
             self.children.append(processes.flower(

@@ -15,6 +15,7 @@ from collections.abc import Mapping
 from pathlib import Path
 
 from betguard.config.celery import DEFAULT_QUEUE, PROVIDER_QUEUE
+from betguard_devkit.local_services._common import service_host
 
 STOP_GRACE_SECONDS = 10.0
 # The module ``celery -A`` loads: betguard's own app. A drill names a module of its own
@@ -132,21 +133,24 @@ def flower(env: Mapping[str, str], log: Path, *, port: int, basic_auth: str,
     return ManagedProcess("flower", argv, env=env, log=log)
 
 
-def api(env: Mapping[str, str], log: Path, *, port: int) -> ManagedProcess:
+def api(env: Mapping[str, str], log: Path, *, port: int,
+        host: str = "127.0.0.1") -> ManagedProcess:
     betguard = str(Path(sys.executable).parent / "betguard")
-    argv = [betguard, "api", "--host", "127.0.0.1", "--port", str(port)]
+    argv = [betguard, "api", "--host", host, "--port", str(port)]
     return ManagedProcess("api", argv, env=env, log=log)
 
 
 def simulator(env: Mapping[str, str], log: Path, *, port_file: Path, provider_secret: str,
               wallet_secret: str, notify_secret: str | None = None, knobs: str = "{}",
               port: int = 0, dialect: str = "generic") -> ManagedProcess:
-    argv = [sys.executable, "-m", "betguard_devkit.simulator", "--host", "127.0.0.1",
+    argv = [sys.executable, "-m", "betguard_devkit.simulator", "--host", service_host(),
             "--port", str(port), "--port-file", str(port_file), "--provider-secret",
             provider_secret, "--wallet-secret", wallet_secret, "--knobs", knobs,
             "--dialect", dialect]
     if notify_secret:
         argv += ["--notify-secret", notify_secret]
+    if service_host() != "127.0.0.1":  # a drill's namespace: a private network of its own
+        argv.append("--container")
     name = "simulator" if dialect == "generic" else f"simulator-{dialect}"
     return ManagedProcess(name, argv, env=env, log=log)
 

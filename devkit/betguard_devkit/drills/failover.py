@@ -45,6 +45,10 @@ from betguard_devkit.runrefs import RunRefs
 # Longer than a check's lease in the drills (BETGUARD_CHECK_LEASE, scenarios.py): the
 # worker wakes up after every lease it held has run out and been taken over.
 CUT_OFF_SECONDS = 8.0
+# The hosts of the drill's processes, in network namespaces when the machine allows it:
+# a provider worker each, the default worker, beat (and the host it moves to), the API.
+HOSTS = ("provider1", "provider2", "default", "beat", "beat2", "api")
+CUT_OFF_HOST = "provider1"
 
 
 @dataclass
@@ -92,18 +96,26 @@ class PostgresFailover(Struck):
 
 @dataclass
 class WorkerCutOff(Struck):
-    """Freezes a provider worker at the first moment, thaws it at the second."""
+    """Cuts a provider worker's host off at the first moment (its link down, in a network
+    namespace; without namespaces its process is frozen), reconnects it at the second."""
 
     frozen: processes.ManagedProcess | None = None
 
     name: ClassVar[str] = "worker-cut-off"
 
     def act(self) -> str:
+        hosts = self.stack.plan.hosts
         if self.frozen is None:
-            self.frozen = next(w for w in self.stack.workers if "provider" in w.name)
+            self.frozen = next(w for w in self.stack.workers if CUT_OFF_HOST in w.name)
+            if hosts is not None:
+                hosts.cut_off(CUT_OFF_HOST)
+                return f"host {CUT_OFF_HOST} partitioned away (link down) mid-work"
             os.kill(self.frozen.pid, signal.SIGSTOP)
             return f"{self.frozen.name} (pid {self.frozen.pid}) cut off: frozen mid-work"
-        os.kill(self.frozen.pid, signal.SIGCONT)
+        if hosts is not None:
+            hosts.reconnect(CUT_OFF_HOST)
+        else:
+            os.kill(self.frozen.pid, signal.SIGCONT)
         self.strike()
         return f"{self.frozen.name} back, past its leases: what it still writes must be refused"
 
@@ -116,9 +128,10 @@ class BeatMove(Struck):
         beat = next(c for c in self.stack.children if c.name == "beat")
         beat.stop()
         self.strike()
-        moved = processes.beat(beat.env, beat.log.with_name("beat-moved.log"),
-                               schedule_file=self.stack.plan.workdir / "beat-schedule-moved",
-                               app=self.stack.plan.celery_app).start()
+        moved = self.stack.on_host("beat2", processes.beat(
+            beat.env, beat.log.with_name("beat-moved.log"),
+            schedule_file=self.stack.plan.workdir / "beat-schedule-moved",
+            app=self.stack.plan.celery_app)).start()
         self.stack.children[self.stack.children.index(beat)] = moved
         return f"beat stopped (pid {beat.pid}); a new beat runs elsewhere (pid {moved.pid})"
 

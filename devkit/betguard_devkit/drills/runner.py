@@ -3,6 +3,7 @@ pace while faults are injected on a schedule, then an independent audit."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import random
@@ -10,6 +11,7 @@ import secrets
 import sys
 import time
 from collections import Counter
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -21,9 +23,10 @@ from betguard.models.domain.outbox import NotificationState
 from betguard.models.domain.states import BetState
 from betguard.models.store.tables import Bet, Notification
 from betguard.services.context import Context
-from betguard_devkit import processes
+from betguard_devkit import netns, processes
 from betguard_devkit.audit import AuditReport, audit, merge_truths, ours
 from betguard_devkit.drills.failover import (
+    HOSTS,
     failover_injectors,
     failover_lines,
     failover_report,
@@ -48,6 +51,7 @@ from betguard_devkit.drills.scenarios import (
     SIMULATOR_ENV,
 )
 from betguard_devkit.launcher import LaunchPlan, LocalStack
+from betguard_devkit.netns import Hosts
 from betguard_devkit.runrefs import RunRefs
 
 TICK = 0.2
@@ -60,21 +64,49 @@ OPEN_STATES = {BetState.PENDING.value, BetState.REFUND_PENDING.value}
 # The duplicates drill's Celery app (drills/duplicates.py): named, not imported, since
 # importing it hooks publishing in this process.
 DUPLICATING_APP = "betguard_devkit.drills.duplicates"
+HOST_VARIABLE = "BETGUARD_DEVKIT_HOST"  # where local servers listen (local_services._common)
 
 
 def run_drill(name: str, *, bets: int, duration: float, as_json: bool, workdir: str) -> int:
     drill = DRILLS[name]
     out = sys.stderr if as_json else sys.stdout
-    stack = LocalStack(_plan(Path(workdir).absolute(), drill.faults),
-                       {**os.environ, **SIMULATOR_ENV})
-    try:
-        print(f"drill {name}: {drill.description}; {bets} bets over {duration:.0f} s", file=out)
-        stack.start()
-        report = _run(stack, drill.faults, bets, duration, out)
-    finally:
-        stack.stop()
+    print(f"drill {name}: {drill.description}; {bets} bets over {duration:.0f} s", file=out)
+    with _hosts_for(drill.faults, out) as hosts:
+        stack = LocalStack(_plan(Path(workdir).absolute(), drill.faults, hosts),
+                           {**os.environ, **SIMULATOR_ENV})
+        try:
+            stack.start()
+            report = _run(stack, drill.faults, bets, duration, out)
+        finally:
+            stack.stop()
+    report["hosts"] = "network namespaces" if hosts is not None else "loopback processes"
     print(json.dumps(report, indent=2) if as_json else _table(report))
     return 0 if passed(report) else 1
+
+
+@contextlib.contextmanager
+def _hosts_for(faults: tuple[str, ...], out: Any) -> Iterator[Hosts | None]:
+    """The failover drill's hosts: a network namespace each, made here and torn down at
+    the end, when this machine allows it; loopback processes otherwise."""
+    if "redis-failover" not in faults:
+        yield None
+        return
+    why_not = netns.unavailable()
+    if why_not is not None:
+        print(f"worker hosts: loopback processes (no network namespaces: {why_not})", file=out)
+        yield None
+        return
+    hosts = Hosts(f"bgd{secrets.token_hex(3)}", list(HOSTS)).create()
+    print(f"worker hosts: network namespaces {hosts.prefix}-*, servers in {hosts.core} at "
+          f"{netns.CORE_ADDRESS}", file=out)
+    hosts.enter_core()
+    os.environ[HOST_VARIABLE] = netns.CORE_ADDRESS
+    try:
+        yield hosts
+    finally:
+        os.environ.pop(HOST_VARIABLE, None)
+        hosts.leave_core()
+        hosts.destroy()
 
 
 def passed(report: dict[str, Any]) -> bool:
@@ -84,7 +116,7 @@ def passed(report: dict[str, Any]) -> bool:
                 and failover.get("max_rate", 0) <= RATE_LIMIT)
 
 
-def _plan(workdir: Path, faults: tuple[str, ...]) -> LaunchPlan:
+def _plan(workdir: Path, faults: tuple[str, ...], hosts: Hosts | None = None) -> LaunchPlan:
     chaos = chaos_knobs() if "provider-chaos" in faults else {}
     failover = "redis-failover" in faults
     return LaunchPlan(
@@ -94,7 +126,7 @@ def _plan(workdir: Path, faults: tuple[str, ...]) -> LaunchPlan:
         celery_app=DUPLICATING_APP if "duplicates" in faults else processes.CELERY_APP,
         provider_workers=2, provider_concurrency=16, flower=False, api=failover,
         local_postgres=True, redis_over_tcp=True, redis_sentinel=failover,
-        postgres_standby=failover,
+        postgres_standby=failover, hosts=hosts,
     )
 
 
@@ -217,6 +249,8 @@ def _rate_after_outage(stack: LocalStack, injectors: list[Injector]) -> int | No
 
 def _table(report: dict[str, Any]) -> str:
     lines = [f"\n{report['bets']} bets in {report['seconds']} s"]
+    if "failover" in report:
+        lines.append(f"workers, beat and the API ran as: {report['hosts']}")
     lines.append("faults injected: " + (", ".join(
         f"{k} ×{v}" for k, v in report["faults_injected"].items()) or "none"))
     if report["faults_injected"].get("late-registration"):

@@ -35,13 +35,20 @@ _running: weakref.WeakKeyDictionary[_Stoppable, int] = weakref.WeakKeyDictionary
 _atexit_installed = False
 
 
+def service_host() -> str:
+    """The address local servers listen on and are reached at: loopback, unless a drill
+    runs them in a network namespace of their own (``betguard_devkit.netns``), where it
+    is the namespace's address on the bridge to its hosts (``BETGUARD_DEVKIT_HOST``)."""
+    return os.environ.get("BETGUARD_DEVKIT_HOST", "127.0.0.1")
+
+
 def free_port() -> int:
-    """Return a TCP port on 127.0.0.1 that was free a moment ago.
+    """Return a TCP port on the service host that was free a moment ago.
 
     The kernel picks it, so parallel test runs do not collide on fixed ports.
     """
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
+        sock.bind((service_host(), 0))
         return int(sock.getsockname()[1])
 
 

@@ -35,7 +35,8 @@ class PostgresStandby(PostgresServer):
 
     def __init__(self, *, base_dir: Path, primary: PostgresServer,
                  name: str = STANDBY_NAME) -> None:
-        conninfo = f"host=127.0.0.1 port={primary.port} user={PG_USER} application_name={name}"
+        conninfo = (f"host={primary.host} port={primary.port} user={PG_USER} "
+                    f"application_name={name}")
         super().__init__(base_dir=base_dir, extra_conf=[
             f"primary_conninfo = '{conninfo}'", "hot_standby = on"])
         self.primary = primary
@@ -45,7 +46,7 @@ class PostgresStandby(PostgresServer):
         """The data directory is a base backup of the primary, not a new cluster."""
         if (self.data_dir / "PG_VERSION").exists():
             return
-        self._run([self._bin("pg_basebackup"), "-D", str(self.data_dir), "-h", "127.0.0.1",
+        self._run([self._bin("pg_basebackup"), "-D", str(self.data_dir), "-h", self.primary.host,
                    "-p", str(self.primary.port), "-U", PG_USER, "-X", "stream",
                    "-c", "fast", "--no-sync"], timeout=120)
         signal = self.data_dir / "standby.signal"
@@ -86,7 +87,7 @@ class PostgresPair:
     def url(self) -> str:
         """betguard's libpq multi-host URL: both servers, and only the one that takes
         writes will do (``target_session_attrs=read-write``)."""
-        return url_of_hosts([("127.0.0.1", s.port) for s in self.servers], DEFAULT_DB)
+        return url_of_hosts([(s.host, s.port) for s in self.servers], DEFAULT_DB)
 
     def start(self) -> Self:
         """Start the primary, copy it to the standby, start that, and wait until the

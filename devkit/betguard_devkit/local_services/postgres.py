@@ -28,6 +28,7 @@ from ._common import (
     log_tail,
     pid_alive,
     register_running,
+    service_host,
     unregister_running,
     wait_until,
 )
@@ -62,6 +63,7 @@ class PostgresServer:
         self.port = port or free_port()
         self.durable = durable
         self.extra_conf = list(extra_conf)  # more postgresql.conf lines (replication)
+        self.host = service_host()
         self._auto_port = port is None
         self._bindir: Path | None = None
 
@@ -80,7 +82,7 @@ class PostgresServer:
         return self.url_for(DEFAULT_DB)
 
     def url_for(self, dbname: str) -> str:
-        return f"postgresql+psycopg://{PG_USER}@127.0.0.1:{self.port}/{dbname}"
+        return f"postgresql+psycopg://{PG_USER}@{self.host}:{self.port}/{dbname}"
 
     @property
     def pid(self) -> int | None:
@@ -150,7 +152,7 @@ class PostgresServer:
 
     def connect(self, dbname: str = "postgres") -> psycopg.Connection[Any]:
         """A driver connection (autocommit) to this server alone, for set-up and drills."""
-        dsn = f"host=127.0.0.1 port={self.port} user={PG_USER} dbname={dbname} connect_timeout=10"
+        dsn = f"host={self.host} port={self.port} user={PG_USER} dbname={dbname} connect_timeout=10"
         return psycopg.connect(dsn, autocommit=True)
 
     def create_database(self, name: str) -> str:
@@ -198,6 +200,10 @@ class PostgresServer:
         self._run(args if self.durable else [*args, "--no-sync"], timeout=120)
         with (self.data_dir / "postgresql.conf").open("a") as conf:
             conf.write(f"\ninclude_if_exists = '{_CONF_NAME}'\n")
+        # initdb trusts loopback only; a server listening in a drill's namespace is also
+        # reached from the hosts on its bridge ("samenet": the server's own subnets).
+        with (self.data_dir / "pg_hba.conf").open("a") as hba:
+            hba.write("host all all samenet trust\nhost replication all samenet trust\n")
 
     def _clear_stale_locks(self) -> None:
         """Drop lock files of a dead server before starting.
@@ -214,7 +220,7 @@ class PostgresServer:
         sock = str(self.base_dir) if len(str(self.base_dir)) <= _MAX_SOCKET_PATH else ""
         safe = "on" if self.durable else "off"
         lines = [
-            "listen_addresses = '127.0.0.1'",
+            f"listen_addresses = '{self.host}'",
             f"port = {self.port}",
             "unix_socket_directories = '{}'".format(sock.replace("'", "''")),
             "max_connections = 200",

@@ -21,6 +21,7 @@ from ._common import (
     free_port,
     log_tail,
     register_running,
+    service_host,
     unregister_running,
     wait_until,
 )
@@ -60,6 +61,7 @@ class RedisServer:
         password: str | None = None,
     ) -> None:
         self.base_dir = Path(base_dir).absolute()
+        self.host = service_host()
         self.replica_of = replica_of  # (host, port) of the master it replicates, if any
         self.password = password  # requirepass, and masterauth to reach its master
         self.unix_socket = Path(unix_socket).absolute() if unix_socket else None
@@ -77,7 +79,7 @@ class RedisServer:
         """URL for Celery/kombu (broker and result backend)."""
         if self.unix_socket:
             return f"redis+socket://{self.unix_socket}?virtual_host=0"
-        return f"redis://127.0.0.1:{self.port}/0"
+        return f"redis://{self.host}:{self.port}/0"
 
     @property
     def redis_py_url(self) -> str:
@@ -96,7 +98,7 @@ class RedisServer:
 
     @property
     def address(self) -> tuple[str, int]:
-        return ("127.0.0.1", self.port)
+        return (self.host, self.port)
 
     def client(self, **kwargs: object) -> redis.Redis:
         """A redis-py client with short timeouts, so a dead server fails fast."""
@@ -192,7 +194,7 @@ class RedisServer:
             "--port",
             str(self.port),
             "--bind",
-            "127.0.0.1",
+            self.host,
             "--save",
             "",
             "--dir",

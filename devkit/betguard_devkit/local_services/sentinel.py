@@ -45,7 +45,7 @@ class RedisSentinel(RedisServer):
         # A sentinel rewrites its configuration file (what it learns of the group), so it
         # is written fresh at each start, before the process reads it.
         name, (host, port) = self.master_name, self.master
-        lines = [f"port {self.port}", "bind 127.0.0.1", "daemonize no",
+        lines = [f"port {self.port}", f"bind {self.host}", "daemonize no",
                  f'dir "{self.base_dir}"', f'logfile "{self.log_file}"',
                  f"sentinel monitor {name} {host} {port} {QUORUM}",
                  f"sentinel down-after-milliseconds {name} {round(self.down_after * 1000)}",

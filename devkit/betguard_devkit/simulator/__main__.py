@@ -61,7 +61,8 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument(
         "--container",
         action="store_true",
-        help="allow a non-loopback --host: only inside a container's private network",
+        help="allow a non-loopback --host: only inside a container's private network, or a "
+             "drill's network namespace (betguard_devkit/netns.py)",
     )
     return parser.parse_args(argv)
 
