@@ -15,6 +15,8 @@ def parse(argv: list[str]) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
     parser.add_argument("--quick", action="store_true",
                         help="reduced sizes: about a minute (what `make bench-quick` runs)")
+    parser.add_argument("--smoke", action="store_true",
+                        help="the smallest sizes that run every scenario (the test suite's)")
     parser.add_argument("--workdir", type=Path, default=None,
                         help="where the stack keeps its data and logs (default var/bench-SIZE)")
     parser.add_argument("--results", type=Path, default=None,
@@ -31,5 +33,5 @@ def _exit_on_sigterm(signum: int, frame: FrameType | None) -> None:
 if __name__ == "__main__":
     signal.signal(signal.SIGTERM, _exit_on_sigterm)
     args = parse(sys.argv[1:])
-    sys.exit(main(quick=args.quick, workdir=args.workdir, results=args.results,
+    sys.exit(main(quick=args.quick, smoke=args.smoke, workdir=args.workdir, results=args.results,
                   only=args.only))

@@ -21,7 +21,7 @@ from bench import figures as make
 from bench import report
 from bench.figure import Figure
 from bench.scenarios import catchup, checks, economy, intake, isolation, raw, resolution, sweeps
-from bench.sizes import FULL, QUICK, Sizes
+from bench.sizes import FULL, QUICK, SMOKE, Sizes
 from bench.stack import LATENCY_MS, PROVIDER_CONCURRENCY, PROVIDER_WORKERS, BenchStack, start
 from betguard.bootstrap import settle_heap
 
@@ -29,9 +29,9 @@ RESULTS = Path(__file__).with_name("results")
 T = TypeVar("T")
 
 
-def main(*, quick: bool, workdir: Path | None = None, results: Path | None = None,
-         only: str | None = None) -> int:
-    sizes = QUICK if quick else FULL
+def main(*, quick: bool, smoke: bool = False, workdir: Path | None = None,
+         results: Path | None = None, only: str | None = None) -> int:
+    sizes = SMOKE if smoke else QUICK if quick else FULL
     results = results or RESULTS
     workdir = (workdir or Path("var") / f"bench-{sizes.name}").absolute()
     shutil.rmtree(workdir, ignore_errors=True)

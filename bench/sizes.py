@@ -1,4 +1,6 @@
-"""How big each scenario runs: ``quick`` (about a minute, for ``make test``) and ``full``."""
+"""How big each scenario runs: ``smoke`` (the smallest that runs every scenario: for
+``make test``, whose figures are not reported), ``quick`` (``make bench-quick``) and
+``full`` (``make bench``)."""
 
 from __future__ import annotations
 
@@ -29,7 +31,17 @@ class Sizes:
 
     @property
     def label(self) -> str:
-        return "quick (reduced sizes)" if self.name == "quick" else "full"
+        return {"smoke": "smoke (smallest sizes: figures not comparable)",
+                "quick": "quick (reduced sizes)"}.get(self.name, "full")
+
+
+SMOKE = Sizes(
+    name="smoke", noop_tasks=500, intake_bets=2000,
+    single_intake=100, naive_bets=100, naive_seconds=2.0, check_bets=200,
+    checks_total=800, warmup_checks=200, resolution_bets=1000, economy_bets=100,
+    sweep_small=5000, sweep_large=20_000, sweep_due=1000, catchup_backlog=300,
+    rate_limit=150.0, isolation_healthy=50, isolation_hanging=100, isolation_observe=12.0,
+)
 
 
 QUICK = Sizes(

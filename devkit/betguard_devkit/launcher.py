@@ -130,6 +130,8 @@ class LocalStack:
 
         import_module(self.plan.celery_app)  # the workers' module: its hooks apply here too
         os.environ.update(self.env)
+        if "REDIS_URL" not in self.env:  # through Sentinel: one inherited would clash
+            os.environ.pop("REDIS_URL", None)
         reset_settings()
         settings = get_settings()
         if self.sentinels is not None:  # the transport options name the master too
