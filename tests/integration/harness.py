@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import os
 import secrets
 import subprocess
 import sys
@@ -15,13 +16,16 @@ from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+from unittest import mock
 
 import redis
 import requests
 import uvicorn
+from celery import Celery
 from sqlalchemy import select
 
 from betguard.bootstrap import build_context
+from betguard.config.celery import celery_config
 from betguard.config.settings import Settings
 from betguard.messaging.scheduler import CeleryScheduler
 from betguard.models.domain.events import EventKind
@@ -489,6 +493,56 @@ def database_of_its_own(stack: Stack, name: str, *, pool_size: int) -> Iterator[
         yield db
     finally:
         db.dispose()
+
+
+@dataclass(frozen=True)
+class OwnPipeline:
+    """A betguard of a test's own: its settings, this process's context, and the logs
+    of its workers and beat."""
+
+    settings: Settings
+    context: Context
+    logs: Path
+
+    def settled(self, bet: BetSnapshot, timeout: float = 90) -> BetSnapshot:
+        """``bet`` once a check settled it (the test fails naming its state otherwise)."""
+        db = self.context.db
+
+        def done() -> BetSnapshot | None:
+            now = bet_in(db, bet.id)
+            return now if now.state is BetState.SETTLED else None
+
+        found = wait_until(done, timeout, lambda: f"bet {bet.id}: "
+                           f"{bet_in(db, bet.id).state}; logs in {self.logs}")
+        assert isinstance(found, BetSnapshot)
+        return found
+
+
+@contextlib.contextmanager
+def pipeline_of_its_own(env: dict[str, str], base: Path, name: str, *,
+                        pool_size: int = 10) -> Iterator[OwnPipeline]:
+    """A provider worker, a default worker and beat configured by ``env`` (a database
+    and a Redis of the test's own), and a context of this process publishing to them."""
+    with mock.patch.dict(os.environ, env, clear=True):
+        settings = Settings()
+    app = Celery(f"betguard-{name}-test")
+    app.conf.update(celery_config(settings))
+    context = build_context(settings, CeleryScheduler.from_settings(app, settings),
+                            db_pool_size=pool_size)
+    logs = base / "logs"
+    running = [
+        processes.provider_worker(env, logs / "provider.log", name=f"{name}-provider",
+                                  metrics_port=free_port()).start(),
+        processes.default_worker(env, logs / "default.log", name=f"{name}-default",
+                                 concurrency=1).start(),
+        processes.beat(env, logs / "beat.log", schedule_file=base / "beat-schedule").start(),
+    ]
+    try:
+        yield OwnPipeline(settings, context, logs)
+    finally:
+        for process in running:
+            process.stop()
+        context.db.dispose()
 
 
 def bet_in(db: Database, bet_id: int) -> BetSnapshot:

@@ -14,7 +14,6 @@ import threading
 from collections.abc import Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
-from pathlib import Path
 from unittest import mock
 
 import pytest
@@ -24,21 +23,25 @@ from prometheus_client.registry import CollectorRegistry
 from sqlalchemy import func, select
 
 from betguard.bootstrap import build_context
-from betguard.config.celery import celery_config
 from betguard.config.settings import Settings, SettingsError
 from betguard.messaging.scheduler import CeleryScheduler
 from betguard.metrics.topology import TopologyCollector
 from betguard.models.domain.events import EventKind
 from betguard.models.domain.snapshot import BetSnapshot
-from betguard.models.domain.states import BetState
 from betguard.models.store.migrate import upgrade
 from betguard.models.store.tables import AuditEvent, Bet
 from betguard.models.store.topology import server_of
 from betguard.services.context import Context
 from betguard.services.intake import Placed, place_bet
-from betguard_devkit import processes
-from betguard_devkit.local_services import PostgresPair, RedisServer, free_port
-from tests.integration.harness import Stack, bet_in, bet_payload, run_betguard, wait_until
+from betguard_devkit.local_services import PostgresPair, RedisServer
+from tests.integration.harness import (
+    OwnPipeline,
+    Stack,
+    bet_payload,
+    pipeline_of_its_own,
+    run_betguard,
+    wait_until,
+)
 
 pytestmark = pytest.mark.integration
 
@@ -48,10 +51,12 @@ PROVIDER = "patient"  # answers at once; checked again soon when it has no answe
 @dataclass
 class Replicated:
     pair: PostgresPair
-    context: Context  # this process's: an API's intake, through the multi-host URL
+    own: OwnPipeline  # workers and beat; this process's context plays an API's intake
     env: dict[str, str]  # the workers', beat's and commands'
-    settings: Settings
-    logs: Path
+
+    @property
+    def context(self) -> Context:
+        return self.own.context
 
     def place(self, stack: Stack, ref: str | None = None, payout: str = "9.00") -> Placed:
         ref = ref or f"pgf-{secrets.token_hex(6)}"
@@ -59,15 +64,8 @@ class Replicated:
                                          "fate": "returned", "payout": payout})
         return place_bet(self.context, bet_payload(PROVIDER, ref))
 
-    def settled(self, bet: BetSnapshot, timeout: float = 90) -> BetSnapshot:
-        def done() -> BetSnapshot | None:
-            now = bet_in(self.context.db, bet.id)
-            return now if now.state is BetState.SETTLED else None
-
-        found = wait_until(done, timeout, lambda: f"bet {bet.id}: "
-                           f"{bet_in(self.context.db, bet.id).state}; logs in {self.logs}")
-        assert isinstance(found, BetSnapshot)
-        return found
+    def settled(self, bet: BetSnapshot) -> BetSnapshot:
+        return self.own.settled(bet)
 
     def stored(self, ref: str) -> tuple[int, int]:
         """How many rows the bet has, and how many ``bet_placed`` events."""
@@ -86,26 +84,8 @@ def replicated(stack: Stack, tmp_path_factory: pytest.TempPathFactory) -> Iterat
     with PostgresPair(base_dir=base / "pg") as pair, RedisServer(base_dir=base / "redis") as rds:
         upgrade(pair.url)
         env = stack.env | {"DATABASE_URL": pair.url, "REDIS_URL": rds.url}
-        with mock.patch.dict(os.environ, env, clear=True):
-            settings = Settings()
-        app = Celery("betguard-pg-failover-test")
-        app.conf.update(celery_config(settings))
-        context = build_context(settings, CeleryScheduler.from_settings(app, settings),
-                                db_pool_size=4)
-        logs = base / "logs"
-        running = [
-            processes.provider_worker(env, logs / "provider.log", name="pgf-provider",
-                                      metrics_port=free_port()).start(),
-            processes.default_worker(env, logs / "default.log", name="pgf-default",
-                                     concurrency=1).start(),
-            processes.beat(env, logs / "beat.log", schedule_file=base / "beat-schedule").start(),
-        ]
-        try:
-            yield Replicated(pair, context, env, settings, logs)
-        finally:
-            for process in running:
-                process.stop()
-            context.db.dispose()
+        with pipeline_of_its_own(env, base, "pgf", pool_size=4) as own:
+            yield Replicated(pair, own, env)
 
 
 def test_the_url_names_both_servers_and_asks_for_the_one_that_takes_writes(
@@ -201,7 +181,7 @@ def test_the_metrics_name_the_primary_its_synchronous_standby_and_the_redis_mast
     replicated: Replicated,
 ) -> None:
     registry = CollectorRegistry(auto_describe=False)
-    registry.register(TopologyCollector(replicated.settings, replicated.context.db))
+    registry.register(TopologyCollector(replicated.own.settings, replicated.context.db))
     exposed = generate_latest(registry).decode()
 
     primary = f"127.0.0.1:{replicated.pair.primary.port}"

@@ -10,7 +10,6 @@ import os
 import secrets
 from collections.abc import Iterator
 from dataclasses import dataclass
-from pathlib import Path
 from unittest import mock
 
 import pytest
@@ -21,19 +20,17 @@ from betguard.config.celery import celery_config
 from betguard.config.settings import Settings, SettingsError
 from betguard.messaging.scheduler import CeleryScheduler
 from betguard.models.domain.snapshot import BetSnapshot
-from betguard.models.domain.states import BetState
 from betguard.providers.guard_redis import guard_client
 from betguard.services.context import Context
 from betguard.services.intake import place_bet
-from betguard_devkit import processes
-from betguard_devkit.local_services import SentinelGroup, free_port
+from betguard_devkit.local_services import SentinelGroup
 from tests.integration.harness import (
+    OwnPipeline,
     Stack,
-    bet_in,
     bet_payload,
     database_of_its_own,
+    pipeline_of_its_own,
     run_betguard,
-    wait_until,
 )
 
 pytestmark = pytest.mark.integration
@@ -44,10 +41,16 @@ PROVIDER = "patient"  # answers at once; checked again soon when it has no answe
 @dataclass
 class Sentinelled:
     group: SentinelGroup
-    settings: Settings
-    context: Context  # this process's, publishing through Sentinel
-    env: dict[str, str]  # the workers' and beat's
-    logs: Path
+    own: OwnPipeline  # workers and beat; this process's context publishes through Sentinel
+    env: dict[str, str]  # the workers', beat's and commands'
+
+    @property
+    def settings(self) -> Settings:
+        return self.own.settings
+
+    @property
+    def context(self) -> Context:
+        return self.own.context
 
     def place(self, stack: Stack, payout: str) -> BetSnapshot:
         ref = f"snt-{secrets.token_hex(6)}"
@@ -56,14 +59,7 @@ class Sentinelled:
         return place_bet(self.context, bet_payload(PROVIDER, ref)).bet
 
     def settled(self, bet: BetSnapshot, timeout: float = 60) -> BetSnapshot:
-        def done() -> BetSnapshot | None:
-            now = bet_in(self.context.db, bet.id)
-            return now if now.state is BetState.SETTLED else None
-
-        found = wait_until(done, timeout, lambda: f"bet {bet.id}: "
-                           f"{bet_in(self.context.db, bet.id).state}; logs in {self.logs}")
-        assert isinstance(found, BetSnapshot)
-        return found
+        return self.own.settled(bet, timeout)
 
 
 def settings_of(env: dict[str, str]) -> Settings:
@@ -80,24 +76,8 @@ def sentinelled(stack: Stack, tmp_path_factory: pytest.TempPathFactory,
     with group, database_of_its_own(stack, "sentinel", pool_size=4) as db:
         env = {key: value for key, value in stack.env.items() if key != "REDIS_URL"}
         env |= group.env() | {"DATABASE_URL": db.url}
-        settings = settings_of(env)
-        app = Celery("betguard-sentinel-test")
-        app.conf.update(celery_config(settings))
-        context = build_context(settings, CeleryScheduler.from_settings(app, settings))
-        logs = base / "logs"
-        running = [
-            processes.provider_worker(env, logs / "provider.log", name="snt-provider",
-                                      metrics_port=free_port()).start(),
-            processes.default_worker(env, logs / "default.log", name="snt-default",
-                                     concurrency=1).start(),
-            processes.beat(env, logs / "beat.log", schedule_file=base / "beat-schedule").start(),
-        ]
-        try:
-            yield Sentinelled(group, settings, context, env, logs)
-        finally:
-            for process in running:
-                process.stop()
-            context.db.dispose()
+        with pipeline_of_its_own(env, base, "snt") as own:
+            yield Sentinelled(group, own, env)
 
 
 def test_the_settings_name_the_sentinels_and_the_broker_url_is_theirs(
