@@ -98,7 +98,7 @@ def _print_stats(report: Stats) -> None:
 def doctor(as_json: bool) -> None:
     """Which PostgreSQL server and Redis master this configuration reaches, whether each
     takes writes, and whether their standbys and replicas keep up. Exit code 1 when
-    something needs a person (docs/runbooks.md)."""
+    something needs a person (docs/high-availability.md, "Runbooks")."""
     settings = get_settings()
     report: dict[str, Any] = {"database": _database_facts(settings.database_url),
                               "redis": _redis_facts(settings)}
