@@ -62,6 +62,9 @@ class ProviderPolicy(BaseModel):
     deadline: PositiveSeconds = 6 * 3600.0
     escalation: Escalation = Escalation.REVIEW
     refund_limit: Decimal | None = Field(default=None, ge=0)
+    # Four eyes: a person's settle or refund putting more than this at stake needs a
+    # second person's approval (models/domain/access.py). None: never.
+    four_eyes_above: Decimal | None = Field(default=Decimal("500"), ge=0)
     connect_timeout: PositiveSeconds = 3.0
     read_timeout: PositiveSeconds = 10.0
     http_attempts: int = Field(default=3, ge=1, le=10)

@@ -32,7 +32,7 @@ class ApiKey(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
     name: str = Field(min_length=1, max_length=64)
-    role: Literal["game_server", "operator"]
+    role: Literal["game_server", "operator", "approver"]
     sha256: str = Field(pattern=r"^[0-9a-f]{64}$")
 
 
@@ -86,6 +86,22 @@ class Settings(BaseSettings):
     notify_secret: SecretStr | None = None
     notify_attempts: int = Field(default=8, ge=1, le=50)
     notify_retry_base: float = Field(default=5.0, gt=0)
+    # The operations console (docs/console.md). Sessions end after `console_idle_minutes`
+    # without a request, and `console_session_hours` after sign-in whatever happens.
+    console_idle_minutes: float = Field(default=30.0, gt=0)
+    console_session_hours: float = Field(default=12.0, gt=0)
+    # Wrong passwords in a row that lock an account, and for how long.
+    console_lockout_after: int = Field(default=5, ge=1)
+    console_lockout_seconds: float = Field(default=300.0, gt=0)
+    # Refused sign-ins from one address in 15 minutes before its sign-ins are refused.
+    console_address_sign_in_limit: int = Field(default=30, ge=1)
+    # Decisions one person may take per minute (console and API).
+    console_decisions_per_minute: int = Field(default=60, ge=1)
+    # SSO behind a reverse proxy: the header naming the signed-in account (off when unset).
+    # Only behind a proxy that sets it on every request and drops it from clients.
+    console_forwarded_user_header: str | None = None
+    # A four-eyes proposal not approved within this time expires.
+    proposal_hours: float = Field(default=24.0, gt=0)
 
     @model_validator(mode="after")
     def _countdown_below_visibility(self) -> Settings:

@@ -128,6 +128,13 @@ class GuardedProvider:
         self._shared_until = 0.0  # the shared admission is not used after this
         self._group_failed = False  # a call of this group went unanswered
 
+    def guard_state(self) -> tuple[str, int]:
+        """The breaker's mode (``closed``, ``half_open``, ``open``) and the bulkhead's
+        slots in use now, as Redis holds them for every worker (the console shows them;
+        raises ``redis.RedisError`` when Redis does not answer)."""
+        state, now = self._breaker.read()
+        return state.mode(now).name.lower(), self._bulkhead.holders()
+
     def for_group(self, *, slot_wait: float) -> GuardedProvider:
         """This provider for one group of calls made together (the checks of a group,
         ``betguard.services.batch_checks``); use it as a context manager, whose end hands

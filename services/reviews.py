@@ -12,15 +12,17 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal
+from typing import Any
 
 from betguard.models.domain import transitions
+from betguard.models.domain.access import NeedsApproval, amount_at_stake, needs_second_person
 from betguard.models.domain.decisions import RefundFacts, change_for_resolution
 from betguard.models.domain.errors import IllegalTransition
 from betguard.models.domain.events import EventKind, Resolution
 from betguard.models.domain.snapshot import BetSnapshot
 from betguard.models.domain.states import BetState
 from betguard.models.domain.transitions import Change, NewEvent
-from betguard.models.store import repository
+from betguard.models.store import proposals, repository
 from betguard.models.store.db import Session
 from betguard.models.store.tables import Review
 from betguard.providers.wallet import refund_idempotency_key
@@ -49,6 +51,16 @@ class Resolve:
 
 
 @dataclass(frozen=True)
+class Approval:
+    """A second person's approval of a four-eyes proposal: resolving takes the proposal
+    (compare-and-set) in the same transaction, so money moves once, on approval only."""
+
+    proposal_id: int
+    approver: str
+    note: str
+
+
+@dataclass(frozen=True)
 class Recheck:
     """What an ordered re-check did: ``in_flight_until`` set means a check was already
     at the provider, so nothing was changed or sent: its answer will come."""
@@ -70,7 +82,11 @@ def describe_recheck(recheck: Recheck) -> str:
     return f"{bet.label}: check {bet.check_attempt} ordered now"
 
 
-def resolve_review(ctx: Context, command: Resolve) -> BetSnapshot:
+def resolve_review(ctx: Context, command: Resolve,
+                   approval: Approval | None = None) -> BetSnapshot:
+    """Apply an operator's decision. One that puts more at stake than the provider's
+    ``four_eyes_above`` is refused (``NeedsApproval``) unless ``approval`` carries a second
+    person's approval of its proposal (``betguard.services.approvals``)."""
     require_text(command.operator, "operator")
     require_text(command.note, "note")
     if command.reference is not None:
@@ -78,19 +94,38 @@ def resolve_review(ctx: Context, command: Resolve) -> BetSnapshot:
     now = ctx.clock()
     with ctx.db.unit_of_work() as session:
         bet = repository.get_by_ref(session, command.provider, command.bet_ref)
-        reviews = repository.open_reviews(session, bet.id)
-        if not reviews:
-            raise IllegalTransition(f"bet {bet.label} has no open review")
+        reviews = _open_reviews(session, bet)
         _refuse_a_second_payment(session, bet, reviews, command)
         change = _change_for(ctx, session, bet, command, now)
+        _take_approval(ctx, session, bet, command, approval, now)
         if change is not None and not repository.apply(session, bet, change, now=now):
             raise IllegalTransition(f"bet {bet.label} changed meanwhile; look at it again")
-        _close(session, bet, reviews, command, now)
+        _close(session, bet, reviews, command, now, approval)
         session.commit()
         resolved = repository.get(session, bet.id)
     assert resolved is not None  # noqa: S101 - the bet was just read in this transaction
     _wake(ctx, resolved)
     return resolved
+
+
+def check_resolution(ctx: Context, session: Session, command: Resolve,
+                     now: datetime) -> BetSnapshot:
+    """The bet, if the decision is one its state allows now (else the refusal, with its
+    reason, as ``resolve_review`` would give it); nothing is written."""
+    require_text(command.operator, "operator")
+    require_text(command.note, "note")
+    bet = repository.get_by_ref(session, command.provider, command.bet_ref)
+    reviews = _open_reviews(session, bet)
+    _refuse_a_second_payment(session, bet, reviews, command)
+    _change_for(ctx, session, bet, command, now)
+    return bet
+
+
+def _open_reviews(session: Session, bet: BetSnapshot) -> list[Review]:
+    reviews = repository.open_reviews(session, bet.id)
+    if not reviews:
+        raise IllegalTransition(f"bet {bet.label} has no open review")
+    return reviews
 
 
 def _refuse_a_second_payment(session: Session, bet: BetSnapshot, reviews: list[Review],
@@ -153,19 +188,52 @@ def _change_for(ctx: Context, session: Session, bet: BetSnapshot, command: Resol
                                  refund=refund)
 
 
+def four_eyes(ctx: Context, bet: BetSnapshot, command: Resolve) -> Decimal | None:
+    """The amount a decision puts at stake if it needs a second person, else None."""
+    payout = (parse_payout(command.payout)
+              if command.resolution is Resolution.SETTLED and command.payout is not None
+              else None)
+    threshold = ctx.policy(bet.provider).four_eyes_above
+    if not needs_second_person(command.resolution, bet.stake, payout, threshold):
+        return None
+    return amount_at_stake(command.resolution, bet.stake, payout)
+
+
+def _take_approval(ctx: Context, session: Session, bet: BetSnapshot, command: Resolve,
+                   approval: Approval | None, now: datetime) -> None:
+    amount = four_eyes(ctx, bet, command)
+    if approval is None:
+        if amount is not None:
+            threshold = ctx.policy(bet.provider).four_eyes_above
+            raise NeedsApproval(
+                f"bet {bet.label}: {command.resolution.value} puts {amount} {bet.currency} "
+                f"at stake, above {bet.provider}'s four-eyes threshold {threshold}: propose "
+                "it, and a second person with the approver role approves it")
+        return
+    if not proposals.decide(session, approval.proposal_id, state="approved",
+                            by=approval.approver, note=approval.note, now=now):
+        raise IllegalTransition(f"proposal #{approval.proposal_id} was decided meanwhile; "
+                                "look at it again")
+
+
 def _close(session: Session, bet: BetSnapshot, reviews: list[Review], command: Resolve,
-           now: datetime) -> None:
+           now: datetime, approval: Approval | None = None) -> None:
     for review in reviews:
         review.resolved_at = now
         review.resolution = command.resolution.value
         review.operator = command.operator
         review.note = command.note
-    detail = {"resolution": command.resolution.value, "note": command.note,
+    detail: dict[str, Any] = {"resolution": command.resolution.value, "note": command.note,
               "reviews": [r.id for r in reviews]}
     if command.reference is not None:
         detail["reference"] = command.reference
+    if approval is not None:
+        detail |= {"approved_by": approval.approver, "proposal": approval.proposal_id}
     event = NewEvent(EventKind.REVIEW_RESOLVED, f"operator:{command.operator}", detail)
     repository.add_events(session, bet.id, [event], now=now)
+    proposals.void_open(session, bet.id, by=command.operator,
+                        why=f"the review was resolved ({command.resolution.value}) by "
+                            f"{command.operator}", now=now)
     close_differences_of_reviews(session, reviews, resolution=command.resolution.value,
                                  operator=command.operator, note=command.note, now=now)
 

@@ -16,6 +16,7 @@ from sqlalchemy import text
 from betguard.api import routes_bets, routes_ops
 from betguard.api.auth import KeyRing
 from betguard.api.body_limit import BodyLimit
+from betguard.api.console.install import install_console
 from betguard.api.errors import install_error_handlers
 from betguard.api.metrics_endpoint import SCRAPE_TIMEOUT, MetricsEndpoint
 from betguard.api.openapi import state_configured_providers
@@ -51,6 +52,7 @@ def create_app(ctx: Context, settings: Settings, *,
     app.add_middleware(BodyLimit, max_bytes=settings.api_max_body_bytes)
     app.include_router(routes_bets.router)
     app.include_router(routes_ops.router)
+    install_console(app, settings)  # /console: the operations console (docs/console.md)
     app.add_api_route("/healthz", healthz, methods=["GET"], tags=["platform"],
                       summary="Ready when the database answers")
     # Unauthenticated on purpose: Prometheus scrapes it. It shows counts, never bets.

@@ -1,7 +1,8 @@
 """Who is calling: an API key, stored only as its SHA-256, and the role it carries.
 
 A game server may register bets, report results and read a bet; an operator may do
-all that and work the review queue. The key's name is the actor in audit events.
+all that and work the review queue; an approver may also approve another key's (or
+person's) four-eyes proposal. The key's name is the actor in audit events.
 """
 
 from __future__ import annotations
@@ -16,8 +17,10 @@ from fastapi import Depends, HTTPException, Request, Security
 from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBearer
 
 from betguard.config.settings import ApiKey
+from betguard.models.domain.access import Actor
+from betguard.models.domain.access import Role as AccessRole
 
-Role = Literal["game_server", "operator"]
+Role = Literal["game_server", "operator", "approver"]
 CHALLENGE = {"WWW-Authenticate": "Bearer"}
 
 bearer_scheme = HTTPBearer(auto_error=False, description="Authorization: Bearer <API key>")
@@ -28,6 +31,13 @@ header_scheme = APIKeyHeader(name="X-API-Key", auto_error=False, description="X-
 class Caller:
     name: str
     role: Role
+
+    @property
+    def actor(self) -> Actor:
+        """The caller as a person's decisions name it (``betguard.models.domain.access``)."""
+        role = AccessRole.APPROVER if self.role == "approver" else AccessRole.OPERATOR
+        return Actor(self.name, role if self.role != "game_server" else AccessRole.VIEWER,
+                     "api")
 
 
 class KeyRing:
@@ -71,5 +81,5 @@ def allow(*roles: Role) -> Callable[[Caller], Caller]:
     return admitted
 
 
-AnyCaller = Annotated[Caller, Depends(allow("game_server", "operator"))]
-Operator = Annotated[Caller, Depends(allow("operator"))]
+AnyCaller = Annotated[Caller, Depends(allow("game_server", "operator", "approver"))]
+Operator = Annotated[Caller, Depends(allow("operator", "approver"))]

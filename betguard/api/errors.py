@@ -19,6 +19,7 @@ from sqlalchemy.exc import OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 from starlette.exceptions import HTTPException
 
+from betguard.models.domain.access import NeedsApproval, NotAllowed
 from betguard.models.domain.errors import (
     BetguardError,
     BetNotFound,
@@ -40,6 +41,8 @@ STATUS: dict[type[BetguardError], int] = {
     ConflictingBet: 409,  # the reference exists with a different payload
     IllegalTransition: 409,  # the bet's state does not allow it: read it again
     BetNotFound: 404,
+    NotAllowed: 403,  # the caller's role does not allow it
+    NeedsApproval: 409,  # propose it: a second person approves
 }
 UNCATEGORISED = 400  # a refusal of a category added later: still the caller's, not a bug
 FIELD_PREFIX = re.compile(r"^(?P<field>[a-z_][a-z0-9_.]*): (?P<message>.+)$", re.DOTALL)

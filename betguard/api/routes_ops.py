@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Query
+from fastapi.responses import JSONResponse
 
 from betguard.api import queries
 from betguard.api.auth import Operator
@@ -13,13 +14,18 @@ from betguard.api.params import REFUSALS, BetRef, Ctx, ProviderName
 from betguard.api.schemas import (
     BetEnvelope,
     BetOut,
+    DecisionNoteIn,
     ErrorOut,
+    ProposalList,
+    ProposalOut,
+    ProposedOut,
     RecheckOut,
     ResolveIn,
     ReviewQueue,
 )
 from betguard.models.domain.events import ReviewReason
-from betguard.services.reviews import Resolve, describe_recheck, order_recheck, resolve_review
+from betguard.services import approvals
+from betguard.services.reviews import Resolve, describe_recheck, order_recheck
 
 NOT_NOW: dict[int | str, dict[str, object]] = {
     404: {"model": ErrorOut, "description": "no such bet"},
@@ -41,18 +47,54 @@ def list_reviews(
 
 
 @router.post("/bets/{provider}/{bet_ref:path}/resolve", response_model=BetEnvelope,
-             summary="Decide a bet's open review", responses={**NOT_NOW, **REFUSALS})
+             summary="Decide a bet's open review",
+             responses={**NOT_NOW, **REFUSALS,
+                        202: {"model": ProposedOut,
+                              "description": "proposed: it needs a second person"}})
 def resolve(provider: ProviderName, bet_ref: BetRef, decision: ResolveIn, caller: Operator,
-            ctx: Ctx) -> BetEnvelope:
+            ctx: Ctx) -> BetEnvelope | JSONResponse:
     """In review: settle (with a payout), refund, or re-check (with a new deadline).
     Refund rejected by the wallet: retry it, record it as refunded outside betguard
     (with a reference), or settle it. A conflict on a final bet: acknowledge (refused,
-    409, while the bet is not final: its review is its next step)."""
-    bet = resolve_review(ctx, Resolve(provider, bet_ref, decision.resolution, caller.name,
-                                      decision.note, payout=decision.payout,
-                                      deadline=decision.deadline,
-                                      reference=decision.reference))
+    409, while the bet is not final: its review is its next step).
+
+    A settle or refund putting more than the provider's ``four_eyes_above`` at stake is
+    not applied: it is proposed (202) and waits for another key or person with the
+    approver role (``POST /proposals/{id}/approve``)."""
+    done = approvals.decide(ctx, Resolve(provider, bet_ref, decision.resolution, caller.name,
+                                         decision.note, payout=decision.payout,
+                                         deadline=decision.deadline,
+                                         reference=decision.reference), caller.actor)
+    if isinstance(done, approvals.Proposed):
+        proposed = ProposedOut(proposal=ProposalOut.of(approvals.find(ctx, done.proposal_id)),
+                               message=done.message)
+        return JSONResponse(proposed.model_dump(mode="json"), status_code=202)
+    return BetEnvelope(bet=BetOut.of(done))
+
+
+@router.get("/proposals", response_model=ProposalList, responses=REFUSALS,
+            summary="Four-eyes proposals, oldest first")
+def list_proposals(caller: Operator, ctx: Ctx,
+                   state: Annotated[Literal["open", "all"], Query()] = "open",
+                   limit: Annotated[int, Query(ge=1, le=1000)] = 200) -> ProposalList:
+    views = approvals.listing(ctx, state="open" if state == "open" else None, limit=limit)
+    return ProposalList(proposals=[ProposalOut.of(view) for view in views])
+
+
+@router.post("/proposals/{proposal_id}/approve", response_model=BetEnvelope,
+             summary="Approve another's proposal: the decision is applied now",
+             responses={**NOT_NOW, **REFUSALS})
+def approve(proposal_id: int, body: DecisionNoteIn, caller: Operator, ctx: Ctx) -> BetEnvelope:
+    """Approvers only, never the proposer; refused (409) once decided, void or expired."""
+    bet = approvals.approve(ctx, proposal_id, caller.actor, body.note)
     return BetEnvelope(bet=BetOut.of(bet))
+
+
+@router.post("/proposals/{proposal_id}/reject", response_model=ProposalOut,
+             summary="Reject a proposal (or withdraw your own): nothing moves",
+             responses={**NOT_NOW, **REFUSALS})
+def reject(proposal_id: int, body: DecisionNoteIn, caller: Operator, ctx: Ctx) -> ProposalOut:
+    return ProposalOut.of(approvals.reject(ctx, proposal_id, caller.actor, body.note))
 
 
 @router.post("/bets/{provider}/{bet_ref:path}/recheck", status_code=202,

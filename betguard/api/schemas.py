@@ -15,6 +15,7 @@ from betguard.models.domain.money import PAYOUT_PATTERN, STAKE_PATTERN, wire_amo
 from betguard.models.domain.snapshot import BetSnapshot
 from betguard.models.domain.states import BetState
 from betguard.models.store.tables import AuditEvent, Review
+from betguard.services.approvals import ProposalView
 from betguard.services.cancels import CancelOutcome
 from betguard.services.intake import ClientTime, PlaceBet
 from betguard.services.operator_text import MAX_TEXT, TEXT_PATTERN
@@ -210,6 +211,54 @@ class ResolveIn(BaseModel):
     reference: str | None = Field(default=None, min_length=1, max_length=200,
                                   json_schema_extra={**TEXT_DOC,
                                                      "examples": ["bank-transfer-4711"]})
+
+
+class ProposalOut(BaseModel):
+    """A decision waiting for (or given) a second person's approval: ``state`` is open,
+    approved, rejected, void (the bet moved on before approval) or expired."""
+
+    id: int
+    provider: str
+    bet_ref: str
+    resolution: Resolution
+    amount: str
+    note: str
+    payout: str | None = None
+    reference: str | None = None
+    proposed_by: str
+    proposed_at: datetime
+    expires_at: datetime
+    state: str
+    decided_by: str | None = None
+    decided_at: datetime | None = None
+    decision_note: str | None = None
+
+    @classmethod
+    def of(cls, view: ProposalView) -> ProposalOut:
+        return cls(id=view.id, provider=view.provider, bet_ref=view.bet_ref,
+                   resolution=Resolution(view.resolution), amount=wire_amount(view.amount),
+                   note=view.note, payout=view.payout, reference=view.reference,
+                   proposed_by=view.proposed_by, proposed_at=view.proposed_at,
+                   expires_at=view.expires_at, state=view.state, decided_by=view.decided_by,
+                   decided_at=view.decided_at, decision_note=view.decision_note)
+
+
+class ProposedOut(BaseModel):
+    """202: the decision puts more at stake than one person may move alone; it waits, as
+    ``proposal``, for an approver. Nothing changed yet."""
+
+    proposal: ProposalOut
+    message: str
+
+
+class ProposalList(BaseModel):
+    proposals: list[ProposalOut]
+
+
+class DecisionNoteIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    note: str = Field(min_length=1, max_length=MAX_TEXT, json_schema_extra=TEXT_DOC)
 
 
 class RecheckOut(BaseModel):

@@ -8,13 +8,16 @@ from __future__ import annotations
 
 import click
 
+from betguard.models.domain.access import Actor, Role
 from betguard.models.domain.events import Resolution, ReviewReason
 from betguard.ops import output, queries
 from betguard.ops.parsing import BetSelector, parse_deadline, parse_ref
 from betguard.ops.runtime import Ops, OpsCommand, json_option, open_ops
 from betguard.ops.views import BetView, age, money, short_time
+from betguard.services import approvals
+from betguard.services.accounts import actor_named
 from betguard.services.context import Context, utcnow
-from betguard.services.reviews import Resolve, describe_recheck, order_recheck, resolve_review
+from betguard.services.reviews import Resolve, describe_recheck, order_recheck
 
 OPERATOR_HELP = "Who decides (recorded in the bet's history). Env: BETGUARD_OPERATOR."
 
@@ -70,7 +73,10 @@ def resolve(ref: str, payout: str | None, refund: bool, recheck: bool, deadline:
 
     A bet in review is settled, refunded or re-checked. A refund the wallet rejected
     (the bet stays refund_pending) is retried, recorded as paid outside betguard, or
-    settled with --settle if the provider has a result after all."""
+    settled with --settle if the provider has a result after all.
+
+    A settle or refund putting more than the provider's four_eyes_above at stake is
+    proposed instead, and applied when an approver approves it (review approve)."""
     resolution = _chosen(payout, refund, recheck, acknowledge, retry_refund, reference)
     if deadline is not None and resolution is not Resolution.RECHECK:
         raise click.UsageError("--deadline goes with --recheck only")
@@ -78,10 +84,21 @@ def resolve(ref: str, payout: str | None, refund: bool, recheck: bool, deadline:
     new_deadline = parse_deadline(deadline, utcnow()) if deadline is not None else None
     with open_ops() as ops:
         provider, bet_ref = _name_of(ops.context, wanted)
-        resolve_review(ops.context, Resolve(provider, bet_ref, resolution, operator, note,
-                                            payout=payout, deadline=new_deadline,
-                                            reference=reference))
+        done = approvals.decide(ops.context, Resolve(provider, bet_ref, resolution, operator,
+                                                     note, payout=payout,
+                                                     deadline=new_deadline,
+                                                     reference=reference),
+                                cli_actor(ops.context, operator))
         after = _reread(ops, wanted)
+    if isinstance(done, approvals.Proposed):
+        if as_json:
+            output.emit_json({"proposal": done.proposal_id, "resolution": resolution.value,
+                              "operator": operator, "amount": str(done.amount),
+                              "expires_at": done.expires_at.isoformat()})
+            return
+        output.say(f"{done.message}: betguard review approve {done.proposal_id} "
+                   "--operator APPROVER --note WHY")
+        return
     if as_json:
         output.emit_json({"resolution": resolution.value, "operator": operator,
                           "bet": after.as_json(utcnow())})
@@ -153,3 +170,57 @@ def _reread(ops: Ops, wanted: BetSelector) -> BetView:
     with ops.context.db.unit_of_work() as session:
         return queries.bet_view(session, wanted)
 
+
+
+def cli_actor(context: Context, name: str) -> Actor:
+    """Who the CLI acts as: the account of that name, with its role; a name with no
+    account acts as an operator (the CLI runs with the database's own credentials), so
+    it may decide and propose, never approve."""
+    return actor_named(context, name, via="cli") or Actor(name, Role.OPERATOR, "cli")
+
+
+@review.command(name="proposals", cls=OpsCommand)
+@click.option("--all", "include_decided", is_flag=True, help="Decided ones too.")
+@json_option
+def list_proposals(include_decided: bool, as_json: bool) -> None:
+    """Four-eyes proposals waiting for an approver, oldest first."""
+    with open_ops() as ops:
+        views = approvals.listing(ops.context, state=None if include_decided else "open")
+    if as_json:
+        output.emit_json([{"id": v.id, "ref": v.label, "resolution": v.resolution,
+                           "amount": str(v.amount), "payout": v.payout, "note": v.note,
+                           "proposed_by": v.proposed_by, "state": v.state,
+                           "decided_by": v.decided_by,
+                           "expires_at": v.expires_at.isoformat()} for v in views])
+        return
+    output.table(["id", "ref", "resolution", "amount", "proposed by", "expires", "state"],
+                 [[str(v.id), v.label, v.resolution + (f" {v.payout}" if v.payout else ""),
+                   money(v.amount) or "", v.proposed_by, short_time(v.expires_at), v.state]
+                  for v in views], empty="no open proposals")
+
+
+@review.command(name="approve", cls=OpsCommand)
+@click.argument("proposal_id", type=int)
+@click.option("--note", required=True, help="Why: kept with the approval.")
+@click.option("--operator", required=True, envvar="BETGUARD_OPERATOR",
+              help="The approver: an account with the approver (or admin) role, not the "
+                   "proposer. Env: BETGUARD_OPERATOR.")
+def approve(proposal_id: int, note: str, operator: str) -> None:
+    """Approve another person's proposal: its decision is applied now."""
+    with open_ops() as ops:
+        bet = approvals.approve(ops.context, proposal_id, cli_actor(ops.context, operator),
+                                note)
+    output.say(f"proposal #{proposal_id} approved by {operator}: {bet.label} is now "
+               f"{bet.state.value}")
+
+
+@review.command(name="reject", cls=OpsCommand)
+@click.argument("proposal_id", type=int)
+@click.option("--note", required=True, help="Why: kept with the rejection.")
+@click.option("--operator", required=True, envvar="BETGUARD_OPERATOR",
+              help="An approver, or the proposer withdrawing it. Env: BETGUARD_OPERATOR.")
+def reject(proposal_id: int, note: str, operator: str) -> None:
+    """Reject a proposal (or withdraw your own): nothing moves."""
+    with open_ops() as ops:
+        approvals.reject(ops.context, proposal_id, cli_actor(ops.context, operator), note)
+    output.say(f"proposal #{proposal_id} rejected by {operator}; nothing changed")

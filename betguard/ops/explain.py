@@ -144,7 +144,10 @@ def _review_opened(_actor: str, d: Detail) -> str:
 
 
 def _review_resolved(actor: str, d: Detail) -> str:
-    return f"review resolved by {_operator(actor)}: {d.get('resolution')} — {d.get('note')}"
+    approved = (f", approved by {d['approved_by']} (proposal #{d.get('proposal')})"
+                if d.get("approved_by") else "")
+    return (f"review resolved by {_operator(actor)}{approved}: {d.get('resolution')} — "
+            f"{d.get('note')}")
 
 
 def _recheck_ordered(actor: str, d: Detail) -> str:

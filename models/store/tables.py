@@ -272,3 +272,79 @@ class GamePause(Base):
     paused: Mapped[bool]
     unreturned: Mapped[int] = mapped_column(Integer, default=0)
     changed_at: Mapped[Moment]
+
+
+class Account(Base):
+    """A person who signs in to the operations console, with one role
+    (``betguard.models.domain.roles``). Only the password's argon2 hash is kept."""
+
+    __tablename__ = "accounts"
+
+    id: Mapped[Id]
+    name: Mapped[str] = mapped_column(String(64), unique=True)
+    role: Mapped[str] = mapped_column(String(16))
+    password_hash: Mapped[str] = mapped_column(String(255))
+    created_at: Mapped[Moment]
+    password_changed_at: Mapped[Moment]
+    disabled_at: Mapped[MaybeMoment]
+    # Wrong passwords in a row; at the limit the account is locked until `locked_until`.
+    failed_sign_ins: Mapped[int] = mapped_column(Integer, default=0)
+    locked_until: Mapped[MaybeMoment]
+
+
+class ConsoleSession(Base):
+    """A signed-in browser. The cookie holds a random token; only its SHA-256 is kept,
+    with the session's CSRF token and its idle and absolute expiry."""
+
+    __tablename__ = "console_sessions"
+
+    token_sha256: Mapped[str] = mapped_column(String(64), primary_key=True)
+    account_id: Mapped[int] = mapped_column(
+        BigInteger().with_variant(Integer, "sqlite"), ForeignKey("accounts.id"), index=True)
+    csrf_token: Mapped[str] = mapped_column(String(64))
+    address: Mapped[str] = mapped_column(String(64))
+    started_at: Mapped[Moment]
+    last_seen_at: Mapped[Moment]
+    ended_at: Mapped[MaybeMoment]
+
+
+class AccessEvent(Base):
+    """The console's audit log: every sign-in (and refused one), sign-out, account change
+    and decision, with who, when and from where. Append-only."""
+
+    __tablename__ = "access_events"
+    __table_args__ = (Index("ix_access_events_account", "account", "at"),
+                      Index("ix_access_events_address", "address", "at"))
+
+    id: Mapped[Id]
+    at: Mapped[Moment] = mapped_column(UTCDateTime(), index=True)
+    account: Mapped[str] = mapped_column(String(64))  # the name given, even if unknown
+    action: Mapped[str] = mapped_column(String(40))
+    address: Mapped[str] = mapped_column(String(64))
+    detail: Mapped[dict[str, Any]]
+
+
+class Proposal(Base):
+    """A decision that needs a second person (four eyes): proposed by one account,
+    approved or rejected by another, void once the bet moved on, expired after its time.
+    At most one open proposal per bet."""
+
+    __tablename__ = "proposals"
+    __table_args__ = (
+        Index("ix_proposals_state", "state", "proposed_at"),
+        Index("uq_proposals_one_open_per_bet", "bet_id", unique=True,
+              postgresql_where=text("state = 'open'"), sqlite_where=text("state = 'open'")),
+    )
+
+    id: Mapped[Id]
+    bet_id: Mapped[BetId]
+    resolution: Mapped[str] = mapped_column(String(20))
+    amount: Mapped[Amount]  # what the decision puts at stake, compared with the threshold
+    detail: Mapped[dict[str, Any]]  # the decision: note, payout, deadline, reference
+    proposed_by: Mapped[str] = mapped_column(String(64))
+    proposed_at: Mapped[Moment]
+    expires_at: Mapped[Moment]
+    state: Mapped[str] = mapped_column(String(12))
+    decided_by: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    decided_at: Mapped[MaybeMoment]
+    decision_note: Mapped[str | None] = mapped_column(Text, nullable=True)

@@ -30,6 +30,7 @@ class Api:
     url: str
     game_key: str
     operator_key: str
+    approver_key: str = ""
 
     def call(self, method: str, path: str, *, key: str = "", **kwargs: Any) -> requests.Response:
         headers = kwargs.pop("headers", {}) | ({"Authorization": f"Bearer {key}"} if key else {})
@@ -40,6 +41,9 @@ class Api:
 
     def ops(self, method: str, path: str, **kwargs: Any) -> requests.Response:
         return self.call(method, path, key=self.operator_key, **kwargs)
+
+    def approver(self, method: str, path: str, **kwargs: Any) -> requests.Response:
+        return self.call(method, path, key=self.approver_key, **kwargs)
 
     def place(self, stack: Stack, provider: str, *, fate: str = "never",
               stake: str = "10.00") -> dict[str, Any]:
@@ -76,10 +80,13 @@ def free_port() -> int:
 @contextmanager
 def running_api(stack: Stack, *, log_name: str = "api.log",
                 env: dict[str, str] | None = None) -> Iterator[Api]:
-    """A ``betguard api`` process with a game-server and an operator key, until the block
-    ends; ``env`` overrides the stack's environment (e.g. a Redis of its own)."""
+    """A ``betguard api`` process with a game-server, an operator (alice) and an approver
+    (bob) key, until the block ends; ``env`` overrides the stack's environment (e.g. a
+    Redis of its own)."""
     game_key, operator_key = secrets.token_urlsafe(24), secrets.token_urlsafe(24)
-    keys = [hashed("table-7", "game_server", game_key), hashed("alice", "operator", operator_key)]
+    approver_key = secrets.token_urlsafe(24)
+    keys = [hashed("table-7", "game_server", game_key), hashed("alice", "operator", operator_key),
+            hashed("bob", "approver", approver_key)]
     port = free_port()
     server = processes.ManagedProcess(
         "api", [str(BIN / "betguard"), "api", "--port", str(port)],
@@ -87,7 +94,7 @@ def running_api(stack: Stack, *, log_name: str = "api.log",
         log=stack.base / "logs" / log_name,
     ).start()
 
-    api = Api(f"http://127.0.0.1:{port}", game_key, operator_key)
+    api = Api(f"http://127.0.0.1:{port}", game_key, operator_key, approver_key)
 
     def healthy() -> bool:
         assert server.alive(), server.log.read_text()[-3000:]

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import os
 import random
+import secrets
 import signal
 import sys
 import time
@@ -16,6 +17,7 @@ from typing import TextIO
 import requests
 
 from betguard.config.settings import Settings, get_settings
+from betguard.services.accounts import add_account
 from betguard.services.context import Context
 from betguard_devkit.audit import merge_truths
 from betguard_devkit.demo.load import new_run_id, place_bets
@@ -54,6 +56,7 @@ def run_demo(*, bets: int, scenario: str, as_json: bool, keep: bool, workdir: st
             print(f"HTTP API: {stack.api_url}/docs (operator key "
                   f"{stack.api_keys['operator']}, game server key "
                   f"{stack.api_keys['game_server']})", file=out)
+            _print_console(stack, out)
         summary = _drive(stack, chosen, bets, out)
     except BaseException:
         stack.stop()
@@ -64,6 +67,21 @@ def run_demo(*, bets: int, scenario: str, as_json: bool, keep: bool, workdir: st
     else:
         stack.stop()
     return 0 if summary.ok else 1
+
+
+def _print_console(stack: LocalStack, out: TextIO) -> None:
+    """Two demo accounts, so a person can sign in and try four eyes: the operator
+    proposes a big refund, the approver approves it (reviews stay open to try)."""
+    ctx = stack.context()
+    logins = {}
+    for name, role in (("demo-operator", "operator"), ("demo-approver", "approver")):
+        password = secrets.token_urlsafe(12)
+        add_account(ctx, name, role, password, by="betguard demo")
+        logins[name] = password
+    ctx.db.dispose()
+    print(f"Console: {stack.api_url}/console (sign in as demo-operator / "
+          f"{logins['demo-operator']}, or demo-approver / {logins['demo-approver']})",
+          file=out)
 
 
 def _plan(workdir: Path, scenario: Scenario, settings: Settings) -> LaunchPlan:
