@@ -33,7 +33,8 @@ def migrate(database_url: str | None) -> None:
 
 @main.command(name="api-key")
 @click.option("--name", required=True, help="Who holds the key; recorded as the actor.")
-@click.option("--role", required=True, type=click.Choice(["game_server", "operator"]))
+@click.option("--role", required=True,
+              type=click.Choice(["game_server", "operator", "approver"]))
 def api_key(name: str, role: str) -> None:
     """Make a new API key: prints the key (give it to its holder) and the entry to add
     to BETGUARD_API_KEYS (which keeps only its SHA-256)."""

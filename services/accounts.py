@@ -156,7 +156,9 @@ def reset_account(ctx: Context, name: str, password: str, *, by: str,
 
 def list_accounts(ctx: Context) -> list[Account]:
     with ctx.db.unit_of_work() as session:
-        return store.everyone(session)
+        people = store.everyone(session)
+        session.expunge_all()
+    return people
 
 
 def actor_named(ctx: Context, name: str, *, via: str) -> Actor | None:

@@ -8,7 +8,7 @@ from collections.abc import Iterator
 import pytest
 from selenium import webdriver
 
-from tests.e2e.browser import chromium_driver
+from betguard_devkit.browser import chromium_driver
 from tests.integration.api_server import Api, running_api
 from tests.integration.harness import Stack
 

@@ -19,7 +19,7 @@ from selenium import webdriver
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support.ui import WebDriverWait
 
-from tests.e2e.browser import screenshot
+from betguard_devkit.browser import screenshot
 
 PAGE = """<!doctype html>
 <html><head><meta charset="utf-8"><title>harness check</title>

@@ -371,7 +371,8 @@ def test_the_openapi_document_is_valid_and_health_metrics_and_docs_need_no_key(
         "/bets", "/bets/{provider}/{bet_ref}", "/bets/{provider}/{bet_ref}/result",
         "/bets/{provider}/{bet_ref}/cancelled", "/bets/{provider}/{bet_ref}/resolve",
         "/bets/{provider}/{bet_ref}/recheck",
-        "/reviews", "/healthz"}
+        "/reviews", "/proposals", "/proposals/{proposal_id}/approve",
+        "/proposals/{proposal_id}/reject", "/healthz"}
     assert api.call("GET", "/healthz").json() == {"status": "ok"}
     assert [api.call("GET", p).status_code for p in ("/metrics", "/docs")] == [200, 200]
     assert api.call("GET", "/no-such-page").json() == {"error": "Not Found"}

@@ -5,11 +5,14 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from datetime import UTC, datetime
-from decimal import Decimal, InvalidOperation
+import re
+from decimal import Decimal
 
 from betguard.models.domain.errors import InvalidCommand
 from betguard.models.domain.events import Resolution
 from betguard.services.operator_text import MAX_TEXT
+
+AMOUNT = re.compile(r"^[0-9]{1,15}(\.[0-9]{1,4})?$", re.ASCII)
 
 
 def text(form: Mapping[str, object], name: str, *, required: bool = True,
@@ -25,16 +28,13 @@ def text(form: Mapping[str, object], name: str, *, required: bool = True,
 
 
 def amount(form: Mapping[str, object], name: str, *, required: bool = False) -> Decimal | None:
+    """A plain decimal amount (digits, an optional point and decimals), below 10^15."""
     raw = text(form, name, required=required, limit=40)
     if raw is None:
         return None
-    try:
-        value = Decimal(raw)
-    except InvalidOperation:
-        raise InvalidCommand(f"{name}: {raw!r} is not an amount such as 12.50") from None
-    if not value.is_finite() or value < 0:
-        raise InvalidCommand(f"{name}: must be an amount of 0 or more, such as 12.50")
-    return value
+    if not AMOUNT.match(raw):
+        raise InvalidCommand(f"{name}: {raw!r} is not an amount such as 12.50")
+    return Decimal(raw)
 
 
 def number(form: Mapping[str, object], name: str) -> float | None:

@@ -39,9 +39,12 @@ def options(bet: BetView, *, has_open_review: bool, threshold: Decimal | None) -
         return [Option(Resolution.ACKNOWLEDGED, "Acknowledge",
                        f"No money moves: the bet stays {bet.state}; the review is closed "
                        "with your note.", False)]
+    settle_big = big(Resolution.SETTLED)
+    payout_rule = ("" if settle_big or threshold is None else
+                   f" A payout above {wire_amount(threshold)} needs a second person.")
     settle = Option(Resolution.SETTLED, "Settle with a payout",
                     f"Pays the payout you enter to the player and decides the stake of "
-                    f"{stake}. Final: it cannot be undone.", big(Resolution.SETTLED),
+                    f"{stake}. Final: it cannot be undone.{payout_rule}", settle_big,
                     needs="payout")
     if bet.state == BetState.REFUND_PENDING.value:
         return [

@@ -1,0 +1,145 @@
+"""The console over plain HTTP against the real API: its security headers, the sign-in
+rules (CSRF on the form, lock-out, an access log), pages a role may not see, a bad
+filter that names its field, and the single-sign-on proxy mode."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+
+import pytest
+import requests
+
+from betguard.models.store.tables import AccessEvent
+from tests.e2e.console import Person, new_person
+from tests.integration.api_server import Api, running_api
+from tests.integration.harness import Stack
+
+
+def signed_in(api: Api, person: Person) -> requests.Session:
+    browser = requests.Session()
+    form = browser.get(f"{api.url}/console/login", timeout=10)
+    answer = browser.post(f"{api.url}/console/login", timeout=10, allow_redirects=False,
+                          data={"csrf": _token(form.text), "name": person.name,
+                                "password": person.password, "next": "/console/reviews"})
+    assert answer.status_code == 303 and answer.headers["location"] == "/console/reviews"
+    return browser
+
+
+def _token(html: str) -> str:
+    found = re.search(r'name="csrf" value="([^"]+)"', html)
+    assert found, html[:500]
+    return found.group(1)
+
+
+def _log_of(stack: Stack, name: str) -> list[tuple[str, str]]:
+    with stack.context.db.unit_of_work() as session:
+        rows = session.query(AccessEvent).filter(AccessEvent.account == name) \
+            .order_by(AccessEvent.id).all()
+        return [(row.action, row.detail.get("why", "")) for row in rows]
+
+
+def test_every_console_page_carries_the_security_headers_and_is_never_cached(
+        api: Api, stack: Stack) -> None:
+    browser = signed_in(api, new_person(stack.context, "viewer"))
+    for path in ("/console", "/console/reviews", "/console/bets", "/console/login"):
+        answer = browser.get(f"{api.url}{path}", timeout=10)
+        assert answer.status_code == 200, (path, answer.text[:300])
+        csp = answer.headers["Content-Security-Policy"]
+        assert "script-src 'self'" in csp and "frame-ancestors 'none'" in csp
+        assert "unsafe-inline" not in csp
+        assert answer.headers["X-Frame-Options"] == "DENY"
+        assert answer.headers["Cache-Control"] == "no-store"
+        assert "<script>" not in answer.text  # only the app's own script file
+
+
+def test_the_session_cookie_is_http_only_and_same_site_lax(api: Api, stack: Stack) -> None:
+    person = new_person(stack.context, "viewer")
+    form = requests.get(f"{api.url}/console/login", timeout=10)
+    answer = requests.post(f"{api.url}/console/login", allow_redirects=False, timeout=10,
+                           cookies=form.cookies,
+                           data={"csrf": _token(form.text), "name": person.name,
+                                 "password": person.password})
+    cookie = next(h for h in answer.raw.headers.getlist("set-cookie")
+                  if h.startswith("betguard_session="))
+    assert "HttpOnly" in cookie and "SameSite=lax" in cookie and "Path=/console" in cookie
+
+
+def test_a_sign_in_without_the_forms_token_is_refused(api: Api, stack: Stack) -> None:
+    person = new_person(stack.context, "viewer")
+    answer = requests.post(f"{api.url}/console/login", allow_redirects=False, timeout=10,
+                           data={"name": person.name, "password": person.password})
+    assert answer.status_code == 403 and "security token" in answer.text
+    assert "betguard_session" not in answer.cookies
+
+
+def test_wrong_passwords_lock_the_account_and_every_attempt_is_logged(
+        api: Api, stack: Stack) -> None:
+    person = new_person(stack.context, "operator")
+    browser = requests.Session()
+    for _ in range(5):
+        form = browser.get(f"{api.url}/console/login", timeout=10)
+        answer = browser.post(f"{api.url}/console/login", timeout=10,
+                              data={"csrf": _token(form.text), "name": person.name,
+                                    "password": "not the password"})
+        assert answer.status_code == 401 and "wrong name or password" in answer.text
+    form = browser.get(f"{api.url}/console/login", timeout=10)
+    locked = browser.post(f"{api.url}/console/login", timeout=10,
+                          data={"csrf": _token(form.text), "name": person.name,
+                                "password": person.password})
+    assert locked.status_code == 429 and "locked" in locked.text
+    assert _log_of(stack, person.name)[-6:] == [("sign_in_refused", "wrong password")] * 5 + [
+        ("sign_in_refused", "account locked")]
+
+
+def test_a_viewer_is_refused_the_access_log_and_an_admin_reads_it(
+        api: Api, stack: Stack) -> None:
+    viewer = new_person(stack.context, "viewer")
+    refused = signed_in(api, viewer).get(f"{api.url}/console/access", timeout=10)
+    assert refused.status_code == 403 and "needs the admin role" in refused.text
+    admin = signed_in(api, new_person(stack.context, "admin"))
+    page = admin.get(f"{api.url}/console/access?account={viewer.name}", timeout=10)
+    assert page.status_code == 200 and "signed_in" in page.text
+
+
+def test_a_page_without_a_session_sends_the_person_to_sign_in(api: Api) -> None:
+    answer = requests.get(f"{api.url}/console/bets", allow_redirects=False, timeout=10)
+    assert answer.status_code == 303
+    assert answer.headers["location"] == "/console/login?next=/console/bets"
+
+
+def test_a_bad_filter_is_refused_naming_its_field(api: Api, stack: Stack) -> None:
+    browser = signed_in(api, new_person(stack.context, "viewer"))
+    answer = browser.get(f"{api.url}/console/reviews?min_amount=lots", timeout=10)
+    assert answer.status_code == 422 and "min_amount: &#39;lots&#39; is not an amount" in \
+        answer.text
+    answer = browser.get(f"{api.url}/console/bets?placed_from=yesterday", timeout=10)
+    assert answer.status_code == 422 and "placed_from:" in answer.text
+
+
+def test_a_sign_in_never_sends_anyone_to_another_site(api: Api, stack: Stack) -> None:
+    person = new_person(stack.context, "viewer")
+    browser = requests.Session()
+    form = browser.get(f"{api.url}/console/login", timeout=10)
+    answer = browser.post(f"{api.url}/console/login", allow_redirects=False, timeout=10,
+                          data={"csrf": _token(form.text), "name": person.name,
+                                "password": person.password, "next": "//evil.example/"})
+    assert answer.headers["location"] == "/console"
+
+
+@pytest.fixture(scope="module")
+def behind_sso(stack: Stack) -> Iterator[Api]:
+    with running_api(stack, log_name="console-sso.log",
+                     env={"BETGUARD_CONSOLE_FORWARDED_USER_HEADER": "X-Forwarded-User"}) as api:
+        yield api
+
+
+def test_behind_a_sign_on_proxy_the_header_names_the_account(
+        behind_sso: Api, stack: Stack) -> None:
+    person = new_person(stack.context, "operator")
+    page = requests.get(f"{behind_sso.url}/console", timeout=10,
+                        headers={"X-Forwarded-User": person.name})
+    assert page.status_code == 200 and f"{person.name} · operator" in page.text
+    stranger = requests.get(f"{behind_sso.url}/console", timeout=10,
+                            headers={"X-Forwarded-User": "nobody-here"})
+    assert stranger.status_code == 403 and "no active account" in stranger.text
