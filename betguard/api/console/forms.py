@@ -3,9 +3,9 @@ naming its field, and nothing is changed."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from datetime import UTC, datetime
-import re
 from decimal import Decimal
 
 from betguard.models.domain.errors import InvalidCommand
