@@ -258,7 +258,7 @@ def decisions_in_last_minute(ctx: Context, actor: Actor) -> int:
 
 
 DECISIONS = ("decided", "proposed", "approved", "rejected", "recheck_ordered",
-             "notification_resent")
+             "notification_resent", "bulk_recheck", "game_paused", "game_resumed")
 
 
 def _expiry(row: ConsoleSession, rules: SignInRules, now: datetime) -> str | None:

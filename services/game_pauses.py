@@ -15,6 +15,10 @@ beside a fresh run, a duplicate delivery -- send one notification, never two. On
 PostgreSQL the watchers of one provider also take turns (a transaction-level advisory
 lock), so each decides from counts no other watcher is changing. Safe to run twice,
 late or never: each run looks at the bets as they are now.
+
+A person may also pause a game, or every game of a provider, by hand (``hold``, from the
+console after an outage): the watcher never resumes such a pause; a person does
+(``release``).
 """
 
 from __future__ import annotations
@@ -25,10 +29,13 @@ from datetime import datetime, timedelta
 from enum import StrEnum
 
 from betguard.config.policies import PausePolicy, ProviderPolicy
+from betguard.models.domain.access import Actor, Role
 from betguard.models.domain.outbox import NotificationKind
 from betguard.models.store import bet_queries, pauses, repository
 from betguard.models.store.db import Session
+from betguard.models.store.tables import GamePause
 from betguard.services.context import Context
+from betguard.services.operator_text import require_text
 
 WHOLE_PROVIDER = "*"  # the game_id of a pause of every game of a provider
 
@@ -143,3 +150,54 @@ def _flip(session: Session, policy: ProviderPolicy, target: Target, verdict: Ver
                                else target.threshold * policy.pause.resume_ratio),
     }, now=now)
     return True
+
+
+def hold(ctx: Context, provider: str, game_id: str, actor: Actor) -> bool:
+    """A person pauses a game of ``provider`` (``"*"``: all of them) after an outage; the
+    game server is told, and the watcher never resumes it: only ``release`` does. True if
+    it was not paused before."""
+    actor.require(Role.OPERATOR, "pause games")
+    policy = ctx.policy(provider)
+    require_text(game_id, "game_id")
+    now = ctx.clock()
+    with ctx.db.unit_of_work() as session:
+        pauses.take_turn(session, provider)
+        flipped = pauses.hold(session, provider, game_id, by=actor.name, now=now)
+        if flipped:
+            _tell(session, policy, game_id, NotificationKind.GAME_PAUSED, actor, now)
+        session.commit()
+    return flipped
+
+
+def release(ctx: Context, provider: str, game_id: str, actor: Actor) -> bool:
+    """A person resumes a paused game (held or the watcher's); True if it was paused. The
+    watcher pauses it again if its bets still do not come back."""
+    actor.require(Role.OPERATOR, "resume games")
+    policy = ctx.policy(provider)
+    require_text(game_id, "game_id")
+    now = ctx.clock()
+    with ctx.db.unit_of_work() as session:
+        pauses.take_turn(session, provider)
+        flipped = pauses.release(session, provider, game_id, now=now)
+        if flipped:
+            _tell(session, policy, game_id, NotificationKind.GAME_RESUMED, actor, now)
+        session.commit()
+    return flipped
+
+
+def _tell(session: Session, policy: ProviderPolicy, game_id: str, kind: NotificationKind,
+          actor: Actor, now: datetime) -> None:
+    repository.add_game_notification(session, kind, {
+        "provider": policy.name,
+        "game_id": game_id,
+        "scope": "provider" if game_id == WHOLE_PROVIDER else "game",
+        "by": actor.name,  # a person's decision, not the watcher's counts
+    }, now=now)
+
+
+def current(ctx: Context) -> list[GamePause]:
+    """Every paused game now, with who holds it (None: the watcher)."""
+    with ctx.db.unit_of_work() as session:
+        rows = pauses.all_pauses(session)
+        session.expunge_all()
+    return rows

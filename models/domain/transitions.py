@@ -158,6 +158,18 @@ def check_now(bet: BetSnapshot, *, operator: str, now: datetime) -> Change:
                   (NewEvent(EventKind.RECHECK_ORDERED, operator, {"attempt": bet.check_attempt}),))
 
 
+def check_by(bet: BetSnapshot, *, operator: str, at: datetime, job: int) -> Change:
+    """A person's bulk re-check has a pending bet checked by ``at`` (its slot in a job
+    paced at the provider's rate); a check already due sooner stays as it is."""
+    if bet.state is not BetState.PENDING:
+        raise IllegalTransition(f"bet {bet.label} is {bet.state.value}, not pending")
+    due = at if bet.next_check_at is None else min(at, bet.next_check_at)
+    return Change(bet.state, {"next_check_at": due},
+                  (NewEvent(EventKind.RECHECK_ORDERED, operator,
+                            {"attempt": bet.check_attempt, "bulk_job": job,
+                             "at": due.isoformat()}),))
+
+
 def wake_check(bet: BetSnapshot, *, found: NewEvent, now: datetime) -> Change:
     """A pending bet's check is woken now because of what ``found`` says (the feed shows
     it final): the check reads the result itself."""

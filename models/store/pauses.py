@@ -47,11 +47,45 @@ def mark_paused(session: Session, provider: str, game_id: str, unreturned: int,
 
 def mark_resumed(session: Session, provider: str, game_id: str, unreturned: int,
                  now: datetime) -> bool:
-    """Flip a paused row to resumed: only if it is still paused."""
+    """Flip a paused row to resumed: only if it is still paused, and not held by a
+    person (only ``release`` resumes those)."""
+    resumed = session.execute(
+        update(GamePause)
+        .where(GamePause.provider == provider, GamePause.game_id == game_id,
+               GamePause.paused.is_(True), GamePause.held_by.is_(None))
+        .values(paused=False, unreturned=unreturned, changed_at=now)
+        .returning(GamePause.game_id))
+    return resumed.first() is not None
+
+
+def hold(session: Session, provider: str, game_id: str, *, by: str, now: datetime) -> bool:
+    """A person pauses the game (or every game: "*"): held until a person releases it.
+    True if it was not paused before (the game server is to be told)."""
+    was = session.get(GamePause, (provider, game_id))
+    if was is None:
+        session.add(GamePause(provider=provider, game_id=game_id, paused=True, unreturned=0,
+                              changed_at=now, held_by=by))
+        session.flush()
+        return True
+    flipped = not was.paused
+    was.paused, was.held_by = True, by
+    if flipped:
+        was.changed_at = now
+    return flipped
+
+
+def release(session: Session, provider: str, game_id: str, *, now: datetime) -> bool:
+    """A person resumes the game; True if it was paused (the game server is to be told).
+    The watcher may pause it again if its bets still do not come back."""
     resumed = session.execute(
         update(GamePause)
         .where(GamePause.provider == provider, GamePause.game_id == game_id,
                GamePause.paused.is_(True))
-        .values(paused=False, unreturned=unreturned, changed_at=now)
+        .values(paused=False, held_by=None, changed_at=now)
         .returning(GamePause.game_id))
     return resumed.first() is not None
+
+
+def all_pauses(session: Session) -> list[GamePause]:
+    return list(session.scalars(select(GamePause).where(GamePause.paused.is_(True))
+                                .order_by(GamePause.provider, GamePause.game_id)))

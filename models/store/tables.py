@@ -272,6 +272,9 @@ class GamePause(Base):
     paused: Mapped[bool]
     unreturned: Mapped[int] = mapped_column(Integer, default=0)
     changed_at: Mapped[Moment]
+    # A person paused it (the console, after an outage): the watcher never resumes it;
+    # only a person does. None: the watcher's own pause.
+    held_by: Mapped[str | None] = mapped_column(String(64), nullable=True)
 
 
 class Account(Base):
@@ -348,3 +351,34 @@ class Proposal(Base):
     decided_by: Mapped[str | None] = mapped_column(String(64), nullable=True)
     decided_at: Mapped[MaybeMoment]
     decision_note: Mapped[str | None] = mapped_column(Text, nullable=True)
+
+
+class BulkJob(Base):
+    """A person's bulk re-check of a provider's pending bets placed in a time range:
+    each bet's next check is set to a slot paced at the provider's rate limit, so the
+    backlog drains at a pace the provider can take; its bets are listed in
+    ``bulk_job_bets`` for the job's progress."""
+
+    __tablename__ = "bulk_jobs"
+
+    id: Mapped[Id]
+    kind: Mapped[str] = mapped_column(String(20))
+    provider: Mapped[str] = mapped_column(String(64))
+    placed_from: Mapped[Moment]
+    placed_to: Mapped[Moment]
+    requested_by: Mapped[str] = mapped_column(String(64))
+    requested_at: Mapped[Moment]
+    note: Mapped[str] = mapped_column(Text)
+    total: Mapped[int] = mapped_column(Integer)
+    in_flight: Mapped[int] = mapped_column(Integer)  # already at the provider: not re-ordered
+    last_slot_at: Mapped[Moment]  # when the last bet's check is due
+
+
+class BulkJobBet(Base):
+    __tablename__ = "bulk_job_bets"
+
+    job_id: Mapped[int] = mapped_column(
+        BigInteger().with_variant(Integer, "sqlite"), ForeignKey("bulk_jobs.id"),
+        primary_key=True)
+    bet_id: Mapped[int] = mapped_column(
+        BigInteger().with_variant(Integer, "sqlite"), ForeignKey("bets.id"), primary_key=True)

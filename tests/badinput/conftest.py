@@ -6,7 +6,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from tests.badinput import bet_cases, receiver_cases, response_cases
+from tests.badinput import bet_cases, console_cases, receiver_cases, response_cases
 from tests.badinput.private_sim import PrivateSim, private_simulator
 from tests.badinput.raw_cases import RAW_BODIES
 from tests.integration.api_server import Api, running_api
@@ -35,7 +35,8 @@ def corpus_counts() -> str:
     return (f"bad-input corpus: {bets} malformed bets × 3 intakes (and {raw} bodies that are "
             f"no bet), {providers + wallets} hostile provider/wallet responses ({providers} "
             f"provider, {wallets} wallet; {both_ways} also end to end), "
-            f"{len(receiver_cases.CASES)} hostile receivers")
+            f"{len(receiver_cases.CASES)} hostile receivers, "
+            f"{len(console_cases.CASES)} hostile texts shown by the console")
 
 
 def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:

@@ -8,6 +8,7 @@ import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
+from datetime import timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
@@ -184,3 +185,38 @@ def test_an_idle_session_ends_and_the_next_page_asks_to_sign_in_again(
         fresh_browser.get(f"{short.url}/console/reviews")
         wait_for(fresh_browser, "#login")
         assert fresh_browser.current_url.endswith("/console/login?next=/console/reviews")
+
+
+def test_two_people_deciding_one_review_at_once_one_wins_and_the_other_reads_why(
+        console: Api, stack: Stack, fresh_browser: webdriver.Chrome,
+        second_browser: webdriver.Chrome) -> None:
+    bet = in_review(console, stack)
+    for browser in (fresh_browser, second_browser):
+        sign_in(browser, console.url, new_person(stack.context, "operator"))
+        browser.get(f"{console.url}/console/bets/{bet['id']}")
+        wait_for(browser, "#decide-settled")
+    submit(fresh_browser, "#decide-settled", payout="12.00", note="first")
+    wait_for_text(fresh_browser, "#bet-state", "settled")
+    submit(second_browser, "#decide-refunded", note="second, from a stale page")
+    assert "has no open review" in wait_for(second_browser, "#error").text
+    wait_for_text(second_browser, "#bet-state", "settled")  # the page shows the bet as it is
+    assert state_of(console, bet) == "settled"
+
+
+def test_a_bulk_recheck_started_in_the_console_shows_its_progress_live(
+        console: Api, stack: Stack, fresh_browser: webdriver.Chrome) -> None:
+    bets = [stack.place("sleepy", fate="returned", payout="1.00") for _ in range(3)]
+    sign_in(fresh_browser, console.url, new_person(stack.context, "operator"))
+    fresh_browser.get(f"{console.url}/console/bulk")
+    fresh_browser.find_element(By.CSS_SELECTOR, "#bulk-form select[name=provider]") \
+        .send_keys("sleepy")
+    # The form takes whole seconds: from the first bet's second to the one after the last's
+    first = bets[0].placed_at.replace(microsecond=0)
+    last = bets[-1].placed_at.replace(microsecond=0) + timedelta(seconds=1)
+    for name, moment in (("placed_from", first), ("placed_to", last)):
+        fresh_browser.execute_script(
+            "document.querySelector(arguments[0]).value = arguments[1]",
+            f"#bulk-form input[name={name}]", moment.strftime("%Y-%m-%dT%H:%M:%S"))
+    submit(fresh_browser, "#bulk-form", note="after the outage")
+    wait_for_text(fresh_browser, ".notice", "Bulk re-check started")
+    wait_for_text(fresh_browser, "#job-list", "3 / 3 checked")  # refreshed without a reload

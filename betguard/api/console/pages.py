@@ -38,12 +38,12 @@ from betguard.api.console.money_effects import options
 from betguard.api.errors import status_of
 from betguard.api.params import context
 from betguard.models.domain.access import Actor, Role
-from betguard.models.domain.errors import BetguardError
+from betguard.models.domain.errors import BetguardError, InvalidCommand
 from betguard.models.domain.events import ReviewReason
 from betguard.models.domain.money import wire_amount
 from betguard.models.domain.states import BetState
 from betguard.ops.views import age, short_time
-from betguard.services import accounts, approvals
+from betguard.services import accounts, approvals, bulk_rechecks, game_pauses
 from betguard.services.accounts import SignedIn, SignInRefused
 from betguard.services.context import Context
 from betguard.services.notifications import resend_dead
@@ -67,6 +67,9 @@ NOTICES = {
     "rejected": "Rejected: nothing moved.",
     "rechecked": "Re-check ordered.",
     "resent": "Dead letters sent again.",
+    "bulk": "Bulk re-check started: its bets are checked at the provider's pace.",
+    "paused": "Paused: the game server was told.",
+    "resumed": "Resumed: the game server was told.",
 }
 
 
@@ -362,3 +365,68 @@ async def _log(request: Request, actor: Actor, action: str, **detail: Any) -> No
                detail={key: value for key, value in detail.items() if value is not None})
 
 
+
+
+# -- bulk work after an outage -----------------------------------------------------
+
+
+@router.get("/bulk")
+async def bulk_page(request: Request, person: Viewer) -> Response:
+    return await _bulk_page(request)
+
+
+@router.get("/bulk/live")
+async def bulk_live(request: Request, person: Viewer) -> Response:
+    """The jobs' progress alone, for the page's script to swap in every few seconds."""
+    return page(request, "_jobs.html", jobs=await work(bulk_rechecks.recent, ctx_of(request)))
+
+
+async def _bulk_page(request: Request, *, error: str | None = None, status: int = 200,
+                     form: Mapping[str, Any] | None = None) -> Response:
+    ctx = ctx_of(request)
+    return page(request, "bulk.html", status=status, error=error, form=form or {},
+                providers=sorted(ctx.policies),
+                jobs=await work(bulk_rechecks.recent, ctx),
+                pauses=await work(game_pauses.current, ctx))
+
+
+@router.post("/bulk/recheck")
+async def bulk_recheck(request: Request, person: OperatorPerson) -> Response:
+    form = await checked_form(request, person)
+    ctx = ctx_of(request)
+    try:
+        await work(limit_decisions, ctx, person.actor, config(request).decisions_per_minute)
+        provider = forms.choice(form, "provider", set(ctx.policies), required=True) or ""
+        placed_from = forms.moment(form, "placed_from")
+        placed_to = forms.moment(form, "placed_to")
+        if placed_from is None or placed_to is None:
+            raise InvalidCommand(f"{'placed_from' if placed_from is None else 'placed_to'}: "
+                                 "must not be empty")
+        job = await work(bulk_rechecks.start, ctx, provider, placed_from, placed_to,
+                         person.actor, forms.text(form, "note") or "")
+    except BetguardError as refused:
+        return await _bulk_page(request, error=str(refused), status=status_of(refused),
+                                form=form)
+    await _log(request, person.actor, "bulk_recheck", job=job.id, provider=job.provider,
+               bets=job.total)
+    return back(f"{PREFIX}/bulk", "bulk")
+
+
+@router.post("/pauses/{action}")
+async def pause_or_resume(request: Request, action: str, person: OperatorPerson) -> Response:
+    form = await checked_form(request, person)
+    ctx = ctx_of(request)
+    if action not in ("hold", "release"):
+        raise Refused(404, f"no such action: {action}")
+    try:
+        await work(limit_decisions, ctx, person.actor, config(request).decisions_per_minute)
+        provider = forms.choice(form, "provider", set(ctx.policies), required=True) or ""
+        game_id = forms.text(form, "game_id", limit=128) or ""
+        flip = game_pauses.hold if action == "hold" else game_pauses.release
+        changed = await work(flip, ctx, provider, game_id, person.actor)
+    except BetguardError as refused:
+        return await _bulk_page(request, error=str(refused), status=status_of(refused),
+                                form=form)
+    await _log(request, person.actor, "game_paused" if action == "hold" else "game_resumed",
+               provider=provider, game_id=game_id, changed=changed)
+    return back(f"{PREFIX}/bulk", "paused" if action == "hold" else "resumed")
