@@ -10,10 +10,13 @@ from collections.abc import Iterator
 import pytest
 import requests
 
+from betguard.models.domain.states import BetState
 from betguard.models.store.tables import AccessEvent
+from betguard.services.results import report_result
 from tests.e2e.console import Person, new_person
 from tests.integration.api_server import Api, running_api
-from tests.integration.harness import Stack
+from tests.integration.harness import Stack, wait_until
+from tests.integration.ops import REFUNDER, rejected_refund
 
 
 def signed_in(api: Api, person: Person) -> requests.Session:
@@ -143,3 +146,104 @@ def test_behind_a_sign_on_proxy_the_header_names_the_account(
     stranger = requests.get(f"{behind_sso.url}/console", timeout=10,
                             headers={"X-Forwarded-User": "nobody-here"})
     assert stranger.status_code == 403 and "no active account" in stranger.text
+
+
+def _decide(api: Api, browser: requests.Session, bet_id: int,
+            **fields: str) -> requests.Response:
+    page_url = f"{api.url}/console/bets/{bet_id}"
+    token = _token(browser.get(page_url, timeout=10).text)
+    return browser.post(f"{page_url}/decide", timeout=10, data={"csrf": token, **fields})
+
+
+def test_a_refund_the_wallet_refused_offers_retry_and_refunded_outside_and_takes_them(
+        api: Api, stack: Stack) -> None:
+    browser = signed_in(api, new_person(stack.context, "operator"))
+    bet = rejected_refund(stack, for_good=True)
+    page = browser.get(f"{api.url}/console/bets/{bet.id}", timeout=10).text
+    assert 'id="decide-retry_refund"' in page and 'id="decide-refunded_outside"' in page
+    assert 'id="decide-refunded"' not in page  # a refund is decided already
+    missing = _decide(api, browser, bet.id, resolution="refunded_outside", note="paid by bank")
+    assert missing.status_code == 422 and "reference: must not be empty" in missing.text
+    done = _decide(api, browser, bet.id, resolution="refunded_outside", note="paid by bank",
+                   reference="bank-transfer-4711")
+    assert done.status_code == 200 and "Decision applied." in done.text
+    assert stack.bet(bet.id).state is BetState.REFUNDED
+
+
+def test_a_conflict_on_a_final_bet_is_acknowledged_and_offers_nothing_else(
+        api: Api, stack: Stack) -> None:
+    browser = signed_in(api, new_person(stack.context, "operator"))
+    bet = stack.place(REFUNDER, fate="unknown", stake="8.00")
+    stack.wait_for_state(bet.id, BetState.REFUNDED)
+    report_result(stack.context, REFUNDER, bet.bet_ref, payout="30.00", currency="EUR")
+    page = browser.get(f"{api.url}/console/bets/{bet.id}", timeout=10).text
+    assert re.findall(r'id="decide-([a-z_]+)"', page) == ["acknowledged"]
+    done = _decide(api, browser, bet.id, resolution="acknowledged",
+                   note="the provider's late result is wrong: refund stands")
+    assert done.status_code == 200 and "Decision applied." in done.text
+    assert [r.resolution for r in stack.reviews(bet.id)] == ["acknowledged"]
+    assert stack.bet(bet.id).state is BetState.REFUNDED
+
+
+def test_a_decision_without_a_note_is_refused_naming_the_note_and_changes_nothing(
+        api: Api, stack: Stack) -> None:
+    browser = signed_in(api, new_person(stack.context, "operator"))
+    bet = api.wait_for_state(api.place(stack, "reviewer", fate="never"), "in_review")["bet"]
+    refused = _decide(api, browser, bet["id"], resolution="refunded", note="  ")
+    assert refused.status_code == 422 and "note: must not be empty" in refused.text
+    bad_payout = _decide(api, browser, bet["id"], resolution="settled", payout="ten",
+                         note="won")
+    assert bad_payout.status_code == 422 and "payout" in bad_payout.text
+    assert stack.bet(bet["id"]).state is BetState.IN_REVIEW
+
+
+def test_an_admin_adds_and_disables_an_account_and_the_change_is_logged(
+        api: Api, stack: Stack) -> None:
+    admin = new_person(stack.context, "admin")
+    browser = signed_in(api, admin)
+    token = _token(browser.get(f"{api.url}/console/accounts", timeout=10).text)
+    name = f"new-{admin.name}"
+    added = browser.post(f"{api.url}/console/accounts/add", timeout=10, data={
+        "csrf": token, "name": name, "role": "viewer", "password": "a fine long password"})
+    assert added.status_code == 200 and name in added.text, added.text[:400]
+    newcomer = signed_in(api, Person(name, "a fine long password", "viewer"))
+    assert newcomer.get(f"{api.url}/console", timeout=10).status_code == 200
+    browser.post(f"{api.url}/console/accounts/disable", timeout=10,
+                 data={"csrf": token, "name": name})
+    ended = newcomer.get(f"{api.url}/console", allow_redirects=False, timeout=10)
+    assert ended.status_code == 303  # the disabled account's session ended at once
+    assert [a for a, _ in _log_of(stack, name)][:2] == ["account_added", "signed_in"]
+    self_disable = browser.post(f"{api.url}/console/accounts/disable", timeout=10,
+                                data={"csrf": token, "name": admin.name})
+    assert self_disable.status_code == 422 and "your own account" in self_disable.text
+
+
+def test_an_approver_may_not_manage_accounts(api: Api, stack: Stack) -> None:
+    browser = signed_in(api, new_person(stack.context, "approver"))
+    assert browser.get(f"{api.url}/console/accounts", timeout=10).status_code == 403
+
+
+def test_a_dead_letter_is_resent_from_the_console_and_the_resend_is_logged(
+        api: Api, stack: Stack) -> None:
+    receiver = stack.receiver
+    assert receiver is not None
+    operator = new_person(stack.context, "operator")
+    browser = signed_in(api, operator)
+    receiver.down = True
+    try:
+        bet = stack.place("patient", fate="returned", payout="9.00")
+        report_result(stack.context, "patient", bet.bet_ref, payout="9.00", currency="EUR")
+        wait_until(lambda: [n.state for n in stack.notifications(bet.id)] == ["dead"], 30)
+    finally:
+        receiver.down = False
+    [dead] = stack.notifications(bet.id)
+    page = browser.get(f"{api.url}/console/notifications", timeout=10)
+    assert dead.event_id in page.text
+    nothing = browser.post(f"{api.url}/console/notifications/resend", timeout=10,
+                           data={"csrf": _token(page.text)})
+    assert nothing.status_code == 422 and "event_id: choose at least one" in nothing.text
+    resent = browser.post(f"{api.url}/console/notifications/resend", timeout=10,
+                          data={"csrf": _token(page.text), "event_id": dead.event_id})
+    assert resent.status_code == 200 and "Dead letters sent again." in resent.text
+    wait_until(lambda: [n.state for n in stack.notifications(bet.id)] == ["delivered"], 30)
+    assert ("notification_resent", "") in _log_of(stack, operator.name)

@@ -70,6 +70,7 @@ NOTICES = {
     "bulk": "Bulk re-check started: its bets are checked at the provider's pace.",
     "paused": "Paused: the game server was told.",
     "resumed": "Resumed: the game server was told.",
+    "account": "Account changed (in the access log).",
 }
 
 
@@ -430,3 +431,47 @@ async def pause_or_resume(request: Request, action: str, person: OperatorPerson)
     await _log(request, person.actor, "game_paused" if action == "hold" else "game_resumed",
                provider=provider, game_id=game_id, changed=changed)
     return back(f"{PREFIX}/bulk", "paused" if action == "hold" else "resumed")
+
+
+# -- accounts (admins) --------------------------------------------------------------
+
+
+@router.get("/accounts")
+async def account_list(request: Request, person: AdminPerson) -> Response:
+    return await _accounts_page(request)
+
+
+async def _accounts_page(request: Request, *, error: str | None = None, status: int = 200,
+                         done: str | None = None) -> Response:
+    people = await work(accounts.list_accounts, ctx_of(request))
+    return page(request, "accounts.html", status=status, error=error, people=people,
+                roles=[role.value for role in Role], done=done)
+
+
+@router.post("/accounts/{action}")
+async def change_account(request: Request, action: str, person: AdminPerson) -> Response:
+    """Add, disable or reset an account: what ``betguard user`` does, logged under the
+    admin's name. An admin never disables their own account (nobody could undo it here)."""
+    form = await checked_form(request, person)
+    ctx = ctx_of(request)
+    where = address(request)
+    try:
+        name = forms.text(form, "name", limit=64) or ""
+        if action == "add":
+            await work(accounts.add_account, ctx, name, forms.text(form, "role") or "",
+                       forms.text(form, "password", limit=512) or "", by=person.actor.name,
+                       address=where)
+        elif action == "disable":
+            if name == person.actor.name:
+                raise InvalidCommand("name: you cannot disable your own account")
+            await work(accounts.disable_account, ctx, name, by=person.actor.name,
+                       address=where)
+        elif action == "reset":
+            await work(accounts.reset_account, ctx, name,
+                       forms.text(form, "password", limit=512) or "", by=person.actor.name,
+                       role=forms.text(form, "role", required=False), address=where)
+        else:
+            raise Refused(404, f"no such action: {action}")
+    except BetguardError as refused:
+        return await _accounts_page(request, error=str(refused), status=status_of(refused))
+    return RedirectResponse(f"{PREFIX}/accounts?done=account", status_code=303)
