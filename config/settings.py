@@ -100,6 +100,9 @@ class Settings(BaseSettings):
     # SSO behind a reverse proxy: the header naming the signed-in account (off when unset).
     # Only behind a proxy that sets it on every request and drops it from clients.
     console_forwarded_user_header: str | None = None
+    # Keys the forms' CSRF tokens under single sign-on; required with the header above
+    # (every API process must share it).
+    console_secret: SecretStr | None = None
     # A four-eyes proposal not approved within this time expires.
     proposal_hours: float = Field(default=24.0, gt=0)
 
@@ -186,6 +189,13 @@ class Settings(BaseSettings):
         self.wallet_secret_value()
         if self.notify_url is not None and self.notify_secret is None:
             raise SettingsError("BETGUARD_NOTIFY_URL is set but BETGUARD_NOTIFY_SECRET is not")
+        if self.console_forwarded_user_header and (
+                self.console_secret is None
+                or len(self.console_secret.get_secret_value()) < 16):
+            raise SettingsError(
+                "BETGUARD_CONSOLE_FORWARDED_USER_HEADER is set but BETGUARD_CONSOLE_SECRET is "
+                "not (at least 16 characters, the same for every API process): it keys the "
+                "console's CSRF tokens under single sign-on")
         if self.mode == "production":
             self._refuse_placeholders(policies)
             self._refuse_toy_services()

@@ -5,6 +5,7 @@ filter that names its field, and the single-sign-on proxy mode."""
 from __future__ import annotations
 
 import re
+import secrets
 from collections.abc import Iterator
 
 import pytest
@@ -133,7 +134,8 @@ def test_a_sign_in_never_sends_anyone_to_another_site(api: Api, stack: Stack) ->
 @pytest.fixture(scope="module")
 def behind_sso(stack: Stack) -> Iterator[Api]:
     with running_api(stack, log_name="console-sso.log",
-                     env={"BETGUARD_CONSOLE_FORWARDED_USER_HEADER": "X-Forwarded-User"}) as api:
+                     env={"BETGUARD_CONSOLE_FORWARDED_USER_HEADER": "X-Forwarded-User",
+                          "BETGUARD_CONSOLE_SECRET": secrets.token_urlsafe(24)}) as api:
         yield api
 
 
@@ -247,3 +249,17 @@ def test_a_dead_letter_is_resent_from_the_console_and_the_resend_is_logged(
     assert resent.status_code == 200 and "Dead letters sent again." in resent.text
     wait_until(lambda: [n.state for n in stack.notifications(bet.id)] == ["delivered"], 30)
     assert ("notification_resent", "") in _log_of(stack, operator.name)
+
+
+def test_behind_a_sign_on_proxy_a_form_needs_the_persons_token_too(
+        behind_sso: Api, stack: Stack) -> None:
+    person = new_person(stack.context, "operator")
+    as_person = {"X-Forwarded-User": person.name}
+    page = requests.get(f"{behind_sso.url}/console/notifications", timeout=10,
+                        headers=as_person)
+    guessed = requests.post(f"{behind_sso.url}/console/notifications/resend", timeout=10,
+                            headers=as_person, data={"csrf": "guessed", "event_id": "x"})
+    assert guessed.status_code == 403 and "security token" in guessed.text
+    taken = requests.post(f"{behind_sso.url}/console/notifications/resend", timeout=10,
+                          headers=as_person, data={"csrf": _token(page.text)})
+    assert taken.status_code == 422  # past the token: no dead letter was chosen

@@ -18,9 +18,8 @@ from typing import Annotated
 
 from fastapi import Depends, Request
 from starlette.concurrency import run_in_threadpool
-from starlette.datastructures import FormData
-from starlette.middleware.base import BaseHTTPMiddleware
-from starlette.responses import Response
+from starlette.datastructures import FormData, MutableHeaders
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from betguard.api.params import context
 from betguard.config.settings import Settings
@@ -51,6 +50,7 @@ class ConsoleConfig:
     forwarded_user_header: str | None
     decisions_per_minute: int
     proposal_lifetime: timedelta
+    secret: bytes  # keys the CSRF tokens of single sign-on (no session to keep them in)
 
     @classmethod
     def of(cls, settings: Settings) -> ConsoleConfig:
@@ -59,9 +59,11 @@ class ConsoleConfig:
                             address_limit=settings.console_address_sign_in_limit,
                             idle=timedelta(minutes=settings.console_idle_minutes),
                             absolute=timedelta(hours=settings.console_session_hours))
+        secret = (settings.console_secret.get_secret_value().encode()
+                  if settings.console_secret is not None else secrets.token_bytes(32))
         return cls(rules, settings.mode == "production", settings.console_forwarded_user_header,
                    settings.console_decisions_per_minute,
-                   timedelta(hours=settings.proposal_hours))
+                   timedelta(hours=settings.proposal_hours), secret)
 
 
 class Refused(Exception):
@@ -74,16 +76,27 @@ class Refused(Exception):
         self.sign_in = sign_in  # send the person to the sign-in page instead
 
 
-class SecurityHeaders(BaseHTTPMiddleware):
-    """The headers above on every answer under ``/console``."""
+class SecurityHeaders:
+    """The headers above on every answer under ``/console``. Plain ASGI: the API's own
+    requests pass through untouched, at the cost of one string comparison."""
 
-    async def dispatch(self, request: Request,
-                       call_next: Callable[[Request], Awaitable[Response]]) -> Response:
-        response = await call_next(request)
-        if request.url.path.startswith(PREFIX):
-            for name, value in HEADERS.items():
-                response.headers.setdefault(name, value)
-        return response
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or not scope["path"].startswith(PREFIX):
+            await self.app(scope, receive, send)
+            return
+
+        async def with_headers(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                headers = MutableHeaders(scope=message)
+                for name, value in HEADERS.items():
+                    if name not in headers:
+                        headers[name] = value
+            await send(message)
+
+        await self.app(scope, receive, with_headers)
 
 
 def config(request: Request) -> ConsoleConfig:
@@ -95,7 +108,7 @@ def address(request: Request) -> str:
     return request.client.host if request.client else "unknown"
 
 
-def _from_proxy(request: Request, ctx: Context, header: str) -> SignedIn | None:
+def _from_proxy(request: Request, ctx: Context, header: str, secret: bytes) -> SignedIn | None:
     name = request.headers.get(header)
     if not name:
         return None
@@ -103,8 +116,9 @@ def _from_proxy(request: Request, ctx: Context, header: str) -> SignedIn | None:
     if actor is None:
         raise Refused(403, f"the sign-on proxy named {name!r}, who has no active account "
                       "here: an admin adds it with betguard user add")
-    # Under SSO the proxy authenticates every request; the CSRF token is per person.
-    token = hmac.new(b"betguard-sso-csrf", name.encode(), "sha256").hexdigest()
+    # Under SSO the proxy authenticates every request and there is no session: the CSRF
+    # token is per person, keyed with BETGUARD_CONSOLE_SECRET (a forger cannot compute it).
+    token = hmac.new(secret, name.encode(), "sha256").hexdigest()
     return SignedIn(actor, token, started_at=ctx.clock())
 
 
@@ -112,7 +126,8 @@ async def current(request: Request) -> SignedIn | None:
     ctx: Context = context(request)
     settings = config(request)
     if settings.forwarded_user_header:
-        return await run_in_threadpool(_from_proxy, request, ctx, settings.forwarded_user_header)
+        return await run_in_threadpool(_from_proxy, request, ctx, settings.forwarded_user_header,
+                                       settings.secret)
     token = request.cookies.get(SESSION_COOKIE)
     if not token:
         return None
