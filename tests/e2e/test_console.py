@@ -17,6 +17,7 @@ from selenium import webdriver
 from selenium.common.exceptions import NoAlertPresentException
 from selenium.webdriver.common.by import By
 
+from betguard_devkit.browser import phone
 from tests.e2e.console import new_person, sign_in, submit, wait_for, wait_for_text
 from tests.integration.api_server import Api, path_of, running_api
 from tests.integration.harness import Stack
@@ -220,3 +221,26 @@ def test_a_bulk_recheck_started_in_the_console_shows_its_progress_live(
     submit(fresh_browser, "#bulk-form", note="after the outage")
     wait_for_text(fresh_browser, ".notice", "Bulk re-check started")
     wait_for_text(fresh_browser, "#job-list", "3 / 3 checked")  # refreshed without a reload
+
+
+def test_the_overview_counts_a_new_review_without_a_reload(
+        console: Api, stack: Stack, fresh_browser: webdriver.Chrome) -> None:
+    sign_in(fresh_browser, console.url, new_person(stack.context, "viewer"))
+    fresh_browser.get(f"{console.url}/console")
+    before = int(wait_for(fresh_browser, "#open-reviews").text)
+    fresh_browser.execute_script("document.body.dataset.loadedOnce = 'yes'")
+    in_review(console, stack)
+    wait_for_text(fresh_browser, "#open-reviews", str(before + 1))
+    assert fresh_browser.execute_script("return document.body.dataset.loadedOnce") == "yes"
+
+
+def test_the_pages_read_on_a_phone(console: Api, stack: Stack,
+                                   fresh_browser: webdriver.Chrome) -> None:
+    bet = in_review(console, stack)
+    sign_in(fresh_browser, console.url, new_person(stack.context, "operator"))
+    phone(fresh_browser)
+    fresh_browser.get(f"{console.url}/console/bets/{bet['id']}")
+    wait_for(fresh_browser, "#decide-refunded")
+    wide = fresh_browser.execute_script(
+        "return document.documentElement.scrollWidth > window.innerWidth + 1")
+    assert wide is False  # nothing sticks out sideways: the forms stack up

@@ -7,12 +7,14 @@ from __future__ import annotations
 import re
 import secrets
 from collections.abc import Iterator
+from datetime import timedelta
 
 import pytest
 import requests
 
 from betguard.models.domain.states import BetState
 from betguard.models.store.tables import AccessEvent
+from betguard.services import bulk_rechecks
 from betguard.services.results import report_result
 from tests.e2e.console import Person, new_person
 from tests.integration.api_server import Api, running_api
@@ -263,3 +265,62 @@ def test_behind_a_sign_on_proxy_a_form_needs_the_persons_token_too(
     taken = requests.post(f"{behind_sso.url}/console/notifications/resend", timeout=10,
                           headers=as_person, data={"csrf": _token(page.text)})
     assert taken.status_code == 422  # past the token: no dead letter was chosen
+
+
+def _refused_from_here(stack: Stack) -> int:
+    since = stack.context.clock() - timedelta(minutes=15)
+    with stack.context.db.unit_of_work() as session:
+        return session.query(AccessEvent).filter(
+            AccessEvent.action == "sign_in_refused", AccessEvent.address == "127.0.0.1",
+            AccessEvent.at >= since).count()
+
+
+def test_an_address_with_many_refused_sign_ins_is_refused_whatever_name_it_tries(
+        stack: Stack) -> None:
+    limit = _refused_from_here(stack) + 2
+    with running_api(stack, log_name="console-strict.log",
+                     env={"BETGUARD_CONSOLE_ADDRESS_SIGN_IN_LIMIT": str(limit)}) as strict:
+        browser = requests.Session()
+
+        def attempt(name: str, password: str) -> requests.Response:
+            form = browser.get(f"{strict.url}/console/login", timeout=10)
+            return browser.post(f"{strict.url}/console/login", timeout=10, data={
+                "csrf": _token(form.text), "name": name, "password": password})
+
+        assert [attempt(f"guess-{n}", "not it").status_code for n in range(2)] == [401, 401]
+        person = new_person(stack.context, "viewer")  # a real account, its right password
+        refused = attempt(person.name, person.password)
+        assert refused.status_code == 429 and "too many failed sign-ins from here" in \
+            refused.text
+
+
+def test_decisions_beyond_the_limit_per_minute_are_refused_and_change_nothing(
+        stack: Stack) -> None:
+    with running_api(stack, log_name="console-decisions.log",
+                     env={"BETGUARD_CONSOLE_DECISIONS_PER_MINUTE": "1"}) as strict:
+        browser = signed_in(strict, new_person(stack.context, "operator"))
+        token = _token(browser.get(f"{strict.url}/console/bulk", timeout=10).text)
+        empty_range = {"csrf": token, "provider": "sleepy", "placed_from": "2001-01-01T00:00",
+                       "placed_to": "2001-01-01T00:01", "note": "nothing in it"}
+        jobs = len(bulk_rechecks.recent(stack.context))
+        first = browser.post(f"{strict.url}/console/bulk/recheck", timeout=10,
+                             data=empty_range)
+        assert first.status_code == 200 and "0 / 0 checked" in first.text
+        second = browser.post(f"{strict.url}/console/bulk/recheck", timeout=10,
+                              data=empty_range)
+        assert second.status_code == 429 and "more than 1 decisions in a minute" in second.text
+        assert len(bulk_rechecks.recent(stack.context)) == jobs + 1
+
+
+def test_a_bulk_recheck_without_a_range_is_refused_naming_the_field(
+        api: Api, stack: Stack) -> None:
+    browser = signed_in(api, new_person(stack.context, "operator"))
+    token = _token(browser.get(f"{api.url}/console/bulk", timeout=10).text)
+    answer = browser.post(f"{api.url}/console/bulk/recheck", timeout=10, data={
+        "csrf": token, "provider": "sleepy", "placed_from": "2026-12-07T10:00",
+        "note": "no end"})
+    assert answer.status_code == 422 and "placed_to: must not be empty" in answer.text
+    unknown = browser.post(f"{api.url}/console/bulk/recheck", timeout=10, data={
+        "csrf": token, "provider": "nobody", "placed_from": "2026-12-07T10:00",
+        "placed_to": "2026-12-07T11:00", "note": "who"})
+    assert unknown.status_code == 422 and "provider: must be one of" in unknown.text
