@@ -5,11 +5,11 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Query, Request
 from fastapi.responses import JSONResponse
 
 from betguard.api import queries
-from betguard.api.auth import Operator
+from betguard.api.auth import Caller, Operator
 from betguard.api.params import REFUSALS, BetRef, Ctx, ProviderName
 from betguard.api.schemas import (
     BetEnvelope,
@@ -24,7 +24,8 @@ from betguard.api.schemas import (
     ReviewQueue,
 )
 from betguard.models.domain.events import ReviewReason
-from betguard.services import approvals
+from betguard.services import accounts, approvals
+from betguard.services.context import Context
 from betguard.services.reviews import Resolve, describe_recheck, order_recheck
 
 NOT_NOW: dict[int | str, dict[str, object]] = {
@@ -52,7 +53,7 @@ def list_reviews(
                         202: {"model": ProposedOut,
                               "description": "proposed: it needs a second person"}})
 def resolve(provider: ProviderName, bet_ref: BetRef, decision: ResolveIn, caller: Operator,
-            ctx: Ctx) -> BetEnvelope | JSONResponse:
+            ctx: Ctx, request: Request) -> BetEnvelope | JSONResponse:
     """In review: settle (with a payout), refund, or re-check (with a new deadline).
     Refund rejected by the wallet: retry it, record it as refunded outside betguard
     (with a reference), or settle it. A conflict on a final bet: acknowledge (refused,
@@ -65,11 +66,21 @@ def resolve(provider: ProviderName, bet_ref: BetRef, decision: ResolveIn, caller
                                          decision.note, payout=decision.payout,
                                          deadline=decision.deadline,
                                          reference=decision.reference), caller.actor)
+    proposed = isinstance(done, approvals.Proposed)
+    _log(ctx, caller, request, "proposed" if proposed else "decided",
+         bet=f"{provider}/{bet_ref}", resolution=decision.resolution.value)
     if isinstance(done, approvals.Proposed):
-        proposed = ProposedOut(proposal=ProposalOut.of(approvals.find(ctx, done.proposal_id)),
-                               message=done.message)
-        return JSONResponse(proposed.model_dump(mode="json"), status_code=202)
+        body = ProposedOut(proposal=ProposalOut.of(approvals.find(ctx, done.proposal_id)),
+                           message=done.message)
+        return JSONResponse(body.model_dump(mode="json"), status_code=202)
     return BetEnvelope(bet=BetOut.of(done))
+
+
+def _log(ctx: Context, caller: Caller, request: Request, action: str, **detail: object) -> None:
+    """The access log holds the API's decisions too, with the key's name and address."""
+    accounts.record(ctx, caller.actor, action,
+                    address=request.client.host if request.client else "unknown",
+                    detail=detail)
 
 
 @router.get("/proposals", response_model=ProposalList, responses=REFUSALS,
@@ -84,17 +95,22 @@ def list_proposals(caller: Operator, ctx: Ctx,
 @router.post("/proposals/{proposal_id}/approve", response_model=BetEnvelope,
              summary="Approve another's proposal: the decision is applied now",
              responses={**NOT_NOW, **REFUSALS})
-def approve(proposal_id: int, body: DecisionNoteIn, caller: Operator, ctx: Ctx) -> BetEnvelope:
+def approve(proposal_id: int, body: DecisionNoteIn, caller: Operator, ctx: Ctx,
+            request: Request) -> BetEnvelope:
     """Approvers only, never the proposer; refused (409) once decided, void or expired."""
     bet = approvals.approve(ctx, proposal_id, caller.actor, body.note)
+    _log(ctx, caller, request, "approved", proposal=proposal_id, bet=bet.label)
     return BetEnvelope(bet=BetOut.of(bet))
 
 
 @router.post("/proposals/{proposal_id}/reject", response_model=ProposalOut,
              summary="Reject a proposal (or withdraw your own): nothing moves",
              responses={**NOT_NOW, **REFUSALS})
-def reject(proposal_id: int, body: DecisionNoteIn, caller: Operator, ctx: Ctx) -> ProposalOut:
-    return ProposalOut.of(approvals.reject(ctx, proposal_id, caller.actor, body.note))
+def reject(proposal_id: int, body: DecisionNoteIn, caller: Operator, ctx: Ctx,
+           request: Request) -> ProposalOut:
+    view = approvals.reject(ctx, proposal_id, caller.actor, body.note)
+    _log(ctx, caller, request, "rejected", proposal=proposal_id, bet=view.label)
+    return ProposalOut.of(view)
 
 
 @router.post("/bets/{provider}/{bet_ref:path}/recheck", status_code=202,

@@ -6,6 +6,8 @@ delegate and say what became of the bet.
 
 from __future__ import annotations
 
+import socket
+
 import click
 
 from betguard.models.domain.access import Actor, Role
@@ -15,7 +17,7 @@ from betguard.ops.parsing import BetSelector, parse_deadline, parse_ref
 from betguard.ops.runtime import Ops, OpsCommand, json_option, open_ops
 from betguard.ops.views import BetView, age, money, short_time
 from betguard.services import approvals
-from betguard.services.accounts import actor_named
+from betguard.services.accounts import actor_named, record
 from betguard.services.context import Context, utcnow
 from betguard.services.reviews import Resolve, describe_recheck, order_recheck
 
@@ -84,11 +86,14 @@ def resolve(ref: str, payout: str | None, refund: bool, recheck: bool, deadline:
     new_deadline = parse_deadline(deadline, utcnow()) if deadline is not None else None
     with open_ops() as ops:
         provider, bet_ref = _name_of(ops.context, wanted)
+        actor = cli_actor(ops.context, operator)
         done = approvals.decide(ops.context, Resolve(provider, bet_ref, resolution, operator,
                                                      note, payout=payout,
                                                      deadline=new_deadline,
-                                                     reference=reference),
-                                cli_actor(ops.context, operator))
+                                                     reference=reference), actor)
+        proposed = isinstance(done, approvals.Proposed)
+        _log(ops.context, actor, "proposed" if proposed else "decided",
+             bet=f"{provider}/{bet_ref}", resolution=resolution.value)
         after = _reread(ops, wanted)
     if isinstance(done, approvals.Proposed):
         if as_json:
@@ -172,6 +177,11 @@ def _reread(ops: Ops, wanted: BetSelector) -> BetView:
 
 
 
+def _log(context: Context, actor: Actor, action: str, **detail: object) -> None:
+    """The access log holds the CLI's decisions too, from this machine's name."""
+    record(context, actor, action, address=f"cli@{socket.gethostname()}", detail=detail)
+
+
 def cli_actor(context: Context, name: str) -> Actor:
     """Who the CLI acts as: the account of that name, with its role; a name with no
     account acts as an operator (the CLI runs with the database's own credentials), so
@@ -208,8 +218,9 @@ def list_proposals(include_decided: bool, as_json: bool) -> None:
 def approve(proposal_id: int, note: str, operator: str) -> None:
     """Approve another person's proposal: its decision is applied now."""
     with open_ops() as ops:
-        bet = approvals.approve(ops.context, proposal_id, cli_actor(ops.context, operator),
-                                note)
+        actor = cli_actor(ops.context, operator)
+        bet = approvals.approve(ops.context, proposal_id, actor, note)
+        _log(ops.context, actor, "approved", proposal=proposal_id, bet=bet.label)
     output.say(f"proposal #{proposal_id} approved by {operator}: {bet.label} is now "
                f"{bet.state.value}")
 
@@ -222,5 +233,7 @@ def approve(proposal_id: int, note: str, operator: str) -> None:
 def reject(proposal_id: int, note: str, operator: str) -> None:
     """Reject a proposal (or withdraw your own): nothing moves."""
     with open_ops() as ops:
-        approvals.reject(ops.context, proposal_id, cli_actor(ops.context, operator), note)
+        actor = cli_actor(ops.context, operator)
+        view = approvals.reject(ops.context, proposal_id, actor, note)
+        _log(ops.context, actor, "rejected", proposal=proposal_id, bet=view.label)
     output.say(f"proposal #{proposal_id} rejected by {operator}; nothing changed")

@@ -8,9 +8,12 @@ from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 from typing import Any
 
+from sqlalchemy import select
+
 from betguard.models.domain.access import Actor, Role
 from betguard.models.domain.errors import IllegalTransition
 from betguard.models.domain.events import Resolution
+from betguard.models.store.tables import AccessEvent
 from betguard.services import approvals
 from betguard.services.reviews import Resolve
 from tests.integration.api_server import Api, path_of
@@ -48,6 +51,8 @@ def test_a_big_refund_is_proposed_and_moves_no_money_until_another_person_approv
         ("operator:alice", "bob")]
     again = api.approver("POST", f"/proposals/{proposal['id']}/approve", json={"note": "x"})
     assert again.status_code == 409 and "already approved" in again.json()["error"]
+    logged = _access_log(stack, proposal["id"])
+    assert ("alice", "proposed") in logged and ("bob", "approved", "127.0.0.1") in logged
 
 
 def test_an_approver_cannot_approve_their_own_proposal(api: Api, stack: Stack) -> None:
@@ -129,3 +134,17 @@ def test_a_proposal_whose_review_was_decided_another_way_is_void(
                           json={"note": "ok"})
     assert answer.status_code == 409 and "void" in answer.json()["error"], answer.text
     assert approvals.find(stack.context, proposed.proposal_id).state == "void"
+
+
+def _access_log(stack: Stack, proposal_id: int) -> list[tuple[str, ...]]:
+    """The access log's lines about a proposal: who proposed it, who approved it, from
+    where."""
+    with stack.context.db.unit_of_work() as session:
+        rows = list(session.scalars(select(AccessEvent).order_by(AccessEvent.id)))
+        found: list[tuple[str, ...]] = []
+        for row in rows:
+            if row.action == "proposed" and row.account == "alice":
+                found.append((row.account, row.action))
+            if row.detail.get("proposal") == proposal_id:
+                found.append((row.account, row.action, row.address))
+        return found
