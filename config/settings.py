@@ -95,7 +95,7 @@ class Settings(BaseSettings):
     console_lockout_seconds: float = Field(default=300.0, gt=0)
     # Refused sign-ins from one address in 15 minutes before its sign-ins are refused.
     console_address_sign_in_limit: int = Field(default=30, ge=1)
-    # Decisions one person may take per minute (console and API).
+    # Decisions one person may take per minute in the console.
     console_decisions_per_minute: int = Field(default=60, ge=1)
     # SSO behind a reverse proxy: the header naming the signed-in account (off when unset).
     # Only behind a proxy that sets it on every request and drops it from clients.

@@ -22,6 +22,13 @@ from tests.integration.harness import Stack
 BIG = "900.00"  # above the default four_eyes_above (500)
 
 
+def _carol_proposes_a_refund(stack: Stack, bet: dict[str, Any], *,
+                             lifetime: timedelta = timedelta(hours=1)) -> approvals.Proposed:
+    return approvals.propose(stack.context, Resolve(
+        bet["provider"], bet["bet_ref"], Resolution.REFUNDED, "carol", "lost"),
+        Actor("carol", Role.OPERATOR, "cli"), lifetime=lifetime)
+
+
 def _in_review(api: Api, stack: Stack, stake: str) -> dict[str, Any]:
     bet = api.place(stack, "reviewer", fate="never", stake=stake)
     return api.wait_for_state(bet, "in_review")["bet"]
@@ -89,9 +96,7 @@ def test_a_settle_paying_more_than_the_threshold_needs_a_second_person_too(
 def test_two_approvers_at_once_move_the_money_once_and_the_other_is_told_why(
         api: Api, stack: Stack) -> None:
     bet = _in_review(api, stack, BIG)
-    proposed = approvals.propose(stack.context, Resolve(
-        bet["provider"], bet["bet_ref"], Resolution.REFUNDED, "carol", "lost"),
-        Actor("carol", Role.OPERATOR, "cli"))
+    proposed = _carol_proposes_a_refund(stack, bet)
     approvers = [Actor(name, Role.APPROVER, "cli") for name in ("dan", "erin")]
 
     def approve(actor: Actor) -> str:
@@ -114,9 +119,7 @@ def test_two_approvers_at_once_move_the_money_once_and_the_other_is_told_why(
 
 def test_an_expired_proposal_cannot_be_approved(api: Api, stack: Stack) -> None:
     bet = _in_review(api, stack, BIG)
-    proposed = approvals.propose(stack.context, Resolve(
-        bet["provider"], bet["bet_ref"], Resolution.REFUNDED, "carol", "lost"),
-        Actor("carol", Role.OPERATOR, "cli"), lifetime=timedelta(seconds=-1))
+    proposed = _carol_proposes_a_refund(stack, bet, lifetime=timedelta(seconds=-1))
     answer = api.approver("POST", f"/proposals/{proposed.proposal_id}/approve",
                           json={"note": "late"})
     assert answer.status_code == 409 and "expired" in answer.json()["error"]
@@ -126,9 +129,7 @@ def test_an_expired_proposal_cannot_be_approved(api: Api, stack: Stack) -> None:
 def test_a_proposal_whose_review_was_decided_another_way_is_void(
         api: Api, stack: Stack) -> None:
     bet = _in_review(api, stack, BIG)
-    proposed = approvals.propose(stack.context, Resolve(
-        bet["provider"], bet["bet_ref"], Resolution.REFUNDED, "carol", "lost"),
-        Actor("carol", Role.OPERATOR, "cli"))
+    proposed = _carol_proposes_a_refund(stack, bet)
     api.ops("POST", path_of(bet, "resolve"), json={"resolution": "recheck", "note": "ask"})
     answer = api.approver("POST", f"/proposals/{proposed.proposal_id}/approve",
                           json={"note": "ok"})
