@@ -4,6 +4,7 @@ decide it, and four eyes hold; forged forms, viewers and ended sessions change n
 
 from __future__ import annotations
 
+import secrets
 import threading
 import time
 from collections.abc import Iterator
@@ -20,7 +21,7 @@ from selenium.webdriver.common.by import By
 from betguard_devkit.browser import phone
 from tests.e2e.console import new_person, sign_in, submit, wait_for, wait_for_text
 from tests.integration.api_server import Api, path_of, running_api
-from tests.integration.harness import Stack
+from tests.integration.harness import Stack, bet_payload
 
 BIG = "900.00"  # above the default four-eyes threshold (500)
 
@@ -236,7 +237,12 @@ def test_the_overview_counts_a_new_review_without_a_reload(
 
 def test_the_pages_read_on_a_phone(console: Api, stack: Stack,
                                    fresh_browser: webdriver.Chrome) -> None:
-    bet = in_review(console, stack)
+    ref = f"long-{secrets.token_hex(50)}"  # 105 characters without a space to break at
+    stack.sim("POST", "/_sim/bets", {"bet_ref": ref, "stake": "10.00", "currency": "EUR",
+                                     "fate": "never"})
+    placed = console.game("POST", "/bets", json=bet_payload("reviewer", ref))
+    assert placed.status_code == 201, placed.text
+    bet = console.wait_for_state(placed.json()["bet"], "in_review")["bet"]
     sign_in(fresh_browser, console.url, new_person(stack.context, "operator"))
     phone(fresh_browser)
     fresh_browser.get(f"{console.url}/console/bets/{bet['id']}")
