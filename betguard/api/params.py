@@ -30,6 +30,9 @@ def context(request: Request) -> Context:
 
 
 Ctx = Annotated[Context, Depends(context)]
+# A row's id in a path (a proposal, a bet in the console): the database's BIGINT range, so
+# a number past it is refused naming the parameter rather than failing in the query.
+RowId = Annotated[int, Path(ge=1, le=2**63 - 1)]
 ProviderName = Annotated[str, Path(min_length=1, max_length=64, pattern=PROVIDER_PATTERN)]
 # A reference the intake would refuse names no bet, and refusing it here (naming
 # bet_ref) keeps text the database cannot store (a NUL byte) out of its queries.

@@ -10,7 +10,7 @@ from fastapi.responses import JSONResponse
 
 from betguard.api import queries
 from betguard.api.auth import Caller, Operator
-from betguard.api.params import REFUSALS, BetRef, Ctx, ProviderName
+from betguard.api.params import REFUSALS, BetRef, Ctx, ProviderName, RowId
 from betguard.api.schemas import (
     BetEnvelope,
     BetOut,
@@ -95,7 +95,7 @@ def list_proposals(caller: Operator, ctx: Ctx,
 @router.post("/proposals/{proposal_id}/approve", response_model=BetEnvelope,
              summary="Approve another's proposal: the decision is applied now",
              responses={**NOT_NOW, **REFUSALS})
-def approve(proposal_id: int, body: DecisionNoteIn, caller: Operator, ctx: Ctx,
+def approve(proposal_id: RowId, body: DecisionNoteIn, caller: Operator, ctx: Ctx,
             request: Request) -> BetEnvelope:
     """Approvers only, never the proposer; refused (409) once decided, void or expired."""
     bet = approvals.approve(ctx, proposal_id, caller.actor, body.note)
@@ -106,7 +106,7 @@ def approve(proposal_id: int, body: DecisionNoteIn, caller: Operator, ctx: Ctx,
 @router.post("/proposals/{proposal_id}/reject", response_model=ProposalOut,
              summary="Reject a proposal (or withdraw your own): nothing moves",
              responses={**NOT_NOW, **REFUSALS})
-def reject(proposal_id: int, body: DecisionNoteIn, caller: Operator, ctx: Ctx,
+def reject(proposal_id: RowId, body: DecisionNoteIn, caller: Operator, ctx: Ctx,
            request: Request) -> ProposalOut:
     view = approvals.reject(ctx, proposal_id, caller.actor, body.note)
     _log(ctx, caller, request, "rejected", proposal=proposal_id, bet=view.label)

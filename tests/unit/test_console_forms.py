@@ -284,3 +284,8 @@ def test_an_unknown_resolution_lists_every_resolution() -> None:
     message = refusal(forms.resolution, {"resolution": "pay"})
     assert message == "resolution: must be one of " + ", ".join(sorted(r.value
                                                                        for r in Resolution))
+
+
+def test_a_lone_surrogate_is_refused_as_broken_text() -> None:
+    assert refusal(forms.text, {"note": "fine \ud83c then"}, "note") == \
+        "note: is not valid text (a broken character)"

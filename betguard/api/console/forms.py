@@ -24,6 +24,10 @@ def text(form: Mapping[str, object], name: str, *, required: bool = True,
         return None
     if len(value) > limit or "\x00" in value:
         raise InvalidCommand(f"{name}: at most {limit} characters, no NUL character")
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:  # a lone surrogate: no database stores it
+        raise InvalidCommand(f"{name}: is not valid text (a broken character)") from None
     return value.strip()
 
 

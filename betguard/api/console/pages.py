@@ -36,7 +36,7 @@ from betguard.api.console.guard import (
 )
 from betguard.api.console.money_effects import options
 from betguard.api.errors import status_of
-from betguard.api.params import context
+from betguard.api.params import RowId, context
 from betguard.models.domain.access import Actor, Role
 from betguard.models.domain.errors import BetguardError, InvalidCommand
 from betguard.models.domain.events import ReviewReason
@@ -219,7 +219,7 @@ async def bet_search(request: Request, person: Viewer) -> Response:
 
 
 @router.get("/bets/{bet_id}")
-async def bet_page(request: Request, bet_id: int, person: Viewer) -> Response:
+async def bet_page(request: Request, bet_id: RowId, person: Viewer) -> Response:
     return await _bet_page(request, bet_id)
 
 
@@ -271,7 +271,7 @@ async def access_log(request: Request, person: AdminPerson) -> Response:
 
 
 @router.post("/bets/{bet_id}/decide")
-async def decide(request: Request, bet_id: int, person: OperatorPerson) -> Response:
+async def decide(request: Request, bet_id: RowId, person: OperatorPerson) -> Response:
     form = await checked_form(request, person)
     ctx = ctx_of(request)
     try:
@@ -296,7 +296,7 @@ async def decide(request: Request, bet_id: int, person: OperatorPerson) -> Respo
 
 
 @router.post("/bets/{bet_id}/recheck")
-async def recheck(request: Request, bet_id: int, person: OperatorPerson) -> Response:
+async def recheck(request: Request, bet_id: RowId, person: OperatorPerson) -> Response:
     await checked_form(request, person)
     ctx = ctx_of(request)
     try:
@@ -313,12 +313,12 @@ async def recheck(request: Request, bet_id: int, person: OperatorPerson) -> Resp
 
 
 @router.post("/proposals/{proposal_id}/approve")
-async def approve(request: Request, proposal_id: int, person: ApproverPerson) -> Response:
+async def approve(request: Request, proposal_id: RowId, person: ApproverPerson) -> Response:
     return await _decide_proposal(request, proposal_id, person, approve=True)
 
 
 @router.post("/proposals/{proposal_id}/reject")
-async def reject(request: Request, proposal_id: int, person: OperatorPerson) -> Response:
+async def reject(request: Request, proposal_id: RowId, person: OperatorPerson) -> Response:
     return await _decide_proposal(request, proposal_id, person, approve=False)
 
 
