@@ -29,6 +29,7 @@ demo: venv
 
 drill: venv
 	$(BIN)/python -m betguard_devkit.local_services --ensure
+	$(BIN)/pytest -q -m drill tests/drills
 	$(BIN)/betguard drill all --bets 20000
 	$(BIN)/betguard drill failover --bets 5000 --duration 120
 

@@ -15,7 +15,11 @@ pytestmark = pytest.mark.integration
 
 BETGUARD = str(Path(sys.executable).parent / "betguard")
 # provider-chaos alone is not here: the quick failover drill below runs it, with more.
-SCENARIOS = ["worker-kills", "redis-loss", "db-restart", "duplicates", "all"]
+# "all" injects every fault of the others at once, so `make test` runs it alone; the
+# drills of one fault each (to tell which fault broke something) are marked `drill`, and
+# `make drill` runs them with the full-size drills.
+ONE_FAULT = ["worker-kills", "redis-loss", "db-restart", "duplicates"]
+SCENARIOS = [*(pytest.param(s, marks=pytest.mark.drill) for s in ONE_FAULT), "all"]
 EXPECTED_FAULTS = {
     "worker-kills": {"worker-kill"},
     "redis-loss": {"redis-loss"},
