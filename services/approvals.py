@@ -6,7 +6,9 @@ The same rule holds from the console, the API and the CLI: ``decide`` is the one
 for a person's decision, and ``resolve_review`` itself refuses such a decision without an
 approval. Approving runs the decision and takes the proposal by compare-and-set in one
 transaction, so two approvers at once cannot both move the money; a proposal whose bet
-moved on meanwhile becomes void, with the reason; one not approved in time expires.
+moved on meanwhile becomes void, with the reason; one not approved in time expires. An
+approval applies the decision to the bet exactly as it was when proposed (its version):
+if anything changed since, the proposal is void and is made again on what is there now.
 """
 
 from __future__ import annotations
@@ -108,8 +110,9 @@ def propose(ctx: Context, command: Resolve, actor: Actor, *,
         amount = four_eyes(ctx, bet, command) or bet.stake
         detail = {"note": command.note, "payout": _text(command.payout),
                   "reference": command.reference,
-                  "deadline": command.deadline.isoformat() if command.deadline else None}
-        row = proposals.add(session, bet_id=bet.id, label=bet.label,
+                  "deadline": command.deadline.isoformat() if command.deadline else None,
+                  "version": bet.version}
+        row = proposals.add(session, bet_id=bet.id, label=bet.label, version=bet.version,
                             resolution=command.resolution.value, amount=amount,
                             detail=detail, proposed_by=actor.name, now=now,
                             expires_at=now + lifetime)
@@ -122,22 +125,25 @@ def approve(ctx: Context, proposal_id: int, approver: Actor, note: str) -> BetSn
     """Run the proposed decision, recorded under its proposer and approved by
     ``approver``; refused (``IllegalTransition``) with the reason otherwise."""
     require_text(note, "note")
-    view, command = _open_proposal(ctx, proposal_id)
+    view, command, version = _open_proposal(ctx, proposal_id)
     refusal = approval_refusal(proposer=view.proposed_by, approver=approver)
     if refusal is not None:
         raise IllegalTransition(f"proposal #{proposal_id}: {refusal}")
     try:
-        return resolve_review(ctx, command, Approval(proposal_id, approver.name, note))
+        return resolve_review(ctx, command,
+                              Approval(proposal_id, approver.name, note, version))
     except (IllegalTransition, BetNotFound) as refused:
         if _void(ctx, proposal_id, approver.name, str(refused)):
             raise IllegalTransition(f"proposal #{proposal_id} is void: {refused}") from None
-        raise
+        now = find(ctx, proposal_id)  # someone else decided it first: say who
+        raise IllegalTransition(f"proposal #{proposal_id} is already {now.state} by "
+                                f"{now.decided_by}") from None
 
 
 def reject(ctx: Context, proposal_id: int, actor: Actor, note: str) -> ProposalView:
     """Close a proposal without moving money; the proposer may withdraw their own."""
     require_text(note, "note")
-    view, _ = _open_proposal(ctx, proposal_id)
+    view, _, _ = _open_proposal(ctx, proposal_id)
     if view.proposed_by != actor.name and not actor.role.may(Role.APPROVER):
         raise IllegalTransition(f"proposal #{proposal_id}: {actor.name} is a "
                                 f"{actor.role.value}: only an approver, or its proposer, "
@@ -178,7 +184,7 @@ def of_bet(ctx: Context, bet_id: int) -> list[ProposalView]:
                 for row in proposals.of_bet(session, bet_id)]
 
 
-def _open_proposal(ctx: Context, proposal_id: int) -> tuple[ProposalView, Resolve]:
+def _open_proposal(ctx: Context, proposal_id: int) -> tuple[ProposalView, Resolve, int | None]:
     view = find(ctx, proposal_id)
     if view.state == "expired":
         raise IllegalTransition(f"proposal #{proposal_id} expired at "
@@ -191,11 +197,12 @@ def _open_proposal(ctx: Context, proposal_id: int) -> tuple[ProposalView, Resolv
         row = proposals.get(session, proposal_id)
         assert row is not None  # noqa: S101 - found above; proposals are never deleted
         deadline = row.detail.get("deadline")
+        version = row.detail.get("version")
     command = Resolve(view.provider, view.bet_ref, Resolution(view.resolution),
                       view.proposed_by, view.note, payout=view.payout,
                       deadline=datetime.fromisoformat(deadline) if deadline else None,
                       reference=view.reference)
-    return view, command
+    return view, command, version
 
 
 def _void(ctx: Context, proposal_id: int, by: str, why: str) -> bool:

@@ -58,6 +58,7 @@ class Approval:
     proposal_id: int
     approver: str
     note: str
+    version: int | None = None  # the bet's version when it was proposed: approved as seen
 
 
 @dataclass(frozen=True)
@@ -210,6 +211,10 @@ def _take_approval(ctx: Context, session: Session, bet: BetSnapshot, command: Re
                 f"at stake, above {bet.provider}'s four-eyes threshold {threshold}: propose "
                 "it, and a second person with the approver role approves it")
         return
+    if approval.version is not None and approval.version != bet.version:
+        raise IllegalTransition(f"bet {bet.label} changed since proposal "
+                                f"#{approval.proposal_id} was made: look at it again and "
+                                "propose anew")
     if not proposals.decide(session, approval.proposal_id, state="approved",
                             by=approval.approver, note=approval.note, now=now):
         raise IllegalTransition(f"proposal #{approval.proposal_id} was decided meanwhile; "

@@ -17,14 +17,20 @@ from betguard.models.store.tables import Bet, Proposal
 OPEN = "open"
 
 
-def add(session: Session, *, bet_id: int, label: str, resolution: str, amount: Decimal,
-        detail: dict[str, Any], proposed_by: str, now: datetime,
+def add(session: Session, *, bet_id: int, label: str, version: int, resolution: str,
+        amount: Decimal, detail: dict[str, Any], proposed_by: str, now: datetime,
         expires_at: datetime) -> Proposal:
-    """A new open proposal; refused while the bet has another open one (one past its
-    expiry is marked expired first)."""
+    """A new open proposal; refused while the bet has another open one. One past its
+    expiry is marked expired first, and one made on an earlier version of the bet void:
+    it could no longer be approved."""
     waiting = open_for_bet(session, bet_id)
     if waiting is not None and waiting.expires_at <= now:
         waiting.state = "expired"
+        session.flush()
+        waiting = None
+    if waiting is not None and waiting.detail.get("version") != version:
+        waiting.state, waiting.decided_at = "void", now
+        waiting.decision_note = "the bet changed since it was proposed"
         session.flush()
         waiting = None
     if waiting is not None:
