@@ -324,3 +324,17 @@ def test_a_bulk_recheck_without_a_range_is_refused_naming_the_field(
         "csrf": token, "provider": "nobody", "placed_from": "2026-12-07T10:00",
         "placed_to": "2026-12-07T11:00", "note": "who"})
     assert unknown.status_code == 422 and "provider: must be one of" in unknown.text
+
+
+def test_signing_out_ends_the_session_for_good(api: Api, stack: Stack) -> None:
+    person = new_person(stack.context, "viewer")
+    browser = signed_in(api, person)
+    token = _token(browser.get(f"{api.url}/console", timeout=10).text)
+    cookie = browser.cookies.get("betguard_session", path="/console")
+    out = browser.post(f"{api.url}/console/logout", allow_redirects=False, timeout=10,
+                       data={"csrf": token})
+    assert out.status_code == 303 and out.headers["location"] == "/console/login"
+    replayed = requests.get(f"{api.url}/console", allow_redirects=False, timeout=10,
+                            cookies={"betguard_session": cookie or ""})
+    assert replayed.status_code == 303  # the old cookie names an ended session
+    assert [a for a, _ in _log_of(stack, person.name)][-2:] == ["signed_in", "signed_out"]

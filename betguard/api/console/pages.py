@@ -55,6 +55,24 @@ templates = Jinja2Templates(env=Environment(loader=FileSystemLoader(HERE / "temp
                                             autoescape=True, undefined=StrictUndefined))
 templates.env.globals.update(short_time=short_time, age=age, Role=Role)
 templates.env.filters["money"] = wire_amount
+
+
+def brief(facts: Mapping[str, Any]) -> str:
+    """One side's facts of a reconciliation difference in a line: rows as their status,
+    payout and currency, other values as they are."""
+    def one(value: Any) -> str:
+        if isinstance(value, list):
+            return ", ".join(one(item) for item in value) or "none"
+        if isinstance(value, dict):
+            shown = [str(value[key]) for key in ("status", "payout", "currency", "row_id")
+                     if value.get(key) is not None]
+            return " ".join(shown) or "{}"
+        return str(value)
+
+    return "; ".join(f"{key}: {one(value)}" for key, value in sorted(facts.items())) or "none"
+
+
+templates.env.filters["brief"] = brief
 router = APIRouter(prefix=PREFIX, include_in_schema=False)
 T = TypeVar("T")
 
