@@ -20,7 +20,6 @@ from datetime import datetime, timedelta
 from betguard.models.domain import transitions
 from betguard.models.domain.access import Actor, Role
 from betguard.models.domain.errors import BetNotFound, InvalidCommand
-from betguard.models.domain.events import EventKind
 from betguard.models.domain.snapshot import BetSnapshot
 from betguard.models.store import bulk_jobs, repository
 from betguard.models.store.db import Session
@@ -69,7 +68,8 @@ def start(ctx: Context, provider: str, placed_from: datetime, placed_to: datetim
             raise InvalidCommand(f"placed_from: more than {MAX_BETS} pending bets in this "
                                  "range: split it into narrower ranges")
         latest = bulk_jobs.latest_kinds(session, [bet.id for bet in bets])
-        waiting = [bet for bet in bets if not _in_flight(bet, latest.get(bet.id), now)]
+        waiting = [bet for bet in bets
+                   if not transitions.check_in_flight(bet, latest.get(bet.id), now)]
         job = bulk_jobs.add(session, kind="recheck", provider=provider,
                             placed_from=placed_from, placed_to=placed_to,
                             requested_by=actor.name, requested_at=now, note=note,
@@ -83,12 +83,6 @@ def start(ctx: Context, provider: str, placed_from: datetime, placed_to: datetim
     for bet_id, attempt, at, label in woken:
         ctx.scheduler.check(bet_id, attempt, at, label=label)
     return find(ctx, job_id)
-
-
-def _in_flight(bet: BetSnapshot, latest_kind: str | None, now: datetime) -> bool:
-    """Claimed, its lease not over: its check is at the provider and its answer will come."""
-    return (bet.next_check_at is not None and bet.next_check_at > now
-            and latest_kind == EventKind.CHECK_STARTED.value)
 
 
 def _order(ctx: Context, job_id: int, chunk: list[BetSnapshot], offset: int, pace: float,

@@ -161,10 +161,8 @@ def order_recheck(ctx: Context, provider: str, bet_ref: str, *, operator: str) -
 
 
 def _check_in_flight(session: Session, bet: BetSnapshot, now: datetime) -> bool:
-    if bet.state is not BetState.PENDING or bet.next_check_at is None \
-            or bet.next_check_at <= now:
-        return False
-    return repository.latest_kinds(session, bet.id) == [EventKind.CHECK_STARTED.value]
+    latest = repository.latest_kinds(session, bet.id)
+    return transitions.check_in_flight(bet, latest[0] if latest else None, now)
 
 
 def _change_for(ctx: Context, session: Session, bet: BetSnapshot, command: Resolve,

@@ -158,6 +158,14 @@ def check_now(bet: BetSnapshot, *, operator: str, now: datetime) -> Change:
                   (NewEvent(EventKind.RECHECK_ORDERED, operator, {"attempt": bet.check_attempt}),))
 
 
+def check_in_flight(bet: BetSnapshot, latest_kind: str | None, now: datetime) -> bool:
+    """Whether the bet's check is at the provider now: pending, claimed (its latest event
+    is ``check_started``) and its lease not over. Another check would ask the provider
+    again while the first one still waits for its answer."""
+    return (bet.state is BetState.PENDING and bet.next_check_at is not None
+            and bet.next_check_at > now and latest_kind == EventKind.CHECK_STARTED.value)
+
+
 def check_by(bet: BetSnapshot, *, operator: str, at: datetime, job: int) -> Change:
     """A person's bulk re-check has a pending bet checked by ``at`` (its slot in a job
     paced at the provider's rate); a check already due sooner stays as it is."""
