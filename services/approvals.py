@@ -73,15 +73,21 @@ class ProposalView:
     decided_by: str | None
     decided_at: datetime | None
     decision_note: str | None
+    bet_id: int
+    deadline: datetime | None  # a re-check's new deadline
+    version: int | None  # the bet's version it was proposed on
 
     @classmethod
     def of(cls, row: Proposal, provider: str, bet_ref: str, now: datetime) -> ProposalView:
         state = "expired" if row.state == proposals.OPEN and row.expires_at <= now \
             else row.state
+        deadline = row.detail.get("deadline")
         return cls(row.id, provider, bet_ref, row.resolution, row.amount,
                    str(row.detail.get("note", "")), row.detail.get("payout"),
                    row.detail.get("reference"), row.proposed_by, row.proposed_at,
-                   row.expires_at, state, row.decided_by, row.decided_at, row.decision_note)
+                   row.expires_at, state, row.decided_by, row.decided_at, row.decision_note,
+                   row.bet_id, datetime.fromisoformat(deadline) if deadline else None,
+                   row.detail.get("version"))
 
     @property
     def label(self) -> str:
@@ -125,13 +131,13 @@ def approve(ctx: Context, proposal_id: int, approver: Actor, note: str) -> BetSn
     """Run the proposed decision, recorded under its proposer and approved by
     ``approver``; refused (``IllegalTransition``) with the reason otherwise."""
     require_text(note, "note")
-    view, command, version = _open_proposal(ctx, proposal_id)
+    view, command = _open_proposal(ctx, proposal_id)
     refusal = approval_refusal(proposer=view.proposed_by, approver=approver)
     if refusal is not None:
         raise IllegalTransition(f"proposal #{proposal_id}: {refusal}")
     try:
         return resolve_review(ctx, command,
-                              Approval(proposal_id, approver.name, note, version))
+                              Approval(proposal_id, approver.name, note, view.version))
     except (IllegalTransition, BetNotFound) as refused:
         if _void(ctx, proposal_id, approver.name, str(refused)):
             raise IllegalTransition(f"proposal #{proposal_id} is void: {refused}") from None
@@ -143,7 +149,7 @@ def approve(ctx: Context, proposal_id: int, approver: Actor, note: str) -> BetSn
 def reject(ctx: Context, proposal_id: int, actor: Actor, note: str) -> ProposalView:
     """Close a proposal without moving money; the proposer may withdraw their own."""
     require_text(note, "note")
-    view, _, _ = _open_proposal(ctx, proposal_id)
+    view, _ = _open_proposal(ctx, proposal_id)
     if view.proposed_by != actor.name and not actor.role.may(Role.APPROVER):
         raise IllegalTransition(f"proposal #{proposal_id}: {actor.name} is a "
                                 f"{actor.role.value}: only an approver, or its proposer, "
@@ -184,7 +190,7 @@ def of_bet(ctx: Context, bet_id: int) -> list[ProposalView]:
                 for row in proposals.of_bet(session, bet_id)]
 
 
-def _open_proposal(ctx: Context, proposal_id: int) -> tuple[ProposalView, Resolve, int | None]:
+def _open_proposal(ctx: Context, proposal_id: int) -> tuple[ProposalView, Resolve]:
     view = find(ctx, proposal_id)
     if view.state == "expired":
         raise IllegalTransition(f"proposal #{proposal_id} expired at "
@@ -193,16 +199,10 @@ def _open_proposal(ctx: Context, proposal_id: int) -> tuple[ProposalView, Resolv
     if view.state != proposals.OPEN:
         raise IllegalTransition(f"proposal #{proposal_id} is already {view.state} by "
                                 f"{view.decided_by}")
-    with ctx.db.unit_of_work() as session:
-        row = proposals.get(session, proposal_id)
-        assert row is not None  # noqa: S101 - found above; proposals are never deleted
-        deadline = row.detail.get("deadline")
-        version = row.detail.get("version")
     command = Resolve(view.provider, view.bet_ref, Resolution(view.resolution),
                       view.proposed_by, view.note, payout=view.payout,
-                      deadline=datetime.fromisoformat(deadline) if deadline else None,
-                      reference=view.reference)
-    return view, command, version
+                      deadline=view.deadline, reference=view.reference)
+    return view, command
 
 
 def _void(ctx: Context, proposal_id: int, by: str, why: str) -> bool:

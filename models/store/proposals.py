@@ -7,7 +7,7 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -56,6 +56,12 @@ def get(session: Session, proposal_id: int) -> Proposal | None:
 def open_for_bet(session: Session, bet_id: int) -> Proposal | None:
     return session.scalars(select(Proposal).where(Proposal.bet_id == bet_id,
                                                   Proposal.state == OPEN)).one_or_none()
+
+
+def count_waiting(session: Session, now: datetime) -> int:
+    """Open proposals not past their expiry: those an approver can still approve."""
+    return int(session.scalar(select(func.count()).select_from(Proposal).where(
+        Proposal.state == OPEN, Proposal.expires_at > now)) or 0)
 
 
 def of_bet(session: Session, bet_id: int) -> list[Proposal]:

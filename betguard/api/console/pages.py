@@ -294,9 +294,9 @@ async def decide(request: Request, bet_id: RowId, person: OperatorPerson) -> Res
     ctx = ctx_of(request)
     try:
         await work(limit_decisions, ctx, person.actor, config(request).decisions_per_minute)
-        found = await work(reads.bet_page, ctx, bet_id)
+        provider, bet_ref = await work(reads.name_of, ctx, bet_id)
         resolution = forms.resolution(form)
-        command = Resolve(found.bet.provider, found.bet.bet_ref, resolution,
+        command = Resolve(provider, bet_ref, resolution,
                           person.actor.name, forms.text(form, "note") or "",
                           payout=forms.text(form, "payout", required=False, limit=40),
                           deadline=forms.moment(form, "deadline"),
@@ -319,9 +319,8 @@ async def recheck(request: Request, bet_id: RowId, person: OperatorPerson) -> Re
     ctx = ctx_of(request)
     try:
         await work(limit_decisions, ctx, person.actor, config(request).decisions_per_minute)
-        found = await work(reads.bet_page, ctx, bet_id)
-        done = await work(order_recheck, ctx, found.bet.provider, found.bet.bet_ref,
-                          operator=person.actor.name)
+        provider, bet_ref = await work(reads.name_of, ctx, bet_id)
+        done = await work(order_recheck, ctx, provider, bet_ref, operator=person.actor.name)
     except BetguardError as refused:
         return await _bet_page(request, bet_id, error=str(refused),
                                status=status_of(refused))
@@ -359,8 +358,7 @@ async def _decide_proposal(request: Request, proposal_id: int, person: SignedIn,
                     if f"#{proposal_id}" not in str(refused) else str(refused))
     await _log(request, person.actor, "approved" if approve else "rejected",
                proposal=proposal_id, bet=view.label, resolution=view.resolution)
-    bet_id = await work(reads.bet_id_of, ctx, view.provider, view.bet_ref)
-    return back(f"{PREFIX}/bets/{bet_id}", "approved" if approve else "rejected")
+    return back(f"{PREFIX}/bets/{view.bet_id}", "approved" if approve else "rejected")
 
 
 @router.post("/notifications/resend")

@@ -14,11 +14,11 @@ from typing import Any
 import redis
 from sqlalchemy import ColumnElement, select
 
+from betguard.models.domain.errors import BetNotFound
 from betguard.models.domain.events import EventKind
 from betguard.models.domain.outbox import NotificationState
-from betguard.models.domain.states import BetState
 from betguard.models.store import accounts as account_store
-from betguard.models.store import repository
+from betguard.models.store import proposals, repository
 from betguard.models.store.tables import AccessEvent, Bet, Notification, ReconciliationDifference
 from betguard.ops.parsing import BetSelector
 from betguard.ops.queries import BetStoryView, bet_story, checks_started, list_reviews
@@ -60,9 +60,8 @@ def overview(ctx: Context) -> Overview:
     now = ctx.clock()
     with ctx.db.unit_of_work() as session:
         stats = collect_stats(session, now)
-    proposals = approvals.listing(ctx, state="open", limit=1000)
-    return Overview(stats, [_health(ctx, name) for name in sorted(ctx.policies)],
-                    sum(1 for p in proposals if p.state == "open"))
+        waiting = proposals.count_waiting(session, now)
+    return Overview(stats, [_health(ctx, name) for name in sorted(ctx.policies)], waiting)
 
 
 def _health(ctx: Context, name: str) -> ProviderHealth:
@@ -228,9 +227,12 @@ def access_log(ctx: Context, account: str | None = None) -> list[AccessEvent]:
     return rows
 
 
-def bet_id_of(ctx: Context, provider: str, bet_ref: str) -> int:
+def name_of(ctx: Context, bet_id: int) -> tuple[str, str]:
+    """How the services name a bet (provider, reference), from its id in a path."""
     with ctx.db.unit_of_work() as session:
-        return repository.get_by_ref(session, provider, bet_ref).id
+        bet = repository.get(session, bet_id)
+    if bet is None:
+        raise BetNotFound(f"no bet #{bet_id}")
+    return bet.provider, bet.bet_ref
 
 
-FINAL = frozenset({BetState.SETTLED.value, BetState.REFUNDED.value})
