@@ -59,14 +59,17 @@ def recent(session: Session, limit: int = 50) -> list[BulkJob]:
 
 
 def done_counts(session: Session, jobs: list[BulkJob]) -> dict[int, int]:
-    """Per job, its bets checked since it began or no longer pending."""
-    counts: dict[int, int] = {}
-    for job in jobs:
-        checked = exists().where(AuditEvent.bet_id == BulkJobBet.bet_id,
-                                 AuditEvent.kind == EventKind.CHECK_STARTED.value,
-                                 AuditEvent.at >= job.requested_at)
-        counts[job.id] = int(session.scalar(
-            select(func.count()).select_from(BulkJobBet).join(Bet, Bet.id == BulkJobBet.bet_id)
-            .where(BulkJobBet.job_id == job.id,
-                   or_(Bet.state != BetState.PENDING.value, checked))) or 0)
-    return counts
+    """Per job, its bets checked since it began or no longer pending, in one query."""
+    if not jobs:
+        return {}
+    checked = exists().where(AuditEvent.bet_id == BulkJobBet.bet_id,
+                             AuditEvent.kind == EventKind.CHECK_STARTED.value,
+                             AuditEvent.at >= BulkJob.requested_at)
+    rows = session.execute(
+        select(BulkJobBet.job_id, func.count())
+        .join(BulkJob, BulkJob.id == BulkJobBet.job_id)
+        .join(Bet, Bet.id == BulkJobBet.bet_id)
+        .where(BulkJobBet.job_id.in_([job.id for job in jobs]),
+               or_(Bet.state != BetState.PENDING.value, checked))
+        .group_by(BulkJobBet.job_id))
+    return {job_id: int(count) for job_id, count in rows}
