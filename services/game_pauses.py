@@ -156,43 +156,36 @@ def hold(ctx: Context, provider: str, game_id: str, actor: Actor) -> bool:
     """A person pauses a game of ``provider`` (``"*"``: all of them) after an outage; the
     game server is told, and the watcher never resumes it: only ``release`` does. True if
     it was not paused before."""
-    actor.require(Role.OPERATOR, "pause games")
-    policy = ctx.policy(provider)
-    require_text(game_id, "game_id")
-    now = ctx.clock()
-    with ctx.db.unit_of_work() as session:
-        pauses.take_turn(session, provider)
-        flipped = pauses.hold(session, provider, game_id, by=actor.name, now=now)
-        if flipped:
-            _tell(session, policy, game_id, NotificationKind.GAME_PAUSED, actor, now)
-        session.commit()
-    return flipped
+    return _by_hand(ctx, provider, game_id, actor, pause=True)
 
 
 def release(ctx: Context, provider: str, game_id: str, actor: Actor) -> bool:
     """A person resumes a paused game (held or the watcher's); True if it was paused. The
     watcher pauses it again if its bets still do not come back."""
-    actor.require(Role.OPERATOR, "resume games")
-    policy = ctx.policy(provider)
+    return _by_hand(ctx, provider, game_id, actor, pause=False)
+
+
+def _by_hand(ctx: Context, provider: str, game_id: str, actor: Actor, *, pause: bool) -> bool:
+    """Flip the game as a person asked, taking the watchers' turn, and tell the game
+    server in the same transaction if it flipped."""
+    actor.require(Role.OPERATOR, "pause games" if pause else "resume games")
+    ctx.policy(provider)  # an unknown provider is refused, naming the known ones
     require_text(game_id, "game_id")
     now = ctx.clock()
     with ctx.db.unit_of_work() as session:
         pauses.take_turn(session, provider)
-        flipped = pauses.release(session, provider, game_id, now=now)
+        flipped = (pauses.hold(session, provider, game_id, by=actor.name, now=now) if pause
+                   else pauses.release(session, provider, game_id, now=now))
         if flipped:
-            _tell(session, policy, game_id, NotificationKind.GAME_RESUMED, actor, now)
+            kind = NotificationKind.GAME_PAUSED if pause else NotificationKind.GAME_RESUMED
+            repository.add_game_notification(session, kind, {
+                "provider": provider,
+                "game_id": game_id,
+                "scope": "provider" if game_id == WHOLE_PROVIDER else "game",
+                "by": actor.name,  # a person's decision, not the watcher's counts
+            }, now=now)
         session.commit()
     return flipped
-
-
-def _tell(session: Session, policy: ProviderPolicy, game_id: str, kind: NotificationKind,
-          actor: Actor, now: datetime) -> None:
-    repository.add_game_notification(session, kind, {
-        "provider": policy.name,
-        "game_id": game_id,
-        "scope": "provider" if game_id == WHOLE_PROVIDER else "game",
-        "by": actor.name,  # a person's decision, not the watcher's counts
-    }, now=now)
 
 
 def current(ctx: Context) -> list[GamePause]:
