@@ -12,7 +12,7 @@ import requests
 from markupsafe import escape
 
 from tests.badinput.console_cases import CASES, TextCase
-from tests.e2e.console import new_person
+from tests.e2e.console import form_token, new_person, signed_in
 from tests.integration.api_server import Api
 from tests.integration.harness import Stack
 
@@ -26,19 +26,7 @@ def in_review(api: Api, stack: Stack) -> dict[str, dict[str, Any]]:
 
 @pytest.fixture(scope="module")
 def operator(api: Api, stack: Stack) -> requests.Session:
-    person = new_person(stack.context, "operator")
-    browser = requests.Session()
-    form = browser.get(f"{api.url}/console/login", timeout=10)
-    browser.post(f"{api.url}/console/login", timeout=10,
-                 data={"csrf": _csrf(form.text), "name": person.name,
-                       "password": person.password})
-    return browser
-
-
-def _csrf(page: str) -> str:
-    found = re.search(r'name="csrf" value="([^"]+)"', page)
-    assert found, page[:300]
-    return found.group(1)
+    return signed_in(api.url, new_person(stack.context, "operator"))
 
 
 @pytest.mark.parametrize("case", [case.param() for case in CASES])
@@ -48,7 +36,7 @@ def test_a_hostile_note_reads_back_as_text_on_the_bets_page(
     bet = in_review[case.name]
     page_url = f"{api.url}/console/bets/{bet['id']}"
     decided = operator.post(f"{page_url}/decide", timeout=10, data={
-        "csrf": _csrf(operator.get(page_url, timeout=10).text), "resolution": "recheck",
+        "csrf": form_token(operator.get(page_url, timeout=10).text), "resolution": "recheck",
         "note": case.text})
     assert decided.status_code == 200, decided.text[:500]  # after the redirect
     page = operator.get(page_url, timeout=10).text

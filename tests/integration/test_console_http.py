@@ -16,26 +16,10 @@ from betguard.models.domain.states import BetState
 from betguard.models.store.tables import AccessEvent
 from betguard.services import bulk_rechecks
 from betguard.services.results import report_result
-from tests.e2e.console import Person, new_person
+from tests.e2e.console import Person, form_token, new_person, signed_in
 from tests.integration.api_server import Api, running_api
 from tests.integration.harness import Stack, wait_until
 from tests.integration.ops import REFUNDER, rejected_refund
-
-
-def signed_in(api: Api, person: Person) -> requests.Session:
-    browser = requests.Session()
-    form = browser.get(f"{api.url}/console/login", timeout=10)
-    answer = browser.post(f"{api.url}/console/login", timeout=10, allow_redirects=False,
-                          data={"csrf": _token(form.text), "name": person.name,
-                                "password": person.password, "next": "/console/reviews"})
-    assert answer.status_code == 303 and answer.headers["location"] == "/console/reviews"
-    return browser
-
-
-def _token(html: str) -> str:
-    found = re.search(r'name="csrf" value="([^"]+)"', html)
-    assert found, html[:500]
-    return found.group(1)
 
 
 def _log_of(stack: Stack, name: str) -> list[tuple[str, str]]:
@@ -47,7 +31,7 @@ def _log_of(stack: Stack, name: str) -> list[tuple[str, str]]:
 
 def test_every_console_page_carries_the_security_headers_and_is_never_cached(
         api: Api, stack: Stack) -> None:
-    browser = signed_in(api, new_person(stack.context, "viewer"))
+    browser = signed_in(api.url, new_person(stack.context, "viewer"))
     for path in ("/console", "/console/reviews", "/console/bets", "/console/login"):
         answer = browser.get(f"{api.url}{path}", timeout=10)
         assert answer.status_code == 200, (path, answer.text[:300])
@@ -64,7 +48,7 @@ def test_the_session_cookie_is_http_only_and_same_site_lax(api: Api, stack: Stac
     form = requests.get(f"{api.url}/console/login", timeout=10)
     answer = requests.post(f"{api.url}/console/login", allow_redirects=False, timeout=10,
                            cookies=form.cookies,
-                           data={"csrf": _token(form.text), "name": person.name,
+                           data={"csrf": form_token(form.text), "name": person.name,
                                  "password": person.password})
     cookie = next(h for h in answer.raw.headers.getlist("set-cookie")
                   if h.startswith("betguard_session="))
@@ -86,12 +70,12 @@ def test_wrong_passwords_lock_the_account_and_every_attempt_is_logged(
     for _ in range(5):
         form = browser.get(f"{api.url}/console/login", timeout=10)
         answer = browser.post(f"{api.url}/console/login", timeout=10,
-                              data={"csrf": _token(form.text), "name": person.name,
+                              data={"csrf": form_token(form.text), "name": person.name,
                                     "password": "not the password"})
         assert answer.status_code == 401 and "wrong name or password" in answer.text
     form = browser.get(f"{api.url}/console/login", timeout=10)
     locked = browser.post(f"{api.url}/console/login", timeout=10,
-                          data={"csrf": _token(form.text), "name": person.name,
+                          data={"csrf": form_token(form.text), "name": person.name,
                                 "password": person.password})
     assert locked.status_code == 429 and "locked" in locked.text
     assert _log_of(stack, person.name)[-6:] == [("sign_in_refused", "wrong password")] * 5 + [
@@ -101,9 +85,9 @@ def test_wrong_passwords_lock_the_account_and_every_attempt_is_logged(
 def test_a_viewer_is_refused_the_access_log_and_an_admin_reads_it(
         api: Api, stack: Stack) -> None:
     viewer = new_person(stack.context, "viewer")
-    refused = signed_in(api, viewer).get(f"{api.url}/console/access", timeout=10)
+    refused = signed_in(api.url, viewer).get(f"{api.url}/console/access", timeout=10)
     assert refused.status_code == 403 and "needs the admin role" in refused.text
-    admin = signed_in(api, new_person(stack.context, "admin"))
+    admin = signed_in(api.url, new_person(stack.context, "admin"))
     page = admin.get(f"{api.url}/console/access?account={viewer.name}", timeout=10)
     assert page.status_code == 200 and "signed_in" in page.text
 
@@ -115,7 +99,7 @@ def test_a_page_without_a_session_sends_the_person_to_sign_in(api: Api) -> None:
 
 
 def test_a_bad_filter_is_refused_naming_its_field(api: Api, stack: Stack) -> None:
-    browser = signed_in(api, new_person(stack.context, "viewer"))
+    browser = signed_in(api.url, new_person(stack.context, "viewer"))
     answer = browser.get(f"{api.url}/console/reviews?min_amount=lots", timeout=10)
     assert answer.status_code == 422 and "min_amount: &#39;lots&#39; is not an amount" in \
         answer.text
@@ -128,7 +112,7 @@ def test_a_sign_in_never_sends_anyone_to_another_site(api: Api, stack: Stack) ->
     browser = requests.Session()
     form = browser.get(f"{api.url}/console/login", timeout=10)
     answer = browser.post(f"{api.url}/console/login", allow_redirects=False, timeout=10,
-                          data={"csrf": _token(form.text), "name": person.name,
+                          data={"csrf": form_token(form.text), "name": person.name,
                                 "password": person.password, "next": "//evil.example/"})
     assert answer.headers["location"] == "/console"
 
@@ -155,13 +139,13 @@ def test_behind_a_sign_on_proxy_the_header_names_the_account(
 def _decide(api: Api, browser: requests.Session, bet_id: int,
             **fields: str) -> requests.Response:
     page_url = f"{api.url}/console/bets/{bet_id}"
-    token = _token(browser.get(page_url, timeout=10).text)
+    token = form_token(browser.get(page_url, timeout=10).text)
     return browser.post(f"{page_url}/decide", timeout=10, data={"csrf": token, **fields})
 
 
 def test_a_refund_the_wallet_refused_offers_retry_and_refunded_outside_and_takes_them(
         api: Api, stack: Stack) -> None:
-    browser = signed_in(api, new_person(stack.context, "operator"))
+    browser = signed_in(api.url, new_person(stack.context, "operator"))
     bet = rejected_refund(stack, for_good=True)
     page = browser.get(f"{api.url}/console/bets/{bet.id}", timeout=10).text
     assert 'id="decide-retry_refund"' in page and 'id="decide-refunded_outside"' in page
@@ -176,7 +160,7 @@ def test_a_refund_the_wallet_refused_offers_retry_and_refunded_outside_and_takes
 
 def test_a_conflict_on_a_final_bet_is_acknowledged_and_offers_nothing_else(
         api: Api, stack: Stack) -> None:
-    browser = signed_in(api, new_person(stack.context, "operator"))
+    browser = signed_in(api.url, new_person(stack.context, "operator"))
     bet = stack.place(REFUNDER, fate="unknown", stake="8.00")
     stack.wait_for_state(bet.id, BetState.REFUNDED)
     report_result(stack.context, REFUNDER, bet.bet_ref, payout="30.00", currency="EUR")
@@ -191,7 +175,7 @@ def test_a_conflict_on_a_final_bet_is_acknowledged_and_offers_nothing_else(
 
 def test_a_decision_without_a_note_is_refused_naming_the_note_and_changes_nothing(
         api: Api, stack: Stack) -> None:
-    browser = signed_in(api, new_person(stack.context, "operator"))
+    browser = signed_in(api.url, new_person(stack.context, "operator"))
     bet = api.wait_for_state(api.place(stack, "reviewer", fate="never"), "in_review")["bet"]
     refused = _decide(api, browser, bet["id"], resolution="refunded", note="  ")
     assert refused.status_code == 422 and "note: must not be empty" in refused.text
@@ -204,13 +188,13 @@ def test_a_decision_without_a_note_is_refused_naming_the_note_and_changes_nothin
 def test_an_admin_adds_and_disables_an_account_and_the_change_is_logged(
         api: Api, stack: Stack) -> None:
     admin = new_person(stack.context, "admin")
-    browser = signed_in(api, admin)
-    token = _token(browser.get(f"{api.url}/console/accounts", timeout=10).text)
+    browser = signed_in(api.url, admin)
+    token = form_token(browser.get(f"{api.url}/console/accounts", timeout=10).text)
     name = f"new-{admin.name}"
     added = browser.post(f"{api.url}/console/accounts/add", timeout=10, data={
         "csrf": token, "name": name, "role": "viewer", "password": "a fine long password"})
     assert added.status_code == 200 and name in added.text, added.text[:400]
-    newcomer = signed_in(api, Person(name, "a fine long password", "viewer"))
+    newcomer = signed_in(api.url, Person(name, "a fine long password", "viewer"))
     assert newcomer.get(f"{api.url}/console", timeout=10).status_code == 200
     browser.post(f"{api.url}/console/accounts/disable", timeout=10,
                  data={"csrf": token, "name": name})
@@ -223,7 +207,7 @@ def test_an_admin_adds_and_disables_an_account_and_the_change_is_logged(
 
 
 def test_an_approver_may_not_manage_accounts(api: Api, stack: Stack) -> None:
-    browser = signed_in(api, new_person(stack.context, "approver"))
+    browser = signed_in(api.url, new_person(stack.context, "approver"))
     assert browser.get(f"{api.url}/console/accounts", timeout=10).status_code == 403
 
 
@@ -232,7 +216,7 @@ def test_a_dead_letter_is_resent_from_the_console_and_the_resend_is_logged(
     receiver = stack.receiver
     assert receiver is not None
     operator = new_person(stack.context, "operator")
-    browser = signed_in(api, operator)
+    browser = signed_in(api.url, operator)
     receiver.down = True
     try:
         bet = stack.place("patient", fate="returned", payout="9.00")
@@ -244,10 +228,10 @@ def test_a_dead_letter_is_resent_from_the_console_and_the_resend_is_logged(
     page = browser.get(f"{api.url}/console/notifications", timeout=10)
     assert dead.event_id in page.text
     nothing = browser.post(f"{api.url}/console/notifications/resend", timeout=10,
-                           data={"csrf": _token(page.text)})
+                           data={"csrf": form_token(page.text)})
     assert nothing.status_code == 422 and "event_id: choose at least one" in nothing.text
     resent = browser.post(f"{api.url}/console/notifications/resend", timeout=10,
-                          data={"csrf": _token(page.text), "event_id": dead.event_id})
+                          data={"csrf": form_token(page.text), "event_id": dead.event_id})
     assert resent.status_code == 200 and "Dead letters sent again." in resent.text
     wait_until(lambda: [n.state for n in stack.notifications(bet.id)] == ["delivered"], 30)
     assert ("notification_resent", "") in _log_of(stack, operator.name)
@@ -263,7 +247,7 @@ def test_behind_a_sign_on_proxy_a_form_needs_the_persons_token_too(
                             headers=as_person, data={"csrf": "guessed", "event_id": "x"})
     assert guessed.status_code == 403 and "security token" in guessed.text
     taken = requests.post(f"{behind_sso.url}/console/notifications/resend", timeout=10,
-                          headers=as_person, data={"csrf": _token(page.text)})
+                          headers=as_person, data={"csrf": form_token(page.text)})
     assert taken.status_code == 422  # past the token: no dead letter was chosen
 
 
@@ -285,7 +269,7 @@ def test_an_address_with_many_refused_sign_ins_is_refused_whatever_name_it_tries
         def attempt(name: str, password: str) -> requests.Response:
             form = browser.get(f"{strict.url}/console/login", timeout=10)
             return browser.post(f"{strict.url}/console/login", timeout=10, data={
-                "csrf": _token(form.text), "name": name, "password": password})
+                "csrf": form_token(form.text), "name": name, "password": password})
 
         assert [attempt(f"guess-{n}", "not it").status_code for n in range(2)] == [401, 401]
         person = new_person(stack.context, "viewer")  # a real account, its right password
@@ -298,8 +282,8 @@ def test_decisions_beyond_the_limit_per_minute_are_refused_and_change_nothing(
         stack: Stack) -> None:
     with running_api(stack, log_name="console-decisions.log",
                      env={"BETGUARD_CONSOLE_DECISIONS_PER_MINUTE": "1"}) as strict:
-        browser = signed_in(strict, new_person(stack.context, "operator"))
-        token = _token(browser.get(f"{strict.url}/console/bulk", timeout=10).text)
+        browser = signed_in(strict.url, new_person(stack.context, "operator"))
+        token = form_token(browser.get(f"{strict.url}/console/bulk", timeout=10).text)
         empty_range = {"csrf": token, "provider": "sleepy", "placed_from": "2001-01-01T00:00",
                        "placed_to": "2001-01-01T00:01", "note": "nothing in it"}
         jobs = len(bulk_rechecks.recent(stack.context))
@@ -314,8 +298,8 @@ def test_decisions_beyond_the_limit_per_minute_are_refused_and_change_nothing(
 
 def test_a_bulk_recheck_without_a_range_is_refused_naming_the_field(
         api: Api, stack: Stack) -> None:
-    browser = signed_in(api, new_person(stack.context, "operator"))
-    token = _token(browser.get(f"{api.url}/console/bulk", timeout=10).text)
+    browser = signed_in(api.url, new_person(stack.context, "operator"))
+    token = form_token(browser.get(f"{api.url}/console/bulk", timeout=10).text)
     answer = browser.post(f"{api.url}/console/bulk/recheck", timeout=10, data={
         "csrf": token, "provider": "sleepy", "placed_from": "2026-12-07T10:00",
         "note": "no end"})
@@ -328,8 +312,8 @@ def test_a_bulk_recheck_without_a_range_is_refused_naming_the_field(
 
 def test_signing_out_ends_the_session_for_good(api: Api, stack: Stack) -> None:
     person = new_person(stack.context, "viewer")
-    browser = signed_in(api, person)
-    token = _token(browser.get(f"{api.url}/console", timeout=10).text)
+    browser = signed_in(api.url, person)
+    token = form_token(browser.get(f"{api.url}/console", timeout=10).text)
     cookie = browser.cookies.get("betguard_session", path="/console")
     out = browser.post(f"{api.url}/console/logout", allow_redirects=False, timeout=10,
                        data={"csrf": token})

@@ -13,7 +13,6 @@ from __future__ import annotations
 import csv
 import dataclasses
 import json
-import re
 import threading
 import time
 from collections.abc import Callable
@@ -45,7 +44,7 @@ from betguard.services.reconcile_compare import Difference, HereBet, Kind, There
 from betguard.services.reconcile_store import Wake, resolve_difference, store
 from betguard.services.results import ResultOutcome, report_result
 from betguard.services.reviews import Resolve, resolve_review
-from tests.e2e.console import new_person
+from tests.e2e.console import new_person, signed_in
 from tests.integration.api_server import Api
 from tests.integration.harness import (
     Run,
@@ -484,13 +483,7 @@ def test_a_record_the_feed_never_brought_is_refilled_from_the_time_range_history
 
 def test_the_console_lists_each_difference_with_both_sides_and_a_link_to_its_bet(
         stack: Stack, planted: Planted, api: Api) -> None:
-    person = new_person(stack.context, "viewer")
-    browser = requests.Session()
-    form = browser.get(f"{api.url}/console/login", timeout=10)
-    token = re.search(r'name="csrf" value="([^"]+)"', form.text)
-    assert token is not None
-    browser.post(f"{api.url}/console/login", timeout=10, data={
-        "csrf": token.group(1), "name": person.name, "password": person.password})
+    browser = signed_in(api.url, new_person(stack.context, "viewer"))
     page = browser.get(f"{api.url}/console/differences?all=1", timeout=10).text
     assert f'href="/console/bets/{planted.altered.id}"' in page
     row = page.split(f"{PROVIDER}/{planted.altered.bet_ref}</a>")[1].split("</tr>")[0]
