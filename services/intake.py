@@ -117,7 +117,7 @@ class ItemResult:
 
 
 @dataclass(frozen=True)
-class _NewBet:
+class NewBet:
     command: PlaceBet
     row: dict[str, Any]
     key: tuple[str, str]  # (provider, bet_ref)
@@ -146,8 +146,8 @@ def place_bet(ctx: Context, payload: Mapping[str, Any] | PlaceBet) -> Placed:
     """Register a bet. The same bet again returns the existing one; a different
     payload under the same reference raises ``ConflictingBet`` naming the fields."""
     command = payload if isinstance(payload, PlaceBet) else parse_bet(payload)
-    new = _new_bet(ctx, command, ctx.clock())
-    placed = _register(ctx, [new])[0]
+    new = new_bet(ctx, command, ctx.clock())
+    placed = register(ctx, [new])[0]
     if isinstance(placed, ConflictingBet):
         raise placed
     return placed
@@ -159,14 +159,14 @@ def place_bets(ctx: Context, payloads: Sequence[Mapping[str, Any] | PlaceBet]) -
     payload under that reference) or invalid (naming each bad field)."""
     now = ctx.clock()
     results: dict[int, ItemResult] = {}
-    wanted: list[tuple[int, _NewBet]] = []
+    wanted: list[tuple[int, NewBet]] = []
     for index, payload in enumerate(payloads):
         try:
             command = payload if isinstance(payload, PlaceBet) else parse_bet(payload)
-            wanted.append((index, _new_bet(ctx, command, now)))
+            wanted.append((index, new_bet(ctx, command, now)))
         except BetguardError as exc:
             results[index] = ItemResult(index, "invalid", error=exc)
-    for (index, _), placed in zip(wanted, _register(ctx, [new for _, new in wanted]),
+    for (index, _), placed in zip(wanted, register(ctx, [new for _, new in wanted]),
                                   strict=True):
         if isinstance(placed, ConflictingBet):
             results[index] = ItemResult(index, "conflict", error=placed)
@@ -176,7 +176,7 @@ def place_bets(ctx: Context, payloads: Sequence[Mapping[str, Any] | PlaceBet]) -
     return [results[index] for index in range(len(payloads))]
 
 
-def _new_bet(ctx: Context, command: PlaceBet, now: datetime) -> _NewBet:
+def new_bet(ctx: Context, command: PlaceBet, now: datetime) -> NewBet:
     policy = ctx.policy(command.provider)
     try:
         round_ref = round_of(policy.adapter, bet_ref=command.bet_ref,
@@ -194,13 +194,13 @@ def _new_bet(ctx: Context, command: PlaceBet, now: datetime) -> _NewBet:
         "placed_at": placed_at, "deadline": deadline, "duplicate_deliveries": 0,
         "created_at": now, "updated_at": now, **transitions.place(first_check_at=first_check),
     }
-    return _NewBet(command, row, (command.provider, command.bet_ref))
+    return NewBet(command, row, (command.provider, command.bet_ref))
 
 
-def _register(ctx: Context, bets: Sequence[_NewBet]) -> list[Placed | ConflictingBet]:
+def register(ctx: Context, bets: Sequence[NewBet]) -> list[Placed | ConflictingBet]:
     """Insert the new bets, read the ones that exist; then wake the new ones' checks."""
     now = ctx.clock()
-    unique: dict[tuple[str, str], _NewBet] = {}
+    unique: dict[tuple[str, str], NewBet] = {}
     for new in bets:
         unique.setdefault(new.key, new)  # a reference repeated in a batch is placed once
     created, existing = _store(ctx, list(unique.values()), now)
@@ -216,7 +216,7 @@ def _register(ctx: Context, bets: Sequence[_NewBet]) -> list[Placed | Conflictin
     return answers
 
 
-def _store(ctx: Context, bets: Sequence[_NewBet], now: datetime,
+def _store(ctx: Context, bets: Sequence[NewBet], now: datetime,
            ) -> tuple[dict[tuple[str, str], BetSnapshot], dict[tuple[str, str], BetSnapshot]]:
     """The bets this call created, and those that existed, by key: in one transaction,
     run again through a lost connection. A run after one whose COMMIT answer was lost
@@ -239,7 +239,7 @@ def _store(ctx: Context, bets: Sequence[_NewBet], now: datetime,
     return ctx.db.retry(store)
 
 
-def _written_by_us(connection: Connection, bets: Sequence[_NewBet],
+def _written_by_us(connection: Connection, bets: Sequence[NewBet],
                    existing: dict[tuple[str, str], BetSnapshot],
                    ) -> dict[tuple[str, str], BetSnapshot]:
     """The bets of ``existing`` (taken out of it) that an earlier run of this call wrote."""
@@ -249,7 +249,7 @@ def _written_by_us(connection: Connection, bets: Sequence[_NewBet],
     return {key: existing.pop(key) for key in ours}
 
 
-def _insert(connection: Connection, bets: Sequence[_NewBet],
+def _insert(connection: Connection, bets: Sequence[NewBet],
             now: datetime) -> dict[tuple[str, str], BetSnapshot]:
     """The bets that were new, as inserted with their ``bet_placed`` event (a reference
     that exists is left alone)."""
@@ -260,7 +260,7 @@ def _insert(connection: Connection, bets: Sequence[_NewBet],
             for new, bet_id in zip(bets, ids, strict=True) if bet_id is not None}
 
 
-def _same_or_conflict(new: _NewBet, bet: BetSnapshot) -> Placed | ConflictingBet:
+def _same_or_conflict(new: NewBet, bet: BetSnapshot) -> Placed | ConflictingBet:
     differing = [f for f in COMPARED_FIELDS if getattr(bet, f) != getattr(new.command, f)]
     if differing:
         return ConflictingBet(new.command.provider, new.command.bet_ref, differing)

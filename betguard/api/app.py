@@ -24,6 +24,7 @@ from betguard.api.params import Ctx
 from betguard.bootstrap import settle_heap
 from betguard.config.settings import Settings
 from betguard.services.context import Context
+from betguard.services.intake_groups import IntakeGroups
 
 DESCRIPTION = """\
 No bet left unreturned. Game servers register bets and report the results they
@@ -47,6 +48,7 @@ def create_app(ctx: Context, settings: Settings, *,
 
     app = FastAPI(title="betguard", version="1", description=DESCRIPTION, lifespan=lifespan)
     app.state.context = ctx
+    app.state.intake_groups = IntakeGroups(ctx)  # single bets placed at once share a commit
     app.state.keys = KeyRing(settings.api_keys)
     install_error_handlers(app)
     app.add_middleware(BodyLimit, max_bytes=settings.api_max_body_bytes)

@@ -19,6 +19,7 @@ from starlette.convertors import Convertor, register_url_convertor
 from betguard.api.schemas import ErrorOut
 from betguard.models.domain import refs
 from betguard.services.context import Context
+from betguard.services.intake_groups import IntakeGroups
 
 PROVIDER_PATTERN = r"^[^\x00-\x1f\x7f/]+$"
 
@@ -30,6 +31,15 @@ def context(request: Request) -> Context:
 
 
 Ctx = Annotated[Context, Depends(context)]
+
+
+def intake_groups(request: Request) -> IntakeGroups:
+    """The process's group commit of single bets (``create_app`` made it)."""
+    groups: IntakeGroups = request.app.state.intake_groups
+    return groups
+
+
+Groups = Annotated[IntakeGroups, Depends(intake_groups)]
 # A row's id in a path (a proposal, a bet in the console): the database's BIGINT range, so
 # a number past it is refused naming the parameter rather than failing in the query.
 RowId = Annotated[int, Path(ge=1, le=2**63 - 1)]

@@ -17,7 +17,7 @@ from pydantic import ValidationError
 from betguard.api import queries
 from betguard.api.auth import AnyCaller
 from betguard.api.errors import body_of, status_of
-from betguard.api.params import REFUSALS, BetRef, Ctx, ProviderName
+from betguard.api.params import REFUSALS, BetRef, Ctx, Groups, ProviderName
 from betguard.api.schemas import (
     BatchIn,
     BatchItem,
@@ -34,7 +34,7 @@ from betguard.api.schemas import (
 from betguard.models.domain.errors import BetguardError
 from betguard.services.cancels import report_cancel
 from betguard.services.context import Context
-from betguard.services.intake import ItemResult, PlaceBet, parse_bet, place_bet, place_bets
+from betguard.services.intake import ItemResult, PlaceBet, parse_bet, place_bets
 from betguard.services.results import report_result
 
 BATCH_STATUS: dict[int, Literal["conflict", "invalid"]] = {409: "conflict", 422: "invalid"}
@@ -55,12 +55,13 @@ router = APIRouter(tags=["bets"])
     },
 )
 def register_bets(body: Annotated[dict[str, Any], Body()], caller: AnyCaller,
-                  ctx: Ctx) -> JSONResponse:
-    """Idempotent on (provider, bet_ref): sending the same bet again is safe."""
+                  ctx: Ctx, groups: Groups) -> JSONResponse:
+    """Idempotent on (provider, bet_ref): sending the same bet again is safe. Single bets
+    arriving together share one transaction, each answered on its own after it."""
     if "bets" in body:
         return JSONResponse(_register_batch(ctx, body).model_dump(mode="json",
                                                                   exclude_unset=True))
-    placed = place_bet(ctx, parse_bet(body))
+    placed = groups.place(parse_bet(body))
     envelope = BetEnvelope(bet=BetOut.of(placed.bet))
     return JSONResponse(envelope.model_dump(mode="json"),
                         status_code=201 if placed.created else 200)
