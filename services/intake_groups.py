@@ -1,95 +1,101 @@
 """Group commit of single bets: bets placed one a request, at about the same time, are
 registered in one transaction with one publish of their wake-ups, each answered on its own.
 
-A request that finds no group being written writes its bet at once, alone. Requests
-that arrive while a group is being written wait, and the oldest of them then writes all
-that have gathered (up to ``MAX_GROUP``) as the next group: the busier the intake, the
-larger the groups, with no timer and no wait on a quiet system. A bet is answered only
-after its group's transaction committed, exactly as ``place_bet`` would answer it:
-created, the same bet again, or ``ConflictingBet`` naming the fields (a reference twice
-in one group is placed once, the second hearing "exists" or "conflict"). A group that
-fails for a reason other than the database's availability is written again bet by bet,
-so one bet the database refuses never costs its neighbours their answers.
-See docs/performance.md, "Single bets in groups".
+One writer thread a process takes the bets handed to it in order of arrival: when it is
+free, it writes every bet waiting (up to ``MAX_GROUP``) as one group, at once, so the
+busier the intake, the larger the groups, with no timer and no wait on a quiet system.
+A bet is answered only after its group's transaction committed, exactly as ``place_bet``
+would answer it: created, the same bet again, or ``ConflictingBet`` naming the fields (a
+reference twice in one group is placed once, the second hearing "exists" or "conflict").
+A group that fails for a reason other than a lost database connection is written again
+bet by bet, so one bet the database refuses never costs its neighbours their answers.
+The API's requests wait for their answers without holding a thread each
+(``asyncio.wrap_future``). See docs/performance.md, "Single bets in groups".
 """
 
 from __future__ import annotations
 
+import logging
+import queue
 import threading
-from dataclasses import dataclass, field
+from concurrent.futures import Future
+from dataclasses import dataclass
 
 from betguard.models.domain.errors import ConflictingBet
 from betguard.models.store.reconnect import is_disconnect
 from betguard.services.context import Context
 from betguard.services.intake import NewBet, PlaceBet, Placed, new_bet, register
 
+log = logging.getLogger(__name__)
+
 # A group is one multi-row INSERT: as many bets as a batch may hold.
 MAX_GROUP = 1000
 
 
-@dataclass(eq=False)
+@dataclass(frozen=True)
 class _Waiting:
     new: NewBet
-    turn: threading.Event = field(default_factory=threading.Event)  # answered, or to lead
-    leads: bool = False
-    answer: Placed | ConflictingBet | None = None
-    error: BaseException | None = None
-
-    @property
-    def answered(self) -> bool:
-        return self.answer is not None or self.error is not None
+    answer: Future[Placed]
 
 
 class IntakeGroups:
-    """One per process, shared by every request thread (``place`` is thread-safe)."""
+    """One per process, shared by every request (``submit`` and ``place`` are
+    thread-safe); its writer thread starts with the first bet."""
 
     def __init__(self, ctx: Context, *, max_group: int = MAX_GROUP) -> None:
         self._ctx = ctx
         self._max_group = max_group
+        self._waiting: queue.SimpleQueue[_Waiting | None] = queue.SimpleQueue()
         self._lock = threading.Lock()
-        self._gathering: list[_Waiting] = []
-        self._writing = False  # a group is being written; while not, none is gathering
+        self._writer: threading.Thread | None = None
 
-    def place(self, command: PlaceBet) -> Placed:
-        """Register ``command`` with whatever bets arrive beside it: as ``place_bet``."""
-        waiting = _Waiting(new_bet(self._ctx, command, self._ctx.clock()))
+    def submit(self, command: PlaceBet) -> Future[Placed]:
+        """Hand ``command`` to the writer; its future holds what ``place_bet`` would answer,
+        set once its group committed. A bet the intake refuses raises here, at once."""
+        waiting = _Waiting(new_bet(self._ctx, command, self._ctx.clock()), Future())
         with self._lock:
-            self._gathering.append(waiting)
-            if not self._writing:
-                self._writing = waiting.leads = True
-        if not waiting.leads:
-            waiting.turn.wait()
-        if not waiting.answered:  # its turn to lead: its bet is the oldest gathered
-            self._write_next_group()
-        if waiting.error is not None:
-            raise waiting.error
-        if isinstance(waiting.answer, ConflictingBet):
-            raise waiting.answer
-        assert waiting.answer is not None  # noqa: S101 - set with the turn
+            if self._writer is None:
+                self._writer = threading.Thread(target=self._write_groups, daemon=True,
+                                                name="intake-groups")
+                self._writer.start()
+            self._waiting.put(waiting)
         return waiting.answer
 
-    def _write_next_group(self) -> None:
-        """Write the bets gathered so far (the leader's among them), answer each, then hand
-        the lead to the oldest bet that gathered meanwhile."""
+    def place(self, command: PlaceBet) -> Placed:
+        """``submit`` and wait for the answer: as ``place_bet``."""
+        return self.submit(command).result()
+
+    def close(self) -> None:
+        """Write what was handed over so far, then stop the writer."""
         with self._lock:
-            group = self._gathering[:self._max_group]
-            del self._gathering[:self._max_group]
-        try:
-            self._write(group)
-        finally:
-            for waiting in group:
-                if not waiting.answered:  # the write itself was interrupted
-                    waiting.error = RuntimeError("the bet's group was not written")
-            with self._lock:
-                following = self._gathering[0] if self._gathering else None
-                if following is None:
-                    self._writing = False
-                else:
-                    following.leads = True
-            for waiting in group:
-                waiting.turn.set()
-            if following is not None:
-                following.turn.set()
+            writer, self._writer = self._writer, None
+            if writer is not None:
+                self._waiting.put(None)
+        if writer is not None:
+            writer.join()
+
+    def _write_groups(self) -> None:
+        while True:
+            first = self._waiting.get()
+            if first is None:
+                return
+            group = [first]
+            while len(group) < self._max_group:
+                try:
+                    following = self._waiting.get_nowait()
+                except queue.Empty:
+                    break
+                if following is None:  # closing: this group first, then stop
+                    self._waiting.put(None)
+                    break
+                group.append(following)
+            try:
+                self._write(group)
+            except BaseException as exc:  # never leave a request without its answer
+                log.exception("writing a group of %d bets failed", len(group))
+                for waiting in group:
+                    if not waiting.answer.done():
+                        waiting.answer.set_exception(exc)
 
     def _write(self, group: list[_Waiting]) -> None:
         try:
@@ -97,10 +103,13 @@ class IntakeGroups:
         except Exception as exc:
             if len(group) == 1 or is_disconnect(exc):  # the database is away: all hear so
                 for waiting in group:
-                    waiting.error = exc
+                    waiting.answer.set_exception(exc)
                 return
             for waiting in group:  # one bet the database refuses: the others still placed
                 self._write([waiting])
             return
         for waiting, answer in zip(group, answers, strict=True):
-            waiting.answer = answer
+            if isinstance(answer, ConflictingBet):
+                waiting.answer.set_exception(answer)
+            else:
+                waiting.answer.set_result(answer)

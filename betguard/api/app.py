@@ -43,6 +43,7 @@ def create_app(ctx: Context, settings: Settings, *,
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         settle_heap()
         yield
+        app.state.intake_groups.close()  # the bets handed over are written first
         if on_shutdown is not None:
             on_shutdown()
 

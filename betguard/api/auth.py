@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import Annotated, Literal
 
@@ -56,7 +56,7 @@ class KeyRing:
         return found
 
 
-def authenticate(
+async def authenticate(  # coroutines, like every dependency doing no I/O: see params.py
     request: Request,
     bearer: Annotated[HTTPAuthorizationCredentials | None, Security(bearer_scheme)],
     header_key: Annotated[str | None, Security(header_scheme)],
@@ -70,10 +70,10 @@ def authenticate(
     return caller
 
 
-def allow(*roles: Role) -> Callable[[Caller], Caller]:
+def allow(*roles: Role) -> Callable[[Caller], Awaitable[Caller]]:
     """A dependency admitting only callers with one of ``roles`` (403 for the others)."""
 
-    def admitted(caller: Annotated[Caller, Depends(authenticate)]) -> Caller:
+    async def admitted(caller: Annotated[Caller, Depends(authenticate)]) -> Caller:
         if caller.role not in roles:
             raise HTTPException(403, f"the {caller.role} role may not do this")
         return caller

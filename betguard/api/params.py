@@ -30,10 +30,16 @@ def context(request: Request) -> Context:
     return ctx
 
 
-Ctx = Annotated[Context, Depends(context)]
+async def _context(request: Request) -> Context:
+    # A coroutine: FastAPI runs a plain function dependency in its thread pool, a hop
+    # from the event loop and back for every request.
+    return context(request)
 
 
-def intake_groups(request: Request) -> IntakeGroups:
+Ctx = Annotated[Context, Depends(_context)]
+
+
+async def intake_groups(request: Request) -> IntakeGroups:
     """The process's group commit of single bets (``create_app`` made it)."""
     groups: IntakeGroups = request.app.state.intake_groups
     return groups

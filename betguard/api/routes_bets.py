@@ -2,14 +2,17 @@
 
 Handlers only parse and delegate to the services; refusals are raised and turned
 into answers in ``errors``. They are plain functions, run in the thread pool,
-because the services block on the database.
+because the services block on the database; the intake is a coroutine, whose single
+bets wait for their group's commit (``IntakeGroups``) and whose batches run in the pool.
 """
 
 from __future__ import annotations
 
+import asyncio
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Body
+from fastapi.concurrency import run_in_threadpool
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import ValidationError
@@ -54,14 +57,15 @@ router = APIRouter(tags=["bets"])
         **REFUSALS,
     },
 )
-def register_bets(body: Annotated[dict[str, Any], Body()], caller: AnyCaller,
-                  ctx: Ctx, groups: Groups) -> JSONResponse:
+async def register_bets(body: Annotated[dict[str, Any], Body()], caller: AnyCaller,
+                        ctx: Ctx, groups: Groups) -> JSONResponse:
     """Idempotent on (provider, bet_ref): sending the same bet again is safe. Single bets
-    arriving together share one transaction, each answered on its own after it."""
+    arriving together share one transaction, each answered on its own after it
+    (``IntakeGroups``: the request waits for its answer without holding a thread)."""
     if "bets" in body:
-        return JSONResponse(_register_batch(ctx, body).model_dump(mode="json",
-                                                                  exclude_unset=True))
-    placed = groups.place(parse_bet(body))
+        batch = await run_in_threadpool(_register_batch, ctx, body)
+        return JSONResponse(batch.model_dump(mode="json", exclude_unset=True))
+    placed = await asyncio.wrap_future(groups.submit(parse_bet(body)))
     envelope = BetEnvelope(bet=BetOut.of(placed.bet))
     return JSONResponse(envelope.model_dump(mode="json"),
                         status_code=201 if placed.created else 200)

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from typing import Any
 
 import pytest
@@ -50,13 +50,17 @@ class Bet:
 
 
 @pytest.fixture
-def groups(monkeypatch: pytest.MonkeyPatch) -> Any:
+def groups(monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
     def make(writes: Writes) -> IntakeGroups:
         monkeypatch.setattr(intake_groups, "register", writes)
         monkeypatch.setattr(intake_groups, "new_bet", lambda _ctx, ref, _now: Bet(ref))
         ctx: Any = type("Ctx", (), {"clock": staticmethod(time.time)})()
-        return IntakeGroups(ctx, max_group=50)
-    return make
+        made.append(IntakeGroups(ctx, max_group=50))
+        return made[-1]
+    made: list[IntakeGroups] = []
+    yield make
+    for each in made:
+        each.close()
 
 
 def place_at_once(groups: IntakeGroups, refs: list[str], writes: Writes) -> dict[str, Any]:
