@@ -108,8 +108,9 @@ def _short(cmd: str) -> str:
                          ("-Q betguard.default", "default worker"),
                          ("-Q bench.noop", "no-op worker"), ("-Q bench.naive", "naive worker"),
                          ("betguard_devkit.simulator", "simulator"), ("postgres", "postgres"),
-                         ("redis-server", "redis"), ("celery -A betguard.tasks.app beat", "beat"),
-                         ("-m bench", "bench driver")):
+                         ("[sentinel]", "sentinel"), ("redis-server", "redis"),
+                         ("celery -A betguard.tasks.app beat", "beat"), ("betguard api", "api"),
+                         ("multiprocessing", "load generator"), ("-m bench", "bench driver")):
         if marker in cmd:
             return name
     return cmd[:40] or "?"

@@ -16,6 +16,7 @@ from bench import measure
 from bench.sizes import Sizes
 from bench.stack import BenchStack
 from betguard.models.store.tables import Bet
+from betguard.services.context import Context
 from betguard.services.intake import place_bets
 from betguard_devkit.runrefs import round_fields
 
@@ -116,7 +117,12 @@ def pending(stack: BenchStack, provider: str) -> int:
 
 
 def retire(stack: BenchStack, provider: str) -> None:
-    """Stop a scenario's bets from being checked again (bench housekeeping, not a
+    """Stop a scenario's bets from being checked again: ``retire_in``."""
+    retire_in(stack.ctx, provider)
+
+
+def retire_in(ctx: Context, provider: str) -> None:
+    """Stop a provider's bets from being checked again (bench housekeeping, not a
     betguard operation): their remaining wake-ups find nothing to claim. Rows are
     locked in id order, the order in which a group of checks concludes its bets, so
     the two never wait for each other in a circle."""
@@ -124,7 +130,7 @@ def retire(stack: BenchStack, provider: str) -> None:
                    .order_by(Bet.id).with_for_update())
     for attempt in range(5):
         try:
-            with stack.ctx.db.unit_of_work() as session:
+            with ctx.db.unit_of_work() as session:
                 session.execute(update(Bet).where(Bet.id.in_(pending_ids.scalar_subquery()),
                                                   Bet.state == "pending")
                                 .values(state="in_review", next_check_at=None))

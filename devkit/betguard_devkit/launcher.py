@@ -48,12 +48,14 @@ class LaunchPlan:
     provider_workers: int = 1
     flower: bool = True
     api: bool = True
+    api_workers: int = 1  # server processes of the API (``betguard api --workers``)
     local_postgres: bool = False  # with no database_url: a PostgreSQL of its own, not SQLite
     redis_over_tcp: bool = False  # with no redis_url: listen on loopback TCP, not a socket
     # High availability (docs/high-availability.md), with no URL given: Redis as a master,
     # a replica and three sentinels; PostgreSQL as a primary and a synchronous standby.
     redis_sentinel: bool = False
     postgres_standby: bool = False
+    durable_postgres: bool = False  # fsync on, as in production (PostgresServer)
     notifications: bool = True  # tell the game server (played by the simulator) of outcomes
     # Each worker, beat and the API on a host of its own (betguard_devkit/netns.py); the
     # servers and this process are then in the hosts' core namespace.
@@ -190,9 +192,9 @@ class LocalStack:
         folder = self.plan.workdir / "postgres"
         shutil.rmtree(folder, ignore_errors=True)
         if self.plan.postgres_standby:
-            self.pg_pair = PostgresPair(base_dir=folder).start()
+            self.pg_pair = PostgresPair(base_dir=folder, durable=self.plan.durable_postgres).start()
             return self.pg_pair.url
-        self.postgres = PostgresServer(base_dir=folder).start()
+        self.postgres = PostgresServer(base_dir=folder, durable=self.plan.durable_postgres).start()
         return self.postgres.url
 
     def _fresh_sqlite(self) -> str:
@@ -257,7 +259,8 @@ class LocalStack:
             host = (self.plan.hosts.addresses["api"] if self.plan.hosts is not None
                     else "127.0.0.1")
             self.children.append(self.on_host("api", processes.api(
-                self.env, self.logs / "api.log", port=port, host=host)).start())
+                self.env, self.logs / "api.log", port=port, host=host,
+                workers=self.plan.api_workers)).start())
             self.api_url = f"http://{host}:{port}"
         if self.plan.flower:
             port = free_port()

@@ -134,9 +134,9 @@ def flower(env: Mapping[str, str], log: Path, *, port: int, basic_auth: str,
 
 
 def api(env: Mapping[str, str], log: Path, *, port: int,
-        host: str = "127.0.0.1") -> ManagedProcess:
+        host: str = "127.0.0.1", workers: int = 1) -> ManagedProcess:
     betguard = str(Path(sys.executable).parent / "betguard")
-    argv = [betguard, "api", "--host", host, "--port", str(port)]
+    argv = [betguard, "api", "--host", host, "--port", str(port), "--workers", str(workers)]
     return ManagedProcess("api", argv, env=env, log=log)
 
 

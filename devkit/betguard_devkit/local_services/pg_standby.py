@@ -37,7 +37,7 @@ class PostgresStandby(PostgresServer):
                  name: str = STANDBY_NAME) -> None:
         conninfo = (f"host={primary.host} port={primary.port} user={PG_USER} "
                     f"application_name={name}")
-        super().__init__(base_dir=base_dir, extra_conf=[
+        super().__init__(base_dir=base_dir, durable=primary.durable, extra_conf=[
             f"primary_conninfo = '{conninfo}'", "hot_standby = on"])
         self.primary = primary
         self.name = name
@@ -70,12 +70,14 @@ class PostgresStandby(PostgresServer):
 
 
 class PostgresPair:
-    """A primary and its synchronous standby under ``base_dir``."""
+    """A primary and its synchronous standby under ``base_dir``; ``durable`` as for
+    ``PostgresServer`` (both servers alike)."""
 
-    def __init__(self, *, base_dir: Path) -> None:
+    def __init__(self, *, base_dir: Path, durable: bool = False) -> None:
         self.base_dir = Path(base_dir).absolute()
-        self.primary = PostgresServer(base_dir=self.base_dir / "pg-a", extra_conf=[
-            "wal_level = replica", "max_wal_senders = 10", "wal_keep_size = '256MB'"])
+        replication = ["wal_level = replica", "max_wal_senders = 10", "wal_keep_size = '256MB'"]
+        self.primary = PostgresServer(base_dir=self.base_dir / "pg-a", durable=durable,
+                                      extra_conf=replication)
         self.standby = PostgresStandby(base_dir=self.base_dir / "pg-b", primary=self.primary)
         self.fenced: PostgresServer | None = None
 
@@ -99,6 +101,16 @@ class PostgresPair:
         if not wait_until(self.in_sync, 60):
             raise ServiceError(f"the standby never streamed in sync ({self.standby.log_file})")
         return self
+
+    def synchronous(self, on: bool) -> None:
+        """Have the primary wait for the standby at every commit (the pair's normal way),
+        or not (to measure what waiting costs)."""
+        conf = self.primary.extra_conf
+        if on and SYNCHRONOUS not in conf:
+            conf.append(SYNCHRONOUS)
+        elif not on and SYNCHRONOUS in conf:
+            conf.remove(SYNCHRONOUS)
+        self.primary.reload()
 
     def stop(self) -> None:
         for server in [self.standby, self.primary]:

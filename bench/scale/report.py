@@ -1,0 +1,103 @@
+"""The scale run's tables (Markdown, printed and written beside the JSON)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+
+def write(results: Path, size: str, data: dict[str, Any]) -> None:
+    results.mkdir(parents=True, exist_ok=True)
+    (results / f"scale-{size}.json").write_text(json.dumps(data, indent=2) + "\n")
+    (results / f"scale-{size}.md").write_text(markdown(data) + "\n")
+
+
+def markdown(data: dict[str, Any]) -> str:
+    run = data["run"]
+    lines = [f"Scale run ({run['size']}): {run['cpus']} cores, {run['hosts']}, "
+             f"{run['seconds']} s; Redis through Sentinel, PostgreSQL with a synchronous "
+             f"standby, fsync on; provider answers after {run['provider_latency_ms']:.0f} ms.",
+             ""]
+    lines += _intake(data["intake"])
+    lines += _rising(data["rising"])
+    lines += _standby(data["synchronous_standby"])
+    lines += _workers(data["workers"])
+    return "\n".join(lines)
+
+
+def _intake(intake: dict[str, Any]) -> list[str]:
+    concurrency = intake["api_single"]["concurrency"]
+    single, raw1 = intake["api_single"], intake["raw_single"]
+    batch, raw100 = intake["api_batch"], intake["raw_batch"]
+    return [
+        f"Intake at a concurrency of {concurrency} (closed loops, two turns each, side by side):",
+        "",
+        "| path | bets/s | p50 | p99 | p99 / p50 | ratio |",
+        "|---|---|---|---|---|---|",
+        _row("`POST /bets`, one bet a request", single,
+             f"{_x(single, raw1)} the one-row loop"),
+        _row("raw INSERT, one row a transaction", raw1, ""),
+        _row("`POST /bets`, 100 bets a request", batch,
+             f"{_x(batch, raw100)} the 100-row loop"),
+        _row("raw INSERT, 100 rows a transaction", raw100, ""),
+        "",
+    ]
+
+
+def _rising(steps: list[dict[str, Any]]) -> list[str]:
+    lines = ["Single bets at rising concurrency (each step beside the raw one-row loop):", "",
+             "| concurrency | API bets/s | p50 | p99 | raw one-row bets/s | ratio "
+             "| cores used during the API's run |",
+             "|---|---|---|---|---|---|---|"]
+    for step in steps:
+        api, raw = step["api"], step["raw"]
+        cores = ", ".join([f"load generator {api['load_generator_cores']:.2f}",
+                           *(f"{name} {share:.2f}" for name, share in step["cores"]
+                             if share >= 0.02)])
+        lines.append(f"| {api['concurrency']} | {api['bets_per_second']:,.0f} | "
+                     f"{api['p50_ms']:.1f} ms | {api['p99_ms']:.1f} ms | "
+                     f"{raw['bets_per_second']:,.0f} | {_x(api, raw)} | {cores} |")
+    return [*lines, ""]
+
+
+def _standby(cost: dict[str, Any]) -> list[str]:
+    lines = ["What the synchronous standby costs (the primary waiting for it at each commit, "
+             "or not), at the fixed concurrency:", "",
+             "| primary | raw one-row bets/s | p99 | API single bets/s | p99 |",
+             "|---|---|---|---|---|"]
+    for label in ("asynchronous", "synchronous"):
+        raw, api = cost[label]["raw_single"], cost[label]["api_single"]
+        lines.append(f"| {label} | {raw['bets_per_second']:,.0f} | {raw['p99_ms']:.1f} ms | "
+                     f"{api['bets_per_second']:,.0f} | {api['p99_ms']:.1f} ms |")
+    sync, not_sync = cost["synchronous"], cost["asynchronous"]
+    lines.append(f"| synchronous vs not | {_x(sync['raw_single'], not_sync['raw_single'])} | | "
+                 f"{_x(sync['api_single'], not_sync['api_single'])} | |")
+    return [*lines, ""]
+
+
+def _workers(sets: list[dict[str, Any]]) -> list[str]:
+    lines = ["Checks per second by worker hosts and processes (a host: a network namespace; "
+             "every host shares the machine's cores):", "",
+             "| hosts | processes a host | checks/s | vs 1 process | cores used |",
+             "|---|---|---|---|---|"]
+    base = sets[0]["checks_per_second"] if sets else 0
+    for each in sets:
+        cores = ", ".join(f"{name} {share:.2f}" for name, share in each["cores"]
+                          if share >= 0.02)
+        ratio = f"{each['checks_per_second'] / base:.2f}x" if base else "-"
+        lines.append(f"| {each['hosts']} | {each['processes_per_host']} | "
+                     f"{each['checks_per_second']:,.0f} | {ratio} | {cores} |")
+    return [*lines, ""]
+
+
+def _row(name: str, load: dict[str, Any], ratio: str) -> str:
+    spread = load["p99_ms"] / load["p50_ms"] if load["p50_ms"] else 0.0
+    return (f"| {name} | {load['bets_per_second']:,.0f} | {load['p50_ms']:.1f} ms | "
+            f"{load['p99_ms']:.1f} ms | {spread:.2f} | {ratio} |")
+
+
+def _x(value: dict[str, Any], reference: dict[str, Any]) -> str:
+    if not reference["bets_per_second"]:
+        return "-"
+    return f"{value['bets_per_second'] / reference['bets_per_second']:.2f}x"

@@ -1,0 +1,296 @@
+"""One scale run on the high-availability stack: Redis through Sentinel (a master, a
+replica, three sentinels), PostgreSQL as a primary with a synchronous standby, both
+durable (fsync on, as in production), and the workers, beat and API each on a host of
+their own (network namespaces, ``betguard_devkit.netns``), all in one run:
+
+- checks per second with 1 and 2 worker hosts and 1, 2, 4 worker processes a host, each
+  as a ratio to one process on one host;
+- HTTP intake (``POST /bets``, single bets and batches of 100) driven by the load
+  generator (``bench.scale.load``) at fixed concurrency, beside the raw INSERT loops
+  (one row a transaction, 100 rows a transaction) at the same concurrency;
+- single-bet intake at rising concurrency until bets per second stop growing, with
+  which process used the machine's cores at each step;
+- what the synchronous standby costs: the same intake and raw loop with the primary
+  not waiting for it.
+
+Figures go to ``bench/results/scale-SIZE.json`` and ``.md``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import secrets
+import socket
+import sys
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from bench import measure
+from bench.scale import report
+from bench.scale.load import Load, Target, drive, make_raw_table
+from bench.scenarios.checks import bet, retire_in
+from bench.stack import read_since
+from betguard.services.context import Context
+from betguard.services.intake import place_bets
+from betguard_devkit import netns, processes
+from betguard_devkit.launcher import LaunchPlan, LocalStack
+from betguard_devkit.local_services.pg_install import PG_USER
+from betguard_devkit.local_services.postgres import DEFAULT_DB
+from betguard_devkit.netns import Hosts
+
+RESULTS = Path(__file__).resolve().parents[1] / "results"
+LATENCY_MS = 50.0
+WORKER_THREADS = 32  # as the main bench's provider workers
+HOSTS = ("w1", "w2", "default", "beat", "api")
+HOST_VARIABLE = "BETGUARD_DEVKIT_HOST"
+CHECK_PREFIX = "scl-"
+
+POLICIES = """
+[providers.steady]    # checks: the result never comes, checked again at once
+base_url = "{sim}"
+first_check_delay = 0.001
+backoff_base = 0.001
+backoff_cap = 0.001
+jitter = 1.0
+deadline = 86400
+escalation = "review"
+read_timeout = 5
+http_attempts = 1
+max_concurrency = 1000
+
+[providers.intake]    # intake: batched queries, first check well after the run is over
+base_url = "{sim}"
+supports_batch = true
+batch_size = 500
+first_check_delay = 3000
+backoff_base = 3600
+backoff_cap = 3600
+deadline = 86400
+escalation = "review"
+"""
+
+
+@dataclass(frozen=True)
+class Sizes:
+    name: str
+    check_bets: int
+    warmup: float  # seconds between the workers answering and the measuring
+    window: float  # seconds each worker set is measured
+    intake_seconds: float  # each load run
+    concurrency: int  # the fixed concurrency of the side-by-side intake figures
+    rising: tuple[int, ...]  # the concurrency steps of single-bet intake
+    worker_sets: tuple[tuple[int, int], ...]  # (hosts, processes a host)
+
+
+SMOKE = Sizes("smoke", 200, 2.0, 3.0, 2.0, 4, (1, 4), ((1, 1), (2, 1)))
+QUICK = Sizes("quick", 1000, 3.0, 8.0, 5.0, 16, (1, 4, 16), ((1, 1), (1, 2), (2, 1)))
+FULL = Sizes("full", 3000, 5.0, 20.0, 15.0, 16, (1, 4, 16, 64),
+             ((1, 1), (1, 2), (1, 4), (2, 1), (2, 2)))
+
+
+def main(sizes: Sizes, *, workdir: Path | None = None, results: Path | None = None) -> int:
+    results = results or RESULTS
+    workdir = (workdir or Path("var") / f"bench-scale-{sizes.name}").absolute()
+    meta: dict[str, Any] = {"size": sizes.name, "started": datetime.now(UTC).isoformat(),
+                            "cpus": os.cpu_count(), "load_before": round(os.getloadavg()[0], 2),
+                            "provider_latency_ms": LATENCY_MS}
+    began = time.monotonic()
+    with _hosts() as hosts:
+        meta["hosts"] = "network namespaces" if hosts is not None else "loopback processes"
+        stack = LocalStack(_plan(workdir, hosts), dict(os.environ))
+        try:
+            say(f"bench scale {sizes.name}: starting the high-availability stack in {workdir}")
+            stack.start()
+            found = measure_all(stack, stack.context(), sizes)
+        finally:
+            stack.stop()
+    meta["seconds"] = round(time.monotonic() - began, 1)
+    meta["load_after"] = round(os.getloadavg()[0], 2)
+    data = {"run": meta, **found}
+    report.write(results, sizes.name, data)
+    print(report.markdown(data))
+    return 0
+
+
+def measure_all(stack: LocalStack, ctx: Context, sizes: Sizes) -> dict[str, Any]:
+    assert stack.pg_pair is not None  # noqa: S101 - the scale stack always has its standby
+    primary = stack.pg_pair.primary  # the raw loops speak to it straight, through libpq
+    dsn = f"host={primary.host} port={primary.port} user={PG_USER} dbname={DEFAULT_DB}"
+    make_raw_table(dsn)
+    _wait_for_api(stack.api_url)
+    api = Target("http", 1, url=stack.api_url, key=stack.api_keys["game_server"],
+                 provider="intake")
+    raw = Target("raw", 1, dsn=dsn)
+    found: dict[str, Any] = {}
+    say("- intake side by side")
+    found["intake"] = side_by_side(api, raw, sizes)
+    say("- single-bet intake at rising concurrency")
+    found["rising"] = rising(api, raw, sizes)
+    say("- the synchronous standby's cost")
+    found["synchronous_standby"] = standby_cost(stack, api, raw, sizes)
+    say("- checks by worker hosts and processes")
+    found["workers"] = worker_sets(stack, ctx, sizes)
+    return found
+
+
+def side_by_side(api: Target, raw: Target, sizes: Sizes) -> dict[str, Any]:
+    """Single bets and batches of 100 through the API, each beside its raw INSERT loop,
+    in turn twice, at the run's fixed concurrency."""
+    runs: dict[str, list[Load]] = {"raw_single": [], "api_single": [], "raw_batch": [],
+                                   "api_batch": []}
+    batch_api, batch_raw = Target(**{**api.__dict__, "per_request": 100}), \
+        Target(**{**raw.__dict__, "per_request": 100})
+    for turn in range(2):
+        for name, target in (("raw_single", raw), ("api_single", api),
+                             ("raw_batch", batch_raw), ("api_batch", batch_api)):
+            runs[name].append(_drive(target, sizes.concurrency, sizes.intake_seconds,
+                                     f"{name}-{turn}"))
+    return {name: Load.pooled(loads).brief() for name, loads in runs.items()}
+
+
+def rising(api: Target, raw: Target, sizes: Sizes) -> list[dict[str, Any]]:
+    """Single bets at each concurrency step, beside the raw loop at the same step, with
+    the cores each process used during the API's run."""
+    steps = []
+    for concurrency in sizes.rising:
+        raw_load = _drive(raw, concurrency, sizes.intake_seconds, f"rise-raw-{concurrency}")
+        cpu0, t0 = measure.cpu_by_process(), time.time()
+        api_load = _drive(api, concurrency, sizes.intake_seconds, f"rise-api-{concurrency}")
+        cores = measure.cpu_shares(cpu0, measure.cpu_by_process(), time.time() - t0, top=8)
+        steps.append({"api": api_load.brief(), "raw": raw_load.brief(),
+                      "cores": [[name, share] for name, share in cores]})
+    return steps
+
+
+def standby_cost(stack: LocalStack, api: Target, raw: Target, sizes: Sizes) -> dict[str, Any]:
+    """Single-bet intake and the one-row raw loop with the primary waiting for its
+    standby at each commit (as it runs) and not."""
+    pair = stack.pg_pair
+    assert pair is not None  # noqa: S101 - the scale stack always has its standby
+    measured: dict[str, Any] = {}
+    for synchronous in (False, True):
+        pair.synchronous(synchronous)
+        label = "synchronous" if synchronous else "asynchronous"
+        measured[label] = {
+            "raw_single": _drive(raw, sizes.concurrency, sizes.intake_seconds,
+                                 f"sync-raw-{label}").brief(),
+            "api_single": _drive(api, sizes.concurrency, sizes.intake_seconds,
+                                 f"sync-api-{label}").brief()}
+    return measured
+
+
+def worker_sets(stack: LocalStack, ctx: Context, sizes: Sizes) -> list[dict[str, Any]]:
+    """Checks per second for each set of worker hosts and processes, the bets' results
+    never coming (each check followed by the next at once); read from the simulator's log
+    over the window, with the cores each process used."""
+    refs = [f"{CHECK_PREFIX}{n:06d}" for n in range(sizes.check_bets)]
+    _register_at_simulator(stack, refs)
+    for start in range(0, len(refs), 1000):
+        place_bets(ctx, [bet("steady", ref) for ref in refs[start:start + 1000]])
+    found = []
+    try:
+        for hosts, per_host in sizes.worker_sets:
+            found.append(_checks_with(stack, hosts, per_host, sizes))
+    finally:
+        retire_in(ctx, "steady")
+    return found
+
+
+def _checks_with(stack: LocalStack, hosts: int, per_host: int, sizes: Sizes) -> dict[str, Any]:
+    from betguard.messaging.app import app
+
+    workers = []
+    for host in range(1, hosts + 1):
+        for number in range(1, per_host + 1):
+            name = f"w{host}p{number}"
+            workers.append(stack.on_host(f"w{host}", processes.provider_worker(
+                stack.env, stack.logs / f"worker-{name}-{hosts}x{per_host}.log", name=name,
+                concurrency=WORKER_THREADS)).start())
+    names = [f"w{h}p{n}@{socket.gethostname()}" for h in range(1, hosts + 1)
+             for n in range(1, per_host + 1)]
+    try:
+        measure.wait_until(lambda: len(app.control.ping(destination=names, timeout=1.0) or [])
+                           >= len(names), timeout=90, what=f"{len(names)} workers answering")
+        time.sleep(sizes.warmup)
+        cpu0, t0 = measure.cpu_by_process(), time.time()
+        time.sleep(sizes.window)
+        cpu1, t1 = measure.cpu_by_process(), time.time()
+    finally:
+        for worker in workers:
+            worker.stop()
+    log = read_since(stack.sim_url, "log", "requests", t0)
+    answered = len(measure.requests_in(log, f"/bets/{CHECK_PREFIX}", t0, t1))
+    return {"hosts": hosts, "processes_per_host": per_host,
+            "checks_per_second": round(answered / (t1 - t0), 1),
+            "cores": [[name, share] for name, share in
+                      measure.cpu_shares(cpu0, cpu1, t1 - t0, top=8)]}
+
+
+def _register_at_simulator(stack: LocalStack, refs: list[str]) -> None:
+    import requests
+
+    specs = [{"bet_ref": ref, "stake": "10.00", "currency": "EUR", "fate": "never"}
+             for ref in refs]
+    for start in range(0, len(specs), 5000):
+        requests.post(f"{stack.sim_url}/_sim/bets", json={"bets": specs[start:start + 5000]},
+                      timeout=120).raise_for_status()
+
+
+def _wait_for_api(url: str) -> None:
+    import requests
+
+    def healthy() -> bool:
+        try:
+            return requests.get(f"{url}/healthz", timeout=5).status_code == 200
+        except requests.RequestException:
+            return False
+
+    measure.wait_until(healthy, timeout=60, what="the API answering /healthz")
+
+
+def _drive(target: Target, concurrency: int, seconds: float, tag: str) -> Load:
+    load = drive(target, concurrency=concurrency, seconds=seconds,
+                 tag=f"{tag}-{secrets.token_hex(2)}")
+    say(f"  {tag}: {load.brief()}")
+    if load.failures:
+        raise RuntimeError(f"{tag}: {load.failures} failed requests, first: {load.first_failure}")
+    return load
+
+
+@contextlib.contextmanager
+def _hosts() -> Iterator[Hosts | None]:
+    """The run's hosts: a network namespace each when this machine allows it."""
+    why_not = netns.unavailable()
+    if why_not is not None:
+        say(f"hosts: loopback processes (no network namespaces: {why_not})")
+        yield None
+        return
+    hosts = Hosts(f"bgs{secrets.token_hex(3)}", list(HOSTS)).create()
+    hosts.enter_core()
+    os.environ[HOST_VARIABLE] = netns.CORE_ADDRESS
+    try:
+        yield hosts
+    finally:
+        os.environ.pop(HOST_VARIABLE, None)
+        hosts.leave_core()
+        hosts.destroy()
+
+
+def _plan(workdir: Path, hosts: Hosts | None, api_workers: int = 1) -> LaunchPlan:
+    return LaunchPlan(
+        workdir=workdir, policies_toml=POLICIES, providers=("steady", "intake"),
+        knobs={"latency_ms": LATENCY_MS},
+        settings_env={"BETGUARD_SWEEP_INTERVAL": "5", "BETGUARD_LOG_JSON": "false"},
+        provider_workers=0, flower=False, api=True, api_workers=api_workers,
+        local_postgres=True, redis_over_tcp=True,
+        redis_sentinel=True, postgres_standby=True, durable_postgres=True,
+        notifications=False, hosts=hosts)
+
+
+def say(message: str) -> None:
+    print(message, file=sys.stderr, flush=True)
