@@ -22,6 +22,7 @@ def markdown(data: dict[str, Any]) -> str:
     lines += _intake(data["intake"])
     lines += _rising(data["rising"])
     lines += _standby(data["synchronous_standby"])
+    lines += _footprint(data["intake"], data["stored"])
     lines += _workers(data["workers"])
     return "\n".join(lines)
 
@@ -30,14 +31,17 @@ def _intake(intake: dict[str, Any]) -> list[str]:
     concurrency = intake["api_single"]["concurrency"]
     single, raw1 = intake["api_single"], intake["raw_single"]
     batch, raw100 = intake["api_batch"], intake["raw_batch"]
+    alone = intake["raw_one_loop"]
     return [
-        f"Intake at a concurrency of {concurrency} (closed loops, two turns each, side by side):",
+        f"Intake at a concurrency of {concurrency} (closed loops, measured in turn, side by "
+        "side):",
         "",
         "| path | bets/s | p50 | p99 | p99 / p50 | ratio |",
         "|---|---|---|---|---|---|",
         _row("`POST /bets`, one bet a request", single,
-             f"{_x(single, raw1)} the one-row loop"),
-        _row("raw INSERT, one row a transaction", raw1, ""),
+             f"{_x(single, alone)} one one-row loop; {_x(single, raw1)} {concurrency} of them"),
+        _row("raw INSERT, one row a transaction, one loop", alone, ""),
+        _row(f"raw INSERT, one row a transaction, {concurrency} loops", raw1, ""),
         _row("`POST /bets`, 100 bets a request", batch,
              f"{_x(batch, raw100)} the 100-row loop"),
         _row("raw INSERT, 100 rows a transaction", raw100, ""),
@@ -74,6 +78,22 @@ def _standby(cost: dict[str, Any]) -> list[str]:
     lines.append(f"| synchronous vs not | {_x(sync['raw_single'], not_sync['raw_single'])} | | "
                  f"{_x(sync['api_single'], not_sync['api_single'])} | |")
     return [*lines, ""]
+
+
+def _footprint(intake: dict[str, Any], stored: dict[str, Any]) -> list[str]:
+    single, batch = intake["api_single"], intake["api_batch"]
+    return [
+        "What a bet leaves behind (measured around the API's runs above; the tables at the "
+        f"end, {stored['bets']:,} bets and {stored['events']:,} audit events):", "",
+        "| | single bets | batches of 100 |", "|---|---|---|",
+        f"| WAL written a bet placed | {single['wal_bytes_per_bet']:,} B "
+        f"| {batch['wal_bytes_per_bet']:,} B |",
+        f"| Redis memory a bet in flight (its share of a wake-up) "
+        f"| {single['redis_bytes_per_bet']:,} B | {batch['redis_bytes_per_bet']:,} B |",
+        f"| bets table with its indexes, a bet | {stored['bets_table_bytes_per_bet']:,} B | |",
+        f"| audit events with their indexes, a bet "
+        f"| {stored['events_table_bytes_per_bet']:,} B | |",
+        ""]
 
 
 def _workers(sets: list[dict[str, Any]]) -> list[str]:

@@ -25,10 +25,13 @@ import socket
 import sys
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
+
+import psycopg
+import redis
 
 from bench import measure
 from bench.scale import report
@@ -67,7 +70,7 @@ max_concurrency = 1000
 base_url = "{sim}"
 supports_batch = true
 batch_size = 500
-first_check_delay = 3000
+first_check_delay = 590
 backoff_base = 3600
 backoff_cap = 3600
 deadline = 86400
@@ -85,9 +88,10 @@ class Sizes:
     concurrency: int  # the fixed concurrency of the side-by-side intake figures
     rising: tuple[int, ...]  # the concurrency steps of single-bet intake
     worker_sets: tuple[tuple[int, int], ...]  # (hosts, processes a host)
+    turns: int = 2  # each side-by-side intake figure is measured this many times in turn
 
 
-SMOKE = Sizes("smoke", 200, 2.0, 3.0, 2.0, 4, (1, 4), ((1, 1), (2, 1)))
+SMOKE = Sizes("smoke", 200, 1.0, 2.0, 1.0, 4, (1, 4), ((1, 1), (2, 1)), turns=1)
 QUICK = Sizes("quick", 1000, 3.0, 8.0, 5.0, 16, (1, 4, 16), ((1, 1), (1, 2), (2, 1)))
 FULL = Sizes("full", 3000, 5.0, 20.0, 15.0, 16, (1, 4, 16, 64),
              ((1, 1), (1, 2), (1, 4), (2, 1), (2, 2)))
@@ -127,30 +131,90 @@ def measure_all(stack: LocalStack, ctx: Context, sizes: Sizes) -> dict[str, Any]
                  provider="intake")
     raw = Target("raw", 1, dsn=dsn)
     found: dict[str, Any] = {}
+    footprint = Footprint(dsn, stack)
     say("- intake side by side")
-    found["intake"] = side_by_side(api, raw, sizes)
+    found["intake"] = side_by_side(api, raw, sizes, footprint)
     say("- single-bet intake at rising concurrency")
     found["rising"] = rising(api, raw, sizes)
     say("- the synchronous standby's cost")
     found["synchronous_standby"] = standby_cost(stack, api, raw, sizes)
+    found["stored"] = footprint.at_rest()
+    retire_in(ctx, "intake")  # their checks are far off; their wake-ups would find nothing
+    footprint.drop_wakeups()
     say("- checks by worker hosts and processes")
     found["workers"] = worker_sets(stack, ctx, sizes)
     return found
 
 
-def side_by_side(api: Target, raw: Target, sizes: Sizes) -> dict[str, Any]:
-    """Single bets and batches of 100 through the API, each beside its raw INSERT loop,
-    in turn twice, at the run's fixed concurrency."""
-    runs: dict[str, list[Load]] = {"raw_single": [], "api_single": [], "raw_batch": [],
-                                   "api_batch": []}
-    batch_api, batch_raw = Target(**{**api.__dict__, "per_request": 100}), \
-        Target(**{**raw.__dict__, "per_request": 100})
-    for turn in range(2):
-        for name, target in (("raw_single", raw), ("api_single", api),
+def side_by_side(api: Target, raw: Target, sizes: Sizes, footprint: Footprint,
+                 ) -> dict[str, Any]:
+    """Single bets and batches of 100 through the API, each beside its raw INSERT loops
+    (as many as the API's clients, and one alone), in turn, at the run's fixed
+    concurrency; for the API's, the WAL written and the Redis memory taken, per bet."""
+    runs: dict[str, list[Load]] = {"raw_one_loop": [], "raw_single": [], "api_single": [],
+                                   "raw_batch": [], "api_batch": []}
+    grew: dict[str, list[tuple[int, int]]] = {"api_single": [], "api_batch": []}
+    batch_api, batch_raw = replace(api, per_request=100), replace(raw, per_request=100)
+    for turn in range(sizes.turns):
+        for name, target in (("raw_one_loop", raw), ("raw_single", raw), ("api_single", api),
                              ("raw_batch", batch_raw), ("api_batch", batch_api)):
-            runs[name].append(_drive(target, sizes.concurrency, sizes.intake_seconds,
+            before = footprint.now()
+            concurrency = 1 if name == "raw_one_loop" else sizes.concurrency
+            runs[name].append(_drive(target, concurrency, sizes.intake_seconds,
                                      f"{name}-{turn}"))
-    return {name: Load.pooled(loads).brief() for name, loads in runs.items()}
+            if name in grew:
+                grew[name].append(footprint.since(before))
+    found = {name: Load.pooled(loads).brief() for name, loads in runs.items()}
+    for name, growth in grew.items():
+        bets = sum(load.bets for load in runs[name])
+        found[name]["wal_bytes_per_bet"] = round(sum(wal for wal, _ in growth) / bets)
+        found[name]["redis_bytes_per_bet"] = round(sum(mem for _, mem in growth) / bets)
+    return found
+
+
+class Footprint:
+    """What intake leaves behind: PostgreSQL's WAL position and Redis' memory, read
+    around a load run; the tables' size a bet at the end."""
+
+    def __init__(self, dsn: str, stack: LocalStack) -> None:
+        self._dsn, self._stack = dsn, stack
+
+    def now(self) -> tuple[int, int]:
+        with psycopg.connect(self._dsn) as connection:
+            lsn = connection.execute("SELECT pg_current_wal_lsn() - '0/0'").fetchone()
+        return int(lsn[0] if lsn else 0), int(self._redis().info("memory")["used_memory"])
+
+    def since(self, before: tuple[int, int]) -> tuple[int, int]:
+        after = self.now()
+        return after[0] - before[0], after[1] - before[1]
+
+    def at_rest(self) -> dict[str, Any]:
+        """The bets and audit tables' size (with indexes and TOAST) over the bets in them."""
+        with psycopg.connect(self._dsn) as connection:
+            row = connection.execute(
+                "SELECT pg_total_relation_size('bets'), pg_total_relation_size('audit_events'),"
+                " (SELECT count(*) FROM bets), (SELECT count(*) FROM audit_events)").fetchone()
+        assert row is not None  # noqa: S101 - an aggregate always answers
+        bets_bytes, events_bytes, bets, events = (int(value) for value in row)
+        return {"bets": bets, "events": events,
+                "bets_table_bytes_per_bet": round(bets_bytes / max(bets, 1)),
+                "events_table_bytes_per_bet": round(events_bytes / max(bets, 1))}
+
+    def drop_wakeups(self) -> None:
+        """Bench housekeeping: the retired intake bets' wake-ups waiting in the provider
+        queue (each would find nothing to claim) are dropped before the workers start."""
+        from betguard.config.celery import PROVIDER_QUEUE
+        from betguard.messaging.app import app
+
+        with app.connection_for_write() as connection:
+            connection.default_channel.queue_purge(PROVIDER_QUEUE)
+
+    def _redis(self) -> redis.Redis:
+        sentinels = self._stack.sentinels
+        assert sentinels is not None  # noqa: S101 - the scale stack runs Redis under Sentinel
+        address = sentinels.master_address()
+        assert address is not None  # noqa: S101 - a sentinel answers while the stack runs
+        return redis.Redis(host=address[0], port=address[1])
 
 
 def rising(api: Target, raw: Target, sizes: Sizes) -> list[dict[str, Any]]:
