@@ -28,6 +28,7 @@ from urllib.parse import urlsplit
 import psycopg
 from psycopg import sql
 
+from bench import measure
 from betguard_devkit.runrefs import round_fields
 
 RAW_TABLE = "bench_raw_bets"
@@ -64,20 +65,33 @@ class Load:
     first_failure: str = ""
     latencies: tuple[float, ...] = ()  # every request's, in milliseconds, sorted
     client_cpu: float = 0.0  # CPU seconds the load generator's processes used
+    cores: tuple[tuple[str, float], ...] = ()  # the busiest processes over the window
+
+    @property
+    def cores_by_process(self) -> dict[str, float]:
+        return dict(self.cores)
 
     @classmethod
-    def of(cls, concurrency: int, seconds: float, latencies: list[float], bets: int,
-           failures: int, first_failure: str = "", client_cpu: float = 0.0) -> Load:
+    def of(cls, cores: list[tuple[str, float]], concurrency: int, seconds: float,
+           latencies: list[float], bets: int, failures: int, first_failure: str = "",
+           client_cpu: float = 0.0) -> Load:
         ordered = sorted(latencies)
         cuts = statistics.quantiles(ordered, n=100) if len(ordered) > 1 else [0.0] * 99
         return cls(concurrency, seconds, len(ordered), bets, failures,
                    statistics.median(ordered) if ordered else 0.0, cuts[98], first_failure,
-                   tuple(ordered), client_cpu)
+                   tuple(ordered), client_cpu, tuple(cores))
 
     @classmethod
     def pooled(cls, loads: list[Load]) -> Load:
-        """Several runs at one concurrency as one: their bets over their summed time."""
-        return cls.of(loads[0].concurrency, sum(load.seconds for load in loads),
+        """Several runs at one concurrency as one: their bets over their summed time, each
+        process's cores averaged over the runs."""
+        shares: dict[str, float] = {}
+        for load in loads:
+            for name, share in load.cores:
+                shares[name] = shares.get(name, 0.0) + share / len(loads)
+        cores = sorted(((name, round(share, 2)) for name, share in shares.items()),
+                       key=lambda item: -item[1])
+        return cls.of(cores, loads[0].concurrency, sum(load.seconds for load in loads),
                       [ms for load in loads for ms in load.latencies],
                       sum(load.bets for load in loads), sum(load.failures for load in loads),
                       next((load.first_failure for load in loads if load.first_failure), ""),
@@ -87,11 +101,12 @@ class Load:
     def bets_per_second(self) -> float:
         return self.bets / self.seconds
 
-    def brief(self) -> dict[str, float]:
+    def brief(self) -> dict[str, Any]:
         return {"concurrency": self.concurrency, "bets_per_second": round(self.bets_per_second, 1),
                 "p50_ms": round(self.p50_ms, 2), "p99_ms": round(self.p99_ms, 2),
                 "failures": self.failures,
-                "load_generator_cores": round(self.client_cpu / self.seconds, 2)}
+                "load_generator_cores": round(self.client_cpu / self.seconds, 2),
+                "cores": [[name, share] for name, share in self.cores]}
 
 
 def drive(target: Target, *, concurrency: int, seconds: float, tag: str) -> Load:
@@ -108,10 +123,15 @@ def drive(target: Target, *, concurrency: int, seconds: float, tag: str) -> Load
                for n, count in enumerate(threads)]
     for client in clients:
         client.start()
+    time.sleep(max(0.0, start_at - time.time()))
+    cpu0 = measure.cpu_by_process()  # over the measured window only: not the clients' start
+    time.sleep(seconds)
+    cores = measure.cpu_shares(cpu0, measure.cpu_by_process(), seconds, top=8)
     gathered = [results.get(timeout=seconds + 120) for _ in clients]
     for client in clients:
         client.join(30)
-    return Load.of(concurrency, seconds, [ms for each in gathered for ms in each["latencies"]],
+    return Load.of(cores, concurrency, seconds,
+                   [ms for each in gathered for ms in each["latencies"]],
                    sum(int(each["bets"]) for each in gathered),
                    sum(int(each["failures"]) for each in gathered),
                    next((each["first_failure"] for each in gathered if each["first_failure"]),

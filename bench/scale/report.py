@@ -36,8 +36,8 @@ def _intake(intake: dict[str, Any]) -> list[str]:
         f"Intake at a concurrency of {concurrency} (closed loops, measured in turn, side by "
         "side):",
         "",
-        "| path | bets/s | p50 | p99 | p99 / p50 | ratio |",
-        "|---|---|---|---|---|---|",
+        "| path | bets/s | p50 | p99 | p99 / p50 | ratio | cores used |",
+        "|---|---|---|---|---|---|---|",
         _row("`POST /bets`, one bet a request", single,
              f"{_x(single, alone)} one one-row loop; {_x(single, raw1)} {concurrency} of them"),
         _row("raw INSERT, one row a transaction, one loop", alone, ""),
@@ -56,9 +56,7 @@ def _rising(steps: list[dict[str, Any]]) -> list[str]:
              "|---|---|---|---|---|---|---|"]
     for step in steps:
         api, raw = step["api"], step["raw"]
-        cores = ", ".join([f"load generator {api['load_generator_cores']:.2f}",
-                           *(f"{name} {share:.2f}" for name, share in step["cores"]
-                             if share >= 0.02)])
+        cores = _cores(api)
         lines.append(f"| {api['concurrency']} | {api['bets_per_second']:,.0f} | "
                      f"{api['p50_ms']:.1f} ms | {api['p99_ms']:.1f} ms | "
                      f"{raw['bets_per_second']:,.0f} | {_x(api, raw)} | {cores} |")
@@ -114,7 +112,12 @@ def _workers(sets: list[dict[str, Any]]) -> list[str]:
 def _row(name: str, load: dict[str, Any], ratio: str) -> str:
     spread = load["p99_ms"] / load["p50_ms"] if load["p50_ms"] else 0.0
     return (f"| {name} | {load['bets_per_second']:,.0f} | {load['p50_ms']:.1f} ms | "
-            f"{load['p99_ms']:.1f} ms | {spread:.2f} | {ratio} |")
+            f"{load['p99_ms']:.1f} ms | {spread:.2f} | {ratio} | {_cores(load)} |")
+
+
+def _cores(load: dict[str, Any]) -> str:
+    """The busiest processes' cores over the measured window."""
+    return ", ".join(f"{name} {share:.2f}" for name, share in load["cores"] if share >= 0.02)
 
 
 def _x(value: dict[str, Any], reference: dict[str, Any]) -> str:

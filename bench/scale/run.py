@@ -164,7 +164,7 @@ def side_by_side(api: Target, raw: Target, sizes: Sizes, footprint: Footprint,
                                      f"{name}-{turn}"))
             if name in grew:
                 grew[name].append(footprint.since(before))
-    found = {name: Load.pooled(loads).brief() for name, loads in runs.items()}
+    found: dict[str, Any] = {name: Load.pooled(loads).brief() for name, loads in runs.items()}
     for name, growth in grew.items():
         bets = sum(load.bets for load in runs[name])
         found[name]["wal_bytes_per_bet"] = round(sum(wal for wal, _ in growth) / bets)
@@ -223,11 +223,8 @@ def rising(api: Target, raw: Target, sizes: Sizes) -> list[dict[str, Any]]:
     steps = []
     for concurrency in sizes.rising:
         raw_load = _drive(raw, concurrency, sizes.intake_seconds, f"rise-raw-{concurrency}")
-        cpu0, t0 = measure.cpu_by_process(), time.time()
         api_load = _drive(api, concurrency, sizes.intake_seconds, f"rise-api-{concurrency}")
-        cores = measure.cpu_shares(cpu0, measure.cpu_by_process(), time.time() - t0, top=8)
-        steps.append({"api": api_load.brief(), "raw": raw_load.brief(),
-                      "cores": [[name, share] for name, share in cores]})
+        steps.append({"api": api_load.brief(), "raw": raw_load.brief()})
     return steps
 
 
