@@ -7,7 +7,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 PACKAGES := betguard config models providers services tasks devkit
 
-.PHONY: venv test demo drill bench bench-quick lint security clean
+.PHONY: venv test demo drill bench bench-quick bench-scale lint security clean
 
 venv: $(STAMP)
 
@@ -43,6 +43,13 @@ bench-quick: venv
 bench: venv
 	$(BIN)/python -m betguard_devkit.local_services --ensure
 	$(BIN)/python -m bench
+
+# The scale run (bench/scale/run.py): worker hosts and processes, HTTP intake under the
+# load generator, rising load, the standby's cost, on the high-availability stack; about
+# 15 minutes. Written to bench/results/scale-full.json and .md.
+bench-scale: venv
+	$(BIN)/python -m betguard_devkit.local_services --ensure
+	$(BIN)/python -m bench.scale
 
 # mypy reads the installed layout (betguard.models, ..., betguard_devkit) from a tree of
 # links: see scripts/lint_tree.py. So does import-linter, which holds the layers to the

@@ -97,15 +97,16 @@ def _footprint(intake: dict[str, Any], stored: dict[str, Any]) -> list[str]:
 def _workers(sets: list[dict[str, Any]]) -> list[str]:
     lines = ["Checks per second by worker hosts and processes (a host: a network namespace; "
              "every host shares the machine's cores):", "",
-             "| hosts | processes a host | checks/s | vs 1 process | cores used |",
-             "|---|---|---|---|---|"]
+             "| hosts | processes a host | checks/s | vs 1 process | WAL a check | cores used |",
+             "|---|---|---|---|---|---|"]
     base = sets[0]["checks_per_second"] if sets else 0
     for each in sets:
         cores = ", ".join(f"{name} {share:.2f}" for name, share in each["cores"]
                           if share >= 0.02)
         ratio = f"{each['checks_per_second'] / base:.2f}x" if base else "-"
         lines.append(f"| {each['hosts']} | {each['processes_per_host']} | "
-                     f"{each['checks_per_second']:,.0f} | {ratio} | {cores} |")
+                     f"{each['checks_per_second']:,.0f} | {ratio} | "
+                     f"{each.get('wal_bytes_per_check', 0):,} B | {cores} |")
     return [*lines, ""]
 
 

@@ -142,7 +142,7 @@ def measure_all(stack: LocalStack, ctx: Context, sizes: Sizes) -> dict[str, Any]
     retire_in(ctx, "intake")  # their checks are far off; their wake-ups would find nothing
     footprint.drop_wakeups()
     say("- checks by worker hosts and processes")
-    found["workers"] = worker_sets(stack, ctx, sizes)
+    found["workers"] = worker_sets(stack, ctx, sizes, footprint)
     return found
 
 
@@ -245,7 +245,8 @@ def standby_cost(stack: LocalStack, api: Target, raw: Target, sizes: Sizes) -> d
     return measured
 
 
-def worker_sets(stack: LocalStack, ctx: Context, sizes: Sizes) -> list[dict[str, Any]]:
+def worker_sets(stack: LocalStack, ctx: Context, sizes: Sizes,
+                footprint: Footprint) -> list[dict[str, Any]]:
     """Checks per second for each set of worker hosts and processes, the bets' results
     never coming (each check followed by the next at once); read from the simulator's log
     over the window, with the cores each process used."""
@@ -256,13 +257,14 @@ def worker_sets(stack: LocalStack, ctx: Context, sizes: Sizes) -> list[dict[str,
     found = []
     try:
         for hosts, per_host in sizes.worker_sets:
-            found.append(_checks_with(stack, hosts, per_host, sizes))
+            found.append(_checks_with(stack, hosts, per_host, sizes, footprint))
     finally:
         retire_in(ctx, "steady")
     return found
 
 
-def _checks_with(stack: LocalStack, hosts: int, per_host: int, sizes: Sizes) -> dict[str, Any]:
+def _checks_with(stack: LocalStack, hosts: int, per_host: int, sizes: Sizes,
+                 footprint: Footprint) -> dict[str, Any]:
     from betguard.messaging.app import app
 
     workers = []
@@ -278,9 +280,9 @@ def _checks_with(stack: LocalStack, hosts: int, per_host: int, sizes: Sizes) -> 
         measure.wait_until(lambda: len(app.control.ping(destination=names, timeout=1.0) or [])
                            >= len(names), timeout=90, what=f"{len(names)} workers answering")
         time.sleep(sizes.warmup)
-        cpu0, t0 = measure.cpu_by_process(), time.time()
+        cpu0, t0, wal0 = measure.cpu_by_process(), time.time(), footprint.now()
         time.sleep(sizes.window)
-        cpu1, t1 = measure.cpu_by_process(), time.time()
+        cpu1, t1, (wal, _) = measure.cpu_by_process(), time.time(), footprint.since(wal0)
     finally:
         for worker in workers:
             worker.stop()
@@ -288,6 +290,7 @@ def _checks_with(stack: LocalStack, hosts: int, per_host: int, sizes: Sizes) -> 
     answered = len(measure.requests_in(log, f"/bets/{CHECK_PREFIX}", t0, t1))
     return {"hosts": hosts, "processes_per_host": per_host,
             "checks_per_second": round(answered / (t1 - t0), 1),
+            "wal_bytes_per_check": round(wal / max(answered, 1)),
             "cores": [[name, share] for name, share in
                       measure.cpu_shares(cpu0, cpu1, t1 - t0, top=8)]}
 
