@@ -18,13 +18,11 @@ Figures go to ``bench/results/scale-SIZE.json`` and ``.md``.
 
 from __future__ import annotations
 
-import contextlib
 import os
 import secrets
 import socket
 import sys
 import time
-from collections.abc import Iterator
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
@@ -50,7 +48,6 @@ RESULTS = Path(__file__).resolve().parents[1] / "results"
 LATENCY_MS = 50.0
 WORKER_THREADS = 32  # as the main bench's provider workers
 HOSTS = ("w1", "w2", "default", "beat", "api")
-HOST_VARIABLE = "BETGUARD_DEVKIT_HOST"
 CHECK_PREFIX = "scl-"
 
 POLICIES = """
@@ -104,7 +101,7 @@ def main(sizes: Sizes, *, workdir: Path | None = None, results: Path | None = No
                             "cpus": os.cpu_count(), "load_before": round(os.getloadavg()[0], 2),
                             "provider_latency_ms": LATENCY_MS}
     began = time.monotonic()
-    with _hosts() as hosts:
+    with netns.hosts_or_loopback("bgs", HOSTS, say) as hosts:
         meta["hosts"] = "network namespaces" if hosts is not None else "loopback processes"
         stack = LocalStack(_plan(workdir, hosts), dict(os.environ))
         try:
@@ -324,25 +321,6 @@ def _drive(target: Target, concurrency: int, seconds: float, tag: str) -> Load:
     if load.failures:
         raise RuntimeError(f"{tag}: {load.failures} failed requests, first: {load.first_failure}")
     return load
-
-
-@contextlib.contextmanager
-def _hosts() -> Iterator[Hosts | None]:
-    """The run's hosts: a network namespace each when this machine allows it."""
-    why_not = netns.unavailable()
-    if why_not is not None:
-        say(f"hosts: loopback processes (no network namespaces: {why_not})")
-        yield None
-        return
-    hosts = Hosts(f"bgs{secrets.token_hex(3)}", list(HOSTS)).create()
-    hosts.enter_core()
-    os.environ[HOST_VARIABLE] = netns.CORE_ADDRESS
-    try:
-        yield hosts
-    finally:
-        os.environ.pop(HOST_VARIABLE, None)
-        hosts.leave_core()
-        hosts.destroy()
 
 
 def _plan(workdir: Path, hosts: Hosts | None, api_workers: int = 1) -> LaunchPlan:

@@ -19,14 +19,45 @@ from __future__ import annotations
 import contextlib
 import ctypes
 import os
+import secrets
 import shutil
 import subprocess
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 
 CORE_ADDRESS = "10.213.0.1"
 _PREFIX_LENGTH = 24
 _FIRST_HOST = 11
 _CLONE_NEWNET = 0x40000000
+
+
+# Where local servers listen (local_services._common.service_host): the core's address
+# while a run's hosts exist.
+HOST_VARIABLE = "BETGUARD_DEVKIT_HOST"
+
+
+@contextlib.contextmanager
+def hosts_or_loopback(prefix: str, names: Sequence[str],
+                      say: Callable[[str], None]) -> Iterator[Hosts | None]:
+    """A run's hosts, ``<prefix><random>-<name>``: made, entered (this process in the
+    core, its servers listening there) and torn down at the end; None, with the reason
+    said, where this machine cannot make namespaces (its processes then run on loopback)."""
+    why_not = unavailable()
+    if why_not is not None:
+        say(f"worker hosts: loopback processes (no network namespaces: {why_not})")
+        yield None
+        return
+    hosts = Hosts(f"{prefix}{secrets.token_hex(3)}", list(names)).create()
+    say(f"worker hosts: network namespaces {hosts.prefix}-*, servers in {hosts.core} at "
+        f"{CORE_ADDRESS}")
+    hosts.enter_core()
+    os.environ[HOST_VARIABLE] = CORE_ADDRESS
+    try:
+        yield hosts
+    finally:
+        os.environ.pop(HOST_VARIABLE, None)
+        hosts.leave_core()
+        hosts.destroy()
 
 
 def unavailable() -> str | None:

@@ -64,7 +64,6 @@ OPEN_STATES = {BetState.PENDING.value, BetState.REFUND_PENDING.value}
 # The duplicates drill's Celery app (drills/duplicates.py): named, not imported, since
 # importing it hooks publishing in this process.
 DUPLICATING_APP = "betguard_devkit.drills.duplicates"
-HOST_VARIABLE = "BETGUARD_DEVKIT_HOST"  # where local servers listen (local_services._common)
 
 
 def run_drill(name: str, *, bets: int, duration: float, as_json: bool, workdir: str) -> int:
@@ -91,22 +90,8 @@ def _hosts_for(faults: tuple[str, ...], out: Any) -> Iterator[Hosts | None]:
     if "redis-failover" not in faults:
         yield None
         return
-    why_not = netns.unavailable()
-    if why_not is not None:
-        print(f"worker hosts: loopback processes (no network namespaces: {why_not})", file=out)
-        yield None
-        return
-    hosts = Hosts(f"bgd{secrets.token_hex(3)}", list(HOSTS)).create()
-    print(f"worker hosts: network namespaces {hosts.prefix}-*, servers in {hosts.core} at "
-          f"{netns.CORE_ADDRESS}", file=out)
-    hosts.enter_core()
-    os.environ[HOST_VARIABLE] = netns.CORE_ADDRESS
-    try:
+    with netns.hosts_or_loopback("bgd", HOSTS, lambda line: print(line, file=out)) as hosts:
         yield hosts
-    finally:
-        os.environ.pop(HOST_VARIABLE, None)
-        hosts.leave_core()
-        hosts.destroy()
 
 
 def passed(report: dict[str, Any]) -> bool:
