@@ -36,10 +36,11 @@ DRIP_SECONDS = 2.0
 PROVIDER_WORKERS = int(os.environ.get("BENCH_PROVIDER_WORKERS", str(os.cpu_count() or 2)))
 PROVIDER_CONCURRENCY = int(os.environ.get("BENCH_CONCURRENCY", "32"))  # threads per worker
 
-# {sim} is the simulator's URL, {rate} the catch-up provider's rate limit.
-POLICIES = """
+# {sim} is the simulator's URL in every policy (the launcher fills it in). The checks' and
+# the intake's providers, shared with the scale run (bench/scale/run.py):
+STEADY_POLICY = """
 [providers.steady]    # checks: one task per bet, the result never comes, checked again at once
-base_url = "{{sim}}"
+base_url = "{sim}"
 first_check_delay = 0.001
 backoff_base = 0.001
 backoff_cap = 0.001
@@ -49,7 +50,21 @@ escalation = "review"
 read_timeout = 5
 http_attempts = 1
 max_concurrency = 1000  # the provider takes every call the workers make at once
-
+"""
+INTAKE_POLICY = """
+[providers.intake]    # intake: batched queries, first check well after the bench is over
+base_url = "{sim}"
+supports_batch = true
+batch_size = 500
+first_check_delay = 590
+backoff_base = 3600
+backoff_cap = 3600
+deadline = 86400
+escalation = "review"
+"""
+# The others; {rate} is the catch-up provider's rate limit, {hanging}, {dripping} and
+# {unaccepting} the isolation scenario's neighbours.
+POLICIES = """
 [providers.batched]   # resolution: the provider answers POST /bets/status
 base_url = "{{sim}}"
 supports_batch = true
@@ -87,16 +102,6 @@ deadline = 4
 escalation = "refund"
 read_timeout = 5
 http_attempts = 1
-
-[providers.intake]    # intake: batched queries, first check well after the bench is over
-base_url = "{{sim}}"
-supports_batch = true
-batch_size = 500
-first_check_delay = 590
-backoff_base = 3600
-backoff_cap = 3600
-deadline = 86400
-escalation = "review"
 
 [providers.intake_each]  # intake for a provider woken one bet at a time
 base_url = "{{sim}}"
@@ -168,10 +173,7 @@ class BenchStack:
         requests.post(f"{self.sim_url}/_sim/knobs", json=changes, timeout=30).raise_for_status()
 
     def register(self, specs: list[dict[str, Any]]) -> None:
-        """Tell the simulator about bets and their fates, in chunks."""
-        for start in range(0, len(specs), 5000):
-            requests.post(f"{self.sim_url}/_sim/bets", json={"bets": specs[start:start + 5000]},
-                          timeout=120).raise_for_status()
+        register_at(self.sim_url, specs)
 
     def log_since(self, since: float) -> list[dict[str, Any]]:
         return read_since(self.sim_url, "log", "requests", since)
@@ -188,10 +190,7 @@ class BenchStack:
 
     def register_hanging(self, specs: list[dict[str, Any]]) -> None:
         """Tell the second simulator (the hanging provider) about bets."""
-        for start in range(0, len(specs), 5000):
-            requests.post(f"{self.hanging_url}/_sim/bets",
-                          json={"bets": specs[start:start + 5000]}, timeout=120
-                          ).raise_for_status()
+        register_at(self.hanging_url, specs)
 
     def hanging_log_since(self, since: float) -> list[dict[str, Any]]:
         return read_since(self.hanging_url, "log", "requests", since)
@@ -246,6 +245,13 @@ class BenchStack:
         self.local.stop()
 
 
+def register_at(sim_url: str, specs: list[dict[str, Any]]) -> None:
+    """Tell a simulator about bets and their fates, in chunks."""
+    for start in range(0, len(specs), 5000):
+        requests.post(f"{sim_url}/_sim/bets", json={"bets": specs[start:start + 5000]},
+                      timeout=120).raise_for_status()
+
+
 def read_since(sim_url: str, what: str, key: str, since: float,
                timeout: float = 120) -> list[dict[str, Any]]:
     """A simulator's entries of ``GET /_sim/<what>`` after ``since``."""
@@ -258,7 +264,7 @@ def read_since(sim_url: str, what: str, key: str, since: float,
 def start(workdir: Path, *, rate_limit: float) -> BenchStack:
     hanging_port, drip_port = free_port(), free_port()
     unaccepting = Unaccepting()
-    policies = POLICIES.format(rate=rate_limit, hanging=f"http://127.0.0.1:{hanging_port}",
+    policies = STEADY_POLICY + INTAKE_POLICY + POLICIES.format(rate=rate_limit, hanging=f"http://127.0.0.1:{hanging_port}",
                                dripping=f"http://127.0.0.1:{drip_port}",
                                unaccepting=unaccepting.url)
     plan = LaunchPlan(

@@ -35,12 +35,11 @@ from bench import measure
 from bench.scale import report
 from bench.scale.load import Load, Target, drive, make_raw_table
 from bench.scenarios.checks import bet, retire_in
-from bench.stack import read_since
+from bench.stack import INTAKE_POLICY, STEADY_POLICY, read_since, register_at
 from betguard.services.context import Context
 from betguard.services.intake import place_bets
 from betguard_devkit import netns, processes
 from betguard_devkit.launcher import LaunchPlan, LocalStack
-from betguard_devkit.local_services.pg_install import PG_USER
 from betguard_devkit.local_services.postgres import DEFAULT_DB
 from betguard_devkit.netns import Hosts
 
@@ -50,29 +49,6 @@ WORKER_THREADS = 32  # as the main bench's provider workers
 HOSTS = ("w1", "w2", "default", "beat", "api")
 CHECK_PREFIX = "scl-"
 
-POLICIES = """
-[providers.steady]    # checks: the result never comes, checked again at once
-base_url = "{sim}"
-first_check_delay = 0.001
-backoff_base = 0.001
-backoff_cap = 0.001
-jitter = 1.0
-deadline = 86400
-escalation = "review"
-read_timeout = 5
-http_attempts = 1
-max_concurrency = 1000
-
-[providers.intake]    # intake: batched queries, first check well after the run is over
-base_url = "{sim}"
-supports_batch = true
-batch_size = 500
-first_check_delay = 590
-backoff_base = 3600
-backoff_cap = 3600
-deadline = 86400
-escalation = "review"
-"""
 
 
 @dataclass(frozen=True)
@@ -121,7 +97,7 @@ def main(sizes: Sizes, *, workdir: Path | None = None, results: Path | None = No
 def measure_all(stack: LocalStack, ctx: Context, sizes: Sizes) -> dict[str, Any]:
     assert stack.pg_pair is not None  # noqa: S101 - the scale stack always has its standby
     primary = stack.pg_pair.primary  # the raw loops speak to it straight, through libpq
-    dsn = f"host={primary.host} port={primary.port} user={PG_USER} dbname={DEFAULT_DB}"
+    dsn = primary.dsn(DEFAULT_DB)
     make_raw_table(dsn)
     _wait_for_api(stack.api_url)
     api = Target("http", 1, url=stack.api_url, key=stack.api_keys["game_server"],
@@ -155,11 +131,11 @@ def side_by_side(api: Target, raw: Target, sizes: Sizes, footprint: Footprint,
     for turn in range(sizes.turns):
         for name, target in (("raw_one_loop", raw), ("raw_single", raw), ("api_single", api),
                              ("raw_batch", batch_raw), ("api_batch", batch_api)):
-            before = footprint.now()
+            before = footprint.now() if name in grew else None
             concurrency = 1 if name == "raw_one_loop" else sizes.concurrency
             runs[name].append(_drive(target, concurrency, sizes.intake_seconds,
                                      f"{name}-{turn}"))
-            if name in grew:
+            if before is not None:
                 grew[name].append(footprint.since(before))
     found: dict[str, Any] = {name: Load.pooled(loads).brief() for name, loads in runs.items()}
     for name, growth in grew.items():
@@ -248,7 +224,8 @@ def worker_sets(stack: LocalStack, ctx: Context, sizes: Sizes,
     never coming (each check followed by the next at once); read from the simulator's log
     over the window, with the cores each process used."""
     refs = [f"{CHECK_PREFIX}{n:06d}" for n in range(sizes.check_bets)]
-    _register_at_simulator(stack, refs)
+    register_at(stack.sim_url, [{"bet_ref": ref, "stake": "10.00", "currency": "EUR",
+                                 "fate": "never"} for ref in refs])
     for start in range(0, len(refs), 1000):
         place_bets(ctx, [bet("steady", ref) for ref in refs[start:start + 1000]])
     found = []
@@ -292,16 +269,6 @@ def _checks_with(stack: LocalStack, hosts: int, per_host: int, sizes: Sizes,
                       measure.cpu_shares(cpu0, cpu1, t1 - t0, top=8)]}
 
 
-def _register_at_simulator(stack: LocalStack, refs: list[str]) -> None:
-    import requests
-
-    specs = [{"bet_ref": ref, "stake": "10.00", "currency": "EUR", "fate": "never"}
-             for ref in refs]
-    for start in range(0, len(specs), 5000):
-        requests.post(f"{stack.sim_url}/_sim/bets", json={"bets": specs[start:start + 5000]},
-                      timeout=120).raise_for_status()
-
-
 def _wait_for_api(url: str) -> None:
     import requests
 
@@ -325,7 +292,8 @@ def _drive(target: Target, concurrency: int, seconds: float, tag: str) -> Load:
 
 def _plan(workdir: Path, hosts: Hosts | None, api_workers: int = 1) -> LaunchPlan:
     return LaunchPlan(
-        workdir=workdir, policies_toml=POLICIES, providers=("steady", "intake"),
+        workdir=workdir, policies_toml=STEADY_POLICY + INTAKE_POLICY,
+        providers=("steady", "intake"),
         knobs={"latency_ms": LATENCY_MS},
         settings_env={"BETGUARD_SWEEP_INTERVAL": "5", "BETGUARD_LOG_JSON": "false"},
         provider_workers=0, flower=False, api=True, api_workers=api_workers,

@@ -150,10 +150,13 @@ class PostgresServer:
             raise ServiceError(f"PostgreSQL processes {pids} survived SIGKILL")
         self._clear_stale_locks()  # so a recycled pid is never taken for our postmaster
 
+    def dsn(self, dbname: str) -> str:
+        """libpq's connection string for ``dbname`` on this server alone."""
+        return f"host={self.host} port={self.port} user={PG_USER} dbname={dbname}"
+
     def connect(self, dbname: str = "postgres") -> psycopg.Connection[Any]:
         """A driver connection (autocommit) to this server alone, for set-up and drills."""
-        dsn = f"host={self.host} port={self.port} user={PG_USER} dbname={dbname} connect_timeout=10"
-        return psycopg.connect(dsn, autocommit=True)
+        return psycopg.connect(f"{self.dsn(dbname)} connect_timeout=10", autocommit=True)
 
     def create_database(self, name: str) -> str:
         """Create database ``name`` if missing; return its SQLAlchemy URL."""
