@@ -14,7 +14,6 @@ from __future__ import annotations
 import http.client
 import json
 import multiprocessing
-import resource
 import statistics
 import threading
 import time
@@ -64,7 +63,6 @@ class Load:
     p99_ms: float
     first_failure: str = ""
     latencies: tuple[float, ...] = ()  # every request's, in milliseconds, sorted
-    client_cpu: float = 0.0  # CPU seconds the load generator's processes used
     cores: tuple[tuple[str, float], ...] = ()  # the busiest processes over the window
 
     @property
@@ -74,12 +72,12 @@ class Load:
     @classmethod
     def of(cls, cores: list[tuple[str, float]], concurrency: int, seconds: float,
            latencies: list[float], bets: int, failures: int, first_failure: str = "",
-           client_cpu: float = 0.0) -> Load:
+           ) -> Load:
         ordered = sorted(latencies)
         cuts = statistics.quantiles(ordered, n=100) if len(ordered) > 1 else [0.0] * 99
         return cls(concurrency, seconds, len(ordered), bets, failures,
                    statistics.median(ordered) if ordered else 0.0, cuts[98], first_failure,
-                   tuple(ordered), client_cpu, tuple(cores))
+                   tuple(ordered), tuple(cores))
 
     @classmethod
     def pooled(cls, loads: list[Load]) -> Load:
@@ -94,8 +92,7 @@ class Load:
         return cls.of(cores, loads[0].concurrency, sum(load.seconds for load in loads),
                       [ms for load in loads for ms in load.latencies],
                       sum(load.bets for load in loads), sum(load.failures for load in loads),
-                      next((load.first_failure for load in loads if load.first_failure), ""),
-                      sum(load.client_cpu for load in loads))
+                      next((load.first_failure for load in loads if load.first_failure), ""))
 
     @property
     def bets_per_second(self) -> float:
@@ -105,7 +102,6 @@ class Load:
         return {"concurrency": self.concurrency, "bets_per_second": round(self.bets_per_second, 1),
                 "p50_ms": round(self.p50_ms, 2), "p99_ms": round(self.p99_ms, 2),
                 "failures": self.failures,
-                "load_generator_cores": round(self.client_cpu / self.seconds, 2),
                 "cores": [[name, share] for name, share in self.cores]}
 
 
@@ -135,14 +131,12 @@ def drive(target: Target, *, concurrency: int, seconds: float, tag: str) -> Load
                    sum(int(each["bets"]) for each in gathered),
                    sum(int(each["failures"]) for each in gathered),
                    next((each["first_failure"] for each in gathered if each["first_failure"]),
-                        ""), sum(float(each["cpu"]) for each in gathered))
+                        ""))
 
 
 def _client(target: Target, threads: int, start_at: float, seconds: float, tag: str,
             results: Queue[dict[str, Any]]) -> None:
     """One client process: its threads' loops, then one report on ``results``."""
-    usage = resource.getrusage(resource.RUSAGE_SELF)
-    cpu_at_start = usage.ru_utime + usage.ru_stime  # the interpreter's start is not the load's
     latencies: list[float] = []
     failures: list[str] = []
     done = Counter[str]()
@@ -178,9 +172,7 @@ def _client(target: Target, threads: int, start_at: float, seconds: float, tag: 
         worker.start()
     for worker in workers:
         worker.join()
-    usage = resource.getrusage(resource.RUSAGE_SELF)
-    results.put({"cpu": usage.ru_utime + usage.ru_stime - cpu_at_start,
-                 "latencies": latencies, "failures": len(failures),
+    results.put({"latencies": latencies, "failures": len(failures),
                  "first_failure": failures[0] if failures else "", "bets": done["bets"]})
 
 
