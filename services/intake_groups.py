@@ -10,7 +10,10 @@ reference twice in one group is placed once, the second hearing "exists" or "con
 A group that fails for a reason other than a lost database connection is written again
 bet by bet, so one bet the database refuses never costs its neighbours their answers.
 The API's requests wait for their answers without holding a thread each
-(``asyncio.wrap_future``). See docs/performance.md, "Single bets in groups".
+(``asyncio.wrap_future``). The writer has a connection of its own, not pinged before each
+group (``Database.for_one_writer``): a round trip less a group, and a lost connection is
+found by the group's first statement and retried like any other. See
+docs/performance.md, "Single bets in groups".
 """
 
 from __future__ import annotations
@@ -19,7 +22,7 @@ import logging
 import queue
 import threading
 from concurrent.futures import Future
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from betguard.models.domain.errors import ConflictingBet
 from betguard.models.store.reconnect import is_disconnect
@@ -30,6 +33,8 @@ log = logging.getLogger(__name__)
 
 # A group is one multi-row INSERT: as many bets as a batch may hold.
 MAX_GROUP = 1000
+# The writer's connection in pg_stat_activity.
+WRITER_NAME = "betguard-intake-writer"
 
 
 @dataclass(frozen=True)
@@ -44,6 +49,7 @@ class IntakeGroups:
 
     def __init__(self, ctx: Context, *, max_group: int = MAX_GROUP) -> None:
         self._ctx = ctx
+        self._writing = replace(ctx, db=ctx.db.for_one_writer(WRITER_NAME))  # the writer's
         self._max_group = max_group
         self._waiting: queue.SimpleQueue[_Waiting | None] = queue.SimpleQueue()
         self._lock = threading.Lock()
@@ -73,6 +79,8 @@ class IntakeGroups:
                 self._waiting.put(None)
         if writer is not None:
             writer.join()
+        if self._writing.db is not self._ctx.db:
+            self._writing.db.dispose()
 
     def _write_groups(self) -> None:
         while True:
@@ -99,7 +107,7 @@ class IntakeGroups:
 
     def _write(self, group: list[_Waiting]) -> None:
         try:
-            answers = register(self._ctx, [waiting.new for waiting in group])
+            answers = register(self._writing, [waiting.new for waiting in group])
         except Exception as exc:
             if len(group) == 1 or is_disconnect(exc):  # the database is away: all hear so
                 for waiting in group:

@@ -35,10 +35,12 @@ class Database:
     """One engine and session factory for this process."""
 
     def __init__(self, url: str, *, pool_size: int = 10,
-                 retry_seconds: float = DEFAULT_RETRY_SECONDS) -> None:
+                 retry_seconds: float = DEFAULT_RETRY_SECONDS, pre_ping: bool = True,
+                 application_name: str | None = None) -> None:
         self.url = url
         self.retry_seconds = retry_seconds
-        self.engine = _make_engine(url, pool_size=pool_size)
+        self.engine = _make_engine(url, pool_size=pool_size, pre_ping=pre_ping,
+                                   application_name=application_name)
         self._sessions = sessionmaker(self.engine, expire_on_commit=False)
         # Called with the ids of notifications a transaction added, once it committed.
         self.on_new_notifications: Callable[[list[int]], None] | None = None
@@ -71,6 +73,19 @@ class Database:
         or a failover: see ``betguard.models.store.reconnect``."""
         return run_through_disconnects(work, seconds=self.retry_seconds, recover=recover)
 
+    def for_one_writer(self, name: str) -> Database:
+        """A database of one connection, not pinged when taken from its pool, for a thread
+        that writes all the time and only through ``retry`` (the intake's group writer),
+        shown as ``name`` in ``pg_stat_activity``.
+        The ping is a round trip before every transaction; without it, a connection that
+        died while idle fails its first statement as a lost connection, and ``retry``
+        runs the unit of work again on a new one. SQLite has no connection to lose: the
+        same database."""
+        if self.is_sqlite:
+            return self
+        return Database(self.url, pool_size=1, retry_seconds=self.retry_seconds,
+                        pre_ping=False, application_name=name)
+
     def dispose(self) -> None:
         self.engine.dispose()
 
@@ -84,7 +99,8 @@ def _forget_notifications(session: Session) -> None:
     session.info.pop(NEW_NOTIFICATIONS, None)
 
 
-def _make_engine(url: str, *, pool_size: int) -> Engine:
+def _make_engine(url: str, *, pool_size: int, pre_ping: bool,
+                 application_name: str | None) -> Engine:
     if url.startswith("sqlite"):
         engine = create_engine(
             url, connect_args={"timeout": SQLITE_BUSY_TIMEOUT_SECONDS, "isolation_level": None}
@@ -92,7 +108,9 @@ def _make_engine(url: str, *, pool_size: int) -> Engine:
         event.listen(engine, "connect", _sqlite_on_connect)
         event.listen(engine, "begin", _sqlite_begin_immediate)
         return engine
-    return create_engine(url, pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=True)
+    named = {"application_name": application_name} if application_name else {}
+    return create_engine(url, pool_size=pool_size, max_overflow=pool_size,
+                         pool_pre_ping=pre_ping, connect_args=named)
 
 
 def _sqlite_on_connect(dbapi_connection: Any, _record: Any) -> None:

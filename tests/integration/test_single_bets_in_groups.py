@@ -15,7 +15,7 @@ import requests
 from sqlalchemy import text
 
 from betguard.services.intake import parse_bet
-from betguard.services.intake_groups import IntakeGroups
+from betguard.services.intake_groups import WRITER_NAME, IntakeGroups
 from tests.integration.api_server import Api, settle_leftovers
 from tests.integration.harness import Stack, bet_payload
 
@@ -112,6 +112,27 @@ def test_no_bet_is_answered_before_its_group_commits(stack: Stack) -> None:
         holder.rollback()
     for thread in threads:
         thread.join(timeout=30)
+    groups.close()
 
     assert sorted(answered) == sorted(wanted)
     assert transactions_of(stack, wanted) < len(wanted)
+
+
+def test_a_writer_whose_connection_died_while_idle_places_the_next_bet_once(
+        stack: Stack) -> None:
+    groups = IntakeGroups(stack.context)
+    first, second = refs(2)
+    try:
+        assert groups.place(parse_bet(bet_payload("sleepy", first))).created
+        with stack.context.db.engine.connect() as killer:  # every writer's, this one's idle
+            killed = killer.execute(text(
+                "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity"
+                " WHERE application_name = :name"), {"name": WRITER_NAME}).scalar_one()
+        assert killed >= 1
+
+        placed = groups.place(parse_bet(bet_payload("sleepy", second)))
+    finally:
+        groups.close()
+
+    assert placed.created and placed.bet.bet_ref == second
+    assert transactions_of(stack, [second]) == 1

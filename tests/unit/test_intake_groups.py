@@ -7,6 +7,7 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
 from typing import Any
 
 import pytest
@@ -49,13 +50,23 @@ class Bet:
         self.key = ("p", ref)
 
 
+class NoDatabase:
+    def for_one_writer(self, _name: str) -> NoDatabase:
+        return self
+
+
+@dataclass
+class Ctx:
+    clock: Any = time.time
+    db: Any = field(default_factory=NoDatabase)
+
+
 @pytest.fixture
 def groups(monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
     def make(writes: Writes) -> IntakeGroups:
         monkeypatch.setattr(intake_groups, "register", writes)
         monkeypatch.setattr(intake_groups, "new_bet", lambda _ctx, ref, _now: Bet(ref))
-        ctx: Any = type("Ctx", (), {"clock": staticmethod(time.time)})()
-        made.append(IntakeGroups(ctx, max_group=50))
+        made.append(IntakeGroups(Ctx(), max_group=50))  # type: ignore[arg-type]
         return made[-1]
     made: list[IntakeGroups] = []
     yield make
