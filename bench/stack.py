@@ -15,7 +15,7 @@ from typing import Any
 import redis
 import requests
 
-from bench.worker_app import IDLE_QUEUE
+from bench.worker_app import noop_worker_argv
 from betguard.services.context import Context
 from betguard_devkit import processes
 from betguard_devkit.launcher import LaunchPlan, LocalStack
@@ -211,11 +211,8 @@ class BenchStack:
         an idle queue until their measurement) and the naive baseline's worker, started
         now so that their start-up falls outside every measurement."""
         for number in range(1, PROVIDER_WORKERS + 1):
-            self.start_worker(f"noop{number}", [
-                sys.executable, "-m", "celery", "-A", "bench.worker_app", "worker",
-                "-Q", IDLE_QUEUE, "-P", "threads", "-c", str(PROVIDER_CONCURRENCY),
-                "-n", f"noop{number}@%h", "-E", "--without-gossip", "--without-mingle",
-                "-l", "INFO"])
+            self.start_worker(f"noop{number}",
+                              noop_worker_argv(f"noop{number}", PROVIDER_CONCURRENCY))
         # Celery's defaults: prefork, a process per CPU, prefetch four, early acks.
         self.start_worker("naive", [sys.executable, "-m", "celery", "-A", "bench.naive",
                                     "worker", "-Q", "bench.naive", "-n", "naive@%h"],

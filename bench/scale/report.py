@@ -24,6 +24,8 @@ def markdown(data: dict[str, Any]) -> str:
     lines += _standby(data["synchronous_standby"])
     lines += _footprint(data["intake"], data["stored"])
     lines += _workers(data["workers"])
+    if "noop" in data:
+        lines += _noop(data["noop"], data["workers"])
     return "\n".join(lines)
 
 
@@ -97,8 +99,9 @@ def _footprint(intake: dict[str, Any], stored: dict[str, Any]) -> list[str]:
 def _workers(sets: list[dict[str, Any]]) -> list[str]:
     lines = ["Checks per second by worker hosts and processes (a host: a network namespace; "
              "every host shares the machine's cores):", "",
-             "| hosts | processes a host | checks/s | vs 1 process | WAL a check | cores used |",
-             "|---|---|---|---|---|---|"]
+             "| hosts | processes a host | checks/s | vs 1 process | CPU a check | WAL a check "
+             "| cores used |",
+             "|---|---|---|---|---|---|---|"]
     base = sets[0]["checks_per_second"] if sets else 0
     for each in sets:
         cores = ", ".join(f"{name} {share:.2f}" for name, share in each["cores"]
@@ -106,8 +109,33 @@ def _workers(sets: list[dict[str, Any]]) -> list[str]:
         ratio = f"{each['checks_per_second'] / base:.2f}x" if base else "-"
         lines.append(f"| {each['hosts']} | {each['processes_per_host']} | "
                      f"{each['checks_per_second']:,.0f} | {ratio} | "
+                     f"{cpu_ms_per_check(each):.2f} ms | "
                      f"{each.get('wal_bytes_per_check', 0):,} B | {cores} |")
-    return [*lines, ""]
+    return [*lines, "CPU a check: the provider workers', PostgreSQL's and Redis' cores over "
+                    "the checks a second (the main bench's figure; the simulator plays the "
+                    "provider and is left out).", ""]
+
+
+# What a check's CPU counts: betguard's side, as the main bench's "CPU per check".
+CHECK_CPU = ("provider worker", "postgres", "redis")
+
+
+def cpu_ms_per_check(each: dict[str, Any]) -> float:
+    cores = sum(share for name, share in each["cores"] if name in CHECK_CPU)
+    return 1000 * cores / each["checks_per_second"] if each["checks_per_second"] else 0.0
+
+
+def _noop(noop: dict[str, Any], sets: list[dict[str, Any]]) -> list[str]:
+    alike = [each for each in sets if (each["hosts"], each["processes_per_host"])
+             == (noop["hosts"], noop["processes_per_host"])]
+    line = (f"No-op Celery tasks on this stack ({noop['tasks']:,} drained by "
+            f"{noop['processes_per_host']} worker processes on one host, as many threads as "
+            f"the provider workers): {noop['tasks_per_second']:,.0f} tasks/s")
+    if alike:
+        ratio = alike[0]["checks_per_second"] / noop["tasks_per_second"]
+        line += (f"; the checks of the same workers, {alike[0]['checks_per_second']:,.0f}/s, "
+                 f"are {ratio:.2f}x it")
+    return [line + ".", ""]
 
 
 def _row(name: str, load: dict[str, Any], ratio: str) -> str:

@@ -35,7 +35,15 @@ from bench import measure
 from bench.scale import report
 from bench.scale.load import Load, Target, drive, make_raw_table
 from bench.scenarios.checks import bet, retire_in
-from bench.stack import INTAKE_POLICY, STEADY_POLICY, read_since, register_at
+from bench.scenarios.raw import drain_rate
+from bench.stack import (
+    INTAKE_POLICY,
+    PROVIDER_WORKERS,
+    STEADY_POLICY,
+    read_since,
+    register_at,
+)
+from bench.worker_app import noop_worker_argv
 from betguard.services.context import Context
 from betguard.services.intake import place_bets
 from betguard_devkit import netns, processes
@@ -61,13 +69,14 @@ class Sizes:
     concurrency: int  # the fixed concurrency of the side-by-side intake figures
     rising: tuple[int, ...]  # the concurrency steps of single-bet intake
     worker_sets: tuple[tuple[int, int], ...]  # (hosts, processes a host)
+    noop_tasks: int  # no-op messages drained by the reference workers
     turns: int = 2  # each side-by-side intake figure is measured this many times in turn
 
 
-SMOKE = Sizes("smoke", 200, 1.0, 2.0, 1.0, 4, (1, 4), ((1, 1), (2, 1)), turns=1)
-QUICK = Sizes("quick", 1000, 3.0, 8.0, 5.0, 16, (1, 4, 16), ((1, 1), (1, 2), (2, 1)))
+SMOKE = Sizes("smoke", 200, 1.0, 2.0, 1.0, 4, (1, 4), ((1, 1), (2, 1)), 500, turns=1)
+QUICK = Sizes("quick", 1000, 3.0, 8.0, 5.0, 16, (1, 4, 16), ((1, 1), (1, 2), (2, 1)), 2000)
 FULL = Sizes("full", 3000, 5.0, 20.0, 15.0, 16, (1, 4, 16, 64),
-             ((1, 1), (1, 2), (1, 4), (2, 1), (2, 2)))
+             ((1, 1), (1, 2), (1, 4), (2, 1), (2, 2)), 20_000)
 
 
 def main(sizes: Sizes, *, workdir: Path | None = None, results: Path | None = None) -> int:
@@ -116,6 +125,8 @@ def measure_all(stack: LocalStack, ctx: Context, sizes: Sizes) -> dict[str, Any]
     footprint.drop_wakeups()
     say("- checks by worker hosts and processes")
     found["workers"] = worker_sets(stack, ctx, sizes, footprint)
+    say("- no-op Celery tasks, the same workers' reference")
+    found["noop"] = noop_reference(stack, sizes, footprint)
     return found
 
 
@@ -155,7 +166,7 @@ class Footprint:
     def now(self) -> tuple[int, int]:
         with psycopg.connect(self._dsn) as connection:
             lsn = connection.execute("SELECT pg_current_wal_lsn() - '0/0'").fetchone()
-        return int(lsn[0] if lsn else 0), int(self._redis().info("memory")["used_memory"])
+        return int(lsn[0] if lsn else 0), int(self.redis().info("memory")["used_memory"])
 
     def since(self, before: tuple[int, int]) -> tuple[int, int]:
         after = self.now()
@@ -182,7 +193,7 @@ class Footprint:
         with app.connection_for_write() as connection:
             connection.default_channel.queue_purge(PROVIDER_QUEUE)
 
-    def _redis(self) -> redis.Redis:
+    def redis(self) -> redis.Redis:
         sentinels = self._stack.sentinels
         assert sentinels is not None  # noqa: S101 - the scale stack runs Redis under Sentinel
         address = sentinels.master_address()
@@ -267,6 +278,29 @@ def _checks_with(stack: LocalStack, hosts: int, per_host: int, sizes: Sizes,
             "wal_bytes_per_check": round(wal / max(answered, 1)),
             "cores": [[name, share] for name, share in
                       measure.cpu_shares(cpu0, cpu1, t1 - t0, top=8)]}
+
+
+def noop_reference(stack: LocalStack, sizes: Sizes, footprint: Footprint) -> dict[str, Any]:
+    """No-op Celery tasks per second on this stack (its Redis under Sentinel), drained by
+    as many workers as the main bench's no-op reference (``PROVIDER_WORKERS``, each with
+    the provider workers' threads) on one worker host: the reference of the checks by the
+    same set of workers, and their CPU a check."""
+    from betguard.messaging.app import app
+
+    names = [f"noop{n}" for n in range(1, PROVIDER_WORKERS + 1)]
+    workers = [stack.on_host("w1", processes.ManagedProcess(
+        f"noop worker {name}", noop_worker_argv(name, WORKER_THREADS), env=stack.env,
+        log=stack.logs / f"worker-{name}.log")).start() for name in names]
+    nodes = [f"{name}@{socket.gethostname()}" for name in names]
+    try:
+        measure.wait_until(lambda: len(app.control.ping(destination=nodes, timeout=1.0) or [])
+                           >= len(nodes), timeout=90, what=f"{len(nodes)} no-op workers")
+        rate = drain_rate(footprint.redis(), sizes.noop_tasks, nodes)
+    finally:
+        for worker in workers:
+            worker.stop()
+    return {"hosts": 1, "processes_per_host": len(names), "tasks": sizes.noop_tasks,
+            "tasks_per_second": round(rate, 1)}
 
 
 def _wait_for_api(url: str) -> None:

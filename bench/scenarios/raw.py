@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 import psycopg
+import redis
 from celery import Celery
 from psycopg import sql
 
@@ -34,18 +35,24 @@ def measure(stack: BenchStack, sizes: Sizes) -> RawLimits:
 
 
 def noop_rate(stack: BenchStack, count: int) -> float:
-    """Fill the no-op queue first, then have the no-op workers (set up exactly as the
-    provider workers are: as many, as many threads) consume it, and time them draining
-    it by their own count of tasks run."""
+    """The no-op workers' rate (``drain_rate``): as many as the provider workers."""
+    nodes = [f"noop{n}@{socket.gethostname()}" for n in range(1, PROVIDER_WORKERS + 1)]
+    return drain_rate(stack.redis, count, nodes)
+
+
+def drain_rate(broker: redis.Redis, count: int, nodes: list[str]) -> float:
+    """Fill the no-op queue first, then have the no-op workers ``nodes`` (started by
+    ``bench.worker_app.noop_worker_argv``: as the provider workers are, listening to an
+    idle queue until now) consume it, and time them draining it by their own count of
+    tasks run."""
     from betguard.tasks.app import app
 
     with app.producer_or_acquire() as producer:
         for _ in range(count):
             app.send_task(NOOP_TASK, queue=NOOP_QUEUE, producer=producer)
-    nodes = [f"noop{n}@{socket.gethostname()}" for n in range(1, PROVIDER_WORKERS + 1)]
     app.control.add_consumer(NOOP_QUEUE, destination=nodes, reply=True, timeout=5.0)
     try:
-        wait_until(lambda: stack.redis.llen(NOOP_QUEUE) < count, timeout=60, interval=0.005,
+        wait_until(lambda: int(broker.llen(NOOP_QUEUE)) < count, timeout=60, interval=0.005,
                    what="the no-op workers starting")
         started = time.perf_counter()
         wait_until(lambda: _noops_done(app, nodes) >= count, timeout=300, interval=0.05,

@@ -41,4 +41,6 @@ def test_the_scale_run_measures_every_part_and_writes_them() -> None:
     assert found["stored"]["bets_table_bytes_per_bet"] > 0
     assert [(s["hosts"], s["processes_per_host"]) for s in found["workers"]] == [(1, 1), (2, 1)]
     assert all(s["checks_per_second"] > 0 for s in found["workers"]), found["workers"]
-    assert "Checks per second by worker hosts" in (base / "results" / "scale-smoke.md").read_text()
+    assert found["noop"]["tasks_per_second"] > 0 and found["noop"]["processes_per_host"] >= 1
+    report = (base / "results" / "scale-smoke.md").read_text()
+    assert "Checks per second by worker hosts" in report and "No-op Celery tasks" in report
