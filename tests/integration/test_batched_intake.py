@@ -4,10 +4,14 @@
 from __future__ import annotations
 
 import secrets
+from datetime import datetime
+from decimal import Decimal
 from typing import Any
 
 import pytest
+from sqlalchemy import text
 
+from betguard.models.domain.events import EventKind
 from betguard.models.domain.states import BetState
 from betguard.models.store.bulk import STAGED_FROM
 from betguard.services.intake import place_bet, place_bets
@@ -91,3 +95,43 @@ def test_a_large_batch_goes_through_staging_and_answers_each_item_the_same_way(
     assert [r.bet.bet_ref for r in results[2:-1] if r.bet] == fresh
     for result in results[2:-1]:
         assert result.bet is not None and stack.kinds(result.bet.id) == ["bet_placed"]
+
+
+
+def stored(stack: Stack, bet_id: int) -> dict[str, Any]:
+    """The bet's row as the database holds it and its ``bet_placed`` event's detail, but
+    what names the bet or says when it was written (its id, references, write times and
+    first check)."""
+    with stack.context.db.engine.connect() as connection:
+        row = dict(connection.execute(text("SELECT * FROM bets WHERE id = :id"),
+                                      {"id": bet_id}).mappings().one())
+    for key in ("id", "bet_ref", "round_ref", "round_id", "created_at", "updated_at",
+                "next_check_at"):
+        row.pop(key)
+    details = stack.details(bet_id, EventKind.BET_PLACED)
+    return {**row, "placed": [{k: v for k, v in d.items() if k != "first_check_at"}
+                              for d in details]}
+
+
+def test_a_few_bets_placed_together_are_stored_as_a_bet_placed_alone(
+        stack: Stack) -> None:
+    alone, *together = refs(4)
+    at = "2026-12-01T10:00:00.123456+00:00"
+    shapes = [{"stake": "0.01", "player_id": "p.1:x@y/z-", "placed_at": at},
+              {"stake": "12345678.90", "game_id": "g-2"}]
+    single = place_bet(stack.context, {**bet_payload("sleepy", alone), **shapes[0]}).bet
+    batch = place_bets(stack.context, [{**bet_payload("sleepy", ref), **shape}
+                                       for ref, shape in zip(together, [*shapes, shapes[0]],
+                                                             strict=True)])
+
+    assert [r.status for r in batch] == ["created"] * 3
+    first, second, third = (r.bet for r in batch)
+    assert first is not None and second is not None and third is not None
+    assert stored(stack, first.id) == stored(stack, single.id) == stored(stack, third.id)
+    assert stored(stack, first.id)["placed_at"] == datetime.fromisoformat(at)
+    other = stored(stack, second.id)
+    assert (other["stake"], other["game_id"], other["player_id"]) == (
+        Decimal("12345678.90"), "g-2", "player-1")
+    assert other["placed"] == [{**stored(stack, first.id)["placed"][0], "stake": "12345678.90",
+                                "deadline": other["deadline"].isoformat()}]
+    assert first.id < second.id < third.id  # written in the batch's order
