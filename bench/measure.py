@@ -77,17 +77,25 @@ def cpu_seconds(pid: int) -> float:
 
 
 def cpu_by_process() -> dict[int, tuple[str, float]]:
-    """Every process's command and CPU seconds, to say afterwards who used the machine."""
+    """Every process's command and CPU seconds, to say afterwards who used the machine.
+    A child started by ``multiprocessing`` (its command names only that) is given its
+    parent's command: the API's server processes (``--workers``) count as the API."""
     found: dict[int, tuple[str, float]] = {}
+    parents: dict[int, int] = {}
     for stat in Path("/proc").glob("[0-9]*/stat"):
         try:
             fields = stat.read_text().rsplit(")", 1)[1].split()
             # Whole: a long path to the interpreter must not cut off the worker's queue.
             cmd = (stat.parent / "cmdline").read_bytes().replace(b"\0", b" ").decode()
-            found[int(stat.parent.name)] = (cmd.strip(), (int(fields[11]) + int(fields[12]))
-                                            / CLOCK_TICKS)
+            pid = int(stat.parent.name)
+            found[pid] = (cmd.strip(), (int(fields[11]) + int(fields[12])) / CLOCK_TICKS)
+            parents[pid] = int(fields[1])
         except (OSError, ValueError, IndexError):
             continue
+    for pid, (cmd, cpu) in found.items():
+        parent = found.get(parents[pid])
+        if "multiprocessing" in cmd and parent is not None and "betguard api" in parent[0]:
+            found[pid] = (parent[0], cpu)
     return found
 
 

@@ -42,6 +42,11 @@ def _intake(intake: dict[str, Any]) -> list[str]:
         "|---|---|---|---|---|---|---|",
         _row("`POST /bets`, one bet a request", single,
              f"{_x(single, alone)} one one-row loop; {_x(single, raw1)} {concurrency} of them"),
+        *([_row(f"`POST /bets`, one bet a request, {intake['api_processes']} API processes "
+                "(one a core)", intake["api_single_per_core"],
+                f"{_x(intake['api_single_per_core'], alone)} one one-row loop; "
+                f"{_x(intake['api_single_per_core'], raw1)} {concurrency} of them")]
+          if "api_single_per_core" in intake else []),
         _row("raw INSERT, one row a transaction, one loop", alone, ""),
         _row(f"raw INSERT, one row a transaction, {concurrency} loops", raw1, ""),
         _row("`POST /bets`, 100 bets a request", batch,

@@ -54,6 +54,7 @@ from betguard_devkit.netns import Hosts
 RESULTS = Path(__file__).resolve().parents[1] / "results"
 LATENCY_MS = 50.0
 WORKER_THREADS = 32  # as the main bench's provider workers
+API_PROCESSES = os.cpu_count() or 1  # the API of one server process a core
 HOSTS = ("w1", "w2", "default", "beat", "api")
 CHECK_PREFIX = "scl-"
 
@@ -115,7 +116,15 @@ def measure_all(stack: LocalStack, ctx: Context, sizes: Sizes) -> dict[str, Any]
     found: dict[str, Any] = {}
     footprint = Footprint(dsn, stack)
     say("- intake side by side")
-    found["intake"] = side_by_side(api, raw, sizes, footprint)
+    # The API as the capacity plan deploys it: one server process a core, beside the one.
+    per_core, per_core_url = stack.start_api(API_PROCESSES, stack.logs / "api-per-core.log")
+    try:
+        _wait_for_api(per_core_url)
+        found["intake"] = side_by_side(api, replace(api, url=per_core_url), raw, sizes,
+                                       footprint)
+    finally:
+        per_core.stop()
+    found["intake"]["api_processes"] = API_PROCESSES
     say("- single-bet intake at rising concurrency")
     found["rising"] = rising(api, raw, sizes)
     say("- the synchronous standby's cost")
@@ -130,18 +139,21 @@ def measure_all(stack: LocalStack, ctx: Context, sizes: Sizes) -> dict[str, Any]
     return found
 
 
-def side_by_side(api: Target, raw: Target, sizes: Sizes, footprint: Footprint,
-                 ) -> dict[str, Any]:
+def side_by_side(api: Target, per_core: Target, raw: Target, sizes: Sizes,
+                 footprint: Footprint) -> dict[str, Any]:
     """Single bets and batches of 100 through the API, each beside its raw INSERT loops
     (as many as the API's clients, and one alone), in turn, at the run's fixed
-    concurrency; for the API's, the WAL written and the Redis memory taken, per bet."""
+    concurrency, single bets also through the API of one process a core (``per_core``);
+    for the one-process API's, the WAL written and the Redis memory taken, per bet."""
     runs: dict[str, list[Load]] = {"raw_one_loop": [], "raw_single": [], "api_single": [],
-                                   "raw_batch": [], "api_batch": []}
+                                   "api_single_per_core": [], "raw_batch": [],
+                                   "api_batch": []}
     grew: dict[str, list[tuple[int, int]]] = {"api_single": [], "api_batch": []}
     batch_api, batch_raw = replace(api, per_request=100), replace(raw, per_request=100)
     for turn in range(sizes.turns):
         for name, target in (("raw_one_loop", raw), ("raw_single", raw), ("api_single", api),
-                             ("raw_batch", batch_raw), ("api_batch", batch_api)):
+                             ("api_single_per_core", per_core), ("raw_batch", batch_raw),
+                             ("api_batch", batch_api)):
             before = footprint.now() if name in grew else None
             concurrency = 1 if name == "raw_one_loop" else sizes.concurrency
             runs[name].append(_drive(target, concurrency, sizes.intake_seconds,

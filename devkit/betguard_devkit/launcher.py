@@ -231,6 +231,15 @@ class LocalStack:
         """Every simulator's URL, the generic one (the wallet's) first."""
         return [self.sim_url, *self.dialect_urls.values()]
 
+    def start_api(self, workers: int, log: Path) -> tuple[processes.ManagedProcess, str]:
+        """An API server of ``workers`` processes on the API's host and a free port: the
+        process (the caller stops it) and its URL."""
+        port = free_port()
+        host = self.plan.hosts.addresses["api"] if self.plan.hosts is not None else "127.0.0.1"
+        api = self.on_host("api", processes.api(self.env, log, port=port, host=host,
+                                                workers=workers)).start()
+        return api, f"http://{host}:{port}"
+
     def on_host(self, host: str, process: processes.ManagedProcess) -> processes.ManagedProcess:
         """``process`` as it runs on ``host`` (itself, when the stack has no hosts)."""
         hosts = self.plan.hosts
@@ -255,13 +264,8 @@ class LocalStack:
                 app=self.plan.celery_app)).start(),
         ]
         if self.plan.api:
-            port = free_port()
-            host = (self.plan.hosts.addresses["api"] if self.plan.hosts is not None
-                    else "127.0.0.1")
-            self.children.append(self.on_host("api", processes.api(
-                self.env, self.logs / "api.log", port=port, host=host,
-                workers=self.plan.api_workers)).start())
-            self.api_url = f"http://{host}:{port}"
+            api, self.api_url = self.start_api(self.plan.api_workers, self.logs / "api.log")
+            self.children.append(api)
         if self.plan.flower:
             port = free_port()
             self.children.append(processes.flower(

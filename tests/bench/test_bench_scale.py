@@ -17,7 +17,8 @@ import pytest
 
 pytestmark = pytest.mark.integration
 ROOT = Path(__file__).resolve().parents[2]
-PATHS = ("raw_one_loop", "raw_single", "api_single", "raw_batch", "api_batch")
+PATHS = ("raw_one_loop", "raw_single", "api_single", "api_single_per_core", "raw_batch",
+         "api_batch")
 
 
 def test_the_scale_run_measures_every_part_and_writes_them() -> None:
