@@ -116,7 +116,7 @@ def _workers(sets: list[dict[str, Any]]) -> list[str]:
                      f"{each['checks_per_second']:,.0f} | {ratio} | "
                      f"{cpu_ms_per_check(each):.2f} ms | "
                      f"{each.get('wal_bytes_per_check', 0):,} B | {cores} |")
-    return [*lines, "CPU a check: the provider workers', PostgreSQL's and Redis' cores over "
+    return [*lines, "", "CPU a check: the provider workers', PostgreSQL's and Redis' cores over "
                     "the checks a second (the main bench's figure; the simulator plays the "
                     "provider and is left out).", ""]
 

@@ -132,6 +132,7 @@ def measure_all(stack: LocalStack, ctx: Context, sizes: Sizes) -> dict[str, Any]
     found["stored"] = footprint.at_rest()
     retire_in(ctx, "intake")  # their checks are far off; their wake-ups would find nothing
     footprint.drop_wakeups()
+    footprint.settle()
     say("- checks by worker hosts and processes")
     found["workers"] = worker_sets(stack, ctx, sizes, footprint)
     say("- no-op Celery tasks, the same workers' reference")
@@ -195,6 +196,16 @@ class Footprint:
         return {"bets": bets, "events": events,
                 "bets_table_bytes_per_bet": round(bets_bytes / max(bets, 1)),
                 "events_table_bytes_per_bet": round(events_bytes / max(bets, 1))}
+
+    def settle(self) -> None:
+        """Bench housekeeping: the tables the intake filled vacuumed and analysed, and a
+        checkpoint, before the checks are measured; otherwise autovacuum and the first
+        writes after a checkpoint (whole pages in the WAL) land in the first worker set's
+        window and not the others'."""
+        with psycopg.connect(self._dsn, autocommit=True) as connection:
+            for table in ("bets", "audit_events"):
+                connection.execute(f"VACUUM (ANALYZE) {table}")  # noqa: S608 - our names
+            connection.execute("CHECKPOINT")
 
     def drop_wakeups(self) -> None:
         """Bench housekeeping: the retired intake bets' wake-ups waiting in the provider
