@@ -226,7 +226,10 @@ class PostgresServer:
             f"listen_addresses = '{self.host}'",
             f"port = {self.port}",
             "unix_socket_directories = '{}'".format(sock.replace("'", "''")),
-            "max_connections = 200",
+            # A thread-pool worker keeps a connection a thread, and up to as many again
+            # at its busiest (pool_size and max_overflow): the scale run's four workers of
+            # 32 threads may hold 256, beside the API's, beat's and the bench's own.
+            "max_connections = 400",
             f"fsync = {safe}",
             f"full_page_writes = {safe}",
             # Kept on even when not durable: with fsync off a commit is one write() to the
