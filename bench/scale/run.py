@@ -307,7 +307,7 @@ def noop_reference(stack: LocalStack, sizes: Sizes, footprint: Footprint) -> dic
     """No-op Celery tasks per second on this stack (its Redis under Sentinel), drained by
     as many workers as the main bench's no-op reference (``PROVIDER_WORKERS``, each with
     the provider workers' threads) on one worker host: the reference of the checks by the
-    same set of workers, and their CPU a check."""
+    same set of workers."""
     from betguard.messaging.app import app
 
     names = [f"noop{n}" for n in range(1, PROVIDER_WORKERS + 1)]
