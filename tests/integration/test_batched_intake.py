@@ -4,7 +4,7 @@
 from __future__ import annotations
 
 import secrets
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -116,9 +116,10 @@ def stored(stack: Stack, bet_id: int) -> dict[str, Any]:
 def test_a_few_bets_placed_together_are_stored_as_a_bet_placed_alone(
         stack: Stack) -> None:
     alone, *together = refs(4)
-    at = "2026-12-01T10:00:00.123456+00:00"
+    # Placed a moment ago: the bets' first checks are a minute away, after the test.
+    at = (datetime.now(UTC) - timedelta(seconds=5)).isoformat()
     shapes = [{"stake": "0.01", "player_id": "p.1:x@y/z-", "placed_at": at},
-              {"stake": "12345678.90", "game_id": "g-2"}]
+              {"stake": "99.99", "game_id": "g-2"}]
     single = place_bet(stack.context, {**bet_payload("sleepy", alone), **shapes[0]}).bet
     batch = place_bets(stack.context, [{**bet_payload("sleepy", ref), **shape}
                                        for ref, shape in zip(together, [*shapes, shapes[0]],
@@ -131,7 +132,7 @@ def test_a_few_bets_placed_together_are_stored_as_a_bet_placed_alone(
     assert stored(stack, first.id)["placed_at"] == datetime.fromisoformat(at)
     other = stored(stack, second.id)
     assert (other["stake"], other["game_id"], other["player_id"]) == (
-        Decimal("12345678.90"), "g-2", "player-1")
-    assert other["placed"] == [{**stored(stack, first.id)["placed"][0], "stake": "12345678.90",
+        Decimal("99.99"), "g-2", "player-1")
+    assert other["placed"] == [{**stored(stack, first.id)["placed"][0], "stake": "99.99",
                                 "deadline": other["deadline"].isoformat()}]
     assert first.id < second.id < third.id  # written in the batch's order

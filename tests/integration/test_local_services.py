@@ -62,7 +62,7 @@ def test_free_port_is_bindable() -> None:
 def test_postgres_answers_through_sqlalchemy(pg: PostgresServer) -> None:
     assert pg.url == f"postgresql+psycopg://postgres@127.0.0.1:{pg.port}/betguard"
     assert _scalar(pg.url, "SELECT 1") == 1
-    assert _scalar(pg.url, "SHOW max_connections") == "200"
+    assert _scalar(pg.url, "SHOW max_connections") == "400"
     assert _scalar(pg.url, "SHOW listen_addresses") == "127.0.0.1"
 
 
