@@ -261,9 +261,9 @@ def read_since(sim_url: str, what: str, key: str, since: float,
 def start(workdir: Path, *, rate_limit: float) -> BenchStack:
     hanging_port, drip_port = free_port(), free_port()
     unaccepting = Unaccepting()
-    policies = STEADY_POLICY + INTAKE_POLICY + POLICIES.format(rate=rate_limit, hanging=f"http://127.0.0.1:{hanging_port}",
-                               dripping=f"http://127.0.0.1:{drip_port}",
-                               unaccepting=unaccepting.url)
+    policies = STEADY_POLICY + INTAKE_POLICY + POLICIES.format(
+        rate=rate_limit, hanging=f"http://127.0.0.1:{hanging_port}",
+        dripping=f"http://127.0.0.1:{drip_port}", unaccepting=unaccepting.url)
     plan = LaunchPlan(
         workdir=workdir, policies_toml=policies, providers=PROVIDERS,
         knobs={"latency_ms": LATENCY_MS}, settings_env=dict(SETTINGS_ENV),
