@@ -97,7 +97,6 @@ def test_a_large_batch_goes_through_staging_and_answers_each_item_the_same_way(
         assert result.bet is not None and stack.kinds(result.bet.id) == ["bet_placed"]
 
 
-
 def stored(stack: Stack, bet_id: int) -> dict[str, Any]:
     """The bet's row as the database holds it and its ``bet_placed`` event's detail, but
     what names the bet or says when it was written (its id, references, write times and
@@ -128,11 +127,11 @@ def test_a_few_bets_placed_together_are_stored_as_a_bet_placed_alone(
     assert [r.status for r in batch] == ["created"] * 3
     first, second, third = (r.bet for r in batch)
     assert first is not None and second is not None and third is not None
-    assert stored(stack, first.id) == stored(stack, single.id) == stored(stack, third.id)
-    assert stored(stack, first.id)["placed_at"] == datetime.fromisoformat(at)
-    other = stored(stack, second.id)
+    placed_alone, placed_first, other = (stored(stack, bet.id) for bet in (single, first, second))
+    assert placed_first == placed_alone == stored(stack, third.id)
+    assert placed_first["placed_at"] == datetime.fromisoformat(at)
     assert (other["stake"], other["game_id"], other["player_id"]) == (
         Decimal("99.99"), "g-2", "player-1")
-    assert other["placed"] == [{**stored(stack, first.id)["placed"][0], "stake": "99.99",
+    assert other["placed"] == [{**placed_first["placed"][0], "stake": "99.99",
                                 "deadline": other["deadline"].isoformat()}]
     assert first.id < second.id < third.id  # written in the batch's order
